@@ -1,0 +1,48 @@
+//! Compile-time proof that every struct has the kernel's size, alignment and field
+//! offsets (x86-64 and every other 64-bit Linux ABI: these structs have no
+//! pointer-sized fields).
+use core::mem::{align_of, offset_of, size_of};
+
+use crate::*;
+
+macro_rules! check_layout {
+    ($ty:ty, size $size:expr, align $align:expr $(, $field:ident @ $off:expr)* $(,)?) => {
+        const _: () = {
+            assert!(size_of::<$ty>() == $size, concat!("size of ", stringify!($ty)));
+            assert!(align_of::<$ty>() == $align, concat!("align of ", stringify!($ty)));
+            $(assert!(
+                offset_of!($ty, $field) == $off,
+                concat!("offset of ", stringify!($ty), ".", stringify!($field))
+            );)*
+        };
+    };
+}
+
+check_layout!(io_uring_sqe, size 64, align 8,
+    opcode @ 0, flags @ 1, ioprio @ 2, fd @ 4, off_or_addr2 @ 8, addr_or_splice_off_in @ 16,
+    len @ 24, op_flags @ 28, user_data @ 32, buf @ 40, personality @ 42,
+    splice_fd_in_or_file_index @ 44, addr3_or_cmd @ 48);
+check_layout!(off_or_addr2_union, size 8, align 8);
+check_layout!(addr_or_splice_off_in_union, size 8, align 8);
+check_layout!(op_flags_union, size 4, align 4);
+check_layout!(buf_union, size 2, align 2);
+check_layout!(splice_fd_in_or_file_index_union, size 4, align 4);
+check_layout!(addr3_or_cmd_union, size 16, align 8);
+check_layout!(io_uring_cqe, size 16, align 8, user_data @ 0, res @ 8, flags @ 12, big_cqe @ 16);
+check_layout!(io_sqring_offsets, size 40, align 8,
+    head @ 0, tail @ 4, ring_mask @ 8, ring_entries @ 12, flags @ 16, dropped @ 20,
+    array @ 24, resv1 @ 28, user_addr @ 32);
+check_layout!(io_cqring_offsets, size 40, align 8,
+    head @ 0, tail @ 4, ring_mask @ 8, ring_entries @ 12, overflow @ 16, cqes @ 20,
+    flags @ 24, resv1 @ 28, user_addr @ 32);
+check_layout!(io_uring_params, size 120, align 8,
+    sq_entries @ 0, cq_entries @ 4, flags @ 8, sq_thread_cpu @ 12, sq_thread_idle @ 16,
+    features @ 20, wq_fd @ 24, resv @ 28, sq_off @ 40, cq_off @ 80);
+check_layout!(io_uring_getevents_arg, size 24, align 8,
+    sigmask @ 0, sigmask_sz @ 8, min_wait_usec @ 12, ts @ 16);
+check_layout!(io_uring_reg_wait, size 64, align 8,
+    ts @ 0, min_wait_usec @ 16, flags @ 20, sigmask @ 24, sigmask_sz @ 32, pad @ 36, pad2 @ 48);
+check_layout!(__kernel_timespec, size 16, align 8, tv_sec @ 0, tv_nsec @ 8);
+check_layout!(io_uring_probe_op, size 8, align 4, op @ 0, resv @ 1, flags @ 2, resv2 @ 4);
+check_layout!(io_uring_probe, size 16, align 4, last_op @ 0, ops_len @ 1, resv @ 2, resv2 @ 4, ops @ 16);
+check_layout!(io_uring_rsrc_update, size 16, align 8, offset @ 0, resv @ 4, data @ 8);

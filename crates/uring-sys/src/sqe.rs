@@ -1,0 +1,337 @@
+//! The submission queue entry and its flags.
+
+/// `struct io_uring_sqe`: one submission queue entry, 64 bytes (the first half of a
+/// 128-byte entry with `IORING_SETUP_SQE128`).
+///
+/// The anonymous unions of the C struct are named after what they hold.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct io_uring_sqe {
+    /// `IORING_OP_*`.
+    pub opcode: u8,
+    /// `IOSQE_*`.
+    pub flags: u8,
+    /// I/O priority, or per-op flags for send/recv/accept (`IORING_RECVSEND_*`, …).
+    pub ioprio: u16,
+    /// File descriptor, or registered file index with `IOSQE_FIXED_FILE`.
+    pub fd: i32,
+    /// File offset, or second address, or `cmd_op` of `URING_CMD`.
+    pub off_or_addr2: off_or_addr2_union,
+    /// Buffer address, or iovec array, or `splice_off_in`, or sockopt level/name.
+    pub addr_or_splice_off_in: addr_or_splice_off_in_union,
+    /// Buffer length, or number of iovecs, or op-specific count.
+    pub len: u32,
+    /// The op-specific flags word (`rw_flags`, `fsync_flags`, `timeout_flags`, …).
+    pub op_flags: op_flags_union,
+    /// Travels untouched to the CQE.
+    pub user_data: u64,
+    /// Registered buffer index, or provided-buffer group.
+    pub buf: buf_union,
+    /// Registered personality (credentials) to issue with, or 0.
+    pub personality: u16,
+    /// `splice_fd_in`, or the fixed file slot to install into (`file_index`), or
+    /// `optlen`, or `addr_len`.
+    pub splice_fd_in_or_file_index: splice_fd_in_or_file_index_union,
+    /// Third address, or read/write attributes, or `optval`, or the start of the 80
+    /// command bytes of `URING_CMD` in a 128-byte SQE.
+    pub addr3_or_cmd: addr3_or_cmd_union,
+}
+
+impl io_uring_sqe {
+    /// An all-zero SQE: `IORING_OP_NOP`, no flags, `user_data` 0.
+    pub const fn zeroed() -> Self {
+        // SAFETY: every field of the SQE is an integer or a union of integers and arrays
+        // of integers, for which all-zero bytes are a valid value.
+        unsafe { core::mem::zeroed() }
+    }
+}
+
+impl Default for io_uring_sqe {
+    fn default() -> Self {
+        Self::zeroed()
+    }
+}
+
+impl core::fmt::Debug for io_uring_sqe {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // SAFETY: every variant of these unions is plain integers covering the same
+        // bytes; reading the widest integer view is always initialised and valid.
+        let (off, addr, op_flags, buf, file, addr3) = unsafe {
+            (
+                self.off_or_addr2.off,
+                self.addr_or_splice_off_in.addr,
+                self.op_flags.rw_flags,
+                self.buf.buf_index,
+                self.splice_fd_in_or_file_index.file_index,
+                self.addr3_or_cmd.addr3.addr3,
+            )
+        };
+        f.debug_struct("io_uring_sqe")
+            .field("opcode", &self.opcode)
+            .field("flags", &self.flags)
+            .field("ioprio", &self.ioprio)
+            .field("fd", &self.fd)
+            .field("off", &off)
+            .field("addr", &addr)
+            .field("len", &self.len)
+            .field("op_flags", &op_flags)
+            .field("user_data", &self.user_data)
+            .field("buf_index", &buf)
+            .field("personality", &self.personality)
+            .field("file_index", &file)
+            .field("addr3", &addr3)
+            .finish()
+    }
+}
+
+/// The `off` / `addr2` / `cmd_op` union of the SQE.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union off_or_addr2_union {
+    /// File offset.
+    pub off: u64,
+    /// Second address (e.g. `newpath` of `RENAMEAT`, the timespec of `TIMEOUT_REMOVE` updates).
+    pub addr2: u64,
+    /// The `URING_CMD` sub-command.
+    pub cmd_op: cmd_op_struct,
+}
+
+/// `cmd_op` and its padding, inside [`off_or_addr2_union`].
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct cmd_op_struct {
+    /// The command.
+    pub cmd_op: u32,
+    /// Reserved.
+    pub __pad1: u32,
+}
+
+/// The `addr` / `splice_off_in` / socket-option union of the SQE.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union addr_or_splice_off_in_union {
+    /// Buffer or iovec array address.
+    pub addr: u64,
+    /// Input offset of `SPLICE`.
+    pub splice_off_in: u64,
+    /// `level` and `optname` of a socket `URING_CMD`.
+    pub sockopt: sockopt_struct,
+}
+
+/// `level` and `optname`, inside [`addr_or_splice_off_in_union`].
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct sockopt_struct {
+    /// Socket option level (`SOL_SOCKET`, …).
+    pub level: u32,
+    /// Socket option name.
+    pub optname: u32,
+}
+
+/// The per-opcode flags word of the SQE.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union op_flags_union {
+    /// `RWF_*` for reads and writes.
+    pub rw_flags: i32,
+    /// `IORING_FSYNC_*`.
+    pub fsync_flags: u32,
+    /// 16-bit poll events (compatibility).
+    pub poll_events: u16,
+    /// 32-bit poll events.
+    pub poll32_events: u32,
+    /// `SYNC_FILE_RANGE_*`.
+    pub sync_range_flags: u32,
+    /// `MSG_*` for send and receive.
+    pub msg_flags: u32,
+    /// `IORING_TIMEOUT_*`.
+    pub timeout_flags: u32,
+    /// `SOCK_*` flags of accept4(2).
+    pub accept_flags: u32,
+    /// `IORING_ASYNC_CANCEL_*`.
+    pub cancel_flags: u32,
+    /// `O_*` of openat(2).
+    pub open_flags: u32,
+    /// `AT_*` of statx(2).
+    pub statx_flags: u32,
+    /// `POSIX_FADV_*` / `MADV_*`.
+    pub fadvise_advice: u32,
+    /// `SPLICE_F_*`.
+    pub splice_flags: u32,
+    /// `RENAME_*`.
+    pub rename_flags: u32,
+    /// `AT_REMOVEDIR`.
+    pub unlink_flags: u32,
+    /// `AT_*` of linkat(2).
+    pub hardlink_flags: u32,
+    /// `XATTR_*`.
+    pub xattr_flags: u32,
+    /// `IORING_MSG_RING_*`.
+    pub msg_ring_flags: u32,
+    /// `IORING_URING_CMD_*`.
+    pub uring_cmd_flags: u32,
+    /// waitid(2) options.
+    pub waitid_flags: u32,
+    /// `FUTEX2_*`.
+    pub futex_flags: u32,
+    /// `IORING_FIXED_FD_*`.
+    pub install_fd_flags: u32,
+    /// `IORING_NOP_*`.
+    pub nop_flags: u32,
+    /// `IORING_EPOLL_WAIT_*`.
+    pub epoll_flags: u32,
+    /// `O_*` flags of pipe2(2).
+    pub pipe_flags: u32,
+}
+
+/// The `buf_index` / `buf_group` union of the SQE (packed in C; 2-byte aligned anyway).
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union buf_union {
+    /// Index into the registered buffers.
+    pub buf_index: u16,
+    /// Provided-buffer group, with `IOSQE_BUFFER_SELECT`.
+    pub buf_group: u16,
+}
+
+/// The `splice_fd_in` / `file_index` / `optlen` / `addr_len` union of the SQE.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union splice_fd_in_or_file_index_union {
+    /// Input fd of `SPLICE` / `TEE`.
+    pub splice_fd_in: i32,
+    /// Fixed file slot + 1 to install a new descriptor into, or `IORING_FILE_INDEX_ALLOC`.
+    pub file_index: u32,
+    /// Option length of a socket `URING_CMD`.
+    pub optlen: u32,
+    /// Address length for `SEND_ZC` with a destination address.
+    pub addr_len: addr_len_struct,
+    /// Write stream hint.
+    pub write_stream: write_stream_struct,
+}
+
+/// `addr_len` and its padding, inside [`splice_fd_in_or_file_index_union`].
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct addr_len_struct {
+    /// Socket address length.
+    pub addr_len: u16,
+    /// Reserved.
+    pub __pad3: [u16; 1],
+}
+
+/// `write_stream` and its padding, inside [`splice_fd_in_or_file_index_union`].
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct write_stream_struct {
+    /// Write stream id.
+    pub write_stream: u8,
+    /// Reserved.
+    pub __pad4: [u8; 3],
+}
+
+/// The last 16 bytes of the SQE.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub union addr3_or_cmd_union {
+    /// Third address and padding.
+    pub addr3: addr3_struct,
+    /// Read/write attributes (`IORING_FEAT_RW_ATTR`).
+    pub attr: attr_struct,
+    /// `optval` of a socket `URING_CMD`.
+    pub optval: u64,
+    /// Start of the command bytes of `URING_CMD` (80 bytes with `IORING_SETUP_SQE128`).
+    pub cmd: [u8; 0],
+}
+
+/// `addr3` and its padding, inside [`addr3_or_cmd_union`].
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct addr3_struct {
+    /// Third address.
+    pub addr3: u64,
+    /// Reserved.
+    pub __pad2: [u64; 1],
+}
+
+/// Read/write attributes, inside [`addr3_or_cmd_union`].
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct attr_struct {
+    /// Pointer to attribute information (e.g. `io_uring_attr_pi`).
+    pub attr_ptr: u64,
+    /// `IORING_RW_ATTR_FLAG_*` mask of the attributes present.
+    pub attr_type_mask: u64,
+}
+
+// sqe->flags bits.
+/// Bit of [`IOSQE_FIXED_FILE`].
+pub const IOSQE_FIXED_FILE_BIT: u8 = 0;
+/// Bit of [`IOSQE_IO_DRAIN`].
+pub const IOSQE_IO_DRAIN_BIT: u8 = 1;
+/// Bit of [`IOSQE_IO_LINK`].
+pub const IOSQE_IO_LINK_BIT: u8 = 2;
+/// Bit of [`IOSQE_IO_HARDLINK`].
+pub const IOSQE_IO_HARDLINK_BIT: u8 = 3;
+/// Bit of [`IOSQE_ASYNC`].
+pub const IOSQE_ASYNC_BIT: u8 = 4;
+/// Bit of [`IOSQE_BUFFER_SELECT`].
+pub const IOSQE_BUFFER_SELECT_BIT: u8 = 5;
+/// Bit of [`IOSQE_CQE_SKIP_SUCCESS`].
+pub const IOSQE_CQE_SKIP_SUCCESS_BIT: u8 = 6;
+
+/// `fd` is an index into the registered files.
+pub const IOSQE_FIXED_FILE: u8 = 1 << IOSQE_FIXED_FILE_BIT;
+/// Issue after all earlier requests completed.
+pub const IOSQE_IO_DRAIN: u8 = 1 << IOSQE_IO_DRAIN_BIT;
+/// Link the next SQE: it starts after this one, and is cancelled if this one fails.
+pub const IOSQE_IO_LINK: u8 = 1 << IOSQE_IO_LINK_BIT;
+/// Like `IO_LINK`, but the chain survives failures.
+pub const IOSQE_IO_HARDLINK: u8 = 1 << IOSQE_IO_HARDLINK_BIT;
+/// Always issue from an io-wq worker.
+pub const IOSQE_ASYNC: u8 = 1 << IOSQE_ASYNC_BIT;
+/// Pick a buffer from the provided-buffer group `buf_group`.
+pub const IOSQE_BUFFER_SELECT: u8 = 1 << IOSQE_BUFFER_SELECT_BIT;
+/// Post no CQE if the request succeeds.
+pub const IOSQE_CQE_SKIP_SUCCESS: u8 = 1 << IOSQE_CQE_SKIP_SUCCESS_BIT;
+
+/// `file_index` value asking the kernel to allocate a free fixed-file slot.
+pub const IORING_FILE_INDEX_ALLOC: u32 = !0;
+
+// sqe->fsync_flags.
+/// fdatasync(2) semantics.
+pub const IORING_FSYNC_DATASYNC: u32 = 1 << 0;
+
+// sqe->timeout_flags.
+/// The timespec is absolute.
+pub const IORING_TIMEOUT_ABS: u32 = 1 << 0;
+/// Update an existing timeout (`TIMEOUT_REMOVE`).
+pub const IORING_TIMEOUT_UPDATE: u32 = 1 << 1;
+/// Use `CLOCK_BOOTTIME`.
+pub const IORING_TIMEOUT_BOOTTIME: u32 = 1 << 2;
+/// Use `CLOCK_REALTIME`.
+pub const IORING_TIMEOUT_REALTIME: u32 = 1 << 3;
+/// Update an existing link timeout.
+pub const IORING_LINK_TIMEOUT_UPDATE: u32 = 1 << 4;
+/// Complete an expired timeout with 0 instead of `-ETIME`.
+pub const IORING_TIMEOUT_ETIME_SUCCESS: u32 = 1 << 5;
+/// Re-arm after each expiry.
+pub const IORING_TIMEOUT_MULTISHOT: u32 = 1 << 6;
+/// The clock bits of the timeout flags.
+pub const IORING_TIMEOUT_CLOCK_MASK: u32 = IORING_TIMEOUT_BOOTTIME | IORING_TIMEOUT_REALTIME;
+/// The update bits of the timeout flags.
+pub const IORING_TIMEOUT_UPDATE_MASK: u32 = IORING_TIMEOUT_UPDATE | IORING_LINK_TIMEOUT_UPDATE;
+
+// sqe->nop_flags.
+/// Complete the NOP with the result in `len` (as an `i32`).
+pub const IORING_NOP_INJECT_RESULT: u32 = 1 << 0;
+/// Resolve `fd` as a file.
+pub const IORING_NOP_FILE: u32 = 1 << 1;
+/// Resolve `fd` as a fixed file.
+pub const IORING_NOP_FIXED_FILE: u32 = 1 << 2;
+/// Resolve `buf_index` as a registered buffer.
+pub const IORING_NOP_FIXED_BUFFER: u32 = 1 << 3;
+/// Complete through task work.
+pub const IORING_NOP_TW: u32 = 1 << 4;
+/// Post a 32-byte CQE on a `CQE_MIXED` ring.
+pub const IORING_NOP_CQE32: u32 = 1 << 5;
