@@ -32,3 +32,22 @@ pub const IORING_CQE_F_SKIP: u32 = 1 << 5;
 pub const IORING_CQE_F_32: u32 = 1 << 15;
 /// Shift of the buffer id in `flags`.
 pub const IORING_CQE_BUFFER_SHIFT: u32 = 16;
+
+// SOCKET_URING_OP_TX_TIMESTAMP completions.
+/// Bit of `flags` that says the timestamp is a hardware one ([`IORING_CQE_F_TSTAMP_HW`]).
+pub const IORING_TIMESTAMP_HW_SHIFT: u32 = 16;
+/// The bit of `flags` from which the timestamp type (`SCM_TSTAMP_*`) is stored.
+pub const IORING_TIMESTAMP_TYPE_SHIFT: u32 = IORING_TIMESTAMP_HW_SHIFT + 1;
+/// The timestamp in the CQE is a hardware timestamp.
+pub const IORING_CQE_F_TSTAMP_HW: u32 = 1 << IORING_TIMESTAMP_HW_SHIFT;
+
+/// `struct io_timespec`: the timestamp a `SOCKET_URING_OP_TX_TIMESTAMP` completion
+/// carries in the second half of its 32-byte CQE.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct io_timespec {
+    /// Seconds.
+    pub tv_sec: u64,
+    /// Nanoseconds.
+    pub tv_nsec: u64,
+}

@@ -22,13 +22,23 @@ check_layout!(io_uring_sqe, size 64, align 8,
     opcode @ 0, flags @ 1, ioprio @ 2, fd @ 4, off_or_addr2 @ 8, addr_or_splice_off_in @ 16,
     len @ 24, op_flags @ 28, user_data @ 32, buf @ 40, personality @ 42,
     splice_fd_in_or_file_index @ 44, addr3_or_cmd @ 48);
-check_layout!(off_or_addr2_union, size 8, align 8);
-check_layout!(addr_or_splice_off_in_union, size 8, align 8);
-check_layout!(op_flags_union, size 4, align 4);
-check_layout!(buf_union, size 2, align 2);
-check_layout!(splice_fd_in_or_file_index_union, size 4, align 4);
-check_layout!(addr3_or_cmd_union, size 16, align 8);
+check_layout!(off_or_addr2_union, size 8, align 8, off @ 0, addr2 @ 0, cmd_op @ 0);
+check_layout!(cmd_op_struct, size 8, align 4, cmd_op @ 0, __pad1 @ 4);
+check_layout!(addr_or_splice_off_in_union, size 8, align 8, addr @ 0, splice_off_in @ 0, sockopt @ 0);
+check_layout!(sockopt_struct, size 8, align 4, level @ 0, optname @ 4);
+check_layout!(op_flags_union, size 4, align 4, rw_flags @ 0, poll_events @ 0, poll32_events @ 0);
+check_layout!(buf_union, size 2, align 2, buf_index @ 0, buf_group @ 0);
+check_layout!(splice_fd_in_or_file_index_union, size 4, align 4,
+    splice_fd_in @ 0, file_index @ 0, zcrx_ifq_idx @ 0, optlen @ 0, addr_len @ 0, write_stream @ 0);
+check_layout!(addr_len_struct, size 4, align 2, addr_len @ 0, __pad3 @ 2);
+check_layout!(write_stream_struct, size 4, align 1, write_stream @ 0, __pad4 @ 1);
+check_layout!(addr3_or_cmd_union, size 16, align 8, addr3 @ 0, attr @ 0, optval @ 0, cmd @ 0);
+check_layout!(addr3_struct, size 16, align 8, addr3 @ 0, __pad2 @ 8);
+check_layout!(io_uring_attr_pi, size 32, align 8,
+    flags @ 0, app_tag @ 2, len @ 4, addr @ 8, seed @ 16, rsvd @ 24);
+check_layout!(attr_struct, size 16, align 8, attr_ptr @ 0, attr_type_mask @ 8);
 check_layout!(io_uring_cqe, size 16, align 8, user_data @ 0, res @ 8, flags @ 12, big_cqe @ 16);
+check_layout!(io_timespec, size 16, align 8, tv_sec @ 0, tv_nsec @ 8);
 check_layout!(io_sqring_offsets, size 40, align 8,
     head @ 0, tail @ 4, ring_mask @ 8, ring_entries @ 12, flags @ 16, dropped @ 20,
     array @ 24, resv1 @ 28, user_addr @ 32);

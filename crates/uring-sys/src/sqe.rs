@@ -202,6 +202,8 @@ pub union splice_fd_in_or_file_index_union {
     pub splice_fd_in: i32,
     /// Fixed file slot + 1 to install a new descriptor into, or `IORING_FILE_INDEX_ALLOC`.
     pub file_index: u32,
+    /// Index of the zero-copy receive interface queue, for `RECV_ZC`.
+    pub zcrx_ifq_idx: u32,
     /// Option length of a socket `URING_CMD`.
     pub optlen: u32,
     /// Address length for `SEND_ZC` with a destination address.
@@ -335,3 +337,116 @@ pub const IORING_NOP_FIXED_BUFFER: u32 = 1 << 3;
 pub const IORING_NOP_TW: u32 = 1 << 4;
 /// Post a 32-byte CQE on a `CQE_MIXED` ring.
 pub const IORING_NOP_CQE32: u32 = 1 << 5;
+
+// sqe->attr_type_mask flags.
+/// `attr_ptr` points to an [`io_uring_attr_pi`] (protection information).
+pub const IORING_RW_ATTR_FLAG_PI: u32 = 1 << 0;
+
+/// `struct io_uring_attr_pi`: protection information (integrity metadata) attached to
+/// a read or write through `attr_ptr`, with `IORING_RW_ATTR_FLAG_PI`.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct io_uring_attr_pi {
+    /// `IO_INTEGRITY_CHK_*` checks to perform.
+    pub flags: u16,
+    /// Application tag.
+    pub app_tag: u16,
+    /// Length of the integrity buffer in bytes.
+    pub len: u32,
+    /// Address of the integrity buffer.
+    pub addr: u64,
+    /// Seed of the reference tag.
+    pub seed: u64,
+    /// Reserved.
+    pub rsvd: u64,
+}
+
+// sqe->uring_cmd_flags (the top 8 bits are reserved to the kernel).
+/// Use a registered buffer, whose index is in `buf_index`.
+pub const IORING_URING_CMD_FIXED: u32 = 1 << 0;
+/// Multishot command; requires `IOSQE_BUFFER_SELECT` and excludes `IORING_URING_CMD_FIXED`.
+pub const IORING_URING_CMD_MULTISHOT: u32 = 1 << 1;
+/// Every `IORING_URING_CMD_*` flag userspace may set.
+pub const IORING_URING_CMD_MASK: u32 = IORING_URING_CMD_FIXED | IORING_URING_CMD_MULTISHOT;
+
+// sqe->splice_flags, beyond splice(2)'s own `SPLICE_F_*`.
+/// `splice_fd_in` is a registered file index.
+pub const SPLICE_F_FD_IN_FIXED: u32 = 1 << 31;
+
+// POLL_ADD / POLL_REMOVE command flags, stored in sqe->len.
+/// Multishot poll: one CQE per event, flagged `IORING_CQE_F_MORE` while armed.
+pub const IORING_POLL_ADD_MULTI: u32 = 1 << 0;
+/// `POLL_REMOVE`: update the events of the poll matching `addr`.
+pub const IORING_POLL_UPDATE_EVENTS: u32 = 1 << 1;
+/// `POLL_REMOVE`: update the `user_data` of the poll matching `addr` to `off`.
+pub const IORING_POLL_UPDATE_USER_DATA: u32 = 1 << 2;
+/// Level-triggered poll.
+pub const IORING_POLL_ADD_LEVEL: u32 = 1 << 3;
+
+// sqe->cancel_flags (ASYNC_CANCEL and IORING_REGISTER_SYNC_CANCEL).
+/// Cancel every request that matches, not just the first.
+pub const IORING_ASYNC_CANCEL_ALL: u32 = 1 << 0;
+/// Match on `fd` instead of `user_data`.
+pub const IORING_ASYNC_CANCEL_FD: u32 = 1 << 1;
+/// Match any request.
+pub const IORING_ASYNC_CANCEL_ANY: u32 = 1 << 2;
+/// The `fd` to match is a registered file index.
+pub const IORING_ASYNC_CANCEL_FD_FIXED: u32 = 1 << 3;
+/// Match on `user_data` (the default when no other key is given).
+pub const IORING_ASYNC_CANCEL_USERDATA: u32 = 1 << 4;
+/// Match on the opcode in `len`.
+pub const IORING_ASYNC_CANCEL_OP: u32 = 1 << 5;
+
+// send/sendmsg and recv/recvmsg flags, stored in sqe->ioprio.
+/// Arm poll first instead of trying the transfer first.
+pub const IORING_RECVSEND_POLL_FIRST: u16 = 1 << 0;
+/// Multishot receive: one CQE per receive, flagged `IORING_CQE_F_MORE` while armed.
+pub const IORING_RECV_MULTISHOT: u16 = 1 << 1;
+/// Use the registered buffer whose index is in `buf_index`.
+pub const IORING_RECVSEND_FIXED_BUF: u16 = 1 << 2;
+/// `SEND[MSG]_ZC`: report in the notification's `res` whether the data was copied.
+pub const IORING_SEND_ZC_REPORT_USAGE: u16 = 1 << 3;
+/// With `IOSQE_BUFFER_SELECT`: send or receive into as many provided buffers as fit.
+pub const IORING_RECVSEND_BUNDLE: u16 = 1 << 4;
+/// `SEND[_ZC]`: `addr` points to an iovec array of `len` entries.
+pub const IORING_SEND_VECTORIZED: u16 = 1 << 5;
+
+/// `res` bit of a zero-copy notification CQE (with `IORING_SEND_ZC_REPORT_USAGE`): the
+/// data was copied, at least in part. The other bits of `res` are reserved.
+pub const IORING_NOTIF_USAGE_ZC_COPIED: u32 = 1 << 31;
+
+// accept flags, stored in sqe->ioprio.
+/// Multishot accept: one CQE per connection, flagged `IORING_CQE_F_MORE` while armed.
+pub const IORING_ACCEPT_MULTISHOT: u16 = 1 << 0;
+/// Fail with `-EAGAIN` instead of waiting when no connection is pending.
+pub const IORING_ACCEPT_DONTWAIT: u16 = 1 << 1;
+/// Arm poll first instead of trying to accept first.
+pub const IORING_ACCEPT_POLL_FIRST: u16 = 1 << 2;
+
+// IORING_OP_MSG_RING command types (`enum io_uring_msg_ring_flags`), stored in sqe->addr.
+/// Post a CQE to the target ring with `res` = `len` and `user_data` = `off`.
+pub const IORING_MSG_DATA: u32 = 0;
+/// Send a registered file to the target ring's file table.
+pub const IORING_MSG_SEND_FD: u32 = 1;
+
+// IORING_OP_MSG_RING flags, stored in sqe->msg_ring_flags.
+/// Post no CQE to the target ring (not for `IORING_MSG_DATA`).
+pub const IORING_MSG_RING_CQE_SKIP: u32 = 1 << 0;
+/// Pass `file_index` through as the target CQE's `flags`.
+pub const IORING_MSG_RING_FLAGS_PASS: u32 = 1 << 1;
+
+// IORING_OP_FIXED_FD_INSTALL flags, stored in sqe->install_fd_flags.
+/// Don't mark the installed descriptor `O_CLOEXEC`.
+pub const IORING_FIXED_FD_NO_CLOEXEC: u32 = 1 << 0;
+
+// `enum io_uring_socket_op`: cmd_op of IORING_OP_URING_CMD on a socket.
+/// Bytes waiting to be read, as `ioctl(SIOCINQ)`.
+pub const SOCKET_URING_OP_SIOCINQ: u32 = 0;
+/// Bytes waiting to be sent, as `ioctl(SIOCOUTQ)`.
+pub const SOCKET_URING_OP_SIOCOUTQ: u32 = 1;
+/// getsockopt(2), with `level`, `optname`, `optval` and `optlen`.
+pub const SOCKET_URING_OP_GETSOCKOPT: u32 = 2;
+/// setsockopt(2), with `level`, `optname`, `optval` and `optlen`.
+pub const SOCKET_URING_OP_SETSOCKOPT: u32 = 3;
+/// Multishot read of transmit timestamps from the error queue (one 32-byte CQE each).
+pub const SOCKET_URING_OP_TX_TIMESTAMP: u32 = 4;
