@@ -1,0 +1,62 @@
+//! Correctness, not timing: each implementation runs 10,000 NOPs at batch 8
+//! (and with SQPOLL) and must see every completion, once.
+
+use std::io;
+use std::time::Duration;
+
+use uring_bench::{NopConfig, nop_io_uring_crate, nop_liburing, nop_ours};
+
+const OPS: u64 = 10_000;
+
+/// Runs `run` on each configuration; every run must complete exactly
+/// `cfg.total` NOPs (the implementations return an error otherwise) in a
+/// positive time. `Unsupported` (no io_uring, or ours not written yet) is a
+/// visible skip, and a failure under `URING_REQUIRE_KERNEL=1`.
+fn check(name: &str, run: fn(&NopConfig) -> io::Result<Duration>) {
+    let configs = [
+        NopConfig::new(8, OPS),
+        NopConfig::new(8, OPS).with_sqpoll(),
+        // A total that is not a multiple of the batch ends on a short batch.
+        NopConfig::new(8, OPS + 3),
+    ];
+    for cfg in configs {
+        match run(&cfg) {
+            Ok(elapsed) => assert!(!elapsed.is_zero(), "{name} {cfg:?}: zero duration"),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported && !require_kernel() => {
+                eprintln!("SKIP {name} {cfg:?}: {e}");
+                return;
+            }
+            Err(e) => panic!("{name} {cfg:?}: {e}"),
+        }
+    }
+}
+
+fn require_kernel() -> bool {
+    std::env::var("URING_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
+}
+
+#[test]
+fn liburing_completes_every_nop() {
+    check("liburing", nop_liburing);
+}
+
+#[test]
+fn io_uring_crate_completes_every_nop() {
+    check("io-uring", nop_io_uring_crate);
+}
+
+#[test]
+fn ours_completes_every_nop() {
+    check("ours", nop_ours);
+}
+
+#[test]
+fn batch_larger_than_ring_is_rejected() {
+    let cfg = NopConfig {
+        entries: 8,
+        ..NopConfig::new(16, OPS)
+    };
+    assert!(nop_liburing(&cfg).is_err());
+    assert!(nop_io_uring_crate(&cfg).is_err());
+    assert!(nop_ours(&cfg).is_err());
+}
