@@ -56,3 +56,40 @@ check_layout!(__kernel_timespec, size 16, align 8, tv_sec @ 0, tv_nsec @ 8);
 check_layout!(io_uring_probe_op, size 8, align 4, op @ 0, resv @ 1, flags @ 2, resv2 @ 4);
 check_layout!(io_uring_probe, size 16, align 4, last_op @ 0, ops_len @ 1, resv @ 2, resv2 @ 4, ops @ 16);
 check_layout!(io_uring_rsrc_update, size 16, align 8, offset @ 0, resv @ 4, data @ 8);
+check_layout!(io_uring_files_update, size 16, align 8, offset @ 0, resv @ 4, fds @ 8);
+check_layout!(io_uring_region_desc, size 64, align 8,
+    user_addr @ 0, size @ 8, flags @ 16, id @ 20, mmap_offset @ 24, __resv @ 32);
+check_layout!(io_uring_mem_region_reg, size 32, align 8, region_uptr @ 0, flags @ 8, __resv @ 16);
+check_layout!(io_uring_rsrc_register, size 32, align 8,
+    nr @ 0, flags @ 4, resv2 @ 8, data @ 16, tags @ 24);
+check_layout!(io_uring_rsrc_update2, size 32, align 8,
+    offset @ 0, resv @ 4, data @ 8, tags @ 16, nr @ 24, resv2 @ 28);
+check_layout!(io_uring_restriction, size 16, align 4,
+    opcode @ 0, register_op_or_sqe_op_or_sqe_flags @ 2, resv @ 3, resv2 @ 4);
+check_layout!(register_op_or_sqe_op_or_sqe_flags_union, size 1, align 1,
+    register_op @ 0, sqe_op @ 0, sqe_flags @ 0);
+check_layout!(io_uring_clock_register, size 16, align 4, clockid @ 0, __resv @ 4);
+check_layout!(io_uring_clone_buffers, size 32, align 4,
+    src_fd @ 0, flags @ 4, src_off @ 8, dst_off @ 12, nr @ 16, pad @ 20);
+check_layout!(io_uring_buf, size 16, align 8, addr @ 0, len @ 8, bid @ 12, resv @ 14);
+check_layout!(io_uring_buf_ring, size 16, align 8,
+    bufs @ 0, resv1 @ 0, resv2 @ 8, resv3 @ 12, tail @ 14);
+check_layout!(io_uring_buf_reg, size 40, align 8,
+    ring_addr @ 0, ring_entries @ 8, bgid @ 12, flags @ 14, resv @ 16);
+check_layout!(io_uring_buf_status, size 40, align 4, buf_group @ 0, head @ 4, resv @ 8);
+check_layout!(io_uring_napi, size 16, align 4,
+    busy_poll_to @ 0, prefer_busy_poll @ 4, opcode @ 5, pad @ 6, op_param @ 8, resv @ 12);
+check_layout!(io_uring_sync_cancel_reg, size 64, align 8,
+    addr @ 0, fd @ 8, flags @ 12, timeout @ 16, opcode @ 32, pad @ 33, pad2 @ 40);
+check_layout!(io_uring_file_index_range, size 16, align 8, off @ 0, len @ 4, resv @ 8);
+check_layout!(io_uring_recvmsg_out, size 16, align 4,
+    namelen @ 0, controllen @ 4, payloadlen @ 8, flags @ 12);
+check_layout!(io_uring_zcrx_rqe, size 16, align 8, off @ 0, len @ 8, __pad @ 12);
+check_layout!(io_uring_zcrx_cqe, size 16, align 8, off @ 0, __pad @ 8);
+check_layout!(io_uring_zcrx_offsets, size 32, align 8,
+    head @ 0, tail @ 4, rqes @ 8, __resv2 @ 12, __resv @ 16);
+check_layout!(io_uring_zcrx_area_reg, size 48, align 8,
+    addr @ 0, len @ 8, rq_area_token @ 16, flags @ 24, dmabuf_fd @ 28, __resv2 @ 32);
+check_layout!(io_uring_zcrx_ifq_reg, size 96, align 8,
+    if_idx @ 0, if_rxq @ 4, rq_entries @ 8, flags @ 12, area_ptr @ 16, region_ptr @ 24,
+    offsets @ 32, zcrx_id @ 64, __resv2 @ 68, __resv @ 72);
