@@ -93,3 +93,8 @@ check_layout!(io_uring_zcrx_area_reg, size 48, align 8,
 check_layout!(io_uring_zcrx_ifq_reg, size 96, align 8,
     if_idx @ 0, if_rxq @ 4, rq_entries @ 8, flags @ 12, area_ptr @ 16, region_ptr @ 24,
     offsets @ 32, zcrx_id @ 64, __resv2 @ 68, __resv @ 72);
+check_layout!(io_uring_query_hdr, size 40, align 8,
+    next_entry @ 0, query_data @ 8, query_op @ 16, size @ 20, result @ 24, __resv @ 28);
+check_layout!(io_uring_query_opcode, size 48, align 8,
+    nr_request_opcodes @ 0, nr_register_opcodes @ 4, feature_flags @ 8, ring_setup_flags @ 16,
+    enter_flags @ 24, sqe_flags @ 32, nr_query_opcodes @ 40, __pad @ 44);

@@ -1,4 +1,5 @@
-//! The Linux io_uring kernel ABI, as of the 6.18 uapi header `<linux/io_uring.h>`.
+//! The Linux io_uring kernel ABI, as of the 6.18 uapi headers `<linux/io_uring.h>` and
+//! `<linux/io_uring/query.h>`.
 //!
 //! Every struct is `#[repr(C)]` and proven against the kernel's layout by size,
 //! alignment and field-offset assertions at compile time (see [`layout`]), and in the
@@ -16,6 +17,7 @@
 mod cqe;
 pub mod layout;
 mod opcode;
+mod query;
 mod register;
 mod ring;
 mod sqe;
@@ -23,6 +25,7 @@ pub mod syscall;
 
 pub use cqe::*;
 pub use opcode::*;
+pub use query::*;
 pub use register::*;
 pub use ring::*;
 pub use sqe::*;
