@@ -198,10 +198,18 @@ pub const IORING_OFF_PBUF_RING: u64 = 0x8000_0000;
 pub const IORING_OFF_PBUF_SHIFT: u64 = 16;
 /// Mask of the magic part of an mmap offset.
 pub const IORING_OFF_MMAP_MASK: u64 = 0xf800_0000;
-/// mmap offset of a zero-copy receive refill ring.
+/// Shift of the zero-copy receive instance id in a refill-queue region's mmap offset
+/// ([`IORING_OFF_ZCRX_BASE`]` | id << IORING_OFF_ZCRX_SHIFT`).
+///
+/// Not uapi: the kernel-internal `IORING_OFF_ZCRX_SHIFT` of `io_uring/memmap.h`. The
+/// uapi way is the `mmap_offset` the kernel writes into the refill queue's
+/// `io_uring_region_desc`.
 pub const IORING_OFF_ZCRX_SHIFT: u64 = 16;
-/// mmap offset base of the zero-copy receive areas.
-pub const IORING_OFF_ZCRX_BASE: u64 = 0x8000_0000 + (1 << 27);
+/// mmap offset base of the zero-copy receive refill-queue regions.
+///
+/// Not uapi: the kernel-internal `IORING_MAP_OFF_ZCRX_REGION` of `io_uring/memmap.h`
+/// (`0x30000000`); prefer the `mmap_offset` the kernel returns in the region descriptor.
+pub const IORING_OFF_ZCRX_BASE: u64 = 0x3000_0000;
 
 /// `struct io_uring_getevents_arg`: the extended argument of `io_uring_enter(2)` with
 /// `IORING_ENTER_EXT_ARG`.
