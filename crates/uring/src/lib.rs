@@ -1,1 +1,252 @@
-//! placeholder
+//! io_uring, in Rust, all the way down.
+//!
+//! A [`Ring`] is a pair of queues shared with the kernel: SQEs go in through the
+//! [`SubmissionQueue`], completions come back through the [`CompletionQueue`], and the
+//! [`Submitter`] enters the kernel. Every setup flag of Linux 6.18 is on the
+//! [`Builder`]; SQEs are built by the typed builders of [`opcode`], one per opcode.
+//!
+//! ```no_run
+//! # fn main() -> std::io::Result<()> {
+//! use uring::{opcode, Ring};
+//! let mut ring = Ring::new(8)?;
+//! let nop = opcode::Nop::new().build().user_data(42);
+//! // SAFETY: a NOP references no memory.
+//! unsafe { ring.submission().push(&nop) }.expect("SQ full");
+//! ring.submit_and_wait(1)?;
+//! let cqe = ring.completion().next().expect("a completion");
+//! assert_eq!((cqe.user_data(), cqe.result()), (42, 0));
+//! # Ok(()) }
+//! ```
+//!
+//! Memory ordering on the rings is written down where it happens: see the module docs
+//! of `sq.rs` and `cq.rs` and each atomic's comment.
+#![cfg(target_os = "linux")]
+
+mod cq;
+pub mod error;
+mod mmap;
+pub mod opcode;
+pub mod probe;
+mod setup;
+mod sq;
+mod submit;
+pub mod types;
+
+use std::io;
+use std::os::fd::RawFd;
+
+pub use uring_sys as sys;
+
+pub use cq::{CompletionQueue, Cqe};
+pub use error::SetupError;
+pub use probe::Probe;
+pub use setup::{Builder, FEATURES, Parameters, SETUP_FLAGS, flag_names};
+pub use sq::{PushError, SubmissionQueue};
+pub use submit::{Submitter, WaitArgs};
+
+use cq::CqInner;
+use setup::RingMemory;
+use sq::SqInner;
+use submit::Backend;
+
+/// An io_uring instance: the SQ, the CQ, and the means to enter the kernel.
+///
+/// Created by [`Ring::new`] or [`Ring::builder`]; dropped, it closes the ring (the
+/// kernel cancels what is still in flight) and unmaps its memory.
+#[derive(Debug)]
+pub struct Ring {
+    sq: SqInner,
+    cq: CqInner,
+    // Field order is drop order: the ring is closed before its memory goes away.
+    backend: Backend,
+    params: Parameters,
+    _memory: RingMemory,
+}
+
+impl Ring {
+    /// A ring with `entries` SQ entries and default flags.
+    ///
+    /// Maps to liburing's `io_uring_queue_init`.
+    ///
+    /// # Errors
+    /// See [`Builder::build`].
+    pub fn new(entries: u32) -> Result<Ring, SetupError> {
+        Builder::default().build(entries)
+    }
+
+    /// A [`Builder`] for rings with setup flags.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    /// The submission queue.
+    #[inline]
+    pub fn submission(&mut self) -> SubmissionQueue<'_> {
+        SubmissionQueue::new(&self.sq)
+    }
+
+    /// The completion queue.
+    #[inline]
+    pub fn completion(&mut self) -> CompletionQueue<'_> {
+        CompletionQueue::new(&self.cq)
+    }
+
+    /// The submitter.
+    #[inline]
+    pub fn submitter(&self) -> Submitter<'_> {
+        Submitter::new(&self.backend, &self.sq, self.params.flags())
+    }
+
+    /// All three at once, to push, submit and reap without re-borrowing the ring.
+    #[inline]
+    pub fn split(&mut self) -> (Submitter<'_>, SubmissionQueue<'_>, CompletionQueue<'_>) {
+        (
+            Submitter::new(&self.backend, &self.sq, self.params.flags()),
+            SubmissionQueue::new(&self.sq),
+            CompletionQueue::new(&self.cq),
+        )
+    }
+
+    /// Submits what the SQ holds. See [`Submitter::submit`].
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    #[inline]
+    pub fn submit(&self) -> io::Result<usize> {
+        self.submitter().submit()
+    }
+
+    /// Submits and waits for `want` completions. See [`Submitter::submit_and_wait`].
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    #[inline]
+    pub fn submit_and_wait(&self, want: usize) -> io::Result<usize> {
+        self.submitter().submit_and_wait(want)
+    }
+
+    /// What the kernel returned at setup.
+    pub fn params(&self) -> &Parameters {
+        &self.params
+    }
+
+    /// The ring's file descriptor; `None` for a ring with only a registered index
+    /// (`REGISTERED_FD_ONLY`).
+    pub fn as_raw_fd(&self) -> Option<RawFd> {
+        self.backend.kernel().raw_fd()
+    }
+
+    /// Registers the ring fd in the ring (`IORING_REGISTER_RING_FDS`); from then on
+    /// `io_uring_enter` passes the index with `IORING_ENTER_REGISTERED_RING`, sparing
+    /// the kernel an fd lookup per call. Returns the index.
+    ///
+    /// Maps to liburing's `io_uring_register_ring_fd`.
+    ///
+    /// # Errors
+    /// The kernel's errno (`EINVAL` before 5.18, `EBUSY` if the table is full).
+    pub fn register_ring_fd(&mut self) -> io::Result<u32> {
+        self.backend.kernel_mut().register_ring_fd()
+    }
+
+    /// Undoes [`register_ring_fd`](Self::register_ring_fd).
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn unregister_ring_fd(&mut self) -> io::Result<()> {
+        if matches!(self.backend.kernel().fd, submit::RingFd::Registered(_)) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a REGISTERED_FD_ONLY ring has only its registered index",
+            ));
+        }
+        self.backend.kernel_mut().unregister_ring_fd()
+    }
+}
+
+/// A submission queue entry, built by an [`opcode`] builder. 64 bytes, `Copy`.
+#[derive(Clone, Copy)]
+#[repr(transparent)]
+pub struct Sqe(pub(crate) sys::io_uring_sqe);
+
+bitflags::bitflags! {
+    /// `IOSQE_*` flags of an SQE.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct SqeFlags: u8 {
+        /// `IOSQE_FIXED_FILE`: `fd` is a registered file index (set by [`types::Fixed`]).
+        const FIXED_FILE = sys::IOSQE_FIXED_FILE;
+        /// `IOSQE_IO_DRAIN`: start after every earlier request has completed.
+        const IO_DRAIN = sys::IOSQE_IO_DRAIN;
+        /// `IOSQE_IO_LINK`: the next SQE starts after this one; a failure cancels it.
+        const IO_LINK = sys::IOSQE_IO_LINK;
+        /// `IOSQE_IO_HARDLINK`: like `IO_LINK`, but the chain survives failures.
+        const IO_HARDLINK = sys::IOSQE_IO_HARDLINK;
+        /// `IOSQE_ASYNC`: issue from an io-wq worker, never inline.
+        const ASYNC = sys::IOSQE_ASYNC;
+        /// `IOSQE_BUFFER_SELECT`: pick a provided buffer from the SQE's group.
+        const BUFFER_SELECT = sys::IOSQE_BUFFER_SELECT;
+        /// `IOSQE_CQE_SKIP_SUCCESS`: post no CQE on success.
+        const CQE_SKIP_SUCCESS = sys::IOSQE_CQE_SKIP_SUCCESS;
+    }
+}
+
+impl Sqe {
+    /// Sets `user_data`, returned in the CQE.
+    #[inline]
+    #[must_use]
+    pub const fn user_data(mut self, user_data: u64) -> Sqe {
+        self.0.user_data = user_data;
+        self
+    }
+
+    /// Adds `IOSQE_*` flags.
+    #[inline]
+    #[must_use]
+    pub const fn flags(mut self, flags: SqeFlags) -> Sqe {
+        self.0.flags |= flags.bits();
+        self
+    }
+
+    /// Issues with a registered personality (credentials).
+    #[inline]
+    #[must_use]
+    pub const fn personality(mut self, personality: u16) -> Sqe {
+        self.0.personality = personality;
+        self
+    }
+
+    /// The `user_data`.
+    pub const fn get_user_data(&self) -> u64 {
+        self.0.user_data
+    }
+
+    /// The opcode.
+    pub const fn opcode(&self) -> u8 {
+        self.0.opcode
+    }
+
+    /// The `IOSQE_*` flags.
+    pub const fn get_flags(&self) -> SqeFlags {
+        SqeFlags::from_bits_retain(self.0.flags)
+    }
+
+    /// The raw kernel SQE.
+    pub const fn as_raw(&self) -> &sys::io_uring_sqe {
+        &self.0
+    }
+
+    /// The raw kernel SQE, to set fields no builder covers.
+    pub const fn as_raw_mut(&mut self) -> &mut sys::io_uring_sqe {
+        &mut self.0
+    }
+
+    /// Wraps a raw kernel SQE.
+    pub const fn from_raw(sqe: sys::io_uring_sqe) -> Sqe {
+        Sqe(sqe)
+    }
+}
+
+impl std::fmt::Debug for Sqe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}

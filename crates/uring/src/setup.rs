@@ -1,0 +1,506 @@
+//! Creating a ring: the [`Builder`] for every setup flag, the ring memory (one mapping
+//! with `IORING_FEAT_SINGLE_MMAP`, separate ones otherwise, or memory we provide with
+//! `IORING_SETUP_NO_MMAP`), and the [`Parameters`] the kernel returned.
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use uring_sys as sys;
+
+use crate::Ring;
+use crate::cq::CqInner;
+use crate::error::{self, MAX_CQ_ENTRIES, MAX_ENTRIES, SetupError};
+use crate::mmap::{Mmap, page_size};
+use crate::sq::SqInner;
+use crate::submit::{Backend, KernelRing, RingFd};
+
+/// Every setup flag with its name, in bit order.
+pub const SETUP_FLAGS: &[(u32, &str)] = &[
+    (sys::IORING_SETUP_IOPOLL, "IOPOLL"),
+    (sys::IORING_SETUP_SQPOLL, "SQPOLL"),
+    (sys::IORING_SETUP_SQ_AFF, "SQ_AFF"),
+    (sys::IORING_SETUP_CQSIZE, "CQSIZE"),
+    (sys::IORING_SETUP_CLAMP, "CLAMP"),
+    (sys::IORING_SETUP_ATTACH_WQ, "ATTACH_WQ"),
+    (sys::IORING_SETUP_R_DISABLED, "R_DISABLED"),
+    (sys::IORING_SETUP_SUBMIT_ALL, "SUBMIT_ALL"),
+    (sys::IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"),
+    (sys::IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG"),
+    (sys::IORING_SETUP_SQE128, "SQE128"),
+    (sys::IORING_SETUP_CQE32, "CQE32"),
+    (sys::IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER"),
+    (sys::IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN"),
+    (sys::IORING_SETUP_NO_MMAP, "NO_MMAP"),
+    (sys::IORING_SETUP_REGISTERED_FD_ONLY, "REGISTERED_FD_ONLY"),
+    (sys::IORING_SETUP_NO_SQARRAY, "NO_SQARRAY"),
+    (sys::IORING_SETUP_HYBRID_IOPOLL, "HYBRID_IOPOLL"),
+    (sys::IORING_SETUP_CQE_MIXED, "CQE_MIXED"),
+];
+
+/// Every feature flag with its name, in bit order.
+pub const FEATURES: &[(u32, &str)] = &[
+    (sys::IORING_FEAT_SINGLE_MMAP, "SINGLE_MMAP"),
+    (sys::IORING_FEAT_NODROP, "NODROP"),
+    (sys::IORING_FEAT_SUBMIT_STABLE, "SUBMIT_STABLE"),
+    (sys::IORING_FEAT_RW_CUR_POS, "RW_CUR_POS"),
+    (sys::IORING_FEAT_CUR_PERSONALITY, "CUR_PERSONALITY"),
+    (sys::IORING_FEAT_FAST_POLL, "FAST_POLL"),
+    (sys::IORING_FEAT_POLL_32BITS, "POLL_32BITS"),
+    (sys::IORING_FEAT_SQPOLL_NONFIXED, "SQPOLL_NONFIXED"),
+    (sys::IORING_FEAT_EXT_ARG, "EXT_ARG"),
+    (sys::IORING_FEAT_NATIVE_WORKERS, "NATIVE_WORKERS"),
+    (sys::IORING_FEAT_RSRC_TAGS, "RSRC_TAGS"),
+    (sys::IORING_FEAT_CQE_SKIP, "CQE_SKIP"),
+    (sys::IORING_FEAT_LINKED_FILE, "LINKED_FILE"),
+    (sys::IORING_FEAT_REG_REG_RING, "REG_REG_RING"),
+    (sys::IORING_FEAT_RECVSEND_BUNDLE, "RECVSEND_BUNDLE"),
+    (sys::IORING_FEAT_MIN_TIMEOUT, "MIN_TIMEOUT"),
+    (sys::IORING_FEAT_RW_ATTR, "RW_ATTR"),
+    (sys::IORING_FEAT_NO_IOWAIT, "NO_IOWAIT"),
+];
+
+/// Names of the bits of `flags` found in `table`, joined by `|`; unknown bits in hex.
+pub fn flag_names(flags: u32, table: &[(u32, &str)]) -> String {
+    let mut out = Vec::new();
+    let mut rest = flags;
+    for &(bit, name) in table {
+        if flags & bit != 0 {
+            out.push(name.to_string());
+            rest &= !bit;
+        }
+    }
+    if rest != 0 {
+        out.push(format!("{rest:#x}"));
+    }
+    if out.is_empty() { "none".to_string() } else { out.join("|") }
+}
+
+/// Builds a [`Ring`] with any combination of the kernel's setup flags.
+///
+/// Maps to `io_uring_setup(2)` followed by the ring mappings, as liburing's
+/// `io_uring_queue_init_params` does.
+///
+/// ```no_run
+/// # fn main() -> std::io::Result<()> {
+/// use std::time::Duration;
+/// let ring = uring::Ring::builder()
+///     .sqpoll(Duration::from_millis(100))
+///     .cq_entries(1024)
+///     .build(256)?;
+/// assert_eq!(ring.params().sq_entries(), 256);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    params: sys::io_uring_params,
+    register_ring_fd: bool,
+}
+
+impl Builder {
+    fn flag(mut self, flag: u32) -> Self {
+        self.params.flags |= flag;
+        self
+    }
+
+    /// `IORING_SETUP_IOPOLL`: busy-poll for completions of O_DIRECT I/O on devices that
+    /// support polling, instead of waiting for interrupts.
+    pub fn iopoll(self) -> Self {
+        self.flag(sys::IORING_SETUP_IOPOLL)
+    }
+
+    /// `IORING_SETUP_HYBRID_IOPOLL` (with `IOPOLL`): sleep about as long as the device
+    /// takes before starting to poll.
+    pub fn hybrid_iopoll(self) -> Self {
+        self.flag(sys::IORING_SETUP_IOPOLL | sys::IORING_SETUP_HYBRID_IOPOLL)
+    }
+
+    /// `IORING_SETUP_SQPOLL`: a kernel thread polls the SQ, so submission needs no
+    /// system call while it is awake; it sleeps after `idle` without work (sets
+    /// `IORING_SQ_NEED_WAKEUP`; [`Submitter::submit`](crate::Submitter::submit) wakes it).
+    pub fn sqpoll(mut self, idle: Duration) -> Self {
+        self.params.sq_thread_idle = idle.as_millis().min(u32::MAX as u128) as u32;
+        self.flag(sys::IORING_SETUP_SQPOLL)
+    }
+
+    /// `IORING_SETUP_SQ_AFF` (with [`sqpoll`](Self::sqpoll)): pin the SQ poll thread to `cpu`.
+    pub fn sqpoll_cpu(mut self, cpu: u32) -> Self {
+        self.params.sq_thread_cpu = cpu;
+        self.flag(sys::IORING_SETUP_SQ_AFF)
+    }
+
+    /// `IORING_SETUP_CQSIZE`: a CQ of `entries` (rounded up to a power of two) instead of
+    /// twice the SQ size.
+    pub fn cq_entries(mut self, entries: u32) -> Self {
+        self.params.cq_entries = entries;
+        self.flag(sys::IORING_SETUP_CQSIZE)
+    }
+
+    /// `IORING_SETUP_CLAMP`: cut sizes above the maximum down to it instead of failing.
+    pub fn clamp(self) -> Self {
+        self.flag(sys::IORING_SETUP_CLAMP)
+    }
+
+    /// `IORING_SETUP_ATTACH_WQ`: share the io-wq worker pool of the ring `fd`.
+    pub fn attach_wq(mut self, fd: impl AsRawFd) -> Self {
+        self.params.wq_fd = fd.as_raw_fd() as u32;
+        self.flag(sys::IORING_SETUP_ATTACH_WQ)
+    }
+
+    /// `IORING_SETUP_R_DISABLED`: start disabled, so restrictions can be registered
+    /// first; enable with [`Submitter::enable_rings`](crate::Submitter::enable_rings).
+    pub fn disabled(self) -> Self {
+        self.flag(sys::IORING_SETUP_R_DISABLED)
+    }
+
+    /// `IORING_SETUP_SUBMIT_ALL`: keep submitting the batch when an SQE fails to prepare.
+    pub fn submit_all(self) -> Self {
+        self.flag(sys::IORING_SETUP_SUBMIT_ALL)
+    }
+
+    /// `IORING_SETUP_COOP_TASKRUN`: run completion task work at the next kernel
+    /// transition instead of interrupting the task.
+    pub fn coop_taskrun(self) -> Self {
+        self.flag(sys::IORING_SETUP_COOP_TASKRUN)
+    }
+
+    /// `IORING_SETUP_TASKRUN_FLAG` (with `COOP_TASKRUN` or `DEFER_TASKRUN`): set
+    /// `IORING_SQ_TASKRUN` when task work waits, so the application knows to enter.
+    pub fn taskrun_flag(self) -> Self {
+        self.flag(sys::IORING_SETUP_TASKRUN_FLAG)
+    }
+
+    /// `IORING_SETUP_SQE128`: 128-byte SQEs (needed by some `URING_CMD`s).
+    pub fn sqe128(self) -> Self {
+        self.flag(sys::IORING_SETUP_SQE128)
+    }
+
+    /// `IORING_SETUP_CQE32`: 32-byte CQEs (extra result data for some commands).
+    pub fn cqe32(self) -> Self {
+        self.flag(sys::IORING_SETUP_CQE32)
+    }
+
+    /// `IORING_SETUP_CQE_MIXED`: 16- and 32-byte CQEs in the same CQ.
+    pub fn cqe_mixed(self) -> Self {
+        self.flag(sys::IORING_SETUP_CQE_MIXED)
+    }
+
+    /// `IORING_SETUP_SINGLE_ISSUER`: promise that only one task submits.
+    pub fn single_issuer(self) -> Self {
+        self.flag(sys::IORING_SETUP_SINGLE_ISSUER)
+    }
+
+    /// `IORING_SETUP_DEFER_TASKRUN` (sets `SINGLE_ISSUER` too, which it requires): run
+    /// completion work only when the application waits for completions.
+    pub fn defer_taskrun(self) -> Self {
+        self.flag(sys::IORING_SETUP_DEFER_TASKRUN | sys::IORING_SETUP_SINGLE_ISSUER)
+    }
+
+    /// `IORING_SETUP_NO_MMAP`: the rings live in memory this library allocates and
+    /// hands to the kernel, instead of memory mapped from the ring fd.
+    pub fn no_mmap(self) -> Self {
+        self.flag(sys::IORING_SETUP_NO_MMAP)
+    }
+
+    /// `IORING_SETUP_REGISTERED_FD_ONLY` (sets `NO_MMAP` too, which it requires): the
+    /// ring has no file descriptor, only a registered index; all system calls use it.
+    pub fn registered_fd_only(self) -> Self {
+        self.flag(sys::IORING_SETUP_REGISTERED_FD_ONLY | sys::IORING_SETUP_NO_MMAP)
+    }
+
+    /// `IORING_SETUP_NO_SQARRAY`: no SQ index array; the SQ tail indexes SQEs directly.
+    pub fn no_sqarray(self) -> Self {
+        self.flag(sys::IORING_SETUP_NO_SQARRAY)
+    }
+
+    /// Register the ring fd in the ring right after setup
+    /// (`IORING_REGISTER_RING_FDS`), so every `io_uring_enter` skips the fd lookup.
+    pub fn register_ring_fd(mut self) -> Self {
+        self.register_ring_fd = true;
+        self
+    }
+
+    /// Adds raw `IORING_SETUP_*` bits, for flags newer than this builder.
+    pub fn raw_flags(self, flags: u32) -> Self {
+        self.flag(flags)
+    }
+
+    /// The setup flags chosen so far.
+    pub fn flags(&self) -> u32 {
+        self.params.flags
+    }
+
+    /// Creates the ring with `entries` SQ entries (rounded up to a power of two).
+    ///
+    /// Maps to `io_uring_setup(2)` and `mmap(2)` of the rings.
+    ///
+    /// # Errors
+    /// A [`SetupError`] that says why: entries out of range, a flag combination the
+    /// kernel forbids, io_uring disabled (naming the sysctl or seccomp), memlock too
+    /// small, or another errno of the kernel's.
+    pub fn build(&self, entries: u32) -> Result<Ring, SetupError> {
+        let mut params = self.params;
+        validate(entries, &params)?;
+        let flags = params.flags;
+
+        // With NO_MMAP, the memory goes to the kernel inside the setup call.
+        let provided = if flags & sys::IORING_SETUP_NO_MMAP != 0 {
+            Some(ProvidedMemory::allocate(entries, &mut params)?)
+        } else {
+            None
+        };
+
+        // SAFETY: with NO_MMAP, user_addr fields point into `provided`, which is kept
+        // alive in the Ring for as long as the ring exists (dropped after the fd).
+        let ret = unsafe { sys::syscall::io_uring_setup(entries, &mut params) };
+        let raw = ret.map_err(|e| classify(e, &params))?;
+
+        let fd = if flags & sys::IORING_SETUP_REGISTERED_FD_ONLY != 0 {
+            RingFd::Registered(raw)
+        } else {
+            // SAFETY: io_uring_setup returned a new file descriptor that we own.
+            RingFd::Owned(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
+        };
+        let mut ring = Ring::from_kernel(fd, params, provided)?;
+        if self.register_ring_fd && ring.backend.kernel().enter_flags() == 0 {
+            ring.register_ring_fd().map_err(SetupError::Io)?;
+        }
+        Ok(ring)
+    }
+}
+
+/// Checks what the kernel would refuse, to say why in words.
+fn validate(entries: u32, p: &sys::io_uring_params) -> Result<(), SetupError> {
+    let flags = p.flags;
+    let clamp = flags & sys::IORING_SETUP_CLAMP != 0;
+    if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
+        return Err(SetupError::Entries { queue: "SQ", requested: entries, max: MAX_ENTRIES });
+    }
+    if flags & sys::IORING_SETUP_CQSIZE != 0 {
+        let cq = p.cq_entries;
+        if cq == 0 || (cq > MAX_CQ_ENTRIES && !clamp) {
+            return Err(SetupError::Entries { queue: "CQ", requested: cq, max: MAX_CQ_ENTRIES });
+        }
+    }
+    let rules: &[(u32, u32, &str)] = &[
+        (
+            sys::IORING_SETUP_DEFER_TASKRUN,
+            sys::IORING_SETUP_SINGLE_ISSUER,
+            "DEFER_TASKRUN requires SINGLE_ISSUER",
+        ),
+        (sys::IORING_SETUP_SQ_AFF, sys::IORING_SETUP_SQPOLL, "SQ_AFF requires SQPOLL"),
+        (
+            sys::IORING_SETUP_REGISTERED_FD_ONLY,
+            sys::IORING_SETUP_NO_MMAP,
+            "REGISTERED_FD_ONLY requires NO_MMAP (rings cannot be mapped without an fd)",
+        ),
+        (
+            sys::IORING_SETUP_HYBRID_IOPOLL,
+            sys::IORING_SETUP_IOPOLL,
+            "HYBRID_IOPOLL requires IOPOLL",
+        ),
+    ];
+    for &(flag, needs, rule) in rules {
+        if flags & flag != 0 && flags & needs == 0 {
+            return Err(SetupError::Flags { flags: flag_names(flag, SETUP_FLAGS), rule });
+        }
+    }
+    let taskrun = sys::IORING_SETUP_COOP_TASKRUN | sys::IORING_SETUP_DEFER_TASKRUN;
+    if flags & sys::IORING_SETUP_TASKRUN_FLAG != 0 && flags & taskrun == 0 {
+        return Err(SetupError::Flags {
+            flags: "TASKRUN_FLAG".into(),
+            rule: "TASKRUN_FLAG requires COOP_TASKRUN or DEFER_TASKRUN",
+        });
+    }
+    let no_ipi = taskrun | sys::IORING_SETUP_TASKRUN_FLAG;
+    if flags & sys::IORING_SETUP_SQPOLL != 0 && flags & no_ipi != 0 {
+        return Err(SetupError::Flags {
+            flags: flag_names(flags & (no_ipi | sys::IORING_SETUP_SQPOLL), SETUP_FLAGS),
+            rule: "task-run flags (COOP_TASKRUN, TASKRUN_FLAG, DEFER_TASKRUN) make no sense \
+                   with SQPOLL, whose thread runs the work",
+        });
+    }
+    if flags & sys::IORING_SETUP_CQE_MIXED != 0 && flags & sys::IORING_SETUP_CQE32 != 0 {
+        return Err(SetupError::Flags {
+            flags: "CQE32|CQE_MIXED".into(),
+            rule: "CQE_MIXED and CQE32 are exclusive",
+        });
+    }
+    Ok(())
+}
+
+/// Turns an `io_uring_setup` errno into a [`SetupError`] with its cause.
+fn classify(e: io::Error, p: &sys::io_uring_params) -> SetupError {
+    match e.raw_os_error() {
+        Some(errno @ (libc::EPERM | libc::ENOSYS)) => {
+            SetupError::Disabled { errno, cause: error::disabled_cause(errno) }
+        }
+        Some(libc::ENOMEM) => SetupError::Memlock { limit: error::memlock_limit(), source: e },
+        Some(libc::EINVAL) => {
+            SetupError::Invalid { flags: flag_names(p.flags, SETUP_FLAGS), source: e }
+        }
+        _ => SetupError::Io(e),
+    }
+}
+
+/// Ring memory the application provides (`IORING_SETUP_NO_MMAP`): one region for the
+/// SQ and CQ rings, one for the SQEs, both page-aligned anonymous memory.
+#[derive(Debug)]
+pub(crate) struct ProvidedMemory {
+    pub(crate) rings: Mmap,
+    pub(crate) sqes: Mmap,
+}
+
+impl ProvidedMemory {
+    /// Sizes the regions as the kernel's `rings_size()` will, with room to spare, and
+    /// writes their addresses into `params`.
+    fn allocate(entries: u32, p: &mut sys::io_uring_params) -> Result<Self, SetupError> {
+        let flags = p.flags;
+        let sq = entries.min(MAX_ENTRIES).next_power_of_two() as usize;
+        let cq = if flags & sys::IORING_SETUP_CQSIZE != 0 {
+            (p.cq_entries.min(MAX_CQ_ENTRIES).next_power_of_two() as usize).max(sq)
+        } else {
+            2 * sq
+        };
+        let cqe = if flags & sys::IORING_SETUP_CQE32 != 0 { 32 } else { 16 };
+        let sqe = if flags & sys::IORING_SETUP_SQE128 != 0 { 128 } else { 64 };
+        // struct io_rings: the head/tail pairs on their own cache lines, then the ring
+        // fields, then the CQEs cache-line aligned: under 1 KiB of header on any arch.
+        let mut rings = 1024 + cq * cqe;
+        if flags & sys::IORING_SETUP_NO_SQARRAY == 0 {
+            rings += 64 + sq * 4;
+        }
+        let page = page_size();
+        let round = |n: usize| n.div_ceil(page) * page;
+        let rings = Mmap::anonymous(round(rings)).map_err(SetupError::Io)?;
+        let sqes = Mmap::anonymous(round(sq * sqe)).map_err(SetupError::Io)?;
+        p.cq_off.user_addr = rings.as_ptr() as u64;
+        p.sq_off.user_addr = sqes.as_ptr() as u64;
+        Ok(ProvidedMemory { rings, sqes })
+    }
+}
+
+/// The mappings of a kernel ring, held (never read) for as long as the ring: dropping
+/// them unmaps the memory.
+#[derive(Debug)]
+#[allow(dead_code)]
+pub(crate) enum RingMemory {
+    /// Mapped from the ring fd: the SQ ring (and the CQ ring with SINGLE_MMAP), the CQ
+    /// ring when separate, and the SQE array.
+    Mapped { sq_ring: Mmap, cq_ring: Option<Mmap>, sqes: Mmap },
+    /// Provided by us (`NO_MMAP`).
+    Provided(ProvidedMemory),
+}
+
+impl Ring {
+    /// Maps the rings of a freshly set-up kernel ring and builds the queue views.
+    fn from_kernel(
+        fd: RingFd,
+        params: sys::io_uring_params,
+        provided: Option<ProvidedMemory>,
+    ) -> Result<Ring, SetupError> {
+        let p = &params;
+        let sqe_size: usize = if p.flags & sys::IORING_SETUP_SQE128 != 0 { 128 } else { 64 };
+        let cqe_size: usize = if p.flags & sys::IORING_SETUP_CQE32 != 0 { 32 } else { 16 };
+        let (memory, sq_base, cq_base, sqes) = match (provided, &fd) {
+            (Some(mem), _) => {
+                let (r, s) = (mem.rings.as_ptr(), mem.sqes.as_ptr());
+                (RingMemory::Provided(mem), r, r, s)
+            }
+            (None, RingFd::Owned(owned)) => {
+                let fd = owned.as_fd();
+                let mut sq_len = p.sq_off.array as usize + p.sq_entries as usize * 4;
+                if p.flags & sys::IORING_SETUP_NO_SQARRAY != 0 {
+                    // No array: the SQ ring ends where the fields end; the CQ part of
+                    // struct io_rings follows, which a single mapping must cover anyway.
+                    sq_len = p.sq_off.dropped as usize + 4;
+                }
+                let cq_len = p.cq_off.cqes as usize + p.cq_entries as usize * cqe_size;
+                let single = p.features & sys::IORING_FEAT_SINGLE_MMAP != 0;
+                let sq_ring = Mmap::map_ring(
+                    fd,
+                    sys::IORING_OFF_SQ_RING,
+                    if single { sq_len.max(cq_len) } else { sq_len },
+                )
+                .map_err(SetupError::Io)?;
+                let cq_ring = if single {
+                    None
+                } else {
+                    Some(
+                        Mmap::map_ring(fd, sys::IORING_OFF_CQ_RING, cq_len)
+                            .map_err(SetupError::Io)?,
+                    )
+                };
+                let sqes = Mmap::map_ring(
+                    fd,
+                    sys::IORING_OFF_SQES,
+                    p.sq_entries as usize * sqe_size,
+                )
+                .map_err(SetupError::Io)?;
+                let sq_base = sq_ring.as_ptr();
+                let cq_base = cq_ring.as_ref().map_or(sq_base, Mmap::as_ptr);
+                let sqe_base = sqes.as_ptr();
+                (RingMemory::Mapped { sq_ring, cq_ring, sqes }, sq_base, cq_base, sqe_base)
+            }
+            (None, RingFd::Registered(_)) => unreachable!("REGISTERED_FD_ONLY implies NO_MMAP"),
+        };
+        // SAFETY: the bases point to ring memory laid out as `params` describes (the
+        // kernel filled the offsets for exactly this memory), which `memory` keeps
+        // alive inside the Ring for as long as the views exist.
+        let (sq, cq) = unsafe {
+            (SqInner::new(sq_base, sqes, p), CqInner::new(cq_base, p))
+        };
+        let backend = Backend::Kernel(KernelRing::new(fd, p.flags));
+        Ok(Ring { sq, cq, backend, params: Parameters(params), _memory: memory })
+    }
+}
+
+/// What the kernel returned from setup: sizes, features, flags.
+#[derive(Debug, Clone, Copy)]
+pub struct Parameters(pub(crate) sys::io_uring_params);
+
+impl Parameters {
+    /// Number of SQ entries.
+    pub fn sq_entries(&self) -> u32 {
+        self.0.sq_entries
+    }
+    /// Number of CQ entries (in 16-byte slots with `CQE_MIXED`).
+    pub fn cq_entries(&self) -> u32 {
+        self.0.cq_entries
+    }
+    /// The `IORING_SETUP_*` flags the ring was created with.
+    pub fn flags(&self) -> u32 {
+        self.0.flags
+    }
+    /// The `IORING_FEAT_*` flags of the kernel.
+    pub fn features(&self) -> u32 {
+        self.0.features
+    }
+    /// Whether the kernel has feature `feat` (`IORING_FEAT_*`).
+    pub fn has_feature(&self, feat: u32) -> bool {
+        self.0.features & feat == feat
+    }
+    /// `IORING_FEAT_NODROP`: completions are never dropped on CQ overflow.
+    pub fn is_feature_nodrop(&self) -> bool {
+        self.has_feature(sys::IORING_FEAT_NODROP)
+    }
+    /// `IORING_FEAT_EXT_ARG`: waits can carry a timeout.
+    pub fn is_feature_ext_arg(&self) -> bool {
+        self.has_feature(sys::IORING_FEAT_EXT_ARG)
+    }
+    /// `IORING_FEAT_MIN_TIMEOUT`: waits can carry a minimum wait time.
+    pub fn is_feature_min_timeout(&self) -> bool {
+        self.has_feature(sys::IORING_FEAT_MIN_TIMEOUT)
+    }
+    /// Whether the ring was set up with `flag` (`IORING_SETUP_*`).
+    pub fn is_setup(&self, flag: u32) -> bool {
+        self.0.flags & flag == flag
+    }
+    /// SQ poll thread idle time in milliseconds.
+    pub fn sq_thread_idle(&self) -> u32 {
+        self.0.sq_thread_idle
+    }
+    /// The raw `io_uring_params`.
+    pub fn raw(&self) -> &sys::io_uring_params {
+        &self.0
+    }
+}

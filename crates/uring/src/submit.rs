@@ -1,0 +1,478 @@
+//! Entering the kernel: submit, wait, wait with a timeout, wake the SQ poll thread,
+//! flush overflowed completions. Like liburing's `queue.c`.
+use std::ffi::c_void;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::ptr;
+use std::time::Duration;
+
+use uring_sys as sys;
+
+use crate::sq::SqInner;
+
+/// The ring's file descriptor: a real fd, or only a registered index
+/// (`IORING_SETUP_REGISTERED_FD_ONLY`).
+#[derive(Debug)]
+pub(crate) enum RingFd {
+    Owned(OwnedFd),
+    Registered(u32),
+}
+
+/// A ring of the kernel's io_uring.
+#[derive(Debug)]
+pub(crate) struct KernelRing {
+    pub(crate) fd: RingFd,
+    /// What `io_uring_enter` gets as its fd: the real fd, or the registered index.
+    enter_fd: i32,
+    /// `IORING_ENTER_REGISTERED_RING` when `enter_fd` is an index.
+    enter_flags: u32,
+    /// Registered index of the ring fd, if registered (to unregister on drop).
+    registered: Option<u32>,
+}
+
+impl KernelRing {
+    pub(crate) fn new(fd: RingFd, _setup_flags: u32) -> Self {
+        match fd {
+            RingFd::Owned(ref owned) => {
+                let raw = owned.as_raw_fd();
+                KernelRing { fd, enter_fd: raw, enter_flags: 0, registered: None }
+            }
+            RingFd::Registered(index) => KernelRing {
+                fd,
+                enter_fd: index as i32,
+                enter_flags: sys::IORING_ENTER_REGISTERED_RING,
+                registered: Some(index),
+            },
+        }
+    }
+
+    pub(crate) fn enter_flags(&self) -> u32 {
+        self.enter_flags
+    }
+
+    /// The real fd, if the ring has one.
+    pub(crate) fn raw_fd(&self) -> Option<RawFd> {
+        match &self.fd {
+            RingFd::Owned(fd) => Some(fd.as_raw_fd()),
+            RingFd::Registered(_) => None,
+        }
+    }
+
+    /// `io_uring_enter2(2)` on this ring.
+    ///
+    /// # Safety
+    /// As [`sys::syscall::io_uring_enter`] for `arg`/`size`.
+    #[inline]
+    unsafe fn enter(
+        &self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: *const c_void,
+        size: usize,
+    ) -> io::Result<u32> {
+        // SAFETY: enter_fd is this ring's fd or registered index (enter_flags says
+        // which); arg/size are the caller's.
+        unsafe {
+            sys::syscall::io_uring_enter(
+                self.enter_fd,
+                to_submit,
+                min_complete,
+                flags | self.enter_flags,
+                arg,
+                size,
+            )
+        }
+    }
+
+    /// `io_uring_register(2)` on this ring, through the registered index when the ring
+    /// has no fd.
+    ///
+    /// # Safety
+    /// As [`sys::syscall::io_uring_register`].
+    pub(crate) unsafe fn register(
+        &self,
+        opcode: u32,
+        arg: *const c_void,
+        nr_args: u32,
+    ) -> io::Result<u32> {
+        let (fd, op) = match &self.fd {
+            RingFd::Owned(fd) => (fd.as_raw_fd(), opcode),
+            RingFd::Registered(i) => (*i as i32, opcode | sys::IORING_REGISTER_USE_REGISTERED_RING),
+        };
+        // SAFETY: the caller's contract.
+        unsafe { sys::syscall::io_uring_register(fd, op, arg, nr_args) }
+    }
+
+    /// Registers the ring fd in the ring and switches `io_uring_enter` to the index.
+    pub(crate) fn register_ring_fd(&mut self) -> io::Result<u32> {
+        if let Some(index) = self.registered {
+            return Ok(index);
+        }
+        let RingFd::Owned(fd) = &self.fd else { unreachable!("registered-only ring") };
+        let mut up = sys::io_uring_rsrc_update {
+            offset: u32::MAX,
+            resv: 0,
+            data: fd.as_raw_fd() as u64,
+        };
+        // SAFETY: `up` is a valid io_uring_rsrc_update; offset -1 asks for any slot,
+        // which the kernel writes back into it.
+        let n = unsafe {
+            self.register(sys::IORING_REGISTER_RING_FDS, (&raw mut up).cast(), 1)
+        }?;
+        if n != 1 {
+            return Err(io::Error::other("IORING_REGISTER_RING_FDS registered no fd"));
+        }
+        self.registered = Some(up.offset);
+        self.enter_fd = up.offset as i32;
+        self.enter_flags = sys::IORING_ENTER_REGISTERED_RING;
+        Ok(up.offset)
+    }
+
+    /// Unregisters the ring fd, if registered.
+    pub(crate) fn unregister_ring_fd(&mut self) -> io::Result<()> {
+        let Some(index) = self.registered else { return Ok(()) };
+        let up = sys::io_uring_rsrc_update { offset: index, resv: 0, data: 0 };
+        // SAFETY: `up` is a valid io_uring_rsrc_update naming our slot.
+        unsafe { self.register(sys::IORING_UNREGISTER_RING_FDS, (&raw const up).cast(), 1) }?;
+        self.registered = None;
+        if let RingFd::Owned(fd) = &self.fd {
+            self.enter_fd = fd.as_raw_fd();
+            self.enter_flags = 0;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for KernelRing {
+    fn drop(&mut self) {
+        // A registered-only ring lives as long as its registration: dropping it is the
+        // only way to free the ring. With an fd, closing the fd frees it as well.
+        if matches!(self.fd, RingFd::Registered(_)) {
+            let _ = self.unregister_ring_fd();
+        }
+    }
+}
+
+/// Where a ring's submissions go. One variant now; the user-space engine joins it.
+#[derive(Debug)]
+pub(crate) enum Backend {
+    Kernel(KernelRing),
+}
+
+impl Backend {
+    pub(crate) fn kernel(&self) -> &KernelRing {
+        match self {
+            Backend::Kernel(k) => k,
+        }
+    }
+
+    pub(crate) fn kernel_mut(&mut self) -> &mut KernelRing {
+        match self {
+            Backend::Kernel(k) => k,
+        }
+    }
+}
+
+/// Arguments of a wait: a timeout, a minimum wait, a signal mask.
+///
+/// Maps to `struct io_uring_getevents_arg` with `IORING_ENTER_EXT_ARG`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WaitArgs<'a> {
+    timeout: Option<Duration>,
+    absolute: bool,
+    min_wait: Option<Duration>,
+    sigmask: Option<&'a libc::sigset_t>,
+}
+
+impl<'a> WaitArgs<'a> {
+    /// No timeout, no minimum wait, the current signal mask.
+    pub fn new() -> Self {
+        WaitArgs::default()
+    }
+
+    /// Give up after `timeout`; the wait then fails with `ETIME`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// The timeout is an absolute time on the ring's clock (`CLOCK_MONOTONIC` unless
+    /// registered otherwise) rather than a duration (`IORING_ENTER_ABS_TIMER`).
+    pub fn absolute(mut self) -> Self {
+        self.absolute = true;
+        self
+    }
+
+    /// Wait at least this long for the full count before returning with whatever has
+    /// completed, if anything (`min_wait_usec`, `IORING_FEAT_MIN_TIMEOUT`).
+    pub fn min_wait(mut self, min: Duration) -> Self {
+        self.min_wait = Some(min);
+        self
+    }
+
+    /// The signal mask to apply while waiting, as in pselect(2).
+    pub fn sigmask(mut self, mask: &'a libc::sigset_t) -> Self {
+        self.sigmask = Some(mask);
+        self
+    }
+}
+
+/// Enters the kernel on behalf of a ring: submits what the SQ holds, waits for
+/// completions. Cheap to copy; borrowed from the [`Ring`](crate::Ring).
+#[derive(Clone, Copy)]
+pub struct Submitter<'a> {
+    backend: &'a Backend,
+    sq: &'a SqInner,
+    setup_flags: u32,
+}
+
+impl std::fmt::Debug for Submitter<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submitter").field("setup_flags", &self.setup_flags).finish()
+    }
+}
+
+impl<'a> Submitter<'a> {
+    pub(crate) fn new(backend: &'a Backend, sq: &'a SqInner, setup_flags: u32) -> Self {
+        Submitter { backend, sq, setup_flags }
+    }
+
+    #[inline]
+    fn is(&self, flag: u32) -> bool {
+        self.setup_flags & flag != 0
+    }
+
+    /// SQEs published (synced) and not yet consumed by the kernel.
+    #[inline]
+    fn pending(&self) -> u32 {
+        self.sq.tail().wrapping_sub(self.sq.head())
+    }
+
+    /// Whether the kernel must be entered with `GETEVENTS` to make completions
+    /// visible: overflowed CQEs to flush, deferred task work to run, or IOPOLL, whose
+    /// completions are only found by polling (liburing's `cq_ring_needs_enter`).
+    #[inline]
+    fn cq_needs_enter(&self) -> bool {
+        self.is(sys::IORING_SETUP_IOPOLL)
+            || self.sq.flags() & (sys::IORING_SQ_CQ_OVERFLOW | sys::IORING_SQ_TASKRUN) != 0
+    }
+
+    /// Raw `io_uring_enter2(2)`.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    ///
+    /// # Safety
+    /// `arg`/`size` must be what `flags` announce (see [`sys::syscall::io_uring_enter`]),
+    /// and every SQE published must reference memory valid until it completes.
+    pub unsafe fn enter(
+        &self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: *const c_void,
+        size: usize,
+    ) -> io::Result<u32> {
+        match self.backend {
+            // SAFETY: the caller's contract.
+            Backend::Kernel(k) => unsafe { k.enter(to_submit, min_complete, flags, arg, size) },
+        }
+    }
+
+    /// Submits the published SQEs without waiting. Returns how many were submitted.
+    ///
+    /// Maps to liburing's `io_uring_submit`.
+    ///
+    /// # Errors
+    /// The kernel's errno (`EBUSY`/`EAGAIN` when it cannot take more now, `EBADR` if
+    /// completions were lost, `EINTR`).
+    #[inline]
+    pub fn submit(&self) -> io::Result<usize> {
+        self.submit_and_wait(0)
+    }
+
+    /// Submits the published SQEs and waits until at least `want` completions are in
+    /// the CQ. Returns how many SQEs were submitted.
+    ///
+    /// With SQPOLL, no system call is made unless the poll thread needs waking or a
+    /// wait is asked for. Overflowed completions are flushed into the CQ on the way.
+    /// Maps to liburing's `io_uring_submit_and_wait`.
+    ///
+    /// # Errors
+    /// As [`submit`](Self::submit).
+    #[inline]
+    pub fn submit_and_wait(&self, want: usize) -> io::Result<usize> {
+        let (to_submit, flags) = match self.prepare(want) {
+            Some(x) => x,
+            None => return Ok(self.pending_for_sqpoll()),
+        };
+        // SAFETY: no ext arg; pushed SQEs carry the push contract.
+        let n = unsafe { self.enter(to_submit, want as u32, flags, ptr::null(), 0) }?;
+        Ok(if self.is(sys::IORING_SETUP_SQPOLL) { to_submit as usize } else { n as usize })
+    }
+
+    /// With SQPOLL, what a submit that needs no system call reports: the entries handed
+    /// to the poll thread.
+    fn pending_for_sqpoll(&self) -> usize {
+        if self.is(sys::IORING_SETUP_SQPOLL) { self.pending() as usize } else { 0 }
+    }
+
+    /// Works out whether to enter and with which flags; `None` means no system call.
+    #[inline]
+    fn prepare(&self, want: usize) -> Option<(u32, u32)> {
+        let to_submit = self.pending();
+        let mut flags = 0;
+        if want > 0 || self.cq_needs_enter() {
+            flags |= sys::IORING_ENTER_GETEVENTS;
+        }
+        if self.is(sys::IORING_SETUP_SQPOLL) {
+            if to_submit > 0 && self.sq.need_wakeup() {
+                flags |= sys::IORING_ENTER_SQ_WAKEUP;
+            }
+            return (flags != 0).then_some((to_submit, flags));
+        }
+        (to_submit > 0 || flags != 0).then_some((to_submit, flags))
+    }
+
+    /// Submits and waits for `want` completions with a timeout, minimum wait or
+    /// signal mask (`IORING_ENTER_EXT_ARG`, `IORING_FEAT_EXT_ARG`).
+    ///
+    /// Maps to liburing's `io_uring_submit_and_wait_min_timeout` /
+    /// `io_uring_wait_cqes`.
+    ///
+    /// # Errors
+    /// `ETIME` when the timeout passes before `want` completions arrive (SQEs are still
+    /// submitted); `EINVAL` if the kernel lacks `EXT_ARG` (or `MIN_TIMEOUT` for a
+    /// minimum wait); the kernel's other errnos as for [`submit`](Self::submit).
+    pub fn submit_with_args(&self, want: usize, args: &WaitArgs<'_>) -> io::Result<usize> {
+        let to_submit = self.pending();
+        let mut flags = sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_EXT_ARG;
+        if self.is(sys::IORING_SETUP_SQPOLL) && to_submit > 0 && self.sq.need_wakeup() {
+            flags |= sys::IORING_ENTER_SQ_WAKEUP;
+        }
+        if args.absolute {
+            flags |= sys::IORING_ENTER_ABS_TIMER;
+        }
+        let ts = args.timeout.map(|t| sys::__kernel_timespec {
+            tv_sec: t.as_secs() as i64,
+            tv_nsec: t.subsec_nanos() as i64,
+        });
+        let arg = sys::io_uring_getevents_arg {
+            sigmask: args.sigmask.map_or(0, |m| ptr::from_ref(m) as u64),
+            sigmask_sz: if args.sigmask.is_some() { 8 } else { 0 },
+            min_wait_usec: args
+                .min_wait
+                .map_or(0, |m| m.as_micros().min(u32::MAX as u128) as u32),
+            ts: ts.as_ref().map_or(0, |t| ptr::from_ref(t) as u64),
+        };
+        // SAFETY: `arg` (and `ts`, which it points to) live across the call; size is
+        // its size; the sigmask (kernel's 8-byte sigset) outlives the call by borrow.
+        let n = unsafe {
+            self.enter(
+                to_submit,
+                want as u32,
+                flags,
+                (&raw const arg).cast(),
+                size_of::<sys::io_uring_getevents_arg>(),
+            )
+        }?;
+        Ok(if self.is(sys::IORING_SETUP_SQPOLL) { to_submit as usize } else { n as usize })
+    }
+
+    /// Waits for `want` completions, submitting nothing new beyond what is published.
+    ///
+    /// # Errors
+    /// As [`submit_and_wait`](Self::submit_and_wait).
+    pub fn wait(&self, want: usize) -> io::Result<usize> {
+        self.submit_and_wait(want)
+    }
+
+    /// Waits for `want` completions or until `timeout` passes (`ETIME`).
+    ///
+    /// # Errors
+    /// As [`submit_with_args`](Self::submit_with_args).
+    pub fn wait_timeout(&self, want: usize, timeout: Duration) -> io::Result<usize> {
+        self.submit_with_args(want, &WaitArgs::new().timeout(timeout))
+    }
+
+    /// Flushes completions the kernel holds back (CQ overflow, deferred task work) into
+    /// the CQ, without waiting (`io_uring_enter` with `GETEVENTS`, min 0).
+    ///
+    /// Maps to liburing's `io_uring_get_events`.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn get_events(&self) -> io::Result<()> {
+        // SAFETY: no arg.
+        unsafe { self.enter(0, 0, sys::IORING_ENTER_GETEVENTS, ptr::null(), 0) }.map(drop)
+    }
+
+    /// Wakes the SQ poll thread (`IORING_ENTER_SQ_WAKEUP`).
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn squeue_wakeup(&self) -> io::Result<()> {
+        // SAFETY: no arg.
+        unsafe { self.enter(0, 0, sys::IORING_ENTER_SQ_WAKEUP, ptr::null(), 0) }.map(drop)
+    }
+
+    /// With SQPOLL, waits until the SQ has a free entry (`IORING_ENTER_SQ_WAIT`).
+    ///
+    /// Maps to liburing's `io_uring_sqring_wait`.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    pub fn squeue_wait(&self) -> io::Result<()> {
+        // SAFETY: no arg.
+        unsafe { self.enter(0, 0, sys::IORING_ENTER_SQ_WAIT, ptr::null(), 0) }.map(drop)
+    }
+
+    /// Whether the SQ poll thread sleeps (`IORING_SQ_NEED_WAKEUP`).
+    pub fn sq_need_wakeup(&self) -> bool {
+        self.sq.need_wakeup()
+    }
+
+    /// Whether completions wait in the kernel's overflow list (`IORING_SQ_CQ_OVERFLOW`).
+    pub fn cq_overflow(&self) -> bool {
+        self.sq.flags() & sys::IORING_SQ_CQ_OVERFLOW != 0
+    }
+
+    /// Raw `io_uring_register(2)` on this ring.
+    ///
+    /// # Errors
+    /// The kernel's errno.
+    ///
+    /// # Safety
+    /// `arg` must point to what `opcode` expects, `nr_args` items of it, valid as long
+    /// as the registration needs.
+    pub unsafe fn register_raw(
+        &self,
+        opcode: u32,
+        arg: *const c_void,
+        nr_args: u32,
+    ) -> io::Result<u32> {
+        match self.backend {
+            // SAFETY: the caller's contract.
+            Backend::Kernel(k) => unsafe { k.register(opcode, arg, nr_args) },
+        }
+    }
+
+    /// Enables a ring created with [`disabled`](crate::Builder::disabled)
+    /// (`IORING_REGISTER_ENABLE_RINGS`).
+    ///
+    /// # Errors
+    /// `EBADFD` if the ring is not disabled.
+    pub fn enable_rings(&self) -> io::Result<()> {
+        // SAFETY: ENABLE_RINGS takes no argument.
+        unsafe { self.register_raw(sys::IORING_REGISTER_ENABLE_RINGS, ptr::null(), 0) }.map(drop)
+    }
+
+    /// Which opcodes this ring's kernel supports (`IORING_REGISTER_PROBE`).
+    ///
+    /// # Errors
+    /// The kernel's errno (`EINVAL` before 5.6).
+    pub fn probe(&self) -> io::Result<crate::Probe> {
+        crate::Probe::from_submitter(self)
+    }
+}
