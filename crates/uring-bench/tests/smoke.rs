@@ -10,7 +10,7 @@ const OPS: u64 = 10_000;
 
 /// Runs `run` on each configuration; every run must complete exactly
 /// `cfg.total` NOPs (the implementations return an error otherwise) in a
-/// positive time. `Unsupported` (no io_uring, or ours not written yet) is a
+/// positive time. `Unsupported` (a kernel without io_uring) is a
 /// visible skip, and a failure under `URING_REQUIRE_KERNEL=1`.
 fn check(name: &str, run: fn(&NopConfig) -> io::Result<Duration>) {
     let configs = [
