@@ -1,0 +1,145 @@
+//! Checks our 6.18 constants against what the running kernel says about itself through
+//! `IORING_REGISTER_QUERY` (`IO_URING_QUERY_OPCODES`): the opcode counts and the masks
+//! of every setup, feature, enter and SQE flag. This covers the 6.18 items linux-raw-sys
+//! 0.12 lacks (see `tests/linux_raw_sys.rs`).
+//!
+//! On a 6.18 kernel the values must be equal; on a later one the kernel's must include
+//! ours; on an earlier one (no query) the test is skipped, visibly, or fails when
+//! `URING_REQUIRE_KERNEL=1`.
+#![cfg(target_os = "linux")]
+
+use uring_sys::*;
+
+/// The running kernel's `(major, minor)`, from uname(2).
+fn kernel_version() -> (u32, u32) {
+    // SAFETY: `utsname` is plain `c_char` arrays, for which all-zero bytes are valid.
+    let mut uts: libc::utsname = unsafe { core::mem::zeroed() };
+    // SAFETY: `uts` is a valid, writable `utsname`.
+    assert_eq!(unsafe { libc::uname(&mut uts) }, 0);
+    // SAFETY: the kernel NUL-terminates `release` within the array.
+    let release = unsafe { core::ffi::CStr::from_ptr(uts.release.as_ptr()) };
+    let release = release.to_str().expect("release is ASCII");
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    let mut next = || parts.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+    (next(), next())
+}
+
+fn skip(why: &str) {
+    if std::env::var_os("URING_REQUIRE_KERNEL").is_some_and(|v| v == "1") {
+        panic!("URING_REQUIRE_KERNEL=1 and: {why}");
+    }
+    eprintln!("SKIP: {why}");
+}
+
+#[test]
+fn query_opcodes_matches_6_18() {
+    let mut out = io_uring_query_opcode::default();
+    let mut hdr = io_uring_query_hdr {
+        query_data: &raw mut out as u64,
+        query_op: IO_URING_QUERY_OPCODES,
+        size: size_of::<io_uring_query_opcode>() as u32,
+        ..Default::default()
+    };
+    // SAFETY: `hdr` is a valid one-entry query chain whose buffer, `out`, is writable
+    // and `size` bytes long; both outlive the call. The fd may be -1: the opcodes query
+    // needs no ring.
+    let ret =
+        unsafe { syscall::io_uring_register(-1, IORING_REGISTER_QUERY, (&raw mut hdr).cast(), 0) };
+    if let Err(e) = ret {
+        return skip(&format!(
+            "IORING_REGISTER_QUERY failed ({e}): kernel older than 6.18?"
+        ));
+    }
+    assert_eq!(hdr.result, 0, "query result");
+
+    let setup = [
+        IORING_SETUP_IOPOLL,
+        IORING_SETUP_SQPOLL,
+        IORING_SETUP_SQ_AFF,
+        IORING_SETUP_CQSIZE,
+        IORING_SETUP_CLAMP,
+        IORING_SETUP_ATTACH_WQ,
+        IORING_SETUP_R_DISABLED,
+        IORING_SETUP_SUBMIT_ALL,
+        IORING_SETUP_COOP_TASKRUN,
+        IORING_SETUP_TASKRUN_FLAG,
+        IORING_SETUP_SQE128,
+        IORING_SETUP_CQE32,
+        IORING_SETUP_SINGLE_ISSUER,
+        IORING_SETUP_DEFER_TASKRUN,
+        IORING_SETUP_NO_MMAP,
+        IORING_SETUP_REGISTERED_FD_ONLY,
+        IORING_SETUP_NO_SQARRAY,
+        IORING_SETUP_HYBRID_IOPOLL,
+        IORING_SETUP_CQE_MIXED,
+    ]
+    .iter()
+    .fold(0u64, |m, &f| m | u64::from(f));
+    let features = [
+        IORING_FEAT_SINGLE_MMAP,
+        IORING_FEAT_NODROP,
+        IORING_FEAT_SUBMIT_STABLE,
+        IORING_FEAT_RW_CUR_POS,
+        IORING_FEAT_CUR_PERSONALITY,
+        IORING_FEAT_FAST_POLL,
+        IORING_FEAT_POLL_32BITS,
+        IORING_FEAT_SQPOLL_NONFIXED,
+        IORING_FEAT_EXT_ARG,
+        IORING_FEAT_NATIVE_WORKERS,
+        IORING_FEAT_RSRC_TAGS,
+        IORING_FEAT_CQE_SKIP,
+        IORING_FEAT_LINKED_FILE,
+        IORING_FEAT_REG_REG_RING,
+        IORING_FEAT_RECVSEND_BUNDLE,
+        IORING_FEAT_MIN_TIMEOUT,
+        IORING_FEAT_RW_ATTR,
+        IORING_FEAT_NO_IOWAIT,
+    ]
+    .iter()
+    .fold(0u64, |m, &f| m | u64::from(f));
+    let enter = [
+        IORING_ENTER_GETEVENTS,
+        IORING_ENTER_SQ_WAKEUP,
+        IORING_ENTER_SQ_WAIT,
+        IORING_ENTER_EXT_ARG,
+        IORING_ENTER_REGISTERED_RING,
+        IORING_ENTER_ABS_TIMER,
+        IORING_ENTER_EXT_ARG_REG,
+        IORING_ENTER_NO_IOWAIT,
+    ]
+    .iter()
+    .fold(0u64, |m, &f| m | u64::from(f));
+    let sqe = [
+        IOSQE_FIXED_FILE,
+        IOSQE_IO_DRAIN,
+        IOSQE_IO_LINK,
+        IOSQE_IO_HARDLINK,
+        IOSQE_ASYNC,
+        IOSQE_BUFFER_SELECT,
+        IOSQE_CQE_SKIP_SUCCESS,
+    ]
+    .iter()
+    .fold(0u64, |m, &f| m | u64::from(f));
+
+    if kernel_version() == (6, 18) {
+        assert_eq!(out.nr_request_opcodes, u32::from(IORING_OP_LAST));
+        assert_eq!(out.nr_register_opcodes, IORING_REGISTER_LAST);
+        assert_eq!(out.ring_setup_flags, setup, "IORING_SETUP_* mask");
+        assert_eq!(out.feature_flags, features, "IORING_FEAT_* mask");
+        assert_eq!(out.enter_flags, enter, "IORING_ENTER_* mask");
+        assert_eq!(out.sqe_flags, sqe, "IOSQE_* mask");
+        assert_eq!(out.nr_query_opcodes, __IO_URING_QUERY_MAX);
+    } else {
+        eprintln!(
+            "kernel {:?} is not 6.18: checking ours is a subset",
+            kernel_version()
+        );
+        assert!(out.nr_request_opcodes >= u32::from(IORING_OP_LAST));
+        assert!(out.nr_register_opcodes >= IORING_REGISTER_LAST);
+        assert_eq!(out.ring_setup_flags & setup, setup, "IORING_SETUP_* mask");
+        assert_eq!(out.feature_flags & features, features, "IORING_FEAT_* mask");
+        assert_eq!(out.enter_flags & enter, enter, "IORING_ENTER_* mask");
+        assert_eq!(out.sqe_flags & sqe, sqe, "IOSQE_* mask");
+        assert!(out.nr_query_opcodes >= __IO_URING_QUERY_MAX);
+    }
+}
