@@ -178,7 +178,9 @@ pub union op_flags_union {
     pub install_fd_flags: u32,
     /// `IORING_NOP_*`.
     pub nop_flags: u32,
-    /// `IORING_EPOLL_WAIT_*`.
+    /// Not in the 6.18 uapi: `IORING_OP_EPOLL_WAIT` takes no flags there (the
+    /// `epoll_flags` / `IORING_EPOLL_WAIT_MULTISHOT` proposal was not merged). Kept as
+    /// one more view of the same four bytes; must be 0 for `EPOLL_WAIT`.
     pub epoll_flags: u32,
     /// `O_*` flags of pipe2(2).
     pub pipe_flags: u32,
