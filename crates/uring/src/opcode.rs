@@ -26,7 +26,7 @@
 use uring_sys as sys;
 
 use crate::Sqe;
-use crate::types::{Target, Timespec};
+use crate::types::{IntoArg, Target, Timespec};
 
 macro_rules! opcodes {
     ($(
@@ -53,8 +53,8 @@ macro_rules! opcodes {
                 /// The builder with its required arguments; optional ones take the
                 /// kernel's defaults.
                 #[inline]
-                pub fn new($($req: impl Into<$req_ty>),*) -> Self {
-                    $name { $($req: $req.into(),)* $($opt: $default,)* }
+                pub fn new($($req: impl IntoArg<$req_ty>),*) -> Self {
+                    $name { $($req: $req.into_arg(),)* $($opt: $default,)* }
                 }
 
                 $(

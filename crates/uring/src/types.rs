@@ -59,6 +59,66 @@ impl<T: AsRawFd> From<&T> for Target {
     }
 }
 
+/// A conversion for the arguments of opcode builders: every type converts to itself,
+/// [`Fd`], [`Fixed`] and raw fds to a [`Target`], and `*mut u8` to `*const u8`.
+///
+/// Unlike `Into`, it lets integer literals infer their type from the parameter.
+pub trait IntoArg<T> {
+    /// The conversion.
+    fn into_arg(self) -> T;
+}
+
+impl<T> IntoArg<T> for T {
+    #[inline]
+    fn into_arg(self) -> T {
+        self
+    }
+}
+
+impl IntoArg<Target> for Fd {
+    #[inline]
+    fn into_arg(self) -> Target {
+        Target::Fd(self.0)
+    }
+}
+
+impl IntoArg<Target> for Fixed {
+    #[inline]
+    fn into_arg(self) -> Target {
+        Target::Fixed(self.0)
+    }
+}
+
+impl IntoArg<Target> for RawFd {
+    #[inline]
+    fn into_arg(self) -> Target {
+        Target::Fd(self)
+    }
+}
+
+impl IntoArg<*const u8> for *mut u8 {
+    #[inline]
+    fn into_arg(self) -> *const u8 {
+        self
+    }
+}
+
+impl<T> IntoArg<*const Timespec> for &T
+where
+    T: AsRef<Timespec>,
+{
+    #[inline]
+    fn into_arg(self) -> *const Timespec {
+        self.as_ref()
+    }
+}
+
+impl AsRef<Timespec> for Timespec {
+    fn as_ref(&self) -> &Timespec {
+        self
+    }
+}
+
 /// A kernel timespec (`struct __kernel_timespec`) for timeouts. The SQE points to it,
 /// so it must outlive the request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
