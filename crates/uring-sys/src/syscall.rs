@@ -10,7 +10,10 @@
 //! register opcode is a closed enum that ends before `IORING_REGISTER_MEM_REGION` and
 //! `IORING_REGISTER_QUERY`; and `io_uring_enter` is split by argument type. The
 //! kernel's calling convention is three plain integer-or-pointer calls, so we make them
-//! directly. rustix is used for everything else (mmap, files).
+//! directly. The hot path, `io_uring_enter` without an argument (every submit and
+//! plain wait), does go through rustix's inlined raw system call, which spares the
+//! libc `syscall()` trampoline and its errno store. rustix is used for everything else
+//! (mmap, files).
 use std::ffi::c_void;
 use std::io;
 
@@ -76,6 +79,19 @@ pub unsafe fn io_uring_enter(
     arg: *const c_void,
     argsz: usize,
 ) -> io::Result<u32> {
+    if arg.is_null() {
+        // The hot path (submit, submit-and-wait): rustix's raw system call, inlined,
+        // with no errno round trip through libc.
+        let flags = rustix::io_uring::IoringEnterFlags::from_bits_retain(flags);
+        // SAFETY: `fd` is only passed through to the kernel, which validates it (an
+        // index with REGISTERED_RING); it is never closed through this borrow. The
+        // caller upholds the SQE contract.
+        return unsafe {
+            let fd = std::os::fd::BorrowedFd::borrow_raw(fd);
+            rustix::io_uring::io_uring_enter(fd, to_submit, min_complete, flags)
+        }
+        .map_err(io::Error::from);
+    }
     // SAFETY: the caller upholds the contract above; all arguments are plain integers
     // or pointers the kernel validates.
     let ret = unsafe {

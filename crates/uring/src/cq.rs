@@ -26,6 +26,8 @@ pub(crate) struct CqInner {
     cqe_shift: u32,
     /// `CQE_MIXED`: 16-byte slots, 32-byte CQEs take two and are flagged.
     mixed: bool,
+    /// Neither `CQE32` nor `CQE_MIXED`: every slot is one 16-byte CQE.
+    plain: bool,
 }
 
 // SAFETY: the pointers refer to ring memory owned by the Ring alongside this value;
@@ -51,8 +53,13 @@ impl CqInner {
                 ring_mask: *at(off.ring_mask).cast::<u32>(),
                 ring_entries: *at(off.ring_entries).cast::<u32>(),
                 cqes: at(off.cqes),
-                cqe_shift: if p.flags & sys::IORING_SETUP_CQE32 != 0 { 5 } else { 4 },
+                cqe_shift: if p.flags & sys::IORING_SETUP_CQE32 != 0 {
+                    5
+                } else {
+                    4
+                },
                 mixed: p.flags & sys::IORING_SETUP_CQE_MIXED != 0,
+                plain: p.flags & (sys::IORING_SETUP_CQE32 | sys::IORING_SETUP_CQE_MIXED) == 0,
             }
         }
     }
@@ -97,7 +104,7 @@ impl CqInner {
     ///
     /// # Safety
     /// `head` must be before the tail last loaded with `Acquire`.
-    #[inline]
+    #[inline(always)]
     unsafe fn read(&self, head: u32) -> (Cqe, u32) {
         let i = (head & self.ring_mask) as usize;
         // SAFETY: i < ring_entries, so the slot is inside the CQE array; the caller
@@ -105,8 +112,16 @@ impl CqInner {
         unsafe {
             let p = self.cqes.add(i << self.cqe_shift);
             let c = p.cast::<sys::io_uring_cqe>().read();
-            let mut cqe = Cqe { user_data: c.user_data, res: c.res, flags: c.flags, big: [0; 2] };
-            if self.cqe_shift == 5 {
+            let mut cqe = Cqe {
+                user_data: c.user_data,
+                res: c.res,
+                flags: c.flags,
+                big: [0; 2],
+            };
+            if self.plain {
+                // The common ring: 16-byte CQEs, nothing more to look at.
+                (cqe, 1)
+            } else if self.cqe_shift == 5 {
                 cqe.big = p.add(16).cast::<[u64; 2]>().read();
                 (cqe, 1)
             } else if self.mixed && c.flags & sys::IORING_CQE_F_SKIP != 0 {
@@ -181,7 +196,12 @@ impl Cqe {
 
     /// Builds a CQE, e.g. for tests of code that consumes them.
     pub fn new(user_data: u64, res: i32, flags: u32) -> Cqe {
-        Cqe { user_data, res, flags, big: [0; 2] }
+        Cqe {
+            user_data,
+            res,
+            flags,
+            big: [0; 2],
+        }
     }
 }
 
@@ -208,7 +228,11 @@ pub struct CompletionQueue<'a> {
 
 impl<'a> CompletionQueue<'a> {
     pub(crate) fn new(inner: &'a CqInner) -> Self {
-        CompletionQueue { head: inner.head(), tail: inner.tail(), inner }
+        CompletionQueue {
+            head: inner.head(),
+            tail: inner.tail(),
+            inner,
+        }
     }
 
     /// Releases the consumed slots to the kernel and loads the new tail.
@@ -310,7 +334,10 @@ impl Iterator for CompletionQueue<'_> {
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        (if self.inner.mixed { 0 } else { self.len() }, Some(self.len()))
+        (
+            if self.inner.mixed { 0 } else { self.len() },
+            Some(self.len()),
+        )
     }
 }
 

@@ -81,10 +81,21 @@ const ENGINE_HINT: &str = "the user-space engine backend (`URING_BACKEND=engine`
 impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SetupError::Entries { queue, requested, max } if *requested == 0 => {
-                write!(f, "io_uring setup: {queue} entries must be at least 1 (asked for 0)")
+            SetupError::Entries {
+                queue,
+                requested,
+                max,
+            } if *requested == 0 => {
+                write!(
+                    f,
+                    "io_uring setup: {queue} entries must be at least 1 (asked for 0)"
+                )
             }
-            SetupError::Entries { queue, requested, max } => write!(
+            SetupError::Entries {
+                queue,
+                requested,
+                max,
+            } => write!(
                 f,
                 "io_uring setup: {requested} {queue} entries is more than the kernel maximum \
                  of {max}; ask for at most {max}, or set clamp() (IORING_SETUP_CLAMP) to \
@@ -129,11 +140,17 @@ impl fmt::Display for SetupError {
                 }
             }
             SetupError::Memlock { limit, source } => {
-                write!(f, "io_uring setup: not enough locked memory for the rings ({source})")?;
+                write!(
+                    f,
+                    "io_uring setup: not enough locked memory for the rings ({source})"
+                )?;
                 if let Some(limit) = limit {
                     write!(f, "; RLIMIT_MEMLOCK is {limit} bytes")?;
                 }
-                write!(f, "; raise it (`ulimit -l`, or LimitMEMLOCK= in systemd) or use fewer entries")
+                write!(
+                    f,
+                    "; raise it (`ulimit -l`, or LimitMEMLOCK= in systemd) or use fewer entries"
+                )
             }
             SetupError::Invalid { flags, source } => write!(
                 f,
@@ -148,9 +165,7 @@ impl fmt::Display for SetupError {
 impl std::error::Error for SetupError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            SetupError::Memlock { source, .. } | SetupError::Invalid { source, .. } => {
-                Some(source)
-            }
+            SetupError::Memlock { source, .. } | SetupError::Invalid { source, .. } => Some(source),
             SetupError::Io(e) => Some(e),
             _ => None,
         }

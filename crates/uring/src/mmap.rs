@@ -35,7 +35,10 @@ impl Mmap {
                 offset,
             )
         }?;
-        Ok(Mmap { ptr: NonNull::new(ptr.cast()).expect("mmap returned null"), len })
+        Ok(Mmap {
+            ptr: NonNull::new(ptr.cast()).expect("mmap returned null"),
+            len,
+        })
     }
 
     /// Maps `len` bytes of zeroed, page-aligned anonymous memory.
@@ -49,7 +52,10 @@ impl Mmap {
                 MapFlags::PRIVATE | MapFlags::POPULATE,
             )
         }?;
-        Ok(Mmap { ptr: NonNull::new(ptr.cast()).expect("mmap returned null"), len })
+        Ok(Mmap {
+            ptr: NonNull::new(ptr.cast()).expect("mmap returned null"),
+            len,
+        })
     }
 
     pub(crate) fn as_ptr(&self) -> *mut u8 {

@@ -46,7 +46,10 @@ impl Probe {
                 supported[op.op as usize] = true;
             }
         }
-        Ok(Probe { last_op: buf.header.last_op, supported })
+        Ok(Probe {
+            last_op: buf.header.last_op,
+            supported,
+        })
     }
 
     /// Probes the kernel with a throwaway ring.

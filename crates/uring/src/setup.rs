@@ -72,7 +72,11 @@ pub fn flag_names(flags: u32, table: &[(u32, &str)]) -> String {
     if rest != 0 {
         out.push(format!("{rest:#x}"));
     }
-    if out.is_empty() { "none".to_string() } else { out.join("|") }
+    if out.is_empty() {
+        "none".to_string()
+    } else {
+        out.join("|")
+    }
 }
 
 /// Builds a [`Ring`] with any combination of the kernel's setup flags.
@@ -273,12 +277,20 @@ fn validate(entries: u32, p: &sys::io_uring_params) -> Result<(), SetupError> {
     let flags = p.flags;
     let clamp = flags & sys::IORING_SETUP_CLAMP != 0;
     if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
-        return Err(SetupError::Entries { queue: "SQ", requested: entries, max: MAX_ENTRIES });
+        return Err(SetupError::Entries {
+            queue: "SQ",
+            requested: entries,
+            max: MAX_ENTRIES,
+        });
     }
     if flags & sys::IORING_SETUP_CQSIZE != 0 {
         let cq = p.cq_entries;
         if cq == 0 || (cq > MAX_CQ_ENTRIES && !clamp) {
-            return Err(SetupError::Entries { queue: "CQ", requested: cq, max: MAX_CQ_ENTRIES });
+            return Err(SetupError::Entries {
+                queue: "CQ",
+                requested: cq,
+                max: MAX_CQ_ENTRIES,
+            });
         }
     }
     let rules: &[(u32, u32, &str)] = &[
@@ -287,7 +299,11 @@ fn validate(entries: u32, p: &sys::io_uring_params) -> Result<(), SetupError> {
             sys::IORING_SETUP_SINGLE_ISSUER,
             "DEFER_TASKRUN requires SINGLE_ISSUER",
         ),
-        (sys::IORING_SETUP_SQ_AFF, sys::IORING_SETUP_SQPOLL, "SQ_AFF requires SQPOLL"),
+        (
+            sys::IORING_SETUP_SQ_AFF,
+            sys::IORING_SETUP_SQPOLL,
+            "SQ_AFF requires SQPOLL",
+        ),
         (
             sys::IORING_SETUP_REGISTERED_FD_ONLY,
             sys::IORING_SETUP_NO_MMAP,
@@ -301,7 +317,10 @@ fn validate(entries: u32, p: &sys::io_uring_params) -> Result<(), SetupError> {
     ];
     for &(flag, needs, rule) in rules {
         if flags & flag != 0 && flags & needs == 0 {
-            return Err(SetupError::Flags { flags: flag_names(flag, SETUP_FLAGS), rule });
+            return Err(SetupError::Flags {
+                flags: flag_names(flag, SETUP_FLAGS),
+                rule,
+            });
         }
     }
     let taskrun = sys::IORING_SETUP_COOP_TASKRUN | sys::IORING_SETUP_DEFER_TASKRUN;
@@ -331,13 +350,18 @@ fn validate(entries: u32, p: &sys::io_uring_params) -> Result<(), SetupError> {
 /// Turns an `io_uring_setup` errno into a [`SetupError`] with its cause.
 fn classify(e: io::Error, p: &sys::io_uring_params) -> SetupError {
     match e.raw_os_error() {
-        Some(errno @ (libc::EPERM | libc::ENOSYS)) => {
-            SetupError::Disabled { errno, cause: error::disabled_cause(errno) }
-        }
-        Some(libc::ENOMEM) => SetupError::Memlock { limit: error::memlock_limit(), source: e },
-        Some(libc::EINVAL) => {
-            SetupError::Invalid { flags: flag_names(p.flags, SETUP_FLAGS), source: e }
-        }
+        Some(errno @ (libc::EPERM | libc::ENOSYS)) => SetupError::Disabled {
+            errno,
+            cause: error::disabled_cause(errno),
+        },
+        Some(libc::ENOMEM) => SetupError::Memlock {
+            limit: error::memlock_limit(),
+            source: e,
+        },
+        Some(libc::EINVAL) => SetupError::Invalid {
+            flags: flag_names(p.flags, SETUP_FLAGS),
+            source: e,
+        },
         _ => SetupError::Io(e),
     }
 }
@@ -361,8 +385,16 @@ impl ProvidedMemory {
         } else {
             2 * sq
         };
-        let cqe = if flags & sys::IORING_SETUP_CQE32 != 0 { 32 } else { 16 };
-        let sqe = if flags & sys::IORING_SETUP_SQE128 != 0 { 128 } else { 64 };
+        let cqe = if flags & sys::IORING_SETUP_CQE32 != 0 {
+            32
+        } else {
+            16
+        };
+        let sqe = if flags & sys::IORING_SETUP_SQE128 != 0 {
+            128
+        } else {
+            64
+        };
         // struct io_rings: the head/tail pairs on their own cache lines, then the ring
         // fields, then the CQEs cache-line aligned: under 1 KiB of header on any arch.
         let mut rings = 1024 + cq * cqe;
@@ -386,7 +418,11 @@ impl ProvidedMemory {
 pub(crate) enum RingMemory {
     /// Mapped from the ring fd: the SQ ring (and the CQ ring with SINGLE_MMAP), the CQ
     /// ring when separate, and the SQE array.
-    Mapped { sq_ring: Mmap, cq_ring: Option<Mmap>, sqes: Mmap },
+    Mapped {
+        sq_ring: Mmap,
+        cq_ring: Option<Mmap>,
+        sqes: Mmap,
+    },
     /// Provided by us (`NO_MMAP`).
     Provided(ProvidedMemory),
 }
@@ -399,8 +435,16 @@ impl Ring {
         provided: Option<ProvidedMemory>,
     ) -> Result<Ring, SetupError> {
         let p = &params;
-        let sqe_size: usize = if p.flags & sys::IORING_SETUP_SQE128 != 0 { 128 } else { 64 };
-        let cqe_size: usize = if p.flags & sys::IORING_SETUP_CQE32 != 0 { 32 } else { 16 };
+        let sqe_size: usize = if p.flags & sys::IORING_SETUP_SQE128 != 0 {
+            128
+        } else {
+            64
+        };
+        let cqe_size: usize = if p.flags & sys::IORING_SETUP_CQE32 != 0 {
+            32
+        } else {
+            16
+        };
         let (memory, sq_base, cq_base, sqes) = match (provided, &fd) {
             (Some(mem), _) => {
                 let (r, s) = (mem.rings.as_ptr(), mem.sqes.as_ptr());
@@ -430,27 +474,37 @@ impl Ring {
                             .map_err(SetupError::Io)?,
                     )
                 };
-                let sqes = Mmap::map_ring(
-                    fd,
-                    sys::IORING_OFF_SQES,
-                    p.sq_entries as usize * sqe_size,
-                )
-                .map_err(SetupError::Io)?;
+                let sqes =
+                    Mmap::map_ring(fd, sys::IORING_OFF_SQES, p.sq_entries as usize * sqe_size)
+                        .map_err(SetupError::Io)?;
                 let sq_base = sq_ring.as_ptr();
                 let cq_base = cq_ring.as_ref().map_or(sq_base, Mmap::as_ptr);
                 let sqe_base = sqes.as_ptr();
-                (RingMemory::Mapped { sq_ring, cq_ring, sqes }, sq_base, cq_base, sqe_base)
+                (
+                    RingMemory::Mapped {
+                        sq_ring,
+                        cq_ring,
+                        sqes,
+                    },
+                    sq_base,
+                    cq_base,
+                    sqe_base,
+                )
             }
             (None, RingFd::Registered(_)) => unreachable!("REGISTERED_FD_ONLY implies NO_MMAP"),
         };
         // SAFETY: the bases point to ring memory laid out as `params` describes (the
         // kernel filled the offsets for exactly this memory), which `memory` keeps
         // alive inside the Ring for as long as the views exist.
-        let (sq, cq) = unsafe {
-            (SqInner::new(sq_base, sqes, p), CqInner::new(cq_base, p))
-        };
+        let (sq, cq) = unsafe { (SqInner::new(sq_base, sqes, p), CqInner::new(cq_base, p)) };
         let backend = Backend::Kernel(KernelRing::new(fd, p.flags));
-        Ok(Ring { sq, cq, backend, params: Parameters(params), _memory: memory })
+        Ok(Ring {
+            sq,
+            cq,
+            backend,
+            params: Parameters(params),
+            _memory: memory,
+        })
     }
 }
 

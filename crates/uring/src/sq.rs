@@ -55,7 +55,11 @@ impl SqInner {
                 ring_mask: *at(off.ring_mask).cast::<u32>(),
                 ring_entries: *at(off.ring_entries).cast::<u32>(),
                 sqes,
-                sqe_shift: if p.flags & sys::IORING_SETUP_SQE128 != 0 { 7 } else { 6 },
+                sqe_shift: if p.flags & sys::IORING_SETUP_SQE128 != 0 {
+                    7
+                } else {
+                    6
+                },
             };
             if p.flags & sys::IORING_SETUP_NO_SQARRAY == 0 {
                 // The index array is the identity, written once, as liburing does:
@@ -158,7 +162,11 @@ impl std::error::Error for PushError {}
 
 impl<'a> SubmissionQueue<'a> {
     pub(crate) fn new(inner: &'a SqInner) -> Self {
-        SubmissionQueue { head: inner.head(), tail: inner.tail(), inner }
+        SubmissionQueue {
+            head: inner.head(),
+            tail: inner.tail(),
+            inner,
+        }
     }
 
     /// Publishes the pushed SQEs to the kernel (tail store, `Release`) and refreshes

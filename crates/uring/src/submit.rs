@@ -35,7 +35,12 @@ impl KernelRing {
         match fd {
             RingFd::Owned(ref owned) => {
                 let raw = owned.as_raw_fd();
-                KernelRing { fd, enter_fd: raw, enter_flags: 0, registered: None }
+                KernelRing {
+                    fd,
+                    enter_fd: raw,
+                    enter_flags: 0,
+                    registered: None,
+                }
             }
             RingFd::Registered(index) => KernelRing {
                 fd,
@@ -109,7 +114,9 @@ impl KernelRing {
         if let Some(index) = self.registered {
             return Ok(index);
         }
-        let RingFd::Owned(fd) = &self.fd else { unreachable!("registered-only ring") };
+        let RingFd::Owned(fd) = &self.fd else {
+            unreachable!("registered-only ring")
+        };
         let mut up = sys::io_uring_rsrc_update {
             offset: u32::MAX,
             resv: 0,
@@ -117,11 +124,11 @@ impl KernelRing {
         };
         // SAFETY: `up` is a valid io_uring_rsrc_update; offset -1 asks for any slot,
         // which the kernel writes back into it.
-        let n = unsafe {
-            self.register(sys::IORING_REGISTER_RING_FDS, (&raw mut up).cast(), 1)
-        }?;
+        let n = unsafe { self.register(sys::IORING_REGISTER_RING_FDS, (&raw mut up).cast(), 1) }?;
         if n != 1 {
-            return Err(io::Error::other("IORING_REGISTER_RING_FDS registered no fd"));
+            return Err(io::Error::other(
+                "IORING_REGISTER_RING_FDS registered no fd",
+            ));
         }
         self.registered = Some(up.offset);
         self.enter_fd = up.offset as i32;
@@ -131,8 +138,14 @@ impl KernelRing {
 
     /// Unregisters the ring fd, if registered.
     pub(crate) fn unregister_ring_fd(&mut self) -> io::Result<()> {
-        let Some(index) = self.registered else { return Ok(()) };
-        let up = sys::io_uring_rsrc_update { offset: index, resv: 0, data: 0 };
+        let Some(index) = self.registered else {
+            return Ok(());
+        };
+        let up = sys::io_uring_rsrc_update {
+            offset: index,
+            resv: 0,
+            data: 0,
+        };
         // SAFETY: `up` is a valid io_uring_rsrc_update naming our slot.
         unsafe { self.register(sys::IORING_UNREGISTER_RING_FDS, (&raw const up).cast(), 1) }?;
         self.registered = None;
@@ -229,13 +242,19 @@ pub struct Submitter<'a> {
 
 impl std::fmt::Debug for Submitter<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Submitter").field("setup_flags", &self.setup_flags).finish()
+        f.debug_struct("Submitter")
+            .field("setup_flags", &self.setup_flags)
+            .finish()
     }
 }
 
 impl<'a> Submitter<'a> {
     pub(crate) fn new(backend: &'a Backend, sq: &'a SqInner, setup_flags: u32) -> Self {
-        Submitter { backend, sq, setup_flags }
+        Submitter {
+            backend,
+            sq,
+            setup_flags,
+        }
     }
 
     #[inline]
@@ -309,13 +328,21 @@ impl<'a> Submitter<'a> {
         };
         // SAFETY: no ext arg; pushed SQEs carry the push contract.
         let n = unsafe { self.enter(to_submit, want as u32, flags, ptr::null(), 0) }?;
-        Ok(if self.is(sys::IORING_SETUP_SQPOLL) { to_submit as usize } else { n as usize })
+        Ok(if self.is(sys::IORING_SETUP_SQPOLL) {
+            to_submit as usize
+        } else {
+            n as usize
+        })
     }
 
     /// With SQPOLL, what a submit that needs no system call reports: the entries handed
     /// to the poll thread.
     fn pending_for_sqpoll(&self) -> usize {
-        if self.is(sys::IORING_SETUP_SQPOLL) { self.pending() as usize } else { 0 }
+        if self.is(sys::IORING_SETUP_SQPOLL) {
+            self.pending() as usize
+        } else {
+            0
+        }
     }
 
     /// Works out whether to enter and with which flags; `None` means no system call.
@@ -377,7 +404,11 @@ impl<'a> Submitter<'a> {
                 size_of::<sys::io_uring_getevents_arg>(),
             )
         }?;
-        Ok(if self.is(sys::IORING_SETUP_SQPOLL) { to_submit as usize } else { n as usize })
+        Ok(if self.is(sys::IORING_SETUP_SQPOLL) {
+            to_submit as usize
+        } else {
+            n as usize
+        })
     }
 
     /// Waits for `want` completions, submitting nothing new beyond what is published.

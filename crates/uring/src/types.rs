@@ -128,7 +128,10 @@ pub struct Timespec(pub(crate) sys::__kernel_timespec);
 impl Timespec {
     /// Zero.
     pub const fn new() -> Self {
-        Timespec(sys::__kernel_timespec { tv_sec: 0, tv_nsec: 0 })
+        Timespec(sys::__kernel_timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        })
     }
 
     /// Seconds.

@@ -30,7 +30,11 @@ fn nop_round_trip_carries_user_data() {
             assert_eq!(cqes.len(), 1);
             assert_eq!(cqes[0].user_data(), id, "[{}]", f.name);
             assert_eq!(cqes[0].result(), 0, "[{}]", f.name);
-            assert!(ring.completion().next().is_none(), "[{}] no extra CQE", f.name);
+            assert!(
+                ring.completion().next().is_none(),
+                "[{}] no extra CQE",
+                f.name
+            );
         }
     });
 }
@@ -44,9 +48,17 @@ fn batches_of_every_size_complete_once_each() {
             next += batch as u64;
             push_nops(ring, ids.iter().copied());
             ring.submit_and_wait(batch).unwrap();
-            let got: Vec<u64> = reap(ring, batch, LIMIT).iter().map(Cqe::user_data).collect();
+            let got: Vec<u64> = reap(ring, batch, LIMIT)
+                .iter()
+                .map(Cqe::user_data)
+                .collect();
             let want: BTreeSet<u64> = ids.iter().copied().collect();
-            assert_eq!(got.iter().copied().collect::<BTreeSet<_>>(), want, "[{}]", f.name);
+            assert_eq!(
+                got.iter().copied().collect::<BTreeSet<_>>(),
+                want,
+                "[{}]",
+                f.name
+            );
             assert_eq!(got.len(), batch, "[{}] duplicates", f.name);
         }
     });
@@ -75,25 +87,48 @@ fn more_submissions_than_cq_entries_lose_nothing() {
         }
         // Let SQPOLL consume everything before looking at the overflow flag.
         let start = Instant::now();
-        while ring.submission().len() > 0 && start.elapsed() < LIMIT {
+        while !ring.submission().is_empty() && start.elapsed() < LIMIT {
             std::thread::yield_now();
         }
         if !ring.params().is_setup(sys::IORING_SETUP_DEFER_TASKRUN) {
-            assert!(ring.submission().cq_overflow(), "[{}] CQ_OVERFLOW must be set", f.name);
+            assert!(
+                ring.submission().cq_overflow(),
+                "[{}] CQ_OVERFLOW must be set",
+                f.name
+            );
         }
         let mut seen = BTreeSet::new();
         let start = Instant::now();
         while (seen.len() as u64) < total {
             for cqe in ring.completion() {
                 assert_eq!(cqe.result(), 0);
-                assert!(seen.insert(cqe.user_data()), "[{}] duplicate {}", f.name, cqe.user_data());
+                assert!(
+                    seen.insert(cqe.user_data()),
+                    "[{}] duplicate {}",
+                    f.name,
+                    cqe.user_data()
+                );
             }
-            assert!(start.elapsed() < LIMIT, "[{}] only {} of {total} CQEs", f.name, seen.len());
+            assert!(
+                start.elapsed() < LIMIT,
+                "[{}] only {} of {total} CQEs",
+                f.name,
+                seen.len()
+            );
             ring.submitter().get_events().unwrap();
         }
         assert_eq!(seen, (0..total).collect(), "[{}]", f.name);
-        assert_eq!(ring.completion().overflow(), 0, "[{}] nothing dropped", f.name);
-        assert!(!ring.submission().cq_overflow(), "[{}] overflow drained", f.name);
+        assert_eq!(
+            ring.completion().overflow(),
+            0,
+            "[{}] nothing dropped",
+            f.name
+        );
+        assert!(
+            !ring.submission().cq_overflow(),
+            "[{}] overflow drained",
+            f.name
+        );
     }
 }
 
@@ -122,7 +157,11 @@ fn full_sq_is_an_error_and_overwrites_nothing() {
         let mut got: Vec<u64> = reap(ring, 4, LIMIT).iter().map(Cqe::user_data).collect();
         got.sort();
         assert_eq!(got, vec![0, 1, 2, 3], "[{}] the 4 SQEs are intact", f.name);
-        assert!(ring.completion().next().is_none(), "[{}] the refused one never ran", f.name);
+        assert!(
+            ring.completion().next().is_none(),
+            "[{}] the refused one never ran",
+            f.name
+        );
     });
 }
 
@@ -130,11 +169,22 @@ fn full_sq_is_an_error_and_overwrites_nothing() {
 fn wait_with_timeout_returns_etime_on_time() {
     for_each_flavor("wait_timeout", 8, |f, ring| {
         let start = Instant::now();
-        let err = ring.submitter().wait_timeout(1, Duration::from_millis(100)).unwrap_err();
+        let err = ring
+            .submitter()
+            .wait_timeout(1, Duration::from_millis(100))
+            .unwrap_err();
         let took = start.elapsed();
         assert_eq!(err.raw_os_error(), Some(libc::ETIME), "[{}] {err}", f.name);
-        assert!(took >= Duration::from_millis(95), "[{}] returned early: {took:?}", f.name);
-        assert!(took < Duration::from_secs(2), "[{}] returned late: {took:?}", f.name);
+        assert!(
+            took >= Duration::from_millis(95),
+            "[{}] returned early: {took:?}",
+            f.name
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "[{}] returned late: {took:?}",
+            f.name
+        );
     });
 }
 
@@ -146,12 +196,23 @@ fn wait_with_timeout_returns_early_when_a_cqe_arrives() {
         // SAFETY: `ts` outlives the request: we wait for its completion below.
         unsafe { ring.submission().push(&t) }.unwrap();
         let start = Instant::now();
-        ring.submitter().wait_timeout(1, Duration::from_secs(5)).unwrap();
+        ring.submitter()
+            .wait_timeout(1, Duration::from_secs(5))
+            .unwrap();
         let took = start.elapsed();
         let cqes = reap(ring, 1, LIMIT);
         assert!(took >= Duration::from_millis(25), "[{}] {took:?}", f.name);
-        assert!(took < Duration::from_secs(2), "[{}] did not return early: {took:?}", f.name);
-        assert_eq!((cqes[0].user_data(), cqes[0].result()), (5, -libc::ETIME), "[{}]", f.name);
+        assert!(
+            took < Duration::from_secs(2),
+            "[{}] did not return early: {took:?}",
+            f.name
+        );
+        assert_eq!(
+            (cqes[0].user_data(), cqes[0].result()),
+            (5, -libc::ETIME),
+            "[{}]",
+            f.name
+        );
     });
 }
 
@@ -159,7 +220,10 @@ fn wait_with_timeout_returns_early_when_a_cqe_arrives() {
 fn min_wait_returns_with_what_completed() {
     for_each_flavor("min_wait", 8, |f, ring| {
         if !ring.params().is_feature_min_timeout() {
-            common::skip(&format!("min_wait [{}]", f.name), "no IORING_FEAT_MIN_TIMEOUT");
+            common::skip(
+                &format!("min_wait [{}]", f.name),
+                "no IORING_FEAT_MIN_TIMEOUT",
+            );
             return;
         }
         push_nops(ring, [1]);
@@ -171,7 +235,11 @@ fn min_wait_returns_with_what_completed() {
             .min_wait(Duration::from_millis(20));
         let _ = ring.submitter().submit_with_args(4, &args);
         let took = start.elapsed();
-        assert!(took < Duration::from_secs(2), "[{}] min_wait ignored: {took:?}", f.name);
+        assert!(
+            took < Duration::from_secs(2),
+            "[{}] min_wait ignored: {took:?}",
+            f.name
+        );
         assert_eq!(reap(ring, 1, LIMIT)[0].user_data(), 1);
     });
 }
@@ -180,24 +248,38 @@ fn min_wait_returns_with_what_completed() {
 fn timeout_count_completes_after_n_cqes() {
     for_each_flavor("timeout_count", 8, |f, ring| {
         let ts = Timespec::from(Duration::from_secs(10));
-        let t = opcode::Timeout::new(&raw const ts).count(2).build().user_data(100);
+        let t = opcode::Timeout::new(&raw const ts)
+            .count(2)
+            .build()
+            .user_data(100);
         // SAFETY: `ts` outlives the request (we reap it below).
         unsafe { ring.submission().push(&t) }.unwrap();
         ring.submit().unwrap();
         push_nops(ring, [1, 2]);
         ring.submit().unwrap();
         let cqes = reap(ring, 3, LIMIT);
-        let t = cqes.iter().find(|c| c.user_data() == 100).expect("timeout CQE");
-        assert_eq!(t.result(), 0, "[{}] count-satisfied timeout completes with 0", f.name);
+        let t = cqes
+            .iter()
+            .find(|c| c.user_data() == 100)
+            .expect("timeout CQE");
+        assert_eq!(
+            t.result(),
+            0,
+            "[{}] count-satisfied timeout completes with 0",
+            f.name
+        );
     });
 }
 
 #[test]
 fn sqpoll_goes_idle_and_is_woken() {
     let f = flavors().into_iter().find(|f| f.name == "sqpoll").unwrap();
-    let Some(mut ring) =
-        common::build("sqpoll_idle", &f, Ring::builder().sqpoll(Duration::from_millis(10)), 8)
-    else {
+    let Some(mut ring) = common::build(
+        "sqpoll_idle",
+        &f,
+        Ring::builder().sqpoll(Duration::from_millis(10)),
+        8,
+    ) else {
         return;
     };
     push_nops(&mut ring, [1]);
@@ -222,20 +304,28 @@ fn sqpoll_submit_makes_no_syscall_while_awake() {
     // With the poll thread awake, submit() returns the count handed over without
     // entering; the CQE still arrives.
     let f = flavors().into_iter().find(|f| f.name == "sqpoll").unwrap();
-    let Some(mut ring) =
-        common::build("sqpoll_awake", &f, Ring::builder().sqpoll(Duration::from_secs(2)), 8)
-    else {
+    let Some(mut ring) = common::build(
+        "sqpoll_awake",
+        &f,
+        Ring::builder().sqpoll(Duration::from_secs(2)),
+        8,
+    ) else {
         return;
     };
     push_nops(&mut ring, [7, 8]);
     assert_eq!(ring.submit().unwrap(), 2);
-    let mut got: Vec<u64> = reap(&mut ring, 2, LIMIT).iter().map(Cqe::user_data).collect();
+    let mut got: Vec<u64> = reap(&mut ring, 2, LIMIT)
+        .iter()
+        .map(Cqe::user_data)
+        .collect();
     got.sort();
     assert_eq!(got, [7, 8]);
 }
 
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
 }
 
 #[test]
@@ -245,9 +335,15 @@ fn write_then_fsync_then_read_back() {
         let data = pattern(8192, 3);
         let mut back = vec![0u8; 8192];
         let fd = Fd(file.as_raw_fd());
-        let w = opcode::Write::new(fd, data.as_ptr(), 8192).offset(4096).build().user_data(1);
+        let w = opcode::Write::new(fd, data.as_ptr(), 8192)
+            .offset(4096)
+            .build()
+            .user_data(1);
         let s = opcode::Fsync::new(fd).build().user_data(2);
-        let r = opcode::Read::new(fd, back.as_mut_ptr(), 8192).offset(4096).build().user_data(3);
+        let r = opcode::Read::new(fd, back.as_mut_ptr(), 8192)
+            .offset(4096)
+            .build()
+            .user_data(3);
         {
             let mut sq = ring.submission();
             // SAFETY: `data` and `back` outlive the requests (reaped below); the chain
@@ -262,7 +358,12 @@ fn write_then_fsync_then_read_back() {
         let mut cqes = reap(ring, 3, LIMIT);
         cqes.sort_by_key(Cqe::user_data);
         let res: Vec<i32> = cqes.iter().map(Cqe::result).collect();
-        assert_eq!(res, [8192, 0, 8192], "[{}] write, fsync, read results", f.name);
+        assert_eq!(
+            res,
+            [8192, 0, 8192],
+            "[{}] write, fsync, read results",
+            f.name
+        );
         assert_eq!(back, data, "[{}] read back what was written", f.name);
         assert_eq!(file.metadata().unwrap().len(), 4096 + 8192);
     });
@@ -272,10 +373,16 @@ fn write_then_fsync_then_read_back() {
 fn iopoll_on_o_direct_file() {
     use std::os::unix::fs::OpenOptionsExt;
     let test = "iopoll_o_direct";
-    let f = common::Flavor { name: "iopoll", build: || Ring::builder().iopoll(), register_ring_fd: false };
-    let Some(mut ring) = common::ring(test, &f, 8) else { return };
-    let dir = tempfile::tempdir_in(std::env::var("CARGO_TARGET_TMPDIR").unwrap_or(".".into()))
-        .unwrap();
+    let f = common::Flavor {
+        name: "iopoll",
+        build: || Ring::builder().iopoll(),
+        register_ring_fd: false,
+    };
+    let Some(mut ring) = common::ring(test, &f, 8) else {
+        return;
+    };
+    let dir =
+        tempfile::tempdir_in(std::env::var("CARGO_TARGET_TMPDIR").unwrap_or(".".into())).unwrap();
     let path = dir.path().join("direct");
     let file = match std::fs::OpenOptions::new()
         .read(true)
@@ -286,7 +393,9 @@ fn iopoll_on_o_direct_file() {
         .open(&path)
     {
         Ok(file) => file,
-        Err(e) => return common::not_applicable(test, &format!("filesystem refuses O_DIRECT: {e}")),
+        Err(e) => {
+            return common::not_applicable(test, &format!("filesystem refuses O_DIRECT: {e}"));
+        }
     };
     // O_DIRECT wants aligned memory: a 4 KiB-aligned buffer from an anonymous mapping.
     let layout = std::alloc::Layout::from_size_align(4096, 4096).unwrap();
@@ -295,7 +404,9 @@ fn iopoll_on_o_direct_file() {
     assert!(!buf.is_null());
     // SAFETY: buf is 4096 writable bytes.
     unsafe { std::ptr::copy_nonoverlapping(pattern(4096, 9).as_ptr(), buf, 4096) };
-    let w = opcode::Write::new(Fd(file.as_raw_fd()), buf, 4096).build().user_data(1);
+    let w = opcode::Write::new(Fd(file.as_raw_fd()), buf, 4096)
+        .build()
+        .user_data(1);
     // SAFETY: buf outlives the request (reaped below).
     unsafe { ring.submission().push(&w) }.unwrap();
     ring.submit_and_wait(1).unwrap();
@@ -312,7 +423,9 @@ fn iopoll_on_o_direct_file() {
     assert_eq!(cqe.result(), 4096, "IOPOLL O_DIRECT write");
     // SAFETY: buf is 4096 writable bytes.
     unsafe { buf.write_bytes(0, 4096) };
-    let r = opcode::Read::new(Fd(file.as_raw_fd()), buf, 4096).build().user_data(2);
+    let r = opcode::Read::new(Fd(file.as_raw_fd()), buf, 4096)
+        .build()
+        .user_data(2);
     // SAFETY: buf outlives the request.
     unsafe { ring.submission().push(&r) }.unwrap();
     ring.submit_and_wait(1).unwrap();
@@ -323,17 +436,20 @@ fn iopoll_on_o_direct_file() {
         return common::not_applicable(test, "the block device does not poll reads (EOPNOTSUPP)");
     }
     assert_eq!(res, 4096);
-    // SAFETY: buf holds 4096 initialised bytes.
-    assert_eq!(unsafe { std::slice::from_raw_parts(buf, 4096) }, &pattern(4096, 9)[..]);
+    // SAFETY: buf holds 4096 initialised bytes, not written while this slice lives.
+    let read_back = unsafe { std::slice::from_raw_parts(buf, 4096) };
+    assert_eq!(read_back, &pattern(4096, 9)[..]);
     // SAFETY: allocated above with this layout.
     unsafe { std::alloc::dealloc(buf, layout) };
 }
 
 #[test]
 fn cqe_mixed_handles_big_cqes_and_wrap() {
-    let f = flavors().into_iter().find(|f| f.name == "cqe_mixed").unwrap();
-    let Some(mut ring) = common::build("cqe_mixed_wrap", &f, Ring::builder().cqe_mixed(), 4)
-    else {
+    let f = flavors()
+        .into_iter()
+        .find(|f| f.name == "cqe_mixed")
+        .unwrap();
+    let Some(mut ring) = common::build("cqe_mixed_wrap", &f, Ring::builder().cqe_mixed(), 4) else {
         return;
     };
     // 8 slots; alternate big (2 slots) and small (1 slot) so big ones hit the wrap
@@ -344,7 +460,11 @@ fn cqe_mixed_handles_big_cqes_and_wrap() {
             let mut sq = ring.submission();
             for i in 0..3u64 {
                 let id = next + i;
-                let flags = if id % 2 == 0 { sys::IORING_NOP_CQE32 } else { 0 };
+                let flags = if id % 2 == 0 {
+                    sys::IORING_NOP_CQE32
+                } else {
+                    0
+                };
                 let nop = opcode::Nop::new().nop_flags(flags).build().user_data(id);
                 // SAFETY: a NOP references no memory.
                 unsafe { sq.push(&nop) }.unwrap();
@@ -366,7 +486,11 @@ fn cqe_mixed_handles_big_cqes_and_wrap() {
 fn disabled_ring_runs_nothing_until_enabled() {
     let Some(mut ring) = common::build(
         "r_disabled",
-        &common::Flavor { name: "r_disabled", build: Builder::default, register_ring_fd: false },
+        &common::Flavor {
+            name: "r_disabled",
+            build: Builder::default,
+            register_ring_fd: false,
+        },
         Ring::builder().disabled(),
         4,
     ) else {

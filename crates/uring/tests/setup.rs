@@ -7,7 +7,10 @@ use uring::{Probe, Ring, SetupError, opcode, probe, sys};
 #[test]
 fn zero_entries_is_refused_with_the_limit() {
     let err = Ring::new(0).unwrap_err();
-    assert!(matches!(err, SetupError::Entries { requested: 0, .. }), "{err:?}");
+    assert!(
+        matches!(err, SetupError::Entries { requested: 0, .. }),
+        "{err:?}"
+    );
     assert_eq!(err.raw_os_error(), Some(libc::EINVAL));
     assert!(err.to_string().contains("at least 1"), "{err}");
 }
@@ -17,13 +20,20 @@ fn too_many_entries_names_the_maximum_and_clamp() {
     let err = Ring::new(MAX_ENTRIES + 1).unwrap_err();
     let msg = err.to_string();
     assert!(msg.contains("32768") && msg.contains("clamp"), "{msg}");
-    let err = Ring::builder().cq_entries(MAX_CQ_ENTRIES * 2).build(8).unwrap_err();
+    let err = Ring::builder()
+        .cq_entries(MAX_CQ_ENTRIES * 2)
+        .build(8)
+        .unwrap_err();
     assert!(err.to_string().contains("65536"), "{err}");
 }
 
 #[test]
 fn clamp_cuts_sizes_down_to_the_maximum() {
-    let ring = Ring::builder().clamp().cq_entries(1 << 20).build(1 << 20).unwrap();
+    let ring = Ring::builder()
+        .clamp()
+        .cq_entries(1 << 20)
+        .build(1 << 20)
+        .unwrap();
     assert_eq!(ring.params().sq_entries(), MAX_ENTRIES);
     assert_eq!(ring.params().cq_entries(), MAX_CQ_ENTRIES);
 }
@@ -40,12 +50,29 @@ fn sizes_round_up_and_cq_defaults_to_twice_sq() {
 #[test]
 fn flag_combinations_the_kernel_forbids_are_explained() {
     let cases = [
-        (Ring::builder().raw_flags(sys::IORING_SETUP_DEFER_TASKRUN), "SINGLE_ISSUER"),
-        (Ring::builder().raw_flags(sys::IORING_SETUP_SQ_AFF), "SQPOLL"),
-        (Ring::builder().raw_flags(sys::IORING_SETUP_REGISTERED_FD_ONLY), "NO_MMAP"),
-        (Ring::builder().raw_flags(sys::IORING_SETUP_TASKRUN_FLAG), "COOP_TASKRUN"),
+        (
+            Ring::builder().raw_flags(sys::IORING_SETUP_DEFER_TASKRUN),
+            "SINGLE_ISSUER",
+        ),
+        (
+            Ring::builder().raw_flags(sys::IORING_SETUP_SQ_AFF),
+            "SQPOLL",
+        ),
+        (
+            Ring::builder().raw_flags(sys::IORING_SETUP_REGISTERED_FD_ONLY),
+            "NO_MMAP",
+        ),
+        (
+            Ring::builder().raw_flags(sys::IORING_SETUP_TASKRUN_FLAG),
+            "COOP_TASKRUN",
+        ),
         (Ring::builder().cqe32().cqe_mixed(), "exclusive"),
-        (Ring::builder().sqpoll(std::time::Duration::from_millis(1)).coop_taskrun(), "SQPOLL"),
+        (
+            Ring::builder()
+                .sqpoll(std::time::Duration::from_millis(1))
+                .coop_taskrun(),
+            "SQPOLL",
+        ),
     ];
     for (builder, word) in cases {
         let err = builder.build(8).unwrap_err();
@@ -53,11 +80,19 @@ fn flag_combinations_the_kernel_forbids_are_explained() {
         assert!(err.to_string().contains(word), "{err}");
         // The kernel agrees that these are invalid: the same flags, unchecked, fail
         // with EINVAL at the system call.
-        let mut p = sys::io_uring_params { flags: builder.flags(), ..Default::default() };
+        let mut p = sys::io_uring_params {
+            flags: builder.flags(),
+            ..Default::default()
+        };
         // SAFETY: no NO_MMAP here except with REGISTERED_FD_ONLY, refused by the kernel
         // before it reads user_addr (0).
         let r = unsafe { sys::syscall::io_uring_setup(8, &mut p) };
-        assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EINVAL), "{}", builder.flags());
+        assert_eq!(
+            r.unwrap_err().raw_os_error(),
+            Some(libc::EINVAL),
+            "{}",
+            builder.flags()
+        );
     }
 }
 
@@ -93,7 +128,10 @@ fn probe_reports_the_core_opcodes() {
     assert!(probe.last_op() >= sys::IORING_OP_READ);
     assert_eq!(Probe::opcode_name(sys::IORING_OP_FSYNC), Some("FSYNC"));
     if probe.last_op() < sys::IORING_OP_LAST - 1 {
-        common::skip("probe last_op", &format!("kernel older than 6.16: {}", probe.last_op()));
+        common::skip(
+            "probe last_op",
+            &format!("kernel older than 6.16: {}", probe.last_op()),
+        );
     }
 }
 
@@ -129,12 +167,22 @@ fn seccomp_child() {
 #[test]
 fn seccomp_refusal_is_named() {
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "seccomp_child", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "seccomp_child",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("URING_TEST_SECCOMP_CHILD", "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "child failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("seccomp filter"), "{stdout}");
     assert!(stdout.contains("URING_BACKEND=engine"), "{stdout}");
     assert!(stdout.contains("UNAVAILABLE: true"), "{stdout}");
@@ -152,17 +200,24 @@ fn install_seccomp_deny_io_uring_setup() {
     const RET_ALLOW: u32 = 0x7fff_0000;
     const RET_ERRNO: u32 = 0x0005_0000;
     let prog = [
-        SockFilter(0x20, 0, 0, 0),                                  // ld [0] (nr)
-        SockFilter(0x15, 0, 1, libc::SYS_io_uring_setup as u32),    // jeq nr, 0, 1
-        SockFilter(0x06, 0, 0, RET_ERRNO | libc::EPERM as u32),     // ret ERRNO(EPERM)
-        SockFilter(0x06, 0, 0, RET_ALLOW),                          // ret ALLOW
+        SockFilter(0x20, 0, 0, 0),                               // ld [0] (nr)
+        SockFilter(0x15, 0, 1, libc::SYS_io_uring_setup as u32), // jeq nr, 0, 1
+        SockFilter(0x06, 0, 0, RET_ERRNO | libc::EPERM as u32),  // ret ERRNO(EPERM)
+        SockFilter(0x06, 0, 0, RET_ALLOW),                       // ret ALLOW
     ];
-    let fprog = SockFprog { len: prog.len() as u16, filter: prog.as_ptr() };
+    let fprog = SockFprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr(),
+    };
     // SAFETY: plain prctl calls; the filter program outlives the call, which copies it.
     unsafe {
         assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
         assert_eq!(
-            libc::prctl(libc::PR_SET_SECCOMP, libc::SECCOMP_MODE_FILTER, &raw const fprog),
+            libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &raw const fprog
+            ),
             0,
             "{}",
             std::io::Error::last_os_error()

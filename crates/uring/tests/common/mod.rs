@@ -18,7 +18,11 @@ pub struct Flavor {
 
 pub fn flavors() -> Vec<Flavor> {
     vec![
-        Flavor { name: "default", build: Builder::default, register_ring_fd: false },
+        Flavor {
+            name: "default",
+            build: Builder::default,
+            register_ring_fd: false,
+        },
         Flavor {
             name: "sqpoll",
             build: || Ring::builder().sqpoll(Duration::from_millis(50)),
@@ -29,7 +33,11 @@ pub fn flavors() -> Vec<Flavor> {
             build: || Ring::builder().sqe128().cqe32(),
             register_ring_fd: false,
         },
-        Flavor { name: "no_sqarray", build: || Ring::builder().no_sqarray(), register_ring_fd: false },
+        Flavor {
+            name: "no_sqarray",
+            build: || Ring::builder().no_sqarray(),
+            register_ring_fd: false,
+        },
         Flavor {
             name: "single_issuer+defer_taskrun",
             build: || Ring::builder().defer_taskrun().taskrun_flag(),
@@ -40,14 +48,26 @@ pub fn flavors() -> Vec<Flavor> {
             build: || Ring::builder().coop_taskrun().taskrun_flag().submit_all(),
             register_ring_fd: false,
         },
-        Flavor { name: "no_mmap", build: || Ring::builder().no_mmap(), register_ring_fd: false },
+        Flavor {
+            name: "no_mmap",
+            build: || Ring::builder().no_mmap(),
+            register_ring_fd: false,
+        },
         Flavor {
             name: "registered_fd_only",
             build: || Ring::builder().registered_fd_only(),
             register_ring_fd: false,
         },
-        Flavor { name: "registered_ring_fd", build: Builder::default, register_ring_fd: true },
-        Flavor { name: "cqe_mixed", build: || Ring::builder().cqe_mixed(), register_ring_fd: false },
+        Flavor {
+            name: "registered_ring_fd",
+            build: Builder::default,
+            register_ring_fd: true,
+        },
+        Flavor {
+            name: "cqe_mixed",
+            build: || Ring::builder().cqe_mixed(),
+            register_ring_fd: false,
+        },
     ]
 }
 
@@ -111,9 +131,9 @@ pub fn reap(ring: &mut Ring, n: usize, limit: Duration) -> Vec<uring::Cqe> {
         if out.len() >= n {
             break;
         }
-        let left = limit.checked_sub(start.elapsed()).unwrap_or_else(|| {
-            panic!("timed out with {} of {n} completions: {out:?}", out.len())
-        });
+        let left = limit
+            .checked_sub(start.elapsed())
+            .unwrap_or_else(|| panic!("timed out with {} of {n} completions: {out:?}", out.len()));
         match ring.submitter().wait_timeout(1, left) {
             Ok(_) => {}
             Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
