@@ -22,11 +22,13 @@
 //! of `sq.rs` and `cq.rs` and each atomic's comment.
 #![cfg(target_os = "linux")]
 
+pub mod buf_ring;
 mod cq;
 pub mod error;
 mod mmap;
 pub mod opcode;
 pub mod probe;
+mod register;
 mod setup;
 mod sq;
 mod submit;
