@@ -142,6 +142,10 @@ impl Ring {
     /// `io_uring_enter` passes the index with `IORING_ENTER_REGISTERED_RING`, sparing
     /// the kernel an fd lookup per call. Returns the index.
     ///
+    /// The registration belongs to the calling thread (the kernel keeps it in the
+    /// thread's io_uring context). If the ring moves to another thread, it enters
+    /// through its plain fd there, so nothing breaks, but the saving is lost.
+    ///
     /// Maps to liburing's `io_uring_register_ring_fd`.
     ///
     /// # Errors

@@ -98,6 +98,7 @@ pub fn flag_names(flags: u32, table: &[(u32, &str)]) -> String {
 pub struct Builder {
     params: sys::io_uring_params,
     register_ring_fd: bool,
+    separate_mappings: bool,
 }
 
 impl Builder {
@@ -223,6 +224,15 @@ impl Builder {
         self
     }
 
+    /// Maps the SQ and CQ rings separately even when the kernel offers one mapping
+    /// for both (`IORING_FEAT_SINGLE_MMAP`), as kernels before 5.4 require. Only
+    /// useful to exercise that path.
+    #[doc(hidden)]
+    pub fn separate_mappings(mut self) -> Self {
+        self.separate_mappings = true;
+        self
+    }
+
     /// Adds raw `IORING_SETUP_*` bits, for flags newer than this builder.
     pub fn raw_flags(self, flags: u32) -> Self {
         self.flag(flags)
@@ -264,7 +274,7 @@ impl Builder {
             // SAFETY: io_uring_setup returned a new file descriptor that we own.
             RingFd::Owned(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
         };
-        let mut ring = Ring::from_kernel(fd, params, provided)?;
+        let mut ring = Ring::from_kernel(fd, params, provided, self.separate_mappings)?;
         if self.register_ring_fd && ring.backend.kernel().enter_flags() == 0 {
             ring.register_ring_fd().map_err(SetupError::Io)?;
         }
@@ -433,6 +443,7 @@ impl Ring {
         fd: RingFd,
         params: sys::io_uring_params,
         provided: Option<ProvidedMemory>,
+        separate_mappings: bool,
     ) -> Result<Ring, SetupError> {
         let p = &params;
         let sqe_size: usize = if p.flags & sys::IORING_SETUP_SQE128 != 0 {
@@ -459,7 +470,7 @@ impl Ring {
                     sq_len = p.sq_off.dropped as usize + 4;
                 }
                 let cq_len = p.cq_off.cqes as usize + p.cq_entries as usize * cqe_size;
-                let single = p.features & sys::IORING_FEAT_SINGLE_MMAP != 0;
+                let single = p.features & sys::IORING_FEAT_SINGLE_MMAP != 0 && !separate_mappings;
                 let sq_ring = Mmap::map_ring(
                     fd,
                     sys::IORING_OFF_SQ_RING,

@@ -18,6 +18,20 @@ pub(crate) enum RingFd {
     Registered(u32),
 }
 
+/// A number unique to the calling thread for the life of the process.
+///
+/// Registered ring fds live in the registering thread's io_uring context
+/// (`current->io_uring->registered_rings`): on any other thread the index means nothing,
+/// or names another ring. A ring remembers which thread registered it and enters through
+/// the plain fd elsewhere.
+#[inline]
+fn thread_token() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local!(static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
+    TOKEN.with(|t| *t)
+}
+
 /// A ring of the kernel's io_uring.
 #[derive(Debug)]
 pub(crate) struct KernelRing {
@@ -28,6 +42,8 @@ pub(crate) struct KernelRing {
     enter_flags: u32,
     /// Registered index of the ring fd, if registered (to unregister on drop).
     registered: Option<u32>,
+    /// [`thread_token`] of the thread that registered it.
+    owner: u64,
 }
 
 impl KernelRing {
@@ -40,6 +56,7 @@ impl KernelRing {
                     enter_fd: raw,
                     enter_flags: 0,
                     registered: None,
+                    owner: 0,
                 }
             }
             RingFd::Registered(index) => KernelRing {
@@ -47,6 +64,7 @@ impl KernelRing {
                 enter_fd: index as i32,
                 enter_flags: sys::IORING_ENTER_REGISTERED_RING,
                 registered: Some(index),
+                owner: thread_token(),
             },
         }
     }
@@ -76,17 +94,26 @@ impl KernelRing {
         arg: *const c_void,
         size: usize,
     ) -> io::Result<u32> {
-        // SAFETY: enter_fd is this ring's fd or registered index (enter_flags says
-        // which); arg/size are the caller's.
-        unsafe {
-            sys::syscall::io_uring_enter(
-                self.enter_fd,
-                to_submit,
-                min_complete,
-                flags | self.enter_flags,
-                arg,
-                size,
-            )
+        let (fd, reg) = self.enter_target()?;
+        // SAFETY: fd is this ring's fd, or its index registered by this very thread
+        // (`reg` says which); arg/size are the caller's.
+        unsafe { sys::syscall::io_uring_enter(fd, to_submit, min_complete, flags | reg, arg, size) }
+    }
+
+    /// The fd and flag to enter with: the registered index on the thread that
+    /// registered it, the plain fd on any other.
+    #[inline]
+    fn enter_target(&self) -> io::Result<(i32, u32)> {
+        if self.enter_flags == 0 || self.owner == thread_token() {
+            return Ok((self.enter_fd, self.enter_flags));
+        }
+        match &self.fd {
+            RingFd::Owned(fd) => Ok((fd.as_raw_fd(), 0)),
+            RingFd::Registered(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a REGISTERED_FD_ONLY ring can only be used on the thread that created it \
+                 (its registered index belongs to that thread)",
+            )),
         }
     }
 
@@ -103,7 +130,10 @@ impl KernelRing {
     ) -> io::Result<u32> {
         let (fd, op) = match &self.fd {
             RingFd::Owned(fd) => (fd.as_raw_fd(), opcode),
-            RingFd::Registered(i) => (*i as i32, opcode | sys::IORING_REGISTER_USE_REGISTERED_RING),
+            RingFd::Registered(i) => {
+                self.enter_target()?;
+                (*i as i32, opcode | sys::IORING_REGISTER_USE_REGISTERED_RING)
+            }
         };
         // SAFETY: the caller's contract.
         unsafe { sys::syscall::io_uring_register(fd, op, arg, nr_args) }
@@ -131,6 +161,7 @@ impl KernelRing {
             ));
         }
         self.registered = Some(up.offset);
+        self.owner = thread_token();
         self.enter_fd = up.offset as i32;
         self.enter_flags = sys::IORING_ENTER_REGISTERED_RING;
         Ok(up.offset)

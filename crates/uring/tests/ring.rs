@@ -322,6 +322,71 @@ fn sqpoll_submit_makes_no_syscall_while_awake() {
     assert_eq!(got, [7, 8]);
 }
 
+#[test]
+fn sqpoll_sq_wait_returns_when_the_sq_has_room() {
+    let f = flavors().into_iter().find(|f| f.name == "sqpoll").unwrap();
+    let Some(mut ring) = common::build(
+        "sq_wait",
+        &f,
+        Ring::builder().sqpoll(Duration::from_millis(100)),
+        4,
+    ) else {
+        return;
+    };
+    // Fill the SQ, hand it to the poll thread, then wait for room: SQ_WAIT returns
+    // once the thread has consumed entries, and the queue has space again.
+    push_nops(&mut ring, 0..4);
+    ring.submit().unwrap();
+    ring.submitter().squeue_wait().unwrap();
+    assert!(
+        ring.submission().space_left() > 0,
+        "SQ_WAIT returned with a full SQ"
+    );
+    let mut got: Vec<u64> = reap(&mut ring, 4, LIMIT)
+        .iter()
+        .map(Cqe::user_data)
+        .collect();
+    got.sort();
+    assert_eq!(got, [0, 1, 2, 3]);
+}
+
+#[test]
+fn rings_are_send_and_work_from_another_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Ring>();
+    let mut ring = Ring::new(4).unwrap();
+    let handle = std::thread::spawn(move || {
+        push_nops(&mut ring, [11]);
+        ring.submit_and_wait(1).unwrap();
+        reap(&mut ring, 1, LIMIT)[0].user_data()
+    });
+    assert_eq!(handle.join().unwrap(), 11);
+}
+
+#[test]
+fn a_registered_ring_moved_to_another_thread_still_works() {
+    // The index registered on this thread means nothing on the other one (or names
+    // another ring): the ring must fall back to its plain fd there.
+    let mut ring = Ring::builder().register_ring_fd().build(4).unwrap();
+    push_nops(&mut ring, [1]);
+    ring.submit_and_wait(1).unwrap();
+    assert_eq!(reap(&mut ring, 1, LIMIT)[0].user_data(), 1);
+    let handle = std::thread::spawn(move || {
+        // A ring of this thread's own takes index 0 here, the index `ring` got on the
+        // main thread: entering with that index would drive this ring instead.
+        let mut other = Ring::builder().register_ring_fd().build(4).unwrap();
+        push_nops(&mut ring, [2]);
+        ring.submit_and_wait(1).unwrap();
+        let got = reap(&mut ring, 1, LIMIT)[0].user_data();
+        assert!(
+            other.completion().next().is_none(),
+            "the other ring saw our NOP"
+        );
+        got
+    });
+    assert_eq!(handle.join().unwrap(), 2);
+}
+
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
