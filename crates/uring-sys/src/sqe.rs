@@ -39,10 +39,27 @@ pub struct io_uring_sqe {
 
 impl io_uring_sqe {
     /// An all-zero SQE: `IORING_OP_NOP`, no flags, `user_data` 0.
+    ///
+    /// Written field by field (each union through its widest member, so all 64 bytes
+    /// are set): this lets the compiler keep a freshly built SQE in registers and store
+    /// it straight into the ring slot, where `mem::zeroed` made it go through the stack.
+    #[inline(always)]
     pub const fn zeroed() -> Self {
-        // SAFETY: every field of the SQE is an integer or a union of integers and arrays
-        // of integers, for which all-zero bytes are a valid value.
-        unsafe { core::mem::zeroed() }
+        io_uring_sqe {
+            opcode: 0,
+            flags: 0,
+            ioprio: 0,
+            fd: 0,
+            off_or_addr2: off_or_addr2_union { off: 0 },
+            addr_or_splice_off_in: addr_or_splice_off_in_union { addr: 0 },
+            len: 0,
+            op_flags: op_flags_union { rw_flags: 0 },
+            user_data: 0,
+            buf: buf_union { buf_index: 0 },
+            personality: 0,
+            splice_fd_in_or_file_index: splice_fd_in_or_file_index_union { file_index: 0 },
+            addr3_or_cmd: addr3_or_cmd_union { addr3: addr3_struct { addr3: 0, __pad2: [0] } },
+        }
     }
 }
 
