@@ -387,6 +387,71 @@ fn a_registered_ring_moved_to_another_thread_still_works() {
     assert_eq!(handle.join().unwrap(), 2);
 }
 
+#[test]
+fn large_rings_with_provided_memory_work_at_every_size() {
+    // NO_MMAP sizes the memory the kernel's rings_size() will want: check it holds at
+    // the largest sizes and entry widths, where a miscount would be refused or fault.
+    let cases = [
+        (Ring::builder().no_mmap(), 4096),
+        (Ring::builder().no_mmap().cqe32().sqe128(), 4096),
+        (Ring::builder().no_mmap().no_sqarray(), 32768),
+        (Ring::builder().no_mmap().cq_entries(65536), 8),
+    ];
+    for (builder, entries) in cases {
+        let mut ring = builder.build(entries).unwrap();
+        let n = ring.params().sq_entries() as u64;
+        push_nops(&mut ring, 0..n);
+        ring.submit_and_wait(n as usize).unwrap();
+        let got: BTreeSet<u64> = reap(&mut ring, n as usize, LIMIT)
+            .iter()
+            .map(Cqe::user_data)
+            .collect();
+        assert_eq!(got.len() as u64, n);
+    }
+}
+
+#[test]
+fn random_batches_across_many_wraps_lose_and_duplicate_nothing() {
+    // A small xorshift drives batch sizes and how much is reaped per step, so head and
+    // tail wrap the 8-entry SQ and 16-slot CQ hundreds of times at every phase.
+    for_each_flavor("random_wraps", 8, |f, ring| {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let (mut next, mut outstanding) = (0u64, BTreeSet::new());
+        for _ in 0..300 {
+            // The SQ poll thread consumes asynchronously: only what is free now.
+            let room = ring.submission().space_left().min(16 - outstanding.len());
+            let batch = rand(room as u64 + 1) as usize;
+            push_nops(ring, next..next + batch as u64);
+            outstanding.extend(next..next + batch as u64);
+            next += batch as u64;
+            ring.submit().unwrap();
+            let take = rand(outstanding.len() as u64 + 1) as usize;
+            for c in reap(ring, take, LIMIT) {
+                assert!(
+                    outstanding.remove(&c.user_data()),
+                    "[{}] unexpected {c:?}",
+                    f.name
+                );
+            }
+        }
+        for c in reap(ring, outstanding.len(), LIMIT) {
+            assert!(
+                outstanding.remove(&c.user_data()),
+                "[{}] unexpected {c:?}",
+                f.name
+            );
+        }
+        assert!(outstanding.is_empty());
+        assert!(ring.completion().next().is_none(), "[{}] stray CQE", f.name);
+    });
+}
+
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len)
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
