@@ -590,8 +590,7 @@ impl Submitter<'_> {
     /// Maps to liburing's `io_uring_register_file_alloc_range`.
     ///
     /// # Errors
-    /// `ENXIO` if no file table is registered, `EINVAL` if the range exceeds it,
-    /// `EOVERFLOW`.
+    /// `EINVAL` if the range exceeds the file table (or there is none), `EOVERFLOW`.
     pub fn register_file_alloc_range(&self, offset: u32, len: u32) -> io::Result<()> {
         let range = sys::io_uring_file_index_range {
             off: offset,
