@@ -143,3 +143,174 @@ pub fn reap(ring: &mut Ring, n: usize, limit: Duration) -> Vec<uring::Cqe> {
     }
     out
 }
+
+// ---- Helpers of the per-opcode tests (tests/op_*.rs). ----
+
+/// Whether the kernel supports every opcode in `ops`; if not, reports the skip (which
+/// fails under `URING_REQUIRE_KERNEL=1`) naming the missing ones.
+pub fn supports(test: &str, ops: &[u8]) -> bool {
+    let probe = uring::Probe::new().expect("probe");
+    let missing: Vec<&str> = ops
+        .iter()
+        .filter(|&&op| !probe.is_supported(op))
+        .map(|&op| uring::Probe::opcode_name(op).unwrap_or("?"))
+        .collect();
+    if missing.is_empty() {
+        true
+    } else {
+        skip(
+            test,
+            &format!("kernel lacks IORING_OP_{}", missing.join(", IORING_OP_")),
+        );
+        false
+    }
+}
+
+/// Pushes `sqes`, submits them, and reaps `n` CQEs (at most 10 s), in arrival order.
+///
+/// # Safety
+/// As [`uring::SubmissionQueue::push`] for every entry: what the SQEs point to must stay
+/// valid until their completions (the `n` reaped here, or later ones) arrive.
+pub unsafe fn run(ring: &mut Ring, sqes: &[uring::Sqe], n: usize) -> Vec<uring::Cqe> {
+    {
+        let mut sq = ring.submission();
+        // SAFETY: the caller's contract.
+        unsafe { sq.push_multiple(sqes) }.expect("SQ has room");
+    }
+    ring.submit().expect("submit");
+    reap(ring, n, Duration::from_secs(10))
+}
+
+/// Runs one SQE and returns its CQE.
+///
+/// # Safety
+/// As [`run`].
+pub unsafe fn run1(ring: &mut Ring, sqe: uring::Sqe) -> uring::Cqe {
+    // SAFETY: the caller's contract.
+    let cqes = unsafe { run(ring, &[sqe], 1) };
+    cqes[0]
+}
+
+/// Registers `n` empty file slots through the raw API (`IORING_REGISTER_FILES2` with
+/// `IORING_RSRC_REGISTER_SPARSE`).
+pub fn raw_register_files_sparse(ring: &Ring, n: u32) {
+    let reg = uring::sys::io_uring_rsrc_register {
+        nr: n,
+        flags: uring::sys::IORING_RSRC_REGISTER_SPARSE,
+        ..Default::default()
+    };
+    // SAFETY: `reg` is a valid io_uring_rsrc_register of the size passed; the kernel
+    // copies it during the call.
+    unsafe {
+        ring.submitter().register_raw(
+            uring::sys::IORING_REGISTER_FILES2,
+            (&raw const reg).cast(),
+            size_of::<uring::sys::io_uring_rsrc_register>() as u32,
+        )
+    }
+    .expect("register sparse files");
+}
+
+/// Registers `fds` as the ring's file table through the raw API
+/// (`IORING_REGISTER_FILES`).
+pub fn raw_register_files(ring: &Ring, fds: &[std::os::fd::RawFd]) {
+    // SAFETY: `fds` is an array of `len` i32 descriptors; the kernel takes its own
+    // references during the call.
+    unsafe {
+        ring.submitter().register_raw(
+            uring::sys::IORING_REGISTER_FILES,
+            fds.as_ptr().cast(),
+            fds.len() as u32,
+        )
+    }
+    .expect("register files");
+}
+
+/// Registers `bufs` as fixed buffers through the raw API (`IORING_REGISTER_BUFFERS`).
+/// The memory stays pinned until the ring is dropped: keep the buffers alive as long.
+pub fn raw_register_buffers(ring: &Ring, bufs: &mut [Vec<u8>]) {
+    let iovecs: Vec<libc::iovec> = bufs
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: `iovecs` is an array of `len` iovecs describing live buffers; the kernel
+    // pins the pages during the call and the caller keeps the buffers alive.
+    unsafe {
+        ring.submitter().register_raw(
+            uring::sys::IORING_REGISTER_BUFFERS,
+            iovecs.as_ptr().cast(),
+            iovecs.len() as u32,
+        )
+    }
+    .expect("register buffers");
+}
+
+/// Hands `nbufs` buffers of `len` bytes, contiguous in `mem`, to the kernel as group
+/// `bgid` (ids from 0) with `IORING_OP_PROVIDE_BUFFERS`, and checks the result.
+pub fn provide_buffers(ring: &mut Ring, mem: &mut [u8], len: usize, nbufs: u16, bgid: u16) {
+    assert!(mem.len() >= len * nbufs as usize);
+    let sqe = uring::opcode::ProvideBuffers::new(mem.as_mut_ptr(), len as i32, nbufs, bgid, 0)
+        .build()
+        .user_data(0xb0f);
+    // SAFETY: the kernel keeps the addresses; the caller keeps `mem` alive while the
+    // group may be used.
+    let cqe = unsafe { run1(ring, sqe) };
+    assert_eq!(
+        (cqe.user_data(), cqe.result()),
+        (0xb0f, 0),
+        "PROVIDE_BUFFERS"
+    );
+}
+
+/// A deterministic byte pattern.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+/// A C string for a path.
+pub fn cpath(p: &std::path::Path) -> std::ffi::CString {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::CString::new(p.as_os_str().as_bytes()).expect("no NUL in path")
+}
+
+/// A default ring for a test of `ops`, or None after reporting the skip (opcode
+/// missing, or io_uring refused).
+pub fn op_ring(test: &str, ops: &[u8], entries: u32) -> Option<Ring> {
+    if !supports(test, ops) {
+        return None;
+    }
+    let f = Flavor {
+        name: "default",
+        build: Builder::default,
+        register_ring_fd: false,
+    };
+    ring(test, &f, entries)
+}
+
+/// A pipe: (read end, write end).
+pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array on success.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors are fresh and owned by nobody else.
+    unsafe {
+        (
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+/// Whether `fd` is an open descriptor of this process.
+pub fn fd_is_open(fd: std::os::fd::RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    r >= 0
+}
