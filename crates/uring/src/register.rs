@@ -621,8 +621,8 @@ impl Submitter<'_> {
     /// Maps to liburing's `io_uring_register_eventfd`.
     ///
     /// # Errors
-    /// `EBUSY` if an eventfd is already registered, `EBADF` for an fd that is not an
-    /// eventfd.
+    /// `EBUSY` if an eventfd is already registered, `EBADF` for a bad fd, `EINVAL` for
+    /// an fd that is not an eventfd.
     pub fn register_eventfd(&self, fd: RawFd) -> io::Result<()> {
         // SAFETY: the argument is one int, read during the call.
         unsafe { self.register_raw(sys::IORING_REGISTER_EVENTFD, (&raw const fd).cast(), 1) }
