@@ -58,14 +58,9 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Stats, CliError> {
     }
     let target = match ctx.file {
         Some(f) if spec.fixed_files => {
-            let fds = [f.as_raw_fd()];
-            // SAFETY: IORING_REGISTER_FILES reads nr_args (1) fds from the array during
-            // the call.
-            unsafe {
-                ring.submitter()
-                    .register_raw(sys::IORING_REGISTER_FILES, fds.as_ptr().cast(), 1)
-            }
-            .map_err(|e| CliError::new(format!("IORING_REGISTER_FILES: {e}")))?;
+            ring.submitter()
+                .register_files(&[f.as_raw_fd()])
+                .map_err(|e| CliError::new(format!("IORING_REGISTER_FILES: {e}")))?;
             Target::Fixed(0)
         }
         Some(f) => Target::Fd(f.as_raw_fd()),
@@ -80,30 +75,22 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Stats, CliError> {
         let buf = base.wrapping_add(slot * bs as usize);
         let sqe = match spec.workload {
             Workload::Nop => opcode::Nop::new().build(),
-            Workload::Read | Workload::Randread => {
-                let mut sqe = opcode::Read::new(target, buf, bs as u32)
+            Workload::Read | Workload::Randread if spec.fixed_buffers => {
+                opcode::ReadFixed::new(target, buf, bs as u32, slot as u16)
                     .offset(offset)
-                    .build();
-                if spec.fixed_buffers {
-                    // READ_FIXED has the layout of READ plus the buffer index (raw
-                    // until the typed ReadFixed builder lands).
-                    let raw = sqe.as_raw_mut();
-                    raw.opcode = sys::IORING_OP_READ_FIXED;
-                    raw.buf.buf_index = slot as u16;
-                }
-                sqe
+                    .build()
             }
-            Workload::Write | Workload::Randwrite => {
-                let mut sqe = opcode::Write::new(target, buf, bs as u32)
+            Workload::Read | Workload::Randread => opcode::Read::new(target, buf, bs as u32)
+                .offset(offset)
+                .build(),
+            Workload::Write | Workload::Randwrite if spec.fixed_buffers => {
+                opcode::WriteFixed::new(target, buf, bs as u32, slot as u16)
                     .offset(offset)
-                    .build();
-                if spec.fixed_buffers {
-                    let raw = sqe.as_raw_mut();
-                    raw.opcode = sys::IORING_OP_WRITE_FIXED;
-                    raw.buf.buf_index = slot as u16;
-                }
-                sqe
+                    .build()
             }
+            Workload::Write | Workload::Randwrite => opcode::Write::new(target, buf, bs as u32)
+                .offset(offset)
+                .build(),
         };
         sqe.user_data(slot as u64)
     };
@@ -239,8 +226,7 @@ fn enter(
 }
 
 /// Registers one buffer per slot (`IORING_REGISTER_BUFFERS`), so `READ_FIXED` /
-/// `WRITE_FIXED` skip pinning pages on every I/O. Raw until the typed
-/// `Submitter::register_buffers` lands.
+/// `WRITE_FIXED` skip pinning pages on every I/O.
 fn register_buffers(ring: &Ring, bufs: &AlignedBuf, depth: usize, bs: u64) -> Result<(), CliError> {
     let iovecs: Vec<libc::iovec> = (0..depth)
         .map(|slot| libc::iovec {
@@ -248,18 +234,10 @@ fn register_buffers(ring: &Ring, bufs: &AlignedBuf, depth: usize, bs: u64) -> Re
             iov_len: bs as usize,
         })
         .collect();
-    // SAFETY: `iovecs` holds `depth` iovecs, each a slot of `bufs`, read during the
-    // call; the kernel pins the pages, and `bufs` outlives the ring (it is declared
-    // first in `run`, so dropped after it).
-    unsafe {
-        ring.submitter().register_raw(
-            sys::IORING_REGISTER_BUFFERS,
-            iovecs.as_ptr().cast(),
-            depth as u32,
-        )
-    }
-    .map(drop)
-    .map_err(|e| {
+    // SAFETY: each iovec is a slot of `bufs`, valid for reads and writes; `bufs`
+    // outlives the registration: it is declared before the ring in `run`, so it is
+    // dropped after the ring is closed (or leaked).
+    unsafe { ring.submitter().register_buffers(&iovecs) }.map_err(|e| {
         let mut msg = format!("registering {depth} buffers of {bs} bytes: {e}");
         if e.raw_os_error() == Some(libc::ENOMEM) {
             let lim = rustix::process::getrlimit(rustix::process::Resource::Memlock).current;
