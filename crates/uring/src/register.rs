@@ -133,7 +133,8 @@ impl SyncCancel {
         c
     }
 
-    /// Matches every request (`IORING_ASYNC_CANCEL_ANY`).
+    /// Matches every request (`IORING_ASYNC_CANCEL_ANY`); the kernel then ignores the
+    /// other keys, [`opcode`](Self::opcode) included.
     pub fn any() -> Self {
         Self::with(sys::IORING_ASYNC_CANCEL_ANY)
     }
@@ -718,8 +719,11 @@ impl Submitter<'_> {
     ///
     /// Maps to liburing's `io_uring_register_iowq_aff`.
     ///
+    /// The kernel reads at most its own cpumask size and ignores bits past the last
+    /// possible CPU; an empty mask is accepted (6.18).
+    ///
     /// # Errors
-    /// `EINVAL` for a mask with no online CPU the task may use, `EFAULT`.
+    /// `EINVAL` for a CPU outside the task's cpuset, `EFAULT`, `ENOMEM`.
     pub fn register_iowq_aff(&self, cpus: &libc::cpu_set_t) -> io::Result<()> {
         // SAFETY: `cpus` is size_of::<cpu_set_t>() readable bytes, the length given.
         unsafe {
