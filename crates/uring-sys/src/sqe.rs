@@ -58,7 +58,12 @@ impl io_uring_sqe {
             buf: buf_union { buf_index: 0 },
             personality: 0,
             splice_fd_in_or_file_index: splice_fd_in_or_file_index_union { file_index: 0 },
-            addr3_or_cmd: addr3_or_cmd_union { addr3: addr3_struct { addr3: 0, __pad2: [0] } },
+            addr3_or_cmd: addr3_or_cmd_union {
+                addr3: addr3_struct {
+                    addr3: 0,
+                    __pad2: [0],
+                },
+            },
         }
     }
 }
