@@ -3,6 +3,7 @@
 mod aio;
 mod bench;
 mod plot;
+mod probe;
 mod util;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// What this kernel's io_uring offers; if it is blocked, why and what to do.
+    ///
+    /// Kernel version, whether io_uring is usable (sysctl kernel.io_uring_disabled,
+    /// seccomp, missing system call), features, setup flags (each tried), opcodes,
+    /// registration opcodes and the memlock limit. Exit code 0 when io_uring is
+    /// usable, 1 when it is not.
+    Probe(probe::ProbeArgs),
     /// Benchmark I/O: sync, Linux AIO and io_uring side by side (fio-like).
     ///
     /// With no arguments: 4k random reads, queue depth 32, over a 256 MiB file in the
@@ -31,6 +39,7 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Probe(a) => probe::run(a),
         Command::Bench(a) => bench::run(a),
     };
     match result {
