@@ -484,7 +484,9 @@ opcodes! {
         new(timespec: *const Timespec);
         /// Completions to wait for (0: time only); for multishot, the number of shots.
         opt count: u32 = 0;
-        /// `IORING_TIMEOUT_ABS`, `_BOOTTIME`, `_REALTIME`, `_ETIME_SUCCESS`, `_MULTISHOT`.
+        /// `IORING_TIMEOUT_ABS`, `_BOOTTIME`, `_REALTIME`, `_MULTISHOT`, and
+        /// `_ETIME_SUCCESS` (the CQE still says `-ETIME`, but the expiry no longer fails
+        /// a link chain).
         opt flags: u32 = 0;
         build(s, sqe) {
             sqe.fd = -1;
@@ -516,11 +518,13 @@ opcodes! {
             let mut flags = s.flags;
             if let Some(ts) = s.update {
                 sqe.off_or_addr2.addr2 = ts as u64;
-                flags |= if s.link {
-                    sys::IORING_LINK_TIMEOUT_UPDATE
-                } else {
-                    sys::IORING_TIMEOUT_UPDATE
-                };
+                // The kernel takes any request without `IORING_TIMEOUT_UPDATE` for a
+                // removal, so a linked-timeout update carries both bits (as liburing's
+                // `io_uring_prep_timeout_update` does).
+                flags |= sys::IORING_TIMEOUT_UPDATE;
+                if s.link {
+                    flags |= sys::IORING_LINK_TIMEOUT_UPDATE;
+                }
             }
             sqe.op_flags.timeout_flags = flags;
         }
@@ -581,9 +585,10 @@ opcodes! {
         opt fd: Option<Target> = None;
         /// `IORING_ASYNC_CANCEL_OP`: match the opcode (and `user_data` if non-zero).
         opt opcode: Option<u8> = None;
-        /// `IORING_ASYNC_CANCEL_ANY`: match every request.
+        /// `IORING_ASYNC_CANCEL_ANY`: match every request (implies `all`).
         opt any: bool = false;
-        /// `IORING_ASYNC_CANCEL_ALL`: cancel every match; the result is their number.
+        /// `IORING_ASYNC_CANCEL_ALL`: cancel every match; the result is their number (0,
+        /// not `-ENOENT`, when nothing matched).
         opt all: bool = false;
         /// Raw `IORING_ASYNC_CANCEL_*` flags OR-ed in.
         opt flags: u32 = 0;
