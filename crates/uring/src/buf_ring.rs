@@ -385,10 +385,12 @@ impl BufRing {
         let index = (tail & self.mask) as usize;
         let addr = self.bufs.as_ptr() as u64 + u64::from(bid) * u64::from(self.buf_len);
         // SAFETY: index < entries, so the entry is inside the ring mapping (entries ×
-        // 16 bytes, 16-byte aligned as the mapping is page-aligned). The slot is not
-        // one the kernel may read: at most `entries - 1` buffers are in the ring
-        // (`bid` is not), so `tail & mask` is outside [head, tail). Fields are written
-        // one by one so that entry 0's `resv`, which is the shared tail, is untouched.
+        // 16 bytes, 16-byte aligned as the mapping is page-aligned). The kernel does
+        // not read this slot: either the ring is being filled and nothing is published
+        // yet, or `bid` came back through a CQE (`get`'s contract), so the kernel's
+        // head is past it, at most `entries - 1` buffers are in the ring, and
+        // `tail & mask` lies outside [head, tail). Fields are written one by one so
+        // that entry 0's `resv`, which is the shared tail, is not overwritten.
         unsafe {
             let e = self
                 .ring

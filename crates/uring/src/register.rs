@@ -1167,7 +1167,8 @@ impl Submitter<'_> {
     /// `IO_URING_QUERY_OPCODES`, fd -1): the number of SQE and register opcodes, and
     /// the masks of feature, setup, enter and SQE flags.
     ///
-    /// Maps to liburing's `io_uring_query` helpers (6.18's `IORING_REGISTER_QUERY`).
+    /// Maps to `io_uring_register(-1, IORING_REGISTER_QUERY, hdr, 0)`; liburing (to
+    /// 2.14) has no wrapper.
     ///
     /// # Errors
     /// `EINVAL` before 6.18 (unknown register opcode); the query's own result if
@@ -1194,7 +1195,8 @@ impl Submitter<'_> {
     /// Runs a chain of queries (`IORING_REGISTER_QUERY`, fd -1); each header's
     /// `result` says how its own query went.
     ///
-    /// Maps to `io_uring_register(-1, IORING_REGISTER_QUERY, hdr, 0)`.
+    /// Maps to `io_uring_register(-1, IORING_REGISTER_QUERY, hdr, 0)`; liburing (to
+    /// 2.14) has no wrapper.
     ///
     /// # Errors
     /// `EINVAL` before 6.18, `EFAULT`, `ERANGE` for a chain of 1000 entries or more.

@@ -286,3 +286,27 @@ fn cloned_buffers_work_in_the_destination_ring() {
     assert_eq!(res, -libc::EFAULT, "gone from the source");
     drop((dst, src));
 }
+
+#[test]
+fn clone_from_a_ring_without_fd_uses_its_registered_index() {
+    let data = pattern(4096, 41);
+    let file = file_with(&data);
+    let mut buf = vec![0u8; 4096];
+    let src = match Ring::builder().registered_fd_only().build(4) {
+        Ok(r) => r,
+        Err(e) => {
+            common::skip("clone_buffers registered_fd_only", &e.to_string());
+            return;
+        }
+    };
+    assert!(src.as_raw_fd().is_none());
+    // SAFETY: `buf` outlives both rings (declared before them).
+    unsafe { src.submitter().register_buffers(&[iov(&mut buf)]) }.unwrap();
+    let mut dst = Ring::new(4).unwrap();
+    // SAFETY: as above.
+    unsafe { dst.submitter().clone_buffers(&src) }.unwrap();
+    let res = fixed_read(&mut dst, &file, buf.as_mut_ptr(), 4096, 0, 0);
+    assert_eq!(res, 4096);
+    assert_eq!(buf, data);
+    drop((dst, src));
+}
