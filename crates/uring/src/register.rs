@@ -12,8 +12,11 @@
 //! keeps the addresses and writes through them for as long as the registration lasts,
 //! so the memory must outlive it.
 //!
-//! The orderings named here are those of the kernel's `io_uring/register.c`,
-//! `rsrc.c`, `kbuf.c`, `cancel.c`, `napi.c`, `msg_ring.c` and `query.c` (6.18).
+//! On a `SINGLE_ISSUER` ring, register calls from a thread other than the submitter
+//! fail with `EEXIST`. The errnos listed are those of the kernel's
+//! `io_uring/register.c`, `rsrc.c`, `filetable.c`, `kbuf.c`, `cancel.c`, `napi.c`,
+//! `msg_ring.c`, `memmap.c`, `zcrx.c` and `query.c` (6.18), checked by the tests in
+//! `tests/register_*.rs` where they matter.
 use std::ffi::c_void;
 use std::io;
 use std::os::fd::RawFd;
