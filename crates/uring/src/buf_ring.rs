@@ -38,8 +38,6 @@ use crate::mmap::{Mmap, page_size};
 use crate::submit::RingFd;
 use crate::{Cqe, Ring, Submitter};
 
-pub use crate::register::{NapiSettings, Restriction, SyncCancel};
-
 /// Size of one `struct io_uring_buf`.
 const ENTRY: usize = size_of::<sys::io_uring_buf>();
 /// Offset of the shared tail in the ring: it overlays `bufs[0].resv`.

@@ -39,9 +39,11 @@ use std::os::fd::RawFd;
 
 pub use uring_sys as sys;
 
+pub use buf_ring::{BorrowedBuf, BufRing, BufRingBuilder};
 pub use cq::{CompletionQueue, Cqe};
 pub use error::SetupError;
 pub use probe::Probe;
+pub use register::{NapiSettings, Restriction, SyncCancel};
 pub use setup::{Builder, FEATURES, Parameters, SETUP_FLAGS, flag_names};
 pub use sq::{PushError, SubmissionQueue};
 pub use submit::{Submitter, WaitArgs};
