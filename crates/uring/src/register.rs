@@ -36,7 +36,7 @@ use crate::{Ring, Sqe, SqeFlags, Submitter};
 ///
 /// ```no_run
 /// # fn main() -> std::io::Result<()> {
-/// use uring::buf_ring::Restriction;
+/// use uring::Restriction;
 /// use uring::{sys, Ring};
 /// let ring = Ring::builder().disabled().build(8)?;
 /// ring.submitter().register_restrictions(&[

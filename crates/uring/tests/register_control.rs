@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::{for_each_flavor, reap};
 use register_common::{LIMIT, assert_errno, errno, has_fd, nop, pipe, raw, write_all};
-use uring::buf_ring::SyncCancel;
+use uring::SyncCancel;
 use uring::types::Fd;
 use uring::{Ring, SqeFlags, Submitter, WaitArgs, opcode, sys};
 

@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 use common::for_each_flavor;
 use register_common::{assert_errno, nop, openat_direct, run, run1};
-use uring::buf_ring::Restriction;
+use uring::Restriction;
 use uring::types::Fd;
 use uring::{Ring, SqeFlags, opcode, sys};
 
