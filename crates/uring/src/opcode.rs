@@ -890,7 +890,9 @@ opcodes! {
         opt bundle: bool = false;
         /// `IORING_RECVSEND_POLL_FIRST`: wait for data before trying.
         opt poll_first: bool = false;
-        /// With multishot: stop after this many bytes in total (Linux 6.17; 0: no cap).
+        /// With multishot: end the request (no more `F_MORE`) once this many bytes in
+        /// total have been received (Linux 6.17; 0: no limit). Not a cap on each
+        /// receive: the last one may fill its whole buffer and go past it.
         opt mshot_total_len: u32 = 0;
         build(s, sqe) {
             s.fd.apply(&mut sqe);

@@ -663,7 +663,8 @@ impl<'buf> RecvMsgOut<'buf> {
 
     /// Whether the control data was longer than the room given (`MSG_CTRUNC`).
     pub fn is_control_truncated(&self) -> bool {
-        self.header.controllen as usize > self.control.len()
+        self.header.flags & libc::MSG_CTRUNC as u32 != 0
+            || self.header.controllen as usize > self.control.len()
     }
 
     /// The payload bytes in the buffer.
@@ -671,14 +672,16 @@ impl<'buf> RecvMsgOut<'buf> {
         self.payload
     }
 
-    /// The payload's full length (for a datagram, beyond what fitted).
+    /// The payload's length as the kernel reports it: what was received, or, if the
+    /// request passed `MSG_TRUNC`, the datagram's full length (beyond what fitted).
     pub fn incoming_payload_len(&self) -> u32 {
         self.header.payloadlen
     }
 
-    /// Whether the payload did not fit the buffer.
+    /// Whether the payload did not fit the buffer (`MSG_TRUNC` in the message flags).
     pub fn is_payload_truncated(&self) -> bool {
-        self.header.payloadlen as usize > self.payload.len()
+        self.header.flags & libc::MSG_TRUNC as u32 != 0
+            || self.header.payloadlen as usize > self.payload.len()
     }
 
     /// The `MSG_*` flags of the message (`MSG_TRUNC`, `MSG_CTRUNC`, …).
