@@ -353,7 +353,8 @@ opcodes! {
         new(fd: Target, events: u32);
         /// `IORING_POLL_ADD_MULTI`.
         opt multishot: bool = false;
-        /// `IORING_POLL_ADD_LEVEL`: level-triggered.
+        /// `IORING_POLL_ADD_LEVEL`: level-triggered. In the uapi, but 6.18's `POLL_ADD`
+        /// refuses it with `-EINVAL`.
         opt level: bool = false;
         build(s, sqe) {
             s.fd.apply(&mut sqe);

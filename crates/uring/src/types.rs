@@ -59,8 +59,9 @@ impl<T: AsRawFd> From<&T> for Target {
     }
 }
 
-/// A conversion for the arguments of opcode builders: every type converts to itself,
-/// [`Fd`], [`Fixed`] and raw fds to a [`Target`], and `*mut u8` to `*const u8`.
+/// A conversion for the arguments of opcode builders: every type converts to itself
+/// and to `Some` of itself, [`Fd`], [`Fixed`], raw fds and `&impl AsRawFd` to a
+/// [`Target`] (or `Some` of one), and `*mut T` to `*const T`.
 ///
 /// Unlike `Into`, it lets integer literals infer their type from the parameter.
 pub trait IntoArg<T> {
@@ -96,9 +97,9 @@ impl IntoArg<Target> for RawFd {
     }
 }
 
-impl IntoArg<*const u8> for *mut u8 {
+impl<T> IntoArg<*const T> for *mut T {
     #[inline]
-    fn into_arg(self) -> *const u8 {
+    fn into_arg(self) -> *const T {
         self
     }
 }
@@ -157,6 +158,34 @@ impl<T: AsRawFd> IntoArg<Target> for &T {
     #[inline]
     fn into_arg(self) -> Target {
         Target::Fd(self.as_raw_fd())
+    }
+}
+
+impl IntoArg<Option<Target>> for Fd {
+    #[inline]
+    fn into_arg(self) -> Option<Target> {
+        Some(Target::Fd(self.0))
+    }
+}
+
+impl IntoArg<Option<Target>> for Fixed {
+    #[inline]
+    fn into_arg(self) -> Option<Target> {
+        Some(Target::Fixed(self.0))
+    }
+}
+
+impl IntoArg<Option<Target>> for RawFd {
+    #[inline]
+    fn into_arg(self) -> Option<Target> {
+        Some(Target::Fd(self))
+    }
+}
+
+impl<T: AsRawFd> IntoArg<Option<Target>> for &T {
+    #[inline]
+    fn into_arg(self) -> Option<Target> {
+        Some(Target::Fd(self.as_raw_fd()))
     }
 }
 
