@@ -34,7 +34,69 @@
 //!
 //! | code | opcode | builder | test |
 //! |-----:|--------|---------|------|
-//! | 0 | NOP | [`Nop`] | op_misc::nop_inject_result |
+//! | 0 | `NOP` | [`Nop`] | `op_misc::nop_inject_result_and_file_checks` |
+//! | 1 | `READV` | [`Readv`] | `op_files::readv_writev_every_flavor` |
+//! | 2 | `WRITEV` | [`Writev`] | `op_files::readv_writev_every_flavor` |
+//! | 3 | `FSYNC` | [`Fsync`] | `op_files::fsync_and_fdatasync`, `op_link::writes_linked_to_fsync_every_flavor` |
+//! | 4 | `READ_FIXED` | [`ReadFixed`] | `op_files::fixed_buffers_read_write_every_flavor` |
+//! | 5 | `WRITE_FIXED` | [`WriteFixed`] | `op_files::fixed_buffers_read_write_every_flavor` |
+//! | 6 | `POLL_ADD` | [`PollAdd`] | `op_poll::poll_add_fires_once_on_readiness`, `op_poll::poll_multishot_then_remove` |
+//! | 7 | `POLL_REMOVE` | [`PollRemove`] | `op_poll::poll_multishot_then_remove`, `op_poll::poll_update_changes_events_and_user_data` |
+//! | 8 | `SYNC_FILE_RANGE` | [`SyncFileRange`] | `op_files::sync_file_range_writes_back` |
+//! | 9 | `SENDMSG` | [`SendMsg`] | `op_net::sendmsg_and_recvmsg` |
+//! | 10 | `RECVMSG` | [`RecvMsg`] | `op_net::sendmsg_and_recvmsg`, `op_net::recvmsg_multishot_parsed_with_recvmsg_out` |
+//! | 11 | `TIMEOUT` | [`Timeout`] | `op_timeout::timeout_relative_expires_with_etime`, `op_timeout::timeout_absolute_on_monotonic_and_realtime`, `op_timeout::timeout_count_completes_after_n_others`, `op_timeout::timeout_multishot_fires_count_times` |
+//! | 12 | `TIMEOUT_REMOVE` | [`TimeoutRemove`] | `op_timeout::timeout_update_and_remove`, `op_timeout::link_timeout_update_shortens_it` |
+//! | 13 | `ACCEPT` | [`Accept`] | `op_net::socket_bind_listen_accept_connect`, `op_net::accept_multishot_and_direct` |
+//! | 14 | `ASYNC_CANCEL` | [`AsyncCancel`] | `op_cancel::cancel_by_user_data`, `op_cancel::cancel_by_fd_first_and_all`, `op_cancel::cancel_by_fixed_fd`, `op_cancel::cancel_any_and_by_opcode`, `op_cancel::cancel_of_running_work_is_ealready` |
+//! | 15 | `LINK_TIMEOUT` | [`LinkTimeout`] | `op_timeout::link_timeout_cancels_a_slow_request`, `op_timeout::link_timeout_disarmed_by_a_fast_request` |
+//! | 16 | `CONNECT` | [`Connect`] | `op_net::socket_bind_listen_accept_connect` |
+//! | 17 | `FALLOCATE` | [`Fallocate`] | `op_files::fallocate_allocates_and_punches` |
+//! | 18 | `OPENAT` | [`OpenAt`] | `op_files::openat_openat2_and_close`, `op_files::open_direct_into_fixed_slots_and_close_them` |
+//! | 19 | `CLOSE` | [`Close`] | `op_files::openat_openat2_and_close`, `op_files::open_direct_into_fixed_slots_and_close_them` |
+//! | 20 | `FILES_UPDATE` | [`FilesUpdate`] | `op_files::files_update_replaces_and_allocates_slots` |
+//! | 21 | `STATX` | [`Statx`] | `op_files::statx_by_path_and_fd` |
+//! | 22 | `READ` | [`Read`] | `op_files::read_write_every_flavor`, `op_files::provide_buffers_read_select_and_remove` |
+//! | 23 | `WRITE` | [`Write`] | `op_files::read_write_every_flavor`, `op_files::read_write_at_file_position` |
+//! | 24 | `FADVISE` | [`Fadvise`] | `op_files::fadvise_and_madvise` |
+//! | 25 | `MADVISE` | [`Madvise`] | `op_files::fadvise_and_madvise` |
+//! | 26 | `SEND` | [`Send`] | `op_net::send_recv_sendto_and_shutdown`, `op_net::recv_and_send_bundles` |
+//! | 27 | `RECV` | [`Recv`] | `op_net::recv_multishot_with_provided_buffers`, `op_net::recv_multishot_stops_at_total_len_and_on_no_buffers`, `op_net::recv_and_send_bundles` |
+//! | 28 | `OPENAT2` | [`OpenAt2`] | `op_files::openat_openat2_and_close`, `op_files::open_direct_into_fixed_slots_and_close_them` |
+//! | 29 | `EPOLL_CTL` | [`EpollCtl`] | `op_poll::epoll_ctl_and_epoll_wait` |
+//! | 30 | `SPLICE` | [`Splice`] | `op_files::splice_file_to_pipe_to_file_and_tee`, `op_files::splice_from_a_fixed_file` |
+//! | 31 | `PROVIDE_BUFFERS` | [`ProvideBuffers`] | `op_files::provide_buffers_read_select_and_remove` |
+//! | 32 | `REMOVE_BUFFERS` | [`RemoveBuffers`] | `op_files::provide_buffers_read_select_and_remove` |
+//! | 33 | `TEE` | [`Tee`] | `op_files::splice_file_to_pipe_to_file_and_tee` |
+//! | 34 | `SHUTDOWN` | [`Shutdown`] | `op_net::send_recv_sendto_and_shutdown` |
+//! | 35 | `RENAMEAT` | [`RenameAt`] | `op_files::path_ops_rename_unlink_mkdir_symlink_link` |
+//! | 36 | `UNLINKAT` | [`UnlinkAt`] | `op_files::path_ops_rename_unlink_mkdir_symlink_link` |
+//! | 37 | `MKDIRAT` | [`MkDirAt`] | `op_files::path_ops_rename_unlink_mkdir_symlink_link` |
+//! | 38 | `SYMLINKAT` | [`SymlinkAt`] | `op_files::path_ops_rename_unlink_mkdir_symlink_link` |
+//! | 39 | `LINKAT` | [`LinkAt`] | `op_files::path_ops_rename_unlink_mkdir_symlink_link` |
+//! | 40 | `MSG_RING` | [`MsgRing`] | `op_misc::msg_ring_data_between_two_rings`, `op_misc::msg_ring_sends_a_fixed_file_to_another_ring` |
+//! | 41 | `FSETXATTR` | [`FSetXattr`] | `op_files::xattrs_set_and_get_by_path_and_fd` |
+//! | 42 | `SETXATTR` | [`SetXattr`] | `op_files::xattrs_set_and_get_by_path_and_fd` |
+//! | 43 | `FGETXATTR` | [`FGetXattr`] | `op_files::xattrs_set_and_get_by_path_and_fd` |
+//! | 44 | `GETXATTR` | [`GetXattr`] | `op_files::xattrs_set_and_get_by_path_and_fd` |
+//! | 45 | `SOCKET` | [`Socket`] | `op_net::socket_bind_listen_accept_connect` |
+//! | 46 | `URING_CMD` | [`UringCmd`] | `op_net::uring_cmd_socket_options_and_queues` |
+//! | 47 | `SEND_ZC` | [`SendZc`] | `op_net::send_zc_and_sendmsg_zc_post_notifications` |
+//! | 48 | `SENDMSG_ZC` | [`SendMsgZc`] | `op_net::send_zc_and_sendmsg_zc_post_notifications` |
+//! | 49 | `READ_MULTISHOT` | [`ReadMulti`] | `op_files::read_multishot_on_a_pipe_with_provided_buffers` |
+//! | 50 | `WAITID` | [`WaitId`] | `op_misc::waitid_reaps_a_child` |
+//! | 51 | `FUTEX_WAIT` | [`FutexWait`] | `op_misc::futex_wait_and_wake` |
+//! | 52 | `FUTEX_WAKE` | [`FutexWake`] | `op_misc::futex_wait_and_wake`, `op_misc::futex_waitv_reports_the_woken_index` |
+//! | 53 | `FUTEX_WAITV` | [`FutexWaitV`] | `op_misc::futex_waitv_reports_the_woken_index` |
+//! | 54 | `FIXED_FD_INSTALL` | [`FixedFdInstall`] | `op_files::fixed_fd_install_makes_a_plain_fd` |
+//! | 55 | `FTRUNCATE` | [`Ftruncate`] | `op_files::ftruncate_sets_the_size` |
+//! | 56 | `BIND` | [`Bind`] | `op_net::socket_bind_listen_accept_connect` |
+//! | 57 | `LISTEN` | [`Listen`] | `op_net::socket_bind_listen_accept_connect` |
+//! | 58 | `RECV_ZC` | [`RecvZc`] | `op_net::recv_zc_needs_a_zcrx_queue` |
+//! | 59 | `EPOLL_WAIT` | [`EpollWait`] | `op_poll::epoll_ctl_and_epoll_wait` |
+//! | 60 | `READV_FIXED` | [`ReadvFixed`] | `op_files::fixed_buffers_read_write_every_flavor` |
+//! | 61 | `WRITEV_FIXED` | [`WritevFixed`] | `op_files::fixed_buffers_read_write_every_flavor` |
+//! | 62 | `PIPE` | [`Pipe`] | `op_files::pipe_creates_fds_and_direct_slots` |
 #![allow(clippy::new_without_default)]
 
 use std::ffi::c_char;
