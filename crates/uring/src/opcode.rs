@@ -50,18 +50,18 @@
 //! | 13 | `ACCEPT` | [`Accept`] | `op_net::socket_bind_listen_accept_connect`, `op_net::accept_multishot_and_direct` |
 //! | 14 | `ASYNC_CANCEL` | [`AsyncCancel`] | `op_cancel::cancel_by_user_data`, `op_cancel::cancel_by_fd_first_and_all`, `op_cancel::cancel_by_fixed_fd`, `op_cancel::cancel_any_and_by_opcode`, `op_cancel::cancel_of_running_work_is_ealready` |
 //! | 15 | `LINK_TIMEOUT` | [`LinkTimeout`] | `op_timeout::link_timeout_cancels_a_slow_request`, `op_timeout::link_timeout_disarmed_by_a_fast_request` |
-//! | 16 | `CONNECT` | [`Connect`] | `op_net::socket_bind_listen_accept_connect` |
+//! | 16 | `CONNECT` | [`Connect`] | `op_net::socket_bind_listen_accept_connect`, `op_net::socket_direct_into_a_fixed_slot` |
 //! | 17 | `FALLOCATE` | [`Fallocate`] | `op_files::fallocate_allocates_and_punches` |
 //! | 18 | `OPENAT` | [`OpenAt`] | `op_files::openat_openat2_and_close`, `op_files::open_direct_into_fixed_slots_and_close_them` |
 //! | 19 | `CLOSE` | [`Close`] | `op_files::openat_openat2_and_close`, `op_files::open_direct_into_fixed_slots_and_close_them` |
 //! | 20 | `FILES_UPDATE` | [`FilesUpdate`] | `op_files::files_update_replaces_and_allocates_slots` |
 //! | 21 | `STATX` | [`Statx`] | `op_files::statx_by_path_and_fd` |
-//! | 22 | `READ` | [`Read`] | `op_files::read_write_every_flavor`, `op_files::provide_buffers_read_select_and_remove` |
-//! | 23 | `WRITE` | [`Write`] | `op_files::read_write_every_flavor`, `op_files::read_write_at_file_position` |
+//! | 22 | `READ` | [`Read`] | `op_files::read_write_every_flavor`, `op_files::provide_buffers_read_select_and_remove`, `op_files::rw_flags_and_ioprio` |
+//! | 23 | `WRITE` | [`Write`] | `op_files::read_write_every_flavor`, `op_files::read_write_at_file_position`, `op_files::rw_flags_and_ioprio` |
 //! | 24 | `FADVISE` | [`Fadvise`] | `op_files::fadvise_and_madvise` |
 //! | 25 | `MADVISE` | [`Madvise`] | `op_files::fadvise_and_madvise` |
 //! | 26 | `SEND` | [`Send`] | `op_net::send_recv_sendto_and_shutdown`, `op_net::recv_and_send_bundles` |
-//! | 27 | `RECV` | [`Recv`] | `op_net::recv_multishot_with_provided_buffers`, `op_net::recv_multishot_stops_at_total_len_and_on_no_buffers`, `op_net::recv_and_send_bundles` |
+//! | 27 | `RECV` | [`Recv`] | `op_net::recv_multishot_with_provided_buffers`, `op_net::recv_multishot_stops_at_total_len_and_on_no_buffers`, `op_net::recv_and_send_bundles`, `op_net::recv_into_an_incremental_buffer_ring_flags_buf_more` |
 //! | 28 | `OPENAT2` | [`OpenAt2`] | `op_files::openat_openat2_and_close`, `op_files::open_direct_into_fixed_slots_and_close_them` |
 //! | 29 | `EPOLL_CTL` | [`EpollCtl`] | `op_poll::epoll_ctl_and_epoll_wait` |
 //! | 30 | `SPLICE` | [`Splice`] | `op_files::splice_file_to_pipe_to_file_and_tee`, `op_files::splice_from_a_fixed_file` |
@@ -79,7 +79,7 @@
 //! | 42 | `SETXATTR` | [`SetXattr`] | `op_files::xattrs_set_and_get_by_path_and_fd` |
 //! | 43 | `FGETXATTR` | [`FGetXattr`] | `op_files::xattrs_set_and_get_by_path_and_fd` |
 //! | 44 | `GETXATTR` | [`GetXattr`] | `op_files::xattrs_set_and_get_by_path_and_fd` |
-//! | 45 | `SOCKET` | [`Socket`] | `op_net::socket_bind_listen_accept_connect` |
+//! | 45 | `SOCKET` | [`Socket`] | `op_net::socket_bind_listen_accept_connect`, `op_net::socket_direct_into_a_fixed_slot` |
 //! | 46 | `URING_CMD` | [`UringCmd`] | `op_net::uring_cmd_socket_options_and_queues` |
 //! | 47 | `SEND_ZC` | [`SendZc`] | `op_net::send_zc_and_sendmsg_zc_post_notifications` |
 //! | 48 | `SENDMSG_ZC` | [`SendMsgZc`] | `op_net::send_zc_and_sendmsg_zc_post_notifications` |

@@ -664,7 +664,7 @@ impl<'buf> RecvMsgOut<'buf> {
     /// The source address as a std address, if it is a complete IPv4 or IPv6 one.
     pub fn source(&self) -> Option<std::net::SocketAddr> {
         let mut addr = SockAddr::empty();
-        if self.name.len() > size_of::<libc::sockaddr_storage>() {
+        if self.is_name_truncated() || self.name.len() > size_of::<libc::sockaddr_storage>() {
             return None;
         }
         // SAFETY: the storage has room for name.len() bytes (checked above) and does not

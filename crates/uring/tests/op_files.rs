@@ -921,6 +921,63 @@ fn pipe_creates_fds_and_direct_slots() {
     // SAFETY: `buf` outlives the request.
     assert_eq!(unsafe { run1(&mut ring, rd) }.result(), msg.len() as i32);
     assert_eq!(&buf[..msg.len()], msg);
+
+    // Allocated: two free slots (0 and 3 are left), written back into fds.
+    let mut slots: [RawFd; 2] = [-1, -1];
+    let p = opcode::Pipe::new(slots.as_mut_ptr())
+        .file_index(DestinationSlot::Alloc)
+        .build()
+        .user_data(5);
+    // SAFETY: `slots` outlives the request.
+    assert_eq!(unsafe { run1(&mut ring, p) }.result(), 0);
+    let mut got = slots;
+    got.sort();
+    assert_eq!(got, [0, 3], "the two free slots");
+    // Unknown pipe2(2) flags are refused.
+    let p = opcode::Pipe::new(slots.as_mut_ptr()).flags(1 << 30).build();
+    // SAFETY: `slots` outlives the request.
+    assert_eq!(unsafe { run1(&mut ring, p) }.result(), -libc::EINVAL);
+}
+
+#[test]
+fn rw_flags_and_ioprio() {
+    let Some(mut ring) = common::op_ring(
+        "rw_flags_and_ioprio",
+        &[sys::IORING_OP_READ, sys::IORING_OP_WRITE],
+        8,
+    ) else {
+        return;
+    };
+    let file = temp_with(b"0123456789");
+    // RWF_APPEND: written at the end whatever the offset says.
+    let w = opcode::Write::new(&file, b"tail".as_ptr(), 4)
+        .offset(0)
+        .rw_flags(libc::RWF_APPEND)
+        .build();
+    // SAFETY: the data is static.
+    assert_eq!(unsafe { run1(&mut ring, w) }.result(), 4);
+    assert_eq!(read_all_at(&file, 0, 14), b"0123456789tail");
+    // An I/O priority in the best-effort class is taken; an invalid class is refused.
+    const IOPRIO_CLASS_SHIFT: u16 = 13;
+    let mut buf = [0u8; 4];
+    let ok = opcode::Read::new(&file, buf.as_mut_ptr(), 4)
+        .ioprio((2 << IOPRIO_CLASS_SHIFT) | 4)
+        .build()
+        .user_data(1);
+    let bad = opcode::Read::new(&file, buf.as_mut_ptr(), 4)
+        .ioprio(7 << IOPRIO_CLASS_SHIFT)
+        .build()
+        .user_data(2);
+    // SAFETY: `buf` outlives the requests.
+    let cqes = by_user_data(unsafe { run(&mut ring, &[ok, bad], 2) });
+    let res: Vec<i32> = cqes.iter().map(Cqe::result).collect();
+    assert_eq!(res, [4, -libc::EINVAL]);
+    // Unknown RWF_* flags are refused.
+    let w = opcode::Write::new(&file, b"x".as_ptr(), 1)
+        .rw_flags(1 << 30)
+        .build();
+    // SAFETY: the data is static.
+    assert_eq!(unsafe { run1(&mut ring, w) }.result(), -libc::EOPNOTSUPP);
 }
 
 #[test]

@@ -115,21 +115,13 @@ fn socket_bind_listen_accept_connect() {
         "peer address"
     );
 
-    // Data both ways.
+    // Data from the connected client to the accepted socket.
     let msg = b"ping over io_uring";
     let mut buf = [0u8; 64];
     let sqes = [
         opcode::Send::new(client.as_raw_fd(), msg.as_ptr(), msg.len() as u32)
             .build()
             .user_data(3),
-        opcode::Recv::new(server.as_raw_fd(), buf.as_mut_ptr(), 64)
-            .flags(libc::MSG_WAITALL)
-            .build()
-            .user_data(4),
-    ];
-    // Recv with WAITALL would wait for 64: use a plain recv instead.
-    let sqes = [
-        sqes[0],
         opcode::Recv::new(server.as_raw_fd(), buf.as_mut_ptr(), 64)
             .build()
             .user_data(4),
@@ -416,6 +408,17 @@ struct RawBufRing {
 
 impl RawBufRing {
     fn register(ring: &Ring, bgid: u16, entries: u16, buf_len: usize) -> RawBufRing {
+        Self::register_with(ring, bgid, entries, buf_len, 0)
+    }
+
+    /// With `IOU_PBUF_RING_*` flags (`IOU_PBUF_RING_INC` for incremental consumption).
+    fn register_with(
+        ring: &Ring,
+        bgid: u16,
+        entries: u16,
+        buf_len: usize,
+        flags: u16,
+    ) -> RawBufRing {
         let ring_len = 4096;
         assert!(entries as usize * 16 <= ring_len && entries.is_power_of_two());
         // SAFETY: a fresh anonymous mapping, unmapped in Drop.
@@ -434,6 +437,7 @@ impl RawBufRing {
             ring_addr: mem as u64,
             ring_entries: entries as u32,
             bgid,
+            flags,
             ..Default::default()
         };
         // SAFETY: `reg` describes the page-aligned ring just mapped; the kernel pins its
@@ -916,4 +920,115 @@ fn recv_zc_needs_a_zcrx_queue() {
         "receiving needs a zcrx queue (IORING_REGISTER_ZCRX_IFQ) on a NIC with header \
          split and flow steering; loopback has none",
     );
+}
+
+#[test]
+fn recv_into_an_incremental_buffer_ring_flags_buf_more() {
+    let Some(mut ring) = net_ring(
+        "recv_into_an_incremental_buffer_ring_flags_buf_more",
+        &[sys::IORING_OP_RECV],
+    ) else {
+        return;
+    };
+    let (mut a, b) = tcp_pair();
+    // One 64-byte buffer consumed incrementally: two receives share it, the first CQE
+    // says the buffer has more room (IORING_CQE_F_BUF_MORE).
+    let mut rx = RawBufRing::register_with(&ring, 3, 1, 64, sys::IOU_PBUF_RING_INC);
+    rx.add(0, 64);
+    rx.publish();
+    let recv = || {
+        opcode::Recv::new(&b, std::ptr::null_mut(), 0)
+            .buf_group(3)
+            .build()
+    };
+    a.write_all(b"first").unwrap();
+    // SAFETY: the ring's buffer outlives the request.
+    let c = unsafe { run1(&mut ring, recv()) };
+    assert_eq!((c.result(), c.selected_buffer()), (5, Some(0)), "{c:?}");
+    assert!(c.buf_more(), "the buffer is not used up: {c:?}");
+    a.write_all(b"second").unwrap();
+    // SAFETY: as above.
+    let c = unsafe { run1(&mut ring, recv()) };
+    assert_eq!((c.result(), c.selected_buffer()), (6, Some(0)), "{c:?}");
+    assert_eq!(
+        &rx.buf(0)[..11],
+        b"firstsecond",
+        "appended in the same buffer"
+    );
+}
+
+#[test]
+fn socket_direct_into_a_fixed_slot() {
+    let Some(mut ring) = net_ring(
+        "socket_direct_into_a_fixed_slot",
+        &[
+            sys::IORING_OP_SOCKET,
+            sys::IORING_OP_CONNECT,
+            sys::IORING_OP_SEND,
+        ],
+    ) else {
+        return;
+    };
+    common::raw_register_files_sparse(&ring, 4);
+    let sqes = [
+        opcode::Socket::new(libc::AF_INET, libc::SOCK_STREAM, 0)
+            .file_index(DestinationSlot::Alloc)
+            .build()
+            .user_data(1),
+        opcode::Socket::new(libc::AF_INET, libc::SOCK_STREAM, 0)
+            .file_index(DestinationSlot::Slot(3))
+            .build()
+            .user_data(2),
+        // A direct descriptor cannot be close-on-exec.
+        opcode::Socket::new(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0)
+            .file_index(DestinationSlot::Slot(2))
+            .build()
+            .user_data(3),
+    ];
+    // SAFETY: no memory referenced.
+    let cqes = sorted(unsafe { run(&mut ring, &sqes, 3) });
+    let slot = cqes[0].result();
+    assert!((0..3).contains(&slot), "allocated {cqes:?}");
+    assert_eq!(cqes[1].result(), 0);
+    assert_eq!(cqes[2].result(), -libc::EINVAL);
+
+    // The slot is a working socket: connect it and send through it.
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let to = SockAddr::from(l.local_addr().unwrap());
+    let c = opcode::Connect::new(Fixed(3), to.as_ptr(), to.len()).build();
+    // SAFETY: `to` outlives the request.
+    assert_eq!(unsafe { run1(&mut ring, c) }.result(), 0);
+    let (mut peer, _) = l.accept().unwrap();
+    peer.set_read_timeout(Some(LIMIT)).unwrap();
+    let s = opcode::Send::new(Fixed(3), b"direct".as_ptr(), 6).build();
+    // SAFETY: the data is static.
+    assert_eq!(unsafe { run1(&mut ring, s) }.result(), 6);
+    let mut got = [0u8; 6];
+    peer.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"direct");
+}
+
+#[test]
+fn recvmsg_out_parser_on_a_synthetic_buffer() {
+    // Header, 8 bytes of name room (the name was 16: truncated), 4 bytes of control
+    // room (2 used), payload of 5 of 9 bytes (MSG_TRUNC).
+    let mut buf = Vec::new();
+    for v in [16u32, 2, 9, libc::MSG_TRUNC as u32] {
+        buf.extend_from_slice(&v.to_ne_bytes());
+    }
+    buf.extend_from_slice(&[1, 2, 3, 4, 5, 6, 7, 8]);
+    buf.extend_from_slice(&[0xc1, 0xc2, 0, 0]);
+    buf.extend_from_slice(b"hello");
+    let out = RecvMsgOut::parse_with(&buf, 8, 4).unwrap();
+    assert_eq!(out.name_data(), &[1, 2, 3, 4, 5, 6, 7, 8]);
+    assert!(out.is_name_truncated());
+    assert_eq!(out.source(), None, "a truncated name is no address");
+    assert_eq!(out.control_data(), &[0xc1, 0xc2]);
+    assert!(!out.is_control_truncated());
+    assert_eq!(out.payload_data(), b"hello");
+    assert!(out.is_payload_truncated());
+    assert_eq!(out.incoming_payload_len(), 9);
+    // Too short for the areas; and a length overflow.
+    assert!(RecvMsgOut::parse_with(&buf[..27], 8, 4).is_err());
+    assert!(RecvMsgOut::parse_with(&buf, usize::MAX, 4).is_err());
 }
