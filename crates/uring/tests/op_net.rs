@@ -270,6 +270,31 @@ fn send_recv_sendto_and_shutdown() {
     assert_eq!(unsafe { run1(&mut ring, r) }.result(), 3000);
     assert_eq!(back, data);
 
+    // IORING_SEND_VECTORIZED (6.17): `buf` is an iovec array; the same for SEND_ZC.
+    let parts = [pattern(10, 1), pattern(20, 2), pattern(30, 3)];
+    let iov: Vec<libc::iovec> = parts
+        .iter()
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut _,
+            iov_len: p.len(),
+        })
+        .collect();
+    let s = opcode::Send::new(&a, iov.as_ptr().cast::<u8>(), 3)
+        .vectorized(true)
+        .build();
+    // SAFETY: `parts` and `iov` outlive the request.
+    assert_eq!(unsafe { run1(&mut ring, s) }.result(), 60);
+    let z = opcode::SendZc::new(&a, iov.as_ptr().cast::<u8>(), 3)
+        .vectorized(true)
+        .build();
+    // SAFETY: as above; both CQEs (result and notification) are reaped.
+    let cqes = unsafe { run(&mut ring, &[z], 2) };
+    assert_eq!(cqes[0].result(), 60, "{cqes:?}");
+    assert!(cqes[1].is_notif());
+    let mut back2 = vec![0u8; 120];
+    (&b).read_exact(&mut back2).unwrap();
+    assert_eq!(back2, [parts.concat(), parts.concat()].concat());
+
     // SHUTDOWN(SHUT_WR): the peer reads end of file; recv on the peer returns 0.
     let sh = opcode::Shutdown::new(&a, libc::SHUT_WR).build();
     // SAFETY: no memory referenced.
@@ -817,6 +842,22 @@ fn send_zc_and_sendmsg_zc_post_notifications() {
         .flags(SqeFlags::CQE_SKIP_SUCCESS);
     // SAFETY: refused at prep, no memory used.
     assert_eq!(unsafe { run1(&mut ring, s) }.result(), -libc::EINVAL);
+
+    // SEND_ZC with a destination: a zero-copy sendto(2) on UDP.
+    let (u1, u2) = (udp(), udp());
+    let to = SockAddr::from(u2.local_addr().unwrap());
+    let z = opcode::SendZc::new(&u1, data.as_ptr(), 100)
+        .dest_addr(to.as_ptr())
+        .dest_addr_len(to.len())
+        .build()
+        .user_data(4);
+    // SAFETY: `data` and `to` outlive the request; both CQEs are reaped.
+    let cqes = unsafe { run(&mut ring, &[z], 2) };
+    assert_eq!(cqes[0].result(), 100, "{cqes:?}");
+    assert!(cqes[1].is_notif());
+    let mut got = [0u8; 128];
+    let (n, from) = u2.recv_from(&mut got).unwrap();
+    assert_eq!((&got[..n], from), (&data[..100], u1.local_addr().unwrap()));
 }
 
 #[test]
