@@ -339,7 +339,8 @@ pub const IORING_TIMEOUT_BOOTTIME: u32 = 1 << 2;
 pub const IORING_TIMEOUT_REALTIME: u32 = 1 << 3;
 /// Update an existing link timeout.
 pub const IORING_LINK_TIMEOUT_UPDATE: u32 = 1 << 4;
-/// Complete an expired timeout with 0 instead of `-ETIME`.
+/// An expired timeout still completes with `-ETIME`, but does not count as a failure:
+/// a chain it is linked into goes on.
 pub const IORING_TIMEOUT_ETIME_SUCCESS: u32 = 1 << 5;
 /// Re-arm after each expiry.
 pub const IORING_TIMEOUT_MULTISHOT: u32 = 1 << 6;
