@@ -2,6 +2,7 @@
 //! alternatives (`bench`), and a file copy built on linked SQEs (`cp`).
 mod aio;
 mod bench;
+mod cp;
 mod plot;
 mod probe;
 mod util;
@@ -34,6 +35,12 @@ enum Command {
     /// (O_DIRECT), io_uring plain, with registered buffers and with O_DIRECT, and
     /// io_uring NOPs. About 20 seconds. Exit code 1 if any I/O failed or came up short.
     Bench(bench::BenchArgs),
+    /// Copy a file with linked read→write SQE chains over registered buffers, then
+    /// fsync.
+    ///
+    /// Several chains are in flight; holes are kept; the source's permissions are
+    /// copied. On any error (disk full included) the partial destination is removed.
+    Cp(cp::CpArgs),
 }
 
 fn main() {
@@ -41,6 +48,7 @@ fn main() {
     let result = match cli.command {
         Command::Probe(a) => probe::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Cp(a) => cp::run(a),
     };
     match result {
         Ok(code) => std::process::exit(code),
