@@ -381,6 +381,9 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
             Some(p) => BenchFile::user(p, size, a.size.is_some())?,
             None => BenchFile::temporary(size)?,
         };
+        if a.filename.is_none() && show_progress {
+            eprint!("\r\x1b[2K");
+        }
         if bf.size < a.bs {
             return Err(CliError::new(format!(
                 "{} holds {} bytes, less than one block of --bs {}",
@@ -403,7 +406,11 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
         if stopped() {
             break;
         }
-        let r = run_job(spec, bench_file.as_ref(), show_progress);
+        let mut r = run_job(spec, bench_file.as_ref(), show_progress);
+        if stopped() {
+            r.notes
+                .push("interrupted: the figures cover the part that ran".into());
+        }
         if !a.json {
             report::print_row(&r, header.name_width);
         }
@@ -537,7 +544,20 @@ fn run_job(spec: JobSpec, bf: Option<&BenchFile>, show_progress: bool) -> JobRes
             Err(e) => return JobResult::failed(spec, e.msg, notes),
         }
     }
-    JobResult::new(spec, total.expect("at least one thread"), cpu, notes)
+    let total = total.expect("at least one thread");
+    if spec.iopoll
+        && total
+            .first_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("EOPNOTSUPP"))
+    {
+        notes.push(
+            "IOPOLL needs a block device with poll queues (NVMe: the nvme.poll_queues \
+             module parameter); this file's device has none"
+                .into(),
+        );
+    }
+    JobResult::new(spec, total, cpu, notes)
 }
 
 fn progress_bar(spec: &JobSpec, show: bool) -> ProgressBar {
