@@ -130,10 +130,9 @@ fn probe_engine_backend_is_not_built_yet() {
     assert!(stderr(&o).contains("not built yet"), "{}", stderr(&o));
 }
 
-/// Under a seccomp filter that refuses io_uring_setup (as Docker's default profile
-/// does), probe says io_uring is unusable, names seccomp, and exits 1.
-#[test]
-fn probe_under_seccomp_names_the_cause() {
+/// A `uring` command that runs under a seccomp filter refusing io_uring_setup with
+/// EPERM, as Docker's default profile does.
+fn under_seccomp(args: &[&str]) -> Output {
     use std::os::unix::process::CommandExt;
     #[repr(C)]
     struct SockFilter(u16, u8, u8, u32);
@@ -156,7 +155,7 @@ fn probe_under_seccomp_names_the_cause() {
     };
     let fprog_addr = &raw const fprog as usize;
     let mut cmd = Command::new(BIN);
-    cmd.args(["probe", "--json"]);
+    cmd.args(args);
     // SAFETY: between fork and exec the closure only makes two prctl calls
     // (async-signal-safe); `prog` and `fprog` live in this frame, which outlives the
     // spawn, and the child's copy of the address space holds them too.
@@ -174,7 +173,13 @@ fn probe_under_seccomp_names_the_cause() {
             Ok(())
         });
     }
-    let o = cmd.output().expect("run under seccomp");
+    cmd.output().expect("run under seccomp")
+}
+
+/// Under the filter, probe says io_uring is unusable, names seccomp, and exits 1.
+#[test]
+fn probe_under_seccomp_names_the_cause() {
+    let o = under_seccomp(&["probe", "--json"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["io_uring"]["usable"], false);
@@ -183,6 +188,42 @@ fn probe_under_seccomp_names_the_cause() {
     let err = v["io_uring"]["error"].as_str().unwrap();
     assert!(err.contains("seccomp"), "{err}");
     assert!(v["opcodes"].is_null());
+    let o = under_seccomp(&["probe"]);
+    assert!(stdout(&o).contains("NOT USABLE"), "{}", stdout(&o));
+}
+
+/// Without io_uring, bench still runs the other engines, fails the uring job with the
+/// reason, and exits 1.
+#[test]
+fn bench_without_io_uring_says_why() {
+    let dir = tmp();
+    let f = dir.path().join("f");
+    let o = under_seccomp(&[
+        "bench",
+        "-e",
+        "sync,uring",
+        "--ops",
+        "500",
+        "--size",
+        "1m",
+        "--json",
+        "--filename",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v = json(&o);
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(
+        (jobs[0]["engine"].as_str(), jobs[0]["ok"].as_bool()),
+        (Some("sync"), Some(true))
+    );
+    assert_eq!(jobs[0]["ios"], 500);
+    assert_eq!(jobs[1]["ok"], false);
+    assert!(
+        jobs[1]["failure"].as_str().unwrap().contains("seccomp"),
+        "{}",
+        jobs[1]
+    );
 }
 
 // ---------------------------------------------------------------- bench

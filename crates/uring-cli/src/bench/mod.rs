@@ -24,6 +24,9 @@ use file::BenchFile;
 pub use report::JobResult;
 use worker::{Ctx, Stats};
 
+/// The most buffer memory a job may ask for (bs x iodepth x threads).
+const MAX_BUFFERS: u64 = 4 << 30;
+
 /// Size of the temporary file when --size is not given.
 const DEFAULT_SIZE: u64 = 256 << 20;
 
@@ -344,6 +347,14 @@ fn jobs(a: &BenchArgs) -> Result<Vec<JobSpec>, CliError> {
         }
     }
     for j in &out {
+        let memory = j.bs * u64::from(j.iodepth) * u64::from(j.threads);
+        if memory > MAX_BUFFERS {
+            return Err(CliError::usage(format!(
+                "--bs x --iodepth x --threads asks for {} of buffers; the most is {}",
+                util::fmt_size(memory),
+                util::fmt_size(MAX_BUFFERS)
+            )));
+        }
         if j.iopoll && !j.direct && j.workload != Workload::Nop {
             return Err(CliError::usage(
                 "--iopoll needs --direct: IOPOLL polls for O_DIRECT completions only",
