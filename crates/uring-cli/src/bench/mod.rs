@@ -408,6 +408,28 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
         None
     };
 
+    // Jobs of the comparison this machine cannot run are left out, visibly.
+    let mut not_run: Vec<(String, String)> = Vec::new();
+    let mut jobs = jobs;
+    if a.engine.is_empty() {
+        not_run.push((
+            "engine (user-space io_uring)".into(),
+            ENGINE_NOT_BUILT.into(),
+        ));
+        if let Some(bf) = &bench_file
+            && !direct_supported(&bf.path)
+        {
+            jobs.retain(|j| j.key != "uring-direct");
+            not_run.push((
+                "uring O_DIRECT".into(),
+                format!(
+                    "the file system of {} does not support O_DIRECT (tmpfs?): set TMPDIR \
+                     to a disk file system to compare with AIO",
+                    bf.path.display()
+                ),
+            ));
+        }
+    }
     let header = report::Header::new(&a, &jobs, bench_file.as_ref());
     if !a.json {
         header.print();
@@ -430,9 +452,9 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
     let interrupted = stopped();
     let ok = results.iter().all(JobResult::ok);
     if a.json {
-        report::print_json(&header, &results, a.engine.is_empty(), interrupted)?;
+        report::print_json(&header, &results, &not_run, interrupted)?;
     } else {
-        report::print_summary(&results, a.engine.is_empty(), interrupted);
+        report::print_summary(&results, &not_run, interrupted);
     }
     if let Some(path) = &a.plot {
         let svg = crate::plot::svg(&header.title(), &results);
@@ -450,6 +472,15 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
     } else {
         1
     })
+}
+
+/// Whether `path` can be opened with O_DIRECT (tmpfs, for one, refuses it).
+fn direct_supported(path: &std::path::Path) -> bool {
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .map_or_else(|e| e.raw_os_error() != Some(libc::EINVAL), |_| true)
 }
 
 /// Opens the job's file with its flags.

@@ -4,7 +4,7 @@ use serde::Serialize;
 use super::file::{BenchFile, Kind};
 use super::worker::Stats;
 use super::{BenchArgs, Engine, JobSpec, Workload};
-use crate::util::{CliError, CpuTime, ENGINE_NOT_BUILT, fmt_count, fmt_ns, fmt_size, kernel};
+use crate::util::{CliError, CpuTime, fmt_count, fmt_ns, fmt_size, kernel};
 
 /// The outcome of one job.
 pub struct JobResult {
@@ -296,16 +296,13 @@ fn ratios(results: &[JobResult]) -> Vec<(String, f64)> {
     out
 }
 
-pub fn print_summary(results: &[JobResult], comparison: bool, interrupted: bool) {
+pub fn print_summary(results: &[JobResult], not_run: &[(String, String)], interrupted: bool) {
     println!();
     for (what, ratio) in ratios(results) {
         println!("{what:<42} {ratio:.2}x");
     }
-    if comparison {
-        println!(
-            "{:<42} not run: {ENGINE_NOT_BUILT}",
-            "engine (user-space io_uring)"
-        );
+    for (what, why) in not_run {
+        println!("{what:<42} not run: {why}");
     }
     let bad: Vec<_> = results.iter().filter(|r| !r.ok()).collect();
     if !bad.is_empty() {
@@ -324,7 +321,7 @@ struct JsonOut<'a> {
     header: &'a Header,
     jobs: Vec<JsonJob<'a>>,
     comparisons: Vec<JsonRatio>,
-    not_run: Vec<JsonNotRun>,
+    not_run: Vec<JsonNotRun<'a>>,
     ok: bool,
     interrupted: bool,
 }
@@ -336,9 +333,9 @@ struct JsonRatio {
 }
 
 #[derive(Serialize)]
-struct JsonNotRun {
-    engine: &'static str,
-    reason: &'static str,
+struct JsonNotRun<'a> {
+    job: &'a str,
+    reason: &'a str,
 }
 
 #[derive(Serialize)]
@@ -375,7 +372,7 @@ struct JsonLat {
 pub fn print_json(
     header: &Header,
     results: &[JobResult],
-    comparison: bool,
+    not_run: &[(String, String)],
     interrupted: bool,
 ) -> Result<(), CliError> {
     let jobs = results
@@ -425,14 +422,10 @@ pub fn print_json(
             .into_iter()
             .map(|(what, iops_ratio)| JsonRatio { what, iops_ratio })
             .collect(),
-        not_run: if comparison {
-            vec![JsonNotRun {
-                engine: "engine",
-                reason: ENGINE_NOT_BUILT,
-            }]
-        } else {
-            Vec::new()
-        },
+        not_run: not_run
+            .iter()
+            .map(|(job, reason)| JsonNotRun { job, reason })
+            .collect(),
         ok: results.iter().all(JobResult::ok),
         interrupted,
     };
