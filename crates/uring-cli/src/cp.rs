@@ -230,7 +230,13 @@ pub fn run(a: CpArgs) -> Result<i32, CliError> {
         .mode(src_meta.mode() & 0o7777)
         .custom_flags(direct_flag)
         .open(&dst_path)
-        .map_err(|e| open_error(&dst_path, e, a.direct))?;
+        .map_err(|e| {
+            // O_CREAT may have made the file before O_DIRECT was refused.
+            if dst_before.is_none() {
+                let _ = std::fs::remove_file(&dst_path);
+            }
+            open_error(&dst_path, e, a.direct)
+        })?;
     if dst_regular {
         // The mode passed to open is filtered by the umask and ignored for an
         // existing file: set the source's permissions exactly.
