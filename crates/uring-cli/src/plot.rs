@@ -95,8 +95,10 @@ fn panel(
         TOP - 30.0,
         esc(title)
     );
+    let any = values.iter().any(Option::is_some);
     let mut t = 0.0;
-    while t <= axis_max * 1.0001 {
+    // No figure at all (every job failed): no axis to draw.
+    while any && t <= axis_max * 1.0001 {
         let x = px(t);
         let _ = writeln!(
             out,
