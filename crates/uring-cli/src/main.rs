@@ -33,7 +33,7 @@ enum Command {
     /// With no arguments: 4k random reads, queue depth 32, over a 256 MiB file in the
     /// page cache (a temporary file in $TMPDIR, removed afterwards), on pread, Linux AIO
     /// (O_DIRECT), io_uring plain, with registered buffers and with O_DIRECT, and
-    /// io_uring NOPs. About 20 seconds. Exit code 1 if any I/O failed or came up short.
+    /// io_uring NOPs, in three interleaved rounds. About 20 seconds. Exit code 1 if any I/O failed or came up short.
     Bench(bench::BenchArgs),
     /// Copy a file with linked read→write SQE chains over registered buffers, then
     /// fsync.

@@ -24,6 +24,9 @@ use file::BenchFile;
 pub use report::JobResult;
 use worker::{Ctx, Stats};
 
+/// Rounds of the default comparison.
+const DEFAULT_ROUNDS: u32 = 3;
+
 /// The most buffer memory a job may ask for (bs x iodepth x threads).
 const MAX_BUFFERS: u64 = 4 << 30;
 
@@ -180,6 +183,12 @@ pub struct BenchArgs {
     /// uring: a registered file (IOSQE_FIXED_FILE).
     #[arg(long)]
     pub fixed_files: bool,
+    /// Runs every job this many times over, one after the other, each round a share
+    /// of the runtime (or of --ops); the figures add the rounds up. Interleaving evens
+    /// out a machine whose speed drifts during the comparison (other load, write-back).
+    /// [default: 3 for the default comparison, else 1]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: Option<u32>,
     /// Seed of the offsets' PRNG.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -430,24 +439,54 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
             ));
         }
     }
-    let header = report::Header::new(&a, &jobs, bench_file.as_ref());
+    let rounds = a.rounds.unwrap_or(if a.engine.is_empty() {
+        DEFAULT_ROUNDS
+    } else {
+        1
+    });
+    let header = report::Header::new(&a, &jobs, bench_file.as_ref(), rounds);
     if !a.json {
         header.print();
     }
-    let mut results: Vec<JobResult> = Vec::new();
-    for spec in jobs {
-        if stopped() {
-            break;
+    let mut acc: Vec<Option<JobResult>> = jobs.iter().map(|_| None).collect();
+    'rounds: for round in 0..rounds {
+        for (i, spec) in jobs.iter().enumerate() {
+            if stopped() {
+                break 'rounds;
+            }
+            if acc[i].as_ref().is_some_and(|r| r.failure.is_some()) {
+                continue; // could not start: no use trying again
+            }
+            let mut part = spec.clone();
+            part.runtime = spec.runtime.map(|d| d / rounds);
+            part.ops = spec.ops.map(|n| {
+                n / u64::from(rounds) + u64::from(u64::from(round) < n % u64::from(rounds))
+            });
+            let prefix = if rounds > 1 {
+                format!("{} {}/{rounds}", spec.name, round + 1)
+            } else {
+                spec.name.clone()
+            };
+            let mut r = run_job(part, bench_file.as_ref(), show_progress, prefix);
+            if stopped() {
+                r.notes
+                    .push("interrupted: the figures cover the part that ran".into());
+            }
+            r.spec = spec.clone();
+            match &mut acc[i] {
+                Some(a) => a.then(r),
+                slot => *slot = Some(r),
+            }
+            if rounds == 1 && !a.json {
+                report::print_row(acc[i].as_ref().expect("just run"), header.name_width);
+            }
         }
-        let mut r = run_job(spec, bench_file.as_ref(), show_progress);
-        if stopped() {
-            r.notes
-                .push("interrupted: the figures cover the part that ran".into());
+    }
+    let results: Vec<JobResult> = acc.into_iter().flatten().collect();
+    if rounds > 1 && !a.json {
+        for r in &results {
+            report::print_row(r, header.name_width);
         }
-        if !a.json {
-            report::print_row(&r, header.name_width);
-        }
-        results.push(r);
     }
     let interrupted = stopped();
     let ok = results.iter().all(JobResult::ok);
@@ -515,7 +554,12 @@ fn open(spec: &JobSpec, bf: &BenchFile, notes: &mut Vec<String>) -> Result<File,
     }
 }
 
-fn run_job(spec: JobSpec, bf: Option<&BenchFile>, show_progress: bool) -> JobResult {
+fn run_job(
+    spec: JobSpec,
+    bf: Option<&BenchFile>,
+    show_progress: bool,
+    prefix: String,
+) -> JobResult {
     let mut notes = Vec::new();
     let file = match (bf, spec.workload) {
         (_, Workload::Nop) | (None, _) => None,
@@ -526,7 +570,7 @@ fn run_job(spec: JobSpec, bf: Option<&BenchFile>, show_progress: bool) -> JobRes
     };
     let blocks = bf.map_or(0, |b| b.size / spec.bs);
 
-    let pb = progress_bar(&spec, show_progress);
+    let pb = progress_bar(&spec, show_progress, prefix);
     let progress = AtomicU64::new(0);
     let cpu0 = CpuTime::now();
     let t0 = Instant::now();
@@ -602,7 +646,7 @@ fn run_job(spec: JobSpec, bf: Option<&BenchFile>, show_progress: bool) -> JobRes
     JobResult::new(spec, total, cpu, notes)
 }
 
-fn progress_bar(spec: &JobSpec, show: bool) -> ProgressBar {
+fn progress_bar(spec: &JobSpec, show: bool, prefix: String) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
     }
@@ -612,12 +656,12 @@ fn progress_bar(spec: &JobSpec, show: bool) -> ProgressBar {
         (None, None) => (0, ""),
     };
     let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
-    let template = format!("{{prefix:22}} [{{bar:30}}] {unit} {{msg}}");
+    let template = format!("{{prefix:26}} [{{bar:30}}] {unit} {{msg}}");
     pb.set_style(
         ProgressStyle::with_template(&template)
             .expect("a valid template")
             .progress_chars("=> "),
     );
-    pb.set_prefix(spec.name.clone());
+    pb.set_prefix(prefix);
     pb
 }

@@ -37,6 +37,24 @@ impl JobResult {
         }
     }
 
+    /// Adds a later round of the same job: counts, times, CPU and histograms add up;
+    /// a failure in any round is the job's.
+    pub fn then(&mut self, later: JobResult) {
+        if let (Some(a), Some(b)) = (&mut self.stats, later.stats) {
+            a.then(b);
+        }
+        if self.failure.is_none() {
+            self.failure = later.failure;
+        }
+        self.cpu.user += later.cpu.user;
+        self.cpu.sys += later.cpu.sys;
+        for n in later.notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
+    }
+
     /// Ran, with every I/O complete and correct.
     pub fn ok(&self) -> bool {
         self.failure.is_none()
@@ -99,6 +117,8 @@ pub struct Header {
     pub threads: u32,
     pub runtime_s: Option<f64>,
     pub ops: Option<u64>,
+    /// The jobs ran this many times over, interleaved; figures add the rounds up.
+    pub rounds: u32,
     pub file: Option<FileInfo>,
     pub kernel: String,
     pub cpus: usize,
@@ -116,7 +136,7 @@ pub struct FileInfo {
 }
 
 impl Header {
-    pub fn new(a: &BenchArgs, jobs: &[JobSpec], bf: Option<&BenchFile>) -> Header {
+    pub fn new(a: &BenchArgs, jobs: &[JobSpec], bf: Option<&BenchFile>, rounds: u32) -> Header {
         let (sys, release, machine) = kernel();
         let first = jobs.first();
         Header {
@@ -130,6 +150,7 @@ impl Header {
             threads: a.threads,
             runtime_s: first.and_then(|j| j.runtime).map(|d| d.as_secs_f64()),
             ops: first.and_then(|j| j.ops),
+            rounds,
             file: bf.map(|b| FileInfo {
                 path: b.path.display().to_string(),
                 size: b.size,
@@ -159,11 +180,14 @@ impl Header {
     }
 
     pub fn print(&self) {
-        let limit = match (self.runtime_s, self.ops) {
+        let mut limit = match (self.runtime_s, self.ops) {
             (Some(s), _) => format!("{s} s per job"),
             (None, Some(n)) => format!("{n} I/Os per job"),
             _ => String::new(),
         };
+        if self.rounds > 1 {
+            limit.push_str(&format!(" in {} interleaved rounds", self.rounds));
+        }
         let bs = if self.workload == Workload::Nop {
             String::new()
         } else {
@@ -212,7 +236,7 @@ impl Header {
 /// One row of the table (or the job's failure).
 pub fn print_row(r: &JobResult, w: usize) {
     let s = &r.spec;
-    let Some(st) = r.stats.as_ref() else {
+    let Some(st) = r.stats.as_ref().filter(|_| r.failure.is_none()) else {
         println!(
             "{:<w$} {:>4}  failed: {}",
             s.name,

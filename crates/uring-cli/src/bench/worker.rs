@@ -138,7 +138,15 @@ impl Stats {
         }
     }
 
-    /// Adds another thread's figures to these.
+    /// Adds the figures of a later round of the same job: the times add up.
+    pub fn then(&mut self, later: Stats) {
+        let elapsed = self.elapsed + later.elapsed;
+        self.merge(later);
+        self.elapsed = elapsed;
+    }
+
+    /// Adds another thread's figures to these (threads run at once: the longest
+    /// thread's time is the job's).
     pub fn merge(&mut self, other: Stats) {
         self.ios += other.ios;
         self.bytes += other.bytes;
