@@ -432,7 +432,7 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
             not_run.push((
                 "uring O_DIRECT".into(),
                 format!(
-                    "the file system of {} does not support O_DIRECT (tmpfs?): set TMPDIR \
+                    "the file system of {} does not support O_DIRECT (tmpfs before Linux 6.6, for one): set TMPDIR \
                      to a disk file system to compare with AIO",
                     bf.path.display()
                 ),
@@ -474,7 +474,7 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
             }
             r.spec = spec.clone();
             match &mut acc[i] {
-                Some(a) => a.then(r),
+                Some(sum) => sum.then(r),
                 slot => *slot = Some(r),
             }
             if rounds == 1 && !a.json {
@@ -513,7 +513,7 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
     })
 }
 
-/// Whether `path` can be opened with O_DIRECT (tmpfs, for one, refuses it).
+/// Whether `path` can be opened with O_DIRECT (tmpfs before Linux 6.6 refuses it).
 fn direct_supported(path: &std::path::Path) -> bool {
     OpenOptions::new()
         .read(true)
@@ -544,7 +544,7 @@ fn open(spec: &JobSpec, bf: &BenchFile, notes: &mut Vec<String>) -> Result<File,
                 open(false).map_err(|e| CliError::new(format!("{}: {e}", bf.path.display())))
             } else {
                 Err(CliError::new(format!(
-                    "the file system of {} does not support O_DIRECT (tmpfs?); drop --direct \
+                    "the file system of {} does not support O_DIRECT (tmpfs before Linux 6.6, for one); drop --direct \
                      or use --filename on a disk file system",
                     bf.path.display()
                 )))
