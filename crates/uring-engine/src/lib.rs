@@ -1,0 +1,1 @@
+//! io_uring implemented in user space (under construction this session).

@@ -1,0 +1,1 @@
+//! A drop-in liburing (under construction this session).
