@@ -1,1 +1,277 @@
-//! io_uring implemented in user space (under construction this session).
+//! io_uring implemented in user space, over the kernel's ring memory layout and
+//! protocol, so the same program runs where the kernel refuses io_uring (Docker's
+//! default seccomp profile, `kernel.io_uring_disabled`, WSL), and so a program can be
+//! tested on a ring it controls.
+//!
+//! The API is shaped like the three system calls: [`EngineRing::setup`] is
+//! `io_uring_setup(2)` (it fills `io_uring_params` with the ring offsets),
+//! [`EngineRing::mmap`] stands for the mappings of the ring fd,
+//! [`EngineRing::enter`] is `io_uring_enter(2)` and [`EngineRing::register`] is
+//! `io_uring_register(2)`. The `uring` crate drives it as its `Backend::Engine`; the
+//! submission and completion code there is the same for both backends.
+//!
+//! Inside, it mirrors the kernel: an op table with `prep` and `issue` per opcode
+//! (`op`), a non-blocking attempt inline, a worker pool in the manner of io-wq
+//! (`wq`), links, drain, `CQE_SKIP_SUCCESS`, an overflow list (`IORING_FEAT_NODROP`),
+//! an SQ poll thread. What it cannot do in user space it refuses as the kernel
+//! refuses what it does not know (`-EINVAL`), and its probe says so.
+#![cfg(target_os = "linux")]
+
+mod config;
+mod engine;
+mod mem;
+pub mod op;
+mod register;
+mod req;
+mod rings;
+mod rsrc;
+mod sqpoll;
+mod wq;
+
+use std::ffi::c_void;
+use std::io;
+use std::os::fd::RawFd;
+use std::sync::Arc;
+
+use uring_sys as sys;
+
+pub use config::Config;
+pub use register::SUPPORTED as SUPPORTED_REGISTER_OPS;
+pub use rings::Completion;
+
+use engine::Engine;
+use mem::RingMemory;
+
+/// Largest SQ (`IORING_MAX_ENTRIES`).
+pub const MAX_ENTRIES: u32 = 32768;
+/// Largest CQ (`IORING_MAX_CQ_ENTRIES`).
+pub const MAX_CQ_ENTRIES: u32 = 2 * MAX_ENTRIES;
+
+/// Every setup flag the engine honours.
+pub const SETUP_FLAGS: u32 = sys::IORING_SETUP_SQPOLL
+    | sys::IORING_SETUP_SQ_AFF
+    | sys::IORING_SETUP_CQSIZE
+    | sys::IORING_SETUP_CLAMP
+    | sys::IORING_SETUP_ATTACH_WQ
+    | sys::IORING_SETUP_R_DISABLED
+    | sys::IORING_SETUP_SUBMIT_ALL
+    | sys::IORING_SETUP_COOP_TASKRUN
+    | sys::IORING_SETUP_TASKRUN_FLAG
+    | sys::IORING_SETUP_SQE128
+    | sys::IORING_SETUP_CQE32
+    | sys::IORING_SETUP_SINGLE_ISSUER
+    | sys::IORING_SETUP_DEFER_TASKRUN
+    | sys::IORING_SETUP_NO_MMAP
+    | sys::IORING_SETUP_REGISTERED_FD_ONLY
+    | sys::IORING_SETUP_NO_SQARRAY
+    | sys::IORING_SETUP_CQE_MIXED;
+
+/// The `IORING_FEAT_*` flags the engine reports: only what it honours.
+pub const FEATURES: u32 = sys::IORING_FEAT_SINGLE_MMAP
+    | sys::IORING_FEAT_NODROP
+    | sys::IORING_FEAT_SUBMIT_STABLE
+    | sys::IORING_FEAT_RW_CUR_POS
+    | sys::IORING_FEAT_FAST_POLL
+    | sys::IORING_FEAT_SQPOLL_NONFIXED
+    | sys::IORING_FEAT_EXT_ARG
+    | sys::IORING_FEAT_CQE_SKIP
+    | sys::IORING_FEAT_LINKED_FILE
+    | sys::IORING_FEAT_MIN_TIMEOUT
+    | sys::IORING_FEAT_NO_IOWAIT;
+
+/// Whether the engine honours `opcode` (what its probe reports).
+pub fn supports_opcode(opcode: u8) -> bool {
+    op::supported(opcode)
+}
+
+/// An engine ring. Dropping it stops its threads (interrupting blocked workers and
+/// waiting for them), so nothing touches the application's buffers afterwards.
+pub struct EngineRing {
+    engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for EngineRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineRing")
+            .field("flags", &self.engine.flags)
+            .field("sq_entries", &self.engine.rings.sq_entries)
+            .field("cq_entries", &self.engine.rings.cq_entries)
+            .finish()
+    }
+}
+
+fn err(e: i32) -> io::Error {
+    io::Error::from_raw_os_error(-e)
+}
+
+impl EngineRing {
+    /// `io_uring_setup(2)` in user space, with the configuration the environment
+    /// asks for ([`Config::from_env`]).
+    ///
+    /// # Errors
+    /// As the kernel's: `EINVAL` for sizes or flag combinations it refuses (and for
+    /// `IORING_SETUP_IOPOLL`, which needs a device to poll), `ENOMEM`.
+    pub fn setup(entries: u32, params: &mut sys::io_uring_params) -> io::Result<EngineRing> {
+        Self::with_config(entries, params, Config::from_env())
+    }
+
+    /// [`setup`](Self::setup) with an explicit [`Config`].
+    ///
+    /// # Errors
+    /// As [`setup`](Self::setup).
+    pub fn with_config(
+        entries: u32,
+        p: &mut sys::io_uring_params,
+        config: Config,
+    ) -> io::Result<EngineRing> {
+        let (sq, cq) = check_params(entries, p).map_err(err)?;
+        p.sq_entries = sq;
+        p.cq_entries = cq;
+        p.features = FEATURES;
+        if p.flags & sys::IORING_SETUP_SQPOLL != 0 && p.sq_thread_idle == 0 {
+            p.sq_thread_idle = 1000;
+        }
+        let mem = RingMemory::new(sq, cq, p)?;
+        let engine = Arc::new(Engine::new(mem, p, config)?);
+        if let Some(s) = &engine.sqpoll
+            && engine.enabled.load(std::sync::atomic::Ordering::Relaxed)
+        {
+            s.start(&engine)?;
+        }
+        Ok(EngineRing { engine })
+    }
+
+    /// A file descriptor standing for the ring, for poll/epoll: readable when CQEs
+    /// have been posted since `enter` last found the CQ empty. (An application that
+    /// empties the CQ without entering may see it readable with nothing to reap.)
+    pub fn fd(&self) -> RawFd {
+        self.engine.pollable()
+    }
+
+    /// What `mmap(2)` of a kernel ring fd at `offset` gives (`IORING_OFF_SQ_RING`,
+    /// `IORING_OFF_CQ_RING`, `IORING_OFF_SQES`): a pointer and a length. The memory
+    /// lives as long as the ring.
+    ///
+    /// # Errors
+    /// `EINVAL` for any other offset.
+    pub fn mmap(&self, offset: u64) -> io::Result<(*mut u8, usize)> {
+        self.engine.memory().map(offset)
+    }
+
+    /// `io_uring_enter(2)`: submits up to `to_submit` SQEs, then with
+    /// `IORING_ENTER_GETEVENTS` waits for `min_complete` CQEs. Returns how many SQEs
+    /// were consumed.
+    ///
+    /// # Errors
+    /// The kernel's codes: `EINVAL` (flags, argument size), `EBADFD` (disabled ring),
+    /// `EEXIST` (another thread on a `SINGLE_ISSUER` ring), `ETIME` (the wait timed
+    /// out and nothing was submitted).
+    ///
+    /// # Safety
+    /// `arg`/`argsz` must be what `flags` announce (an `io_uring_getevents_arg` with
+    /// `IORING_ENTER_EXT_ARG`); every SQE published must reference memory valid until
+    /// its completion is posted, as with the kernel.
+    pub unsafe fn enter(
+        &self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: *const c_void,
+        argsz: usize,
+    ) -> io::Result<u32> {
+        // SAFETY: the caller's contract.
+        unsafe {
+            self.engine
+                .enter(to_submit, min_complete, flags, arg, argsz)
+        }
+        .map_err(err)
+    }
+
+    /// `io_uring_register(2)`.
+    ///
+    /// # Errors
+    /// The kernel's codes for each op; `EINVAL` for an op the engine does not honour.
+    ///
+    /// # Safety
+    /// `arg` must point to what `opcode` expects, `nr_args` items of it, as for the
+    /// system call; registered buffers must stay valid while registered.
+    pub unsafe fn register(
+        &self,
+        opcode: u32,
+        arg: *const c_void,
+        nr_args: u32,
+    ) -> io::Result<u32> {
+        // SAFETY: the caller's contract.
+        unsafe { register::register(&self.engine, opcode, arg, nr_args) }.map_err(err)
+    }
+}
+
+impl Drop for EngineRing {
+    fn drop(&mut self) {
+        self.engine.shutdown();
+    }
+}
+
+/// The checks of `io_uring_setup` and `io_uring_create`; returns the SQ and CQ sizes.
+fn check_params(entries: u32, p: &sys::io_uring_params) -> Result<(u32, u32), i32> {
+    let f = p.flags;
+    if p.resv.iter().any(|&r| r != 0) {
+        return Err(-libc::EINVAL);
+    }
+    if f & sys::IORING_SETUP_IOPOLL != 0 || f & sys::IORING_SETUP_HYBRID_IOPOLL != 0 {
+        // Polling a device for completions is the kernel's alone.
+        return Err(-libc::EINVAL);
+    }
+    if f & !SETUP_FLAGS != 0 {
+        return Err(-libc::EINVAL);
+    }
+    let needs = |flag: u32, other: u32| f & flag != 0 && f & other == 0;
+    if needs(sys::IORING_SETUP_SQ_AFF, sys::IORING_SETUP_SQPOLL)
+        || needs(
+            sys::IORING_SETUP_DEFER_TASKRUN,
+            sys::IORING_SETUP_SINGLE_ISSUER,
+        )
+        || needs(
+            sys::IORING_SETUP_REGISTERED_FD_ONLY,
+            sys::IORING_SETUP_NO_MMAP,
+        )
+        || needs(
+            sys::IORING_SETUP_TASKRUN_FLAG,
+            sys::IORING_SETUP_COOP_TASKRUN | sys::IORING_SETUP_DEFER_TASKRUN,
+        )
+    {
+        return Err(-libc::EINVAL);
+    }
+    let taskrun = sys::IORING_SETUP_COOP_TASKRUN
+        | sys::IORING_SETUP_TASKRUN_FLAG
+        | sys::IORING_SETUP_DEFER_TASKRUN;
+    if f & sys::IORING_SETUP_SQPOLL != 0 && f & taskrun != 0 {
+        return Err(-libc::EINVAL);
+    }
+    if f & sys::IORING_SETUP_CQE32 != 0 && f & sys::IORING_SETUP_CQE_MIXED != 0 {
+        return Err(-libc::EINVAL);
+    }
+    if f & sys::IORING_SETUP_ATTACH_WQ != 0 {
+        // The pool of another engine ring: the engine keeps one pool per ring (the
+        // sharing is not observable but in thread counts); the fd must be a ring's.
+        return Err(-libc::EINVAL);
+    }
+    let clamp = f & sys::IORING_SETUP_CLAMP != 0;
+    if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
+        return Err(-libc::EINVAL);
+    }
+    let sq = entries.min(MAX_ENTRIES).next_power_of_two();
+    let cq = if f & sys::IORING_SETUP_CQSIZE != 0 {
+        if p.cq_entries == 0 || (p.cq_entries > MAX_CQ_ENTRIES && !clamp) {
+            return Err(-libc::EINVAL);
+        }
+        let cq = p.cq_entries.min(MAX_CQ_ENTRIES).next_power_of_two();
+        if cq < sq {
+            return Err(-libc::EINVAL);
+        }
+        cq
+    } else {
+        2 * sq
+    };
+    Ok((sq, cq))
+}

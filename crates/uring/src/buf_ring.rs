@@ -110,7 +110,14 @@ impl BufRingBuilder {
     /// [`build`](Self::build).
     pub fn build_mapped(mut self, ring: &Ring) -> io::Result<BufRing> {
         self.check()?;
-        let fd = match &ring.backend.kernel().fd {
+        let Some(kernel) = ring.backend.kernel() else {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "buffer rings allocated by the ring (IOU_PBUF_RING_MMAP) are the kernel's; \
+                 on the engine, use build() with memory of our own",
+            ));
+        };
+        let fd = match &kernel.fd {
             RingFd::Owned(fd) => {
                 use std::os::fd::AsFd;
                 fd.as_fd()

@@ -47,11 +47,12 @@ pub use register::{NapiSettings, Restriction, SyncCancel};
 pub use setup::{Builder, FEATURES, Parameters, SETUP_FLAGS, flag_names};
 pub use sq::{PushError, SubmissionQueue};
 pub use submit::{Submitter, WaitArgs};
+pub use uring_engine::Config as EngineConfig;
 
 use cq::CqInner;
 use setup::RingMemory;
 use sq::SqInner;
-use submit::Backend;
+use submit::Driver;
 
 /// An io_uring instance: the SQ, the CQ, and the means to enter the kernel.
 ///
@@ -62,7 +63,7 @@ pub struct Ring {
     sq: SqInner,
     cq: CqInner,
     // Field order is drop order: the ring is closed before its memory goes away.
-    backend: Backend,
+    backend: Driver,
     params: Parameters,
     _memory: RingMemory,
 }
@@ -136,8 +137,24 @@ impl Ring {
 
     /// The ring's file descriptor; `None` for a ring with only a registered index
     /// (`REGISTERED_FD_ONLY`).
+    ///
+    /// On the engine, a descriptor that poll/epoll report readable once CQEs have been
+    /// posted (see [`uring_engine::EngineRing::fd`]).
     pub fn as_raw_fd(&self) -> Option<RawFd> {
-        self.backend.kernel().raw_fd()
+        match &self.backend {
+            Driver::Kernel(k) => k.raw_fd(),
+            Driver::Engine(_) if self.params.is_setup(sys::IORING_SETUP_REGISTERED_FD_ONLY) => None,
+            Driver::Engine(e) => Some(e.fd()),
+        }
+    }
+
+    /// Which backend runs this ring: [`Backend::Kernel`] or [`Backend::Engine`] (never
+    /// `Auto`, which chooses one of them at setup).
+    pub fn backend(&self) -> Backend {
+        match self.backend {
+            Driver::Kernel(_) => Backend::Kernel,
+            Driver::Engine(_) => Backend::Engine,
+        }
     }
 
     /// Registers the ring fd in the ring (`IORING_REGISTER_RING_FDS`); from then on
@@ -153,7 +170,25 @@ impl Ring {
     /// # Errors
     /// The kernel's errno (`EINVAL` before 5.18, `EBUSY` if the table is full).
     pub fn register_ring_fd(&mut self) -> io::Result<u32> {
-        self.backend.kernel_mut().register_ring_fd()
+        match &mut self.backend {
+            Driver::Kernel(k) => k.register_ring_fd(),
+            // The engine is entered through its handle; the index is bookkeeping.
+            Driver::Engine(_) => {
+                let mut up = sys::io_uring_rsrc_update {
+                    offset: u32::MAX,
+                    ..Default::default()
+                };
+                // SAFETY: one valid io_uring_rsrc_update, written back by the engine.
+                unsafe {
+                    self.submitter().register_raw(
+                        sys::IORING_REGISTER_RING_FDS,
+                        (&raw mut up).cast(),
+                        1,
+                    )
+                }?;
+                Ok(up.offset)
+            }
+        }
     }
 
     /// Undoes [`register_ring_fd`](Self::register_ring_fd).
@@ -161,13 +196,63 @@ impl Ring {
     /// # Errors
     /// The kernel's errno.
     pub fn unregister_ring_fd(&mut self) -> io::Result<()> {
-        if matches!(self.backend.kernel().fd, submit::RingFd::Registered(_)) {
+        if self.params.is_setup(sys::IORING_SETUP_REGISTERED_FD_ONLY) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a REGISTERED_FD_ONLY ring has only its registered index",
             ));
         }
-        self.backend.kernel_mut().unregister_ring_fd()
+        match self.backend.kernel_mut() {
+            Some(k) => k.unregister_ring_fd(),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Which implementation of io_uring a [`Ring`] runs on.
+///
+/// Chosen with [`Builder::backend`]; the environment variable `URING_BACKEND`
+/// (`kernel`, `engine` or `auto`) overrides the choice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Backend {
+    /// The kernel's io_uring (the default).
+    #[default]
+    Kernel,
+    /// The user-space engine (crate `uring-engine`): the same ring layout and
+    /// protocol, run by threads of this process.
+    Engine,
+    /// The kernel, falling back to the engine when the kernel refuses io_uring
+    /// (`EPERM`, `ENOSYS`: disabled by sysctl, filtered by seccomp, not built in).
+    Auto,
+}
+
+impl Backend {
+    /// The backend `URING_BACKEND` names, if set.
+    ///
+    /// # Errors
+    /// A value other than `kernel`, `engine` or `auto`.
+    pub fn from_env() -> io::Result<Option<Backend>> {
+        match std::env::var("URING_BACKEND") {
+            Err(_) => Ok(None),
+            Ok(v) => match v.as_str() {
+                "kernel" => Ok(Some(Backend::Kernel)),
+                "engine" => Ok(Some(Backend::Engine)),
+                "auto" | "" => Ok(Some(Backend::Auto)),
+                other => Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("URING_BACKEND={other}: expected kernel, engine or auto"),
+                )),
+            },
+        }
+    }
+
+    /// `"kernel"`, `"engine"` or `"auto"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Kernel => "kernel",
+            Backend::Engine => "engine",
+            Backend::Auto => "auto",
+        }
     }
 }
 

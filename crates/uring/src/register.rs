@@ -384,9 +384,13 @@ impl Submitter<'_> {
         nr: u32,
         flags: u32,
     ) -> io::Result<()> {
-        let (src_fd, extra) = match &src.backend.kernel().fd {
-            RingFd::Owned(fd) => (std::os::fd::AsRawFd::as_raw_fd(fd) as u32, 0),
-            RingFd::Registered(i) => (*i, sys::IORING_REGISTER_SRC_REGISTERED),
+        let (src_fd, extra) = match src.backend.kernel().map(|k| &k.fd) {
+            Some(RingFd::Owned(fd)) => (std::os::fd::AsRawFd::as_raw_fd(fd) as u32, 0),
+            Some(RingFd::Registered(i)) => (*i, sys::IORING_REGISTER_SRC_REGISTERED),
+            None => match src.as_raw_fd() {
+                Some(fd) => (fd as u32, 0),
+                None => return Err(io::Error::from_raw_os_error(libc::EBADF)),
+            },
         };
         // SAFETY: the caller's contract.
         unsafe { self.clone_buffers_raw(src_fd, dst_off, src_off, nr, flags | extra) }

@@ -12,7 +12,8 @@ use crate::cq::CqInner;
 use crate::error::{self, MAX_CQ_ENTRIES, MAX_ENTRIES, SetupError};
 use crate::mmap::{Mmap, page_size};
 use crate::sq::SqInner;
-use crate::submit::{Backend, KernelRing, RingFd};
+use crate::submit::{Driver, KernelRing, RingFd};
+use crate::{Backend, EngineConfig};
 
 /// Every setup flag with its name, in bit order.
 pub const SETUP_FLAGS: &[(u32, &str)] = &[
@@ -99,6 +100,8 @@ pub struct Builder {
     params: sys::io_uring_params,
     register_ring_fd: bool,
     separate_mappings: bool,
+    backend: Backend,
+    engine: Option<EngineConfig>,
 }
 
 impl Builder {
@@ -233,6 +236,21 @@ impl Builder {
         self
     }
 
+    /// Runs the ring on `backend` (default [`Backend::Kernel`]). The environment
+    /// variable `URING_BACKEND` overrides it.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self
+    }
+
+    /// Options for the engine backend (deterministic mode, fault injection), used
+    /// when the ring runs on the engine. Without it the engine reads them from the
+    /// environment ([`EngineConfig::from_env`]).
+    pub fn engine_config(mut self, config: EngineConfig) -> Self {
+        self.engine = Some(config);
+        self
+    }
+
     /// Adds raw `IORING_SETUP_*` bits, for flags newer than this builder.
     pub fn raw_flags(self, flags: u32) -> Self {
         self.flag(flags)
@@ -252,6 +270,20 @@ impl Builder {
     /// kernel forbids, io_uring disabled (naming the sysctl or seccomp), memlock too
     /// small, or another errno of the kernel's.
     pub fn build(&self, entries: u32) -> Result<Ring, SetupError> {
+        let backend = Backend::from_env()
+            .map_err(SetupError::Io)?
+            .unwrap_or(self.backend);
+        match backend {
+            Backend::Kernel => self.build_kernel(entries),
+            Backend::Engine => self.build_engine(entries),
+            Backend::Auto => match self.build_kernel(entries) {
+                Err(SetupError::Disabled { .. }) => self.build_engine(entries),
+                other => other,
+            },
+        }
+    }
+
+    fn build_kernel(&self, entries: u32) -> Result<Ring, SetupError> {
         let mut params = self.params;
         validate(entries, &params)?;
         let flags = params.flags;
@@ -275,7 +307,53 @@ impl Builder {
             RingFd::Owned(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
         };
         let mut ring = Ring::from_kernel(fd, params, provided, self.separate_mappings)?;
-        if self.register_ring_fd && ring.backend.kernel().enter_flags() == 0 {
+        if self.register_ring_fd && ring.backend.kernel().is_some_and(|k| k.enter_flags() == 0) {
+            ring.register_ring_fd().map_err(SetupError::Io)?;
+        }
+        Ok(ring)
+    }
+
+    /// The same ring on the user-space engine: same checks, same layout.
+    fn build_engine(&self, entries: u32) -> Result<Ring, SetupError> {
+        let mut params = self.params;
+        validate(entries, &params)?;
+        let provided = if params.flags & sys::IORING_SETUP_NO_MMAP != 0 {
+            Some(ProvidedMemory::allocate(entries, &mut params)?)
+        } else {
+            None
+        };
+        let config = self.engine.clone().unwrap_or_else(EngineConfig::from_env);
+        let engine = uring_engine::EngineRing::with_config(entries, &mut params, config).map_err(
+            |e| match e.raw_os_error() {
+                Some(libc::EINVAL) => SetupError::Invalid {
+                    flags: flag_names(params.flags, SETUP_FLAGS),
+                    source: e,
+                },
+                _ => SetupError::Io(e),
+            },
+        )?;
+        let map = |off| engine.mmap(off).map(|(p, _)| p).map_err(SetupError::Io);
+        let (rings, sqes) = (map(sys::IORING_OFF_SQ_RING)?, map(sys::IORING_OFF_SQES)?);
+        // SAFETY: the engine laid its memory out as `params` says and keeps it alive
+        // as long as the EngineRing, which the Ring holds next to the views (or it is
+        // our provided memory, kept in the Ring as well).
+        let (sq, cq) = unsafe {
+            (
+                SqInner::new(rings, sqes, &params),
+                CqInner::new(rings, &params),
+            )
+        };
+        let mut ring = Ring {
+            sq,
+            cq,
+            backend: Driver::Engine(engine),
+            params: Parameters(params),
+            _memory: match provided {
+                Some(p) => RingMemory::Provided(p),
+                None => RingMemory::Engine,
+            },
+        };
+        if self.register_ring_fd {
             ring.register_ring_fd().map_err(SetupError::Io)?;
         }
         Ok(ring)
@@ -435,6 +513,8 @@ pub(crate) enum RingMemory {
     },
     /// Provided by us (`NO_MMAP`).
     Provided(ProvidedMemory),
+    /// Owned by the engine ring.
+    Engine,
 }
 
 impl Ring {
@@ -508,7 +588,7 @@ impl Ring {
         // kernel filled the offsets for exactly this memory), which `memory` keeps
         // alive inside the Ring for as long as the views exist.
         let (sq, cq) = unsafe { (SqInner::new(sq_base, sqes, p), CqInner::new(cq_base, p)) };
-        let backend = Backend::Kernel(KernelRing::new(fd, p.flags));
+        let backend = Driver::Kernel(KernelRing::new(fd, p.flags));
         Ok(Ring {
             sq,
             cq,

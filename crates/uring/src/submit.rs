@@ -198,22 +198,25 @@ impl Drop for KernelRing {
     }
 }
 
-/// Where a ring's submissions go. One variant now; the user-space engine joins it.
+/// Where a ring's submissions go: the kernel, or the user-space engine.
 #[derive(Debug)]
-pub(crate) enum Backend {
+pub(crate) enum Driver {
     Kernel(KernelRing),
+    Engine(uring_engine::EngineRing),
 }
 
-impl Backend {
-    pub(crate) fn kernel(&self) -> &KernelRing {
+impl Driver {
+    pub(crate) fn kernel(&self) -> Option<&KernelRing> {
         match self {
-            Backend::Kernel(k) => k,
+            Driver::Kernel(k) => Some(k),
+            Driver::Engine(_) => None,
         }
     }
 
-    pub(crate) fn kernel_mut(&mut self) -> &mut KernelRing {
+    pub(crate) fn kernel_mut(&mut self) -> Option<&mut KernelRing> {
         match self {
-            Backend::Kernel(k) => k,
+            Driver::Kernel(k) => Some(k),
+            Driver::Engine(_) => None,
         }
     }
 }
@@ -266,7 +269,7 @@ impl<'a> WaitArgs<'a> {
 /// completions. Cheap to copy; borrowed from the [`Ring`](crate::Ring).
 #[derive(Clone, Copy)]
 pub struct Submitter<'a> {
-    backend: &'a Backend,
+    backend: &'a Driver,
     sq: &'a SqInner,
     setup_flags: u32,
 }
@@ -280,7 +283,7 @@ impl std::fmt::Debug for Submitter<'_> {
 }
 
 impl<'a> Submitter<'a> {
-    pub(crate) fn new(backend: &'a Backend, sq: &'a SqInner, setup_flags: u32) -> Self {
+    pub(crate) fn new(backend: &'a Driver, sq: &'a SqInner, setup_flags: u32) -> Self {
         Submitter {
             backend,
             sq,
@@ -326,7 +329,9 @@ impl<'a> Submitter<'a> {
     ) -> io::Result<u32> {
         match self.backend {
             // SAFETY: the caller's contract.
-            Backend::Kernel(k) => unsafe { k.enter(to_submit, min_complete, flags, arg, size) },
+            Driver::Kernel(k) => unsafe { k.enter(to_submit, min_complete, flags, arg, size) },
+            // SAFETY: the caller's contract, which is the engine's too.
+            Driver::Engine(e) => unsafe { e.enter(to_submit, min_complete, flags, arg, size) },
         }
     }
 
@@ -516,7 +521,9 @@ impl<'a> Submitter<'a> {
     ) -> io::Result<u32> {
         match self.backend {
             // SAFETY: the caller's contract.
-            Backend::Kernel(k) => unsafe { k.register(opcode, arg, nr_args) },
+            Driver::Kernel(k) => unsafe { k.register(opcode, arg, nr_args) },
+            // SAFETY: the caller's contract, which is the engine's too.
+            Driver::Engine(e) => unsafe { e.register(opcode, arg, nr_args) },
         }
     }
 

@@ -1,0 +1,803 @@
+//! The engine proper: submission (SQEs into requests, link chains, drain), issue
+//! (inline, worker pool, readiness), completion (CQEs, overflow, link successors),
+//! and waiting. Mirrors `io_uring/io_uring.c`.
+use std::cell::Cell;
+use std::collections::VecDeque;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use uring_sys as sys;
+
+use crate::config::Config;
+use crate::mem::RingMemory;
+use crate::op::{self, Mode, Step};
+use crate::req::Req;
+use crate::rings::{Completion, Rings};
+use crate::rsrc::{BufTable, FileTable};
+use crate::wq::{Class, Wq};
+
+/// The `IOSQE_*` flags the kernel accepts (`SQE_VALID_FLAGS`).
+const SQE_VALID_FLAGS: u8 = sys::IOSQE_FIXED_FILE
+    | sys::IOSQE_IO_DRAIN
+    | sys::IOSQE_IO_LINK
+    | sys::IOSQE_IO_HARDLINK
+    | sys::IOSQE_ASYNC
+    | sys::IOSQE_BUFFER_SELECT
+    | sys::IOSQE_CQE_SKIP_SUCCESS;
+
+thread_local! {
+    /// Set while this thread is inside `enter` of some engine ring: completions it
+    /// makes are the submitter's own (what `DEFER_TASKRUN` and the async eventfd care
+    /// about).
+    static IN_ENTER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The completion side's state, under the completion lock (the single-producer side
+/// of the CQ).
+#[derive(Default)]
+struct CqState {
+    /// CQEs that did not fit, in order (`IORING_FEAT_NODROP`).
+    overflow: VecDeque<Completion>,
+    /// Completions made off the submitter's thread with `DEFER_TASKRUN`, posted at
+    /// its next wait.
+    deferred: Vec<Completion>,
+    /// The registered eventfd, and whether it is only for async completions.
+    eventfd: Option<(OwnedFd, bool)>,
+    /// Threads waiting for CQEs.
+    waiters: u32,
+}
+
+/// Requests held back by `IOSQE_IO_DRAIN`.
+#[derive(Default)]
+struct DrainState {
+    queue: VecDeque<Box<Req>>,
+    /// Drain heads started and not yet completed.
+    running: usize,
+}
+
+/// One engine ring. Shared (`Arc`) by the handle, the workers and the helper threads.
+pub(crate) struct Engine {
+    pub(crate) rings: Rings,
+    /// `IORING_SETUP_*`.
+    pub(crate) flags: u32,
+    pub(crate) config: Config,
+    cq: Mutex<CqState>,
+    cq_cond: Condvar,
+    drain: Mutex<DrainState>,
+    /// Requests issued and not yet completed (for drain).
+    inflight: AtomicUsize,
+    /// Whether the drain logic has anything queued or running; read after every
+    /// completion (see [`Engine::retire`]).
+    drain_pending: AtomicBool,
+    pub(crate) files: RwLock<FileTable>,
+    pub(crate) bufs: RwLock<BufTable>,
+    pub(crate) wq: Wq,
+    /// Serialises consumers of the SQ (the kernel's `uring_lock` around submission).
+    submit_lock: Mutex<()>,
+    /// The pollable fd standing for the ring: an eventfd made readable when CQEs are
+    /// posted (once [`Engine::pollable`] asked for it).
+    notify: OwnedFd,
+    poll_enabled: AtomicBool,
+    signalled: AtomicBool,
+    /// False while `IORING_SETUP_R_DISABLED` holds the ring.
+    pub(crate) enabled: AtomicBool,
+    /// With `SINGLE_ISSUER`: the only thread allowed to submit.
+    pub(crate) issuer: Mutex<Option<std::thread::ThreadId>>,
+    /// The SQ poll thread, with `SQPOLL`.
+    pub(crate) sqpoll: Option<crate::sqpoll::SqPoll>,
+    /// Kept for last: the memory the rings point into.
+    _mem: RingMemory,
+}
+
+impl Engine {
+    pub(crate) fn new(
+        mem: RingMemory,
+        p: &sys::io_uring_params,
+        config: Config,
+    ) -> std::io::Result<Engine> {
+        // SAFETY: `mem` moves into the Engine next to `rings` and is dropped after it.
+        let rings = unsafe { Rings::new(&mem, p.flags) };
+        // SAFETY: eventfd has no memory arguments.
+        let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if efd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let sqpoll = if p.flags & sys::IORING_SETUP_SQPOLL != 0 {
+            Some(crate::sqpoll::SqPoll::new(p))
+        } else {
+            None
+        };
+        Ok(Engine {
+            rings,
+            flags: p.flags,
+            config,
+            cq: Mutex::new(CqState::default()),
+            cq_cond: Condvar::new(),
+            drain: Mutex::new(DrainState::default()),
+            inflight: AtomicUsize::new(0),
+            drain_pending: AtomicBool::new(false),
+            files: RwLock::new(FileTable::default()),
+            bufs: RwLock::new(BufTable::default()),
+            wq: Wq::new(p.sq_entries),
+            submit_lock: Mutex::new(()),
+            // SAFETY: a fresh fd we own.
+            notify: unsafe { std::os::fd::FromRawFd::from_raw_fd(efd) },
+            poll_enabled: AtomicBool::new(false),
+            signalled: AtomicBool::new(false),
+            enabled: AtomicBool::new(p.flags & sys::IORING_SETUP_R_DISABLED == 0),
+            issuer: Mutex::new(
+                (p.flags & sys::IORING_SETUP_SINGLE_ISSUER != 0
+                    && p.flags & sys::IORING_SETUP_R_DISABLED == 0)
+                    .then(|| std::thread::current().id()),
+            ),
+            sqpoll,
+            _mem: mem,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn is(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+
+    pub(crate) fn memory(&self) -> &RingMemory {
+        &self._mem
+    }
+
+    // ---- Submission ----
+
+    /// Consumes up to `to_submit` SQEs (`io_submit_sqes`). Returns how many were
+    /// consumed, counting one that failed to prepare (its CQE carries the error).
+    pub(crate) fn submit(self: &Arc<Self>, to_submit: u32) -> u32 {
+        let _g = self.submit_lock.lock().expect("submit lock");
+        let head = self.rings.sq_head();
+        let avail = self
+            .rings
+            .sq_tail()
+            .wrapping_sub(head)
+            .min(self.rings.sq_entries);
+        let n = to_submit.min(avail);
+        let mut chain: Vec<Box<Req>> = Vec::new();
+        let mut consumed = 0;
+        let mut submitted = 0;
+        while consumed < n {
+            let mut sqe = sys::io_uring_sqe::zeroed();
+            let mut ext = [0u8; 64];
+            let ok = self
+                .rings
+                .sqe(head.wrapping_add(consumed), &mut sqe, &mut ext);
+            consumed += 1;
+            if !ok {
+                // Dropped (an index out of range): consumed, not submitted; stop.
+                break;
+            }
+            submitted += 1;
+            let mut req = Req::new(sqe, ext);
+            let prepared = self.prepare(&mut req);
+            let in_chain = !chain.is_empty();
+            let links = req.links_next();
+            if let Err(err) = prepared {
+                // `io_submit_fail_init`: fail the request; in a chain, fail the head
+                // too and keep assembling; at the end of a chain, queue it failed.
+                req.failed = Some(err);
+                if in_chain || links {
+                    if let Some(h) = chain.first_mut() {
+                        h.failed.get_or_insert(-libc::ECANCELED);
+                    }
+                    chain.push(req);
+                    if links {
+                        continue;
+                    }
+                    self.queue(link_up(std::mem::take(&mut chain)));
+                } else {
+                    self.queue(req);
+                }
+                if !self.is(sys::IORING_SETUP_SUBMIT_ALL) {
+                    break;
+                }
+                continue;
+            }
+            if in_chain || links {
+                chain.push(req);
+                if !links {
+                    self.queue(link_up(std::mem::take(&mut chain)));
+                }
+            } else {
+                self.queue(req);
+            }
+        }
+        if !chain.is_empty() {
+            // A chain left open at the end of the batch is submitted as it is.
+            self.queue(link_up(chain));
+        }
+        self.rings.set_sq_head(head.wrapping_add(consumed));
+        submitted
+    }
+
+    /// The checks of `io_init_req` and the op's prep.
+    fn prepare(&self, req: &mut Req) -> Result<(), i32> {
+        let Some(def) = op::def(req.opcode()) else {
+            return Err(-libc::EINVAL);
+        };
+        let f = req.sqe.flags;
+        if f & !SQE_VALID_FLAGS != 0 {
+            return Err(-libc::EINVAL);
+        }
+        if f & sys::IOSQE_BUFFER_SELECT != 0 && !def.buffer_select {
+            return Err(-libc::EOPNOTSUPP);
+        }
+        if req.sqe.personality != 0 {
+            // No personalities are ever registered on an engine ring.
+            return Err(-libc::EINVAL);
+        }
+        (def.prep)(req, self)
+    }
+
+    /// Queues a request (with its chain) for issue, subject to drain.
+    fn queue(self: &Arc<Self>, req: Box<Req>) {
+        let req = if req.has(sys::IOSQE_IO_DRAIN) || self.drain_pending.load(Ordering::SeqCst) {
+            match self.defer(req) {
+                Some(r) => r,
+                None => return,
+            }
+        } else {
+            self.inflight.fetch_add(chain_len(&req), Ordering::SeqCst);
+            req
+        };
+        self.start(req, Mode::Inline);
+    }
+
+    /// Starts a queued chain: issues its head, or fails it whole if preparation failed.
+    fn start(self: &Arc<Self>, req: Box<Req>, mode: Mode) {
+        if req.failed.is_some() {
+            self.fail_chain(req);
+        } else {
+            self.issue(req, mode);
+        }
+    }
+
+    // ---- Drain ----
+
+    /// Holds `req` back if drain requires (returning `None`), or returns it to start
+    /// now, counted in flight.
+    fn defer(&self, mut req: Box<Req>) -> Option<Box<Req>> {
+        let mut d = self.drain.lock().expect("drain");
+        // Set before reading `inflight`, paired with `retire`'s decrement-then-read:
+        // either we see the last completion, or it sees this flag and re-checks.
+        self.drain_pending.store(true, Ordering::SeqCst);
+        let count = chain_len(&req);
+        if d.queue.is_empty() && d.running == 0 {
+            if !req.has(sys::IOSQE_IO_DRAIN) {
+                self.drain_pending.store(false, Ordering::SeqCst);
+                self.inflight.fetch_add(count, Ordering::SeqCst);
+                return Some(req);
+            }
+            if self.inflight.load(Ordering::SeqCst) == 0 {
+                d.running += 1;
+                req.drain_head = true;
+                self.inflight.fetch_add(count, Ordering::SeqCst);
+                return Some(req);
+            }
+        }
+        d.queue.push_back(req);
+        None
+    }
+
+    /// A request completed: counts it out of flight and lets drained requests go.
+    fn retire(self: &Arc<Self>, drain_head: bool) {
+        self.inflight.fetch_sub(1, Ordering::SeqCst);
+        if !drain_head && !self.drain_pending.load(Ordering::SeqCst) {
+            return;
+        }
+        let mut ready = Vec::new();
+        {
+            let mut d = self.drain.lock().expect("drain");
+            if drain_head {
+                d.running -= 1;
+            }
+            while let Some(front) = d.queue.front() {
+                if front.has(sys::IOSQE_IO_DRAIN) {
+                    if d.running > 0 || self.inflight.load(Ordering::SeqCst) != 0 {
+                        break;
+                    }
+                    let mut r = d.queue.pop_front().expect("front");
+                    r.drain_head = true;
+                    d.running += 1;
+                    self.inflight.fetch_add(chain_len(&r), Ordering::SeqCst);
+                    ready.push(r);
+                    break;
+                }
+                if d.running > 0 {
+                    break;
+                }
+                let r = d.queue.pop_front().expect("front");
+                self.inflight.fetch_add(chain_len(&r), Ordering::SeqCst);
+                ready.push(r);
+            }
+            if d.queue.is_empty() && d.running == 0 {
+                self.drain_pending.store(false, Ordering::SeqCst);
+            }
+        }
+        for r in ready {
+            self.start(r, Mode::Inline);
+        }
+    }
+
+    // ---- Issue ----
+
+    /// Issues a request: resolves its file, then tries it inline or hands it on.
+    pub(crate) fn issue(self: &Arc<Self>, mut req: Box<Req>, mode: Mode) {
+        let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
+        if def.needs_file && req.file.is_none() {
+            if req.has(sys::IOSQE_FIXED_FILE) {
+                let file = self
+                    .files
+                    .read()
+                    .expect("file table")
+                    .get(req.sqe.fd as u32);
+                match file {
+                    Some(f) => req.set_file(f),
+                    None => return self.complete(req, -libc::EBADF),
+                }
+            } else {
+                req.fd = req.sqe.fd;
+            }
+        }
+        if mode == Mode::Inline && req.has(sys::IOSQE_ASYNC) {
+            return self.punt(req);
+        }
+        match (def.issue)(req, self, mode) {
+            Step::Done(r, res) => self.complete(r, res),
+            Step::Block(r) => self.punt(r),
+            Step::Wait(r, events) => self.wait_ready(r, events),
+            Step::Parked => {}
+        }
+    }
+
+    /// Hands a request to the worker pool: the bounded class for regular files (and
+    /// work without a file), the unbounded one for the rest.
+    pub(crate) fn punt(self: &Arc<Self>, req: Box<Req>) {
+        let class = if req.fd < 0 || op::rw::is_regular(req.fd) {
+            Class::Bounded
+        } else {
+            Class::Unbounded
+        };
+        self.wq.push(self, class, req);
+    }
+
+    /// Waits for the request's fd to be ready, then issues it again.
+    ///
+    /// A worker of the unbounded class waits in `poll(2)`; the readiness reactor
+    /// replaces this with one epoll for all.
+    pub(crate) fn wait_ready(self: &Arc<Self>, mut req: Box<Req>, events: i16) {
+        req.scratch[3] = events as u16 as u64 | 1 << 32;
+        self.wq.push(self, Class::Unbounded, req);
+    }
+
+    /// Runs a request on a worker thread: may block.
+    pub(crate) fn run_in_worker(self: &Arc<Self>, mut req: Box<Req>) {
+        let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
+        loop {
+            if req.scratch[3] >> 32 == 1 {
+                // Waiting for readiness first.
+                let events = req.scratch[3] as u16 as i16;
+                req.scratch[3] = 0;
+                let mut pfd = libc::pollfd {
+                    fd: req.fd,
+                    events,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd.
+                let r = unsafe { libc::poll(&mut pfd, 1, -1) };
+                if r < 0 && self.wq.cancelled(&req) {
+                    return self.complete(req, -libc::ECANCELED);
+                }
+            }
+            if self.wq.cancelled(&req) {
+                return self.complete(req, -libc::ECANCELED);
+            }
+            match (def.issue)(req, self, Mode::Worker) {
+                Step::Done(r, res) => return self.complete(r, res),
+                Step::Block(r) => req = r,
+                Step::Wait(mut r, events) => {
+                    r.scratch[3] = events as u16 as u64 | 1 << 32;
+                    req = r;
+                }
+                Step::Parked => return,
+            }
+        }
+    }
+
+    // ---- Completion ----
+
+    /// Completes a request with `res`: posts its CQE (unless skipped on success),
+    /// then starts or fails what is linked to it.
+    pub(crate) fn complete(self: &Arc<Self>, mut req: Box<Req>, res: i32) {
+        let fail = res < 0 || req.expect.is_some_and(|e| res < e);
+        if !(req.has(sys::IOSQE_CQE_SKIP_SUCCESS) && !fail) {
+            self.post(Completion {
+                user_data: req.user_data(),
+                res,
+                flags: req.cflags,
+                big: req.big,
+            });
+        }
+        let next = req.link.take();
+        let hard = req.has(sys::IOSQE_IO_HARDLINK);
+        let drain_head = req.drain_head;
+        drop(req);
+        self.retire(drain_head);
+        if let Some(next) = next {
+            if fail && !hard {
+                self.fail_chain(next);
+            } else {
+                self.issue(next, Mode::Inline);
+            }
+        }
+    }
+
+    /// Posts a CQE for a request that stays in flight (a multishot's `F_MORE` one).
+    pub(crate) fn post_more(&self, user_data: u64, res: i32, flags: u32) {
+        self.post(Completion {
+            user_data,
+            res,
+            flags: flags | sys::IORING_CQE_F_MORE,
+            big: [0; 2],
+        });
+    }
+
+    /// Fails a chain: each request posts its own preparation error, or `-ECANCELED`
+    /// (`io_fail_links`).
+    pub(crate) fn fail_chain(self: &Arc<Self>, mut req: Box<Req>) {
+        loop {
+            let res = req.failed.unwrap_or(-libc::ECANCELED);
+            self.post(Completion {
+                user_data: req.user_data(),
+                res,
+                flags: 0,
+                big: req.big,
+            });
+            let next = req.link.take();
+            let drain_head = req.drain_head;
+            drop(req);
+            self.retire(drain_head);
+            match next {
+                Some(n) => req = n,
+                None => break,
+            }
+        }
+    }
+
+    /// Posts one CQE: into the CQ if it has room and nothing waits in overflow, else
+    /// onto the overflow list (`IORING_SQ_CQ_OVERFLOW`); with `DEFER_TASKRUN`, a
+    /// completion made off the submitter's thread waits for its next wait.
+    pub(crate) fn post(&self, c: Completion) {
+        let in_enter = IN_ENTER.with(Cell::get);
+        let mut st = self.cq.lock().expect("cq");
+        if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
+            st.deferred.push(c);
+            if self.is(sys::IORING_SETUP_TASKRUN_FLAG) {
+                self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+            }
+        } else {
+            self.post_locked(&mut st, c);
+        }
+        self.after_post(st, in_enter);
+    }
+
+    fn post_locked(&self, st: &mut CqState, c: Completion) {
+        if st.overflow.is_empty() {
+            let tail = self.rings.cq_tail();
+            if let Some(t) = self.rings.write_cqe(tail, self.rings.cq_head(), &c) {
+                self.rings.set_cq_tail(t);
+                return;
+            }
+        }
+        st.overflow.push_back(c);
+        self.rings.set_sq_flag(sys::IORING_SQ_CQ_OVERFLOW);
+    }
+
+    /// Wakes waiters, the registered eventfd and the ring's own pollable fd.
+    fn after_post(&self, st: std::sync::MutexGuard<'_, CqState>, in_enter: bool) {
+        if let Some((efd, async_only)) = &st.eventfd
+            && !(*async_only && in_enter)
+            && self.rings.cq_flags() & sys::IORING_CQ_EVENTFD_DISABLED == 0
+        {
+            // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
+            unsafe { libc::write(efd.as_raw_fd(), (&raw const ONE).cast(), 8) };
+        }
+        let waiters = st.waiters;
+        drop(st);
+        if waiters > 0 {
+            self.cq_cond.notify_all();
+        }
+        if self.poll_enabled.load(Ordering::Relaxed) && !self.signalled.swap(true, Ordering::SeqCst)
+        {
+            // SAFETY: as above, on our own eventfd.
+            unsafe { libc::write(self.notify.as_raw_fd(), (&raw const ONE).cast(), 8) };
+        }
+    }
+
+    /// Moves deferred completions and overflowed CQEs into the CQ as far as it has
+    /// room (`io_cqring_overflow_flush`, task work run at wait).
+    pub(crate) fn flush(&self) {
+        let mut st = self.cq.lock().expect("cq");
+        if !st.deferred.is_empty() {
+            let d = std::mem::take(&mut st.deferred);
+            for c in d {
+                self.post_locked(&mut st, c);
+            }
+            self.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
+        }
+        if !st.overflow.is_empty() {
+            let mut tail = self.rings.cq_tail();
+            let head = self.rings.cq_head();
+            while let Some(c) = st.overflow.front() {
+                match self.rings.write_cqe(tail, head, c) {
+                    Some(t) => {
+                        tail = t;
+                        st.overflow.pop_front();
+                    }
+                    None => break,
+                }
+            }
+            self.rings.set_cq_tail(tail);
+            if st.overflow.is_empty() {
+                self.rings.clear_sq_flag(sys::IORING_SQ_CQ_OVERFLOW);
+            }
+        }
+    }
+
+    /// Registers (or with `None` unregisters) the eventfd.
+    pub(crate) fn set_eventfd(&self, efd: Option<(OwnedFd, bool)>) -> Result<(), i32> {
+        let mut st = self.cq.lock().expect("cq");
+        match (&st.eventfd, &efd) {
+            (Some(_), Some(_)) => return Err(-libc::EBUSY),
+            (None, None) => return Err(-libc::ENXIO),
+            _ => {}
+        }
+        st.eventfd = efd;
+        Ok(())
+    }
+
+    // ---- Waiting ----
+
+    /// CQEs (slots) ready for the application.
+    fn ready(&self) -> u32 {
+        self.rings.cq_used()
+    }
+
+    /// Waits until `want` CQEs are ready, `deadline` passes (`ETIME`), or, with a
+    /// minimum wait, `min_until` passes with at least one ready (`io_cqring_wait`).
+    pub(crate) fn wait(
+        &self,
+        want: u32,
+        deadline: Option<Instant>,
+        min_until: Option<Instant>,
+    ) -> Result<(), i32> {
+        loop {
+            self.flush();
+            let mut st = self.cq.lock().expect("cq");
+            let ready = self.ready();
+            if ready >= want && st.deferred.is_empty() {
+                return Ok(());
+            }
+            if !st.deferred.is_empty() {
+                continue;
+            }
+            let now = Instant::now();
+            if min_until.is_some_and(|m| now >= m) && ready > 0 {
+                return Ok(());
+            }
+            if deadline.is_some_and(|d| now >= d) {
+                return Err(-libc::ETIME);
+            }
+            let until = match (deadline, min_until) {
+                (Some(d), Some(m)) if ready > 0 => Some(d.min(m)),
+                (d, m) if ready > 0 => d.or(m),
+                (d, _) => d,
+            };
+            st.waiters += 1;
+            st = match until {
+                Some(u) => {
+                    self.cq_cond
+                        .wait_timeout(st, u.saturating_duration_since(now))
+                        .expect("cq")
+                        .0
+                }
+                None => self.cq_cond.wait(st).expect("cq"),
+            };
+            st.waiters -= 1;
+        }
+    }
+
+    /// Wakes every thread waiting for CQEs (teardown, SQPOLL state changes).
+    pub(crate) fn wake_all(&self) {
+        self.cq_cond.notify_all();
+    }
+
+    // ---- The ring fd ----
+
+    /// The fd that stands for the ring in poll/epoll: readable when CQEs were posted
+    /// since the last time the application found the CQ empty in `enter`.
+    pub(crate) fn pollable(&self) -> i32 {
+        self.poll_enabled.store(true, Ordering::SeqCst);
+        if self.ready() > 0 && !self.signalled.swap(true, Ordering::SeqCst) {
+            // SAFETY: writing a u64 to our own eventfd.
+            unsafe { libc::write(self.notify.as_raw_fd(), (&raw const ONE).cast(), 8) };
+        }
+        self.notify.as_raw_fd()
+    }
+
+    /// Re-arms the pollable fd when the application has emptied the CQ.
+    fn reset_pollable(&self) {
+        if !self.poll_enabled.load(Ordering::Relaxed) || !self.signalled.load(Ordering::Relaxed) {
+            return;
+        }
+        if self.ready() == 0 {
+            self.signalled.store(false, Ordering::SeqCst);
+            let mut v = 0u64;
+            // SAFETY: reading 8 bytes into a valid u64 from our non-blocking eventfd.
+            unsafe { libc::read(self.notify.as_raw_fd(), (&raw mut v).cast(), 8) };
+            // A post racing with the reset: it saw `signalled` still set and did not
+            // write, so write for it.
+            if self.ready() > 0 && !self.signalled.swap(true, Ordering::SeqCst) {
+                // SAFETY: as above.
+                unsafe { libc::write(self.notify.as_raw_fd(), (&raw const ONE).cast(), 8) };
+            }
+        }
+    }
+
+    // ---- enter ----
+
+    /// `io_uring_enter(2)`.
+    ///
+    /// # Safety
+    /// `arg`/`argsz` as `flags` announce: with `EXT_ARG`, a valid
+    /// `io_uring_getevents_arg` of `argsz` bytes whose pointers are valid.
+    pub(crate) unsafe fn enter(
+        self: &Arc<Self>,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: *const libc::c_void,
+        argsz: usize,
+    ) -> Result<u32, i32> {
+        const VALID: u32 = sys::IORING_ENTER_GETEVENTS
+            | sys::IORING_ENTER_SQ_WAKEUP
+            | sys::IORING_ENTER_SQ_WAIT
+            | sys::IORING_ENTER_EXT_ARG
+            | sys::IORING_ENTER_REGISTERED_RING
+            | sys::IORING_ENTER_ABS_TIMER
+            | sys::IORING_ENTER_NO_IOWAIT;
+        if flags & !VALID != 0 {
+            return Err(-libc::EINVAL);
+        }
+        if !self.enabled.load(Ordering::Acquire) {
+            return Err(-libc::EBADFD);
+        }
+        // The wait arguments.
+        let mut timeout = None;
+        let mut min_wait = None;
+        if flags & sys::IORING_ENTER_EXT_ARG != 0 {
+            if argsz != size_of::<sys::io_uring_getevents_arg>() || arg.is_null() {
+                return Err(-libc::EINVAL);
+            }
+            // SAFETY: the caller's contract: a valid getevents_arg of this size.
+            let a = unsafe { arg.cast::<sys::io_uring_getevents_arg>().read_unaligned() };
+            if a.ts != 0 {
+                // SAFETY: as above, `ts` points to a __kernel_timespec.
+                let ts = unsafe { (a.ts as *const sys::__kernel_timespec).read_unaligned() };
+                if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+                    return Err(-libc::EINVAL);
+                }
+                timeout = Some(ts);
+            }
+            if a.min_wait_usec != 0 {
+                min_wait = Some(Duration::from_micros(a.min_wait_usec as u64));
+            }
+        } else if flags & sys::IORING_ENTER_ABS_TIMER != 0 {
+            return Err(-libc::EINVAL);
+        }
+        if self.is(sys::IORING_SETUP_SINGLE_ISSUER) {
+            let me = std::thread::current().id();
+            let mut issuer = self.issuer.lock().expect("issuer");
+            match *issuer {
+                Some(t) if t != me => return Err(-libc::EEXIST),
+                Some(_) => {}
+                None => *issuer = Some(me),
+            }
+        }
+        let start = Instant::now();
+        let _in = EnterGuard::new();
+        let mut submitted = 0;
+        if let Some(sqp) = &self.sqpoll {
+            if flags & sys::IORING_ENTER_SQ_WAKEUP != 0 {
+                sqp.wake();
+            }
+            if flags & sys::IORING_ENTER_SQ_WAIT != 0 {
+                sqp.wait_for_space(self);
+            }
+            submitted = to_submit.min(self.rings.sq_entries);
+        } else if to_submit > 0 {
+            submitted = self.submit(to_submit);
+            if submitted != to_submit {
+                // The kernel returns without waiting when it could not submit all.
+                return Ok(submitted);
+            }
+        }
+        if flags & sys::IORING_ENTER_GETEVENTS != 0 {
+            let deadline = timeout.map(|ts| {
+                let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+                if flags & sys::IORING_ENTER_ABS_TIMER != 0 {
+                    abs_to_instant(d)
+                } else {
+                    start + d
+                }
+            });
+            let min_until = min_wait.map(|m| start + m);
+            let want = min_complete.min(self.rings.cq_entries);
+            if let Err(e) = self.wait(want, deadline, min_until) {
+                return if submitted > 0 { Ok(submitted) } else { Err(e) };
+            }
+        }
+        self.reset_pollable();
+        Ok(submitted)
+    }
+
+    /// Stops everything that could touch the application's memory: the SQ poll
+    /// thread, the workers (interrupting their blocking calls).
+    pub(crate) fn shutdown(self: &Arc<Self>) {
+        if let Some(s) = &self.sqpoll {
+            s.stop();
+        }
+        self.wq.shutdown(self);
+    }
+}
+
+static ONE: u64 = 1;
+
+/// Marks the thread as inside `enter` for its lifetime.
+struct EnterGuard(bool);
+
+impl EnterGuard {
+    fn new() -> EnterGuard {
+        EnterGuard(IN_ENTER.with(|c| c.replace(true)))
+    }
+}
+
+impl Drop for EnterGuard {
+    fn drop(&mut self) {
+        IN_ENTER.with(|c| c.set(self.0));
+    }
+}
+
+/// An absolute `CLOCK_MONOTONIC` time as an `Instant`.
+fn abs_to_instant(abs: Duration) -> Instant {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+    Instant::now() + abs.saturating_sub(now)
+}
+
+/// Builds a chain from its members in order: each owns the next.
+fn link_up(chain: Vec<Box<Req>>) -> Box<Req> {
+    let mut next: Option<Box<Req>> = None;
+    for mut r in chain.into_iter().rev() {
+        r.link = next;
+        next = Some(r);
+    }
+    next.expect("a chain has a head")
+}
+
+/// Requests in a chain.
+fn chain_len(req: &Req) -> usize {
+    let mut n = 1;
+    let mut r = req;
+    while let Some(next) = &r.link {
+        n += 1;
+        r = next;
+    }
+    n
+}

@@ -1,0 +1,132 @@
+//! The op table: for each opcode the engine honours, how to prepare its SQE (validate
+//! it as the kernel does, with the same `-EINVAL`) and how to issue it. Mirrors the
+//! kernel's `io_issue_defs[]` in `io_uring/opdef.c`.
+//!
+//! An opcode without an entry is refused with `-EINVAL` at submission, exactly as the
+//! kernel refuses an opcode it does not know, and is absent from the engine's probe.
+use std::sync::Arc;
+
+use uring_sys as sys;
+
+use crate::engine::Engine;
+use crate::req::Req;
+
+pub(crate) mod misc;
+pub(crate) mod rw;
+
+/// How an issue attempt may behave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Inline, in the submitting thread: must not block (`RWF_NOWAIT`,
+    /// `MSG_DONTWAIT`); may answer [`Step::Block`] or [`Step::Wait`].
+    Inline,
+    /// In a worker of the pool: may block.
+    Worker,
+}
+
+/// What became of an issue attempt.
+pub(crate) enum Step {
+    /// Finished with this result (`-errno` on failure).
+    Done(Box<Req>, i32),
+    /// Would block: hand to the worker pool.
+    Block(Box<Req>),
+    /// Not ready: issue again when the request's fd is ready for `events`
+    /// (`POLLIN`/`POLLOUT`).
+    Wait(Box<Req>, i16),
+    /// The op keeps the request (a timer, a poll, a multishot) and completes it later.
+    Parked,
+}
+
+/// One opcode's entry.
+pub(crate) struct OpDef {
+    /// Validates the SQE and stores what issue needs in the request.
+    pub(crate) prep: fn(&mut Req, &Engine) -> Result<(), i32>,
+    /// Does the work, or says why it cannot yet.
+    pub(crate) issue: fn(Box<Req>, &Arc<Engine>, Mode) -> Step,
+    /// Works on `sqe.fd` (a registered file with `IOSQE_FIXED_FILE`).
+    pub(crate) needs_file: bool,
+    /// Accepts `IOSQE_BUFFER_SELECT`.
+    pub(crate) buffer_select: bool,
+}
+
+impl OpDef {
+    const fn new(
+        prep: fn(&mut Req, &Engine) -> Result<(), i32>,
+        issue: fn(Box<Req>, &Arc<Engine>, Mode) -> Step,
+    ) -> OpDef {
+        OpDef {
+            prep,
+            issue,
+            needs_file: false,
+            buffer_select: false,
+        }
+    }
+
+    const fn file(mut self) -> OpDef {
+        self.needs_file = true;
+        self
+    }
+
+    const fn select(mut self) -> OpDef {
+        self.buffer_select = true;
+        self
+    }
+}
+
+/// Number of opcodes of the 6.18 uapi.
+pub(crate) const OP_COUNT: usize = sys::IORING_OP_LAST as usize;
+
+/// The table, indexed by opcode.
+pub(crate) static OPS: [Option<OpDef>; OP_COUNT] = table();
+
+const fn table() -> [Option<OpDef>; OP_COUNT] {
+    let mut t = [const { None }; OP_COUNT];
+    t[sys::IORING_OP_NOP as usize] = Some(OpDef::new(misc::nop_prep, misc::nop_issue));
+    t[sys::IORING_OP_READV as usize] = Some(OpDef::new(rw::prep_readv, rw::issue).file().select());
+    t[sys::IORING_OP_WRITEV as usize] = Some(OpDef::new(rw::prep_writev, rw::issue).file());
+    t[sys::IORING_OP_READ_FIXED as usize] = Some(OpDef::new(rw::prep_read_fixed, rw::issue).file());
+    t[sys::IORING_OP_WRITE_FIXED as usize] =
+        Some(OpDef::new(rw::prep_write_fixed, rw::issue).file());
+    t[sys::IORING_OP_READ as usize] = Some(OpDef::new(rw::prep_read, rw::issue).file().select());
+    t[sys::IORING_OP_WRITE as usize] = Some(OpDef::new(rw::prep_write, rw::issue).file());
+    t[sys::IORING_OP_FSYNC as usize] = Some(OpDef::new(rw::prep_fsync, rw::issue_fsync).file());
+    t[sys::IORING_OP_SYNC_FILE_RANGE as usize] =
+        Some(OpDef::new(rw::prep_sync_file_range, rw::issue_sync_file_range).file());
+    t
+}
+
+/// The entry of `opcode`, if the engine honours it.
+#[inline]
+pub(crate) fn def(opcode: u8) -> Option<&'static OpDef> {
+    OPS.get(opcode as usize).and_then(Option::as_ref)
+}
+
+/// Whether the engine honours `opcode` (what its probe reports).
+pub fn supported(opcode: u8) -> bool {
+    def(opcode).is_some()
+}
+
+/// Fails unless every field in `fields` is zero (the kernel's checks of reserved
+/// fields: `-EINVAL`).
+#[inline]
+pub(crate) fn reserved(fields: &[u64]) -> Result<(), i32> {
+    if fields.iter().any(|&f| f != 0) {
+        Err(-libc::EINVAL)
+    } else {
+        Ok(())
+    }
+}
+
+/// The last OS error as `-errno`.
+#[inline]
+pub(crate) fn neg_errno() -> i32 {
+    -std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO)
+}
+
+/// A system call's return as a CQE result: the value, or `-errno`.
+#[inline]
+pub(crate) fn sys_res(ret: isize) -> i32 {
+    if ret < 0 { neg_errno() } else { ret as i32 }
+}

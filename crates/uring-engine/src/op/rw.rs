@@ -1,0 +1,330 @@
+//! Reads and writes (`READ`, `WRITE`, `READV`, `WRITEV`, `READ_FIXED`, `WRITE_FIXED`)
+//! and file syncs (`FSYNC`, `SYNC_FILE_RANGE`), as `io_uring/rw.c` and `sync.c`.
+//!
+//! Issue tries `preadv2`/`pwritev2` with `RWF_NOWAIT` inline first; a regular file that
+//! would block goes to the worker pool, a pipe, socket or terminal waits for readiness.
+//! A regular file read or written only in part (part cached) is finished in a worker,
+//! as the kernel finishes it; a short result that stays short fails a link.
+//!
+//! Scratch: `[0]` the kind, `[1]` bytes done so far, `[2]` 1 once the file is known to
+//! be a stream (offsets ignored).
+use std::sync::Arc;
+
+use uring_sys as sys;
+
+use super::{Mode, Step, reserved, sys_res};
+use crate::engine::Engine;
+use crate::req::Req;
+
+const READ: u64 = 0;
+const WRITE: u64 = 1;
+const READV: u64 = 2;
+const WRITEV: u64 = 3;
+const READ_FIXED: u64 = 4;
+const WRITE_FIXED: u64 = 5;
+
+/// The `RWF_*` flags of `preadv2(2)` the kernel accepts in `rw_flags`.
+const RWF_SUPPORTED: u32 = (libc::RWF_HIPRI
+    | libc::RWF_DSYNC
+    | libc::RWF_SYNC
+    | libc::RWF_NOWAIT
+    | libc::RWF_APPEND
+    | 0x20 /* RWF_NOAPPEND */
+    | 0x40 /* RWF_ATOMIC */
+    | 0x80/* RWF_DONTCACHE */) as u32;
+
+/// UIO_MAXIOV.
+const MAX_IOV: u32 = 1024;
+
+fn is_write(kind: u64) -> bool {
+    kind & 1 == 1
+}
+
+/// The checks of the kernel's `io_prep_rw` common to every read and write.
+fn prep_common(req: &mut Req, kind: u64) -> Result<(), i32> {
+    check_ioprio(req.sqe.ioprio)?;
+    // attr_type_mask: integrity (PI) attributes need a block device with metadata; the
+    // engine cannot attach them.
+    // SAFETY: plain integers over the same bytes.
+    if unsafe { req.sqe.addr3_or_cmd.attr.attr_type_mask } != 0 {
+        return Err(-libc::EINVAL);
+    }
+    req.scratch = [kind, 0, 0, 0];
+    Ok(())
+}
+
+/// What `ioprio_check_cap` refuses: an unknown class, or a level with class NONE.
+/// (RT needs CAP_SYS_NICE or CAP_SYS_ADMIN; the engine does not apply priorities, so
+/// it does not check the capability either.)
+fn check_ioprio(ioprio: u16) -> Result<(), i32> {
+    let class = ioprio >> 13;
+    let level = ioprio & 0x7;
+    match class {
+        0 if level != 0 => Err(-libc::EINVAL),
+        0..=3 => Ok(()),
+        _ => Err(-libc::EINVAL),
+    }
+}
+
+pub(crate) fn prep_read(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_common(req, READ)?;
+    req.expect = Some(req.sqe.len as i32);
+    Ok(())
+}
+
+pub(crate) fn prep_write(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_common(req, WRITE)?;
+    req.expect = Some(req.sqe.len as i32);
+    Ok(())
+}
+
+/// Copies the iovec array at prep (the application may free it once submitted:
+/// `IORING_FEAT_SUBMIT_STABLE`).
+fn prep_vec(req: &mut Req, kind: u64) -> Result<(), i32> {
+    prep_common(req, kind)?;
+    let n = req.sqe.len;
+    if n > MAX_IOV {
+        return Err(-libc::EINVAL);
+    }
+    let mut v = Vec::<libc::iovec>::with_capacity(n as usize);
+    if n > 0 {
+        let src = req.addr() as *const libc::iovec;
+        if src.is_null() {
+            return Err(-libc::EFAULT);
+        }
+        // SAFETY: the application promises `addr` points to `len` iovecs valid during
+        // submission (the SQE contract); `v` has room for `n`.
+        unsafe {
+            std::ptr::copy_nonoverlapping(src, v.as_mut_ptr(), n as usize);
+            v.set_len(n as usize);
+        }
+    }
+    let total: usize = v.iter().map(|i| i.iov_len).sum();
+    if total > isize::MAX as usize {
+        return Err(-libc::EINVAL);
+    }
+    req.expect = Some(total.min(i32::MAX as usize) as i32);
+    req.owned = Some(Box::new(Iovecs(v)));
+    Ok(())
+}
+
+pub(crate) fn prep_readv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_vec(req, READV)
+}
+
+pub(crate) fn prep_writev(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_vec(req, WRITEV)
+}
+
+pub(crate) fn prep_read_fixed(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_common(req, READ_FIXED)?;
+    req.expect = Some(req.sqe.len as i32);
+    Ok(())
+}
+
+pub(crate) fn prep_write_fixed(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_common(req, WRITE_FIXED)?;
+    req.expect = Some(req.sqe.len as i32);
+    Ok(())
+}
+
+/// Whether `fd` is a regular file or block device (work for the bounded pool, never
+/// worth a readiness wait).
+pub(crate) fn is_regular(fd: i32) -> bool {
+    // SAFETY: an all-zero stat is a valid out-buffer; fstat writes it or fails.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return true;
+    }
+    matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK)
+}
+
+pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
+    let kind = req.scratch[0];
+    let user_flags = req.op_flags();
+    if user_flags & !RWF_SUPPORTED != 0 {
+        return Step::Done(req, -libc::EOPNOTSUPP);
+    }
+    let done = req.scratch[1] as usize;
+    // One buffer (possibly a registered one) or the copied iovecs, advanced past what
+    // is done.
+    let mut one = libc::iovec {
+        iov_base: std::ptr::null_mut(),
+        iov_len: 0,
+    };
+    let mut vec: Vec<libc::iovec>;
+    let iov: &[libc::iovec] = match kind {
+        READ | WRITE | READ_FIXED | WRITE_FIXED => {
+            let (addr, len) = (req.addr(), req.sqe.len as u64);
+            if kind >= READ_FIXED {
+                let Some(buf) = e.bufs.read().expect("buffer table").get(req.buf_index()) else {
+                    return Step::Done(req, -libc::EFAULT);
+                };
+                if let Err(err) = buf.check(addr, len) {
+                    return Step::Done(req, err);
+                }
+            }
+            one.iov_base = (addr as usize + done) as *mut libc::c_void;
+            one.iov_len = len as usize - done;
+            std::slice::from_ref(&one)
+        }
+        _ => {
+            let v = req
+                .owned
+                .as_ref()
+                .and_then(|o| o.downcast_ref::<Iovecs>())
+                .expect("readv/writev prepared its iovecs");
+            vec = v.0.clone();
+            advance(&mut vec, done);
+            &vec
+        }
+    };
+    let stream = req.scratch[2] == 1;
+    let off = if stream || req.off() == u64::MAX {
+        -1
+    } else {
+        (req.off() as i64).wrapping_add(done as i64)
+    };
+    let user_nowait = user_flags & libc::RWF_NOWAIT as u32 != 0;
+    let flags = if mode == Mode::Inline {
+        user_flags as i32 | libc::RWF_NOWAIT
+    } else {
+        user_flags as i32
+    };
+    let ret = loop {
+        // SAFETY: the buffers are the application's, valid until the CQE (the push
+        // contract); registered ones were checked against their registration.
+        let r = unsafe {
+            if is_write(kind) {
+                libc::pwritev2(req.fd, iov.as_ptr(), iov.len() as i32, off, flags)
+            } else {
+                libc::preadv2(req.fd, iov.as_ptr(), iov.len() as i32, off, flags)
+            }
+        };
+        let r = sys_res(r as isize);
+        if r == -libc::ESPIPE && !stream && off != -1 {
+            // A pipe or socket: io_uring ignores the offset of a stream.
+            req.scratch[2] = 1;
+            return issue(req, e, mode);
+        }
+        if r == -libc::EINTR && mode == Mode::Worker && !e.wq.cancelled(&req) {
+            continue;
+        }
+        break r;
+    };
+    if ret == -libc::EAGAIN && !user_nowait {
+        if is_regular(req.fd) {
+            return if mode == Mode::Inline {
+                Step::Block(req)
+            } else {
+                // A regular file that says EAGAIN to a blocking call (O_NONBLOCK on a
+                // file that honours it): the kernel posts it.
+                Step::Done(req, ret)
+            };
+        }
+        let events = if is_write(kind) {
+            libc::POLLOUT
+        } else {
+            libc::POLLIN
+        };
+        return Step::Wait(req, events);
+    }
+    if ret == -libc::EOPNOTSUPP && mode == Mode::Inline && !user_nowait {
+        // No RWF_NOWAIT on this file: do it blocking.
+        return Step::Block(req);
+    }
+    if ret < 0 {
+        return Step::Done(req, if done > 0 { done as i32 } else { ret });
+    }
+    let total = done + ret as usize;
+    let want = req.expect.unwrap_or(0) as usize;
+    if ret > 0
+        && total < want
+        && !stream
+        && mode == Mode::Inline
+        && !user_nowait
+        && is_regular(req.fd)
+    {
+        // Part of it was cached: finish the rest in a worker, as the kernel does.
+        req.scratch[1] = total as u64;
+        return Step::Block(req);
+    }
+    if ret > 0 && total < want && !stream && mode == Mode::Worker {
+        // A blocking read that came up short before EOF: keep going until 0.
+        req.scratch[1] = total as u64;
+        return issue(req, e, mode);
+    }
+    Step::Done(req, total as i32)
+}
+
+/// A copy of the application's iovec array.
+pub(crate) struct Iovecs(pub(crate) Vec<libc::iovec>);
+
+// SAFETY: the iovecs point into application memory whose validity until the CQE is
+// the SQE's contract; moving the pointers between threads moves no data.
+unsafe impl Send for Iovecs {}
+
+/// Drops the first `n` bytes from `iov`.
+fn advance(iov: &mut Vec<libc::iovec>, mut n: usize) {
+    let mut skip = 0;
+    for v in iov.iter_mut() {
+        if n == 0 {
+            break;
+        }
+        if n >= v.iov_len {
+            n -= v.iov_len;
+            skip += 1;
+        } else {
+            v.iov_base = (v.iov_base as usize + n) as *mut libc::c_void;
+            v.iov_len -= n;
+            n = 0;
+        }
+    }
+    iov.drain(..skip);
+}
+
+/// `IORING_OP_FSYNC`: scratch `[0]` flags.
+pub(crate) fn prep_fsync(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    reserved(&[req.addr(), req.buf_index() as u64, req.file_index() as u64])?;
+    let flags = req.op_flags();
+    if flags & !sys::IORING_FSYNC_DATASYNC != 0 {
+        return Err(-libc::EINVAL);
+    }
+    Ok(())
+}
+
+pub(crate) fn issue_fsync(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step {
+    if mode == Mode::Inline {
+        // Always blocks: the kernel forces it async too.
+        return Step::Block(req);
+    }
+    // The engine syncs the whole file; the kernel's range (off, len) narrows what it
+    // writes back, never what it guarantees for the range.
+    // SAFETY: plain system calls on an fd.
+    let r = unsafe {
+        if req.op_flags() & sys::IORING_FSYNC_DATASYNC != 0 {
+            libc::fdatasync(req.fd)
+        } else {
+            libc::fsync(req.fd)
+        }
+    };
+    let res = sys_res(r as isize);
+    Step::Done(req, res)
+}
+
+pub(crate) fn prep_sync_file_range(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    reserved(&[req.addr(), req.buf_index() as u64, req.file_index() as u64])
+}
+
+pub(crate) fn issue_sync_file_range(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step {
+    if mode == Mode::Inline {
+        return Step::Block(req);
+    }
+    // SAFETY: a plain system call on an fd.
+    let r = unsafe {
+        libc::sync_file_range(req.fd, req.off() as i64, req.sqe.len as i64, req.op_flags())
+    };
+    let res = sys_res(r as isize);
+    Step::Done(req, res)
+}

@@ -1,0 +1,145 @@
+//! A request: one SQE copied out of the ring, with what its op prepared, its place in
+//! a link chain, and the file it resolved.
+use std::any::Any;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+
+use uring_sys as sys;
+
+/// One request in flight. Owned by whoever holds it at the moment: the submitting
+/// thread, a worker, the reactor, a timer list; never shared.
+pub(crate) struct Req {
+    /// The SQE as the application wrote it (the first 64 bytes).
+    pub(crate) sqe: sys::io_uring_sqe,
+    /// The second 64 bytes of a 128-byte SQE.
+    pub(crate) ext: [u8; 64],
+    /// The file: the SQE's fd, or the registered file's (resolved at issue time, as
+    /// the kernel does since `IORING_FEAT_LINKED_FILE`).
+    pub(crate) fd: RawFd,
+    /// Keeps a registered file open while the request uses it.
+    pub(crate) file: Option<Arc<OwnedFd>>,
+    /// `IORING_CQE_F_*` to post with the result.
+    pub(crate) cflags: u32,
+    /// The extra 16 bytes of a 32-byte CQE.
+    pub(crate) big: [u64; 2],
+    /// A result other than this one fails the link (a short read or write does;
+    /// `None`: only a negative result does).
+    pub(crate) expect: Option<i32>,
+    /// Set when preparation failed inside a link chain: the error it posts when the
+    /// chain is failed.
+    pub(crate) failed: Option<i32>,
+    /// The head of a chain submitted with `IOSQE_IO_DRAIN`, started by the drain
+    /// logic: its completion lets the requests queued behind it go.
+    pub(crate) drain_head: bool,
+    /// The next request of the chain (`IOSQE_IO_LINK` / `IOSQE_IO_HARDLINK`).
+    pub(crate) link: Option<Box<Req>>,
+    /// Small per-op state, whose meaning each op documents.
+    pub(crate) scratch: [u64; 4],
+    /// Larger per-op state, for the few ops that need it.
+    pub(crate) owned: Option<Box<dyn Any + Send>>,
+}
+
+impl Req {
+    pub(crate) fn new(sqe: sys::io_uring_sqe, ext: [u8; 64]) -> Box<Req> {
+        Box::new(Req {
+            sqe,
+            ext,
+            fd: -1,
+            file: None,
+            cflags: 0,
+            big: [0; 2],
+            expect: None,
+            failed: None,
+            drain_head: false,
+            link: None,
+            scratch: [0; 4],
+            owned: None,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn opcode(&self) -> u8 {
+        self.sqe.opcode
+    }
+
+    #[inline]
+    pub(crate) fn user_data(&self) -> u64 {
+        self.sqe.user_data
+    }
+
+    #[inline]
+    pub(crate) fn has(&self, flag: u8) -> bool {
+        self.sqe.flags & flag != 0
+    }
+
+    /// Whether the SQE continues a chain into the next one.
+    #[inline]
+    pub(crate) fn links_next(&self) -> bool {
+        self.has(sys::IOSQE_IO_LINK | sys::IOSQE_IO_HARDLINK)
+    }
+
+    /// `off` (the file offset) of the SQE.
+    #[inline]
+    pub(crate) fn off(&self) -> u64 {
+        // SAFETY: every member of the union is plain integers over the same 8 bytes.
+        unsafe { self.sqe.off_or_addr2.off }
+    }
+
+    /// `addr` of the SQE.
+    #[inline]
+    pub(crate) fn addr(&self) -> u64 {
+        // SAFETY: as for `off`.
+        unsafe { self.sqe.addr_or_splice_off_in.addr }
+    }
+
+    /// The op-specific flags word (`rw_flags`, `fsync_flags`, …) as unsigned.
+    #[inline]
+    pub(crate) fn op_flags(&self) -> u32 {
+        // SAFETY: as for `off`.
+        unsafe { self.sqe.op_flags.fsync_flags }
+    }
+
+    /// `buf_index` / `buf_group`.
+    #[inline]
+    pub(crate) fn buf_index(&self) -> u16 {
+        // SAFETY: as for `off`.
+        unsafe { self.sqe.buf.buf_index }
+    }
+
+    /// `file_index` / `splice_fd_in` / `optlen`.
+    #[inline]
+    pub(crate) fn file_index(&self) -> u32 {
+        // SAFETY: as for `off`.
+        unsafe { self.sqe.splice_fd_in_or_file_index.file_index }
+    }
+
+    /// `addr3`.
+    #[inline]
+    pub(crate) fn addr3(&self) -> u64 {
+        // SAFETY: as for `off`.
+        unsafe { self.sqe.addr3_or_cmd.addr3.addr3 }
+    }
+
+    /// The padding word after `addr3`, reserved for most ops.
+    #[inline]
+    pub(crate) fn pad2(&self) -> u64 {
+        // SAFETY: as for `off`.
+        unsafe { self.sqe.addr3_or_cmd.addr3.__pad2[0] }
+    }
+
+    /// Sets the resolved file.
+    pub(crate) fn set_file(&mut self, file: Arc<OwnedFd>) {
+        self.fd = file.as_raw_fd();
+        self.file = Some(file);
+    }
+}
+
+impl std::fmt::Debug for Req {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Req")
+            .field("opcode", &self.sqe.opcode)
+            .field("user_data", &self.sqe.user_data)
+            .field("fd", &self.fd)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,107 @@
+//! Registered resources: the fixed file table and the registered buffers
+//! (`io_uring/rsrc.c`, `io_uring/filetable.c`).
+//!
+//! A registered file is a duplicate of the application's fd, so closing the original
+//! leaves the slot valid, as the kernel's file reference does. A registered buffer is
+//! the application's memory, which it promises to keep (the kernel pins the pages).
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::sync::Arc;
+
+/// The fixed file table.
+#[derive(Debug, Default)]
+pub(crate) struct FileTable {
+    slots: Vec<Option<Arc<OwnedFd>>>,
+    /// Whether a table is registered at all (a sparse table of 0 is not).
+    pub(crate) registered: bool,
+    /// The range `IORING_FILE_INDEX_ALLOC` allocates from.
+    pub(crate) alloc_range: (u32, u32),
+}
+
+impl FileTable {
+    pub(crate) fn get(&self, index: u32) -> Option<Arc<OwnedFd>> {
+        self.slots.get(index as usize)?.clone()
+    }
+
+    pub(crate) fn len(&self) -> u32 {
+        self.slots.len() as u32
+    }
+
+    /// Registers `n` slots, all empty.
+    pub(crate) fn register(&mut self, n: u32) {
+        self.slots = (0..n).map(|_| None).collect();
+        self.registered = true;
+        self.alloc_range = (0, n);
+    }
+
+    pub(crate) fn unregister(&mut self) {
+        *self = FileTable::default();
+    }
+
+    /// Puts a duplicate of `fd` in `slot` (or empties it for `fd == -1`); the slot
+    /// must exist.
+    pub(crate) fn set(&mut self, slot: u32, fd: i32) -> Result<(), i32> {
+        let file = if fd == -1 {
+            None
+        } else {
+            Some(Arc::new(dup(fd)?))
+        };
+        self.install(slot, file)
+    }
+
+    /// Installs an owned file in `slot`, closing what was there.
+    pub(crate) fn install(&mut self, slot: u32, file: Option<Arc<OwnedFd>>) -> Result<(), i32> {
+        let s = self.slots.get_mut(slot as usize).ok_or(-libc::EINVAL)?;
+        *s = file;
+        Ok(())
+    }
+
+    /// A free slot of the allocation range (`IORING_FILE_INDEX_ALLOC`).
+    pub(crate) fn alloc(&self) -> Option<u32> {
+        let (start, len) = self.alloc_range;
+        (start..start.saturating_add(len).min(self.len()))
+            .find(|&i| self.slots[i as usize].is_none())
+    }
+}
+
+/// Duplicates `fd` with close-on-exec, as a registered file reference.
+pub(crate) fn dup(fd: i32) -> Result<OwnedFd, i32> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor or fails; it touches no memory.
+    let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };
+    if new < 0 {
+        return Err(-libc::EBADF);
+    }
+    // SAFETY: `new` is a fresh descriptor nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
+/// One registered buffer: application memory `[addr, addr + len)`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RegBuf {
+    pub(crate) addr: u64,
+    pub(crate) len: u64,
+}
+
+impl RegBuf {
+    /// Checks that `[addr, addr + len)` lies inside the buffer (`-EFAULT` otherwise, as
+    /// the kernel's `io_import_fixed`).
+    pub(crate) fn check(&self, addr: u64, len: u64) -> Result<(), i32> {
+        let end = addr.checked_add(len).ok_or(-libc::EFAULT)?;
+        if addr < self.addr || end > self.addr + self.len {
+            return Err(-libc::EFAULT);
+        }
+        Ok(())
+    }
+}
+
+/// The registered buffer table.
+#[derive(Debug, Default)]
+pub(crate) struct BufTable {
+    pub(crate) slots: Vec<Option<RegBuf>>,
+    pub(crate) registered: bool,
+}
+
+impl BufTable {
+    pub(crate) fn get(&self, index: u16) -> Option<RegBuf> {
+        *self.slots.get(index as usize)?
+    }
+}
