@@ -13,9 +13,12 @@ use uring_sys as sys;
 use crate::config::Config;
 use crate::mem::RingMemory;
 use crate::op::{self, Mode, Step};
+use crate::pbuf::Pbufs;
+use crate::reactor::Reactor;
 use crate::req::Req;
 use crate::rings::{Completion, Rings};
 use crate::rsrc::{BufTable, FileTable};
+use crate::timer::Timers;
 use crate::wq::{Class, Wq};
 
 /// The `IOSQE_*` flags the kernel accepts (`SQE_VALID_FLAGS`).
@@ -74,6 +77,12 @@ pub(crate) struct Engine {
     pub(crate) files: RwLock<FileTable>,
     pub(crate) bufs: RwLock<BufTable>,
     pub(crate) wq: Wq,
+    /// Requests waiting for their fd to be ready.
+    pub(crate) reactor: Reactor,
+    /// Pending timeouts.
+    pub(crate) timers: Timers,
+    /// Provided buffers.
+    pub(crate) pbufs: Pbufs,
     /// Serialises consumers of the SQ (the kernel's `uring_lock` around submission).
     submit_lock: Mutex<()>,
     /// The pollable fd standing for the ring: an eventfd made readable when CQEs are
@@ -121,6 +130,9 @@ impl Engine {
             files: RwLock::new(FileTable::default()),
             bufs: RwLock::new(BufTable::default()),
             wq: Wq::new(p.sq_entries),
+            reactor: Reactor::default(),
+            timers: Timers::default(),
+            pbufs: Pbufs::default(),
             submit_lock: Mutex::new(()),
             // SAFETY: a fresh fd we own.
             notify: unsafe { std::os::fd::FromRawFd::from_raw_fd(efd) },
@@ -368,12 +380,28 @@ impl Engine {
     }
 
     /// Waits for the request's fd to be ready, then issues it again.
-    ///
-    /// A worker of the unbounded class waits in `poll(2)`; the readiness reactor
-    /// replaces this with one epoll for all.
-    pub(crate) fn wait_ready(self: &Arc<Self>, mut req: Box<Req>, events: i16) {
-        req.scratch[3] = events as u16 as u64 | 1 << 32;
-        self.wq.push(self, Class::Unbounded, req);
+    pub(crate) fn wait_ready(self: &Arc<Self>, req: Box<Req>, events: i16) {
+        self.reactor.arm(self, req, events);
+    }
+
+    /// Takes out every request parked anywhere (queued for a worker, waiting for
+    /// readiness, a pending timeout, held back by drain) that matches `pred`: all of
+    /// them, or only the first. The caller completes them (cancellation).
+    pub(crate) fn take_parked(
+        &self,
+        pred: &mut dyn FnMut(&Req) -> bool,
+        all: bool,
+    ) -> Vec<Box<Req>> {
+        let mut out = self.wq.take_queued(&mut *pred, all);
+        if !all && !out.is_empty() {
+            return out;
+        }
+        out.extend(self.reactor.take_matching(pred, all));
+        if !all && !out.is_empty() {
+            return out;
+        }
+        out.extend(self.timers.take_matching(pred, all));
+        out
     }
 
     /// Runs a request on a worker thread: may block.
@@ -753,6 +781,8 @@ impl Engine {
         if let Some(s) = &self.sqpoll {
             s.stop();
         }
+        self.timers.shutdown();
+        self.reactor.shutdown();
         self.wq.shutdown(self);
     }
 }

@@ -21,11 +21,14 @@ mod config;
 mod engine;
 mod mem;
 pub mod op;
+mod pbuf;
+mod reactor;
 mod register;
 mod req;
 mod rings;
 mod rsrc;
 mod sqpoll;
+mod timer;
 mod wq;
 
 use std::ffi::c_void;
