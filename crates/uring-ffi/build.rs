@@ -11,6 +11,9 @@
 //! exported function: this script turns the map into the `symver!` macro
 //! (`$OUT_DIR/symver.rs`), which each module invokes with the functions it exports
 //! (one source of truth: the map; a name missing from it fails the build).
+#[path = "map.rs"]
+mod map;
+
 use std::path::{Path, PathBuf};
 use std::{env, fs};
 
@@ -28,6 +31,7 @@ fn main() {
     };
     println!("cargo:rerun-if-changed={}", map.display());
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=map.rs");
 
     let text = fs::read_to_string(&map).unwrap_or_else(|e| panic!("{}: {e}", map.display()));
     let mut rules = String::from(
@@ -36,7 +40,7 @@ fn main() {
          /// same object file (codegen unit) as the definition, as `.symver` requires.\n\
          macro_rules! symver {\n    ($($name:ident),* $(,)?) => { $( symver!(@one $name); )* };\n",
     );
-    for (symbol, node) in parse_map(&text) {
+    for (symbol, node) in map::parse_map(&text) {
         rules.push_str(&format!(
             "    (@one {symbol}) => {{ #[cfg(not(test))] core::arch::global_asm!(\".symver {symbol}, {symbol}@@{node}\"); }};\n"
         ));
@@ -60,44 +64,4 @@ fn display(p: &Path) -> String {
     p.to_str()
         .expect("a UTF-8 path to the version script")
         .to_owned()
-}
-
-/// The `(symbol, version node)` pairs of a linker version script: the names listed
-/// under `global:` (or before any `global:`/`local:`) inside each `NODE { … }`.
-fn parse_map(text: &str) -> Vec<(String, String)> {
-    let mut clean = String::new();
-    let mut rest = text;
-    while let Some(start) = rest.find("/*") {
-        clean.push_str(&rest[..start]);
-        let end = rest[start..].find("*/").expect("unterminated comment") + start + 2;
-        rest = &rest[end..];
-    }
-    clean.push_str(rest);
-
-    let tokens: Vec<&str> = clean
-        .split(|c: char| c.is_whitespace() || c == ';')
-        .filter(|t| !t.is_empty())
-        .collect();
-    let mut pairs = Vec::new();
-    let mut node: Option<&str> = None;
-    let mut local = false;
-    for (i, &token) in tokens.iter().enumerate() {
-        if tokens.get(i + 1) == Some(&"{") {
-            node = Some(token);
-            local = false;
-            continue;
-        }
-        match token {
-            "{" | "global:" => local = false,
-            "local:" => local = true,
-            // `} PARENT;` closes the node; the parent's name is not a symbol.
-            "}" => node = None,
-            name => {
-                if let Some(n) = node.filter(|_| !local && !name.contains('*')) {
-                    pairs.push((name.to_owned(), n.to_owned()));
-                }
-            }
-        }
-    }
-    pairs
 }

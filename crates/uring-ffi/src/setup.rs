@@ -606,6 +606,13 @@ pub unsafe extern "C" fn io_uring_resize_rings(
         let mut np = *p;
         np.flags = (*ring).flags;
         np.features = (*ring).features;
+        if np.flags & k::IORING_SETUP_NO_SQARRAY == 0 && np.sq_off.array == 0 {
+            // Linux 6.18 does not report the new SQ array's offset after a resize. It
+            // is where the kernel's rings_size() puts it: right after the CQEs,
+            // cache-line aligned.
+            let cqes_end = np.cq_off.cqes as usize + np.cq_entries as usize * cqe_size(np.flags);
+            np.sq_off.array = cqes_end.next_multiple_of(64) as u32;
+        }
         let ret = mmap_rings(fd, &np, sq, cq);
         if ret != 0 {
             return ret;

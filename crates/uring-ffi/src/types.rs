@@ -174,3 +174,86 @@ pub(crate) unsafe fn store_relaxed(p: *mut c_uint, v: u32) {
     // SAFETY: as in `load_acquire`.
     unsafe { AtomicU32::from_ptr(p) }.store(v, Ordering::Relaxed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{offset_of, size_of};
+    use std::collections::HashMap;
+    use std::process::Command;
+
+    /// Our size and offsets, named as `tests/c/layout.c` prints liburing's.
+    fn ours() -> Vec<(String, usize)> {
+        macro_rules! off {
+            ($t:ident: $($f:ident),*) => {
+                [(concat!("sizeof(", stringify!($t), ")"), size_of::<$t>())]
+                    .into_iter()
+                    .chain([$((concat!(stringify!($t), ".", stringify!($f)), offset_of!($t, $f))),*])
+                    .map(|(n, v)| (n.to_owned(), v))
+                    .collect::<Vec<_>>()
+            };
+        }
+        let mut all = off!(io_uring_sq: khead, ktail, kring_mask, kring_entries, kflags,
+            kdropped, array, sqes, sqe_head, sqe_tail, ring_sz, ring_ptr, ring_mask,
+            ring_entries, pad);
+        all.extend(
+            off!(io_uring_cq: khead, ktail, kring_mask, kring_entries, kflags,
+            koverflow, cqes, ring_sz, ring_ptr, ring_mask, ring_entries, pad),
+        );
+        all.extend(
+            off!(io_uring: sq, cq, flags, ring_fd, features, enter_ring_fd,
+            int_flags, pad, pad2),
+        );
+        all
+    }
+
+    /// The layout of `struct io_uring` and its parts equals what the system's
+    /// `liburing.h` (liburing-dev) says, field by field.
+    #[test]
+    fn layout_matches_system_liburing_h() {
+        if !std::path::Path::new("/usr/include/liburing.h").exists() {
+            assert!(
+                std::env::var("URING_REQUIRE_KERNEL").as_deref() != Ok("1"),
+                "/usr/include/liburing.h missing (install liburing-dev)"
+            );
+            eprintln!("SKIP layout_matches_system_liburing_h: no /usr/include/liburing.h");
+            return;
+        }
+        let dir = std::env::temp_dir().join(format!("uring-ffi-layout-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bin = dir.join("layout");
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/layout.c");
+        let cc = Command::new("cc")
+            .arg("-o")
+            .arg(&bin)
+            .arg(src)
+            .status()
+            .expect("run cc");
+        assert!(cc.success(), "cc failed on {src}");
+        let out = Command::new(&bin).output().expect("run layout");
+        assert!(out.status.success());
+        let theirs: HashMap<String, usize> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let (name, value) = l.rsplit_once(' ').unwrap();
+                (name.to_owned(), value.parse().unwrap())
+            })
+            .collect();
+        let ours = ours();
+        assert_eq!(
+            ours.len(),
+            theirs.len(),
+            "the C program and this test list different fields"
+        );
+        for (name, value) in ours {
+            assert_eq!(
+                theirs.get(&name),
+                Some(&value),
+                "{name}: liburing.h says {:?}, we {value}",
+                theirs.get(&name)
+            );
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -1,0 +1,150 @@
+//! Shared by the C ABI tests: finding our built library, compiling the C programs of
+//! `tests/c/` against the system's `liburing.h`, running them against the system's
+//! liburing and against ours, and the visible-skip convention of the workspace.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// Whether `URING_REQUIRE_KERNEL=1` (CI) turns skips into failures.
+pub fn require_kernel() -> bool {
+    std::env::var("URING_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
+}
+
+/// Reports a skip on the terminal (not captured by the harness), or fails the test
+/// when `URING_REQUIRE_KERNEL=1`.
+pub fn skip(test: &str, why: &str) {
+    if require_kernel() {
+        panic!("{test}: would skip, but URING_REQUIRE_KERNEL=1: {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
+}
+
+/// The directory cargo put this test binary's libraries in (`target/<profile>`).
+fn target_profile_dir() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+}
+
+/// Our built shared library `file` (`liburing_ffi.so` …), as cargo built it for this
+/// test run.
+pub fn built_library(file: &str) -> PathBuf {
+    let dir = target_profile_dir();
+    for candidate in [dir.join(file), dir.join("deps").join(file)] {
+        if candidate.exists() {
+            return candidate;
+        }
+    }
+    panic!(
+        "{file} not found under {}: cargo builds it before the tests",
+        dir.display()
+    );
+}
+
+/// A scratch directory for this test process.
+pub fn scratch() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("uring-ffi-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+/// A directory holding our `liburing.so.2` (and `liburing.so`, for linking against it
+/// directly), for `LD_LIBRARY_PATH` and `-L`.
+pub fn drop_in_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let lib = built_library("liburing_ffi.so");
+        let dir = scratch().join("lib");
+        std::fs::create_dir_all(&dir).unwrap();
+        for name in ["liburing.so.2", "liburing.so"] {
+            let link = dir.join(name);
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(&lib, &link).unwrap();
+        }
+        dir
+    })
+}
+
+/// Whether the system's liburing (header and shared library) is there to build the
+/// programs against; reports the skip if not.
+pub fn system_liburing(test: &str) -> bool {
+    let ok = Path::new("/usr/include/liburing.h").exists()
+        && Command::new("cc")
+            .args(["-print-file-name=liburing.so.2"])
+            .output()
+            .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim().starts_with('/'));
+    if !ok {
+        skip(
+            test,
+            "the system's liburing is not installed (apt-get install liburing-dev)",
+        );
+    }
+    ok
+}
+
+/// Compiles `tests/c/<name>.c` against the system's `liburing.h`, linked against the
+/// system's liburing (`ours = false`) or against ours.
+pub fn compile(name: &str, ours: bool) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/c")
+        .join(format!("{name}.c"));
+    let bin = scratch().join(if ours {
+        format!("{name}-ours")
+    } else {
+        name.to_owned()
+    });
+    let mut cc = Command::new("cc");
+    cc.args(["-O1", "-Wall", "-Werror", "-Wno-unused-result", "-o"])
+        .arg(&bin)
+        .arg(&src);
+    if ours {
+        cc.arg("-L").arg(drop_in_dir());
+    }
+    cc.arg("-luring");
+    let out = cc.output().expect("run cc");
+    assert!(
+        out.status.success(),
+        "cc {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    bin
+}
+
+/// Which library a run loads, and on which backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lib {
+    /// The system's liburing.
+    System,
+    /// Ours, by `LD_LIBRARY_PATH`, with `URING_BACKEND` set to this value.
+    Ours(&'static str),
+}
+
+/// Runs `bin` with `args` on `lib`.
+pub fn run(bin: &Path, args: &[&Path], lib: Lib) -> Output {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("URING_BACKEND");
+    if let Lib::Ours(backend) = lib {
+        cmd.env("LD_LIBRARY_PATH", drop_in_dir())
+            .env("URING_BACKEND", backend);
+    }
+    cmd.output().expect("run test program")
+}
+
+/// Asserts that a run exited 0, showing its output if not.
+pub fn assert_success(what: &str, out: &Output) {
+    assert!(
+        out.status.success(),
+        "{what}: {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
