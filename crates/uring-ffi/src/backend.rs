@@ -53,7 +53,7 @@ pub(crate) unsafe fn setup(entries: u32, p: *mut io_uring_params) -> i32 {
         Choice::Auto => {
             // SAFETY: forwarded contract.
             let fd = unsafe { sys::io_uring_setup(entries, p) };
-            if fd < 0 && refused(fd) && engine::AVAILABLE {
+            if fd < 0 && refused(fd) {
                 // SAFETY: forwarded contract; the kernel wrote nothing into `p`.
                 unsafe { engine::setup(entries, p) }
             } else {
@@ -129,57 +129,208 @@ pub(crate) fn close(fd: RawFd) {
     }
 }
 
-/// The engine arm. Without the engine built in, no fd is ever an engine ring, and
-/// asking for the engine is answered as a kernel without io_uring would answer.
+/// The engine arm: a registry from the fds of engine rings to their [`EngineRing`].
+///
+/// The engine's ring fd is a pollable eventfd it owns; C code holds it as `ring_fd`
+/// and passes it to every call, which comes here first. Registered ring indices
+/// (`IORING_REGISTER_RING_FDS`) of engine rings are handed out by this module as
+/// `ENGINE_INDEX | fd`, a range the kernel's indices (below 16) never reach, so a
+/// `REGISTERED_RING` enter finds its backend without any per-thread table.
 mod engine {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, RwLock};
+
+    use uring_engine::EngineRing;
+    use uring_sys as k;
+
     use super::*;
 
-    /// No engine in this build.
-    pub(super) const AVAILABLE: bool = false;
+    /// The bit that marks a registered index as an engine ring's.
+    const ENGINE_INDEX: u32 = 1 << 30;
+
+    /// One engine ring and what still refers to it.
+    struct Entry {
+        fd: RawFd,
+        ring: Arc<EngineRing>,
+        /// The fd was handed to C and not closed yet.
+        fd_open: bool,
+        /// Registered as a ring index and not unregistered yet.
+        registered: bool,
+    }
+
+    /// How many engine rings exist: zero lets every call of a kernel-only program
+    /// skip the registry. Relaxed is enough: an fd only reaches another thread
+    /// through something that synchronises (the C code passing it on), and the
+    /// count rose before the fd was returned.
+    static COUNT: AtomicUsize = AtomicUsize::new(0);
+    static RINGS: RwLock<Vec<Entry>> = RwLock::new(Vec::new());
 
     /// The engine ring `fd` stands for (with `IORING_ENTER_REGISTERED_RING` in
     /// `flags`, `fd` is a registered index), if any.
     #[inline(always)]
-    pub(super) fn lookup(_fd: RawFd, _flags: u32) -> Option<Never> {
-        None
+    pub(super) fn lookup(fd: RawFd, flags: u32) -> Option<Arc<EngineRing>> {
+        if COUNT.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        lookup_slow(fd, flags)
     }
 
-    /// Forgets engine ring `fd`, closing it; false if it is not one.
-    pub(super) fn remove(_fd: RawFd) -> bool {
-        false
+    #[cold]
+    fn lookup_slow(fd: RawFd, flags: u32) -> Option<Arc<EngineRing>> {
+        let fd = if flags & k::IORING_ENTER_REGISTERED_RING != 0 {
+            if fd as u32 & ENGINE_INDEX == 0 {
+                return None;
+            }
+            (fd as u32 & !ENGINE_INDEX) as RawFd
+        } else {
+            fd
+        };
+        let rings = RINGS.read().unwrap_or_else(|e| e.into_inner());
+        rings
+            .iter()
+            .find(|e| e.fd == fd)
+            .map(|e| Arc::clone(&e.ring))
     }
 
-    /// `io_uring_setup` on the engine.
+    /// Applies `change` to the entry of `fd` and drops the ring once nothing refers
+    /// to it; false if `fd` is not an engine ring.
+    fn update(fd: RawFd, change: impl FnOnce(&mut Entry)) -> bool {
+        let mut rings = RINGS.write().unwrap_or_else(|e| e.into_inner());
+        let Some(i) = rings.iter().position(|e| e.fd == fd) else {
+            return false;
+        };
+        change(&mut rings[i]);
+        if !rings[i].fd_open && !rings[i].registered {
+            let entry = rings.swap_remove(i);
+            COUNT.fetch_sub(1, Ordering::Relaxed);
+            drop(rings);
+            // Dropping the last reference stops the ring's threads and closes its fd.
+            drop(entry);
+        }
+        true
+    }
+
+    /// Forgets C's fd of an engine ring, dropping the ring unless a registered index
+    /// still refers to it; false if `fd` is not an engine ring.
+    pub(super) fn remove(fd: RawFd) -> bool {
+        COUNT.load(Ordering::Relaxed) != 0 && update(fd, |e| e.fd_open = false)
+    }
+
+    /// `io_uring_setup` on the engine: the ring's fd (its registered index with
+    /// `IORING_SETUP_REGISTERED_FD_ONLY`), or `-errno`.
     ///
     /// # Safety
     /// As [`sys::io_uring_setup`].
-    pub(super) unsafe fn setup(_entries: u32, _p: *mut io_uring_params) -> i32 {
-        -libc::ENOSYS
+    pub(super) unsafe fn setup(entries: u32, p: *mut io_uring_params) -> i32 {
+        if p.is_null() {
+            return -libc::EFAULT;
+        }
+        // SAFETY: `p` is a writable io_uring_params (caller's contract), not aliased
+        // during the call; NO_MMAP memory is the caller's to keep alive.
+        let ring = match EngineRing::setup(entries, unsafe { &mut *p }) {
+            Ok(ring) => ring,
+            Err(e) => return -e.raw_os_error().unwrap_or(libc::EINVAL),
+        };
+        let fd = ring.fd();
+        // SAFETY: as above; the engine filled `p` in.
+        let fd_only = unsafe { (*p).flags } & k::IORING_SETUP_REGISTERED_FD_ONLY != 0;
+        RINGS
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Entry {
+                fd,
+                ring: Arc::new(ring),
+                fd_open: !fd_only,
+                registered: fd_only,
+            });
+        COUNT.fetch_add(1, Ordering::Relaxed);
+        if fd_only {
+            (ENGINE_INDEX | fd as u32) as i32
+        } else {
+            fd
+        }
     }
 
-    /// An engine ring; there are none in this build.
-    pub(super) enum Never {}
-
+    /// `io_uring_enter` on an engine ring.
+    ///
     /// # Safety
     /// As [`sys::io_uring_enter`].
     pub(super) unsafe fn enter(
-        r: &Never,
-        _: u32,
-        _: u32,
-        _: u32,
-        _: *const c_void,
-        _: usize,
+        ring: &EngineRing,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: *const c_void,
+        argsz: usize,
     ) -> i32 {
-        match *r {}
+        // The index has done its job of finding the ring.
+        let flags = flags & !k::IORING_ENTER_REGISTERED_RING;
+        // SAFETY: forwarded contract.
+        match unsafe { ring.enter(to_submit, min_complete, flags, arg, argsz) } {
+            Ok(n) => n as i32,
+            Err(e) => -e.raw_os_error().unwrap_or(libc::EINVAL),
+        }
     }
 
+    /// `io_uring_register` on an engine ring; ring-fd registration is this
+    /// module's (see above), the rest the engine's.
+    ///
     /// # Safety
     /// As [`sys::io_uring_register`].
-    pub(super) unsafe fn register(r: &Never, _: u32, _: *const c_void, _: u32) -> i32 {
-        match *r {}
+    pub(super) unsafe fn register(
+        ring: &EngineRing,
+        opcode: u32,
+        arg: *const c_void,
+        nr: u32,
+    ) -> i32 {
+        let opcode = opcode & !k::IORING_REGISTER_USE_REGISTERED_RING;
+        match opcode {
+            // SAFETY: forwarded contract: `arg` holds `nr` updates.
+            k::IORING_REGISTER_RING_FDS => unsafe { ring_fds(arg.cast_mut().cast(), nr, true) },
+            // SAFETY: as above.
+            k::IORING_UNREGISTER_RING_FDS => unsafe { ring_fds(arg.cast_mut().cast(), nr, false) },
+            // SAFETY: forwarded contract.
+            _ => match unsafe { ring.register(opcode, arg, nr) } {
+                Ok(n) => n as i32,
+                Err(e) => -e.raw_os_error().unwrap_or(libc::EINVAL),
+            },
+        }
     }
 
-    pub(super) fn map(r: &Never, _: u64, _: usize) -> Result<*mut c_void, i32> {
-        match *r {}
+    /// Registers (or unregisters) engine rings as indices: `ENGINE_INDEX | fd`.
+    /// Returns how many updates were done, or `-errno` for the first.
+    ///
+    /// # Safety
+    /// `ups` must be null or point to `nr` writable updates.
+    unsafe fn ring_fds(ups: *mut k::io_uring_rsrc_update, nr: u32, add: bool) -> i32 {
+        if ups.is_null() {
+            return -libc::EFAULT;
+        }
+        let mut done = 0;
+        for i in 0..nr as usize {
+            // SAFETY: within the caller's `nr` updates.
+            let up = unsafe { &mut *ups.add(i) };
+            let fd = if add {
+                up.data as RawFd
+            } else {
+                (up.offset & !ENGINE_INDEX) as RawFd
+            };
+            let valid = up.resv == 0 && (add || up.offset & ENGINE_INDEX != 0);
+            if !valid || !update(fd, |e| e.registered = add) {
+                return if done > 0 { done } else { -libc::EINVAL };
+            }
+            if add {
+                up.offset = ENGINE_INDEX | fd as u32;
+            }
+            done += 1;
+        }
+        done
+    }
+
+    /// What mmap of the engine ring at `offset` gives.
+    pub(super) fn map(ring: &EngineRing, offset: u64, _len: usize) -> Result<*mut c_void, i32> {
+        ring.mmap(offset)
+            .map(|(ptr, _)| ptr.cast())
+            .map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL))
     }
 }

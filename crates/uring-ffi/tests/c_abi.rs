@@ -136,3 +136,77 @@ fn newer_api() {
     let out = run(&bin, &[], Lib::Ours("kernel"));
     assert_success("newer", &out);
 }
+
+/// Programs whose operations the engine honours, run unchanged on ours with
+/// `URING_BACKEND=engine`: the same output as on the kernel.
+#[test]
+fn same_programs_on_the_engine() {
+    if !system_liburing("same_programs_on_the_engine") {
+        return;
+    }
+    for name in ["link_fsync", "sqpoll"] {
+        let bin = compile(name, false);
+        let kernel = run(&bin, &[], Lib::Ours("kernel"));
+        assert_success(&format!("{name} on the kernel"), &kernel);
+        let engine = run(&bin, &[], Lib::Ours("engine"));
+        assert_success(&format!("{name} on the engine"), &engine);
+        assert_eq!(
+            String::from_utf8_lossy(&engine.stdout),
+            String::from_utf8_lossy(&kernel.stdout),
+            "{name}: the engine (left) differs from the kernel (right)"
+        );
+    }
+    let bin = compile("cp", false);
+    let src = scratch().join("engine-cp-src");
+    let dst = scratch().join("engine-cp-dst");
+    let data = pattern((1 << 20) + 4097);
+    std::fs::write(&src, &data).unwrap();
+    let out = run(&bin, &[&src, &dst], Lib::Ours("engine"));
+    assert_success("cp on the engine", &out);
+    assert!(
+        std::fs::read(&dst).unwrap() == data,
+        "cp on the engine: copy differs"
+    );
+}
+
+/// With io_uring refused by seccomp (EPERM, as Docker's default profile does), the
+/// system's liburing fails to set up a ring; ours with `URING_BACKEND` unset falls
+/// back to the engine and the program works; with `URING_BACKEND=kernel` it fails
+/// as liburing does.
+#[test]
+fn auto_falls_back_to_the_engine_when_io_uring_is_refused() {
+    if !system_liburing("auto_falls_back_to_the_engine_when_io_uring_is_refused") {
+        return;
+    }
+    let bin = compile("seccomp_fallback", false);
+    let first_line = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let control = run(&bin, &[], Lib::System);
+    assert_success("seccomp_fallback on the system's liburing", &control);
+    assert_eq!(
+        first_line(&control),
+        "queue_init = -1",
+        "EPERM from the filter"
+    );
+
+    let kernel = run(&bin, &[], Lib::Ours("kernel"));
+    assert_success("seccomp_fallback on ours, kernel only", &kernel);
+    assert_eq!(first_line(&kernel), first_line(&control));
+
+    let mut cmd = std::process::Command::new(&bin);
+    cmd.env("LD_LIBRARY_PATH", drop_in_dir())
+        .env_remove("URING_BACKEND");
+    let auto = cmd.output().unwrap();
+    assert_success("seccomp_fallback on ours, auto", &auto);
+    let text = String::from_utf8_lossy(&auto.stdout);
+    assert_eq!(first_line(&auto), "queue_init = 0", "{text}");
+    assert!(
+        text.contains("fsync = 0") && text.contains("file contents match"),
+        "{text}"
+    );
+}

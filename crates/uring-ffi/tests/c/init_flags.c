@@ -73,9 +73,10 @@ int main(void)
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_ATTACH_WQ;
 	p.wq_fd = ring.ring_fd;
-	show("init_params attach_wq", io_uring_queue_init_params(4, &other, &p));
-	show("  nop", nop_roundtrip(&other, 8));
-	io_uring_queue_exit(&other);
+	if (show("init_params attach_wq", io_uring_queue_init_params(4, &other, &p)) == 0) {
+		show("  nop", nop_roundtrip(&other, 8));
+		io_uring_queue_exit(&other);
+	}
 	memset(&p, 0, sizeof(p));
 	p.flags = IORING_SETUP_CQSIZE;
 	p.cq_entries = 2;
