@@ -748,7 +748,8 @@ impl Engine {
             if flags & sys::IORING_ENTER_SQ_WAIT != 0 {
                 sqp.wait_for_space(self);
             }
-            submitted = to_submit.min(self.rings.sq_entries);
+            // The kernel reports what it was asked to submit: the thread does it.
+            submitted = to_submit;
         } else if to_submit > 0 {
             submitted = self.submit(to_submit);
             if submitted != to_submit {
