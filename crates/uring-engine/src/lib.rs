@@ -16,6 +16,9 @@
 //! an SQ poll thread. What it cannot do in user space it refuses as the kernel
 //! refuses what it does not know (`-EINVAL`), and its probe says so.
 #![cfg(target_os = "linux")]
+// Interim, while the op table fills in this session: interfaces used by ops not yet
+// landed. Removed once every module has its users.
+#![allow(dead_code)]
 
 mod config;
 mod engine;
