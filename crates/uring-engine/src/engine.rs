@@ -444,7 +444,7 @@ impl Engine {
     /// then starts or fails what is linked to it.
     pub(crate) fn complete(self: &Arc<Self>, mut req: Box<Req>, res: i32) {
         let fail = res < 0 || req.expect.is_some_and(|e| res < e);
-        if !(req.has(sys::IOSQE_CQE_SKIP_SUCCESS) && !fail) {
+        if fail || !req.has(sys::IOSQE_CQE_SKIP_SUCCESS) {
             self.post(Completion {
                 user_data: req.user_data(),
                 res,

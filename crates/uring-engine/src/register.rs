@@ -51,7 +51,7 @@ type Res = Result<u32, i32>;
 /// for `io_uring_register(2)`); it is only read or written within those bounds.
 pub(crate) unsafe fn register(e: &Arc<Engine>, opcode: u32, arg: *const c_void, nr: u32) -> Res {
     let opcode = opcode & !sys::IORING_REGISTER_USE_REGISTERED_RING;
-    // SAFETY (all arms): the caller's contract for `arg`/`nr`.
+    // SAFETY: every arm passes on the caller's contract for `arg`/`nr`.
     unsafe {
         match opcode {
             sys::IORING_REGISTER_PROBE => probe(arg as *mut u8, nr),
