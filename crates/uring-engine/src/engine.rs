@@ -429,10 +429,9 @@ impl Engine {
             match (def.issue)(req, self, Mode::Worker) {
                 Step::Done(r, res) => return self.complete(r, res),
                 Step::Block(r) => req = r,
-                Step::Wait(mut r, events) => {
-                    r.scratch[3] = events as u16 as u64 | 1 << 32;
-                    req = r;
-                }
+                // Readiness is the reactor's; one that epoll refuses comes back here
+                // marked for the poll(2) above.
+                Step::Wait(r, events) => return self.wait_ready(r, events),
                 Step::Parked => return,
             }
         }
@@ -783,7 +782,7 @@ impl Engine {
             s.stop();
         }
         self.timers.shutdown();
-        self.reactor.shutdown();
+        self.reactor.shutdown(self);
         self.wq.shutdown(self);
     }
 }

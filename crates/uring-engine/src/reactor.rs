@@ -1,36 +1,457 @@
 //! Readiness: requests whose fd is not ready (a socket or pipe that said `EAGAIN`)
 //! wait here and are issued again when it is (the kernel's `io_uring/poll.c`
-//! "fast poll", `IORING_FEAT_FAST_POLL`).
+//! "fast poll", `IORING_FEAT_FAST_POLL`), and `IORING_OP_POLL_ADD` requests wait for
+//! their events.
 //!
-//! For now every waiting request occupies a worker of the unbounded pool, blocked in
-//! `poll(2)` (see `Engine::run_in_worker`); one epoll thread for all replaces it.
-use std::sync::Arc;
+//! One thread per ring, started on first use, blocks in `epoll_wait(2)` on an epoll
+//! set of its own. epoll keeps one registration per fd, so several requests waiting on
+//! the same fd share it: each fd has a list of waiters and is registered for the union
+//! of their events, edge-triggered (`EPOLLET`). Arming a waiter always re-registers
+//! (`EPOLL_CTL_MOD`, or `ADD`), and epoll re-polls the fd then: readiness that arrived
+//! between the request's `EAGAIN` and the arming is reported, never lost.
+//!
+//! When an fd becomes ready, the reactor thread takes out the waiters whose events
+//! match and issues each again with [`Mode::Inline`] (a non-blocking attempt); one that
+//! still finds nothing says [`Step::Wait`] again and is re-armed. A multishot poll
+//! waiter stays in the list and posts a CQE (`IORING_CQE_F_MORE`) per event, which is
+//! per wakeup of the fd, as the kernel's multishot poll (edge-triggered: a pipe written
+//! three times before anyone reads it gives three CQEs, or fewer if the writes come
+//! faster than the reactor reaps them, as the kernel coalesces wakeups too).
+//!
+//! An eventfd in the set wakes the thread for shutdown. An fd that epoll refuses
+//! (`EPERM`: regular files, directories) cannot wait for readiness: a retried request
+//! goes to the worker pool (`Engine::run_in_worker` polls it there), a poll completes
+//! at once with what `poll(2)` reports, as the kernel completes a poll on a file
+//! without a wait queue. An fd closed before arming (`EBADF`) fails the request with
+//! `-EBADF`.
+//!
+//! Differences from the kernel: a waiter being issued by the reactor thread at the
+//! moment a cancellation looks for it is not found (the kernel marks it and finds
+//! it); a multishot poll may see an extra event when another request arms the same fd
+//! while it is ready (the re-registration re-polls the fd for every waiter on it).
+use std::collections::HashMap;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::{Arc, Mutex, Weak};
+use std::thread::JoinHandle;
 
 use crate::engine::Engine;
+use crate::op::{self, Mode, Step};
 use crate::req::Req;
 use crate::wq::Class;
 
+/// epoll data of the wake eventfd (fds are never negative).
+const WAKE: u64 = u64::MAX;
+
+/// Events the kernel's poll always reports (`IO_POLL_UNMASK`, less `EPOLLNVAL`).
+pub(crate) const POLL_UNMASK: u32 = (libc::EPOLLERR | libc::EPOLLHUP | libc::EPOLLRDHUP) as u32;
+
+/// What a waiter does when its fd is ready.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Issue the request again (fast poll).
+    Retry,
+    /// `IORING_OP_POLL_ADD`: complete with the events (one shot), or post them and
+    /// stay armed (multishot).
+    Poll { multishot: bool },
+}
+
+struct Waiter {
+    req: Box<Req>,
+    /// The poll events waited for (`POLLIN`, `POLLOUT`, …).
+    events: u32,
+    kind: Kind,
+}
+
+impl Waiter {
+    /// The events of `revents` that concern this waiter.
+    fn matches(&self, revents: u32) -> u32 {
+        match self.kind {
+            Kind::Retry => revents & (self.events | (libc::EPOLLERR | libc::EPOLLHUP) as u32),
+            Kind::Poll { .. } => revents & (self.events | POLL_UNMASK) & 0xffff,
+        }
+    }
+
+    /// What epoll must watch for this waiter.
+    fn interest(&self) -> u32 {
+        match self.kind {
+            Kind::Retry => self.events & 0xffff,
+            Kind::Poll { .. } => (self.events & 0xffff) | libc::EPOLLRDHUP as u32,
+        }
+    }
+}
+
+#[derive(Default)]
+struct FdWaiters {
+    waiters: Vec<Waiter>,
+    /// The events the fd is registered for (0: not registered).
+    registered: u32,
+}
+
+#[derive(Default)]
+struct Inner {
+    epoll: Option<OwnedFd>,
+    wake: Option<OwnedFd>,
+    handle: Option<JoinHandle<()>>,
+    fds: HashMap<RawFd, FdWaiters>,
+    shut: bool,
+}
+
 /// The readiness reactor of one ring.
 #[derive(Default)]
-pub(crate) struct Reactor {}
+pub(crate) struct Reactor {
+    inner: Mutex<Inner>,
+}
+
+/// How `arm` ended for a waiter it could not keep.
+enum Refused {
+    /// epoll does not take this fd (`EPERM`).
+    NotPollable(Waiter),
+    /// Another error (`-errno`), or the reactor is shut down (`-ECANCELED`).
+    Fail(Waiter, i32),
+}
 
 impl Reactor {
-    /// Parks `req` until its fd is ready for `events`, then issues it again.
-    pub(crate) fn arm(&self, e: &Arc<Engine>, mut req: Box<Req>, events: i16) {
-        req.scratch[3] = events as u16 as u64 | 1 << 32;
-        e.wq.push(e, Class::Unbounded, req);
+    /// Parks `req` until its fd is ready for `events` (`POLLIN`/`POLLOUT`), then
+    /// issues it again.
+    pub(crate) fn arm(&self, e: &Arc<Engine>, req: Box<Req>, events: i16) {
+        let w = Waiter {
+            req,
+            events: events as u16 as u32,
+            kind: Kind::Retry,
+        };
+        self.arm_waiter(e, w);
+    }
+
+    /// Parks a poll request until its fd reports one of `events` (poll bits): it
+    /// completes with them, or with `multishot` posts them and stays.
+    pub(crate) fn arm_poll(&self, e: &Arc<Engine>, req: Box<Req>, events: u32, multishot: bool) {
+        let w = Waiter {
+            req,
+            events: events & 0xffff,
+            kind: Kind::Poll { multishot },
+        };
+        self.arm_waiter(e, w);
+    }
+
+    fn arm_waiter(&self, e: &Arc<Engine>, w: Waiter) {
+        let refused = {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            Self::try_arm(&mut g, e, w).err()
+        };
+        match refused {
+            None => {}
+            Some(Refused::Fail(w, err)) => e.complete(w.req, err),
+            Some(Refused::NotPollable(w)) => match w.kind {
+                Kind::Retry => {
+                    // Wait for it in a worker with poll(2), as `run_in_worker` does
+                    // for work marked so (scratch[3]), then issue it there.
+                    let mut req = w.req;
+                    req.scratch[3] = w.events as u16 as u64 | 1 << 32;
+                    e.wq.push(e, Class::Unbounded, req);
+                }
+                Kind::Poll { .. } => {
+                    // No wait queue: the kernel completes with the events the file
+                    // reports now, or -EINVAL when none of them is asked for.
+                    let mask = poll_now(w.req.fd, w.events as i16);
+                    let res = match mask {
+                        Ok(m) if m & (w.events | POLL_UNMASK) != 0 => {
+                            (m & (w.events | POLL_UNMASK)) as i32
+                        }
+                        Ok(_) => -libc::EINVAL,
+                        Err(err) => err,
+                    };
+                    e.complete(w.req, res);
+                }
+            },
+        }
+    }
+
+    /// Registers the waiter's interest and keeps it, or says why not.
+    fn try_arm(g: &mut Inner, e: &Arc<Engine>, w: Waiter) -> Result<(), Refused> {
+        if g.shut {
+            return Err(Refused::Fail(w, -libc::ECANCELED));
+        }
+        if g.epoll.is_none()
+            && let Err(err) = Self::start(g, e)
+        {
+            return Err(Refused::Fail(w, err));
+        }
+        let epfd = g.epoll.as_ref().map_or(-1, AsRawFd::as_raw_fd);
+        let fd = w.req.fd;
+        if fd < 0 {
+            return Err(Refused::Fail(w, -libc::EBADF));
+        }
+        let entry = g.fds.entry(fd).or_default();
+        let want = entry
+            .waiters
+            .iter()
+            .fold(w.interest(), |acc, o| acc | o.interest());
+        // Always (re)register: epoll polls the fd again and reports what is already
+        // there, so readiness since the request's last attempt is not lost.
+        let first = if entry.registered == 0 {
+            libc::EPOLL_CTL_ADD
+        } else {
+            libc::EPOLL_CTL_MOD
+        };
+        let mut r = ctl(epfd, first, fd, want);
+        if r == Err(libc::ENOENT) {
+            // The fd was closed (and maybe reopened) since it was registered.
+            r = ctl(epfd, libc::EPOLL_CTL_ADD, fd, want);
+        } else if r == Err(libc::EEXIST) {
+            r = ctl(epfd, libc::EPOLL_CTL_MOD, fd, want);
+        }
+        match r {
+            Ok(()) => {
+                entry.registered = want;
+                entry.waiters.push(w);
+                Ok(())
+            }
+            Err(err) => {
+                if entry.waiters.is_empty() {
+                    g.fds.remove(&fd);
+                }
+                if err == libc::EPERM {
+                    Err(Refused::NotPollable(w))
+                } else {
+                    Err(Refused::Fail(w, -err))
+                }
+            }
+        }
+    }
+
+    /// Creates the epoll set and the wake eventfd and starts the thread.
+    fn start(g: &mut Inner, e: &Arc<Engine>) -> Result<(), i32> {
+        // SAFETY: epoll_create1 has no memory arguments.
+        let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        if ep < 0 {
+            return Err(op::neg_errno());
+        }
+        // SAFETY: a fresh fd we own.
+        let ep = unsafe { OwnedFd::from_raw_fd(ep) };
+        // SAFETY: eventfd has no memory arguments.
+        let wake = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if wake < 0 {
+            return Err(op::neg_errno());
+        }
+        // SAFETY: a fresh fd we own.
+        let wake = unsafe { OwnedFd::from_raw_fd(wake) };
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: WAKE,
+        };
+        // SAFETY: valid fds and a valid event.
+        if unsafe {
+            libc::epoll_ctl(
+                ep.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                wake.as_raw_fd(),
+                &mut ev,
+            )
+        } < 0
+        {
+            return Err(op::neg_errno());
+        }
+        let weak = Arc::downgrade(e);
+        let epfd = ep.as_raw_fd();
+        let handle = std::thread::Builder::new()
+            .name("uring-reactor".into())
+            .spawn(move || run(weak, epfd))
+            .map_err(|err| -err.raw_os_error().unwrap_or(libc::EAGAIN))?;
+        g.epoll = Some(ep);
+        g.wake = Some(wake);
+        g.handle = Some(handle);
+        Ok(())
     }
 
     /// Takes out parked requests matching `pred` (all of them, or the first), for
     /// cancellation; the caller completes them.
     pub(crate) fn take_matching(
         &self,
-        _pred: &mut dyn FnMut(&Req) -> bool,
-        _all: bool,
+        pred: &mut dyn FnMut(&Req) -> bool,
+        all: bool,
     ) -> Vec<Box<Req>> {
-        Vec::new()
+        let mut out = Vec::new();
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for entry in g.fds.values_mut() {
+            let mut i = 0;
+            while i < entry.waiters.len() {
+                if pred(&entry.waiters[i].req) {
+                    out.push(entry.waiters.remove(i).req);
+                    if !all {
+                        return out;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+        }
+        out
     }
 
-    /// Stops the reactor thread, if any.
-    pub(crate) fn shutdown(&self) {}
+    /// Stops the reactor thread, if any, and cancels what waits (`-ECANCELED`).
+    pub(crate) fn shutdown(&self, e: &Arc<Engine>) {
+        let (handle, parked) = {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            g.shut = true;
+            if let Some(w) = &g.wake {
+                wake(w.as_raw_fd());
+            }
+            let parked: Vec<Box<Req>> = g
+                .fds
+                .drain()
+                .flat_map(|(_, f)| f.waiters.into_iter().map(|w| w.req))
+                .collect();
+            (g.handle.take(), parked)
+        };
+        if let Some(h) = handle
+            && h.thread().id() != std::thread::current().id()
+        {
+            let _ = h.join();
+        }
+        for r in parked {
+            e.complete(r, -libc::ECANCELED);
+        }
+    }
+}
+
+impl Drop for Reactor {
+    fn drop(&mut self) {
+        let g = self.inner.get_mut().unwrap_or_else(|p| p.into_inner());
+        g.shut = true;
+        if let Some(w) = &g.wake {
+            wake(w.as_raw_fd());
+        }
+        if let Some(h) = g.handle.take()
+            && h.thread().id() != std::thread::current().id()
+        {
+            let _ = h.join();
+        }
+    }
+}
+
+fn wake(fd: RawFd) {
+    let one: u64 = 1;
+    // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
+    unsafe { libc::write(fd, (&raw const one).cast(), 8) };
+}
+
+/// `epoll_ctl(2)` for `fd` with `events`, edge-triggered; `Err(errno)`.
+fn ctl(epfd: RawFd, op: i32, fd: RawFd, events: u32) -> Result<(), i32> {
+    let mut ev = libc::epoll_event {
+        events: events | libc::EPOLLET as u32,
+        u64: fd as u64,
+    };
+    // SAFETY: a valid event; the fds are plain integers to the kernel.
+    if unsafe { libc::epoll_ctl(epfd, op, fd, &mut ev) } < 0 {
+        Err(-op::neg_errno())
+    } else {
+        Ok(())
+    }
+}
+
+/// What `poll(2)` reports for `fd` now (`-EBADF` for a closed fd).
+pub(crate) fn poll_now(fd: RawFd, events: i16) -> Result<u32, i32> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut pfd, 1, 0) };
+    if r < 0 {
+        return Err(op::neg_errno());
+    }
+    if pfd.revents & libc::POLLNVAL != 0 {
+        return Err(-libc::EBADF);
+    }
+    Ok(pfd.revents as u16 as u32)
+}
+
+/// Issues a request the reactor found ready, inline on the reactor thread.
+fn reissue(e: &Arc<Engine>, req: Box<Req>) {
+    let def = op::def(req.opcode()).expect("parked requests have an entry");
+    match (def.issue)(req, e, Mode::Inline) {
+        Step::Done(r, res) => e.complete(r, res),
+        Step::Block(r) => e.punt(r),
+        Step::Wait(r, events) => e.wait_ready(r, events),
+        Step::Parked => {}
+    }
+}
+
+/// The reactor thread.
+fn run(engine: Weak<Engine>, epfd: RawFd) {
+    const BATCH: usize = 64;
+    let mut evs = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
+    let mut ready: Vec<(Box<Req>, Option<i32>)> = Vec::new();
+    loop {
+        // SAFETY: `evs` has room for BATCH events; `epfd` stays open until this
+        // thread is joined (`Reactor::shutdown` / `Drop`).
+        let n = unsafe { libc::epoll_wait(epfd, evs.as_mut_ptr(), BATCH as i32, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return;
+        }
+        let Some(e) = engine.upgrade() else { return };
+        {
+            let Ok(mut g) = e.reactor.inner.lock() else {
+                return;
+            };
+            if g.shut {
+                return;
+            }
+            for ev in &evs[..n as usize] {
+                let (revents, data) = (ev.events, ev.u64);
+                if data == WAKE {
+                    continue;
+                }
+                let fd = data as RawFd;
+                let Some(entry) = g.fds.get_mut(&fd) else {
+                    ctl_del(epfd, fd);
+                    continue;
+                };
+                if entry.waiters.is_empty() {
+                    // Nobody waits any more (registrations are kept between waits,
+                    // saving a system call per wait): stop watching.
+                    ctl_del(epfd, fd);
+                    g.fds.remove(&fd);
+                    continue;
+                }
+                let mut i = 0;
+                while i < entry.waiters.len() {
+                    let w = &entry.waiters[i];
+                    let mask = w.matches(revents);
+                    if mask == 0 {
+                        i += 1;
+                        continue;
+                    }
+                    match w.kind {
+                        Kind::Retry => ready.push((entry.waiters.remove(i).req, None)),
+                        Kind::Poll { multishot: true } => {
+                            // Posted under the reactor lock, so a removal that takes
+                            // the request out sees no CQE after its own.
+                            e.post_more(w.req.user_data(), mask as i32, 0);
+                            i += 1;
+                        }
+                        Kind::Poll { multishot: false } => {
+                            ready.push((entry.waiters.remove(i).req, Some(mask as i32)));
+                        }
+                    }
+                }
+            }
+        }
+        for (req, res) in ready.drain(..) {
+            match res {
+                Some(mask) => e.complete(req, mask),
+                None => reissue(&e, req),
+            }
+        }
+    }
+}
+
+fn ctl_del(epfd: RawFd, fd: RawFd) {
+    let mut ev = libc::epoll_event { events: 0, u64: 0 };
+    // SAFETY: plain integers and a valid (ignored) event.
+    unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_DEL, fd, &mut ev) };
 }
