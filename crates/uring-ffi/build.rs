@@ -21,17 +21,21 @@ fn main() {
     let manifest = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let package = env::var("CARGO_PKG_NAME").unwrap();
     println!("cargo:rustc-check-cfg=cfg(liburing_ffi)");
-    let (map, soname) = match package.as_str() {
-        "uring-ffi" => (manifest.join("liburing.map"), "liburing.so.2"),
-        "uring-ffi-inline" => {
-            println!("cargo:rustc-cfg=liburing_ffi");
-            (manifest.join("liburing-ffi.map"), "liburing-ffi.so.2")
-        }
+    // The directory of uring-ffi, where this script, the maps and the sources live.
+    let home = match package.as_str() {
+        "uring-ffi" => manifest.clone(),
+        "uring-ffi-inline" => manifest.join(".."),
         other => panic!("build.rs of uring-ffi used by an unknown package {other}"),
     };
-    println!("cargo:rerun-if-changed={}", map.display());
-    println!("cargo:rerun-if-changed=build.rs");
-    println!("cargo:rerun-if-changed=map.rs");
+    let (map, soname) = if package == "uring-ffi" {
+        (home.join("liburing.map"), "liburing.so.2")
+    } else {
+        println!("cargo:rustc-cfg=liburing_ffi");
+        (home.join("liburing-ffi.map"), "liburing-ffi.so.2")
+    };
+    for file in [&map, &home.join("build.rs"), &home.join("map.rs")] {
+        println!("cargo:rerun-if-changed={}", display(file));
+    }
 
     let text = fs::read_to_string(&map).unwrap_or_else(|e| panic!("{}: {e}", map.display()));
     let mut rules = String::from(

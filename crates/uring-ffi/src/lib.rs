@@ -26,6 +26,8 @@
 include!(concat!(env!("OUT_DIR"), "/symver.rs"));
 
 mod backend;
+#[cfg(liburing_ffi)]
+mod inline;
 mod queue;
 mod register;
 mod setup;

@@ -1,0 +1,86 @@
+//! liburing-ffi.so.2: its symbols and versions against `liburing-ffi.map`, its SONAME,
+//! and its helpers against the inline versions in the system's `liburing.h`.
+#[path = "../../tests/common/mod.rs"]
+mod common;
+#[path = "../../map.rs"]
+mod map;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::*;
+
+const LIB: &str = "liburing_ffi_inline.so";
+
+fn exported_functions() -> BTreeMap<String, String> {
+    let out = Command::new("objdump")
+        .arg("-T")
+        .arg(built_library(LIB))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(" DF ") && !l.contains("*UND*"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[f.len() - 1].to_owned(), f[f.len() - 2].to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_name_of_the_ffi_map_with_its_version_and_nothing_else() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../liburing-ffi.map"))
+        .unwrap();
+    let want: BTreeMap<String, String> = map::parse_map(&text).into_iter().collect();
+    assert!(want.len() > 150, "the map lists {} names", want.len());
+    assert_eq!(
+        exported_functions(),
+        want,
+        "exported (left) against liburing-ffi.map (right)"
+    );
+}
+
+#[test]
+fn soname_is_liburing_ffi_so_2() {
+    let out = Command::new("objdump")
+        .arg("-p")
+        .arg(built_library(LIB))
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let soname = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("SONAME"))
+        .expect("a SONAME");
+    assert_eq!(soname.split_whitespace().nth(1), Some("liburing-ffi.so.2"));
+}
+
+/// Every prep helper the system's header has writes the same SQE bytes; the ring and
+/// buffer-ring helpers give the same answers.
+#[test]
+fn helpers_match_the_system_header() {
+    if !system_liburing("helpers_match_the_system_header") {
+        return;
+    }
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/inline_bytes.c");
+    let bin = scratch().join("inline_bytes");
+    let cc = Command::new("cc")
+        .args(["-O1", "-Wall", "-Werror", "-o"])
+        .arg(&bin)
+        .arg(src)
+        .args(["-luring", "-ldl"])
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = Command::new(&bin).arg(built_library(LIB)).output().unwrap();
+    assert_success("inline_bytes", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(" 0 differ"), "{text}");
+}
