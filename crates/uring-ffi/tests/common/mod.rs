@@ -93,10 +93,14 @@ pub fn compile(name: &str, ours: bool) -> PathBuf {
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/c")
         .join(format!("{name}.c"));
+    // One binary per call: tests run in parallel, and two of them compiling the same
+    // program into one path would run it while the other's linker rewrites it.
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let bin = scratch().join(if ours {
-        format!("{name}-ours")
+        format!("{name}-ours-{seq}")
     } else {
-        name.to_owned()
+        format!("{name}-{seq}")
     });
     let mut cc = Command::new("cc");
     cc.args(["-O1", "-Wall", "-Werror", "-Wno-unused-result", "-o"])
