@@ -101,6 +101,8 @@ pub struct Builder {
     register_ring_fd: bool,
     separate_mappings: bool,
     backend: Backend,
+    /// Set by [`Builder::backend_exact`]: `URING_BACKEND` does not override `backend`.
+    backend_exact: bool,
     engine: Option<EngineConfig>,
 }
 
@@ -243,6 +245,16 @@ impl Builder {
         self
     }
 
+    /// Runs the ring on `backend`, whatever `URING_BACKEND` says. For harnesses that
+    /// run one body on each backend in turn (the crate's own tests), where the
+    /// environment variable would turn the kernel half into a second engine run.
+    #[doc(hidden)]
+    pub fn backend_exact(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self.backend_exact = true;
+        self
+    }
+
     /// Options for the engine backend (deterministic mode, fault injection), used
     /// when the ring runs on the engine. Without it the engine reads them from the
     /// environment ([`EngineConfig::from_env`]).
@@ -270,9 +282,13 @@ impl Builder {
     /// kernel forbids, io_uring disabled (naming the sysctl or seccomp), memlock too
     /// small, or another errno of the kernel's.
     pub fn build(&self, entries: u32) -> Result<Ring, SetupError> {
-        let backend = Backend::from_env()
-            .map_err(SetupError::Io)?
-            .unwrap_or(self.backend);
+        let backend = if self.backend_exact {
+            self.backend
+        } else {
+            Backend::from_env()
+                .map_err(SetupError::Io)?
+                .unwrap_or(self.backend)
+        };
         match backend {
             Backend::Kernel => self.build_kernel(entries),
             Backend::Engine => self.build_engine(entries),

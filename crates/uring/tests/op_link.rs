@@ -16,141 +16,141 @@ fn results_by_user_data(mut cqes: Vec<Cqe>) -> Vec<(u64, i32)> {
 
 #[test]
 fn link_failure_cancels_the_rest() {
-    let Some(mut ring) = common::op_ring(
+    common::for_each_backend(
         "link_failure_cancels_the_rest",
         &[sys::IORING_OP_WRITE, sys::IORING_OP_NOP],
         8,
-    ) else {
-        return;
-    };
-    let file = tempfile::tempfile().unwrap();
-    let data = b"never";
-    let sqes = [
-        opcode::Write::new(Fd(-1), data.as_ptr(), 5)
-            .build()
-            .flags(SqeFlags::IO_LINK)
-            .user_data(1),
-        opcode::Write::new(&file, data.as_ptr(), 5)
-            .build()
-            .flags(SqeFlags::IO_LINK)
-            .user_data(2),
-        opcode::Nop::new().build().user_data(3),
-        // Not part of the chain: runs regardless.
-        opcode::Nop::new().build().user_data(4),
-    ];
-    // SAFETY: `data` is static.
-    let got = results_by_user_data(unsafe { run(&mut ring, &sqes, 4) });
-    assert_eq!(
-        got,
-        [
-            (1, -libc::EBADF),
-            (2, -libc::ECANCELED),
-            (3, -libc::ECANCELED),
-            (4, 0)
-        ]
-    );
-    assert_eq!(
-        file.metadata().unwrap().len(),
-        0,
-        "the cancelled write never ran"
+        |_backend, ring| {
+            let file = tempfile::tempfile().unwrap();
+            let data = b"never";
+            let sqes = [
+                opcode::Write::new(Fd(-1), data.as_ptr(), 5)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(1),
+                opcode::Write::new(&file, data.as_ptr(), 5)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(2),
+                opcode::Nop::new().build().user_data(3),
+                // Not part of the chain: runs regardless.
+                opcode::Nop::new().build().user_data(4),
+            ];
+            // SAFETY: `data` is static.
+            let got = results_by_user_data(unsafe { run(ring, &sqes, 4) });
+            assert_eq!(
+                got,
+                [
+                    (1, -libc::EBADF),
+                    (2, -libc::ECANCELED),
+                    (3, -libc::ECANCELED),
+                    (4, 0)
+                ]
+            );
+            assert_eq!(
+                file.metadata().unwrap().len(),
+                0,
+                "the cancelled write never ran"
+            );
+        },
     );
 }
 
 #[test]
 fn link_short_read_breaks_the_chain() {
-    let Some(mut ring) = common::op_ring(
+    common::for_each_backend(
         "link_short_read_breaks_the_chain",
         &[sys::IORING_OP_READ],
         8,
-    ) else {
-        return;
-    };
-    let file = tempfile::tempfile().unwrap();
-    file.write_all_at(b"0123456789", 0).unwrap();
-    let mut buf = [0u8; 100];
-    let sqes = [
-        opcode::Read::new(&file, buf.as_mut_ptr(), 100)
-            .build()
-            .flags(SqeFlags::IO_LINK)
-            .user_data(1),
-        opcode::Nop::new().build().user_data(2),
-    ];
-    // SAFETY: `buf` outlives the request.
-    let got = results_by_user_data(unsafe { run(&mut ring, &sqes, 2) });
-    assert_eq!(
-        got,
-        [(1, 10), (2, -libc::ECANCELED)],
-        "a short read fails the link"
+        |_backend, ring| {
+            let file = tempfile::tempfile().unwrap();
+            file.write_all_at(b"0123456789", 0).unwrap();
+            let mut buf = [0u8; 100];
+            let sqes = [
+                opcode::Read::new(&file, buf.as_mut_ptr(), 100)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(1),
+                opcode::Nop::new().build().user_data(2),
+            ];
+            // SAFETY: `buf` outlives the request.
+            let got = results_by_user_data(unsafe { run(ring, &sqes, 2) });
+            assert_eq!(
+                got,
+                [(1, 10), (2, -libc::ECANCELED)],
+                "a short read fails the link"
+            );
+            assert_eq!(&buf[..10], b"0123456789");
+        },
     );
-    assert_eq!(&buf[..10], b"0123456789");
 }
 
 #[test]
 fn hardlink_survives_failure() {
-    let Some(mut ring) = common::op_ring(
+    common::for_each_backend(
         "hardlink_survives_failure",
         &[sys::IORING_OP_WRITE, sys::IORING_OP_NOP],
         8,
-    ) else {
-        return;
-    };
-    let file = tempfile::tempfile().unwrap();
-    let data = b"after";
-    let sqes = [
-        opcode::Nop::new()
-            .inject_result(-libc::EIO)
-            .build()
-            .flags(SqeFlags::IO_HARDLINK)
-            .user_data(1),
-        opcode::Write::new(Fd(-1), data.as_ptr(), 5)
-            .build()
-            .flags(SqeFlags::IO_HARDLINK)
-            .user_data(2),
-        opcode::Write::new(&file, data.as_ptr(), 5)
-            .build()
-            .user_data(3),
-    ];
-    // SAFETY: `data` is static.
-    let got = results_by_user_data(unsafe { run(&mut ring, &sqes, 3) });
-    assert_eq!(got, [(1, -libc::EIO), (2, -libc::EBADF), (3, 5)]);
-    let mut back = [0u8; 5];
-    file.read_exact_at(&mut back, 0).unwrap();
-    assert_eq!(&back, data, "the last link ran despite two failures");
+        |_backend, ring| {
+            let file = tempfile::tempfile().unwrap();
+            let data = b"after";
+            let sqes = [
+                opcode::Nop::new()
+                    .inject_result(-libc::EIO)
+                    .build()
+                    .flags(SqeFlags::IO_HARDLINK)
+                    .user_data(1),
+                opcode::Write::new(Fd(-1), data.as_ptr(), 5)
+                    .build()
+                    .flags(SqeFlags::IO_HARDLINK)
+                    .user_data(2),
+                opcode::Write::new(&file, data.as_ptr(), 5)
+                    .build()
+                    .user_data(3),
+            ];
+            // SAFETY: `data` is static.
+            let got = results_by_user_data(unsafe { run(ring, &sqes, 3) });
+            assert_eq!(got, [(1, -libc::EIO), (2, -libc::EBADF), (3, 5)]);
+            let mut back = [0u8; 5];
+            file.read_exact_at(&mut back, 0).unwrap();
+            assert_eq!(&back, data, "the last link ran despite two failures");
+        },
+    );
 }
 
 #[test]
 fn drain_waits_for_everything_before() {
-    let Some(mut ring) = common::op_ring(
+    common::for_each_backend(
         "drain_waits_for_everything_before",
         &[sys::IORING_OP_TIMEOUT, sys::IORING_OP_NOP],
         8,
-    ) else {
-        return;
-    };
-    let ts = Timespec::from(Duration::from_millis(80));
-    let sqes = [
-        opcode::Timeout::new(&ts).build().user_data(1),
-        opcode::Nop::new().build().user_data(2),
-        opcode::Nop::new()
-            .build()
-            .flags(SqeFlags::IO_DRAIN)
-            .user_data(3),
-        opcode::Nop::new().build().user_data(4),
-    ];
-    let start = Instant::now();
-    // SAFETY: `ts` outlives the requests.
-    let cqes = unsafe { run(&mut ring, &sqes, 4) };
-    let order: Vec<u64> = cqes.iter().map(Cqe::user_data).collect();
-    // The plain NOP completes at once; the drained one waits for the timeout, and the
-    // one after the drain waits for the drain.
-    assert_eq!(order, [2, 1, 3, 4], "{cqes:?}");
-    assert_eq!(cqes[1].result(), -libc::ETIME);
-    assert!(start.elapsed() >= Duration::from_millis(75));
+        |_backend, ring| {
+            let ts = Timespec::from(Duration::from_millis(80));
+            let sqes = [
+                opcode::Timeout::new(&ts).build().user_data(1),
+                opcode::Nop::new().build().user_data(2),
+                opcode::Nop::new()
+                    .build()
+                    .flags(SqeFlags::IO_DRAIN)
+                    .user_data(3),
+                opcode::Nop::new().build().user_data(4),
+            ];
+            let start = Instant::now();
+            // SAFETY: `ts` outlives the requests.
+            let cqes = unsafe { run(ring, &sqes, 4) };
+            let order: Vec<u64> = cqes.iter().map(Cqe::user_data).collect();
+            // The plain NOP completes at once; the drained one waits for the timeout, and the
+            // one after the drain waits for the drain.
+            assert_eq!(order, [2, 1, 3, 4], "{cqes:?}");
+            assert_eq!(cqes[1].result(), -libc::ETIME);
+            assert!(start.elapsed() >= Duration::from_millis(75));
+        },
+    );
 }
 
 #[test]
 fn cqe_skip_success_posts_only_failures() {
-    let Some(mut ring) = common::op_ring(
+    common::for_each_backend(
         "cqe_skip_success_posts_only_failures",
         &[
             sys::IORING_OP_NOP,
@@ -158,77 +158,79 @@ fn cqe_skip_success_posts_only_failures() {
             sys::IORING_OP_FSYNC,
         ],
         8,
-    ) else {
-        return;
-    };
-    assert!(ring.params().has_feature(sys::IORING_FEAT_CQE_SKIP));
-    let file = tempfile::tempfile().unwrap();
-    let data = b"skipped";
-    let skip = SqeFlags::CQE_SKIP_SUCCESS;
-    let sqes = [
-        opcode::Nop::new().build().flags(skip).user_data(1),
-        opcode::Nop::new()
-            .inject_result(-libc::EIO)
-            .build()
-            .flags(skip)
-            .user_data(2),
-        // A skipped head of a chain: the write runs, only the fsync posts.
-        opcode::Write::new(&file, data.as_ptr(), 7)
-            .build()
-            .flags(skip | SqeFlags::IO_LINK)
-            .user_data(3),
-        opcode::Fsync::new(&file).build().user_data(4),
-    ];
-    // SAFETY: `data` is static.
-    let got = results_by_user_data(unsafe { run(&mut ring, &sqes, 2) });
-    assert_eq!(got, [(2, -libc::EIO), (4, 0)]);
-    // Nothing else arrives.
-    let _ = ring.submitter().wait_timeout(1, Duration::from_millis(50));
-    assert!(
-        ring.completion().next().is_none(),
-        "successes stayed silent"
+        |_backend, ring| {
+            assert!(ring.params().has_feature(sys::IORING_FEAT_CQE_SKIP));
+            let file = tempfile::tempfile().unwrap();
+            let data = b"skipped";
+            let skip = SqeFlags::CQE_SKIP_SUCCESS;
+            let sqes = [
+                opcode::Nop::new().build().flags(skip).user_data(1),
+                opcode::Nop::new()
+                    .inject_result(-libc::EIO)
+                    .build()
+                    .flags(skip)
+                    .user_data(2),
+                // A skipped head of a chain: the write runs, only the fsync posts.
+                opcode::Write::new(&file, data.as_ptr(), 7)
+                    .build()
+                    .flags(skip | SqeFlags::IO_LINK)
+                    .user_data(3),
+                opcode::Fsync::new(&file).build().user_data(4),
+            ];
+            // SAFETY: `data` is static.
+            let got = results_by_user_data(unsafe { run(ring, &sqes, 2) });
+            assert_eq!(got, [(2, -libc::EIO), (4, 0)]);
+            // Nothing else arrives.
+            let _ = ring.submitter().wait_timeout(1, Duration::from_millis(50));
+            assert!(
+                ring.completion().next().is_none(),
+                "successes stayed silent"
+            );
+            let mut back = [0u8; 7];
+            file.read_exact_at(&mut back, 0).unwrap();
+            assert_eq!(&back, data, "the silent write happened");
+        },
     );
-    let mut back = [0u8; 7];
-    file.read_exact_at(&mut back, 0).unwrap();
-    assert_eq!(&back, data, "the silent write happened");
 }
 
 #[test]
 fn writes_linked_to_fsync_every_flavor() {
     let test = "writes_linked_to_fsync_every_flavor";
-    if !common::supports(test, &[sys::IORING_OP_WRITE, sys::IORING_OP_FSYNC]) {
-        return;
-    }
-    for_each_flavor(test, 16, |f, ring| {
-        let file = tempfile::tempfile().unwrap();
-        let n = 8usize;
-        let chunks: Vec<Vec<u8>> = (0..n).map(|i| pattern(4096, i as u8)).collect();
-        let mut sqes: Vec<uring::Sqe> = chunks
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                opcode::Write::new(&file, c.as_ptr(), 4096)
-                    .offset((i * 4096) as u64)
-                    .build()
-                    .flags(SqeFlags::IO_LINK)
-                    .user_data(i as u64)
-            })
-            .collect();
-        sqes.push(opcode::Fsync::new(&file).build().user_data(100));
-        // SAFETY: `chunks` outlive the requests.
-        let cqes = unsafe { run(ring, &sqes, n + 1) };
-        // Links run in order: the CQEs arrive in submission order, the fsync last.
-        let order: Vec<u64> = cqes.iter().map(Cqe::user_data).collect();
-        let want: Vec<u64> = (0..n as u64).chain([100]).collect();
-        assert_eq!(order, want, "[{}]", f.name);
-        for c in &cqes[..n] {
-            assert_eq!(c.result(), 4096, "[{}] {c:?}", f.name);
-        }
-        assert_eq!(cqes[n].result(), 0, "[{}] fsync", f.name);
-        let mut back = vec![0u8; n * 4096];
-        file.read_exact_at(&mut back, 0).unwrap();
-        assert_eq!(back, chunks.concat(), "[{}]", f.name);
-    });
+    for_each_flavor(
+        test,
+        &[sys::IORING_OP_WRITE, sys::IORING_OP_FSYNC],
+        16,
+        |f, ring| {
+            let file = tempfile::tempfile().unwrap();
+            let n = 8usize;
+            let chunks: Vec<Vec<u8>> = (0..n).map(|i| pattern(4096, i as u8)).collect();
+            let mut sqes: Vec<uring::Sqe> = chunks
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    opcode::Write::new(&file, c.as_ptr(), 4096)
+                        .offset((i * 4096) as u64)
+                        .build()
+                        .flags(SqeFlags::IO_LINK)
+                        .user_data(i as u64)
+                })
+                .collect();
+            sqes.push(opcode::Fsync::new(&file).build().user_data(100));
+            // SAFETY: `chunks` outlive the requests.
+            let cqes = unsafe { run(ring, &sqes, n + 1) };
+            // Links run in order: the CQEs arrive in submission order, the fsync last.
+            let order: Vec<u64> = cqes.iter().map(Cqe::user_data).collect();
+            let want: Vec<u64> = (0..n as u64).chain([100]).collect();
+            assert_eq!(order, want, "[{}]", f.name);
+            for c in &cqes[..n] {
+                assert_eq!(c.result(), 4096, "[{}] {c:?}", f.name);
+            }
+            assert_eq!(cqes[n].result(), 0, "[{}] fsync", f.name);
+            let mut back = vec![0u8; n * 4096];
+            file.read_exact_at(&mut back, 0).unwrap();
+            assert_eq!(back, chunks.concat(), "[{}]", f.name);
+        },
+    );
 }
 
 #[test]
@@ -236,39 +238,40 @@ fn link_through_an_expiring_timeout_needs_etime_success() {
     // A TIMEOUT inside a chain delays what follows it. Its expiry (-ETIME) fails the
     // link, unless IORING_TIMEOUT_ETIME_SUCCESS: then the CQE still says -ETIME, but
     // the chain goes on.
-    let Some(mut ring) = common::op_ring(
+    common::for_each_backend(
         "link_through_an_expiring_timeout_needs_etime_success",
         &[sys::IORING_OP_TIMEOUT, sys::IORING_OP_NOP],
         8,
-    ) else {
-        return;
-    };
-    let ts = Timespec::from(Duration::from_millis(40));
-    for (flags, after) in [
-        (sys::IORING_TIMEOUT_ETIME_SUCCESS, 0),
-        (0, -libc::ECANCELED),
-    ] {
-        let sqes = [
-            opcode::Nop::new()
-                .build()
-                .flags(SqeFlags::IO_LINK)
-                .user_data(1),
-            opcode::Timeout::new(&ts)
-                .flags(flags)
-                .build()
-                .flags(SqeFlags::IO_LINK)
-                .user_data(2),
-            opcode::Nop::new().build().user_data(3),
-        ];
-        let start = Instant::now();
-        // SAFETY: `ts` outlives the requests.
-        let cqes = unsafe { run(&mut ring, &sqes, 3) };
-        let got: Vec<(u64, i32)> = cqes.iter().map(|c| (c.user_data(), c.result())).collect();
-        assert_eq!(
-            got,
-            [(1, 0), (2, -libc::ETIME), (3, after)],
-            "flags {flags:#x}"
-        );
-        assert!(start.elapsed() >= Duration::from_millis(35));
-    }
+        |_backend, ring| {
+            let ts = Timespec::from(Duration::from_millis(40));
+            for (flags, after) in [
+                (sys::IORING_TIMEOUT_ETIME_SUCCESS, 0),
+                (0, -libc::ECANCELED),
+            ] {
+                let sqes = [
+                    opcode::Nop::new()
+                        .build()
+                        .flags(SqeFlags::IO_LINK)
+                        .user_data(1),
+                    opcode::Timeout::new(&ts)
+                        .flags(flags)
+                        .build()
+                        .flags(SqeFlags::IO_LINK)
+                        .user_data(2),
+                    opcode::Nop::new().build().user_data(3),
+                ];
+                let start = Instant::now();
+                // SAFETY: `ts` outlives the requests.
+                let cqes = unsafe { run(ring, &sqes, 3) };
+                let got: Vec<(u64, i32)> =
+                    cqes.iter().map(|c| (c.user_data(), c.result())).collect();
+                assert_eq!(
+                    got,
+                    [(1, 0), (2, -libc::ETIME), (3, after)],
+                    "flags {flags:#x}"
+                );
+                assert!(start.elapsed() >= Duration::from_millis(35));
+            }
+        },
+    );
 }

@@ -41,7 +41,7 @@ fn fixed_read(
 fn read_fixed_goes_through_registered_buffers() {
     let data = pattern(8192, 3);
     let file = file_with(&data);
-    for_each_flavor("register_buffers", 8, |f, ring| {
+    for_each_flavor("register_buffers", &[], 8, |f, ring| {
         let mut a = vec![0u8; 4096];
         let mut b = vec![0u8; 4096];
         let iovs = [iov(&mut a), iov(&mut b)];
@@ -91,7 +91,7 @@ fn read_fixed_goes_through_registered_buffers() {
 fn buffer_tags_post_a_cqe_when_replaced_or_unregistered() {
     let data = pattern(4096, 9);
     let file = file_with(&data);
-    for_each_flavor("register_buffers_tags", 8, |f, ring| {
+    for_each_flavor("register_buffers_tags", &[], 8, |f, ring| {
         if !ring.params().has_feature(sys::IORING_FEAT_RSRC_TAGS) {
             common::skip("register_buffers_tags", "no IORING_FEAT_RSRC_TAGS");
             return;
@@ -172,7 +172,7 @@ fn buffer_tags_post_a_cqe_when_replaced_or_unregistered() {
 fn sparse_buffer_table_is_filled_by_updates() {
     let data = pattern(4096, 17);
     let file = file_with(&data);
-    for_each_flavor("register_buffers_sparse", 8, |f, ring| {
+    for_each_flavor("register_buffers_sparse", &[], 8, |f, ring| {
         let sub = ring.submitter();
         sub.register_buffers_sparse(4).unwrap();
         assert_errno(sub.register_buffers_sparse(4), libc::EBUSY, "sparse twice");
@@ -210,103 +210,122 @@ fn sparse_buffer_table_is_filled_by_updates() {
 
 #[test]
 fn cloned_buffers_work_in_the_destination_ring() {
-    let data = pattern(4096, 29);
-    let file = file_with(&data);
-    let mut a = vec![0u8; 1024];
-    let mut b = vec![0u8; 1024];
-    let mut src = Ring::new(8).unwrap();
-    // SAFETY: `a` and `b` outlive every ring they end up registered in (all rings are
-    // dropped at the end of the test, before the buffers, which were declared first).
-    unsafe {
-        src.submitter()
-            .register_buffers(&[iov(&mut a), iov(&mut b)])
-    }
-    .unwrap();
+    common::for_each_backend_only("cloned_buffers_work_in_the_destination_ring", |backend| {
+        let data = pattern(4096, 29);
+        let file = file_with(&data);
+        let mut a = vec![0u8; 1024];
+        let mut b = vec![0u8; 1024];
+        let mut src = common::builder(backend).build(8).unwrap();
+        // SAFETY: `a` and `b` outlive every ring they end up registered in (all rings are
+        // dropped at the end of the test, before the buffers, which were declared first).
+        unsafe {
+            src.submitter()
+                .register_buffers(&[iov(&mut a), iov(&mut b)])
+        }
+        .unwrap();
 
-    for_each_flavor("clone_buffers", 8, |f, dst| {
-        // SAFETY: as above.
-        unsafe { dst.submitter().clone_buffers(&src) }.unwrap();
-        let res = fixed_read(dst, &file, b.as_mut_ptr(), 1024, 1024, 1);
-        assert_eq!(res, 1024, "[{}]", f.name);
-        assert_eq!(b, data[1024..2048], "[{}]", f.name);
-        // Again without DST_REPLACE: the table is taken.
-        // SAFETY: as above.
-        assert_errno(
-            unsafe { dst.submitter().clone_buffers(&src) },
-            libc::EBUSY,
-            "clone into a full table",
-        );
-        // Offsets without a count are refused.
-        // SAFETY: as above.
-        assert_errno(
+        for f in common::flavors()
+            .into_iter()
+            .filter(|f| f.backend == backend)
+        {
+            let Some(mut dst) = common::ring("clone_buffers", &f, 8) else {
+                continue;
+            };
+            let dst = &mut dst;
+            // SAFETY: as above.
+            unsafe { dst.submitter().clone_buffers(&src) }.unwrap();
+            let res = fixed_read(dst, &file, b.as_mut_ptr(), 1024, 1024, 1);
+            assert_eq!(res, 1024, "[{}]", f.name);
+            assert_eq!(b, data[1024..2048], "[{}]", f.name);
+            // Again without DST_REPLACE: the table is taken.
+            // SAFETY: as above.
+            assert_errno(
+                unsafe { dst.submitter().clone_buffers(&src) },
+                libc::EBUSY,
+                "clone into a full table",
+            );
+            // Offsets without a count are refused.
+            // SAFETY: as above.
+            assert_errno(
+                unsafe {
+                    dst.submitter().clone_buffers_offset(
+                        &src,
+                        2,
+                        0,
+                        0,
+                        sys::IORING_REGISTER_DST_REPLACE,
+                    )
+                },
+                libc::EINVAL,
+                "offset without nr",
+            );
+            // Source buffer 0 into destination slot 2, keeping slots 0 and 1.
+            // SAFETY: as above.
             unsafe {
                 dst.submitter().clone_buffers_offset(
                     &src,
                     2,
                     0,
-                    0,
+                    1,
                     sys::IORING_REGISTER_DST_REPLACE,
                 )
-            },
-            libc::EINVAL,
-            "offset without nr",
-        );
-        // Source buffer 0 into destination slot 2, keeping slots 0 and 1.
+            }
+            .unwrap();
+            let res = fixed_read(dst, &file, a.as_mut_ptr(), 1024, 2048, 2);
+            assert_eq!(res, 1024, "[{}] slot 2 is source buffer 0", f.name);
+            assert_eq!(a, data[2048..3072], "[{}]", f.name);
+            let res = fixed_read(dst, &file, a.as_mut_ptr(), 1024, 0, 0);
+            assert_eq!(res, 1024, "[{}] slot 0 kept", f.name);
+            assert_eq!(a, data[..1024], "[{}]", f.name);
+        }
+
+        // By registered index: SRC_REGISTERED.
+        let mut dst = common::builder(backend).build(8).unwrap();
+        let src_fd = src.as_raw_fd().unwrap();
+        let index = dst.submitter().register_ring_fd_of(src_fd).unwrap();
         // SAFETY: as above.
         unsafe {
             dst.submitter()
-                .clone_buffers_offset(&src, 2, 0, 1, sys::IORING_REGISTER_DST_REPLACE)
+                .clone_buffers_raw(index, 0, 0, 0, sys::IORING_REGISTER_SRC_REGISTERED)
         }
         .unwrap();
-        let res = fixed_read(dst, &file, a.as_mut_ptr(), 1024, 2048, 2);
-        assert_eq!(res, 1024, "[{}] slot 2 is source buffer 0", f.name);
-        assert_eq!(a, data[2048..3072], "[{}]", f.name);
-        let res = fixed_read(dst, &file, a.as_mut_ptr(), 1024, 0, 0);
-        assert_eq!(res, 1024, "[{}] slot 0 kept", f.name);
-        assert_eq!(a, data[..1024], "[{}]", f.name);
+        dst.submitter().unregister_ring_fd_index(index).unwrap();
+        // Unregistered from the source, the buffers stay in the clone.
+        src.submitter().unregister_buffers().unwrap();
+        let res = fixed_read(&mut dst, &file, b.as_mut_ptr(), 1024, 3072, 1);
+        assert_eq!(res, 1024);
+        assert_eq!(b, data[3072..]);
+        let res = fixed_read(&mut src, &file, b.as_mut_ptr(), 1024, 0, 1);
+        assert_eq!(res, -libc::EFAULT, "gone from the source");
+        drop((dst, src));
     });
-
-    // By registered index: SRC_REGISTERED.
-    let mut dst = Ring::new(8).unwrap();
-    let src_fd = src.as_raw_fd().unwrap();
-    let index = dst.submitter().register_ring_fd_of(src_fd).unwrap();
-    // SAFETY: as above.
-    unsafe {
-        dst.submitter()
-            .clone_buffers_raw(index, 0, 0, 0, sys::IORING_REGISTER_SRC_REGISTERED)
-    }
-    .unwrap();
-    dst.submitter().unregister_ring_fd_index(index).unwrap();
-    // Unregistered from the source, the buffers stay in the clone.
-    src.submitter().unregister_buffers().unwrap();
-    let res = fixed_read(&mut dst, &file, b.as_mut_ptr(), 1024, 3072, 1);
-    assert_eq!(res, 1024);
-    assert_eq!(b, data[3072..]);
-    let res = fixed_read(&mut src, &file, b.as_mut_ptr(), 1024, 0, 1);
-    assert_eq!(res, -libc::EFAULT, "gone from the source");
-    drop((dst, src));
 }
 
 #[test]
 fn clone_from_a_ring_without_fd_uses_its_registered_index() {
-    let data = pattern(4096, 41);
-    let file = file_with(&data);
-    let mut buf = vec![0u8; 4096];
-    let src = match Ring::builder().registered_fd_only().build(4) {
-        Ok(r) => r,
-        Err(e) => {
-            common::skip("clone_buffers registered_fd_only", &e.to_string());
-            return;
-        }
-    };
-    assert!(src.as_raw_fd().is_none());
-    // SAFETY: `buf` outlives both rings (declared before them).
-    unsafe { src.submitter().register_buffers(&[iov(&mut buf)]) }.unwrap();
-    let mut dst = Ring::new(4).unwrap();
-    // SAFETY: as above.
-    unsafe { dst.submitter().clone_buffers(&src) }.unwrap();
-    let res = fixed_read(&mut dst, &file, buf.as_mut_ptr(), 4096, 0, 0);
-    assert_eq!(res, 4096);
-    assert_eq!(buf, data);
-    drop((dst, src));
+    common::for_each_backend_only(
+        "clone_from_a_ring_without_fd_uses_its_registered_index",
+        |backend| {
+            let data = pattern(4096, 41);
+            let file = file_with(&data);
+            let mut buf = vec![0u8; 4096];
+            let src = match common::builder(backend).registered_fd_only().build(4) {
+                Ok(r) => r,
+                Err(e) => {
+                    common::skip("clone_buffers registered_fd_only", &e.to_string());
+                    return;
+                }
+            };
+            assert!(src.as_raw_fd().is_none());
+            // SAFETY: `buf` outlives both rings (declared before them).
+            unsafe { src.submitter().register_buffers(&[iov(&mut buf)]) }.unwrap();
+            let mut dst = common::builder(backend).build(4).unwrap();
+            // SAFETY: as above.
+            unsafe { dst.submitter().clone_buffers(&src) }.unwrap();
+            let res = fixed_read(&mut dst, &file, buf.as_mut_ptr(), 4096, 0, 0);
+            assert_eq!(res, 4096);
+            assert_eq!(buf, data);
+            drop((dst, src));
+        },
+    );
 }

@@ -42,7 +42,7 @@ fn pending_reads(ring: &mut Ring, fd: i32, bufs: &mut [[u8; 8]], ids: &[u64]) {
 
 #[test]
 fn sync_cancel_cancels_pending_reads() {
-    for_each_flavor("register_sync_cancel", 8, |f, ring| {
+    for_each_flavor("register_sync_cancel", &[], 8, |f, ring| {
         let (r, w) = pipe();
         let mut bufs = [[0u8; 8]; 3];
         pending_reads(ring, r.as_raw_fd(), &mut bufs[..1], &[7]);
@@ -120,21 +120,23 @@ fn sync_cancel_cancels_pending_reads() {
 
 #[test]
 fn iowq_max_workers_round_trip() {
-    let ring = Ring::new(4).unwrap();
-    let sub = ring.submitter();
-    let before = sub.register_iowq_max_workers(0, 0).unwrap();
-    assert!(before[0] > 0 && before[1] > 0, "defaults {before:?}");
-    assert_eq!(sub.register_iowq_max_workers(3, 7).unwrap(), before);
-    assert_eq!(sub.register_iowq_max_workers(0, 0).unwrap(), [3, 7]);
-    // 0 leaves one limit alone.
-    assert_eq!(sub.register_iowq_max_workers(0, 5).unwrap(), [3, 7]);
-    assert_eq!(sub.register_iowq_max_workers(0, 0).unwrap(), [3, 5]);
-    assert_errno(
-        sub.register_iowq_max_workers(u32::MAX, 0),
-        libc::EINVAL,
-        "above INT_MAX",
-    );
-    sub.register_iowq_max_workers(before[0], before[1]).unwrap();
+    common::for_each_backend_only("iowq_max_workers_round_trip", |backend| {
+        let ring = common::builder(backend).build(4).unwrap();
+        let sub = ring.submitter();
+        let before = sub.register_iowq_max_workers(0, 0).unwrap();
+        assert!(before[0] > 0 && before[1] > 0, "defaults {before:?}");
+        assert_eq!(sub.register_iowq_max_workers(3, 7).unwrap(), before);
+        assert_eq!(sub.register_iowq_max_workers(0, 0).unwrap(), [3, 7]);
+        // 0 leaves one limit alone.
+        assert_eq!(sub.register_iowq_max_workers(0, 5).unwrap(), [3, 7]);
+        assert_eq!(sub.register_iowq_max_workers(0, 0).unwrap(), [3, 5]);
+        assert_errno(
+            sub.register_iowq_max_workers(u32::MAX, 0),
+            libc::EINVAL,
+            "above INT_MAX",
+        );
+        sub.register_iowq_max_workers(before[0], before[1]).unwrap();
+    });
 }
 
 /// The CPUs the calling thread may run on.
@@ -174,51 +176,53 @@ fn worker_cpus() -> Vec<String> {
 
 #[test]
 fn iowq_affinity_pins_new_workers() {
-    let cpus = allowed_cpus();
-    if cpus.len() < 2 {
-        common::not_applicable("register_iowq_aff", "fewer than two CPUs to choose from");
-        return;
-    }
-    let target = *cpus.last().unwrap();
-    let mut ring = Ring::new(4).unwrap();
-    // SAFETY: all-zero is an empty cpu_set_t.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `target` < CPU_SETSIZE.
-    unsafe { libc::CPU_SET(target, &mut set) };
-    ring.submitter().register_iowq_aff(&set).unwrap();
-    // A read forced into io-wq blocks a worker on the empty pipe.
-    let (r, w) = pipe();
-    let mut buf = [0u8; 4];
-    let read = opcode::Read::new(Fd(r.as_raw_fd()), buf.as_mut_ptr(), 4)
-        .offset(u64::MAX)
-        .build()
-        .flags(SqeFlags::ASYNC)
-        .user_data(1);
-    // SAFETY: `buf` outlives the read, reaped below.
-    unsafe { ring.submission().push(&read) }.unwrap();
-    ring.submit().unwrap();
-    let start = Instant::now();
-    let mut seen = worker_cpus();
-    while seen.is_empty() && start.elapsed() < LIMIT {
-        std::thread::sleep(Duration::from_millis(5));
-        seen = worker_cpus();
-    }
-    write_all(&w, b"done");
-    let c = reap(&mut ring, 1, LIMIT);
-    assert_eq!(c[0].result(), 4);
-    assert!(!seen.is_empty(), "no io-wq worker appeared");
-    assert!(
-        seen.iter().all(|l| *l == target.to_string()),
-        "workers on {seen:?}, expected CPU {target}"
-    );
-    ring.submitter().unregister_iowq_aff().unwrap();
-    // (The kernel accepts an empty mask, and ignores bits past the last possible CPU:
-    // only a CPU outside the task's cpuset is refused, which this machine cannot show.)
+    common::for_each_backend_only("iowq_affinity_pins_new_workers", |backend| {
+        let cpus = allowed_cpus();
+        if cpus.len() < 2 {
+            common::not_applicable("register_iowq_aff", "fewer than two CPUs to choose from");
+            return;
+        }
+        let target = *cpus.last().unwrap();
+        let mut ring = common::builder(backend).build(4).unwrap();
+        // SAFETY: all-zero is an empty cpu_set_t.
+        let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+        // SAFETY: `target` < CPU_SETSIZE.
+        unsafe { libc::CPU_SET(target, &mut set) };
+        ring.submitter().register_iowq_aff(&set).unwrap();
+        // A read forced into io-wq blocks a worker on the empty pipe.
+        let (r, w) = pipe();
+        let mut buf = [0u8; 4];
+        let read = opcode::Read::new(Fd(r.as_raw_fd()), buf.as_mut_ptr(), 4)
+            .offset(u64::MAX)
+            .build()
+            .flags(SqeFlags::ASYNC)
+            .user_data(1);
+        // SAFETY: `buf` outlives the read, reaped below.
+        unsafe { ring.submission().push(&read) }.unwrap();
+        ring.submit().unwrap();
+        let start = Instant::now();
+        let mut seen = worker_cpus();
+        while seen.is_empty() && start.elapsed() < LIMIT {
+            std::thread::sleep(Duration::from_millis(5));
+            seen = worker_cpus();
+        }
+        write_all(&w, b"done");
+        let c = reap(&mut ring, 1, LIMIT);
+        assert_eq!(c[0].result(), 4);
+        assert!(!seen.is_empty(), "no io-wq worker appeared");
+        assert!(
+            seen.iter().all(|l| *l == target.to_string()),
+            "workers on {seen:?}, expected CPU {target}"
+        );
+        ring.submitter().unregister_iowq_aff().unwrap();
+        // (The kernel accepts an empty mask, and ignores bits past the last possible CPU:
+        // only a CPU outside the task's cpuset is refused, which this machine cannot show.)
+    });
 }
 
 #[test]
 fn napi_settings_round_trip() {
-    for_each_flavor("register_napi", 4, |f, ring| {
+    for_each_flavor("register_napi", &[], 4, |f, ring| {
         let sub = ring.submitter();
         let prev = sub
             .register_napi(100, true, sys::IO_URING_NAPI_TRACKING_DYNAMIC)
@@ -265,7 +269,10 @@ fn napi_settings_round_trip() {
         let now = sub.unregister_napi().unwrap();
         assert_eq!((now.busy_poll_usec, now.prefer_busy_poll), (0, false));
     });
-    let ring = Ring::builder().iopoll().build(4).unwrap();
+    let ring = common::builder(uring::Backend::Kernel)
+        .iopoll()
+        .build(4)
+        .unwrap();
     assert_errno(
         ring.submitter()
             .register_napi(10, false, sys::IO_URING_NAPI_TRACKING_DYNAMIC),
@@ -296,39 +303,41 @@ fn wait_until(sub: &Submitter<'_>, deadline_ns: u128) -> Duration {
 
 #[test]
 fn clock_registration_switches_absolute_waits() {
-    let ring = Ring::new(4).unwrap();
-    let sub = ring.submitter();
-    assert_errno(
-        sub.register_clock(libc::CLOCK_REALTIME),
-        libc::EINVAL,
-        "realtime",
-    );
-    let mono = clock_ns(libc::CLOCK_MONOTONIC);
-    let boot = clock_ns(libc::CLOCK_BOOTTIME);
-    let gap = boot.saturating_sub(mono);
-    // A deadline 100 ms ahead on the monotonic clock.
-    let took = wait_until(&sub, clock_ns(libc::CLOCK_MONOTONIC) + 100_000_000);
-    assert!(
-        took >= Duration::from_millis(80) && took < LIMIT,
-        "{took:?}"
-    );
-    sub.register_clock(libc::CLOCK_BOOTTIME).unwrap();
-    let took = wait_until(&sub, clock_ns(libc::CLOCK_BOOTTIME) + 100_000_000);
-    assert!(
-        took >= Duration::from_millis(80) && took < LIMIT,
-        "{took:?}"
-    );
-    if gap > 1_000_000_000 {
-        // The machine has slept: a monotonic deadline is long past on the boot clock.
-        let took = wait_until(&sub, clock_ns(libc::CLOCK_MONOTONIC) + 500_000_000);
-        assert!(took < Duration::from_millis(100), "{took:?}");
-    } else {
-        common::not_applicable(
-            "register_clock",
-            "boot and monotonic clocks agree (never suspended): cannot tell them apart",
+    common::for_each_backend_only("clock_registration_switches_absolute_waits", |backend| {
+        let ring = common::builder(backend).build(4).unwrap();
+        let sub = ring.submitter();
+        assert_errno(
+            sub.register_clock(libc::CLOCK_REALTIME),
+            libc::EINVAL,
+            "realtime",
         );
-    }
-    sub.register_clock(libc::CLOCK_MONOTONIC).unwrap();
+        let mono = clock_ns(libc::CLOCK_MONOTONIC);
+        let boot = clock_ns(libc::CLOCK_BOOTTIME);
+        let gap = boot.saturating_sub(mono);
+        // A deadline 100 ms ahead on the monotonic clock.
+        let took = wait_until(&sub, clock_ns(libc::CLOCK_MONOTONIC) + 100_000_000);
+        assert!(
+            took >= Duration::from_millis(80) && took < LIMIT,
+            "{took:?}"
+        );
+        sub.register_clock(libc::CLOCK_BOOTTIME).unwrap();
+        let took = wait_until(&sub, clock_ns(libc::CLOCK_BOOTTIME) + 100_000_000);
+        assert!(
+            took >= Duration::from_millis(80) && took < LIMIT,
+            "{took:?}"
+        );
+        if gap > 1_000_000_000 {
+            // The machine has slept: a monotonic deadline is long past on the boot clock.
+            let took = wait_until(&sub, clock_ns(libc::CLOCK_MONOTONIC) + 500_000_000);
+            assert!(took < Duration::from_millis(100), "{took:?}");
+        } else {
+            common::not_applicable(
+                "register_clock",
+                "boot and monotonic clocks agree (never suspended): cannot tell them apart",
+            );
+        }
+        sub.register_clock(libc::CLOCK_MONOTONIC).unwrap();
+    });
 }
 
 /// An IORING_OP_MSG_RING SQE posting (user_data, res) to the ring `fd`.
@@ -344,7 +353,7 @@ fn msg_data(fd: i32, user_data: u64, res: u32) -> uring::Sqe {
 
 #[test]
 fn send_msg_ring_without_a_source_ring() {
-    for_each_flavor("register_send_msg_ring", 4, |f, ring| {
+    for_each_flavor("register_send_msg_ring", &[], 4, |f, ring| {
         let Some(fd) = ring.as_raw_fd() else {
             // Nothing to name the target by: the blind message takes a real fd.
             return;
@@ -370,7 +379,8 @@ fn send_msg_ring_without_a_source_ring() {
             f.name
         );
     });
-    let ring = Ring::new(4).unwrap();
+    // The refusals are the kernel's register call's own, whatever the target.
+    let ring = common::new_ring(uring::Backend::Kernel, 4);
     let fd = ring.as_raw_fd().unwrap();
     assert_errno(
         Submitter::register_sync_msg(&msg_data(fd, 1, 1).flags(SqeFlags::ASYNC)),
@@ -399,40 +409,45 @@ fn send_msg_ring_without_a_source_ring() {
 
 #[test]
 fn other_ring_fds_can_be_registered_and_used_by_index() {
-    let mut target = Ring::new(4).unwrap();
-    let ring = Ring::new(4).unwrap();
-    let index = ring
-        .submitter()
-        .register_ring_fd_of(target.as_raw_fd().unwrap())
-        .unwrap();
-    // The index names the target ring in io_uring_enter: a NOP submitted through it
-    // lands in the target's CQ.
-    {
-        let mut sq = target.submission();
-        // SAFETY: a NOP references no memory.
-        unsafe { sq.push(&nop(77)) }.unwrap();
-    }
-    // SAFETY: no argument; the SQE pushed is a NOP.
-    let n = unsafe {
-        sys::syscall::io_uring_enter(
-            index as i32,
-            1,
-            1,
-            sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_REGISTERED_RING,
-            std::ptr::null(),
-            0,
-        )
-    }
-    .unwrap_or_else(|e| panic!("enter by index {index}: {e}"));
-    assert_eq!(n, 1);
-    let c = reap(&mut target, 1, LIMIT);
-    assert_eq!(c[0].user_data(), 77);
-    ring.submitter().unregister_ring_fd_index(index).unwrap();
-    let (r, _w) = pipe();
-    assert_errno(
-        ring.submitter().register_ring_fd_of(r.as_raw_fd()),
-        libc::EOPNOTSUPP,
-        "not a ring",
+    common::for_each_backend_only(
+        "other_ring_fds_can_be_registered_and_used_by_index",
+        |backend| {
+            let mut target = common::builder(backend).build(4).unwrap();
+            let ring = common::builder(backend).build(4).unwrap();
+            let index = ring
+                .submitter()
+                .register_ring_fd_of(target.as_raw_fd().unwrap())
+                .unwrap();
+            // The index names the target ring in io_uring_enter: a NOP submitted through it
+            // lands in the target's CQ.
+            {
+                let mut sq = target.submission();
+                // SAFETY: a NOP references no memory.
+                unsafe { sq.push(&nop(77)) }.unwrap();
+            }
+            // SAFETY: no argument; the SQE pushed is a NOP.
+            let n = unsafe {
+                sys::syscall::io_uring_enter(
+                    index as i32,
+                    1,
+                    1,
+                    sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_REGISTERED_RING,
+                    std::ptr::null(),
+                    0,
+                )
+            }
+            .unwrap_or_else(|e| panic!("enter by index {index}: {e}"));
+            assert_eq!(n, 1);
+            let c = reap(&mut target, 1, LIMIT);
+            assert_eq!(c[0].user_data(), 77);
+            ring.submitter().unregister_ring_fd_index(index).unwrap();
+            let (r, _w) = pipe();
+            assert_errno(
+                ring.submitter().register_ring_fd_of(r.as_raw_fd()),
+                libc::EOPNOTSUPP,
+                "not a ring",
+            );
+            assert!(has_fd(&ring));
+        },
     );
-    assert!(has_fd(&ring));
 }

@@ -35,7 +35,7 @@ fn take(efd: &OwnedFd) -> u64 {
 
 #[test]
 fn eventfd_is_signalled_per_completion() {
-    for_each_flavor("register_eventfd", 8, |f, ring| {
+    for_each_flavor("register_eventfd", &[], 8, |f, ring| {
         let efd = eventfd();
         let sub = ring.submitter();
         sub.register_eventfd(efd.as_raw_fd()).unwrap();
@@ -75,27 +75,29 @@ fn eventfd_is_signalled_per_completion() {
 
 #[test]
 fn async_eventfd_is_signalled_only_from_io_wq() {
-    // Completions posted inline (a NOP) do not signal an async eventfd; one completed
-    // by an io-wq worker (IOSQE_ASYNC) does. On the default ring the worker posts the
-    // CQE itself; other flavours hand it to the submitter's task work.
-    let mut ring = Ring::new(8).unwrap();
-    let efd = eventfd();
-    ring.submitter()
-        .register_eventfd_async(efd.as_raw_fd())
-        .unwrap();
-    // SAFETY: NOPs reference no memory.
-    let c = unsafe { run1(&mut ring, nop(1)) };
-    assert_eq!(c.result(), 0);
-    assert_eq!(
-        take(&efd),
-        0,
-        "inline completion signalled the async eventfd"
-    );
-    // SAFETY: as above.
-    let c = unsafe { run1(&mut ring, nop(2).flags(SqeFlags::ASYNC)) };
-    assert_eq!(c.result(), 0);
-    assert_eq!(take(&efd), 1, "io-wq completion did not signal");
-    ring.submitter().unregister_eventfd().unwrap();
+    common::for_each_backend_only("async_eventfd_is_signalled_only_from_io_wq", |backend| {
+        // Completions posted inline (a NOP) do not signal an async eventfd; one completed
+        // by an io-wq worker (IOSQE_ASYNC) does. On the default ring the worker posts the
+        // CQE itself; other flavours hand it to the submitter's task work.
+        let mut ring = common::builder(backend).build(8).unwrap();
+        let efd = eventfd();
+        ring.submitter()
+            .register_eventfd_async(efd.as_raw_fd())
+            .unwrap();
+        // SAFETY: NOPs reference no memory.
+        let c = unsafe { run1(&mut ring, nop(1)) };
+        assert_eq!(c.result(), 0);
+        assert_eq!(
+            take(&efd),
+            0,
+            "inline completion signalled the async eventfd"
+        );
+        // SAFETY: as above.
+        let c = unsafe { run1(&mut ring, nop(2).flags(SqeFlags::ASYNC)) };
+        assert_eq!(c.result(), 0);
+        assert_eq!(take(&efd), 1, "io-wq completion did not signal");
+        ring.submitter().unregister_eventfd().unwrap();
+    });
 }
 
 /// Opens `path` read-only with IORING_OP_OPENAT on the calling thread, with
@@ -113,7 +115,7 @@ fn open_with(ring: &mut Ring, path: &std::ffi::CStr, personality: u16) -> i32 {
 
 #[test]
 fn personality_carries_the_registering_credentials() {
-    for_each_flavor("register_personality", 8, |f, ring| {
+    for_each_flavor("register_personality", &[], 8, |f, ring| {
         let sub = ring.submitter();
         let id = sub.register_personality().unwrap();
         assert_ne!(id, 0, "[{}] 0 means no personality", f.name);
@@ -146,7 +148,7 @@ fn personality_carries_the_registering_credentials() {
     std::fs::write(&path, b"s").unwrap();
     std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    let mut ring = Ring::new(4).unwrap();
+    let mut ring = common::new_ring(uring::Backend::Kernel, 4);
     let id = ring.submitter().register_personality().unwrap();
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -168,102 +170,110 @@ fn personality_carries_the_registering_credentials() {
 
 #[test]
 fn restrictions_limit_a_disabled_ring_once_enabled() {
-    let ring = Ring::new(4).unwrap();
-    assert_errno(
-        ring.submitter()
-            .register_restrictions(&[Restriction::sqe_op(sys::IORING_OP_NOP)]),
-        libc::EBADFD,
-        "restrictions on an enabled ring",
-    );
-    assert_errno(
-        ring.submitter().enable_rings(),
-        libc::EBADFD,
-        "enable twice",
-    );
+    common::for_each_backend_only(
+        "restrictions_limit_a_disabled_ring_once_enabled",
+        |backend| {
+            let ring = common::builder(backend).build(4).unwrap();
+            assert_errno(
+                ring.submitter()
+                    .register_restrictions(&[Restriction::sqe_op(sys::IORING_OP_NOP)]),
+                libc::EBADFD,
+                "restrictions on an enabled ring",
+            );
+            assert_errno(
+                ring.submitter().enable_rings(),
+                libc::EBADFD,
+                "enable twice",
+            );
 
-    let mut ring = Ring::builder().disabled().build(4).unwrap();
-    let sub = ring.submitter();
-    assert_errno(
-        sub.register_restrictions(&[Restriction::sqe_op(200)]),
-        libc::EINVAL,
-        "opcode out of range",
-    );
-    sub.register_restrictions(&[
-        Restriction::sqe_op(sys::IORING_OP_NOP),
-        Restriction::register_op(sys::IORING_REGISTER_PROBE as u8),
-        Restriction::sqe_flags_allowed(SqeFlags::ASYNC),
-    ])
-    .unwrap();
-    assert_errno(
-        sub.register_restrictions(&[Restriction::sqe_op(sys::IORING_OP_NOP)]),
-        libc::EBUSY,
-        "second set",
-    );
-    // Disabled: submission is refused until enabled.
-    {
-        let mut sq = ring.submission();
-        // SAFETY: a NOP references no memory.
-        unsafe { sq.push(&nop(0)) }.unwrap();
-    }
-    assert_errno(ring.submit(), libc::EBADFD, "submit while disabled");
-    ring.submitter().enable_rings().unwrap();
-    // The NOP pushed while disabled goes now.
-    ring.submit_and_wait(1).unwrap();
-    let c = common::reap(&mut ring, 1, register_common::LIMIT);
-    assert_eq!((c[0].user_data(), c[0].result()), (0, 0));
+            let mut ring = common::builder(backend).disabled().build(4).unwrap();
+            let sub = ring.submitter();
+            assert_errno(
+                sub.register_restrictions(&[Restriction::sqe_op(200)]),
+                libc::EINVAL,
+                "opcode out of range",
+            );
+            sub.register_restrictions(&[
+                Restriction::sqe_op(sys::IORING_OP_NOP),
+                Restriction::register_op(sys::IORING_REGISTER_PROBE as u8),
+                Restriction::sqe_flags_allowed(SqeFlags::ASYNC),
+            ])
+            .unwrap();
+            assert_errno(
+                sub.register_restrictions(&[Restriction::sqe_op(sys::IORING_OP_NOP)]),
+                libc::EBUSY,
+                "second set",
+            );
+            // Disabled: submission is refused until enabled.
+            {
+                let mut sq = ring.submission();
+                // SAFETY: a NOP references no memory.
+                unsafe { sq.push(&nop(0)) }.unwrap();
+            }
+            assert_errno(ring.submit(), libc::EBADFD, "submit while disabled");
+            ring.submitter().enable_rings().unwrap();
+            // The NOP pushed while disabled goes now.
+            ring.submit_and_wait(1).unwrap();
+            let c = common::reap(&mut ring, 1, register_common::LIMIT);
+            assert_eq!((c[0].user_data(), c[0].result()), (0, 0));
 
-    let mut buf = [0u8; 8];
-    let read = opcode::Read::new(Fd(0), buf.as_mut_ptr(), 8)
-        .build()
-        .user_data(2);
-    // SAFETY: NOPs reference no memory; the READ is refused before it reads (and
-    // `buf` outlives it anyway).
-    let cqes = unsafe {
-        run(
-            &mut ring,
-            &[
-                nop(1),
-                read,
-                nop(3).flags(SqeFlags::ASYNC),
-                nop(4).flags(SqeFlags::IO_DRAIN),
-            ],
-            4,
-        )
-    };
-    let mut got: Vec<(u64, i32)> = cqes.iter().map(|c| (c.user_data(), c.result())).collect();
-    got.sort_unstable();
-    assert_eq!(
-        got,
-        [(1, 0), (2, -libc::EACCES), (3, 0), (4, -libc::EACCES)],
-        "READ and a flag not allowed are refused"
-    );
-    // Register opcodes: PROBE allowed, the rest refused.
-    ring.submitter().probe().unwrap();
-    assert_errno(
-        ring.submitter().register_files(&[0]),
-        libc::EACCES,
-        "register op not allowed",
-    );
-    assert_errno(
-        ring.submitter().register_personality(),
-        libc::EACCES,
-        "register op not allowed",
+            let mut buf = [0u8; 8];
+            let read = opcode::Read::new(Fd(0), buf.as_mut_ptr(), 8)
+                .build()
+                .user_data(2);
+            // SAFETY: NOPs reference no memory; the READ is refused before it reads (and
+            // `buf` outlives it anyway).
+            let cqes = unsafe {
+                run(
+                    &mut ring,
+                    &[
+                        nop(1),
+                        read,
+                        nop(3).flags(SqeFlags::ASYNC),
+                        nop(4).flags(SqeFlags::IO_DRAIN),
+                    ],
+                    4,
+                )
+            };
+            let mut got: Vec<(u64, i32)> =
+                cqes.iter().map(|c| (c.user_data(), c.result())).collect();
+            got.sort_unstable();
+            assert_eq!(
+                got,
+                [(1, 0), (2, -libc::EACCES), (3, 0), (4, -libc::EACCES)],
+                "READ and a flag not allowed are refused"
+            );
+            // Register opcodes: PROBE allowed, the rest refused.
+            ring.submitter().probe().unwrap();
+            assert_errno(
+                ring.submitter().register_files(&[0]),
+                libc::EACCES,
+                "register op not allowed",
+            );
+            assert_errno(
+                ring.submitter().register_personality(),
+                libc::EACCES,
+                "register op not allowed",
+            );
+        },
     );
 }
 
 #[test]
 fn required_sqe_flags_are_enforced() {
-    let mut ring = Ring::builder().disabled().build(4).unwrap();
-    ring.submitter()
-        .register_restrictions(&[
-            Restriction::sqe_op(sys::IORING_OP_NOP),
-            Restriction::sqe_flags_required(SqeFlags::ASYNC),
-        ])
-        .unwrap();
-    ring.submitter().enable_rings().unwrap();
-    // SAFETY: NOPs reference no memory.
-    let cqes = unsafe { run(&mut ring, &[nop(1), nop(2).flags(SqeFlags::ASYNC)], 2) };
-    let mut got: Vec<(u64, i32)> = cqes.iter().map(|c| (c.user_data(), c.result())).collect();
-    got.sort_unstable();
-    assert_eq!(got, [(1, -libc::EACCES), (2, 0)]);
+    common::for_each_backend_only("required_sqe_flags_are_enforced", |backend| {
+        let mut ring = common::builder(backend).disabled().build(4).unwrap();
+        ring.submitter()
+            .register_restrictions(&[
+                Restriction::sqe_op(sys::IORING_OP_NOP),
+                Restriction::sqe_flags_required(SqeFlags::ASYNC),
+            ])
+            .unwrap();
+        ring.submitter().enable_rings().unwrap();
+        // SAFETY: NOPs reference no memory.
+        let cqes = unsafe { run(&mut ring, &[nop(1), nop(2).flags(SqeFlags::ASYNC)], 2) };
+        let mut got: Vec<(u64, i32)> = cqes.iter().map(|c| (c.user_data(), c.result())).collect();
+        got.sort_unstable();
+        assert_eq!(got, [(1, -libc::EACCES), (2, 0)]);
+    });
 }

@@ -22,7 +22,7 @@ fn push_nops(ring: &mut Ring, ids: impl IntoIterator<Item = u64>) {
 
 #[test]
 fn nop_round_trip_carries_user_data() {
-    for_each_flavor("nop_round_trip", 8, |f, ring| {
+    for_each_flavor("nop_round_trip", &[], 8, |f, ring| {
         for id in [0u64, 1, 0xdead_beef_cafe_f00d, u64::MAX] {
             push_nops(ring, [id]);
             assert_eq!(ring.submit_and_wait(1).unwrap(), 1, "[{}]", f.name);
@@ -41,7 +41,7 @@ fn nop_round_trip_carries_user_data() {
 
 #[test]
 fn batches_of_every_size_complete_once_each() {
-    for_each_flavor("batches", 32, |f, ring| {
+    for_each_flavor("batches", &[], 32, |f, ring| {
         let mut next = 0u64;
         for batch in [1usize, 2, 7, 31, 32, 16] {
             let ids: Vec<u64> = (next..next + batch as u64).collect();
@@ -134,7 +134,7 @@ fn more_submissions_than_cq_entries_lose_nothing() {
 
 #[test]
 fn full_sq_is_an_error_and_overwrites_nothing() {
-    for_each_flavor("sq_full", 4, |f, ring| {
+    for_each_flavor("sq_full", &[sys::IORING_OP_NOP], 4, |f, ring| {
         if ring.params().is_setup(sys::IORING_SETUP_SQPOLL) {
             // The poll thread consumes SQEs as they are published; the SQ only stays
             // full while unpublished, which is what we test below anyway.
@@ -167,7 +167,7 @@ fn full_sq_is_an_error_and_overwrites_nothing() {
 
 #[test]
 fn wait_with_timeout_returns_etime_on_time() {
-    for_each_flavor("wait_timeout", 8, |f, ring| {
+    for_each_flavor("wait_timeout", &[], 8, |f, ring| {
         let start = Instant::now();
         let err = ring
             .submitter()
@@ -190,35 +190,40 @@ fn wait_with_timeout_returns_etime_on_time() {
 
 #[test]
 fn wait_with_timeout_returns_early_when_a_cqe_arrives() {
-    for_each_flavor("wait_timeout_early", 8, |f, ring| {
-        let ts = Timespec::from(Duration::from_millis(30));
-        let t = opcode::Timeout::new(&raw const ts).build().user_data(5);
-        // SAFETY: `ts` outlives the request: we wait for its completion below.
-        unsafe { ring.submission().push(&t) }.unwrap();
-        let start = Instant::now();
-        ring.submitter()
-            .wait_timeout(1, Duration::from_secs(5))
-            .unwrap();
-        let took = start.elapsed();
-        let cqes = reap(ring, 1, LIMIT);
-        assert!(took >= Duration::from_millis(25), "[{}] {took:?}", f.name);
-        assert!(
-            took < Duration::from_secs(2),
-            "[{}] did not return early: {took:?}",
-            f.name
-        );
-        assert_eq!(
-            (cqes[0].user_data(), cqes[0].result()),
-            (5, -libc::ETIME),
-            "[{}]",
-            f.name
-        );
-    });
+    for_each_flavor(
+        "wait_timeout_early",
+        &[sys::IORING_OP_TIMEOUT],
+        8,
+        |f, ring| {
+            let ts = Timespec::from(Duration::from_millis(30));
+            let t = opcode::Timeout::new(&raw const ts).build().user_data(5);
+            // SAFETY: `ts` outlives the request: we wait for its completion below.
+            unsafe { ring.submission().push(&t) }.unwrap();
+            let start = Instant::now();
+            ring.submitter()
+                .wait_timeout(1, Duration::from_secs(5))
+                .unwrap();
+            let took = start.elapsed();
+            let cqes = reap(ring, 1, LIMIT);
+            assert!(took >= Duration::from_millis(25), "[{}] {took:?}", f.name);
+            assert!(
+                took < Duration::from_secs(2),
+                "[{}] did not return early: {took:?}",
+                f.name
+            );
+            assert_eq!(
+                (cqes[0].user_data(), cqes[0].result()),
+                (5, -libc::ETIME),
+                "[{}]",
+                f.name
+            );
+        },
+    );
 }
 
 #[test]
 fn min_wait_returns_with_what_completed() {
-    for_each_flavor("min_wait", 8, |f, ring| {
+    for_each_flavor("min_wait", &[], 8, |f, ring| {
         if !ring.params().is_feature_min_timeout() {
             common::skip(
                 &format!("min_wait [{}]", f.name),
@@ -246,7 +251,7 @@ fn min_wait_returns_with_what_completed() {
 
 #[test]
 fn timeout_count_completes_after_n_cqes() {
-    for_each_flavor("timeout_count", 8, |f, ring| {
+    for_each_flavor("timeout_count", &[sys::IORING_OP_TIMEOUT], 8, |f, ring| {
         let ts = Timespec::from(Duration::from_secs(10));
         let t = opcode::Timeout::new(&raw const ts)
             .count(2)
@@ -273,148 +278,154 @@ fn timeout_count_completes_after_n_cqes() {
 
 #[test]
 fn sqpoll_goes_idle_and_is_woken() {
-    let f = flavors().into_iter().find(|f| f.name == "sqpoll").unwrap();
-    let Some(mut ring) = common::build(
+    common::for_each_backend_of(
         "sqpoll_idle",
-        &f,
-        Ring::builder().sqpoll(Duration::from_millis(10)),
+        "sqpoll",
+        &[],
+        |b| b.sqpoll(Duration::from_millis(10)),
         8,
-    ) else {
-        return;
-    };
-    push_nops(&mut ring, [1]);
-    ring.submit_and_wait(1).unwrap();
-    assert_eq!(reap(&mut ring, 1, LIMIT)[0].user_data(), 1);
+        |_f, ring| {
+            push_nops(ring, [1]);
+            ring.submit_and_wait(1).unwrap();
+            assert_eq!(reap(ring, 1, LIMIT)[0].user_data(), 1);
 
-    // Idle for 10 ms: the thread must go to sleep and say so.
-    let start = Instant::now();
-    while !ring.submission().need_wakeup() {
-        assert!(start.elapsed() < LIMIT, "SQ poll thread never went idle");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    // A submit now must wake it, or the NOP would never be consumed.
-    push_nops(&mut ring, [2]);
-    ring.submit().unwrap();
-    let cqes = reap(&mut ring, 1, Duration::from_secs(5));
-    assert_eq!(cqes[0].user_data(), 2);
+            // Idle for 10 ms: the thread must go to sleep and say so.
+            let start = Instant::now();
+            while !ring.submission().need_wakeup() {
+                assert!(start.elapsed() < LIMIT, "SQ poll thread never went idle");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            // A submit now must wake it, or the NOP would never be consumed.
+            push_nops(ring, [2]);
+            ring.submit().unwrap();
+            let cqes = reap(ring, 1, Duration::from_secs(5));
+            assert_eq!(cqes[0].user_data(), 2);
+        },
+    );
 }
 
 #[test]
 fn sqpoll_submit_makes_no_syscall_while_awake() {
     // With the poll thread awake, submit() returns the count handed over without
     // entering; the CQE still arrives.
-    let f = flavors().into_iter().find(|f| f.name == "sqpoll").unwrap();
-    let Some(mut ring) = common::build(
+    common::for_each_backend_of(
         "sqpoll_awake",
-        &f,
-        Ring::builder().sqpoll(Duration::from_secs(2)),
+        "sqpoll",
+        &[],
+        |b| b.sqpoll(Duration::from_secs(2)),
         8,
-    ) else {
-        return;
-    };
-    push_nops(&mut ring, [7, 8]);
-    assert_eq!(ring.submit().unwrap(), 2);
-    let mut got: Vec<u64> = reap(&mut ring, 2, LIMIT)
-        .iter()
-        .map(Cqe::user_data)
-        .collect();
-    got.sort();
-    assert_eq!(got, [7, 8]);
+        |_f, ring| {
+            push_nops(ring, [7, 8]);
+            assert_eq!(ring.submit().unwrap(), 2);
+            let mut got: Vec<u64> = reap(ring, 2, LIMIT).iter().map(Cqe::user_data).collect();
+            got.sort();
+            assert_eq!(got, [7, 8]);
+        },
+    );
 }
 
 #[test]
 fn sqpoll_sq_wait_returns_when_the_sq_has_room() {
-    let f = flavors().into_iter().find(|f| f.name == "sqpoll").unwrap();
-    let Some(mut ring) = common::build(
+    common::for_each_backend_of(
         "sq_wait",
-        &f,
-        Ring::builder().sqpoll(Duration::from_millis(100)),
+        "sqpoll",
+        &[],
+        |b| b.sqpoll(Duration::from_millis(100)),
         4,
-    ) else {
-        return;
-    };
-    // Fill the SQ, hand it to the poll thread, then wait for room: SQ_WAIT returns
-    // once the thread has consumed entries, and the queue has space again.
-    push_nops(&mut ring, 0..4);
-    ring.submit().unwrap();
-    ring.submitter().squeue_wait().unwrap();
-    assert!(
-        ring.submission().space_left() > 0,
-        "SQ_WAIT returned with a full SQ"
+        |_f, ring| {
+            // Fill the SQ, hand it to the poll thread, then wait for room: SQ_WAIT returns
+            // once the thread has consumed entries, and the queue has space again.
+            push_nops(ring, 0..4);
+            ring.submit().unwrap();
+            ring.submitter().squeue_wait().unwrap();
+            assert!(
+                ring.submission().space_left() > 0,
+                "SQ_WAIT returned with a full SQ"
+            );
+            let mut got: Vec<u64> = reap(ring, 4, LIMIT).iter().map(Cqe::user_data).collect();
+            got.sort();
+            assert_eq!(got, [0, 1, 2, 3]);
+        },
     );
-    let mut got: Vec<u64> = reap(&mut ring, 4, LIMIT)
-        .iter()
-        .map(Cqe::user_data)
-        .collect();
-    got.sort();
-    assert_eq!(got, [0, 1, 2, 3]);
 }
 
 #[test]
 fn rings_are_send_and_work_from_another_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<Ring>();
-    let mut ring = Ring::new(4).unwrap();
-    let handle = std::thread::spawn(move || {
-        push_nops(&mut ring, [11]);
-        ring.submit_and_wait(1).unwrap();
-        reap(&mut ring, 1, LIMIT)[0].user_data()
+    common::for_each_backend_only("rings_are_send", |backend| {
+        let mut ring = common::new_ring(backend, 4);
+        let handle = std::thread::spawn(move || {
+            push_nops(&mut ring, [11]);
+            ring.submit_and_wait(1).unwrap();
+            reap(&mut ring, 1, LIMIT)[0].user_data()
+        });
+        assert_eq!(handle.join().unwrap(), 11);
     });
-    assert_eq!(handle.join().unwrap(), 11);
 }
 
 #[test]
 fn a_registered_ring_moved_to_another_thread_still_works() {
     // The index registered on this thread means nothing on the other one (or names
     // another ring): the ring must fall back to its plain fd there.
-    let mut ring = Ring::builder().register_ring_fd().build(4).unwrap();
-    push_nops(&mut ring, [1]);
-    ring.submit_and_wait(1).unwrap();
-    assert_eq!(reap(&mut ring, 1, LIMIT)[0].user_data(), 1);
-    let handle = std::thread::spawn(move || {
-        // A ring of this thread's own takes index 0 here, the index `ring` got on the
-        // main thread: entering with that index would drive this ring instead.
-        let mut other = Ring::builder().register_ring_fd().build(4).unwrap();
-        push_nops(&mut ring, [2]);
+    common::for_each_backend_only("registered_ring_moved", |backend| {
+        let mut ring = common::builder(backend)
+            .register_ring_fd()
+            .build(4)
+            .unwrap();
+        push_nops(&mut ring, [1]);
         ring.submit_and_wait(1).unwrap();
-        let got = reap(&mut ring, 1, LIMIT)[0].user_data();
-        assert!(
-            other.completion().next().is_none(),
-            "the other ring saw our NOP"
-        );
-        got
+        assert_eq!(reap(&mut ring, 1, LIMIT)[0].user_data(), 1);
+        let handle = std::thread::spawn(move || {
+            // A ring of this thread's own takes index 0 here, the index `ring` got on the
+            // main thread: entering with that index would drive this ring instead.
+            let mut other = common::builder(backend)
+                .register_ring_fd()
+                .build(4)
+                .unwrap();
+            push_nops(&mut ring, [2]);
+            ring.submit_and_wait(1).unwrap();
+            let got = reap(&mut ring, 1, LIMIT)[0].user_data();
+            assert!(
+                other.completion().next().is_none(),
+                "the other ring saw our NOP"
+            );
+            got
+        });
+        assert_eq!(handle.join().unwrap(), 2);
     });
-    assert_eq!(handle.join().unwrap(), 2);
 }
 
 #[test]
 fn large_rings_with_provided_memory_work_at_every_size() {
     // NO_MMAP sizes the memory the kernel's rings_size() will want: check it holds at
     // the largest sizes and entry widths, where a miscount would be refused or fault.
-    let cases = [
-        (Ring::builder().no_mmap(), 4096),
-        (Ring::builder().no_mmap().cqe32().sqe128(), 4096),
-        (Ring::builder().no_mmap().no_sqarray(), 32768),
-        (Ring::builder().no_mmap().cq_entries(65536), 8),
-    ];
-    for (builder, entries) in cases {
-        let mut ring = builder.build(entries).unwrap();
-        let n = ring.params().sq_entries() as u64;
-        push_nops(&mut ring, 0..n);
-        ring.submit_and_wait(n as usize).unwrap();
-        let got: BTreeSet<u64> = reap(&mut ring, n as usize, LIMIT)
-            .iter()
-            .map(Cqe::user_data)
-            .collect();
-        assert_eq!(got.len() as u64, n);
-    }
+    common::for_each_backend_only("large_no_mmap_rings", |backend| {
+        let cases = [
+            (common::builder(backend).no_mmap(), 4096),
+            (common::builder(backend).no_mmap().cqe32().sqe128(), 4096),
+            (common::builder(backend).no_mmap().no_sqarray(), 32768),
+            (common::builder(backend).no_mmap().cq_entries(65536), 8),
+        ];
+        for (builder, entries) in cases {
+            let mut ring = builder.build(entries).unwrap();
+            let n = ring.params().sq_entries() as u64;
+            push_nops(&mut ring, 0..n);
+            ring.submit_and_wait(n as usize).unwrap();
+            let got: BTreeSet<u64> = reap(&mut ring, n as usize, LIMIT)
+                .iter()
+                .map(Cqe::user_data)
+                .collect();
+            assert_eq!(got.len() as u64, n);
+        }
+    });
 }
 
 #[test]
 fn random_batches_across_many_wraps_lose_and_duplicate_nothing() {
     // A small xorshift drives batch sizes and how much is reaped per step, so head and
     // tail wrap the 8-entry SQ and 16-slot CQ hundreds of times at every phase.
-    for_each_flavor("random_wraps", 8, |f, ring| {
+    for_each_flavor("random_wraps", &[], 8, |f, ring| {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut rand = |n: u64| {
             x ^= x << 13;
@@ -460,53 +471,79 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 
 #[test]
 fn write_then_fsync_then_read_back() {
-    for_each_flavor("write_fsync_read", 8, |f, ring| {
-        let file = tempfile::tempfile().unwrap();
-        let data = pattern(8192, 3);
-        let mut back = vec![0u8; 8192];
-        let fd = Fd(file.as_raw_fd());
-        let w = opcode::Write::new(fd, data.as_ptr(), 8192)
-            .offset(4096)
-            .build()
-            .user_data(1);
-        let s = opcode::Fsync::new(fd).build().user_data(2);
-        let r = opcode::Read::new(fd, back.as_mut_ptr(), 8192)
-            .offset(4096)
-            .build()
-            .user_data(3);
-        {
-            let mut sq = ring.submission();
-            // SAFETY: `data` and `back` outlive the requests (reaped below); the chain
-            // is linked so the read starts after the fsync.
-            unsafe {
-                sq.push(&w.flags(SqeFlags::IO_LINK)).unwrap();
-                sq.push(&s.flags(SqeFlags::IO_LINK)).unwrap();
-                sq.push(&r).unwrap();
+    for_each_flavor(
+        "write_fsync_read",
+        &[
+            sys::IORING_OP_WRITE,
+            sys::IORING_OP_FSYNC,
+            sys::IORING_OP_READ,
+        ],
+        8,
+        |f, ring| {
+            let file = tempfile::tempfile().unwrap();
+            let data = pattern(8192, 3);
+            let mut back = vec![0u8; 8192];
+            let fd = Fd(file.as_raw_fd());
+            let w = opcode::Write::new(fd, data.as_ptr(), 8192)
+                .offset(4096)
+                .build()
+                .user_data(1);
+            let s = opcode::Fsync::new(fd).build().user_data(2);
+            let r = opcode::Read::new(fd, back.as_mut_ptr(), 8192)
+                .offset(4096)
+                .build()
+                .user_data(3);
+            {
+                let mut sq = ring.submission();
+                // SAFETY: `data` and `back` outlive the requests (reaped below); the chain
+                // is linked so the read starts after the fsync.
+                unsafe {
+                    sq.push(&w.flags(SqeFlags::IO_LINK)).unwrap();
+                    sq.push(&s.flags(SqeFlags::IO_LINK)).unwrap();
+                    sq.push(&r).unwrap();
+                }
             }
-        }
-        ring.submit_and_wait(3).unwrap();
-        let mut cqes = reap(ring, 3, LIMIT);
-        cqes.sort_by_key(Cqe::user_data);
-        let res: Vec<i32> = cqes.iter().map(Cqe::result).collect();
-        assert_eq!(
-            res,
-            [8192, 0, 8192],
-            "[{}] write, fsync, read results",
-            f.name
-        );
-        assert_eq!(back, data, "[{}] read back what was written", f.name);
-        assert_eq!(file.metadata().unwrap().len(), 4096 + 8192);
-    });
+            ring.submit_and_wait(3).unwrap();
+            let mut cqes = reap(ring, 3, LIMIT);
+            cqes.sort_by_key(Cqe::user_data);
+            let res: Vec<i32> = cqes.iter().map(Cqe::result).collect();
+            assert_eq!(
+                res,
+                [8192, 0, 8192],
+                "[{}] write, fsync, read results",
+                f.name
+            );
+            assert_eq!(back, data, "[{}] read back what was written", f.name);
+            assert_eq!(file.metadata().unwrap().len(), 4096 + 8192);
+        },
+    );
 }
 
 #[test]
 fn iopoll_on_o_direct_file() {
     use std::os::unix::fs::OpenOptionsExt;
     let test = "iopoll_o_direct";
+    // The engine refuses IOPOLL (a deliberate difference: polling a device's completion
+    // queue is the kernel's; user space cannot), as a kernel refuses a flag it lacks.
+    if common::backends().contains(&uring::Backend::Engine) {
+        let e = common::builder(uring::Backend::Engine)
+            .iopoll()
+            .build(8)
+            .unwrap_err();
+        assert!(
+            matches!(e, uring::SetupError::Invalid { .. }),
+            "engine IOPOLL: {e}"
+        );
+        common::not_applicable(&format!("{test} [engine]"), "the engine refuses IOPOLL");
+    }
+    if !common::backends().contains(&uring::Backend::Kernel) {
+        return;
+    }
     let f = common::Flavor {
         name: "iopoll",
         build: || Ring::builder().iopoll(),
         register_ring_fd: false,
+        backend: uring::Backend::Kernel,
     };
     let Some(mut ring) = common::ring(test, &f, 8) else {
         return;
@@ -575,63 +612,60 @@ fn iopoll_on_o_direct_file() {
 
 #[test]
 fn cqe_mixed_handles_big_cqes_and_wrap() {
-    let f = flavors()
-        .into_iter()
-        .find(|f| f.name == "cqe_mixed")
-        .unwrap();
-    let Some(mut ring) = common::build("cqe_mixed_wrap", &f, Ring::builder().cqe_mixed(), 4) else {
-        return;
-    };
-    // 8 slots; alternate big (2 slots) and small (1 slot) so big ones hit the wrap
-    // point and the kernel must pad with a skip entry.
-    let mut next = 0u64;
-    for _ in 0..20 {
-        {
-            let mut sq = ring.submission();
-            for i in 0..3u64 {
-                let id = next + i;
-                let flags = if id % 2 == 0 {
-                    sys::IORING_NOP_CQE32
-                } else {
-                    0
-                };
-                let nop = opcode::Nop::new().nop_flags(flags).build().user_data(id);
-                // SAFETY: a NOP references no memory.
-                unsafe { sq.push(&nop) }.unwrap();
+    common::for_each_backend_of(
+        "cqe_mixed_wrap",
+        "cqe_mixed",
+        &[sys::IORING_OP_NOP],
+        |b| b.cqe_mixed(),
+        4,
+        |_f, ring| {
+            // 8 slots; alternate big (2 slots) and small (1 slot) so big ones hit the wrap
+            // point and the kernel must pad with a skip entry.
+            let mut next = 0u64;
+            for _ in 0..20 {
+                {
+                    let mut sq = ring.submission();
+                    for i in 0..3u64 {
+                        let id = next + i;
+                        let flags = if id % 2 == 0 {
+                            sys::IORING_NOP_CQE32
+                        } else {
+                            0
+                        };
+                        let nop = opcode::Nop::new().nop_flags(flags).build().user_data(id);
+                        // SAFETY: a NOP references no memory.
+                        unsafe { sq.push(&nop) }.unwrap();
+                    }
+                }
+                ring.submit_and_wait(3).unwrap();
+                let cqes = reap(ring, 3, LIMIT);
+                for (i, c) in cqes.iter().enumerate() {
+                    let id = next + i as u64;
+                    assert_eq!(c.user_data(), id, "in order, no skip entry surfaced");
+                    assert_eq!(c.result(), 0);
+                    assert_eq!(c.flags() & sys::IORING_CQE_F_32 != 0, id % 2 == 0, "{c:?}");
+                }
+                next += 3;
             }
-        }
-        ring.submit_and_wait(3).unwrap();
-        let cqes = reap(&mut ring, 3, LIMIT);
-        for (i, c) in cqes.iter().enumerate() {
-            let id = next + i as u64;
-            assert_eq!(c.user_data(), id, "in order, no skip entry surfaced");
-            assert_eq!(c.result(), 0);
-            assert_eq!(c.flags() & sys::IORING_CQE_F_32 != 0, id % 2 == 0, "{c:?}");
-        }
-        next += 3;
-    }
+        },
+    );
 }
 
 #[test]
 fn disabled_ring_runs_nothing_until_enabled() {
-    let Some(mut ring) = common::build(
+    common::for_each_backend_of(
         "r_disabled",
-        &common::Flavor {
-            name: "r_disabled",
-            build: Builder::default,
-            register_ring_fd: false,
-        },
-        Ring::builder().disabled(),
+        "default",
+        &[],
+        |b| b.disabled(),
         4,
-    ) else {
-        return;
-    };
-    push_nops(&mut ring, [1]);
-    let err = ring.submit().unwrap_err();
-    assert_eq!(err.raw_os_error(), Some(libc::EBADFD), "{err}");
-    ring.submitter().enable_rings().unwrap();
-    ring.submit_and_wait(1).unwrap();
-    assert_eq!(reap(&mut ring, 1, LIMIT)[0].user_data(), 1);
+        |_f, ring| {
+            push_nops(ring, [1]);
+            let err = ring.submit().unwrap_err();
+            assert_eq!(err.raw_os_error(), Some(libc::EBADFD), "{err}");
+            ring.submitter().enable_rings().unwrap();
+            ring.submit_and_wait(1).unwrap();
+            assert_eq!(reap(ring, 1, LIMIT)[0].user_data(), 1);
+        },
+    );
 }
-
-use uring::Builder;
