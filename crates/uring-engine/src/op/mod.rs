@@ -12,7 +12,10 @@ use crate::engine::Engine;
 use crate::req::Req;
 
 pub(crate) mod misc;
+pub(crate) mod net;
+pub(crate) mod poll;
 pub(crate) mod rw;
+pub(crate) mod splice;
 
 /// How an issue attempt may behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +95,42 @@ const fn table() -> [Option<OpDef>; OP_COUNT] {
     t[sys::IORING_OP_FSYNC as usize] = Some(OpDef::new(rw::prep_fsync, rw::issue_fsync).file());
     t[sys::IORING_OP_SYNC_FILE_RANGE as usize] =
         Some(OpDef::new(rw::prep_sync_file_range, rw::issue_sync_file_range).file());
+    // Helper A: networking (op/net.rs), readiness (op/poll.rs), splice (op/splice.rs).
+    t[sys::IORING_OP_SOCKET as usize] = Some(OpDef::new(net::prep_socket, net::issue_socket));
+    t[sys::IORING_OP_BIND as usize] = Some(OpDef::new(net::prep_bind, net::issue_bind).file());
+    t[sys::IORING_OP_LISTEN as usize] =
+        Some(OpDef::new(net::prep_listen, net::issue_listen).file());
+    t[sys::IORING_OP_CONNECT as usize] =
+        Some(OpDef::new(net::prep_connect, net::issue_connect).file());
+    t[sys::IORING_OP_ACCEPT as usize] =
+        Some(OpDef::new(net::prep_accept, net::issue_accept).file());
+    t[sys::IORING_OP_SEND as usize] =
+        Some(OpDef::new(net::prep_send, net::issue_send).file().select());
+    t[sys::IORING_OP_SENDMSG as usize] = Some(OpDef::new(net::prep_send, net::issue_send).file());
+    t[sys::IORING_OP_SEND_ZC as usize] = Some(OpDef::new(net::prep_send, net::issue_send).file());
+    t[sys::IORING_OP_SENDMSG_ZC as usize] =
+        Some(OpDef::new(net::prep_send, net::issue_send).file());
+    t[sys::IORING_OP_RECV as usize] =
+        Some(OpDef::new(net::prep_recv, net::issue_recv).file().select());
+    t[sys::IORING_OP_RECVMSG as usize] =
+        Some(OpDef::new(net::prep_recv, net::issue_recv).file().select());
+    t[sys::IORING_OP_SHUTDOWN as usize] =
+        Some(OpDef::new(net::prep_shutdown, net::issue_shutdown).file());
+    t[sys::IORING_OP_POLL_ADD as usize] =
+        Some(OpDef::new(poll::prep_poll_add, poll::issue_poll_add).file());
+    t[sys::IORING_OP_POLL_REMOVE as usize] =
+        Some(OpDef::new(poll::prep_poll_remove, poll::issue_poll_remove));
+    t[sys::IORING_OP_EPOLL_CTL as usize] =
+        Some(OpDef::new(poll::prep_epoll_ctl, poll::issue_epoll_ctl));
+    t[sys::IORING_OP_EPOLL_WAIT as usize] =
+        Some(OpDef::new(poll::prep_epoll_wait, poll::issue_epoll_wait).file());
+    t[sys::IORING_OP_READ_MULTISHOT as usize] = Some(
+        OpDef::new(poll::prep_read_multishot, poll::issue_read_multishot)
+            .file()
+            .select(),
+    );
+    t[sys::IORING_OP_SPLICE as usize] = Some(OpDef::new(splice::prep_splice, splice::issue).file());
+    t[sys::IORING_OP_TEE as usize] = Some(OpDef::new(splice::prep_tee, splice::issue).file());
     t
 }
 
