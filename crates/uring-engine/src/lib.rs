@@ -24,7 +24,9 @@
 #![allow(clippy::vec_box)]
 
 mod config;
+mod det;
 mod engine;
+mod fault;
 mod mem;
 pub mod op;
 mod pbuf;
@@ -44,7 +46,7 @@ use std::sync::Arc;
 
 use uring_sys as sys;
 
-pub use config::Config;
+pub use config::{Config, ConfigError, Fault, FaultCounts, FaultPlan, FaultRule, Injection};
 pub use register::SUPPORTED as SUPPORTED_REGISTER_OPS;
 pub use rings::Completion;
 
@@ -81,7 +83,6 @@ pub const FEATURES: u32 = sys::IORING_FEAT_SINGLE_MMAP
     | sys::IORING_FEAT_SUBMIT_STABLE
     | sys::IORING_FEAT_RW_CUR_POS
     | sys::IORING_FEAT_FAST_POLL
-    | sys::IORING_FEAT_POLL_32BITS
     | sys::IORING_FEAT_SQPOLL_NONFIXED
     | sys::IORING_FEAT_EXT_ARG
     | sys::IORING_FEAT_CQE_SKIP
@@ -135,6 +136,10 @@ impl EngineRing {
         config: Config,
     ) -> io::Result<EngineRing> {
         let (sq, cq) = check_params(entries, p).map_err(err)?;
+        if config.seed.is_some() && p.flags & sys::IORING_SETUP_SQPOLL != 0 {
+            // Deterministic mode is one thread; an SQ poll thread is what it excludes.
+            return Err(err(-libc::EINVAL));
+        }
         p.sq_entries = sq;
         p.cq_entries = cq;
         p.features = FEATURES;

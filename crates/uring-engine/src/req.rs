@@ -37,6 +37,10 @@ pub(crate) struct Req {
     pub(crate) scratch: [u64; 4],
     /// Larger per-op state, for the few ops that need it.
     pub(crate) owned: Option<Box<dyn Any + Send>>,
+    /// Faults injected into this request, applied at issue (`fault.rs`).
+    pub(crate) fault: Option<crate::fault::Injected>,
+    /// Deterministic mode: its place in the seeded order (`det.rs`).
+    pub(crate) key: u64,
 }
 
 impl Req {
@@ -54,6 +58,8 @@ impl Req {
             link: None,
             scratch: [0; 4],
             owned: None,
+            fault: None,
+            key: 0,
         })
     }
 
