@@ -96,6 +96,11 @@ pub(crate) struct Engine {
     pub(crate) issuer: Mutex<Option<std::thread::ThreadId>>,
     /// The SQ poll thread, with `SQPOLL`.
     pub(crate) sqpoll: Option<crate::sqpoll::SqPoll>,
+    /// Deterministic mode's scheduler (`det.rs`): `Some` means one thread, no
+    /// workers or helper threads, everything run inside `enter` in seeded order.
+    pub(crate) det: Option<crate::det::Det>,
+    /// The fault plan's state (`fault.rs`), if the config has one.
+    pub(crate) faults: Option<crate::fault::Faults>,
     /// Kept for last: the memory the rings point into.
     _mem: RingMemory,
 }
@@ -118,6 +123,8 @@ impl Engine {
         } else {
             None
         };
+        let det = config.seed.map(crate::det::Det::new);
+        let faults = crate::fault::Faults::new(&config);
         Ok(Engine {
             rings,
             flags: p.flags,
@@ -145,6 +152,8 @@ impl Engine {
                     .then(|| std::thread::current().id()),
             ),
             sqpoll,
+            det,
+            faults,
             _mem: mem,
         })
     }
@@ -187,7 +196,17 @@ impl Engine {
             }
             submitted += 1;
             let mut req = Req::new(sqe, ext);
+            if let Some(d) = &self.det {
+                // Deterministic mode: the request's place in the seeded order (det.rs).
+                req.key = d.key();
+            }
             let prepared = self.prepare(&mut req);
+            if prepared.is_ok()
+                && let Some(f) = &self.faults
+            {
+                // Fault injection: decided here, in SQ order (fault.rs).
+                f.decide(&mut req);
+            }
             let in_chain = !chain.is_empty();
             let links = req.links_next();
             if let Err(err) = prepared {
@@ -229,7 +248,7 @@ impl Engine {
     }
 
     /// The checks of `io_init_req` and the op's prep.
-    fn prepare(&self, req: &mut Req) -> Result<(), i32> {
+    pub(crate) fn prepare(&self, req: &mut Req) -> Result<(), i32> {
         let Some(def) = op::def(req.opcode()) else {
             return Err(-libc::EINVAL);
         };
@@ -263,6 +282,15 @@ impl Engine {
 
     /// Starts a queued chain: issues its head, or fails it whole if preparation failed.
     fn start(self: &Arc<Self>, req: Box<Req>, mode: Mode) {
+        if let Some(d) = &self.det {
+            // Deterministic mode: started when its key comes up (det.rs).
+            return d.start(req);
+        }
+        self.start_now(req, mode);
+    }
+
+    /// [`start`](Self::start), now.
+    pub(crate) fn start_now(self: &Arc<Self>, req: Box<Req>, mode: Mode) {
         if req.failed.is_some() {
             self.fail_chain(req);
         } else {
@@ -357,6 +385,14 @@ impl Engine {
                 req.fd = req.sqe.fd;
             }
         }
+        if req.fault.is_some() {
+            // Fault injection (fault.rs): an error completes it here, a delay or an
+            // interrupted attempt hands it on.
+            match crate::fault::at_issue(self, req) {
+                Some(r) => req = r,
+                None => return,
+            }
+        }
         if mode == Mode::Inline && req.has(sys::IOSQE_ASYNC) {
             return self.punt(req);
         }
@@ -371,6 +407,11 @@ impl Engine {
     /// Hands a request to the worker pool: the bounded class for regular files (and
     /// work without a file), the unbounded one for the rest.
     pub(crate) fn punt(self: &Arc<Self>, req: Box<Req>) {
+        if let Some(d) = &self.det {
+            // Deterministic mode: no workers; run in this thread when its key comes
+            // up (det.rs).
+            return d.punt(req);
+        }
         let class = if req.fd < 0 || op::rw::is_regular(req.fd) {
             Class::Bounded
         } else {
@@ -381,6 +422,10 @@ impl Engine {
 
     /// Waits for the request's fd to be ready, then issues it again.
     pub(crate) fn wait_ready(self: &Arc<Self>, req: Box<Req>, events: i16) {
+        if let Some(d) = &self.det {
+            // Deterministic mode: no reactor thread; `enter` polls it (det.rs).
+            return d.park(req, events);
+        }
         self.reactor.arm(self, req, events);
     }
 
@@ -401,12 +446,22 @@ impl Engine {
             return out;
         }
         out.extend(self.timers.take_matching(pred, all));
+        if let Some(d) = &self.det
+            && (all || out.is_empty())
+        {
+            // Deterministic mode keeps its queued and parked requests itself.
+            out.extend(d.take_matching(pred, all));
+        }
         out
     }
 
     /// Runs a request on a worker thread: may block.
     pub(crate) fn run_in_worker(self: &Arc<Self>, mut req: Box<Req>) {
         let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
+        if req.fault.is_some() && crate::fault::in_worker(self, &mut req) {
+            // An injected delay, cancelled while it slept (fault.rs).
+            return self.complete(req, -libc::ECANCELED);
+        }
         loop {
             if req.scratch[3] >> 32 == 1 {
                 // Waiting for readiness first.
@@ -459,6 +514,9 @@ impl Engine {
         if let Some(next) = next {
             if fail && !hard {
                 self.fail_chain(next);
+            } else if let Some(d) = &self.det {
+                // Deterministic mode: issued when its key comes up (det.rs).
+                d.issue(next);
             } else {
                 self.issue(next, Mode::Inline);
             }
@@ -752,9 +810,17 @@ impl Engine {
         } else if to_submit > 0 {
             submitted = self.submit(to_submit);
             if submitted != to_submit {
+                if let Some(d) = &self.det {
+                    d.run(self);
+                }
                 // The kernel returns without waiting when it could not submit all.
                 return Ok(submitted);
             }
+        }
+        if let Some(d) = &self.det {
+            // Deterministic mode: all the work happens here, on the caller's thread,
+            // in the seeded order (det.rs).
+            d.run(self);
         }
         if flags & sys::IORING_ENTER_GETEVENTS != 0 {
             let deadline = timeout.map(|ts| {
@@ -767,7 +833,11 @@ impl Engine {
             });
             let min_until = min_wait.map(|m| start + m);
             let want = min_complete.min(self.rings.cq_entries);
-            if let Err(e) = self.wait(want, deadline, min_until) {
+            let waited = match &self.det {
+                Some(d) => d.wait(self, want, deadline, min_until),
+                None => self.wait(want, deadline, min_until),
+            };
+            if let Err(e) = waited {
                 return if submitted > 0 { Ok(submitted) } else { Err(e) };
             }
         }
@@ -780,6 +850,9 @@ impl Engine {
     pub(crate) fn shutdown(self: &Arc<Self>) {
         if let Some(s) = &self.sqpoll {
             s.stop();
+        }
+        if let Some(d) = &self.det {
+            d.clear();
         }
         self.timers.shutdown();
         self.reactor.shutdown(self);
