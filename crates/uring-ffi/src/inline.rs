@@ -23,7 +23,7 @@ macro_rules! helpers {
             /// Pointer arguments must be valid for what liburing's inline version of
             /// this helper reads and writes; memory an SQE refers to must stay valid
             /// until the request completes.
-            #[unsafe(no_mangle)]
+            #[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
             pub unsafe extern "C" fn $name($($arg: $ty),*) $(-> $ret)? {
                 // SAFETY: the contract above, forwarded from the caller.
                 unsafe { $($body)* }
@@ -566,7 +566,7 @@ unsafe fn set_tail(br: *mut io_uring_buf_ring, v: u16) {
 /// The index mask of a buffer ring of `ring_entries`: `ring_entries - 1`.
 ///
 /// liburing: `io_uring_buf_ring_mask(3)`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub extern "C" fn io_uring_buf_ring_mask(ring_entries: u32) -> c_int {
     ring_entries.wrapping_sub(1) as c_int
 }

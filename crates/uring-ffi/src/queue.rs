@@ -258,7 +258,7 @@ unsafe fn get_cqe(
 /// # Safety
 /// `ring` must be a live ring set up by this library, `cqe_ptr` writable, `sigmask`
 /// null or a signal set.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn __io_uring_get_cqe(
     ring: *mut io_uring,
     cqe_ptr: *mut *mut io_uring_cqe,
@@ -285,7 +285,7 @@ pub unsafe extern "C" fn __io_uring_get_cqe(
 ///
 /// # Safety
 /// `ring` must be a live ring; `cqes` writable for `count` pointers.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_peek_batch_cqe(
     ring: *mut io_uring,
     cqes: *mut *mut io_uring_cqe,
@@ -380,7 +380,7 @@ unsafe fn submit(ring: *mut io_uring, submitted: u32, wait_nr: u32, getevents: b
 /// # Safety
 /// `ring` must be a live ring set up by this library; every SQE handed out must be
 /// fully prepared and its buffers valid until completion.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_submit(ring: *mut io_uring) -> c_int {
     // SAFETY: forwarded contract.
     unsafe { submit(ring, flush_sq(ring), 0, false) }
@@ -392,7 +392,7 @@ pub unsafe extern "C" fn io_uring_submit(ring: *mut io_uring) -> c_int {
 ///
 /// # Safety
 /// As [`io_uring_submit`].
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_submit_and_wait(ring: *mut io_uring, wait_nr: c_uint) -> c_int {
     // SAFETY: forwarded contract.
     unsafe { submit(ring, flush_sq(ring), wait_nr, false) }
@@ -404,7 +404,7 @@ pub unsafe extern "C" fn io_uring_submit_and_wait(ring: *mut io_uring, wait_nr: 
 ///
 /// # Safety
 /// As [`io_uring_submit`].
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_submit_and_get_events(ring: *mut io_uring) -> c_int {
     // SAFETY: forwarded contract.
     unsafe { submit(ring, flush_sq(ring), 0, true) }
@@ -416,7 +416,7 @@ pub unsafe extern "C" fn io_uring_submit_and_get_events(ring: *mut io_uring) -> 
 ///
 /// # Safety
 /// `ring` must be a live ring set up by this library.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_get_events(ring: *mut io_uring) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
@@ -464,7 +464,7 @@ pub(crate) unsafe fn get_sqe(ring: *mut io_uring) -> *mut io_uring_sqe {
 ///
 /// # Safety
 /// `ring` must be a live ring set up by this library.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_get_sqe(ring: *mut io_uring) -> *mut io_uring_sqe {
     // SAFETY: forwarded contract.
     unsafe { get_sqe(ring) }
@@ -476,7 +476,7 @@ pub unsafe extern "C" fn io_uring_get_sqe(ring: *mut io_uring) -> *mut io_uring_
 ///
 /// # Safety
 /// `ring` must be a live ring set up by this library.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn __io_uring_sqring_wait(ring: *mut io_uring) -> c_int {
     // SAFETY: forwarded contract.
     unsafe {
@@ -554,7 +554,7 @@ unsafe fn wait_ext(
 /// # Safety
 /// `ring` must be a live ring set up by this library, `cqe_ptr` writable, `ts` and
 /// `sigmask` null or valid.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_wait_cqes(
     ring: *mut io_uring,
     cqe_ptr: *mut *mut io_uring_cqe,
@@ -586,7 +586,7 @@ pub unsafe extern "C" fn io_uring_wait_cqes(
 ///
 /// # Safety
 /// As [`io_uring_wait_cqes`].
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_wait_cqes_min_timeout(
     ring: *mut io_uring,
     cqe_ptr: *mut *mut io_uring_cqe,
@@ -610,7 +610,7 @@ pub unsafe extern "C" fn io_uring_wait_cqes_min_timeout(
 ///
 /// # Safety
 /// As [`io_uring_wait_cqes`].
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_wait_cqe_timeout(
     ring: *mut io_uring,
     cqe_ptr: *mut *mut io_uring_cqe,
@@ -627,7 +627,7 @@ pub unsafe extern "C" fn io_uring_wait_cqe_timeout(
 ///
 /// # Safety
 /// As [`io_uring_wait_cqes`] and [`io_uring_submit`].
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_submit_and_wait_timeout(
     ring: *mut io_uring,
     cqe_ptr: *mut *mut io_uring_cqe,
@@ -660,7 +660,7 @@ pub unsafe extern "C" fn io_uring_submit_and_wait_timeout(
 ///
 /// # Safety
 /// As [`io_uring_submit_and_wait_timeout`].
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_submit_and_wait_min_timeout(
     ring: *mut io_uring,
     cqe_ptr: *mut *mut io_uring_cqe,
@@ -693,7 +693,7 @@ pub unsafe extern "C" fn io_uring_submit_and_wait_min_timeout(
 ///
 /// # Safety
 /// As [`io_uring_submit`]; a wait region must be registered with that slot.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_submit_and_wait_reg(
     ring: *mut io_uring,
     cqe_ptr: *mut *mut io_uring_cqe,

@@ -49,7 +49,7 @@ macro_rules! register_fn {
         /// `ring` must be a live ring set up by this library; pointer arguments must be
         /// null (the kernel then answers `-EFAULT` or `-EINVAL`) or valid for what the
         /// operation reads and writes, for as long as the registration uses them.
-        #[unsafe(no_mangle)]
+        #[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
         pub unsafe extern "C" fn $name($($arg: $ty),*) -> $ret {
             // SAFETY: forwarded contract (see `# Safety`).
             unsafe { $($body)* }
@@ -568,7 +568,7 @@ register_fn! {
 /// `io_uring_register_region` instead.
 ///
 /// liburing: `io_uring_register_wait_reg(3)`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub extern "C" fn io_uring_register_wait_reg(
     _ring: *mut io_uring,
     _reg: *mut k::io_uring_reg_wait,
@@ -593,7 +593,7 @@ register_fn! {
 ///
 /// # Safety
 /// `sqe` must be null or a readable SQE.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_register_sync_msg(sqe: *mut k::io_uring_sqe) -> c_int {
     // SAFETY: forwarded contract; fd -1 names no ring, as this operation requires.
     unsafe { backend::register(u32::MAX, k::IORING_REGISTER_SEND_MSG_RING, sqe.cast(), 1) }
@@ -606,7 +606,7 @@ pub unsafe extern "C" fn io_uring_register_sync_msg(sqe: *mut k::io_uring_sqe) -
 ///
 /// # Safety
 /// `ring` must be a ring set up by this library.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_set_iowait(ring: *mut io_uring, enable_iowait: bool) -> c_int {
     // SAFETY: caller's contract.
     unsafe {

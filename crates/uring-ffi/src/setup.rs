@@ -141,7 +141,7 @@ unsafe fn mmap_rings(
 ///
 /// # Safety
 /// `p` must be the parameters `io_uring_setup` filled in for `fd`, `ring` writable.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_queue_mmap(
     fd: c_int,
     p: *mut io_uring_params,
@@ -303,7 +303,7 @@ unsafe fn queue_init(
 ///
 /// # Safety
 /// `ring` must be writable and `p` a readable, writable `io_uring_params`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_queue_init_params(
     entries: c_uint,
     ring: *mut io_uring,
@@ -319,7 +319,7 @@ pub unsafe extern "C" fn io_uring_queue_init_params(
 ///
 /// # Safety
 /// `ring` must be writable.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_queue_init(
     entries: c_uint,
     ring: *mut io_uring,
@@ -341,7 +341,7 @@ pub unsafe extern "C" fn io_uring_queue_init(
 /// # Safety
 /// As [`io_uring_queue_init_params`]; `buf` must be page-aligned, valid for
 /// `buf_size` bytes and outlive the ring.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_queue_init_mem(
     entries: c_uint,
     ring: *mut io_uring,
@@ -365,7 +365,7 @@ pub unsafe extern "C" fn io_uring_queue_init_mem(
 ///
 /// # Safety
 /// `ring` must have been set up by this library and not be used afterwards.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_queue_exit(ring: *mut io_uring) {
     // SAFETY: the ring's views describe its live memory (caller's contract); each
     // region is released once.
@@ -394,7 +394,7 @@ pub unsafe extern "C" fn io_uring_queue_exit(ring: *mut io_uring) {
 ///
 /// # Safety
 /// `ring` must be a ring set up by this library.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_ring_dontfork(ring: *mut io_uring) -> c_int {
     // SAFETY: the ranges are the ring's live mappings.
     unsafe {
@@ -432,7 +432,7 @@ const PROBE_OPS: usize = 256;
 ///
 /// # Safety
 /// `ring` must be a ring set up by this library.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_get_probe_ring(ring: *mut io_uring) -> *mut io_uring_probe {
     let len = size_of::<io_uring_probe>() + PROBE_OPS * size_of::<io_uring_probe_op>();
     // SAFETY: calloc of a nonzero size; the result is checked before use.
@@ -452,7 +452,7 @@ pub unsafe extern "C" fn io_uring_get_probe_ring(ring: *mut io_uring) -> *mut io
 /// A probe of this system's opcodes (on a small ring set up for the purpose), or null.
 ///
 /// liburing: `io_uring_get_probe(3)`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub extern "C" fn io_uring_get_probe() -> *mut io_uring_probe {
     let mut ring = core::mem::MaybeUninit::<io_uring>::uninit();
     // SAFETY: queue_init writes the whole ring before it is read; on success the ring
@@ -474,7 +474,7 @@ pub extern "C" fn io_uring_get_probe() -> *mut io_uring_probe {
 ///
 /// # Safety
 /// `probe` must be null or a probe from this library, not freed before.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_free_probe(probe: *mut io_uring_probe) {
     // SAFETY: malloc'd by this library (or null), by the caller's contract.
     unsafe { libc::free(probe.cast()) }
@@ -488,7 +488,7 @@ pub unsafe extern "C" fn io_uring_free_probe(probe: *mut io_uring_probe) {
 ///
 /// # Safety
 /// `p` must be a readable `io_uring_params`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_mlock_size_params(
     entries: c_uint,
     p: *mut io_uring_params,
@@ -523,7 +523,7 @@ pub unsafe extern "C" fn io_uring_mlock_size_params(
 /// [`io_uring_mlock_size_params`] with only setup `flags`.
 ///
 /// liburing: `io_uring_mlock_size(3)`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub extern "C" fn io_uring_mlock_size(entries: c_uint, flags: c_uint) -> isize {
     let mut p = io_uring_params {
         flags,
@@ -540,7 +540,7 @@ pub extern "C" fn io_uring_mlock_size(entries: c_uint, flags: c_uint) -> isize {
 ///
 /// # Safety
 /// `p` must be a readable `io_uring_params`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_memory_size_params(
     entries: c_uint,
     p: *mut io_uring_params,
@@ -555,7 +555,7 @@ pub unsafe extern "C" fn io_uring_memory_size_params(
 /// [`io_uring_memory_size_params`] with only setup `flags`.
 ///
 /// liburing: `io_uring_memory_size(3)`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub extern "C" fn io_uring_memory_size(entries: c_uint, flags: c_uint) -> isize {
     let p = io_uring_params {
         flags,
@@ -576,7 +576,7 @@ pub extern "C" fn io_uring_memory_size(entries: c_uint, flags: c_uint) -> isize 
 /// # Safety
 /// `ring` must be a ring set up by this library, with no SQE or CQE pointer into the
 /// old memory still in use; `p` readable and writable.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_resize_rings(
     ring: *mut io_uring,
     p: *mut io_uring_params,

@@ -15,7 +15,7 @@ use crate::backend;
 /// # Safety
 /// `p` must be null (`-EFAULT`) or a readable, writable `io_uring_params`; with
 /// `IORING_SETUP_NO_MMAP` its `user_addr`s must name memory that outlives the ring.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_setup(entries: c_uint, p: *mut io_uring_params) -> c_int {
     // SAFETY: forwarded contract.
     unsafe { backend::setup(entries, p) }
@@ -28,7 +28,7 @@ pub unsafe extern "C" fn io_uring_setup(entries: c_uint, p: *mut io_uring_params
 /// # Safety
 /// `sig` null or a signal set; the SQEs published must reference memory valid until
 /// their completions.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_enter(
     fd: c_uint,
     to_submit: c_uint,
@@ -47,7 +47,7 @@ pub unsafe extern "C" fn io_uring_enter(
 ///
 /// # Safety
 /// As [`io_uring_enter`], with `arg`/`sz` what `flags` say.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_enter2(
     fd: c_uint,
     to_submit: c_uint,
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn io_uring_enter2(
 ///
 /// # Safety
 /// `arg` null or what `opcode` expects, `nr_args` of it.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_register(
     fd: c_uint,
     opcode: c_uint,

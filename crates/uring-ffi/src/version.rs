@@ -11,7 +11,7 @@ pub const IO_URING_VERSION_MINOR: c_int = 13;
 /// The major version: 2.
 ///
 /// liburing: `io_uring_major_version(3)`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub extern "C" fn io_uring_major_version() -> c_int {
     IO_URING_VERSION_MAJOR
 }
@@ -19,14 +19,14 @@ pub extern "C" fn io_uring_major_version() -> c_int {
 /// The minor version.
 ///
 /// liburing: `io_uring_minor_version(3)`.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub extern "C" fn io_uring_minor_version() -> c_int {
     IO_URING_VERSION_MINOR
 }
 
 /// True when this library is *older* than `major.minor` (the check failed), as
 /// liburing's `io_uring_check_version(3)` and `IO_URING_CHECK_VERSION` answer.
-#[unsafe(no_mangle)]
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub extern "C" fn io_uring_check_version(major: c_int, minor: c_int) -> bool {
     major > IO_URING_VERSION_MAJOR
         || (major == IO_URING_VERSION_MAJOR && minor > IO_URING_VERSION_MINOR)
