@@ -355,7 +355,7 @@ pub fn run_half(test: &str, f: &Flavor, body: impl FnOnce()) {
         (Err(p), Some(why)) => {
             let _ = writeln!(
                 std::io::stderr(),
-                "ENGINE PENDING {test} [{}] ({why}): {}",
+                "ENGINE PENDING {test} [{}] | {why} | {}",
                 f.name,
                 panic_text(&*p)
             );
