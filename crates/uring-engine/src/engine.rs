@@ -83,6 +83,8 @@ pub(crate) struct Engine {
     pub(crate) timers: Timers,
     /// Provided buffers.
     pub(crate) pbufs: Pbufs,
+    /// Restrictions (and other registration state without a table of its own).
+    pub(crate) reg: crate::register::RegState,
     /// Serialises consumers of the SQ (the kernel's `uring_lock` around submission).
     submit_lock: Mutex<()>,
     /// The pollable fd standing for the ring: an eventfd made readable when CQEs are
@@ -140,6 +142,7 @@ impl Engine {
             reactor: Reactor::default(),
             timers: Timers::default(),
             pbufs: Pbufs::default(),
+            reg: Default::default(),
             submit_lock: Mutex::new(()),
             // SAFETY: a fresh fd we own.
             notify: unsafe { std::os::fd::FromRawFd::from_raw_fd(efd) },
@@ -258,6 +261,11 @@ impl Engine {
         }
         if f & sys::IOSQE_BUFFER_SELECT != 0 && !def.buffer_select {
             return Err(-libc::EOPNOTSUPP);
+        }
+        if let Some(r) = self.reg.active()
+            && !r.allows_sqe(req.opcode(), f)
+        {
+            return Err(-libc::EACCES);
         }
         if req.sqe.personality != 0 {
             // No personalities are ever registered on an engine ring.
@@ -704,6 +712,12 @@ impl Engine {
     }
 
     // ---- The ring fd ----
+
+    /// The engine's own descriptor (the pollable fd), which `IORING_OP_CLOSE` must not
+    /// close, as the kernel refuses to close an io_uring fd.
+    pub(crate) fn own_fd(&self) -> i32 {
+        self.notify.as_raw_fd()
+    }
 
     /// The fd that stands for the ring in poll/epoll: readable when CQEs were posted
     /// since the last time the application found the CQ empty in `enter`.

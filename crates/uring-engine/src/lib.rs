@@ -32,6 +32,7 @@ pub mod op;
 mod pbuf;
 mod reactor;
 mod register;
+mod registry;
 mod req;
 mod rings;
 mod rsrc;
@@ -149,6 +150,7 @@ impl EngineRing {
         }
         let mem = RingMemory::new(sq, cq, p)?;
         let engine = Arc::new(Engine::new(mem, p, config)?);
+        registry::register(engine.own_fd(), Arc::downgrade(&engine));
         if let Some(s) = &engine.sqpoll
             && engine.enabled.load(std::sync::atomic::Ordering::Relaxed)
         {
@@ -164,13 +166,30 @@ impl EngineRing {
         self.engine.pollable()
     }
 
+    /// The descriptor that names this ring to other engine rings
+    /// (`IORING_REGISTER_CLONE_BUFFERS`, `IORING_OP_MSG_RING`): the same number as
+    /// [`fd`](Self::fd), without arming it for poll.
+    pub fn ring_fd(&self) -> RawFd {
+        self.engine.own_fd()
+    }
+
     /// What `mmap(2)` of a kernel ring fd at `offset` gives (`IORING_OFF_SQ_RING`,
     /// `IORING_OFF_CQ_RING`, `IORING_OFF_SQES`): a pointer and a length. The memory
     /// lives as long as the ring.
     ///
+    /// `IORING_OFF_PBUF_RING | bgid << IORING_OFF_PBUF_SHIFT`, for a buffer ring the
+    /// engine allocated (`IOU_PBUF_RING_MMAP`), is different: it returns a new
+    /// mapping of the ring's pages, which the caller owns and unmaps with
+    /// `munmap(2)`, and which outlives the registration, as a mapping of the
+    /// kernel's ring fd does.
+    ///
     /// # Errors
     /// `EINVAL` for any other offset.
     pub fn mmap(&self, offset: u64) -> io::Result<(*mut u8, usize)> {
+        if offset & sys::IORING_OFF_MMAP_MASK == sys::IORING_OFF_PBUF_RING {
+            let bgid = (offset & !sys::IORING_OFF_MMAP_MASK) >> sys::IORING_OFF_PBUF_SHIFT;
+            return self.engine.pbufs.map(bgid as u16).map_err(err);
+        }
         self.engine.memory().map(offset)
     }
 
@@ -224,6 +243,7 @@ impl EngineRing {
 
 impl Drop for EngineRing {
     fn drop(&mut self) {
+        registry::unregister(self.engine.own_fd());
         self.engine.shutdown();
     }
 }

@@ -40,6 +40,15 @@ pub const SUPPORTED: &[u32] = &[
     sys::IORING_REGISTER_IOWQ_MAX_WORKERS,
     sys::IORING_REGISTER_RING_FDS,
     sys::IORING_UNREGISTER_RING_FDS,
+    sys::IORING_REGISTER_PBUF_RING,
+    sys::IORING_UNREGISTER_PBUF_RING,
+    sys::IORING_REGISTER_PBUF_STATUS,
+    sys::IORING_REGISTER_FILE_ALLOC_RANGE,
+    sys::IORING_REGISTER_IOWQ_AFF,
+    sys::IORING_UNREGISTER_IOWQ_AFF,
+    sys::IORING_REGISTER_RESTRICTIONS,
+    sys::IORING_REGISTER_CLONE_BUFFERS,
+    sys::IORING_REGISTER_QUERY,
 ];
 
 type Res = Result<u32, i32>;
@@ -51,6 +60,9 @@ type Res = Result<u32, i32>;
 /// for `io_uring_register(2)`); it is only read or written within those bounds.
 pub(crate) unsafe fn register(e: &Arc<Engine>, opcode: u32, arg: *const c_void, nr: u32) -> Res {
     let opcode = opcode & !sys::IORING_REGISTER_USE_REGISTERED_RING;
+    if !e.reg.allows_register(opcode) {
+        return Err(-libc::EACCES);
+    }
     // SAFETY: every arm passes on the caller's contract for `arg`/`nr`.
     unsafe {
         match opcode {
@@ -73,6 +85,20 @@ pub(crate) unsafe fn register(e: &Arc<Engine>, opcode: u32, arg: *const c_void, 
                 register_ring_fds(arg as *mut sys::io_uring_rsrc_update, nr)
             }
             sys::IORING_UNREGISTER_RING_FDS => unregister_ring_fds(arg.cast(), nr),
+            sys::IORING_REGISTER_PBUF_RING => register_pbuf_ring(e, arg.cast(), nr),
+            sys::IORING_UNREGISTER_PBUF_RING => unregister_pbuf_ring(e, arg.cast(), nr),
+            sys::IORING_REGISTER_PBUF_STATUS => pbuf_status(e, arg as *mut _, nr),
+            sys::IORING_REGISTER_FILE_ALLOC_RANGE => file_alloc_range(e, arg.cast(), nr),
+            sys::IORING_REGISTER_IOWQ_AFF => register_iowq_aff(e, arg.cast(), nr),
+            sys::IORING_UNREGISTER_IOWQ_AFF => unregister_iowq_aff(e, arg, nr),
+            sys::IORING_REGISTER_RESTRICTIONS => register_restrictions(e, arg.cast(), nr),
+            sys::IORING_REGISTER_CLONE_BUFFERS => clone_buffers(e, arg.cast(), nr),
+            sys::IORING_REGISTER_QUERY => query(arg as *mut _, nr),
+            // Not honoured, refused as a kernel without them refuses: NAPI busy
+            // polling (no NIC queues to poll from user space; a kernel built without
+            // CONFIG_NET_RX_BUSY_POLL answers -EINVAL too), resizing the rings (the
+            // application's views of the old rings cannot be moved safely under it),
+            // memory regions and zero-copy receive (the kernel's alone).
             _ => Err(-libc::EINVAL),
         }
     }
@@ -388,6 +414,7 @@ unsafe fn enable_rings(e: &Arc<Engine>, arg: *const c_void, nr: u32) -> Res {
         s.start(e)
             .map_err(|err| -err.raw_os_error().unwrap_or(libc::ENOMEM))?;
     }
+    e.reg.arm_restrictions();
     e.enabled.store(true, Ordering::Release);
     Ok(0)
 }
@@ -420,6 +447,9 @@ const RING_FD_SLOTS: u32 = 16;
 
 thread_local! {
     static RING_FDS: std::cell::Cell<u16> = const { std::cell::Cell::new(0) };
+    /// The fd each slot was registered with (0: the registering ring itself).
+    static RING_FD_OF: std::cell::RefCell<[i32; RING_FD_SLOTS as usize]> =
+        const { std::cell::RefCell::new([0; RING_FD_SLOTS as usize]) };
 }
 
 unsafe fn register_ring_fds(ups: *mut sys::io_uring_rsrc_update, nr: u32) -> Res {
@@ -462,6 +492,7 @@ unsafe fn register_ring_fds(ups: *mut sys::io_uring_rsrc_update, nr: u32) -> Res
             };
         };
         RING_FDS.with(|c| c.set(used | 1 << slot));
+        RING_FD_OF.with(|c| c.borrow_mut()[slot as usize] = up.data as i32);
         up.offset = slot;
         done += 1;
     }
@@ -515,4 +546,361 @@ fn nofile_limit() -> u64 {
             u64::MAX
         }
     }
+}
+
+// ---- Provided-buffer rings ----
+
+unsafe fn register_pbuf_ring(e: &Engine, reg: *const sys::io_uring_buf_reg, nr: u32) -> Res {
+    if reg.is_null() || nr != 1 {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: the caller's one io_uring_buf_reg.
+    let reg = unsafe { reg.read_unaligned() };
+    e.pbufs.register_ring(&reg).map(|()| 0)
+}
+
+unsafe fn unregister_pbuf_ring(e: &Engine, reg: *const sys::io_uring_buf_reg, nr: u32) -> Res {
+    if reg.is_null() || nr != 1 {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: the caller's one io_uring_buf_reg.
+    let reg = unsafe { reg.read_unaligned() };
+    e.pbufs.unregister_ring(&reg).map(|()| 0)
+}
+
+unsafe fn pbuf_status(e: &Engine, st: *mut sys::io_uring_buf_status, nr: u32) -> Res {
+    if st.is_null() || nr != 1 {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: the caller's one io_uring_buf_status, read and written back.
+    let mut s = unsafe { st.read_unaligned() };
+    if s.resv.iter().any(|&r| r != 0) {
+        return Err(-libc::EINVAL);
+    }
+    s.head = e.pbufs.status(s.buf_group)? as u32;
+    // SAFETY: as above.
+    unsafe { st.write_unaligned(s) };
+    Ok(0)
+}
+
+// ---- Files ----
+
+/// `io_register_file_alloc_range`.
+unsafe fn file_alloc_range(e: &Engine, r: *const sys::io_uring_file_index_range, nr: u32) -> Res {
+    if r.is_null() || nr != 0 {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: the caller's one io_uring_file_index_range.
+    let r = unsafe { r.read_unaligned() };
+    let end = r.off.checked_add(r.len).ok_or(-libc::EOVERFLOW)?;
+    let mut t = e.files.write().expect("file table");
+    if r.resv != 0 || end > t.len() {
+        return Err(-libc::EINVAL);
+    }
+    t.set_alloc_range(r.off, r.len);
+    Ok(0)
+}
+
+// ---- io-wq ----
+
+/// `io_register_iowq_aff`: a CPU mask of `len` bytes for the workers. The kernel
+/// refuses a mask with CPUs outside the task's allowed set.
+unsafe fn register_iowq_aff(e: &Engine, mask: *const u8, len: u32) -> Res {
+    if mask.is_null() || len == 0 {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: all-zero is a valid cpu_set_t.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let n = (len as usize).min(size_of::<libc::cpu_set_t>());
+    // SAFETY: the caller's `len` bytes; at most the size of `set` copied into it.
+    unsafe { std::ptr::copy_nonoverlapping(mask, (&raw mut set).cast::<u8>(), n) };
+    // SAFETY: all-zero is a valid cpu_set_t, filled by sched_getaffinity.
+    let mut allowed: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: a writable cpu_set_t of the size given.
+    unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut allowed) };
+    for cpu in 0..libc::CPU_SETSIZE as usize {
+        // SAFETY: CPU_ISSET reads the sets, `cpu` < CPU_SETSIZE.
+        if unsafe { libc::CPU_ISSET(cpu, &set) && !libc::CPU_ISSET(cpu, &allowed) } {
+            // A CPU past the last possible one is ignored by the kernel.
+            if cpu < possible_cpus() {
+                return Err(-libc::EINVAL);
+            }
+        }
+    }
+    e.wq.set_affinity(Some(set));
+    Ok(0)
+}
+
+unsafe fn unregister_iowq_aff(e: &Engine, arg: *const c_void, nr: u32) -> Res {
+    if !arg.is_null() || nr != 0 {
+        return Err(-libc::EINVAL);
+    }
+    e.wq.set_affinity(None);
+    Ok(0)
+}
+
+/// Number of possible CPUs (`nr_cpu_ids`), from `/sys/devices/system/cpu/possible`.
+fn possible_cpus() -> usize {
+    std::fs::read_to_string("/sys/devices/system/cpu/possible")
+        .ok()
+        .and_then(|s| {
+            let last = s.trim().rsplit([',', '-']).next()?.to_string();
+            last.parse::<usize>().ok().map(|n| n + 1)
+        })
+        .unwrap_or(libc::CPU_SETSIZE as usize)
+}
+
+// ---- Restrictions ----
+
+/// Most entries one `IORING_REGISTER_RESTRICTIONS` takes.
+const MAX_RESTRICTIONS: u32 =
+    sys::IORING_RESTRICTION_LAST as u32 + sys::IORING_REGISTER_LAST + sys::IORING_OP_LAST as u32;
+
+/// What a restricted ring allows (`struct io_restriction`).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Restrictions {
+    register_op: u64,
+    sqe_op: u64,
+    flags_allowed: u8,
+    flags_required: u8,
+}
+
+impl Restrictions {
+    /// `io_check_restriction`.
+    pub(crate) fn allows_sqe(&self, opcode: u8, flags: u8) -> bool {
+        self.sqe_op & (1 << opcode) != 0
+            && flags & self.flags_required == self.flags_required
+            && flags & !(self.flags_allowed | self.flags_required) == 0
+    }
+}
+
+const _: () = assert!(sys::IORING_REGISTER_LAST <= 64 && sys::IORING_OP_LAST as u32 <= 64);
+
+/// Registration state beyond the resource tables: restrictions.
+#[derive(Default)]
+pub(crate) struct RegState {
+    restrictions: std::sync::OnceLock<Restrictions>,
+    /// Set when the ring is enabled with restrictions registered
+    /// (`ctx->restricted`); read after `enabled`'s acquire, set before its release.
+    restricted: std::sync::atomic::AtomicBool,
+}
+
+impl RegState {
+    /// The restrictions in force, on a restricted ring.
+    #[inline]
+    pub(crate) fn active(&self) -> Option<&Restrictions> {
+        if self.restricted.load(Ordering::Relaxed) {
+            self.restrictions.get()
+        } else {
+            None
+        }
+    }
+
+    fn allows_register(&self, opcode: u32) -> bool {
+        match self.active() {
+            Some(r) => opcode < 64 && r.register_op & (1 << opcode) != 0,
+            None => true,
+        }
+    }
+
+    fn arm_restrictions(&self) {
+        if self.restrictions.get().is_some() {
+            self.restricted.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `io_register_restrictions`: only on a ring still disabled, once.
+unsafe fn register_restrictions(e: &Engine, res: *const sys::io_uring_restriction, nr: u32) -> Res {
+    if e.enabled.load(Ordering::Acquire) {
+        return Err(-libc::EBADFD);
+    }
+    if e.reg.restrictions.get().is_some() {
+        return Err(-libc::EBUSY);
+    }
+    if res.is_null() || nr > MAX_RESTRICTIONS {
+        return Err(-libc::EINVAL);
+    }
+    let mut r = Restrictions::default();
+    for i in 0..nr as usize {
+        // SAFETY: the caller's `nr` restrictions.
+        let x = unsafe { res.add(i).read_unaligned() };
+        // SAFETY: the union's members are all one u8.
+        let v = unsafe { x.register_op_or_sqe_op_or_sqe_flags.sqe_op };
+        match x.opcode {
+            sys::IORING_RESTRICTION_REGISTER_OP if (v as u32) < sys::IORING_REGISTER_LAST => {
+                r.register_op |= 1 << v;
+            }
+            sys::IORING_RESTRICTION_SQE_OP if v < sys::IORING_OP_LAST => r.sqe_op |= 1 << v,
+            sys::IORING_RESTRICTION_SQE_FLAGS_ALLOWED => r.flags_allowed = v,
+            sys::IORING_RESTRICTION_SQE_FLAGS_REQUIRED => r.flags_required = v,
+            _ => return Err(-libc::EINVAL),
+        }
+    }
+    e.reg.restrictions.set(r).map_err(|_| -libc::EBUSY)?;
+    Ok(0)
+}
+
+// ---- Clone buffers ----
+
+/// `io_register_clone_buffers` between two engine rings (the source named by its fd,
+/// or with `IORING_REGISTER_SRC_REGISTERED` by a registered ring index). A kernel
+/// ring as the source is `-EOPNOTSUPP`: its buffers are pinned in the kernel.
+unsafe fn clone_buffers(e: &Arc<Engine>, arg: *const sys::io_uring_clone_buffers, nr: u32) -> Res {
+    if arg.is_null() || nr != 1 {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: the caller's one io_uring_clone_buffers.
+    let a = unsafe { arg.read_unaligned() };
+    let replace = a.flags & sys::IORING_REGISTER_DST_REPLACE != 0;
+    if a.flags & !(sys::IORING_REGISTER_SRC_REGISTERED | sys::IORING_REGISTER_DST_REPLACE) != 0 {
+        return Err(-libc::EINVAL);
+    }
+    if !replace && e.bufs.read().expect("buffer table").registered {
+        return Err(-libc::EBUSY);
+    }
+    if a.pad.iter().any(|&p| p != 0) {
+        return Err(-libc::EINVAL);
+    }
+    let src_fd = if a.flags & sys::IORING_REGISTER_SRC_REGISTERED != 0 {
+        if a.src_fd >= RING_FD_SLOTS {
+            return Err(-libc::EINVAL);
+        }
+        if RING_FDS.with(|c| c.get()) & (1 << a.src_fd) == 0 {
+            return Err(-libc::EBADF);
+        }
+        match RING_FD_OF.with(|c| c.borrow()[a.src_fd as usize]) {
+            0 => e.own_fd(),
+            fd => fd,
+        }
+    } else {
+        a.src_fd as i32
+    };
+    let src = match crate::registry::lookup(src_fd) {
+        Some(s) => s,
+        // SAFETY: F_GETFD only asks whether the descriptor is open.
+        None if unsafe { libc::fcntl(src_fd, libc::F_GETFD) } < 0 => return Err(-libc::EBADF),
+        None => return Err(-libc::EOPNOTSUPP),
+    };
+    let src_slots = if Arc::ptr_eq(&src, e) {
+        e.bufs.read().expect("buffer table").slots.clone()
+    } else {
+        src.bufs.read().expect("buffer table").slots.clone()
+    };
+    let mut t = e.bufs.write().expect("buffer table");
+    if a.nr == 0 && (a.dst_off != 0 || a.src_off != 0) {
+        return Err(-libc::EINVAL);
+    }
+    if t.registered && !replace {
+        return Err(-libc::EBUSY);
+    }
+    let nbufs = src_slots.len() as u32;
+    let nr = if a.nr == 0 { nbufs } else { a.nr };
+    if nr > nbufs || nr > MAX_REG_BUFFERS {
+        return Err(-libc::EINVAL);
+    }
+    let dst_end = nr.checked_add(a.dst_off).ok_or(-libc::EOVERFLOW)?;
+    if dst_end > MAX_REG_BUFFERS {
+        return Err(-libc::EINVAL);
+    }
+    if nbufs == 0 {
+        return Err(-libc::ENXIO);
+    }
+    let src_end = nr.checked_add(a.src_off).ok_or(-libc::EOVERFLOW)?;
+    if src_end > nbufs {
+        return Err(-libc::EOVERFLOW);
+    }
+    let mut slots = t.slots.clone();
+    if slots.len() < dst_end as usize {
+        slots.resize(dst_end as usize, None);
+    }
+    for i in 0..nr {
+        slots[(a.dst_off + i) as usize] = src_slots[(a.src_off + i) as usize];
+    }
+    t.slots = slots;
+    t.registered = true;
+    Ok(0)
+}
+
+// ---- Query ----
+
+/// The `IOSQE_*` flags the engine accepts (its `SQE_VALID_FLAGS`).
+const QUERY_SQE_FLAGS: u64 = (sys::IOSQE_FIXED_FILE
+    | sys::IOSQE_IO_DRAIN
+    | sys::IOSQE_IO_LINK
+    | sys::IOSQE_IO_HARDLINK
+    | sys::IOSQE_ASYNC
+    | sys::IOSQE_BUFFER_SELECT
+    | sys::IOSQE_CQE_SKIP_SUCCESS) as u64;
+/// The `IORING_ENTER_*` flags the engine accepts.
+const QUERY_ENTER_FLAGS: u64 = (sys::IORING_ENTER_GETEVENTS
+    | sys::IORING_ENTER_SQ_WAKEUP
+    | sys::IORING_ENTER_SQ_WAIT
+    | sys::IORING_ENTER_EXT_ARG
+    | sys::IORING_ENTER_REGISTERED_RING
+    | sys::IORING_ENTER_ABS_TIMER
+    | sys::IORING_ENTER_NO_IOWAIT) as u64;
+/// Longest chain of queries (`IO_MAX_QUERY_ENTRIES`).
+const MAX_QUERY_ENTRIES: u32 = 1000;
+/// Largest query result (`IO_MAX_QUERY_SIZE`).
+const MAX_QUERY_SIZE: usize = size_of::<sys::io_uring_query_opcode>();
+
+/// `IORING_REGISTER_QUERY` (`io_query`): the engine's own masks, in the kernel's
+/// structs, through the same chain of headers.
+unsafe fn query(mut hdr_p: *mut sys::io_uring_query_hdr, nr: u32) -> Res {
+    if nr != 0 {
+        return Err(-libc::EINVAL);
+    }
+    let mut count = 0;
+    while !hdr_p.is_null() {
+        // SAFETY: the caller's chain of headers.
+        let mut hdr = unsafe { hdr_p.read_unaligned() };
+        let usize_ = hdr.size as usize;
+        let size = usize_.min(MAX_QUERY_SIZE);
+        let mut res_size = 0;
+        let mut data = [0u8; MAX_QUERY_SIZE];
+        let ret = if hdr.query_op >= sys::__IO_URING_QUERY_MAX {
+            -libc::EOPNOTSUPP
+        } else if hdr.__resv.iter().any(|&r| r != 0) || hdr.result != 0 || size == 0 {
+            -libc::EINVAL
+        } else {
+            let out = sys::io_uring_query_opcode {
+                nr_request_opcodes: op::OP_COUNT as u32,
+                nr_register_opcodes: sys::IORING_REGISTER_LAST,
+                feature_flags: crate::FEATURES as u64,
+                ring_setup_flags: crate::SETUP_FLAGS as u64,
+                enter_flags: QUERY_ENTER_FLAGS,
+                sqe_flags: QUERY_SQE_FLAGS,
+                nr_query_opcodes: sys::__IO_URING_QUERY_MAX,
+                __pad: 0,
+            };
+            // SAFETY: `out` is plain integers of exactly MAX_QUERY_SIZE bytes.
+            data = unsafe { std::mem::transmute::<sys::io_uring_query_opcode, [u8; MAX_QUERY_SIZE]>(out) };
+            res_size = MAX_QUERY_SIZE;
+            0
+        };
+        hdr.result = ret;
+        let n = usize_.min(res_size);
+        hdr.size = n as u32;
+        if usize_ > 0 {
+            let dst = hdr.query_data as *mut u8;
+            if dst.is_null() {
+                return Err(-libc::EFAULT);
+            }
+            // SAFETY: the caller's `size` writable bytes at `query_data`: the result,
+            // then zeros (`copy_struct_to_user`).
+            unsafe {
+                std::ptr::copy_nonoverlapping(data.as_ptr(), dst, n);
+                std::ptr::write_bytes(dst.add(n), 0, usize_ - n);
+            }
+        }
+        // SAFETY: as above, the header written back.
+        unsafe { hdr_p.write_unaligned(hdr) };
+        hdr_p = hdr.next_entry as *mut sys::io_uring_query_hdr;
+        count += 1;
+        if count >= MAX_QUERY_ENTRIES {
+            return Err(-libc::ERANGE);
+        }
+    }
+    Ok(0)
 }

@@ -15,6 +15,9 @@ pub(crate) struct FileTable {
     pub(crate) registered: bool,
     /// The range `IORING_FILE_INDEX_ALLOC` allocates from.
     pub(crate) alloc_range: (u32, u32),
+    /// Where the next allocation starts looking (the kernel's `alloc_hint`: after
+    /// the slot last filled, or at the slot last emptied).
+    alloc_hint: u32,
 }
 
 impl FileTable {
@@ -30,7 +33,14 @@ impl FileTable {
     pub(crate) fn register(&mut self, n: u32) {
         self.slots = (0..n).map(|_| None).collect();
         self.registered = true;
-        self.alloc_range = (0, n);
+        self.set_alloc_range(0, n);
+    }
+
+    /// Sets the range `IORING_FILE_INDEX_ALLOC` allocates from
+    /// (`io_file_table_set_alloc_range`).
+    pub(crate) fn set_alloc_range(&mut self, start: u32, len: u32) {
+        self.alloc_range = (start, len);
+        self.alloc_hint = start;
     }
 
     pub(crate) fn unregister(&mut self) {
@@ -51,15 +61,23 @@ impl FileTable {
     /// Installs an owned file in `slot`, closing what was there.
     pub(crate) fn install(&mut self, slot: u32, file: Option<Arc<OwnedFd>>) -> Result<(), i32> {
         let s = self.slots.get_mut(slot as usize).ok_or(-libc::EINVAL)?;
+        match (s.is_some(), file.is_some()) {
+            (false, true) => self.alloc_hint = slot + 1,
+            (true, false) => self.alloc_hint = slot,
+            _ => {}
+        }
         *s = file;
         Ok(())
     }
 
-    /// A free slot of the allocation range (`IORING_FILE_INDEX_ALLOC`).
+    /// A free slot of the allocation range (`IORING_FILE_INDEX_ALLOC`): the first
+    /// from the hint to the end of the range, then from its start (`io_file_bitmap_get`).
     pub(crate) fn alloc(&self) -> Option<u32> {
         let (start, len) = self.alloc_range;
-        (start..start.saturating_add(len).min(self.len()))
-            .find(|&i| self.slots[i as usize].is_none())
+        let end = start.saturating_add(len).min(self.len());
+        let hint = self.alloc_hint.clamp(start, end);
+        let free = |i: &u32| self.slots[*i as usize].is_none();
+        (hint..end).find(free).or_else(|| (start..hint).find(free))
     }
 }
 

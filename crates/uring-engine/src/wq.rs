@@ -53,6 +53,9 @@ pub(crate) struct Wq {
     state: Mutex<State>,
     cond: Condvar,
     max: Mutex<[usize; 2]>,
+    /// `IORING_REGISTER_IOWQ_AFF`: the CPUs workers run on, with a generation that
+    /// running workers compare to re-apply it.
+    aff: Mutex<(u64, Option<libc::cpu_set_t>)>,
 }
 
 thread_local! {
@@ -97,6 +100,7 @@ impl Wq {
             state: Mutex::new(State::default()),
             cond: Condvar::new(),
             max: Mutex::new([(sq_entries as usize).min(4 * cpus).max(1), nproc.max(1)]),
+            aff: Mutex::new((0, None)),
         }
     }
 
@@ -111,6 +115,38 @@ impl Wq {
             }
         }
         old
+    }
+
+    /// `IORING_REGISTER_IOWQ_AFF` / `UNREGISTER_IOWQ_AFF` (`None`): the CPUs the
+    /// workers may run on, applied to new workers and to running ones before their
+    /// next request.
+    pub(crate) fn set_affinity(&self, set: Option<libc::cpu_set_t>) {
+        let mut a = self.aff.lock().expect("wq affinity");
+        a.0 += 1;
+        a.1 = set;
+    }
+
+    /// Applies the affinity on the calling worker if it changed since `seen`.
+    fn apply_affinity(&self, seen: &mut u64) {
+        let a = self.aff.lock().expect("wq affinity");
+        if a.0 == *seen {
+            return;
+        }
+        *seen = a.0;
+        let set = match a.1 {
+            Some(s) => s,
+            None => {
+                // Unregistered: every CPU the process may use.
+                // SAFETY: all-zero is a valid cpu_set_t, filled by sched_getaffinity.
+                let mut s: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+                // SAFETY: pid 0 is the calling process's main thread here only as a
+                // source of the allowed mask; `s` is writable and of the size given.
+                unsafe { libc::sched_getaffinity(libc::getpid(), size_of::<libc::cpu_set_t>(), &mut s) };
+                s
+            }
+        };
+        // SAFETY: pid 0 is this thread; `set` is a valid cpu_set_t of the size given.
+        unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
     }
 
     /// Queues `req` for a worker of `class`, starting one if none is idle.
@@ -137,11 +173,11 @@ impl Wq {
             st.count[c] += 1;
             st.handles.retain(|h| !h.is_finished());
             let weak = Arc::downgrade(engine);
+            // Named as the kernel names io-wq workers: after the submitting task.
+            // SAFETY: gettid has no preconditions.
+            let tid = unsafe { libc::gettid() };
             let spawned = std::thread::Builder::new()
-                .name(format!(
-                    "uring-wq-{}",
-                    if c == 0 { "bound" } else { "unbound" }
-                ))
+                .name(format!("iou-wrk-{tid}"))
                 .spawn(move || worker(weak, class));
             match spawned {
                 Ok(h) => st.handles.push(h),
@@ -259,9 +295,11 @@ fn worker(engine: Weak<Engine>, class: Class) {
     let Some(e) = engine.upgrade() else { return };
     let wq = &e.wq;
     wq.state.lock().expect("wq state").slots.push(slot.clone());
+    let mut aff_seen = 0;
     let mut st = wq.state.lock().expect("wq state");
     loop {
         if let Some(req) = st.queue[c].pop_front() {
+            wq.apply_affinity(&mut aff_seen);
             slot.user_data.store(req.user_data(), Ordering::Relaxed);
             slot.fd_op.store(
                 ((req.sqe.fd as u32 as u64) << 8) | req.opcode() as u64,

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use uring_sys as sys;
 
 use crate::mmap::{Mmap, page_size};
-use crate::submit::RingFd;
+use crate::submit::{Driver, RingFd};
 use crate::{Cqe, Ring, Submitter};
 
 /// Size of one `struct io_uring_buf`.
@@ -105,17 +105,25 @@ impl BufRingBuilder {
     /// fd at `IORING_OFF_PBUF_RING | bgid << IORING_OFF_PBUF_SHIFT`, and registers it.
     /// The buffers are still ours.
     ///
+    /// On the engine backend the engine allocates the ring and maps it for us the
+    /// same way (a mapping of its pages that we own).
+    ///
     /// # Errors
     /// `Unsupported` for a ring without an fd (`REGISTERED_FD_ONLY`), and the errors of
     /// [`build`](Self::build).
     pub fn build_mapped(mut self, ring: &Ring) -> io::Result<BufRing> {
         self.check()?;
-        let Some(kernel) = ring.backend.kernel() else {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "buffer rings allocated by the ring (IOU_PBUF_RING_MMAP) are the kernel's; \
-                 on the engine, use build() with memory of our own",
-            ));
+        let kernel = match &ring.backend {
+            Driver::Kernel(k) => k,
+            Driver::Engine(engine) => {
+                if ring.as_raw_fd().is_none() {
+                    return Err(io::Error::new(
+                        io::ErrorKind::Unsupported,
+                        "a REGISTERED_FD_ONLY ring has no fd to map a buffer ring from",
+                    ));
+                }
+                return self.build_engine_mapped(ring, engine);
+            }
         };
         let fd = match &kernel.fd {
             RingFd::Owned(fd) => {
@@ -146,6 +154,45 @@ impl BufRingBuilder {
             Ok(b) => Ok(b),
             Err(e) => {
                 // Nothing was published (an empty kernel ring): unregistering is clean.
+                let _ = submitter.unregister_buf_ring(self.bgid);
+                Err(e)
+            }
+        }
+    }
+
+    /// [`build_mapped`](Self::build_mapped) on the engine: registered with
+    /// `IOU_PBUF_RING_MMAP`, then mapped through [`uring_engine::EngineRing::mmap`].
+    fn build_engine_mapped(
+        mut self,
+        ring: &Ring,
+        engine: &uring_engine::EngineRing,
+    ) -> io::Result<BufRing> {
+        self.flags |= sys::IOU_PBUF_RING_MMAP;
+        let reg = sys::io_uring_buf_reg {
+            ring_addr: 0,
+            ring_entries: self.entries.into(),
+            bgid: self.bgid,
+            flags: self.flags,
+            resv: [0; 3],
+        };
+        let submitter = ring.submitter();
+        // SAFETY: with IOU_PBUF_RING_MMAP the engine allocates the ring; the buffers
+        // we publish below come from our own mapping, kept alive by the BufRing.
+        unsafe { submitter.register_buf_ring(&reg) }?;
+        let offset =
+            sys::IORING_OFF_PBUF_RING | (u64::from(self.bgid) << sys::IORING_OFF_PBUF_SHIFT);
+        let mapped = engine
+            .mmap(offset)
+            .and_then(|(ptr, len)| {
+                // SAFETY: for a PBUF_RING offset the engine returns a fresh mapping of
+                // the ring's pages that the caller owns (EngineRing::mmap's contract).
+                unsafe { Mmap::from_raw(ptr, len) }
+                    .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
+            })
+            .and_then(|m| self.assemble(m));
+        match mapped {
+            Ok(b) => Ok(b),
+            Err(e) => {
                 let _ = submitter.unregister_buf_ring(self.bgid);
                 Err(e)
             }

@@ -58,6 +58,19 @@ impl Mmap {
         })
     }
 
+    /// Takes ownership of a mapping made elsewhere (the engine's mapping of a buffer
+    /// ring it allocated), to be unmapped on drop.
+    ///
+    /// # Safety
+    /// `ptr`/`len` must be exactly a mapping that nothing else unmaps or uses as
+    /// owned memory.
+    pub(crate) unsafe fn from_raw(ptr: *mut u8, len: usize) -> Option<Mmap> {
+        Some(Mmap {
+            ptr: NonNull::new(ptr)?,
+            len,
+        })
+    }
+
     pub(crate) fn as_ptr(&self) -> *mut u8 {
         self.ptr.as_ptr()
     }

@@ -387,9 +387,14 @@ impl Submitter<'_> {
         let (src_fd, extra) = match src.backend.kernel().map(|k| &k.fd) {
             Some(RingFd::Owned(fd)) => (std::os::fd::AsRawFd::as_raw_fd(fd) as u32, 0),
             Some(RingFd::Registered(i)) => (*i, sys::IORING_REGISTER_SRC_REGISTERED),
-            None => match src.as_raw_fd() {
-                Some(fd) => (fd as u32, 0),
-                None => return Err(io::Error::from_raw_os_error(libc::EBADF)),
+            None => match &src.backend {
+                // An engine ring names itself by its fd even without one for
+                // the application (REGISTERED_FD_ONLY).
+                crate::submit::Driver::Engine(e) => (e.ring_fd() as u32, 0),
+                crate::submit::Driver::Kernel(_) => match src.as_raw_fd() {
+                    Some(fd) => (fd as u32, 0),
+                    None => return Err(io::Error::from_raw_os_error(libc::EBADF)),
+                },
             },
         };
         // SAFETY: the caller's contract.

@@ -11,6 +11,8 @@ use uring_sys as sys;
 use crate::engine::Engine;
 use crate::req::Req;
 
+pub(crate) mod buf;
+pub(crate) mod fs;
 pub(crate) mod misc;
 pub(crate) mod net;
 pub(crate) mod poll;
@@ -95,6 +97,37 @@ const fn table() -> [Option<OpDef>; OP_COUNT] {
     t[sys::IORING_OP_FSYNC as usize] = Some(OpDef::new(rw::prep_fsync, rw::issue_fsync).file());
     t[sys::IORING_OP_SYNC_FILE_RANGE as usize] =
         Some(OpDef::new(rw::prep_sync_file_range, rw::issue_sync_file_range).file());
+    // Helper C: file-system ops (op/fs.rs), provided buffers (op/buf.rs), vectored fixed.
+    t[sys::IORING_OP_READV_FIXED as usize] =
+        Some(OpDef::new(rw::prep_readv_fixed, rw::issue).file());
+    t[sys::IORING_OP_WRITEV_FIXED as usize] =
+        Some(OpDef::new(rw::prep_writev_fixed, rw::issue).file());
+    t[sys::IORING_OP_OPENAT as usize] = Some(OpDef::new(fs::prep_openat, fs::issue_openat));
+    t[sys::IORING_OP_OPENAT2 as usize] = Some(OpDef::new(fs::prep_openat2, fs::issue_openat));
+    t[sys::IORING_OP_CLOSE as usize] = Some(OpDef::new(fs::prep_close, fs::issue_close));
+    t[sys::IORING_OP_STATX as usize] = Some(OpDef::new(fs::prep_statx, fs::issue_statx));
+    t[sys::IORING_OP_FALLOCATE as usize] =
+        Some(OpDef::new(fs::prep_fallocate, fs::issue_fallocate).file());
+    t[sys::IORING_OP_FADVISE as usize] =
+        Some(OpDef::new(fs::prep_fadvise, fs::issue_fadvise).file());
+    t[sys::IORING_OP_MADVISE as usize] = Some(OpDef::new(fs::prep_madvise, fs::issue_madvise));
+    t[sys::IORING_OP_RENAMEAT as usize] = Some(OpDef::new(fs::prep_renameat, fs::issue_path));
+    t[sys::IORING_OP_UNLINKAT as usize] = Some(OpDef::new(fs::prep_unlinkat, fs::issue_path));
+    t[sys::IORING_OP_MKDIRAT as usize] = Some(OpDef::new(fs::prep_mkdirat, fs::issue_path));
+    t[sys::IORING_OP_SYMLINKAT as usize] = Some(OpDef::new(fs::prep_symlinkat, fs::issue_path));
+    t[sys::IORING_OP_LINKAT as usize] = Some(OpDef::new(fs::prep_linkat, fs::issue_path));
+    t[sys::IORING_OP_FSETXATTR as usize] =
+        Some(OpDef::new(fs::prep_fsetxattr, fs::issue_xattr).file());
+    t[sys::IORING_OP_SETXATTR as usize] = Some(OpDef::new(fs::prep_setxattr, fs::issue_xattr));
+    t[sys::IORING_OP_FGETXATTR as usize] =
+        Some(OpDef::new(fs::prep_fgetxattr, fs::issue_xattr).file());
+    t[sys::IORING_OP_GETXATTR as usize] = Some(OpDef::new(fs::prep_getxattr, fs::issue_xattr));
+    t[sys::IORING_OP_FTRUNCATE as usize] =
+        Some(OpDef::new(fs::prep_ftruncate, fs::issue_ftruncate).file());
+    t[sys::IORING_OP_PROVIDE_BUFFERS as usize] =
+        Some(OpDef::new(buf::prep_provide, buf::issue_provide));
+    t[sys::IORING_OP_REMOVE_BUFFERS as usize] =
+        Some(OpDef::new(buf::prep_remove, buf::issue_remove));
     // Helper A: networking (op/net.rs), readiness (op/poll.rs), splice (op/splice.rs).
     t[sys::IORING_OP_SOCKET as usize] = Some(OpDef::new(net::prep_socket, net::issue_socket));
     t[sys::IORING_OP_BIND as usize] = Some(OpDef::new(net::prep_bind, net::issue_bind).file());

@@ -22,6 +22,8 @@ const READV: u64 = 2;
 const WRITEV: u64 = 3;
 const READ_FIXED: u64 = 4;
 const WRITE_FIXED: u64 = 5;
+const READV_FIXED: u64 = 6;
+const WRITEV_FIXED: u64 = 7;
 
 /// The `RWF_*` flags of `preadv2(2)` the kernel accepts in `rw_flags`.
 const RWF_SUPPORTED: u32 = (libc::RWF_HIPRI
@@ -109,7 +111,21 @@ fn prep_vec(req: &mut Req, kind: u64) -> Result<(), i32> {
 }
 
 pub(crate) fn prep_readv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    if req.has(sys::IOSQE_BUFFER_SELECT) && req.sqe.len != 1 {
+        // `io_iov_buffer_select_prep`: one iovec, whose length bounds the read.
+        return Err(-libc::EINVAL);
+    }
     prep_vec(req, READV)
+}
+
+/// `IORING_OP_READV_FIXED` (6.15): iovecs that must lie inside registered buffer
+/// `buf_index` (checked at issue, `-EFAULT`, as `io_import_reg_vec`).
+pub(crate) fn prep_readv_fixed(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_vec(req, READV_FIXED)
+}
+
+pub(crate) fn prep_writev_fixed(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_vec(req, WRITEV_FIXED)
 }
 
 pub(crate) fn prep_writev(req: &mut Req, _e: &Engine) -> Result<(), i32> {
@@ -146,6 +162,9 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     if user_flags & !RWF_SUPPORTED != 0 {
         return Step::Done(req, -libc::EOPNOTSUPP);
     }
+    if req.has(sys::IOSQE_BUFFER_SELECT) {
+        return issue_select(req, e, mode);
+    }
     let done = req.scratch[1] as usize;
     // One buffer (possibly a registered one) or the copied iovecs, advanced past what
     // is done.
@@ -175,6 +194,16 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
                 .as_ref()
                 .and_then(|o| o.downcast_ref::<Iovecs>())
                 .expect("readv/writev prepared its iovecs");
+            if kind >= READV_FIXED {
+                let Some(buf) = e.bufs.read().expect("buffer table").get(req.buf_index()) else {
+                    return Step::Done(req, -libc::EFAULT);
+                };
+                for i in &v.0 {
+                    if let Err(err) = buf.check(i.iov_base as u64, i.iov_len as u64) {
+                        return Step::Done(req, err);
+                    }
+                }
+            }
             vec = v.0.clone();
             advance(&mut vec, done);
             &vec
@@ -256,6 +285,84 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         return issue(req, e, mode);
     }
     Step::Done(req, total as i32)
+}
+
+/// `READ` / `READV` with `IOSQE_BUFFER_SELECT`: a buffer of group `buf_group` is
+/// picked for each attempt (given back when the attempt would block), and the CQE
+/// names it (`IORING_CQE_F_BUFFER`). A short read is final: the buffer was picked for
+/// what one read returns.
+fn issue_select(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
+    let bgid = req.buf_index();
+    let want = if req.scratch[0] == READV {
+        let v = req
+            .owned
+            .as_ref()
+            .and_then(|o| o.downcast_ref::<Iovecs>())
+            .expect("readv prepared its iovec");
+        v.0[0].iov_len.min(u32::MAX as usize) as u32
+    } else {
+        req.sqe.len
+    };
+    let regular = is_regular(req.fd);
+    let sel = match e.pbufs.select_for(bgid, want, !regular) {
+        Ok(s) => s,
+        Err(err) => return Step::Done(req, err),
+    };
+    let user_flags = req.op_flags();
+    let user_nowait = user_flags & libc::RWF_NOWAIT as u32 != 0;
+    let flags = if mode == Mode::Inline {
+        user_flags as i32 | libc::RWF_NOWAIT
+    } else {
+        user_flags as i32
+    };
+    let iov = libc::iovec {
+        iov_base: sel.addr as *mut libc::c_void,
+        iov_len: sel.len as usize,
+    };
+    let stream = req.scratch[2] == 1;
+    let off = if stream || req.off() == u64::MAX {
+        -1
+    } else {
+        req.off() as i64
+    };
+    let ret = loop {
+        // SAFETY: the buffer is the application's provided buffer, valid until the
+        // CQE that names it (the PROVIDE_BUFFERS / buffer ring contract).
+        let r = unsafe { libc::preadv2(req.fd, &iov, 1, off, flags) };
+        let r = sys_res(r as isize);
+        if r == -libc::EINTR && mode == Mode::Worker && !e.wq.cancelled(&req) {
+            continue;
+        }
+        break r;
+    };
+    if ret == -libc::ESPIPE && !stream && off != -1 {
+        req.scratch[2] = 1;
+        e.pbufs.recycle(bgid, sel);
+        return issue_select(req, e, mode);
+    }
+    if ret == -libc::EAGAIN && !user_nowait {
+        if regular && mode == Mode::Worker {
+            req.cflags |= e.pbufs.fail(bgid, sel);
+            return Step::Done(req, ret);
+        }
+        e.pbufs.recycle(bgid, sel);
+        return if regular {
+            Step::Block(req)
+        } else {
+            Step::Wait(req, libc::POLLIN)
+        };
+    }
+    if ret == -libc::EOPNOTSUPP && mode == Mode::Inline && !user_nowait {
+        e.pbufs.recycle(bgid, sel);
+        return Step::Block(req);
+    }
+    if ret < 0 {
+        req.cflags |= e.pbufs.fail(bgid, sel);
+        return Step::Done(req, ret);
+    }
+    req.cflags |= e.pbufs.commit(bgid, sel, ret as u32);
+    req.expect = Some(sel.len as i32);
+    Step::Done(req, ret)
 }
 
 /// A copy of the application's iovec array.
