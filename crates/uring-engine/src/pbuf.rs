@@ -34,7 +34,8 @@
 //! the advanced `addr` and reduced `len` back into the entry and posts
 //! `IORING_CQE_F_BUF_MORE` while the buffer has room left. A transfer from a file
 //! that cannot be polled (a regular file) consumes the whole length it selected and
-//! posts no `BUF_MORE`, as the kernel does when it commits at selection time.
+//! still posts `BUF_MORE` while the buffer has room, as the kernel does when it
+//! commits at selection time.
 use std::collections::{HashMap, VecDeque};
 use std::ptr::NonNull;
 use std::sync::Mutex;
@@ -304,26 +305,18 @@ impl Pbufs {
         }
         if !sel.pollable {
             // Committed at selection in the kernel: the selected length is consumed,
-            // whatever was transferred, and the CQE says nothing more.
+            // whatever was transferred; BUF_MORE while the buffer has room left.
             let left = sel.entry_len - sel.len;
-            if left > 0 && sel.len > 0 {
-                let buf = Buf {
-                    addr: sel.addr + sel.len as u64,
-                    len: left,
-                    bid: sel.bid,
-                };
-                r.give_back(&sel, buf);
-            } else if sel.len == 0 {
-                r.give_back(
-                    &sel,
-                    Buf {
-                        addr: sel.addr,
-                        len: sel.entry_len,
-                        bid: sel.bid,
-                    },
-                );
+            if left == 0 && sel.len > 0 {
+                return flags;
             }
-            return flags;
+            let buf = Buf {
+                addr: sel.addr + sel.len as u64,
+                len: left,
+                bid: sel.bid,
+            };
+            r.give_back(&sel, buf);
+            return flags | sys::IORING_CQE_F_BUF_MORE;
         }
         let used = used.min(sel.entry_len);
         if used == 0 {
