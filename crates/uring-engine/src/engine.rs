@@ -514,6 +514,8 @@ impl Engine {
                 big: req.big,
             });
         }
+        // A zero-copy send's notification follows its CQE.
+        op::net::post_notif(self, &req);
         let next = req.link.take();
         let hard = req.has(sys::IOSQE_IO_HARDLINK);
         let drain_head = req.drain_head;
@@ -549,9 +551,10 @@ impl Engine {
             self.post(Completion {
                 user_data: req.user_data(),
                 res,
-                flags: 0,
+                flags: op::net::fail_flags(&req),
                 big: req.big,
             });
+            op::net::post_notif(self, &req);
             let next = req.link.take();
             let drain_head = req.drain_head;
             drop(req);

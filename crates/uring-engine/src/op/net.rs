@@ -18,21 +18,26 @@
 //! (and MPTCP) and `AF_UNIX` stream sockets, which report the bytes left (`SIOCINQ`
 //! here), and on accepts from a TCP listener with more connections queued.
 //!
-//! Zero-copy sends are emulated by copying sends: the result CQE carries
-//! `IORING_CQE_F_MORE`, a notification CQE (`IORING_CQE_F_NOTIF`) follows it, and
-//! with `IORING_SEND_ZC_REPORT_USAGE` the notification says
+//! Zero-copy sends are emulated by copying sends, with the kernel's sequence of CQEs:
+//! once past the point where the kernel allocates the notification (after the
+//! `addr3` and `IOSQE_CQE_SKIP_SUCCESS` checks), the request's CQE carries
+//! `IORING_CQE_F_MORE` whatever its result (a preparation error, `-EOPNOTSUPP` on a
+//! socket without zero-copy, i.e. not TCP or UDP, a cancellation), except
+//! `-ECANCELED` from a failed link, and a notification CQE (`IORING_CQE_F_NOTIF`)
+//! follows it (`Engine::complete`/`fail_chain` call [`post_notif`]). With
+//! `IORING_SEND_ZC_REPORT_USAGE` the notification says
 //! `IORING_NOTIF_USAGE_ZC_COPIED`, which is what the kernel reports when it copied (as
-//! it does on loopback). Sockets without zero-copy support (not TCP or UDP) get
-//! `-EOPNOTSUPP`, as from the kernel.
+//! it does on loopback) or sent nothing.
 //!
 //! Differences from the kernel: `IORING_RECVSEND_BUNDLE` is refused (`-EINVAL`, and
-//! `IORING_FEAT_RECVSEND_BUNDLE` is not advertised); a zero-copy send that fails at
-//! preparation, is cancelled while it waits, or is cancelled in a failed link posts
-//! one CQE (the kernel adds `F_MORE` and a notification); a multishot request does not
-//! stop when the CQ is full (its CQEs go to the overflow list); `MSG_WAITALL` with a
-//! provided buffer does not continue into the same buffer (the short result fails the
-//! link); user memory an SQE points to (addresses, `msghdr`, iovecs) is copied at
-//! preparation as the kernel does, but only a null pointer is reported as `-EFAULT`.
+//! `IORING_FEAT_RECVSEND_BUNDLE` is not advertised); a zero-copy send whose
+//! preparation fails in the middle of a link says `F_MORE` (the kernel only for a
+//! link's head); a multishot request does not stop when the CQ is full (its CQEs go
+//! to the overflow list); `MSG_WAITALL` with a provided buffer does not continue into
+//! the same buffer (the short result fails the link); user memory an SQE points to
+//! (addresses, `msghdr`, iovecs) is copied at preparation as the kernel does, but
+//! only a null pointer is reported as `-EFAULT`; `IORING_OP_URING_CMD` socket commands
+//! are not offered (the opcode is refused as a whole).
 //!
 //! Scratch: `[0]` the flags below, `[1]` bytes done so far (`MSG_WAITALL`), `[2]` what
 //! is left of a multishot receive's byte limit. `owned`: a [`NetMsg`].
@@ -67,6 +72,9 @@ const MSHOT_LIM: u64 = 1 << 7;
 const TRUNCATED: u64 = 1 << 8;
 /// A TCP socket (a listener tells whether more connections wait).
 const TCP: u64 = 1 << 9;
+/// A zero-copy send past the point where the kernel allocates its notification: its
+/// CQE is followed by a notification CQE, whatever becomes of it.
+const NOTIF: u64 = 1 << 10;
 
 /// `UIO_MAXIOV`.
 const MAX_IOV: usize = 1024;
@@ -615,6 +623,11 @@ pub(crate) fn prep_send(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         if req.has(sys::IOSQE_CQE_SKIP_SUCCESS) {
             return Err(-libc::EINVAL);
         }
+        // The kernel allocates the notification here: from now on, failing or not,
+        // the request's CQE has F_MORE (but for a failed link's -ECANCELED) and a
+        // notification follows it (see `post_notif`).
+        req.scratch = [NOTIF, 0, 0, 0];
+        req.cflags |= sys::IORING_CQE_F_MORE;
         if iou & !ZC_FLAGS != 0 {
             return Err(-libc::EINVAL);
         }
@@ -664,28 +677,43 @@ pub(crate) fn prep_send(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if req.op_flags() as i32 & libc::MSG_WAITALL != 0 && total > 0 {
         req.expect = Some(total.min(i32::MAX as usize) as i32);
     }
-    req.scratch = [0; 4];
+    if !zc {
+        req.scratch = [0; 4];
+    }
     req.owned = Some(m);
     Ok(())
 }
 
-/// Completes a zero-copy send: its result with `F_MORE`, then the notification.
-fn finish_zc(mut req: Box<Req>, e: &Arc<Engine>, res: i32) -> Step {
-    req.cflags |= sys::IORING_CQE_F_MORE;
-    let notif = if req.sqe.ioprio & sys::IORING_SEND_ZC_REPORT_USAGE != 0 {
+/// The CQE flags of a request failed without being issued (`Engine::fail_chain`): a
+/// zero-copy send that failed its own preparation after the notification was
+/// allocated says `F_MORE` (the kernel's `io_sendrecv_fail`), one cancelled because
+/// its link failed does not (`io_req_tw_fail_links`).
+pub(crate) fn fail_flags(req: &Req) -> u32 {
+    if is_send_zc(req.opcode()) && req.scratch[0] & NOTIF != 0 && req.failed.is_some() {
+        sys::IORING_CQE_F_MORE
+    } else {
+        0
+    }
+}
+
+/// After a zero-copy send's CQE: its notification (`IORING_CQE_F_NOTIF`), with
+/// `IORING_NOTIF_USAGE_ZC_COPIED` when usage reports were asked for, since the engine
+/// always copies (as the kernel reports when it copied, or sent nothing).
+pub(crate) fn post_notif(e: &Engine, req: &Req) {
+    if !is_send_zc(req.opcode()) || req.scratch[0] & NOTIF == 0 {
+        return;
+    }
+    let res = if req.sqe.ioprio & sys::IORING_SEND_ZC_REPORT_USAGE != 0 {
         sys::IORING_NOTIF_USAGE_ZC_COPIED as i32
     } else {
         0
     };
-    let user_data = req.user_data();
-    e.complete(req, res);
     e.post(Completion {
-        user_data,
-        res: notif,
+        user_data: req.user_data(),
+        res,
         flags: sys::IORING_CQE_F_NOTIF,
         big: [0; 2],
     });
-    Step::Parked
 }
 
 pub(crate) fn issue_send(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
@@ -693,13 +721,8 @@ pub(crate) fn issue_send(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Ste
     let zc = is_send_zc(op);
     let iou = req.sqe.ioprio;
     let done = req.scratch[1] as usize;
-    let finish = |req: Box<Req>, res: i32| {
-        if zc {
-            finish_zc(req, e, res)
-        } else {
-            Step::Done(req, res)
-        }
-    };
+    // (A zero-copy send's F_MORE and notification come with its completion.)
+    let finish = |req: Box<Req>, res: i32| Step::Done(req, res);
     if zc {
         match sock_kind(&mut req) {
             Err(err) => return finish(req, err),
