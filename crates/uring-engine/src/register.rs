@@ -94,7 +94,9 @@ pub(crate) unsafe fn register(e: &Arc<Engine>, opcode: u32, arg: *const c_void, 
             sys::IORING_REGISTER_RESTRICTIONS => register_restrictions(e, arg.cast(), nr),
             sys::IORING_REGISTER_CLONE_BUFFERS => clone_buffers(e, arg.cast(), nr),
             sys::IORING_REGISTER_QUERY => query(arg as *mut _, nr),
-            // Not honoured, refused as a kernel without them refuses: NAPI busy
+            // Not honoured, refused as a kernel without them refuses (-EINVAL):
+            // personalities (the engine's workers cannot take on another task's
+            // credentials per request; SQEs naming one fail with -EINVAL), NAPI busy
             // polling (no NIC queues to poll from user space; a kernel built without
             // CONFIG_NET_RX_BUSY_POLL answers -EINVAL too), resizing the rings (the
             // application's views of the old rings cannot be moved safely under it),
