@@ -203,7 +203,10 @@ impl Engine {
                 // Deterministic mode: the request's place in the seeded order (det.rs).
                 req.key = d.key();
             }
-            let prepared = self.prepare(&mut req);
+            let prepared = self.prepare(&mut req).and_then(|()| {
+                // A LINK_TIMEOUT must follow a request linked to it (timeout.rs).
+                op::timeout::check_position(&req, chain.last().map(|r| &**r))
+            });
             if prepared.is_ok()
                 && let Some(f) = &self.faults
             {
@@ -376,7 +379,28 @@ impl Engine {
     // ---- Issue ----
 
     /// Issues a request: resolves its file, then tries it inline or hands it on.
+    ///
+    /// A `LINK_TIMEOUT` right behind it leaves the chain for the timers, and its
+    /// clock starts once this first attempt returned, whatever became of the request
+    /// (`io_queue_linked_timeout`; see `timer.rs`).
     pub(crate) fn issue(self: &Arc<Self>, mut req: Box<Req>, mode: Mode) {
+        let lt = if req.ltimeout == 0
+            && req
+                .link
+                .as_ref()
+                .is_some_and(|n| n.opcode() == sys::IORING_OP_LINK_TIMEOUT)
+        {
+            self.timers.prepare_link(self, &mut req)
+        } else {
+            0
+        };
+        self.issue_now(req, mode);
+        if lt != 0 {
+            self.timers.arm_link(self, lt);
+        }
+    }
+
+    fn issue_now(self: &Arc<Self>, mut req: Box<Req>, mode: Mode) {
         let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
         if def.needs_file && req.file.is_none() {
             if req.has(sys::IOSQE_FIXED_FILE) {
@@ -505,14 +529,31 @@ impl Engine {
     /// Completes a request with `res`: posts its CQE (unless skipped on success),
     /// then starts or fails what is linked to it.
     pub(crate) fn complete(self: &Arc<Self>, mut req: Box<Req>, res: i32) {
-        let fail = res < 0 || req.expect.is_some_and(|e| res < e);
+        // An expired TIMEOUT with IORING_TIMEOUT_ETIME_SUCCESS says -ETIME without
+        // failing its link; the CQE of a TIMEOUT that expired or met its count is not
+        // counted by count timeouts (the kernel's cq_timeouts).
+        let timeout = req.opcode() == sys::IORING_OP_TIMEOUT;
+        let etime_ok = timeout
+            && res == -libc::ETIME
+            && req.op_flags() & sys::IORING_TIMEOUT_ETIME_SUCCESS != 0;
+        let fail = (res < 0 && !etime_ok) || req.expect.is_some_and(|e| res < e);
         if fail || !req.has(sys::IOSQE_CQE_SKIP_SUCCESS) {
-            self.post(Completion {
-                user_data: req.user_data(),
-                res,
-                flags: req.cflags,
-                big: req.big,
-            });
+            self.post_counted(
+                Completion {
+                    user_data: req.user_data(),
+                    res,
+                    flags: req.cflags,
+                    big: req.big,
+                },
+                !(timeout && (res == -libc::ETIME || res == 0)),
+            );
+        }
+        if req.ltimeout != 0
+            && let Some(lt) = self.timers.disarm_link(req.ltimeout)
+        {
+            // Completed before its LINK_TIMEOUT fired: that one is cancelled
+            // (io_disarm_next).
+            self.complete(lt, -libc::ECANCELED);
         }
         // A zero-copy send's notification follows its CQE.
         op::net::post_notif(self, &req);
@@ -570,6 +611,12 @@ impl Engine {
     /// onto the overflow list (`IORING_SQ_CQ_OVERFLOW`); with `DEFER_TASKRUN`, a
     /// completion made off the submitter's thread waits for its next wait.
     pub(crate) fn post(&self, c: Completion) {
+        self.post_counted(c, true);
+    }
+
+    /// [`post`](Self::post), saying whether the CQE counts for count timeouts (those of
+    /// expiring timeouts do not; see `timer.rs`).
+    pub(crate) fn post_counted(&self, c: Completion, counted: bool) {
         let in_enter = IN_ENTER.with(Cell::get);
         let mut st = self.cq.lock().expect("cq");
         if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
@@ -581,6 +628,9 @@ impl Engine {
             self.post_locked(&mut st, c);
         }
         self.after_post(st, in_enter);
+        if counted && self.timers.counting() {
+            self.timers.count_cqe();
+        }
     }
 
     fn post_locked(&self, st: &mut CqState, c: Completion) {
@@ -843,7 +893,7 @@ impl Engine {
             let deadline = timeout.map(|ts| {
                 let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
                 if flags & sys::IORING_ENTER_ABS_TIMER != 0 {
-                    abs_to_instant(d)
+                    abs_to_instant(d, self.timers.ring_clock())
                 } else {
                     start + d
                 }
@@ -894,10 +944,9 @@ impl Drop for EnterGuard {
     }
 }
 
-/// An absolute `CLOCK_MONOTONIC` time as an `Instant`.
-fn abs_to_instant(abs: Duration) -> Instant {
-    let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
-    let now = Duration::new(now.tv_sec as u64, now.tv_nsec as u32);
+/// An absolute time on `clock` (the ring's, `IORING_REGISTER_CLOCK`) as an `Instant`.
+fn abs_to_instant(abs: Duration, clock: libc::clockid_t) -> Instant {
+    let now = Duration::from_nanos(crate::timer::clock_ns(clock));
     Instant::now() + abs.saturating_sub(now)
 }
 

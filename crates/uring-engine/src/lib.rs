@@ -241,6 +241,32 @@ impl EngineRing {
     }
 }
 
+/// Whether `fd` names a live engine ring (the fd [`EngineRing::fd`] returned, or a
+/// duplicate of it): where a blind register call about that ring must go.
+pub fn is_engine_ring(fd: RawFd) -> bool {
+    op::msg_ring::lookup(fd).is_some()
+}
+
+/// `io_uring_register(2)` with fd `-1`, for an engine ring: the blind opcodes.
+/// `IORING_REGISTER_SEND_MSG_RING` posts an `IORING_MSG_DATA` message (an
+/// `IORING_OP_MSG_RING` SQE at `arg`, `nr_args` 1) to the engine ring its `fd` names.
+///
+/// # Errors
+/// As the kernel's: `EINVAL` for SQE flags, another opcode or command, or another
+/// register opcode; `EBADF` for a closed fd; `EBADFD` for an fd that is not an engine
+/// ring.
+///
+/// # Safety
+/// `arg` must point to what `opcode` expects (a 64-byte SQE).
+pub unsafe fn register_blind(opcode: u32, arg: *const c_void, nr_args: u32) -> io::Result<u32> {
+    match opcode {
+        // SAFETY: the caller's contract.
+        sys::IORING_REGISTER_SEND_MSG_RING => unsafe { op::msg_ring::sync_msg(arg.cast(), nr_args) },
+        _ => Err(-libc::EINVAL),
+    }
+    .map_err(err)
+}
+
 impl Drop for EngineRing {
     fn drop(&mut self) {
         registry::unregister(self.engine.own_fd());
@@ -287,11 +313,6 @@ fn check_params(entries: u32, p: &sys::io_uring_params) -> Result<(u32, u32), i3
     if f & sys::IORING_SETUP_CQE32 != 0 && f & sys::IORING_SETUP_CQE_MIXED != 0 {
         return Err(-libc::EINVAL);
     }
-    if f & sys::IORING_SETUP_ATTACH_WQ != 0 {
-        // The pool of another engine ring: the engine keeps one pool per ring (the
-        // sharing is not observable but in thread counts); the fd must be a ring's.
-        return Err(-libc::EINVAL);
-    }
     let clamp = f & sys::IORING_SETUP_CLAMP != 0;
     if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
         return Err(-libc::EINVAL);
@@ -309,5 +330,11 @@ fn check_params(entries: u32, p: &sys::io_uring_params) -> Result<(u32, u32), i3
     } else {
         2 * sq
     };
+    if f & sys::IORING_SETUP_ATTACH_WQ != 0 {
+        // The pool (and SQ thread) of another engine ring: `wq_fd` must name one, as
+        // the kernel checks (-ENXIO, -EINVAL); the engine keeps one pool per ring
+        // nonetheless, the sharing being observable only in thread counts.
+        op::msg_ring::check_attach_wq(p.wq_fd, f & sys::IORING_SETUP_SQPOLL != 0)?;
+    }
     Ok((sq, cq))
 }

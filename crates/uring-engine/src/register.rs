@@ -49,6 +49,8 @@ pub const SUPPORTED: &[u32] = &[
     sys::IORING_REGISTER_RESTRICTIONS,
     sys::IORING_REGISTER_CLONE_BUFFERS,
     sys::IORING_REGISTER_QUERY,
+    sys::IORING_REGISTER_SYNC_CANCEL,
+    sys::IORING_REGISTER_CLOCK,
 ];
 
 type Res = Result<u32, i32>;
@@ -94,6 +96,8 @@ pub(crate) unsafe fn register(e: &Arc<Engine>, opcode: u32, arg: *const c_void, 
             sys::IORING_REGISTER_RESTRICTIONS => register_restrictions(e, arg.cast(), nr),
             sys::IORING_REGISTER_CLONE_BUFFERS => clone_buffers(e, arg.cast(), nr),
             sys::IORING_REGISTER_QUERY => query(arg as *mut _, nr),
+            sys::IORING_REGISTER_SYNC_CANCEL => op::cancel::sync_cancel(e, arg.cast(), nr),
+            sys::IORING_REGISTER_CLOCK => register_clock(e, arg.cast(), nr),
             // Not honoured, refused as a kernel without them refuses (-EINVAL):
             // personalities (the engine's workers cannot take on another task's
             // credentials per request; SQEs naming one fail with -EINVAL), NAPI busy
@@ -904,5 +908,21 @@ unsafe fn query(mut hdr_p: *mut sys::io_uring_query_hdr, nr: u32) -> Res {
             return Err(-libc::ERANGE);
         }
     }
+    Ok(0)
+}
+
+/// `IORING_REGISTER_CLOCK`: the clock of waits in `io_uring_enter`
+/// (`CLOCK_MONOTONIC` or `CLOCK_BOOTTIME`; `-EINVAL` otherwise, for reserved fields or
+/// an `nr_args`).
+unsafe fn register_clock(e: &Engine, arg: *const sys::io_uring_clock_register, nr: u32) -> Res {
+    if arg.is_null() || nr != 0 {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: the caller's contract: one io_uring_clock_register.
+    let reg = unsafe { arg.read_unaligned() };
+    if reg.__resv.iter().any(|&r| r != 0) {
+        return Err(-libc::EINVAL);
+    }
+    e.timers.set_ring_clock(reg.clockid as libc::clockid_t)?;
     Ok(0)
 }

@@ -37,6 +37,9 @@ pub(crate) struct Req {
     pub(crate) scratch: [u64; 4],
     /// Larger per-op state, for the few ops that need it.
     pub(crate) owned: Option<Box<dyn Any + Send>>,
+    /// The id of the `LINK_TIMEOUT` guarding this request once it was issued (0:
+    /// none; see `timer.rs`).
+    pub(crate) ltimeout: u64,
     /// Faults injected into this request, applied at issue (`fault.rs`).
     pub(crate) fault: Option<crate::fault::Injected>,
     /// Deterministic mode: its place in the seeded order (`det.rs`).
@@ -58,6 +61,7 @@ impl Req {
             link: None,
             scratch: [0; 4],
             owned: None,
+            ltimeout: 0,
             fault: None,
             key: 0,
         })

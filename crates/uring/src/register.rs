@@ -1161,18 +1161,31 @@ impl Submitter<'_> {
     /// `EINVAL` for another opcode, command or any SQE flag, `EBADF` for a bad fd,
     /// `EBADFD` for an fd that is not a ring, `EOVERFLOW` if the target's CQ is full and
     /// cannot take it.
+    ///
+    /// A target on the engine backend (its [`as_raw_fd`](crate::Ring::as_raw_fd)) gets
+    /// the message from the engine; so does any target when the kernel refuses
+    /// io_uring (`ENOSYS`, `EPERM`), with the kernel's codes.
     pub fn register_sync_msg(sqe: &Sqe) -> io::Result<()> {
+        let arg = ptr::from_ref(sqe.as_raw()).cast();
+        let engine = || {
+            // SAFETY: as below: 64 readable bytes, no pointer dereferenced.
+            unsafe {
+                uring_engine::register_blind(sys::IORING_REGISTER_SEND_MSG_RING, arg, 1)
+            }
+            .map(drop)
+        };
+        if uring_engine::is_engine_ring(sqe.as_raw().fd) {
+            return engine();
+        }
         // SAFETY: the SQE is 64 readable bytes; an IORING_MSG_DATA message dereferences
         // no pointer from it, and the kernel validates the target fd.
-        unsafe {
-            sys::syscall::io_uring_register(
-                -1,
-                sys::IORING_REGISTER_SEND_MSG_RING,
-                ptr::from_ref(sqe.as_raw()).cast(),
-                1,
-            )
+        let r = unsafe {
+            sys::syscall::io_uring_register(-1, sys::IORING_REGISTER_SEND_MSG_RING, arg, 1)
+        };
+        match r {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)) => engine(),
+            r => r.map(drop),
         }
-        .map(drop)
     }
 
     /// What the kernel supports, without a ring (`IORING_REGISTER_QUERY`,

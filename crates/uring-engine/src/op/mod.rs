@@ -12,12 +12,18 @@ use crate::engine::Engine;
 use crate::req::Req;
 
 pub(crate) mod buf;
+pub(crate) mod cancel;
+pub(crate) mod fixed;
 pub(crate) mod fs;
+pub(crate) mod futex;
 pub(crate) mod misc;
+pub(crate) mod msg_ring;
 pub(crate) mod net;
 pub(crate) mod poll;
 pub(crate) mod rw;
 pub(crate) mod splice;
+pub(crate) mod timeout;
+pub(crate) mod waitid;
 
 /// How an issue attempt may behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,6 +170,25 @@ const fn table() -> [Option<OpDef>; OP_COUNT] {
     );
     t[sys::IORING_OP_SPLICE as usize] = Some(OpDef::new(splice::prep_splice, splice::issue).file());
     t[sys::IORING_OP_TEE as usize] = Some(OpDef::new(splice::prep_tee, splice::issue).file());
+    // Helper B: time, cancellation, messages, futexes, waitid, descriptors.
+    t[sys::IORING_OP_TIMEOUT as usize] =
+        Some(OpDef::new(timeout::prep_timeout, timeout::issue_timeout));
+    t[sys::IORING_OP_TIMEOUT_REMOVE as usize] =
+        Some(OpDef::new(timeout::prep_remove, timeout::issue_remove));
+    t[sys::IORING_OP_LINK_TIMEOUT as usize] =
+        Some(OpDef::new(timeout::prep_link_timeout, timeout::issue_link_timeout));
+    t[sys::IORING_OP_ASYNC_CANCEL as usize] = Some(OpDef::new(cancel::prep, cancel::issue));
+    t[sys::IORING_OP_MSG_RING as usize] = Some(OpDef::new(msg_ring::prep, msg_ring::issue).file());
+    t[sys::IORING_OP_FUTEX_WAIT as usize] = Some(OpDef::new(futex::prep, futex::issue_wait));
+    t[sys::IORING_OP_FUTEX_WAKE as usize] = Some(OpDef::new(futex::prep, futex::issue_wake));
+    t[sys::IORING_OP_FUTEX_WAITV as usize] =
+        Some(OpDef::new(futex::prep_waitv, futex::issue_waitv));
+    t[sys::IORING_OP_WAITID as usize] = Some(OpDef::new(waitid::prep, waitid::issue));
+    t[sys::IORING_OP_FIXED_FD_INSTALL as usize] =
+        Some(OpDef::new(fixed::prep_install, fixed::issue_install).file());
+    t[sys::IORING_OP_FILES_UPDATE as usize] =
+        Some(OpDef::new(fixed::prep_files_update, fixed::issue_files_update));
+    t[sys::IORING_OP_PIPE as usize] = Some(OpDef::new(fixed::prep_pipe, fixed::issue_pipe));
     t
 }
 

@@ -1,0 +1,302 @@
+//! `IORING_OP_ASYNC_CANCEL` and `IORING_REGISTER_SYNC_CANCEL`, with the matching and
+//! codes of `io_uring/cancel.c`: by `user_data` (the default), by file
+//! (`IORING_ASYNC_CANCEL_FD`, `_FD_FIXED` for a registered index), by opcode
+//! (`_OP`), or anything (`_ANY`); the first match, or every one (`_ALL`, implied by
+//! `_ANY`).
+//!
+//! Where requests are found: parked ones (queued for a worker, waiting for readiness,
+//! pending timeouts — `Engine::take_parked`) are taken out and complete with
+//! `-ECANCELED`, and the cancel says 0; one running in a worker is interrupted (its
+//! system call returns `EINTR`) and the cancel says `-EALREADY`, as io-wq's running
+//! work. Futex and waitid waits, which the kernel parks on wait queues and the engine
+//! blocks in a worker, count as found and complete with `-ECANCELED`, with the
+//! kernel's own matching (by `user_data` or `_ANY` only; never by file) and result:
+//! 1 (their cancel functions return a count), and once per kind towards an `_ALL`
+//! count.
+//! Requests held back by `IOSQE_IO_DRAIN`, or linked behind another, are not
+//! cancellable, as in the kernel.
+//!
+//! Differences: with `_ALL`/`_ANY` the result counts every parked or running request
+//! cancelled; the kernel counts all pending io-wq work of one pass as one, and
+//! running io-wq work not at all. A request running in a worker is matched by file
+//! through the fd number of its SQE (a fixed-file request by its index).
+//!
+//! Scratch of `ASYNC_CANCEL`: `[0]` the `user_data` to match, `[1]` the flags, `[2]`
+//! the fd (low 32 bits) and the opcode (`<< 32`).
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use uring_sys as sys;
+
+use super::{Mode, Step};
+use crate::engine::Engine;
+use crate::req::Req;
+use crate::timer::{ts_ns, waits_in_worker};
+
+/// `CANCEL_FLAGS`.
+const CANCEL_FLAGS: u32 = sys::IORING_ASYNC_CANCEL_ALL
+    | sys::IORING_ASYNC_CANCEL_FD
+    | sys::IORING_ASYNC_CANCEL_ANY
+    | sys::IORING_ASYNC_CANCEL_FD_FIXED
+    | sys::IORING_ASYNC_CANCEL_USERDATA
+    | sys::IORING_ASYNC_CANCEL_OP;
+
+/// What to cancel (`struct io_cancel_data`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key {
+    pub(crate) data: u64,
+    pub(crate) flags: u32,
+    /// The file to match (resolved: the registered file's descriptor for `_FD_FIXED`).
+    pub(crate) file: i32,
+    /// The fd as the SQE gave it (a running request shows its SQE's fd).
+    pub(crate) sqe_fd: i32,
+    pub(crate) opcode: u8,
+}
+
+impl Key {
+    /// `io_cancel_req_match`, with the futex/waitid rule for those opcodes.
+    fn matches(&self, user_data: u64, opcode: u8, same_file: impl FnOnce() -> bool) -> bool {
+        let f = self.flags;
+        if waits_in_worker(opcode) {
+            // io_futex_cancel / io_waitid_cancel.
+            if f & (sys::IORING_ASYNC_CANCEL_FD | sys::IORING_ASYNC_CANCEL_FD_FIXED) != 0 {
+                return false;
+            }
+            return f & sys::IORING_ASYNC_CANCEL_ANY != 0 || user_data == self.data;
+        }
+        if f & sys::IORING_ASYNC_CANCEL_ANY != 0 {
+            return true;
+        }
+        let by_user_data = f & sys::IORING_ASYNC_CANCEL_USERDATA != 0
+            || f & (sys::IORING_ASYNC_CANCEL_FD | sys::IORING_ASYNC_CANCEL_OP) == 0;
+        if f & sys::IORING_ASYNC_CANCEL_OP != 0 && opcode != self.opcode {
+            return false;
+        }
+        if by_user_data && user_data != self.data {
+            return false;
+        }
+        f & sys::IORING_ASYNC_CANCEL_FD == 0 || same_file()
+    }
+
+    pub(crate) fn matches_req(&self, r: &Req) -> bool {
+        self.matches(r.user_data(), r.opcode(), || same_file(r.fd, self.file))
+    }
+
+    fn matches_running(&self, user_data: u64, fd: i32, opcode: u8) -> bool {
+        self.matches(user_data, opcode, || fd == self.sqe_fd)
+    }
+
+    fn all(&self) -> bool {
+        self.flags & (sys::IORING_ASYNC_CANCEL_ALL | sys::IORING_ASYNC_CANCEL_ANY) != 0
+    }
+}
+
+/// Whether two descriptors name the same open file (the kernel compares `struct
+/// file`): equal numbers, or `kcmp(KCMP_FILE)` says so (a registered file is a
+/// duplicate of the application's).
+pub(crate) fn same_file(a: i32, b: i32) -> bool {
+    if a < 0 || b < 0 {
+        return false;
+    }
+    if a == b {
+        return true;
+    }
+    const KCMP_FILE: libc::c_long = 0;
+    // SAFETY: kcmp compares two descriptors of this process; no memory is passed.
+    let r = unsafe {
+        let pid = libc::getpid() as libc::c_long;
+        libc::syscall(
+            libc::SYS_kcmp,
+            pid,
+            pid,
+            KCMP_FILE,
+            a as libc::c_long,
+            b as libc::c_long,
+        )
+    };
+    r == 0
+}
+
+/// Resolves the file of a cancel by fd: a registered index (`fixed`) or a
+/// descriptor that must be open (`-EBADF`).
+fn resolve_file(e: &Engine, fd: i32, fixed: bool) -> Result<i32, i32> {
+    if fixed {
+        let f = e.files.read().expect("file table").get(fd as u32);
+        f.map(|f| std::os::fd::AsRawFd::as_raw_fd(&*f))
+            .ok_or(-libc::EBADF)
+    } else {
+        // SAFETY: F_GETFD on any integer only asks whether it is open.
+        if fd < 0 || unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            Err(-libc::EBADF)
+        } else {
+            Ok(fd)
+        }
+    }
+}
+
+/// `__io_async_cancel`: cancels what `key` matches; 0 / count / `-ENOENT` /
+/// `-EALREADY`.
+pub(crate) fn cancel(e: &Arc<Engine>, key: &Key) -> i32 {
+    let all = key.all();
+    let taken = e.take_parked(&mut |r: &Req| key.matches_req(r), all);
+    let n = taken.len();
+    for r in taken {
+        e.complete(r, -libc::ECANCELED);
+    }
+    if n > 0 && !all {
+        return 0;
+    }
+    let (mut futex, mut waitid, mut running) = (0usize, 0usize, 0usize);
+    e.wq.interrupt_running(
+        |user_data, fd, opcode| {
+            let hit = key.matches_running(user_data, fd, opcode);
+            if hit {
+                match opcode {
+                    sys::IORING_OP_WAITID => waitid += 1,
+                    op if waits_in_worker(op) => futex += 1,
+                    _ => running += 1,
+                }
+            }
+            hit
+        },
+        all,
+    );
+    // io_futex_cancel and io_waitid_cancel take every match in one pass and return
+    // how many; a pass counts once towards an ALL count, and without ALL that
+    // number is the result (1, not 0).
+    let passes = (futex > 0) as usize + (waitid > 0) as usize;
+    if all {
+        (n + passes + running).min(i32::MAX as usize) as i32
+    } else if futex + waitid > 0 {
+        1
+    } else if running > 0 {
+        -libc::EALREADY
+    } else {
+        -libc::ENOENT
+    }
+}
+
+/// `io_async_cancel_prep`.
+pub(crate) fn prep(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    if req.off() != 0 || req.file_index() != 0 {
+        return Err(-libc::EINVAL);
+    }
+    let flags = req.op_flags();
+    if flags & !CANCEL_FLAGS != 0 {
+        return Err(-libc::EINVAL);
+    }
+    let any = flags & sys::IORING_ASYNC_CANCEL_ANY != 0;
+    let mut fd = 0u32;
+    let mut opcode = 0u8;
+    if flags & sys::IORING_ASYNC_CANCEL_FD != 0 {
+        if any {
+            return Err(-libc::EINVAL);
+        }
+        fd = req.sqe.fd as u32;
+    }
+    if flags & sys::IORING_ASYNC_CANCEL_OP != 0 {
+        if any {
+            return Err(-libc::EINVAL);
+        }
+        opcode = req.sqe.len as u8;
+    }
+    req.scratch[0] = req.addr();
+    req.scratch[1] = flags as u64;
+    req.scratch[2] = fd as u64 | (opcode as u64) << 32;
+    Ok(())
+}
+
+/// `io_async_cancel`.
+pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
+    let flags = req.scratch[1] as u32;
+    let sqe_fd = req.scratch[2] as u32 as i32;
+    let mut key = Key {
+        data: req.scratch[0],
+        flags,
+        file: -1,
+        sqe_fd,
+        opcode: (req.scratch[2] >> 32) as u8,
+    };
+    if flags & sys::IORING_ASYNC_CANCEL_FD != 0 {
+        let fixed =
+            req.has(sys::IOSQE_FIXED_FILE) || flags & sys::IORING_ASYNC_CANCEL_FD_FIXED != 0;
+        match resolve_file(e, sqe_fd, fixed) {
+            Ok(f) => key.file = f,
+            Err(err) => return Step::Done(req, err),
+        }
+    }
+    let res = cancel(e, &key);
+    Step::Done(req, res)
+}
+
+/// `IORING_REGISTER_SYNC_CANCEL` (`io_sync_cancel`): cancels as `ASYNC_CANCEL` does,
+/// and when the match is running, interrupts it again until it is gone, or the
+/// timeout passes (`-ETIME`).
+///
+/// # Safety
+/// `arg` points to an `io_uring_sync_cancel_reg` (the register call's contract).
+pub(crate) unsafe fn sync_cancel(
+    e: &Arc<Engine>,
+    arg: *const sys::io_uring_sync_cancel_reg,
+    nr: u32,
+) -> Result<u32, i32> {
+    if arg.is_null() || nr != 1 {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: the caller's contract.
+    let sc = unsafe { arg.read_unaligned() };
+    if sc.flags & !CANCEL_FLAGS != 0
+        || sc.pad.iter().any(|&b| b != 0)
+        || sc.pad2.iter().any(|&w| w != 0)
+    {
+        return Err(-libc::EINVAL);
+    }
+    let by_fd = sc.flags & sys::IORING_ASYNC_CANCEL_FD != 0;
+    let fixed = sc.flags & sys::IORING_ASYNC_CANCEL_FD_FIXED != 0;
+    let mut key = Key {
+        data: sc.addr,
+        flags: sc.flags,
+        file: -1,
+        sqe_fd: sc.fd,
+        opcode: sc.opcode,
+    };
+    if by_fd && !fixed {
+        key.file = resolve_file(e, sc.fd, false)?;
+    }
+    let attempt = |key: &mut Key| -> i32 {
+        if by_fd && fixed {
+            // The registered file is looked up at every attempt.
+            match resolve_file(e, sc.fd, true) {
+                Ok(f) => key.file = f,
+                Err(err) => return err,
+            }
+        }
+        cancel(e, key)
+    };
+    let mut ret = attempt(&mut key);
+    if ret == -libc::EALREADY {
+        let forever = sc.timeout.tv_sec == -1 && sc.timeout.tv_nsec == -1;
+        let deadline = (!forever).then(|| {
+            let ts = sys::__kernel_timespec {
+                tv_sec: sc.timeout.tv_sec.max(0),
+                tv_nsec: sc.timeout.tv_nsec.max(0),
+            };
+            Instant::now() + Duration::from_nanos(ts_ns(&ts))
+        });
+        loop {
+            std::thread::sleep(Duration::from_millis(1));
+            ret = attempt(&mut key);
+            if ret != -libc::EALREADY {
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                ret = -libc::ETIME;
+                break;
+            }
+        }
+        if ret == -libc::ENOENT || ret > 0 {
+            ret = 0;
+        }
+    }
+    if ret < 0 { Err(ret) } else { Ok(ret as u32) }
+}

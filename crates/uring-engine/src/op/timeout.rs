@@ -1,0 +1,146 @@
+//! `IORING_OP_TIMEOUT`, `IORING_OP_TIMEOUT_REMOVE` and `IORING_OP_LINK_TIMEOUT`, with
+//! the checks and codes of `io_uring/timeout.c`; the timers themselves live in
+//! `timer.rs`.
+//!
+//! Scratch of `TIMEOUT` and `LINK_TIMEOUT`: `[0]` the timespec in nanoseconds (read at
+//! prep, as the kernel copies it), `[1]` the `IORING_TIMEOUT_*` flags and `off << 32`.
+//! Scratch of `TIMEOUT_REMOVE`: `[0]` the target's `user_data`, `[1]` the flags, `[2]`
+//! the new timespec of an update in nanoseconds.
+use std::sync::Arc;
+
+use uring_sys as sys;
+
+use super::{Mode, Step};
+use crate::engine::Engine;
+use crate::req::Req;
+use crate::timer::ts_ns;
+
+/// The flags `TIMEOUT` and `LINK_TIMEOUT` take.
+const TIMEOUT_FLAGS: u32 = sys::IORING_TIMEOUT_ABS
+    | sys::IORING_TIMEOUT_CLOCK_MASK
+    | sys::IORING_TIMEOUT_ETIME_SUCCESS
+    | sys::IORING_TIMEOUT_MULTISHOT;
+
+/// Reads the timespec at `addr` (`-EFAULT` for null, `-EINVAL` if negative).
+fn read_timespec(addr: u64) -> Result<u64, i32> {
+    if addr == 0 {
+        return Err(-libc::EFAULT);
+    }
+    // SAFETY: the SQE contract: `addr` points to a `__kernel_timespec` valid during
+    // submission, which is when prep runs.
+    let ts = unsafe { (addr as *const sys::__kernel_timespec).read_unaligned() };
+    if ts.tv_sec < 0 || ts.tv_nsec < 0 {
+        return Err(-libc::EINVAL);
+    }
+    Ok(ts_ns(&ts))
+}
+
+/// `__io_timeout_prep`.
+fn prep_common(req: &mut Req, link: bool) -> Result<(), i32> {
+    if req.buf_index() != 0 || req.sqe.len != 1 || req.file_index() != 0 {
+        return Err(-libc::EINVAL);
+    }
+    let off = req.off() as u32;
+    if off != 0 && link {
+        return Err(-libc::EINVAL);
+    }
+    let flags = req.op_flags();
+    if flags & !TIMEOUT_FLAGS != 0 {
+        return Err(-libc::EINVAL);
+    }
+    if (flags & sys::IORING_TIMEOUT_CLOCK_MASK).count_ones() > 1 {
+        return Err(-libc::EINVAL);
+    }
+    // Multishot only makes sense relative.
+    let both = sys::IORING_TIMEOUT_MULTISHOT | sys::IORING_TIMEOUT_ABS;
+    if flags & both == both {
+        return Err(-libc::EINVAL);
+    }
+    let ts = read_timespec(req.addr())?;
+    req.scratch[0] = ts;
+    req.scratch[1] = flags as u64 | (off as u64) << 32;
+    Ok(())
+}
+
+pub(crate) fn prep_timeout(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_common(req, false)
+}
+
+pub(crate) fn prep_link_timeout(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    prep_common(req, true)
+}
+
+/// Where a `LINK_TIMEOUT` may stand (checked by `Engine::submit`, which knows the
+/// chain being built): after a request that links to it, and not after another link
+/// timeout (`-EINVAL`).
+pub(crate) fn check_position(req: &Req, prev: Option<&Req>) -> Result<(), i32> {
+    if req.opcode() != sys::IORING_OP_LINK_TIMEOUT {
+        return Ok(());
+    }
+    match prev {
+        Some(p) if p.opcode() != sys::IORING_OP_LINK_TIMEOUT => Ok(()),
+        _ => Err(-libc::EINVAL),
+    }
+}
+
+pub(crate) fn issue_timeout(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
+    e.timers.arm_timeout(e, req);
+    Step::Parked
+}
+
+/// A link timeout is taken out of its chain when the request before it is issued
+/// (`Timers::prepare_link`), so it is never issued itself; as the kernel's
+/// `io_no_issue`, it would fail with `-ECANCELED`.
+pub(crate) fn issue_link_timeout(req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) -> Step {
+    Step::Done(req, -libc::ECANCELED)
+}
+
+/// `io_timeout_remove_prep`.
+pub(crate) fn prep_remove(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    if req.has(sys::IOSQE_FIXED_FILE) {
+        return Err(-libc::EINVAL);
+    }
+    if req.buf_index() != 0 || req.sqe.len != 0 || req.file_index() != 0 {
+        return Err(-libc::EINVAL);
+    }
+    let flags = req.op_flags();
+    req.scratch[0] = req.addr();
+    req.scratch[1] = flags as u64;
+    if flags & sys::IORING_TIMEOUT_UPDATE_MASK != 0 {
+        if (flags & sys::IORING_TIMEOUT_CLOCK_MASK).count_ones() > 1 {
+            return Err(-libc::EINVAL);
+        }
+        if flags & !(sys::IORING_TIMEOUT_UPDATE_MASK | sys::IORING_TIMEOUT_ABS) != 0 {
+            return Err(-libc::EINVAL);
+        }
+        // The new expiry is at `addr2`, the `off` word of the SQE.
+        req.scratch[2] = read_timespec(req.off())?;
+    } else if flags != 0 {
+        return Err(-libc::EINVAL);
+    }
+    Ok(())
+}
+
+/// `io_timeout_remove`: removes (the timeout completes with `-ECANCELED`, this with
+/// 0) or updates; `-ENOENT` when there is no such timeout.
+pub(crate) fn issue_remove(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
+    let target = req.scratch[0];
+    let flags = req.scratch[1] as u32;
+    let res = if flags & sys::IORING_TIMEOUT_UPDATE == 0 {
+        match e.timers.remove(target) {
+            Ok(t) => {
+                e.complete(t, -libc::ECANCELED);
+                0
+            }
+            Err(err) => err,
+        }
+    } else {
+        let abs = flags & sys::IORING_TIMEOUT_ABS != 0;
+        let link = flags & sys::IORING_LINK_TIMEOUT_UPDATE != 0;
+        match e.timers.update(e, target, req.scratch[2], abs, link) {
+            Ok(()) => 0,
+            Err(err) => err,
+        }
+    };
+    Step::Done(req, res)
+}

@@ -1,0 +1,598 @@
+//! Time, cancellation and messages, differentially: each body runs on the kernel and
+//! on the engine through the `uring` crate, and the two must produce the same CQEs —
+//! the same set, and the same order where io_uring guarantees one (a link's
+//! successor after it; a count timeout after the completions it counted).
+//!
+//! A kernel that refuses io_uring skips the comparison visibly (a failure under
+//! `URING_REQUIRE_KERNEL=1`); the engine half still runs and must pass its own
+//! assertions.
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::AtomicU32;
+use std::time::{Duration, Instant};
+
+use uring::types::{CqeFlags, DestinationSlot, Fixed, Target, Timespec};
+use uring::{Backend, Cqe, Ring, SetupError, SqeFlags, SyncCancel, opcode, sys};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+fn skip(test: &str, why: &str) {
+    if std::env::var("URING_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
+        panic!("{test}: would skip, but URING_REQUIRE_KERNEL=1: {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIP {test} [kernel]: {why}");
+}
+
+fn ring_on(b: Backend, entries: u32) -> Result<Ring, SetupError> {
+    Ring::builder().backend_exact(b).build(entries)
+}
+
+/// Runs `body` on the kernel (if it allows io_uring) and on the engine, and asserts
+/// both returned the same.
+fn both<T: PartialEq + std::fmt::Debug>(test: &str, body: impl Fn(Backend) -> T) {
+    let engine = body(Backend::Engine);
+    match ring_on(Backend::Kernel, 4) {
+        Ok(_) => {
+            let kernel = body(Backend::Kernel);
+            assert_eq!(kernel, engine, "{test}: kernel (left) and engine (right) differ");
+        }
+        Err(e @ (SetupError::Disabled { .. } | SetupError::Invalid { .. })) => {
+            skip(test, &e.to_string());
+        }
+        Err(e) => panic!("{test}: kernel setup: {e}"),
+    }
+}
+
+fn ring(b: Backend) -> Ring {
+    ring_on(b, 32).unwrap_or_else(|e| panic!("{b:?} ring: {e}"))
+}
+
+fn push(ring: &mut Ring, sqes: &[uring::Sqe]) {
+    // SAFETY: every caller keeps what its SQEs point to alive until they are reaped.
+    unsafe { ring.submission().push_multiple(sqes) }.expect("SQ has room");
+    ring.submit().expect("submit");
+}
+
+/// Reaps exactly `n` CQEs (at most `LIMIT`), in arrival order.
+fn reap(ring: &mut Ring, n: usize) -> Vec<Cqe> {
+    let start = Instant::now();
+    let mut out = Vec::new();
+    while out.len() < n {
+        out.extend(ring.completion());
+        if out.len() >= n {
+            break;
+        }
+        let left = LIMIT
+            .checked_sub(start.elapsed())
+            .unwrap_or_else(|| panic!("timed out with {} of {n}: {out:?}", out.len()));
+        match ring.submitter().wait_timeout(1, left) {
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
+            Err(e) => panic!("wait: {e}"),
+        }
+    }
+    assert_eq!(out.len(), n, "more CQEs than expected: {out:?}");
+    out
+}
+
+/// Whether nothing more arrives within `ms`.
+fn quiet(ring: &mut Ring, ms: u64) -> bool {
+    let _ = ring.submitter().wait_timeout(1, Duration::from_millis(ms));
+    ring.completion().next().is_none()
+}
+
+fn pairs(cqes: &[Cqe]) -> Vec<(u64, i32)> {
+    cqes.iter().map(|c| (c.user_data(), c.result())).collect()
+}
+
+fn sorted(cqes: &[Cqe]) -> Vec<(u64, i32)> {
+    let mut v = pairs(cqes);
+    v.sort();
+    v
+}
+
+fn pipe() -> (OwnedFd, OwnedFd) {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both are fresh descriptors, ours.
+    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
+}
+
+fn write(fd: &OwnedFd, data: &[u8]) {
+    // SAFETY: writing from a valid slice.
+    let n = unsafe { libc::write(fd.as_raw_fd(), data.as_ptr().cast(), data.len()) };
+    assert_eq!(n, data.len() as isize);
+}
+
+fn position(cqes: &[Cqe], user_data: u64) -> usize {
+    cqes.iter()
+        .position(|c| c.user_data() == user_data)
+        .unwrap_or_else(|| panic!("no CQE {user_data}: {cqes:?}"))
+}
+
+#[test]
+fn link_timeouts_racing_pipe_reads() {
+    both("link_timeouts_racing_pipe_reads", |b| {
+        let mut ring = ring(b);
+        // Four chains READ(pipe) -> LINK_TIMEOUT -> NOP: data already there (the read
+        // wins inline), data at 20 ms against 2 s (the read wins), data at 300 ms
+        // against 40 ms (the timeout wins), and no data at all against 40 ms.
+        let pipes: Vec<_> = (0..4).map(|_| pipe()).collect();
+        let mut bufs = [[0u8; 8]; 4];
+        let short = Timespec::from(Duration::from_millis(40));
+        let long = Timespec::from(Duration::from_secs(2));
+        write(&pipes[0].1, b"ready!!!");
+        let mut sqes = Vec::new();
+        for (i, ((r, _), buf)) in pipes.iter().zip(bufs.iter_mut()).enumerate() {
+            let i = i as u64;
+            let ts = if i == 1 { &long } else { &short };
+            sqes.push(
+                opcode::Read::new(Target::Fd(r.as_raw_fd()), buf.as_mut_ptr(), 8)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(10 * i + 1),
+            );
+            sqes.push(
+                opcode::LinkTimeout::new(ts)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(10 * i + 2),
+            );
+            sqes.push(opcode::Nop::new().build().user_data(10 * i + 3));
+        }
+        push(&mut ring, &sqes);
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                std::thread::sleep(Duration::from_millis(20));
+                write(&pipes[1].1, b"in time!");
+                std::thread::sleep(Duration::from_millis(280));
+                write(&pipes[2].1, b"too late");
+            });
+            let cqes = reap(&mut ring, 12);
+            // A link's successor completes after it.
+            for i in 0..4 {
+                assert!(position(&cqes, 10 * i + 1) < position(&cqes, 10 * i + 3));
+            }
+            assert!(quiet(&mut ring, 50), "[{b:?}] nothing more");
+            (sorted(&cqes), bufs[..2].to_vec())
+        })
+    });
+}
+
+#[test]
+fn link_timeout_guarding_a_timeout_and_a_poll() {
+    both("link_timeout_guarding_a_timeout_and_a_poll", |b| {
+        let mut ring = ring(b);
+        let (r, _w) = pipe();
+        let t_long = Timespec::from(Duration::from_secs(5));
+        let t_short = Timespec::from(Duration::from_millis(30));
+        let sqes = [
+            // A TIMEOUT guarded by a shorter LINK_TIMEOUT: cancelled by it.
+            opcode::Timeout::new(&t_long)
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(1),
+            opcode::LinkTimeout::new(&t_short).build().user_data(2),
+            // A POLL_ADD likewise.
+            opcode::PollAdd::new(Target::Fd(r.as_raw_fd()), libc::POLLIN as u32)
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(3),
+            opcode::LinkTimeout::new(&t_short).build().user_data(4),
+            // A NOP: completes before its (long) link timeout, which is cancelled.
+            opcode::Nop::new()
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(5),
+            opcode::LinkTimeout::new(&t_long).build().user_data(6),
+        ];
+        push(&mut ring, &sqes);
+        let cqes = reap(&mut ring, 6);
+        sorted(&cqes)
+    });
+}
+
+#[test]
+fn link_timeout_misplaced_and_remove_codes() {
+    both("link_timeout_misplaced_and_remove_codes", |b| {
+        let mut ring = ring(b);
+        let ts = Timespec::from(Duration::from_millis(10));
+        let mut got = Vec::new();
+        // Alone: -EINVAL.
+        push(&mut ring, &[opcode::LinkTimeout::new(&ts).build().user_data(1)]);
+        got.extend(sorted(&reap(&mut ring, 1)));
+        // After another link timeout: the second is invalid, failing the chain.
+        push(
+            &mut ring,
+            &[
+                opcode::Nop::new()
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(2),
+                opcode::LinkTimeout::new(&ts)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(3),
+                opcode::LinkTimeout::new(&ts).build().user_data(4),
+            ],
+        );
+        got.extend(sorted(&reap(&mut ring, 3)));
+        // Bad TIMEOUT and TIMEOUT_REMOVE preps.
+        let mut t = opcode::Timeout::new(&ts).build().user_data(5);
+        t.as_raw_mut().len = 2;
+        let multishot_abs = opcode::Timeout::new(&ts)
+            .flags(sys::IORING_TIMEOUT_MULTISHOT | sys::IORING_TIMEOUT_ABS)
+            .build()
+            .user_data(6);
+        let count_on_link = {
+            let mut s = opcode::Nop::new().build().flags(SqeFlags::IO_LINK);
+            s = s.user_data(7);
+            let mut lt = opcode::LinkTimeout::new(&ts).build().user_data(8);
+            lt.as_raw_mut().off_or_addr2.off = 1;
+            [s, lt]
+        };
+        let rm_clock = opcode::TimeoutRemove::new(1)
+            .flags(sys::IORING_TIMEOUT_BOOTTIME)
+            .update(&ts)
+            .build()
+            .user_data(9);
+        let rm_flags = opcode::TimeoutRemove::new(1)
+            .flags(sys::IORING_TIMEOUT_ABS)
+            .build()
+            .user_data(10);
+        let rm_none = opcode::TimeoutRemove::new(12345).build().user_data(11);
+        let upd_none = opcode::TimeoutRemove::new(12345)
+            .update(&ts)
+            .build()
+            .user_data(12);
+        let upd_link_none = opcode::TimeoutRemove::new(12345)
+            .update(&ts)
+            .link(true)
+            .build()
+            .user_data(13);
+        let mut sqes = vec![t, multishot_abs];
+        sqes.extend(count_on_link);
+        sqes.extend([rm_clock, rm_flags, rm_none, upd_none, upd_link_none]);
+        push(&mut ring, &sqes);
+        got.extend(sorted(&reap(&mut ring, 9)));
+        got
+    });
+}
+
+#[test]
+fn count_timeouts_count_other_completions() {
+    both("count_timeouts_count_other_completions", |b| {
+        let mut ring = ring(b);
+        let long = Timespec::from(Duration::from_secs(10));
+        let short = Timespec::from(Duration::from_millis(30));
+        let mut order = Vec::new();
+        push(
+            &mut ring,
+            &[
+                opcode::Timeout::new(&long).count(2).build().user_data(101),
+                opcode::Timeout::new(&long).count(4).build().user_data(102),
+                opcode::Timeout::new(&short).build().user_data(103),
+            ],
+        );
+        // Two NOPs meet the first count.
+        push(
+            &mut ring,
+            &[
+                opcode::Nop::new().build().user_data(1),
+                opcode::Nop::new().build().user_data(2),
+            ],
+        );
+        order.extend(pairs(&reap(&mut ring, 3)));
+        // The 30 ms timeout expires: its CQE is not counted.
+        order.extend(pairs(&reap(&mut ring, 1)));
+        assert!(quiet(&mut ring, 30), "[{b:?}] the second count is not met yet");
+        push(&mut ring, &[opcode::Nop::new().build().user_data(3)]);
+        order.extend(pairs(&reap(&mut ring, 1)));
+        assert!(quiet(&mut ring, 30), "[{b:?}] 3 of 4");
+        push(&mut ring, &[opcode::Nop::new().build().user_data(4)]);
+        order.extend(pairs(&reap(&mut ring, 2)));
+        // A removed timeout's -ECANCELED counts; the removal's own CQE too.
+        push(
+            &mut ring,
+            &[
+                opcode::Timeout::new(&long).count(2).build().user_data(104),
+                opcode::Timeout::new(&long).build().user_data(105),
+            ],
+        );
+        push(&mut ring, &[opcode::TimeoutRemove::new(105).build().user_data(5)]);
+        let last = reap(&mut ring, 3);
+        assert_eq!(position(&last, 104), 2, "[{b:?}] after the two it counted");
+        order.extend(sorted(&last));
+        // Multishot with a count of 2: two shots, F_MORE on the first only.
+        push(
+            &mut ring,
+            &[opcode::Timeout::new(&short)
+                .count(2)
+                .flags(sys::IORING_TIMEOUT_MULTISHOT)
+                .build()
+                .user_data(106)],
+        );
+        let shots = reap(&mut ring, 2);
+        let more: Vec<bool> = shots.iter().map(|c| c.has_more()).collect();
+        (order, pairs(&shots), more)
+    });
+}
+
+#[test]
+fn etime_success_and_skip() {
+    both("etime_success_and_skip", |b| {
+        let mut ring = ring(b);
+        let ts = Timespec::from(Duration::from_millis(10));
+        // ETIME_SUCCESS with CQE_SKIP_SUCCESS: the expiry is a success, so silent,
+        // and the chain goes on.
+        push(
+            &mut ring,
+            &[
+                opcode::Timeout::new(&ts)
+                    .flags(sys::IORING_TIMEOUT_ETIME_SUCCESS)
+                    .build()
+                    .flags(SqeFlags::IO_LINK | SqeFlags::CQE_SKIP_SUCCESS)
+                    .user_data(1),
+                opcode::Nop::new().build().user_data(2),
+            ],
+        );
+        let got = pairs(&reap(&mut ring, 1));
+        assert!(quiet(&mut ring, 30));
+        got
+    });
+}
+
+/// Pushes reads of `fd` (they stay pending) with the given user_data.
+fn pending_reads(ring: &mut Ring, fd: RawFd, ids: &[u64], bufs: &mut [[u8; 8]]) {
+    let sqes: Vec<uring::Sqe> = ids
+        .iter()
+        .zip(bufs.iter_mut())
+        .map(|(&id, b)| {
+            opcode::Read::new(Target::Fd(fd), b.as_mut_ptr(), 8)
+                .build()
+                .user_data(id)
+        })
+        .collect();
+    push(ring, &sqes);
+    assert!(quiet(ring, 20), "reads of an empty pipe stay pending");
+}
+
+#[test]
+fn cancel_all_by_fd_and_sync_cancel() {
+    both("cancel_all_by_fd_and_sync_cancel", |b| {
+        let mut ring = ring(b);
+        let (a, _aw) = pipe();
+        let (c, _cw) = pipe();
+        let mut bufs = [[0u8; 8]; 6];
+        let (ba, rest) = bufs.split_at_mut(3);
+        let (bc, bs) = rest.split_at_mut(1);
+        pending_reads(&mut ring, a.as_raw_fd(), &[1, 2, 3], ba);
+        pending_reads(&mut ring, c.as_raw_fd(), &[4], bc);
+        push(
+            &mut ring,
+            &[opcode::PollAdd::new(Target::Fd(a.as_raw_fd()), libc::POLLIN as u32)
+                .build()
+                .user_data(5)],
+        );
+        let mut got = Vec::new();
+        // All on pipe a: three reads and the poll.
+        push(
+            &mut ring,
+            &[opcode::AsyncCancel::by_fd(Target::Fd(a.as_raw_fd()))
+                .all(true)
+                .build()
+                .user_data(10)],
+        );
+        got.push(sorted(&reap(&mut ring, 5)));
+        // By fd and opcode: the read on c, not a poll.
+        push(
+            &mut ring,
+            &[opcode::AsyncCancel::by_fd(Target::Fd(c.as_raw_fd()))
+                .opcode(sys::IORING_OP_POLL_ADD)
+                .build()
+                .user_data(11)],
+        );
+        got.push(sorted(&reap(&mut ring, 1)));
+        // A bad fd.
+        push(
+            &mut ring,
+            &[opcode::AsyncCancel::by_fd(Target::Fd(-1)).build().user_data(12)],
+        );
+        got.push(sorted(&reap(&mut ring, 1)));
+        // Synchronous: by user_data, then all on c (nothing left: 0).
+        let n = ring
+            .submitter()
+            .register_sync_cancel(&SyncCancel::user_data(4).timeout(LIMIT))
+            .unwrap();
+        got.push(vec![(0, n as i32)]);
+        got.push(sorted(&reap(&mut ring, 1)));
+        let n = ring
+            .submitter()
+            .register_sync_cancel(&SyncCancel::fd(c.as_raw_fd()).all())
+            .unwrap();
+        got.push(vec![(0, n as i32)]);
+        // A registered file's reads, cancelled through the fixed index.
+        ring.submitter().register_files(&[c.as_raw_fd()]).unwrap();
+        let fixed: Vec<uring::Sqe> = bs
+            .iter_mut()
+            .take(2)
+            .enumerate()
+            .map(|(i, buf)| {
+                opcode::Read::new(Fixed(0), buf.as_mut_ptr(), 8)
+                    .build()
+                    .user_data(20 + i as u64)
+            })
+            .collect();
+        push(&mut ring, &fixed);
+        assert!(quiet(&mut ring, 20));
+        let n = ring
+            .submitter()
+            .register_sync_cancel(&SyncCancel::fixed(0).all())
+            .unwrap();
+        got.push(vec![(0, n as i32)]);
+        got.push(sorted(&reap(&mut ring, 2)));
+        let e = ring
+            .submitter()
+            .register_sync_cancel(&SyncCancel::user_data(999))
+            .unwrap_err();
+        got.push(vec![(0, -e.raw_os_error().unwrap())]);
+        got
+    });
+}
+
+#[test]
+fn cancel_parked_futex_and_waitid() {
+    both("cancel_parked_futex_and_waitid", |b| {
+        let mut ring = ring(b);
+        let word = AtomicU32::new(0);
+        let flags = 0x02 | 128; // FUTEX2_SIZE_U32 | FUTEX2_PRIVATE
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        push(
+            &mut ring,
+            &[
+                opcode::FutexWait::new(word.as_ptr(), 0, 0xffff_ffff, flags)
+                    .build()
+                    .user_data(1),
+                opcode::WaitId::new(libc::P_PID, child.id(), libc::WEXITED)
+                    .build()
+                    .user_data(2),
+            ],
+        );
+        assert!(quiet(&mut ring, 30));
+        let mut got = Vec::new();
+        // By fd: futex and waitid waits are never matched by file.
+        push(
+            &mut ring,
+            &[opcode::AsyncCancel::by_fd(Target::Fd(0)).all(true).build().user_data(9)],
+        );
+        got.push(sorted(&reap(&mut ring, 1)));
+        push(&mut ring, &[opcode::AsyncCancel::new(1).build().user_data(10)]);
+        got.push(sorted(&reap(&mut ring, 2)));
+        push(&mut ring, &[opcode::AsyncCancel::new(2).build().user_data(11)]);
+        got.push(sorted(&reap(&mut ring, 2)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        got
+    });
+}
+
+#[test]
+fn msg_ring_between_two_rings() {
+    both("msg_ring_between_two_rings", |b| {
+        let mut a = ring(b);
+        let mut t = ring(b);
+        let tfd = t.as_raw_fd().expect("a ring fd");
+        let mut got = Vec::new();
+        let run = |r: &mut Ring, s: uring::Sqe| -> i32 {
+            push(r, &[s]);
+            reap(r, 1)[0].result()
+        };
+        // Data, and data with the flags passed.
+        got.push(run(&mut a, opcode::MsgRing::data(tfd, 7, 0x70).build()));
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::data(tfd, -3, 0x71)
+                .cqe_flags(0x1234_0000)
+                .build(),
+        ));
+        let on_t = reap(&mut t, 2);
+        let target: Vec<(u64, i32, u32)> = on_t
+            .iter()
+            .map(|c| (c.user_data(), c.result(), c.flags()))
+            .collect();
+        // CQE_SKIP with data is invalid; a non-ring target is -EBADFD.
+        let mut skip = opcode::MsgRing::data(tfd, 1, 1).build();
+        skip.as_raw_mut().op_flags.msg_ring_flags = sys::IORING_MSG_RING_CQE_SKIP;
+        got.push(run(&mut a, skip));
+        let (p, _pw) = pipe();
+        got.push(run(&mut a, opcode::MsgRing::data(p.as_raw_fd(), 1, 1).build()));
+        // Files: the target has no table yet (-ENXIO for a slot, -ENFILE to allocate).
+        let file = tempfile::tempfile().unwrap();
+        a.submitter().register_files(&[file.as_raw_fd()]).unwrap();
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::send_fd(tfd, 0, DestinationSlot::Slot(0), 0x80).build(),
+        ));
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::send_fd(tfd, 0, DestinationSlot::Alloc, 0x81).build(),
+        ));
+        t.submitter().register_files_sparse(2).unwrap();
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::send_fd(tfd, 0, DestinationSlot::Slot(1), 0x82).build(),
+        ));
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::send_fd(tfd, 0, DestinationSlot::Alloc, 0x83).build(),
+        ));
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::send_fd(tfd, 0, DestinationSlot::Alloc, 0x84).build(),
+        ));
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::send_fd(tfd, 0, DestinationSlot::Slot(5), 0x85).build(),
+        ));
+        let on_t2 = sorted(&reap(&mut t, 2));
+        // Errors: a slot we lack, a message to ourselves, a length.
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::send_fd(tfd, 3, DestinationSlot::Slot(0), 0x86).build(),
+        ));
+        let own = a.as_raw_fd().expect("a ring fd");
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::send_fd(own, 0, DestinationSlot::Slot(0), 0x87).build(),
+        ));
+        // Ring-less (IORING_REGISTER_SEND_MSG_RING).
+        let mut blind = opcode::MsgRing::data(tfd, 11, 0x91).build();
+        blind.as_raw_mut().flags = 0;
+        uring::Submitter::register_sync_msg(&blind).unwrap();
+        let on_t4 = pairs(&reap(&mut t, 1));
+        assert!(quiet(&mut t, 20));
+        (got, target, on_t2, on_t4)
+    });
+}
+
+fn setup_errno(r: Result<Ring, SetupError>) -> i32 {
+    match r {
+        Ok(_) => 0,
+        Err(SetupError::Invalid { source, .. }) | Err(SetupError::Io(source)) => {
+            source.raw_os_error().unwrap_or(-1)
+        }
+        Err(e) => panic!("unexpected setup error: {e}"),
+    }
+}
+
+#[test]
+fn attach_wq_names_a_ring() {
+    both("attach_wq_names_a_ring", |b| {
+        let first = ring(b);
+        let fd = first.as_raw_fd().expect("a ring fd");
+        let ok = setup_errno(Ring::builder().backend_exact(b).attach_wq(fd).build(4));
+        let (p, _w) = pipe();
+        let not_ring =
+            setup_errno(Ring::builder().backend_exact(b).attach_wq(p.as_raw_fd()).build(4));
+        let closed = setup_errno(Ring::builder().backend_exact(b).attach_wq(999_999).build(4));
+        (ok, not_ring, closed)
+    });
+}
+
+#[test]
+fn register_clock_codes() {
+    both("register_clock_codes", |b| {
+        let ring = ring(b);
+        let sub = ring.submitter();
+        let code = |r: std::io::Result<()>| r.map_or_else(|e| -e.raw_os_error().unwrap(), |()| 0);
+        (
+            code(sub.register_clock(libc::CLOCK_REALTIME)),
+            code(sub.register_clock(libc::CLOCK_BOOTTIME)),
+            code(sub.register_clock(libc::CLOCK_MONOTONIC)),
+        )
+    });
+}
