@@ -29,10 +29,12 @@
 //! moment a cancellation looks for it is not found (the kernel marks it and finds
 //! it); a multishot poll may see an extra event when another request arms the same fd
 //! while it is ready (the re-registration re-polls the fd for every waiter on it).
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex, Weak};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::thread::{JoinHandle, ThreadId};
+
+use uring_sys as sys;
 
 use crate::engine::Engine;
 use crate::op::{self, Mode, Step};
@@ -60,6 +62,10 @@ struct Waiter {
     /// The poll events waited for (`POLLIN`, `POLLOUT`, …).
     events: u32,
     kind: Kind,
+    /// Found ready, queued for issue (or, a one-shot poll, for completion with
+    /// `mask`): it stays in its list, where cancellation finds it, until then.
+    ready: bool,
+    mask: u32,
 }
 
 impl Waiter {
@@ -93,13 +99,30 @@ struct Inner {
     wake: Option<OwnedFd>,
     handle: Option<JoinHandle<()>>,
     fds: HashMap<RawFd, FdWaiters>,
+    /// Fds with waiters marked ready, in the order they became ready (an fd once per
+    /// ready waiter).
+    ready: VecDeque<RawFd>,
+    /// The request being issued now, outside the lock.
+    busy: Option<Busy>,
+    /// Counts issues, telling one busy request from the next.
+    seq: u64,
     shut: bool,
+}
+
+/// What cancellation needs to know of the request being issued.
+struct Busy {
+    sqe: sys::io_uring_sqe,
+    fd: RawFd,
+    seq: u64,
+    thread: ThreadId,
 }
 
 /// The readiness reactor of one ring.
 #[derive(Default)]
 pub(crate) struct Reactor {
     inner: Mutex<Inner>,
+    /// Signalled when the busy request is done (its issue returned).
+    idle: Condvar,
 }
 
 /// How `arm` ended for a waiter it could not keep.
@@ -118,6 +141,8 @@ impl Reactor {
             req,
             events: events as u16 as u32,
             kind: Kind::Retry,
+            ready: false,
+            mask: 0,
         };
         self.arm_waiter(e, w);
     }
@@ -129,6 +154,8 @@ impl Reactor {
             req,
             events: events & 0xffff,
             kind: Kind::Poll { multishot },
+            ready: false,
+            mask: 0,
         };
         self.arm_waiter(e, w);
     }
@@ -251,6 +278,13 @@ impl Reactor {
         {
             return Err(op::neg_errno());
         }
+        if e.det.is_some() {
+            // Deterministic mode: no thread; the ring's `enter` reaps the set itself
+            // (`poll_once`, det.rs).
+            g.epoll = Some(ep);
+            g.wake = Some(wake);
+            return Ok(());
+        }
         let weak = Arc::downgrade(e);
         let epfd = ep.as_raw_fd();
         let handle = std::thread::Builder::new()
@@ -263,8 +297,45 @@ impl Reactor {
         Ok(())
     }
 
+    /// Deterministic mode: reaps what is ready, waiting up to `timeout_ms`, and
+    /// handles it on the caller's thread, as the reactor thread would. Returns whether
+    /// anything was ready.
+    pub(crate) fn poll_once(&self, e: &Arc<Engine>, timeout_ms: i32) -> bool {
+        let epfd = {
+            let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            if !g.fds.values().any(|f| !f.waiters.is_empty()) {
+                return false;
+            }
+            match &g.epoll {
+                Some(ep) => ep.as_raw_fd(),
+                None => return false,
+            }
+        };
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        // SAFETY: `evs` has room for 64 events; `epfd` stays open while the reactor
+        // lives, which the caller's reference to the engine guarantees.
+        let n = unsafe { libc::epoll_wait(epfd, evs.as_mut_ptr(), 64, timeout_ms) };
+        if n <= 0 {
+            return false;
+        }
+        handle(e, epfd, &evs[..n as usize]);
+        true
+    }
+
+    /// The epoll set's fd, while requests wait in it (deterministic mode polls it).
+    pub(crate) fn armed_fd(&self) -> Option<RawFd> {
+        let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if g.fds.values().any(|f| !f.waiters.is_empty()) {
+            g.epoll.as_ref().map(AsRawFd::as_raw_fd)
+        } else {
+            None
+        }
+    }
+
     /// Takes out parked requests matching `pred` (all of them, or the first), for
-    /// cancellation; the caller completes them.
+    /// cancellation; the caller completes them. A matching request that the reactor
+    /// is issuing at this moment is waited for (one non-blocking attempt), then looked
+    /// for again: it has completed, or is back in its list.
     pub(crate) fn take_matching(
         &self,
         pred: &mut dyn FnMut(&Req) -> bool,
@@ -272,20 +343,35 @@ impl Reactor {
     ) -> Vec<Box<Req>> {
         let mut out = Vec::new();
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        for entry in g.fds.values_mut() {
-            let mut i = 0;
-            while i < entry.waiters.len() {
-                if pred(&entry.waiters[i].req) {
-                    out.push(entry.waiters.remove(i).req);
-                    if !all {
-                        return out;
+        loop {
+            for entry in g.fds.values_mut() {
+                let mut i = 0;
+                while i < entry.waiters.len() {
+                    if pred(&entry.waiters[i].req) {
+                        out.push(entry.waiters.remove(i).req);
+                        if !all {
+                            return out;
+                        }
+                    } else {
+                        i += 1;
                     }
-                } else {
-                    i += 1;
                 }
             }
+            let busy = match &g.busy {
+                Some(b) if b.thread != std::thread::current().id() => {
+                    let mut ghost = Req::new(b.sqe, [0; 64]);
+                    ghost.fd = b.fd;
+                    pred(&ghost).then_some(b.seq)
+                }
+                _ => None,
+            };
+            let Some(seq) = busy else {
+                return out;
+            };
+            while g.busy.as_ref().is_some_and(|b| b.seq == seq) {
+                g = self.idle.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
         }
-        out
     }
 
     /// Stops the reactor thread, if any, and cancels what waits (`-ECANCELED`).
@@ -296,6 +382,7 @@ impl Reactor {
             if let Some(w) = &g.wake {
                 wake(w.as_raw_fd());
             }
+            g.ready.clear();
             let parked: Vec<Box<Req>> = g
                 .fds
                 .drain()
@@ -382,7 +469,6 @@ fn reissue(e: &Arc<Engine>, req: Box<Req>) {
 fn run(engine: Weak<Engine>, epfd: RawFd) {
     const BATCH: usize = 64;
     let mut evs = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
-    let mut ready: Vec<(Box<Req>, Option<i32>)> = Vec::new();
     loop {
         // SAFETY: `evs` has room for BATCH events; `epfd` stays open until this
         // thread is joined (`Reactor::shutdown` / `Drop`).
@@ -394,58 +480,85 @@ fn run(engine: Weak<Engine>, epfd: RawFd) {
             return;
         }
         let Some(e) = engine.upgrade() else { return };
-        {
-            let Ok(mut g) = e.reactor.inner.lock() else {
-                return;
-            };
-            if g.shut {
-                return;
-            }
-            for ev in &evs[..n as usize] {
-                let (revents, data) = (ev.events, ev.u64);
-                if data == WAKE {
-                    continue;
-                }
-                let fd = data as RawFd;
-                let Some(entry) = g.fds.get_mut(&fd) else {
-                    ctl_del(epfd, fd);
-                    continue;
-                };
-                if entry.waiters.is_empty() {
-                    // Nobody waits any more (registrations are kept between waits,
-                    // saving a system call per wait): stop watching.
-                    ctl_del(epfd, fd);
-                    g.fds.remove(&fd);
-                    continue;
-                }
-                let mut i = 0;
-                while i < entry.waiters.len() {
-                    let w = &entry.waiters[i];
-                    let mask = w.matches(revents);
-                    if mask == 0 {
-                        i += 1;
-                        continue;
-                    }
-                    match w.kind {
-                        Kind::Retry => ready.push((entry.waiters.remove(i).req, None)),
-                        Kind::Poll { multishot: true } => {
-                            // Posted under the reactor lock, so a removal that takes
-                            // the request out sees no CQE after its own.
-                            e.post_more(w.req.user_data(), mask as i32, 0);
-                            i += 1;
-                        }
-                        Kind::Poll { multishot: false } => {
-                            ready.push((entry.waiters.remove(i).req, Some(mask as i32)));
-                        }
-                    }
-                }
-            }
+        if !handle(&e, epfd, &evs[..n as usize]) {
+            return;
         }
-        for (req, res) in ready.drain(..) {
-            match res {
-                Some(mask) => e.complete(req, mask),
-                None => reissue(&e, req),
+    }
+}
+
+/// Handles the events `epoll_wait` returned: marks the waiters they concern ready
+/// (posting multishot poll CQEs at once, under the lock, so a removal that takes the
+/// request out sees no CQE after its own), then issues or completes the ready ones,
+/// one at a time, each in view of cancellation (`Inner::busy`). False once the
+/// reactor is shut down.
+fn handle(e: &Arc<Engine>, epfd: RawFd, evs: &[libc::epoll_event]) -> bool {
+    let reactor = &e.reactor;
+    let mut g = reactor.inner.lock().unwrap_or_else(|p| p.into_inner());
+    if g.shut {
+        return false;
+    }
+    let inner = &mut *g;
+    for ev in evs {
+        let (revents, data) = (ev.events, ev.u64);
+        if data == WAKE {
+            continue;
+        }
+        let fd = data as RawFd;
+        let Some(entry) = inner.fds.get_mut(&fd) else {
+            ctl_del(epfd, fd);
+            continue;
+        };
+        if entry.waiters.is_empty() {
+            // Nobody waits any more (registrations are kept between waits, saving a
+            // system call per wait): stop watching.
+            ctl_del(epfd, fd);
+            inner.fds.remove(&fd);
+            continue;
+        }
+        for w in entry.waiters.iter_mut() {
+            let mask = w.matches(revents);
+            if mask == 0 || w.ready {
+                continue;
             }
+            if w.kind == (Kind::Poll { multishot: true }) {
+                e.post_more(w.req.user_data(), mask as i32, 0);
+                continue;
+            }
+            w.ready = true;
+            w.mask = mask;
+            inner.ready.push_back(fd);
+        }
+    }
+    loop {
+        let Some(fd) = g.ready.pop_front() else {
+            return true;
+        };
+        let Some(entry) = g.fds.get_mut(&fd) else {
+            continue;
+        };
+        let Some(i) = entry.waiters.iter().position(|w| w.ready) else {
+            // Taken by a cancellation meanwhile.
+            continue;
+        };
+        let w = entry.waiters.remove(i);
+        g.seq += 1;
+        let seq = g.seq;
+        g.busy = Some(Busy {
+            sqe: w.req.sqe,
+            fd: w.req.fd,
+            seq,
+            thread: std::thread::current().id(),
+        });
+        drop(g);
+        match w.kind {
+            Kind::Poll { .. } => e.complete(w.req, w.mask as i32),
+            Kind::Retry => reissue(e, w.req),
+        }
+        g = reactor.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.busy = None;
+        reactor.idle.notify_all();
+        if g.shut {
+            return false;
         }
     }
 }

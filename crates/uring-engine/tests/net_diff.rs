@@ -979,3 +979,61 @@ fn cancel_of_a_parked_recv() {
         out
     });
 }
+
+/// A multishot accept cancelled again and again while connections pour in: the cancel
+/// always finds it (it may be in the middle of an attempt) and its last CQE is
+/// `-ECANCELED` without `F_MORE`, with nothing after.
+#[test]
+fn cancel_races_a_busy_multishot_accept() {
+    let ops = [sys::IORING_OP_ACCEPT, sys::IORING_OP_ASYNC_CANCEL];
+    both("cancel_races_a_busy_multishot_accept", &ops, 256, |ring| {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flood = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if let Ok(c) = TcpStream::connect(addr) {
+                        drop(c);
+                    }
+                }
+            })
+        };
+        let mut out = Vec::new();
+        for round in 0..20u64 {
+            let ud = 1000 + round;
+            let a = opcode::Accept::new(&listener)
+                .multishot(true)
+                .build()
+                .user_data(ud);
+            push(ring, &[a]);
+            std::thread::sleep(Duration::from_micros(200 * (round % 7)));
+            let c = opcode::AsyncCancel::new(ud).build().user_data(1);
+            push(ring, &[c]);
+            let (mut cancel, mut last) = (None, None);
+            while cancel.is_none() || last.is_none() {
+                for c in reap(ring, 1) {
+                    if c.user_data() == 1 {
+                        cancel = Some(c.result());
+                    } else if c.has_more() {
+                        assert!(c.result() >= 0, "{c:?}");
+                        // SAFETY: a fresh descriptor, ours.
+                        drop(unsafe { OwnedFd::from_raw_fd(c.result()) });
+                    } else {
+                        assert_eq!(c.user_data(), ud);
+                        last = Some(c.result());
+                    }
+                }
+            }
+            assert!(
+                drain(ring, 5).iter().all(|c| c.user_data() != ud),
+                "nothing after the last"
+            );
+            out.push((cancel.unwrap(), last.unwrap()));
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        flood.join().unwrap();
+        out
+    });
+}
