@@ -25,10 +25,16 @@
 //! without a wait queue. An fd closed before arming (`EBADF`) fails the request with
 //! `-EBADF`.
 //!
-//! Differences from the kernel: a waiter being issued by the reactor thread at the
-//! moment a cancellation looks for it is not found (the kernel marks it and finds
-//! it); a multishot poll may see an extra event when another request arms the same fd
-//! while it is ready (the re-registration re-polls the fd for every waiter on it).
+//! Cancellation ([`Reactor::take_matching`]) finds waiters in their lists, ready ones
+//! included (they stay there until issued, one at a time); the one being issued at
+//! that moment is waited for (one non-blocking attempt) and looked for again, so a
+//! busy multishot request is always found, as the kernel finds it through its poll
+//! ownership.
+//!
+//! Differences from the kernel: a multishot poll may see an extra event when another
+//! request arms the same fd while it is ready (the re-registration re-polls the fd for
+//! every waiter on it); a multishot poll does not stop when the CQ is full (its CQEs
+//! go to the overflow list; the kernel ends it).
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Condvar, Mutex, Weak};
