@@ -23,7 +23,9 @@ fn colour(r: &JobResult) -> &'static str {
         Engine::Uring if s.workload == Workload::Nop => "#56b4e9",
         Engine::Uring if s.fixed_buffers => "#00466e",
         Engine::Uring if s.direct => "#009e73",
-        Engine::Uring | Engine::UserSpace => "#0072b2",
+        Engine::UserSpace if s.workload == Workload::Nop => "#e6a0c4",
+        Engine::UserSpace => "#cc79a7",
+        Engine::Uring => "#0072b2",
     }
 }
 

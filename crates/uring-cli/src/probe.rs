@@ -6,7 +6,7 @@ use serde::Serialize;
 use uring::error::DisabledCause;
 use uring::{FEATURES, Probe, Ring, SetupError, Submitter, sys};
 
-use crate::util::{CliError, ENGINE_NOT_BUILT, fmt_size, kernel};
+use crate::util::{CliError, fmt_size, kernel};
 
 /// Names of the `io_uring_register(2)` opcodes, indexed by value (`IORING_REGISTER_*`
 /// and `IORING_UNREGISTER_*` without the prefix).
@@ -80,7 +80,8 @@ const SQE_FLAGS: &[(u32, &str)] = &[
 pub enum Backend {
     /// The kernel's io_uring.
     Kernel,
-    /// The user-space engine (not built yet).
+    /// The user-space engine (crate uring-engine): its probe, the setup flags and
+    /// registrations it honours.
     Engine,
 }
 
@@ -99,6 +100,8 @@ pub struct ProbeArgs {
 
 #[derive(Debug, Serialize)]
 struct Report {
+    /// `kernel` or `engine`: which io_uring the rest describes.
+    backend: &'static str,
     kernel: KernelInfo,
     io_uring: Usability,
     /// `IORING_FEAT_*` the kernel reports at setup.
@@ -238,9 +241,15 @@ fn cause_name(e: &SetupError) -> &'static str {
     }
 }
 
-fn gather() -> Report {
+fn gather(backend: Backend) -> Report {
     let (sysname, release, machine) = kernel();
-    let ring = Ring::new(4);
+    // Exactly the backend asked for: URING_BACKEND does not change what is probed.
+    let ring = Ring::builder()
+        .backend_exact(match backend {
+            Backend::Kernel => uring::Backend::Kernel,
+            Backend::Engine => uring::Backend::Engine,
+        })
+        .build(4);
     let usability = Usability {
         usable: ring.is_ok(),
         error: ring.as_ref().err().map(ToString::to_string),
@@ -254,7 +263,9 @@ fn gather() -> Report {
         .as_ref()
         .ok()
         .map(|r| flags(u64::from(r.params().features()), FEATURES));
-    let setup_flags = if ring.is_ok() {
+    let setup_flags = if backend == Backend::Engine {
+        engine_setup_flags()
+    } else if ring.is_ok() {
         uring::probe::setup_flags()
             .into_iter()
             .map(|f| SetupFlag {
@@ -273,6 +284,24 @@ fn gather() -> Report {
         .and_then(|r| r.submitter().probe().ok())
         .map(|p| opcodes(&p));
     let register = match Submitter::query_opcodes() {
+        _ if backend == Backend::Engine => Register {
+            probed: true,
+            error: None,
+            nr_request_opcodes: Some(u32::from(sys::IORING_OP_LAST)),
+            nr_register_opcodes: Some(uring_engine::SUPPORTED_REGISTER_OPS.len() as u32),
+            ops: uring_engine::SUPPORTED_REGISTER_OPS
+                .iter()
+                .map(|&i| {
+                    REGISTER_OPS
+                        .get(i as usize)
+                        .map_or_else(|| format!("#{i}"), |s| s.to_string())
+                })
+                .collect(),
+            enter_flags: None,
+            sqe_flags: None,
+            setup_flags_mask: Some(u64::from(uring_engine::SETUP_FLAGS)),
+            feature_flags_mask: Some(u64::from(uring_engine::FEATURES)),
+        },
         Ok(q) => Register {
             probed: true,
             error: None,
@@ -308,6 +337,10 @@ fn gather() -> Report {
     };
     let lim = rustix::process::getrlimit(rustix::process::Resource::Memlock);
     Report {
+        backend: match backend {
+            Backend::Kernel => "kernel",
+            Backend::Engine => "engine",
+        },
         kernel: KernelInfo {
             sysname,
             release,
@@ -323,6 +356,30 @@ fn gather() -> Report {
             hard: lim.maximum,
         },
     }
+}
+
+/// The setup flags the engine honours (`uring_engine::SETUP_FLAGS`), each also tried
+/// on an engine ring; the others with the reason it refuses them.
+fn engine_setup_flags() -> Vec<SetupFlag> {
+    uring::SETUP_FLAGS
+        .iter()
+        .map(|&(flag, name)| {
+            let honoured = uring_engine::SETUP_FLAGS & flag != 0;
+            let error = if honoured {
+                None
+            } else if flag == sys::IORING_SETUP_IOPOLL || flag == sys::IORING_SETUP_HYBRID_IOPOLL {
+                Some("polling a device's completion queue is the kernel's".to_string())
+            } else {
+                Some("not honoured by the engine (refused with EINVAL)".to_string())
+            };
+            SetupFlag {
+                name,
+                flag,
+                supported: honoured,
+                error,
+            }
+        })
+        .collect()
 }
 
 fn opcodes(p: &Probe) -> Opcodes {
@@ -349,10 +406,7 @@ fn opcodes(p: &Probe) -> Opcodes {
 
 /// Runs `uring probe`; returns the exit code.
 pub fn run(a: ProbeArgs) -> Result<i32, CliError> {
-    if a.backend == Backend::Engine {
-        return Err(CliError::usage(ENGINE_NOT_BUILT));
-    }
-    let r = gather();
+    let r = gather(a.backend);
     if a.json {
         let s =
             serde_json::to_string_pretty(&r).map_err(|e| CliError::new(format!("JSON: {e}")))?;
@@ -393,10 +447,22 @@ fn print_table(r: &Report) {
     let k = &r.kernel;
     println!("{:<15}{} {} {}", "kernel", k.sysname, k.release, k.machine);
     let u = &r.io_uring;
-    if u.usable {
-        println!("{:<15}usable", "io_uring");
+    let what = if r.backend == "engine" {
+        "engine"
     } else {
-        println!("{:<15}NOT USABLE", "io_uring");
+        "io_uring"
+    };
+    if r.backend == "engine" {
+        println!(
+            "{:<15}the user-space io_uring engine (what follows is the engine's; the kernel's \
+             io_uring is probed without --backend)",
+            "backend"
+        );
+    }
+    if u.usable {
+        println!("{what:<15}usable");
+    } else {
+        println!("{what:<15}NOT USABLE");
         println!("{:<15}{}", "  why", u.error.as_deref().unwrap_or("unknown"));
     }
     let sysctl = match u.sysctl_io_uring_disabled {
@@ -474,10 +540,15 @@ fn print_table(r: &Report) {
     }
     let g = &r.register;
     if g.probed {
+        let source = if r.backend == "engine" {
+            "honoured by the engine"
+        } else {
+            "known to the kernel (IORING_REGISTER_QUERY)"
+        };
         list(
             "registration",
             &[format!(
-                "{} opcodes known to the kernel (IORING_REGISTER_QUERY):",
+                "{} opcodes {source}:",
                 g.nr_register_opcodes.unwrap_or(0)
             )],
         );

@@ -38,10 +38,6 @@ impl fmt::Display for CliError {
     }
 }
 
-/// What `--backend engine` / `--engine engine` say until the engine lands.
-pub const ENGINE_NOT_BUILT: &str = "the engine backend is not built yet (the user-space \
-     io_uring engine, crate uring-engine, is planned); use the kernel's io_uring";
-
 /// Exit code after SIGINT, as a shell reports it.
 pub const EXIT_INTERRUPTED: i32 = 130;
 

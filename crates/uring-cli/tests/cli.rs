@@ -123,11 +123,79 @@ fn probe_table_names_what_it_found() {
     }
 }
 
+/// `probe --backend engine`: the engine's own probe, the setup flags and registrations
+/// it honours, the features of an engine ring.
 #[test]
-fn probe_engine_backend_is_not_built_yet() {
+fn probe_engine_backend_reports_the_engine() {
+    let o = uring(&["probe", "--backend", "engine", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["backend"], "engine");
+    assert_eq!(v["io_uring"]["usable"], true);
+    let ring = uring::Ring::builder()
+        .backend_exact(uring::Backend::Engine)
+        .build(2)
+        .unwrap();
+    let ours: BTreeSet<u64> = v["opcodes"]["supported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|op| op["code"].as_u64().unwrap())
+        .collect();
+    let lib: BTreeSet<u64> = ring
+        .submitter()
+        .probe()
+        .unwrap()
+        .supported()
+        .map(u64::from)
+        .collect();
+    assert_eq!(ours, lib);
+    assert!(ours.contains(&u64::from(uring::sys::IORING_OP_READ)));
+    assert_eq!(
+        v["features"]["mask"].as_u64(),
+        Some(u64::from(ring.params().features()))
+    );
+    assert_eq!(
+        v["features"]["mask"].as_u64(),
+        Some(u64::from(uring_engine::FEATURES))
+    );
+    // Setup flags: exactly those the engine honours; IOPOLL refused with the reason.
+    let flags = v["setup_flags"].as_array().unwrap();
+    assert_eq!(flags.len(), uring::SETUP_FLAGS.len());
+    for f in flags {
+        let bit = f["flag"].as_u64().unwrap() as u32;
+        assert_eq!(
+            f["supported"].as_bool(),
+            Some(uring_engine::SETUP_FLAGS & bit != 0),
+            "{f}"
+        );
+        if f["name"] == "IOPOLL" {
+            assert!(f["error"].as_str().unwrap().contains("kernel's"), "{f}");
+        }
+    }
+    assert_eq!(
+        v["register"]["ops"].as_array().unwrap().len(),
+        uring_engine::SUPPORTED_REGISTER_OPS.len()
+    );
+    assert!(
+        v["register"]["ops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "REGISTER_PROBE")
+    );
     let o = uring(&["probe", "--backend", "engine"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("not built yet"), "{}", stderr(&o));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    for want in [
+        "engine",
+        "usable",
+        "honoured by the engine",
+        "opcodes",
+        "refused",
+    ] {
+        assert!(s.contains(want), "no {want:?} in:\n{s}");
+    }
 }
 
 /// A `uring` command that runs under a seccomp filter refusing io_uring_setup with
@@ -190,6 +258,10 @@ fn probe_under_seccomp_names_the_cause() {
     assert!(v["opcodes"].is_null());
     let o = under_seccomp(&["probe"]);
     assert!(stdout(&o).contains("NOT USABLE"), "{}", stdout(&o));
+    // The engine is what remains: usable, exit 0.
+    let o = under_seccomp(&["probe", "--backend", "engine", "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(json(&o)["io_uring"]["usable"], true);
 }
 
 /// Without io_uring, bench still runs the other engines, fails the uring job with the
@@ -224,6 +296,23 @@ fn bench_without_io_uring_says_why() {
         "{}",
         jobs[1]
     );
+    // The engine runs the same jobs where the kernel refuses.
+    let o = under_seccomp(&[
+        "bench",
+        "-e",
+        "engine",
+        "--ops",
+        "500",
+        "--size",
+        "1m",
+        "--json",
+        "--filename",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v = json(&o);
+    assert_eq!(v["jobs"][0]["ok"], true, "{v}");
+    assert_eq!(v["jobs"][0]["ios"], 500);
 }
 
 // ---------------------------------------------------------------- bench
@@ -249,7 +338,9 @@ fn bench_every_engine_reports_checked_io() {
             "uring",
             "uring-fixed",
             "uring-direct",
-            "uring-nop"
+            "engine",
+            "uring-nop",
+            "engine-nop"
         ]
     );
     for j in jobs {
@@ -280,11 +371,19 @@ fn bench_every_engine_reports_checked_io() {
     // The default comparison interleaves its jobs in rounds; the counts add up.
     assert_eq!(v["header"]["rounds"], 3);
     assert!(per_op("uring") < 0.5, "{}", per_op("uring"));
-    assert_eq!(
-        v["not_run"][0]["job"]
-            .as_str()
-            .map(|s| s.starts_with("engine")),
-        Some(true)
+    assert!(per_op("engine") < 0.5, "{}", per_op("engine"));
+    // The engine against the kernel, in the comparisons.
+    let whats: Vec<&str> = v["comparisons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["what"].as_str().unwrap())
+        .collect();
+    assert!(
+        whats
+            .iter()
+            .any(|w| w.starts_with("engine vs kernel uring")),
+        "{whats:?}"
     );
     // The temporary file is gone.
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
@@ -364,7 +463,8 @@ fn bench_table_and_plot() {
         "aio O_DIRECT",
         "uring fixed-bufs",
         "uring nop",
-        "not built yet",
+        "engine nop",
+        "engine vs kernel uring",
     ] {
         assert!(s.contains(want), "no {want:?} in:\n{s}");
     }
@@ -377,15 +477,62 @@ fn bench_table_and_plot() {
     assert!(plot.trim_end().ends_with("</svg>"));
 }
 
+/// `-e engine` runs the uring jobs on the user-space engine, in each of its modes.
 #[test]
-fn bench_engine_backend_fails_clearly() {
-    let o = uring(&["bench", "--engine", "engine", "--ops", "10"]);
+fn bench_engine_runs_the_uring_jobs_on_the_engine() {
+    let dir = tmp();
+    let f = dir.path().join("f");
+    let f = f.to_str().unwrap();
+    for args in [
+        &["-e", "engine"][..],
+        &["-e", "engine", "-w", "nop"],
+        &[
+            "-e",
+            "engine",
+            "-w",
+            "randwrite",
+            "--fixed-files",
+            "--fixed-buffers",
+        ],
+        &["-e", "engine", "-w", "read", "--sqpoll", "--threads", "2"],
+        &["-e", "engine,uring", "--iodepth", "8", "--batch", "3"],
+    ] {
+        let mut all = vec![
+            "bench",
+            "--ops",
+            "2000",
+            "--size",
+            "4m",
+            "--filename",
+            f,
+            "--json",
+        ];
+        all.extend_from_slice(args);
+        let o = uring(&all);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}\n{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let v = json(&o);
+        let jobs = v["jobs"].as_array().unwrap();
+        assert_eq!(jobs[0]["engine"], "engine", "{args:?}");
+        for j in jobs {
+            assert_eq!(j["ok"], true, "{args:?}: {j}");
+            assert_eq!(j["ios"], 2000, "{args:?}: {j}");
+            assert_eq!(
+                (j["errors"].as_u64(), j["short"].as_u64()),
+                (Some(0), Some(0))
+            );
+        }
+    }
+    // IOPOLL is the kernel's: a clear refusal.
+    let o = uring(&[
+        "bench", "-e", "engine", "--direct", "--iopoll", "--ops", "10",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(
-        stderr(&o).contains("engine backend is not built yet"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("IOPOLL"), "{}", stderr(&o));
     assert!(stdout(&o).is_empty());
 }
 
@@ -398,7 +545,7 @@ fn bench_bad_arguments() {
         (&["bench", "--iodepth", "0"], "--iodepth"),
         (
             &["bench", "-e", "sync", "-w", "nop"],
-            "only on the uring engine",
+            "only on the uring and engine engines",
         ),
         (
             &["bench", "--iopoll", "-e", "uring"],

@@ -17,9 +17,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
-use crate::util::{
-    self, CliError, CpuTime, ENGINE_NOT_BUILT, EXIT_INTERRUPTED, fmt_count, parse_size, stopped,
-};
+use crate::util::{self, CliError, CpuTime, EXIT_INTERRUPTED, fmt_count, parse_size, stopped};
 use file::BenchFile;
 pub use report::JobResult;
 use worker::{Ctx, Stats};
@@ -46,7 +44,8 @@ pub enum Engine {
     Aio,
     /// The kernel's io_uring.
     Uring,
-    /// The user-space io_uring engine (not built yet).
+    /// The user-space io_uring engine (crate uring-engine): the uring jobs' code on
+    /// `Backend::Engine`.
     #[value(name = "engine")]
     #[serde(rename = "engine")]
     UserSpace,
@@ -67,7 +66,7 @@ impl Engine {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Workload {
-    /// IORING_OP_NOP: the cost of the ring itself (uring only).
+    /// IORING_OP_NOP: the cost of the ring itself (uring and engine only).
     Nop,
     /// Reads at random block-aligned offsets.
     Randread,
@@ -263,8 +262,11 @@ impl JobSpec {
 
 /// The jobs the arguments ask for.
 fn jobs(a: &BenchArgs) -> Result<Vec<JobSpec>, CliError> {
-    if a.engine.contains(&Engine::UserSpace) {
-        return Err(CliError::usage(ENGINE_NOT_BUILT));
+    if a.engine.contains(&Engine::UserSpace) && a.iopoll {
+        return Err(CliError::usage(
+            "--iopoll cannot run on the engine: polling a device's completions is the \
+             kernel's (the engine refuses IORING_SETUP_IOPOLL)",
+        ));
     }
     let (runtime, ops) = match (a.runtime, a.ops) {
         (_, Some(n)) => (None, Some(n)),
@@ -302,7 +304,9 @@ fn jobs(a: &BenchArgs) -> Result<Vec<JobSpec>, CliError> {
             Engine::Aio => j.direct = true,
             _ => {}
         }
-        if engine != Engine::Uring {
+        if engine == Engine::UserSpace {
+            j.iopoll = false;
+        } else if engine != Engine::Uring {
             j.sqpoll = false;
             j.iopoll = false;
             j.fixed_buffers = false;
@@ -316,6 +320,7 @@ fn jobs(a: &BenchArgs) -> Result<Vec<JobSpec>, CliError> {
     if a.engine.is_empty() {
         if a.workload == Workload::Nop {
             out.push(job("uring-nop", Engine::Uring, &|_| {}));
+            out.push(job("engine-nop", Engine::UserSpace, &|_| {}));
         } else {
             out.push(job("sync", Engine::Sync, &|_| {}));
             out.push(job("aio", Engine::Aio, &|_| {}));
@@ -328,10 +333,15 @@ fn jobs(a: &BenchArgs) -> Result<Vec<JobSpec>, CliError> {
             if !a.direct {
                 out.push(job("uring-direct", Engine::Uring, &|j| j.direct = true));
             }
+            out.push(job("engine", Engine::UserSpace, &|_| {}));
             out.push(job("uring-nop", Engine::Uring, &|j| {
                 j.workload = Workload::Nop;
                 j.direct = false;
                 j.iopoll = false;
+            }));
+            out.push(job("engine-nop", Engine::UserSpace, &|j| {
+                j.workload = Workload::Nop;
+                j.direct = false;
             }));
         }
     } else {
@@ -341,16 +351,17 @@ fn jobs(a: &BenchArgs) -> Result<Vec<JobSpec>, CliError> {
                 continue;
             }
             seen.push(e);
-            if a.workload == Workload::Nop && e != Engine::Uring {
+            if a.workload == Workload::Nop && !matches!(e, Engine::Uring | Engine::UserSpace) {
                 return Err(CliError::usage(format!(
-                    "the nop workload runs only on the uring engine (IORING_OP_NOP), not on {}",
+                    "the nop workload runs only on the uring and engine engines (IORING_OP_NOP), not on {}",
                     e.name()
                 )));
             }
             let key = match e {
                 Engine::Sync => "sync",
                 Engine::Aio => "aio",
-                _ => "uring",
+                Engine::UserSpace => "engine",
+                Engine::Uring => "uring",
             };
             out.push(job(key, e, &|_| {}));
         }
@@ -420,24 +431,19 @@ pub fn run(a: BenchArgs) -> Result<i32, CliError> {
     // Jobs of the comparison this machine cannot run are left out, visibly.
     let mut not_run: Vec<(String, String)> = Vec::new();
     let mut jobs = jobs;
-    if a.engine.is_empty() {
+    if a.engine.is_empty()
+        && let Some(bf) = &bench_file
+        && !direct_supported(&bf.path)
+    {
+        jobs.retain(|j| j.key != "uring-direct");
         not_run.push((
-            "engine (user-space io_uring)".into(),
-            ENGINE_NOT_BUILT.into(),
+            "uring O_DIRECT".into(),
+            format!(
+                "the file system of {} does not support O_DIRECT (tmpfs before Linux 6.6, for one): set TMPDIR \
+                 to a disk file system to compare with AIO",
+                bf.path.display()
+            ),
         ));
-        if let Some(bf) = &bench_file
-            && !direct_supported(&bf.path)
-        {
-            jobs.retain(|j| j.key != "uring-direct");
-            not_run.push((
-                "uring O_DIRECT".into(),
-                format!(
-                    "the file system of {} does not support O_DIRECT (tmpfs before Linux 6.6, for one): set TMPDIR \
-                     to a disk file system to compare with AIO",
-                    bf.path.display()
-                ),
-            ));
-        }
     }
     let rounds = a.rounds.unwrap_or(if a.engine.is_empty() {
         DEFAULT_ROUNDS
@@ -592,8 +598,7 @@ fn run_job(
                 s.spawn(move || match ctx.spec.engine {
                     Engine::Sync => sync_io::run(&ctx),
                     Engine::Aio => aio_io::run(&ctx),
-                    Engine::Uring => uring_io::run(&ctx),
-                    Engine::UserSpace => Err(CliError::usage(ENGINE_NOT_BUILT)),
+                    Engine::Uring | Engine::UserSpace => uring_io::run(&ctx),
                 })
             })
             .collect();

@@ -288,6 +288,13 @@ const COMPARISONS: &[(&str, &str, &str)] = &[
         "uring",
         "registered buffers vs plain uring (IOPS)",
     ),
+    ("engine", "uring", "engine vs kernel uring (IOPS)"),
+    ("engine", "sync", "engine vs sync (IOPS)"),
+    (
+        "engine-nop",
+        "uring-nop",
+        "engine vs kernel uring, NOP (ops/s)",
+    ),
 ];
 
 fn find<'a>(results: &'a [JobResult], key: &str) -> Option<&'a JobResult> {

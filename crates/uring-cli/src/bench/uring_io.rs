@@ -33,7 +33,14 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Stats, CliError> {
     let mut bufs = AlignedBuf::new(depth * bs as usize);
     bufs.as_mut_slice().fill(0xa5);
 
-    let mut builder = Ring::builder();
+    // Exactly the backend the job names: URING_BACKEND must not turn the kernel's job
+    // into a second engine run (or the reverse).
+    let backend = if spec.engine == super::Engine::UserSpace {
+        uring::Backend::Engine
+    } else {
+        uring::Backend::Kernel
+    };
+    let mut builder = Ring::builder().backend_exact(backend);
     if spec.sqpoll {
         builder = builder.sqpoll(SQPOLL_IDLE);
     }
