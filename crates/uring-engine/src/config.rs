@@ -146,7 +146,7 @@ fn plan_err(msg: String) -> ConfigError {
 }
 
 /// One fault a request can be given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Fault {
     /// Fail with this errno (positive: `Error(libc::EIO)` posts `-EIO`) before the op
     /// runs: nothing is read, written or synced.
@@ -380,6 +380,7 @@ impl FaultPlan {
         for rule_text in text.split(';').map(str::trim).filter(|s| !s.is_empty()) {
             let mut rule = FaultRule::all();
             let (mut rate, mut at_text) = (None, None);
+            let mut seed_only = true;
             for item in rule_text
                 .split(',')
                 .map(str::trim)
@@ -389,6 +390,7 @@ impl FaultPlan {
                     .split_once('=')
                     .ok_or_else(|| plan_err(format!("{item:?}: expected key=value")))?;
                 let (key, value) = (key.trim(), value.trim());
+                seed_only &= key == "seed";
                 match key {
                     "ops" => {
                         rule.ops = 0;
@@ -465,9 +467,82 @@ impl FaultPlan {
             if rule.rate > 0.0 && rule.errors.is_empty() {
                 rule.errors.push(libc::EIO);
             }
-            plan.rules.push(rule);
+            if !seed_only {
+                plan.rules.push(rule);
+            }
         }
         Ok(plan)
+    }
+}
+
+/// The text form [`FaultPlan::parse`] reads (what to put in `URING_ENGINE_FAULTS` to
+/// replay the plan).
+impl fmt::Display for FaultPlan {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let errno = |e: i32| {
+            ERRNOS
+                .iter()
+                .find(|&&(_, v)| v == e)
+                .map_or_else(|| e.to_string(), |(n, _)| (*n).to_string())
+        };
+        let dur = |d: Duration| {
+            if d.subsec_nanos() == 0 {
+                format!("{}s", d.as_secs())
+            } else if d.as_nanos() % 1_000_000 == 0 {
+                format!("{}ms", d.as_millis())
+            } else if d.as_nanos() % 1_000 == 0 {
+                format!("{}us", d.as_micros())
+            } else {
+                format!("{}ns", d.as_nanos())
+            }
+        };
+        let mut rules = Vec::new();
+        for (i, r) in self.rules.iter().enumerate() {
+            let mut items = Vec::new();
+            if let Some(seed) = self.seed.filter(|_| i == 0) {
+                items.push(format!("seed={seed}"));
+            }
+            if r.ops != u64::MAX {
+                let names: Vec<&str> = (0..sys::IORING_OP_LAST)
+                    .filter(|&op| r.matches(op))
+                    .map(|op| sys::IORING_OP_NAMES[op as usize])
+                    .collect();
+                items.push(format!("ops={}", names.join("|")));
+            }
+            if !r.errors.is_empty() {
+                let e: Vec<String> = r.errors.iter().map(|&e| errno(e)).collect();
+                items.push(format!("errors={}", e.join("|")));
+            }
+            if !r.errors.is_empty() || r.rate > 0.0 {
+                items.push(format!("rate={}", r.rate));
+            }
+            if r.short > 0.0 {
+                items.push(format!("short={}", r.short));
+            }
+            if r.eintr > 0.0 {
+                items.push(format!("eintr={}", r.eintr));
+            }
+            if let Some((d, p)) = r.delay {
+                items.push(format!("delay={}@{p}", dur(d)));
+            }
+            if !r.at.is_empty() {
+                let at: Vec<String> =
+                    r.at.iter()
+                        .map(|&(n, fault)| match fault {
+                            Fault::Error(e) => format!("{n}:{}", errno(e)),
+                            Fault::Short => format!("{n}:short"),
+                            Fault::Eintr => format!("{n}:eintr"),
+                            Fault::Delay(d) => format!("{n}:delay={}", dur(d)),
+                        })
+                        .collect();
+                items.push(format!("at={}", at.join("|")));
+            }
+            rules.push(items.join(","));
+        }
+        if let (Some(seed), true) = (self.seed, self.rules.is_empty()) {
+            rules.push(format!("seed={seed}"));
+        }
+        f.write_str(&rules.join(";"))
     }
 }
 
@@ -660,6 +735,19 @@ mod tests {
         assert_eq!(all.rules[0].ops, u64::MAX);
         let rate_only = FaultPlan::parse("rate=0.5").unwrap();
         assert_eq!(rate_only.rules[0].errors, vec![libc::EIO]);
+    }
+
+    #[test]
+    fn displays_what_parses_back() {
+        for text in [
+            "ops=READ|WRITE,rate=0.01,errors=EIO|ENOSPC,short=0.1;ops=FSYNC,at=2:EIO",
+            "seed=9;eintr=0.5,delay=3ms@0.25,at=1:short|2:delay=7us|3:eintr|4:77",
+        ] {
+            let p = FaultPlan::parse(text).unwrap();
+            let again = FaultPlan::parse(&p.to_string()).unwrap();
+            assert_eq!(p.rules, again.rules, "{p}");
+            assert_eq!(p.seed, again.seed);
+        }
     }
 
     #[test]

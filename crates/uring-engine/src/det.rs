@@ -6,14 +6,28 @@
 //! setup). Everything happens inside `io_uring_enter`, on the caller's thread:
 //! - each request gets a random *key* when its SQE is consumed (SQ order, so the keys
 //!   depend only on the seed and the program);
-//! - starting a request, running its blocking part (what the threaded engine punts to
-//!   a worker: here run in `Mode::Worker` on this thread), and re-issuing it when its
-//!   fd became ready are *items* queued by that key, and `enter` runs them smallest key
-//!   first until nothing is runnable;
+//! - starting a request, running its blocking part (what the threaded engine hands
+//!   to a worker), and issuing it again when its fd became ready are *items* queued
+//!   by that key, and `enter` runs them smallest key first until nothing is runnable;
+//! - work of the pool's bounded class (regular files, work without a file) runs in
+//!   `Mode::Worker` on this thread: it may block, but it always finishes; work of the
+//!   unbounded class (pipes, sockets, futex and child waits) is only ever attempted
+//!   without blocking: what cannot progress waits on a *blocked* list and is tried
+//!   again once something else has run;
 //! - requests waiting for readiness (a pipe or socket that said `EAGAIN`) are parked
-//!   on a list and retried when `poll(2)` says their fd is ready; when the application
-//!   waits for CQEs and nothing can run, `enter` polls their fds, with a timeout up to
-//!   the next delay or wait deadline.
+//!   on a list and retried when `poll(2)` says their fd is ready;
+//! - `POLL_ADD` requests wait in the reactor's epoll set, which `enter` reaps without
+//!   the reactor's thread.
+//!
+//! # Time is virtual
+//! The timers (`timer.rs`, without their thread) run on a virtual clock that starts at
+//! the real monotonic time and advances only while the application waits in `enter`
+//! with nothing runnable: then it jumps to the next deadline (a timeout, an injected
+//! delay, the wait's own timeout). A 10-second timeout fires at once if nothing else
+//! can happen first, and it fires at the same point of the sequence on every run, on
+//! a loaded machine or not. Only while requests wait for something only the outside
+//! world can bring (a parked fd, a blocked futex or child wait) does the clock follow
+//! real time, for as long as the wait lasts.
 //!
 //! # What is ordered, and what io_uring still guarantees
 //! Independent requests complete in the order of their keys: a random permutation,
@@ -28,16 +42,12 @@
 //! io-wq runs after later ones): a program that needs an order uses links.
 //!
 //! # What makes a run differ
-//! Only what comes from outside the program: readiness caused by other processes or
-//! the network, and real time (delays, timeouts, wait deadlines are wall-clock).
-//! A program whose I/O is among its own files, pipes and sockets gets the same CQEs,
-//! in the same order, with the same results, for the same seed.
-//!
-//! # What blocks
-//! An op that can only wait by blocking a thread (in `Mode::Worker`, for a file that
-//! is not regular and that said it cannot be tried without blocking) blocks this one
-//! thread, and with it the ring. The engine's socket and pipe ops wait by readiness,
-//! not by blocking.
+//! Only what comes from outside the program: another thread or process writing to a
+//! pipe or socket the ring waits on, waking a futex, a child exiting, or a peer on the
+//! network. A program whose I/O is among its own files, pipes and sockets, with its
+//! own timers, gets the same CQEs, in the same order, with the same results, for the
+//! same seed. (A multi-threaded program sharing the ring, or another thread's
+//! `MSG_RING` into it, is such an outside event.)
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
@@ -47,10 +57,13 @@ use crate::config::Rng;
 use crate::engine::Engine;
 use crate::op::{self, Mode, Step};
 use crate::req::Req;
+use crate::wq::Class;
 
-/// Longest single wait inside `enter`: another thread may post to this ring
-/// (`MSG_RING` from another ring), which neither `poll(2)` on the parked fds nor a
-/// sleep would notice.
+/// Nanoseconds on the timers' (virtual) clock.
+type Nanos = u64;
+
+/// Longest single real-time wait inside `enter`, so that an event no `poll(2)` here
+/// sees (a post from another thread, a futex woken) is noticed soon.
 const SLICE: Duration = Duration::from_millis(10);
 
 /// The deterministic scheduler of one ring.
@@ -63,34 +76,42 @@ struct State {
     /// Tie-breaker for equal keys (and the order of items of one request).
     seq: u64,
     runnable: BinaryHeap<Entry>,
+    /// Work of the unbounded class that could not progress, tried again once
+    /// something else ran.
+    blocked: Vec<Box<Req>>,
     /// Parked until their fd is ready for these events.
     waiting: Vec<(Box<Req>, i16)>,
-    /// Held back by an injected delay until then.
-    delayed: Vec<(Instant, Box<Req>)>,
+    /// Held back by an injected delay until then (virtual clock).
+    delayed: Vec<(Nanos, Box<Req>)>,
+    /// The key of the unbounded work being attempted: if it hands itself to the pool
+    /// again, it is blocked.
+    attempting: Option<u64>,
+    /// Items run since the blocked list was last retried.
+    progress: u64,
 }
 
 enum Item {
     /// Start a submitted request (or chain): `Engine::start_now`.
     Start(Box<Req>),
-    /// A link successor whose predecessor completed: `Engine::issue`.
+    /// Issue a request (a link successor whose predecessor completed, a delayed
+    /// request that is due): `Engine::issue`.
     Issue(Box<Req>),
-    /// The blocking part (the threaded engine's worker): true once an inline attempt
-    /// was made.
-    Punted(Box<Req>, bool),
-    /// Its fd became ready: issue again.
+    /// The part the threaded engine gives the worker pool, of this class.
+    Work(Box<Req>, Class),
+    /// Its fd became ready: issue again, inline.
     Ready(Box<Req>),
 }
 
 impl Item {
     fn req(&self) -> &Req {
         match self {
-            Item::Start(r) | Item::Issue(r) | Item::Punted(r, _) | Item::Ready(r) => r,
+            Item::Start(r) | Item::Issue(r) | Item::Work(r, _) | Item::Ready(r) => r,
         }
     }
 
     fn into_req(self) -> Box<Req> {
         match self {
-            Item::Start(r) | Item::Issue(r) | Item::Punted(r, _) | Item::Ready(r) => r,
+            Item::Start(r) | Item::Issue(r) | Item::Work(r, _) | Item::Ready(r) => r,
         }
     }
 }
@@ -119,6 +140,14 @@ impl Ord for Entry {
     }
 }
 
+impl State {
+    fn push(&mut self, item: Item) {
+        self.seq += 1;
+        let (key, seq) = (item.req().key, self.seq);
+        self.runnable.push(Entry { key, seq, item });
+    }
+}
+
 impl Det {
     pub(crate) fn new(seed: u64) -> Det {
         Det {
@@ -126,61 +155,82 @@ impl Det {
                 keys: Rng::new(seed),
                 seq: 0,
                 runnable: BinaryHeap::new(),
+                blocked: Vec::new(),
                 waiting: Vec::new(),
                 delayed: Vec::new(),
+                attempting: None,
+                progress: 0,
             }),
         }
     }
 
-    /// The key of a request whose SQE is being consumed.
-    pub(crate) fn key(&self) -> u64 {
-        self.st.lock().expect("det").keys.next_u64()
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.st.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn push(&self, item: Item) {
-        let mut st = self.st.lock().expect("det");
-        let key = item.req().key;
-        st.seq += 1;
-        let seq = st.seq;
-        st.runnable.push(Entry { key, seq, item });
+    /// The key of a request whose SQE is being consumed.
+    pub(crate) fn key(&self) -> u64 {
+        self.lock().keys.next_u64()
     }
 
     /// `Engine::start`: a submitted request, started when its key comes up.
     pub(crate) fn start(&self, req: Box<Req>) {
-        self.push(Item::Start(req));
+        self.lock().push(Item::Start(req));
     }
 
     /// `Engine::complete` issuing a link successor.
     pub(crate) fn issue(&self, req: Box<Req>) {
-        self.push(Item::Issue(req));
+        self.lock().push(Item::Issue(req));
     }
 
-    /// `Engine::punt`: its blocking part, run in this thread when its key comes up.
-    pub(crate) fn punt(&self, req: Box<Req>) {
-        self.push(Item::Punted(req, false));
+    /// `Wq::push`: the work a worker would do, run in this thread when its key comes
+    /// up; unbounded work handing itself back while attempted is blocked.
+    pub(crate) fn work(&self, req: Box<Req>, class: Class) {
+        let mut st = self.lock();
+        if class == Class::Unbounded && st.attempting == Some(req.key) {
+            st.blocked.push(req);
+        } else {
+            st.push(Item::Work(req, class));
+        }
     }
 
     /// `Engine::wait_ready`: parked until its fd is ready.
     pub(crate) fn park(&self, req: Box<Req>, events: i16) {
-        self.st.lock().expect("det").waiting.push((req, events));
+        self.lock().waiting.push((req, events));
     }
 
-    /// An injected delay: issued again at `until`.
-    pub(crate) fn delay(&self, req: Box<Req>, until: Instant) {
-        self.st.lock().expect("det").delayed.push((until, req));
+    /// An injected delay: issued again once the virtual clock reaches `until`.
+    pub(crate) fn delay(&self, req: Box<Req>, until: Nanos) {
+        self.lock().delayed.push((until, req));
     }
 
-    /// Runs everything runnable, smallest key first, until nothing is: what `enter`
-    /// does after submitting. Never blocks but in an op's `Mode::Worker` part.
+    /// Runs everything runnable, smallest key first, and the timers due on the
+    /// virtual clock, until nothing is left: what `enter` does after submitting.
+    /// Blocks only in bounded work (`Mode::Worker` on a regular file).
     pub(crate) fn run(&self, e: &Arc<Engine>) {
+        // Whatever blocked may progress now that the application has run.
+        self.lock().progress += 1;
+        loop {
+            self.run_items(e);
+            // Poll requests the reactor's epoll set holds (no reactor thread).
+            if e.reactor.poll_once(e, 0) {
+                continue;
+            }
+            let now = e.timers.now();
+            if e.timers.next_deadline().is_none_or(|d| d > now) {
+                break;
+            }
+            // Timers complete their requests inline, outside our lock.
+            e.timers.run_expired(e, now);
+        }
+    }
+
+    fn run_items(&self, e: &Arc<Engine>) {
         loop {
             let next = {
-                let mut st = self.st.lock().expect("det");
+                let mut st = self.lock();
                 if st.runnable.is_empty() {
-                    promote_delayed(&mut st, Instant::now());
-                }
-                if st.runnable.is_empty() && !st.waiting.is_empty() {
-                    poll_waiting(&mut st, 0);
+                    self.refill(e, &mut st);
                 }
                 st.runnable.pop()
             };
@@ -191,43 +241,69 @@ impl Det {
         }
     }
 
+    /// Refills an empty runnable queue from what became due or ready, and retries
+    /// the blocked list once something ran since its last try.
+    fn refill(&self, e: &Arc<Engine>, st: &mut State) {
+        let now = e.timers.now();
+        promote_delayed(st, now);
+        if !st.waiting.is_empty() {
+            poll_waiting(st, 0);
+        }
+        if st.runnable.is_empty() && !st.blocked.is_empty() && st.progress > 0 {
+            st.progress = 0;
+            for req in std::mem::take(&mut st.blocked) {
+                st.push(Item::Work(req, Class::Unbounded));
+            }
+        }
+    }
+
     fn execute(&self, e: &Arc<Engine>, item: Item) {
+        let is_retry = matches!(item, Item::Work(_, Class::Unbounded));
         match item {
             Item::Start(req) => e.start_now(req, Mode::Inline),
             Item::Issue(req) => e.issue(req, Mode::Inline),
             Item::Ready(req) => {
                 let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
                 let step = (def.issue)(req, e, Mode::Inline);
-                self.dispatch(e, step, Mode::Inline);
+                self.dispatch(e, step, Class::Unbounded);
             }
-            Item::Punted(req, tried) => {
-                // The threaded engine's worker may block; so may we, for regular
-                // files only (their work always finishes). For anything else, first
-                // a non-blocking attempt, which parks on readiness if need be.
-                let mode = if tried || req.fd < 0 || op::rw::is_regular(req.fd) {
-                    Mode::Worker
-                } else {
-                    Mode::Inline
-                };
+            Item::Work(req, Class::Bounded) => {
+                // Finite work: do it blocking, as the worker would.
                 let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
-                let step = (def.issue)(req, e, mode);
-                self.dispatch(e, step, mode);
+                let step = (def.issue)(req, e, Mode::Worker);
+                self.dispatch(e, step, Class::Bounded);
             }
+            Item::Work(req, Class::Unbounded) => {
+                // Work that may wait forever: only a non-blocking attempt.
+                self.lock().attempting = Some(req.key);
+                let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
+                let step = (def.issue)(req, e, Mode::Inline);
+                self.lock().attempting = None;
+                self.dispatch(e, step, Class::Unbounded);
+            }
+        }
+        if !is_retry {
+            self.lock().progress += 1;
         }
     }
 
-    fn dispatch(&self, e: &Arc<Engine>, step: Step, mode: Mode) {
+    fn dispatch(&self, e: &Arc<Engine>, step: Step, class: Class) {
         match step {
             Step::Done(r, res) => e.complete(r, res),
-            Step::Block(r) => self.push(Item::Punted(r, mode == Mode::Inline)),
+            Step::Block(r) if class == Class::Bounded => self.lock().blocked.push(r),
+            Step::Block(r) if op::rw::is_regular(r.fd) || r.fd < 0 => {
+                // Needs the blocking path: finite work.
+                self.lock().push(Item::Work(r, Class::Bounded));
+            }
+            Step::Block(r) => self.lock().blocked.push(r),
             Step::Wait(r, events) => self.park(r, events),
             Step::Parked => {}
         }
     }
 
     /// `io_cqring_wait` in this mode: runs what can run and, while fewer than `want`
-    /// CQEs are ready, waits for something that lets more run (a parked fd, a delay,
-    /// a deadline).
+    /// CQEs are ready, lets time pass (virtually, or really while requests wait on the
+    /// outside world).
     pub(crate) fn wait(
         &self,
         e: &Arc<Engine>,
@@ -235,6 +311,13 @@ impl Det {
         deadline: Option<Instant>,
         min_until: Option<Instant>,
     ) -> Result<(), i32> {
+        // The wait's own deadlines, on the virtual clock.
+        let (real0, virt0) = (Instant::now(), e.timers.now());
+        let virt = |t: Instant| {
+            virt0.saturating_add(t.saturating_duration_since(real0).as_nanos() as Nanos)
+        };
+        let deadline = deadline.map(virt);
+        let min_until = min_until.map(virt);
         loop {
             self.run(e);
             e.flush();
@@ -242,50 +325,75 @@ impl Det {
             if ready >= want {
                 return Ok(());
             }
-            let now = Instant::now();
+            let now = e.timers.now();
             if min_until.is_some_and(|m| now >= m) && ready > 0 {
                 return Ok(());
             }
             if deadline.is_some_and(|d| now >= d) {
                 return Err(-libc::ETIME);
             }
-            // Nothing can run: sleep until something may.
-            let mut until = now + SLICE;
-            for t in [deadline, min_until.filter(|_| ready > 0)]
-                .into_iter()
-                .flatten()
-            {
-                until = until.min(t);
-            }
-            let mut fds = {
-                let st = self.st.lock().expect("det");
-                if let Some(d) = st.delayed.iter().map(|(t, _)| *t).min() {
-                    until = until.min(d);
-                }
-                pollfds(&st)
+            // Nothing can run: let time pass until something may.
+            let (mut fds, delay, mut outside) = {
+                let st = self.lock();
+                (
+                    pollfds(&st),
+                    st.delayed.iter().map(|(t, _)| *t).min(),
+                    !st.waiting.is_empty() || !st.blocked.is_empty(),
+                )
             };
-            if fds.is_empty() {
-                // A post from another thread (MSG_RING) wakes this.
-                let _ = e.wait(want, Some(until), None);
+            if let Some(ep) = e.reactor.armed_fd() {
+                fds.push(libc::pollfd {
+                    fd: ep,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+                outside = true;
+            }
+            let next = [
+                deadline,
+                min_until.filter(|_| ready > 0),
+                e.timers.next_deadline(),
+                delay,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            if outside {
+                // Requests wait for the outside world: wait for it in real time, up to
+                // the next deadline, and let the virtual clock follow.
+                let span = next.map_or(SLICE, |n| {
+                    Duration::from_nanos(n.saturating_sub(now)).min(SLICE)
+                });
+                let t = Instant::now();
+                if fds.is_empty() {
+                    std::thread::sleep(span.min(Duration::from_millis(1)));
+                } else {
+                    let ms = span.as_micros().div_ceil(1000) as i32;
+                    // SAFETY: `fds` is a valid array of `fds.len()` pollfds. Without
+                    // the lock: what became ready is taken by the next `run`.
+                    unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+                }
+                let passed = (t.elapsed().as_nanos() as Nanos).min(span.as_nanos() as Nanos);
+                e.timers.run_expired(e, now.saturating_add(passed));
+                self.lock().progress += 1;
+            } else if let Some(n) = next {
+                // Nothing but time can make progress: jump to the next deadline.
+                e.timers.run_expired(e, n);
             } else {
-                let ms = until
-                    .saturating_duration_since(now)
-                    .as_micros()
-                    .div_ceil(1000) as i32;
-                // Without the lock: what became ready is taken by the next `run`.
-                // SAFETY: `fds` is a valid array of `fds.len()` pollfds.
-                unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+                // Nothing in flight here; another thread may still post (MSG_RING).
+                let _ = e.wait(want, Some(Instant::now() + SLICE), None);
             }
         }
     }
 
-    /// Takes out queued, parked and delayed requests matching `pred` (cancellation).
+    /// Takes out queued, blocked, parked and delayed requests matching `pred`
+    /// (cancellation).
     pub(crate) fn take_matching(
         &self,
         pred: &mut dyn FnMut(&Req) -> bool,
         all: bool,
     ) -> Vec<Box<Req>> {
-        let mut st = self.st.lock().expect("det");
+        let mut st = self.lock();
         let mut out = Vec::new();
         let mut keep = Vec::new();
         // In key order, so which one "the first" is does not depend on heap layout.
@@ -297,47 +405,49 @@ impl Det {
             }
         }
         st.runnable.extend(keep);
-        let mut i = 0;
-        while i < st.waiting.len() {
-            if (all || out.is_empty()) && pred(&st.waiting[i].0) {
-                out.push(st.waiting.remove(i).0);
-            } else {
-                i += 1;
-            }
-        }
-        let mut i = 0;
-        while i < st.delayed.len() {
-            if (all || out.is_empty()) && pred(&st.delayed[i].1) {
-                out.push(st.delayed.remove(i).1);
-            } else {
-                i += 1;
-            }
-        }
+        take_from(&mut st.blocked, |r| r, |r| r, &mut out, pred, all);
+        take_from(&mut st.waiting, |(r, _)| r, |(r, _)| r, &mut out, pred, all);
+        take_from(&mut st.delayed, |(_, r)| r, |(_, r)| r, &mut out, pred, all);
         out
     }
 
     /// Teardown: drops every request held (no thread can touch them afterwards).
     pub(crate) fn clear(&self) {
-        let mut st = self.st.lock().expect("det");
+        let mut st = self.lock();
         st.runnable.clear();
+        st.blocked.clear();
         st.waiting.clear();
         st.delayed.clear();
     }
 }
 
-/// Moves delayed requests that are due to the runnable queue, in key order.
-fn promote_delayed(st: &mut State, now: Instant) {
+/// Moves the elements of `v` whose request matches `pred` to `out` (all, or until
+/// `out` has one).
+fn take_from<T>(
+    v: &mut Vec<T>,
+    req: fn(&T) -> &Box<Req>,
+    into: fn(T) -> Box<Req>,
+    out: &mut Vec<Box<Req>>,
+    pred: &mut dyn FnMut(&Req) -> bool,
+    all: bool,
+) {
+    let mut i = 0;
+    while i < v.len() {
+        if (all || out.is_empty()) && pred(req(&v[i])) {
+            out.push(into(v.remove(i)));
+        } else {
+            i += 1;
+        }
+    }
+}
+
+/// Moves delayed requests that are due to the runnable queue.
+fn promote_delayed(st: &mut State, now: Nanos) {
     let mut i = 0;
     while i < st.delayed.len() {
         if st.delayed[i].0 <= now {
             let req = st.delayed.swap_remove(i).1;
-            st.seq += 1;
-            let seq = st.seq;
-            st.runnable.push(Entry {
-                key: req.key,
-                seq,
-                item: Item::Issue(req),
-            });
+            st.push(Item::Issue(req));
         } else {
             i += 1;
         }
@@ -353,17 +463,11 @@ fn poll_waiting(st: &mut State, timeout_ms: i32) {
     if n <= 0 {
         return;
     }
-    // Walk backwards so removals keep the remaining indexes valid.
+    // Backwards, so removals keep the remaining indexes valid.
     for i in (0..fds.len()).rev() {
         if fds[i].revents != 0 {
             let (req, _) = st.waiting.remove(i);
-            st.seq += 1;
-            let seq = st.seq;
-            st.runnable.push(Entry {
-                key: req.key,
-                seq,
-                item: Item::Ready(req),
-            });
+            st.push(Item::Ready(req));
         }
     }
 }

@@ -439,11 +439,6 @@ impl Engine {
     /// Hands a request to the worker pool: the bounded class for regular files (and
     /// work without a file), the unbounded one for the rest.
     pub(crate) fn punt(self: &Arc<Self>, req: Box<Req>) {
-        if let Some(d) = &self.det {
-            // Deterministic mode: no workers; run in this thread when its key comes
-            // up (det.rs).
-            return d.punt(req);
-        }
         let class = if req.fd < 0 || op::rw::is_regular(req.fd) {
             Class::Bounded
         } else {

@@ -204,7 +204,8 @@ pub(crate) fn at_issue(e: &Arc<Engine>, mut req: Box<Req>) -> Option<Box<Req>> {
         faults.note(&req, f.op_index, Fault::Delay(f.delay));
         if let Some(det) = &e.det {
             // Parked, not slept: the deterministic loop issues it again when due.
-            let until = Instant::now() + f.delay;
+            // Parked on the virtual clock (det.rs).
+            let until = e.timers.now().saturating_add(f.delay.as_nanos() as u64);
             f.delay = Duration::ZERO;
             req.fault = (f.eintr != 0).then_some(f);
             det.delay(req, until);

@@ -150,6 +150,13 @@ impl EngineRing {
         }
         let mem = RingMemory::new(sq, cq, p)?;
         let engine = Arc::new(Engine::new(mem, p, config)?);
+        if engine.det.is_some() {
+            // Deterministic mode: no timer thread, and time is virtual (det.rs).
+            engine.timers.set_manual();
+            engine
+                .timers
+                .set_virtual_clock(crate::timer::clock_ns(libc::CLOCK_MONOTONIC));
+        }
         registry::register(engine.own_fd(), Arc::downgrade(&engine));
         if let Some(s) = &engine.sqpoll
             && engine.enabled.load(std::sync::atomic::Ordering::Relaxed)

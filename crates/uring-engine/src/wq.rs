@@ -151,6 +151,11 @@ impl Wq {
 
     /// Queues `req` for a worker of `class`, starting one if none is idle.
     pub(crate) fn push(&self, engine: &Arc<Engine>, class: Class, req: Box<Req>) {
+        if let Some(d) = &engine.det {
+            // Deterministic mode: no workers; the ring's own thread does the work in
+            // `enter` (det.rs).
+            return d.work(req, class);
+        }
         let c = class as usize;
         let max = self.max.lock().expect("wq limits")[c];
         let mut st = self.state.lock().expect("wq state");

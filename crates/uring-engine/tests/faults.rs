@@ -1,0 +1,353 @@
+//! Fault injection: by index and by rate, per opcode; errors, short transfers (the
+//! data on disk matches the short count), interrupted attempts, delays; the same
+//! faults for the same seed; in the threaded and in the deterministic mode; and from
+//! the environment.
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+
+use uring::{Backend, EngineConfig, Ring, SqeFlags, opcode, sys};
+use uring_engine::{Fault, FaultPlan, FaultRule};
+
+fn ring(config: EngineConfig, entries: u32) -> Ring {
+    Ring::builder()
+        .backend_exact(Backend::Engine)
+        .engine_config(config)
+        .build(entries)
+        .expect("engine ring")
+}
+
+/// Both modes: threaded, and deterministic with seed 5.
+fn modes(plan: &FaultPlan) -> [(&'static str, EngineConfig); 2] {
+    [
+        ("threaded", EngineConfig::new().faults(plan.clone())),
+        (
+            "deterministic",
+            EngineConfig::new().deterministic(5).faults(plan.clone()),
+        ),
+    ]
+}
+
+/// Submits `sqes`, waits for `n` CQEs, returns (user_data, res) sorted by user_data.
+///
+/// # Safety
+/// The SQEs' buffers must outlive the call.
+unsafe fn run(ring: &mut Ring, sqes: &[uring::Sqe], n: usize) -> Vec<(u64, i32)> {
+    // SAFETY: the caller's contract.
+    unsafe { ring.submission().push_multiple(sqes) }.unwrap();
+    ring.submit_and_wait(n).unwrap();
+    let mut v: Vec<(u64, i32)> = ring
+        .completion()
+        .map(|c| (c.user_data(), c.result()))
+        .collect();
+    while v.len() < n {
+        ring.submitter().wait(1).unwrap();
+        v.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+    }
+    v.sort();
+    v
+}
+
+#[test]
+fn error_at_the_nth_fsync_only() {
+    let plan = FaultPlan::parse("ops=FSYNC,at=2:EIO").unwrap();
+    for (mode, cfg) in modes(&plan) {
+        let mut ring = ring(cfg, 16);
+        let file = tempfile::tempfile().unwrap();
+        // Interleaved NOPs do not count: the index is among FSYNCs.
+        let mut sqes = Vec::new();
+        for i in 0..4 {
+            sqes.push(opcode::Nop::new().build().user_data(100 + i));
+            sqes.push(opcode::Fsync::new(&file).build().user_data(i));
+        }
+        // SAFETY: no buffers.
+        let got = unsafe { run(&mut ring, &sqes, 8) };
+        let fsyncs: Vec<i32> = got.iter().filter(|c| c.0 < 100).map(|c| c.1).collect();
+        assert_eq!(fsyncs, [0, 0, -libc::EIO, 0], "{mode}");
+        assert!(
+            got.iter().filter(|c| c.0 >= 100).all(|c| c.1 == 0),
+            "{mode}"
+        );
+    }
+    // The shared record: two rings, one injection each.
+    assert_eq!(plan.counts().errors, 2);
+    let log = plan.injected();
+    assert_eq!(log.len(), 2);
+    assert!(log.iter().all(|i| i.opcode == sys::IORING_OP_FSYNC
+        && i.user_data == 2
+        && i.fault == Fault::Error(libc::EIO)
+        && i.op_index == 5));
+}
+
+#[test]
+fn an_injected_error_means_the_op_never_ran() {
+    let plan = FaultPlan::new()
+        .rule(FaultRule::on(&[sys::IORING_OP_WRITE]).at(0, Fault::Error(libc::ENOSPC)));
+    for (mode, cfg) in modes(&plan) {
+        let mut ring = ring(cfg, 8);
+        let file = tempfile::tempfile().unwrap();
+        let data = b"0123456789";
+        let sqes = [
+            opcode::Write::new(&file, data.as_ptr(), 10)
+                .offset(0)
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(1),
+            opcode::Fsync::new(&file).build().user_data(2),
+            opcode::Write::new(&file, data.as_ptr(), 10)
+                .offset(100)
+                .build()
+                .user_data(3),
+        ];
+        // SAFETY: `data` is static.
+        let got = unsafe { run(&mut ring, &sqes, 3) };
+        assert_eq!(
+            got,
+            [(1, -libc::ENOSPC), (2, -libc::ECANCELED), (3, 10)],
+            "{mode}"
+        );
+        let mut buf = [0u8; 10];
+        assert_eq!(file.read_at(&mut buf, 0).unwrap(), 10);
+        assert_eq!(buf, [0; 10], "{mode}: nothing written at 0");
+        assert_eq!(file.metadata().unwrap().len(), 110, "{mode}");
+    }
+}
+
+#[test]
+fn short_write_writes_only_the_short_count_and_breaks_the_link() {
+    let plan = FaultPlan::new()
+        .rule(FaultRule::on(&[sys::IORING_OP_WRITE, sys::IORING_OP_WRITEV]).short(1.0));
+    for (mode, cfg) in modes(&plan) {
+        let mut ring = ring(cfg, 8);
+        let file = tempfile::tempfile().unwrap();
+        let data: Vec<u8> = (0..4096u32).map(|i| (i % 251) as u8 + 1).collect();
+        let iov = [
+            libc::iovec {
+                iov_base: data.as_ptr() as *mut _,
+                iov_len: 1000,
+            },
+            libc::iovec {
+                iov_base: data[1000..].as_ptr() as *mut _,
+                iov_len: 3096,
+            },
+        ];
+        let sqes = [
+            opcode::Write::new(&file, data.as_ptr(), 4096)
+                .offset(0)
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(1),
+            opcode::Fsync::new(&file).build().user_data(2),
+            opcode::Writev::new(&file, iov.as_ptr(), 2)
+                .offset(8192)
+                .build()
+                .user_data(3),
+        ];
+        // SAFETY: `data` and `iov` outlive the requests.
+        let got = unsafe { run(&mut ring, &sqes, 3) };
+        let (n1, n3) = (got[0].1, got[2].1);
+        assert!(0 < n1 && n1 < 4096, "{mode}: {got:?}");
+        assert!(0 < n3 && n3 < 4096, "{mode}: {got:?}");
+        assert_eq!(
+            got[1],
+            (2, -libc::ECANCELED),
+            "{mode}: a short write fails the link"
+        );
+        // On disk: exactly the short counts.
+        let mut back = vec![0u8; 4096];
+        let r = file.read_at(&mut back, 0).unwrap();
+        assert!(r >= n1 as usize);
+        assert_eq!(&back[..n1 as usize], &data[..n1 as usize]);
+        assert!(
+            back[n1 as usize..4096].iter().all(|&b| b == 0),
+            "{mode}: no byte past the short count"
+        );
+        assert_eq!(file.metadata().unwrap().len(), 8192 + n3 as u64, "{mode}");
+        let mut v = vec![0u8; n3 as usize];
+        file.read_exact_at(&mut v, 8192).unwrap();
+        assert_eq!(&v[..], &data[..n3 as usize]);
+    }
+    assert_eq!(plan.counts().shorts, 4);
+    assert!(
+        plan.injected()
+            .iter()
+            .all(|i| i.short_len.is_some_and(|l| (1..4096).contains(&l)))
+    );
+}
+
+#[test]
+fn short_read_reads_only_the_short_count() {
+    let plan = FaultPlan::parse("ops=READ,at=0:short").unwrap();
+    for (mode, cfg) in modes(&plan) {
+        let mut ring = ring(cfg, 8);
+        let file = tempfile::tempfile().unwrap();
+        file.write_all_at(&[7u8; 1000], 0).unwrap();
+        let mut buf = [0u8; 1000];
+        let sqes = [opcode::Read::new(&file, buf.as_mut_ptr(), 1000)
+            .offset(0)
+            .build()
+            .user_data(1)];
+        // SAFETY: `buf` outlives the request.
+        let got = unsafe { run(&mut ring, &sqes, 1) };
+        let n = got[0].1 as usize;
+        assert!(0 < n && n < 1000, "{mode}: {got:?}");
+        assert!(buf[..n].iter().all(|&b| b == 7));
+        assert!(buf[n..].iter().all(|&b| b == 0), "{mode}");
+    }
+}
+
+/// The user_data of the requests a plan failed, over 64 NOPs.
+fn failed_nops(cfg: EngineConfig) -> Vec<u64> {
+    let mut ring = ring(cfg, 64);
+    let sqes: Vec<_> = (0..64)
+        .map(|i| opcode::Nop::new().build().user_data(i))
+        .collect();
+    // SAFETY: no buffers.
+    let got = unsafe { run(&mut ring, &sqes, 64) };
+    got.iter().filter(|c| c.1 != 0).map(|c| c.0).collect()
+}
+
+#[test]
+fn rates_are_reproducible_by_seed() {
+    let plan = |seed| FaultPlan::parse(&format!("seed={seed},rate=0.3,errors=EIO|ENOSPC")).unwrap();
+    let a = failed_nops(EngineConfig::new().faults(plan(1)));
+    let b = failed_nops(EngineConfig::new().faults(plan(1)));
+    let c = failed_nops(EngineConfig::new().faults(plan(2)));
+    assert_eq!(a, b, "same seed, same faults (threaded)");
+    assert_ne!(a, c, "another seed, other faults");
+    assert!(a.len() > 5 && a.len() < 40, "about 30% of 64: {}", a.len());
+    // Deterministic mode draws its faults the same way, from the same seed.
+    let d = failed_nops(EngineConfig::new().deterministic(1).faults(plan(1)));
+    assert_eq!(a, d);
+    // Both errnos are drawn.
+    let p = plan(3);
+    let _ = failed_nops(EngineConfig::new().faults(p.clone()));
+    let kinds: std::collections::BTreeSet<_> = p.injected().iter().map(|i| i.fault).collect();
+    assert_eq!(kinds.len(), 2, "{kinds:?}");
+}
+
+#[test]
+fn eintr_is_restarted_and_counted() {
+    let plan = FaultPlan::parse("ops=READ|NOP,eintr=1").unwrap();
+    for (mode, cfg) in modes(&plan) {
+        let mut ring = ring(cfg, 8);
+        let file = tempfile::tempfile().unwrap();
+        file.write_all_at(b"abcdef", 0).unwrap();
+        let mut buf = [0u8; 6];
+        let sqes = [
+            opcode::Read::new(&file, buf.as_mut_ptr(), 6)
+                .offset(0)
+                .build()
+                .user_data(1),
+            opcode::Nop::new().build().user_data(2),
+        ];
+        // SAFETY: `buf` outlives the request.
+        let got = unsafe { run(&mut ring, &sqes, 2) };
+        assert_eq!(
+            got,
+            [(1, 6), (2, 0)],
+            "{mode}: invisible to the application"
+        );
+        assert_eq!(&buf, b"abcdef");
+    }
+    assert_eq!(plan.counts().eintr, 4);
+    // To give the application -EINTR itself:
+    let plan = FaultPlan::parse("ops=NOP,errors=EINTR").unwrap();
+    let mut ring = ring(EngineConfig::new().faults(plan), 8);
+    let sqes = [opcode::Nop::new().build().user_data(1)];
+    // SAFETY: no buffers.
+    assert_eq!(unsafe { run(&mut ring, &sqes, 1) }, [(1, -libc::EINTR)]);
+}
+
+#[test]
+fn delays_hold_requests_back() {
+    let plan = FaultPlan::parse("ops=NOP,at=0:delay=80ms").unwrap();
+    // Threaded: real time, and the undelayed NOP completes first.
+    let mut r = ring(EngineConfig::new().faults(plan.clone()), 8);
+    let sqes = [
+        opcode::Nop::new().build().user_data(1),
+        opcode::Nop::new().build().user_data(2),
+    ];
+    let t = Instant::now();
+    // SAFETY: no buffers.
+    unsafe { r.submission().push_multiple(&sqes) }.unwrap();
+    r.submit_and_wait(2).unwrap();
+    let mut order: Vec<u64> = r.completion().map(|c| c.user_data()).collect();
+    while order.len() < 2 {
+        r.submitter().wait(1).unwrap();
+        order.extend(r.completion().map(|c| c.user_data()));
+    }
+    assert!(t.elapsed() >= Duration::from_millis(80));
+    assert_eq!(order, [2, 1]);
+    // Deterministic: the delay is on the virtual clock; same order, no real wait.
+    let mut r = ring(EngineConfig::new().deterministic(9).faults(plan.clone()), 8);
+    let t = Instant::now();
+    // SAFETY: no buffers.
+    unsafe { r.submission().push_multiple(&sqes) }.unwrap();
+    r.submit_and_wait(2).unwrap();
+    let order: Vec<u64> = r.completion().map(|c| c.user_data()).collect();
+    assert_eq!(order, [2, 1]);
+    assert!(t.elapsed() < Duration::from_millis(80), "{:?}", t.elapsed());
+    assert_eq!(plan.counts().delays, 2);
+}
+
+#[test]
+fn a_delayed_request_can_be_cancelled() {
+    let plan = FaultPlan::parse("ops=READ,at=0:delay=10s").unwrap();
+    for (mode, cfg) in modes(&plan) {
+        let mut ring = ring(cfg, 8);
+        let file = tempfile::tempfile().unwrap();
+        let mut buf = [0u8; 4];
+        let sqes = [opcode::Read::new(&file, buf.as_mut_ptr(), 4)
+            .build()
+            .user_data(1)];
+        // SAFETY: `buf` outlives the request (waited for below).
+        unsafe { ring.submission().push_multiple(&sqes) }.unwrap();
+        ring.submit().unwrap();
+        let t = Instant::now();
+        let cancel = [opcode::AsyncCancel::new(1).build().user_data(2)];
+        // SAFETY: no buffers.
+        let got = unsafe { run(&mut ring, &cancel, 2) };
+        assert_eq!(got, [(1, -libc::ECANCELED), (2, 0)], "{mode}");
+        assert!(t.elapsed() < Duration::from_secs(5), "{mode}");
+    }
+}
+
+#[test]
+fn plan_from_the_environment() {
+    // A child process of this test binary, with the variables set.
+    if std::env::var_os("FAULTS_CHILD").is_some() {
+        let mut ring = Ring::builder()
+            .backend_exact(Backend::Engine)
+            .build(8)
+            .unwrap();
+        let sqes: Vec<_> = (0..3)
+            .map(|i| opcode::Nop::new().build().user_data(i))
+            .collect();
+        // SAFETY: no buffers.
+        let got = unsafe { run(&mut ring, &sqes, 3) };
+        assert_eq!(got, [(0, 0), (1, -libc::ENOSPC), (2, 0)]);
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "plan_from_the_environment", "--nocapture"])
+        .env("FAULTS_CHILD", "1")
+        .env("URING_ENGINE_FAULTS", "ops=NOP,at=1:ENOSPC")
+        .env("URING_ENGINE_SEED", "77")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
+    // A malformed plan is an error, not silently no faults.
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "plan_from_the_environment"])
+        .env("FAULTS_CHILD", "1")
+        .env("URING_ENGINE_FAULTS", "ops=NOPE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("URING_ENGINE_FAULTS"));
+}
