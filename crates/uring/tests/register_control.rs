@@ -223,6 +223,9 @@ fn iowq_affinity_pins_new_workers() {
 #[test]
 fn napi_settings_round_trip() {
     for_each_flavor("register_napi", &[], 4, |f, ring| {
+        if !common::register_gate("register_napi", f, &[sys::IORING_REGISTER_NAPI]) {
+            return;
+        }
         let sub = ring.submitter();
         let prev = sub
             .register_napi(100, true, sys::IO_URING_NAPI_TRACKING_DYNAMIC)

@@ -108,6 +108,13 @@ fn registered_wait_arguments_come_from_the_region() {
     common::for_each_backend_only(
         "registered_wait_arguments_come_from_the_region",
         |backend| {
+            if !common::register_gate(
+                "registered_wait_arguments_come_from_the_region",
+                &common::default_flavor(backend),
+                &[sys::IORING_REGISTER_MEM_REGION],
+            ) {
+                return;
+            }
             let page = 4096;
             // User memory, on a ring still disabled.
             let mem = Map::anonymous(page);
@@ -160,6 +167,13 @@ fn wait_regions_need_a_disabled_ring_and_kernel_regions_map() {
     common::for_each_backend_only(
         "wait_regions_need_a_disabled_ring_and_kernel_regions_map",
         |backend| {
+            if !common::register_gate(
+                "wait_regions_need_a_disabled_ring_and_kernel_regions_map",
+                &common::default_flavor(backend),
+                &[sys::IORING_REGISTER_MEM_REGION],
+            ) {
+                return;
+            }
             let ring = common::builder(backend).build(4).unwrap();
             let mut rd = sys::io_uring_region_desc {
                 size: 4096,
@@ -255,6 +269,13 @@ fn resize_moves_pending_completions_into_new_rings() {
     common::for_each_backend_only(
         "resize_moves_pending_completions_into_new_rings",
         |backend| {
+            if !common::register_gate(
+                "resize_moves_pending_completions_into_new_rings",
+                &common::default_flavor(backend),
+                &[sys::IORING_REGISTER_RESIZE_RINGS],
+            ) {
+                return;
+            }
             let mut plain = common::builder(backend).build(4).unwrap();
             let mut p = sys::io_uring_params {
                 sq_entries: 8,
@@ -341,6 +362,13 @@ fn resize_moves_pending_completions_into_new_rings() {
 #[test]
 fn zcrx_needs_its_ring_flags_and_a_capable_nic() {
     common::for_each_backend_only("zcrx_needs_its_ring_flags_and_a_capable_nic", |backend| {
+        if !common::register_gate(
+            "zcrx_needs_its_ring_flags_and_a_capable_nic",
+            &common::default_flavor(backend),
+            &[sys::IORING_REGISTER_ZCRX_IFQ],
+        ) {
+            return;
+        }
         let area = Map::anonymous(64 * 1024);
         let mut area_reg = sys::io_uring_zcrx_area_reg {
             addr: area.ptr as u64,

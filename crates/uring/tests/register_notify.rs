@@ -116,6 +116,13 @@ fn open_with(ring: &mut Ring, path: &std::ffi::CStr, personality: u16) -> i32 {
 #[test]
 fn personality_carries_the_registering_credentials() {
     for_each_flavor("register_personality", &[], 8, |f, ring| {
+        if !common::register_gate(
+            "register_personality",
+            f,
+            &[sys::IORING_REGISTER_PERSONALITY],
+        ) {
+            return;
+        }
         let sub = ring.submitter();
         let id = sub.register_personality().unwrap();
         assert_ne!(id, 0, "[{}] 0 means no personality", f.name);
