@@ -382,7 +382,8 @@ impl Engine {
     ///
     /// A `LINK_TIMEOUT` right behind it leaves the chain for the timers, and its
     /// clock starts once this first attempt returned, whatever became of the request
-    /// (`io_queue_linked_timeout`; see `timer.rs`).
+    /// (`io_queue_linked_timeout`), unless the kernel would have sent the request to
+    /// io-wq from the start (see `timer.rs`).
     pub(crate) fn issue(self: &Arc<Self>, mut req: Box<Req>, mode: Mode) {
         let lt = if req.ltimeout == 0
             && req
@@ -394,8 +395,9 @@ impl Engine {
         } else {
             0
         };
+        let starts = lt != 0 && crate::timer::link_timeout_starts(&req);
         self.issue_now(req, mode);
-        if lt != 0 {
+        if starts {
             self.timers.arm_link(self, lt);
         }
     }
@@ -449,6 +451,11 @@ impl Engine {
 
     /// Waits for the request's fd to be ready, then issues it again.
     pub(crate) fn wait_ready(self: &Arc<Self>, req: Box<Req>, events: i16) {
+        if req.ltimeout != 0 {
+            // Sent to a worker with IOSQE_ASYNC, it now waits: its LINK_TIMEOUT starts
+            // (io_arm_ltimeout; a no-op if it already did; see timer.rs).
+            self.timers.arm_link(self, req.ltimeout);
+        }
         if let Some(d) = &self.det {
             // Deterministic mode: no reactor thread; `enter` polls it (det.rs).
             return d.park(req, events);

@@ -27,7 +27,8 @@
 //! ([`Timers::prepare_link`], from `Engine::issue`), the timeout leaves the chain and
 //! waits here, unarmed, tagged with an id the request carries in `Req::ltimeout`;
 //! its clock starts once the first issue attempt returned ([`Timers::arm_link`]), as
-//! `io_queue_linked_timeout` does. The request's completion takes it out again
+//! `io_queue_linked_timeout` does — except for requests the kernel sends to io-wq
+//! from the start, whose link timeout never starts ([`link_timeout_starts`]). The request's completion takes it out again
 //! ([`Timers::disarm_link`]: it completes with `-ECANCELED`). If it fires first, the
 //! request is found by that id where it waits (`Engine::take_parked`) and completes
 //! with `-ECANCELED`, the timeout with `-ETIME`; a request running in a worker is
@@ -579,6 +580,53 @@ pub(crate) fn waits_in_worker(opcode: u8) -> bool {
         opcode,
         sys::IORING_OP_FUTEX_WAIT | sys::IORING_OP_FUTEX_WAITV | sys::IORING_OP_WAITID
     )
+}
+
+/// Whether the clock of a `LINK_TIMEOUT` starts when the request before it is issued.
+/// The kernel starts it (`io_arm_ltimeout`, `io_queue_linked_timeout`) when an issue
+/// attempt leaves the request waiting (for readiness, or queued for io-wq after a
+/// non-blocking attempt failed). A request sent to io-wq from the start —
+/// `IOSQE_ASYNC`, or an op whose prep sets `REQ_F_FORCE_ASYNC` — gets its one attempt
+/// there: if it then waits for readiness, the timeout starts (`Engine::wait_ready`);
+/// if it blocks, the timeout never starts and ends with `-ECANCELED` when the request
+/// completes. The engine does the same, with one difference: an `IOSQE_ASYNC` read
+/// or write of a pipe or socket blocks in the engine's worker where io-wq would try
+/// it without blocking and wait for readiness, so its link timeout does not start
+/// either. (`OPENAT2`'s flags live in memory the engine does not re-read here: its
+/// link timeout starts.)
+pub(crate) fn link_timeout_starts(req: &Req) -> bool {
+    !req.has(sys::IOSQE_ASYNC) && !forced_async(req)
+}
+
+/// The ops whose prep sets `REQ_F_FORCE_ASYNC` in 6.18.
+fn forced_async(req: &Req) -> bool {
+    match req.opcode() {
+        sys::IORING_OP_SPLICE
+        | sys::IORING_OP_TEE
+        | sys::IORING_OP_FSYNC
+        | sys::IORING_OP_SYNC_FILE_RANGE
+        | sys::IORING_OP_FALLOCATE
+        | sys::IORING_OP_FTRUNCATE
+        | sys::IORING_OP_MADVISE
+        | sys::IORING_OP_STATX
+        | sys::IORING_OP_RENAMEAT
+        | sys::IORING_OP_UNLINKAT
+        | sys::IORING_OP_MKDIRAT
+        | sys::IORING_OP_SYMLINKAT
+        | sys::IORING_OP_LINKAT
+        | sys::IORING_OP_FSETXATTR
+        | sys::IORING_OP_SETXATTR
+        | sys::IORING_OP_FGETXATTR
+        | sys::IORING_OP_GETXATTR => true,
+        sys::IORING_OP_OPENAT => {
+            req.op_flags() & (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) as u32 != 0
+        }
+        sys::IORING_OP_FADVISE => !matches!(
+            req.op_flags() as i32,
+            libc::POSIX_FADV_NORMAL | libc::POSIX_FADV_RANDOM | libc::POSIX_FADV_SEQUENTIAL
+        ),
+        _ => false,
+    }
 }
 
 /// A link timeout fired (`io_link_timeout_fn`, `io_req_task_link_timeout`): cancels

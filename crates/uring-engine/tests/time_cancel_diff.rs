@@ -34,7 +34,10 @@ fn both<T: PartialEq + std::fmt::Debug>(test: &str, body: impl Fn(Backend) -> T)
     match ring_on(Backend::Kernel, 4) {
         Ok(_) => {
             let kernel = body(Backend::Kernel);
-            assert_eq!(kernel, engine, "{test}: kernel (left) and engine (right) differ");
+            assert_eq!(
+                kernel, engine,
+                "{test}: kernel (left) and engine (right) differ"
+            );
         }
         Err(e @ (SetupError::Disabled { .. } | SetupError::Invalid { .. })) => {
             skip(test, &e.to_string());
@@ -200,7 +203,10 @@ fn link_timeout_misplaced_and_remove_codes() {
         let ts = Timespec::from(Duration::from_millis(10));
         let mut got = Vec::new();
         // Alone: -EINVAL.
-        push(&mut ring, &[opcode::LinkTimeout::new(&ts).build().user_data(1)]);
+        push(
+            &mut ring,
+            &[opcode::LinkTimeout::new(&ts).build().user_data(1)],
+        );
         got.extend(sorted(&reap(&mut ring, 1)));
         // After another link timeout: the second is invalid, failing the chain.
         push(
@@ -286,7 +292,10 @@ fn count_timeouts_count_other_completions() {
         order.extend(pairs(&reap(&mut ring, 3)));
         // The 30 ms timeout expires: its CQE is not counted.
         order.extend(pairs(&reap(&mut ring, 1)));
-        assert!(quiet(&mut ring, 30), "[{b:?}] the second count is not met yet");
+        assert!(
+            quiet(&mut ring, 30),
+            "[{b:?}] the second count is not met yet"
+        );
         push(&mut ring, &[opcode::Nop::new().build().user_data(3)]);
         order.extend(pairs(&reap(&mut ring, 1)));
         assert!(quiet(&mut ring, 30), "[{b:?}] 3 of 4");
@@ -300,7 +309,10 @@ fn count_timeouts_count_other_completions() {
                 opcode::Timeout::new(&long).build().user_data(105),
             ],
         );
-        push(&mut ring, &[opcode::TimeoutRemove::new(105).build().user_data(5)]);
+        push(
+            &mut ring,
+            &[opcode::TimeoutRemove::new(105).build().user_data(5)],
+        );
         let last = reap(&mut ring, 3);
         assert_eq!(position(&last, 104), 2, "[{b:?}] after the two it counted");
         order.extend(sorted(&last));
@@ -371,9 +383,11 @@ fn cancel_all_by_fd_and_sync_cancel() {
         pending_reads(&mut ring, c.as_raw_fd(), &[4], bc);
         push(
             &mut ring,
-            &[opcode::PollAdd::new(Target::Fd(a.as_raw_fd()), libc::POLLIN as u32)
-                .build()
-                .user_data(5)],
+            &[
+                opcode::PollAdd::new(Target::Fd(a.as_raw_fd()), libc::POLLIN as u32)
+                    .build()
+                    .user_data(5),
+            ],
         );
         let mut got = Vec::new();
         // All on pipe a: three reads and the poll.
@@ -397,7 +411,9 @@ fn cancel_all_by_fd_and_sync_cancel() {
         // A bad fd.
         push(
             &mut ring,
-            &[opcode::AsyncCancel::by_fd(Target::Fd(-1)).build().user_data(12)],
+            &[opcode::AsyncCancel::by_fd(Target::Fd(-1))
+                .build()
+                .user_data(12)],
         );
         got.push(sorted(&reap(&mut ring, 1)));
         // Synchronous: by user_data, then all on c (nothing left: 0).
@@ -467,12 +483,21 @@ fn cancel_parked_futex_and_waitid() {
         // By fd: futex and waitid waits are never matched by file.
         push(
             &mut ring,
-            &[opcode::AsyncCancel::by_fd(Target::Fd(0)).all(true).build().user_data(9)],
+            &[opcode::AsyncCancel::by_fd(Target::Fd(0))
+                .all(true)
+                .build()
+                .user_data(9)],
         );
         got.push(sorted(&reap(&mut ring, 1)));
-        push(&mut ring, &[opcode::AsyncCancel::new(1).build().user_data(10)]);
+        push(
+            &mut ring,
+            &[opcode::AsyncCancel::new(1).build().user_data(10)],
+        );
         got.push(sorted(&reap(&mut ring, 2)));
-        push(&mut ring, &[opcode::AsyncCancel::new(2).build().user_data(11)]);
+        push(
+            &mut ring,
+            &[opcode::AsyncCancel::new(2).build().user_data(11)],
+        );
         got.push(sorted(&reap(&mut ring, 2)));
         child.kill().unwrap();
         child.wait().unwrap();
@@ -509,7 +534,10 @@ fn msg_ring_between_two_rings() {
         skip.as_raw_mut().op_flags.msg_ring_flags = sys::IORING_MSG_RING_CQE_SKIP;
         got.push(run(&mut a, skip));
         let (p, _pw) = pipe();
-        got.push(run(&mut a, opcode::MsgRing::data(p.as_raw_fd(), 1, 1).build()));
+        got.push(run(
+            &mut a,
+            opcode::MsgRing::data(p.as_raw_fd(), 1, 1).build(),
+        ));
         // Files: the target has no table yet (-ENXIO for a slot, -ENFILE to allocate).
         let file = tempfile::tempfile().unwrap();
         a.submitter().register_files(&[file.as_raw_fd()]).unwrap();
@@ -576,8 +604,12 @@ fn attach_wq_names_a_ring() {
         let fd = first.as_raw_fd().expect("a ring fd");
         let ok = setup_errno(Ring::builder().backend_exact(b).attach_wq(fd).build(4));
         let (p, _w) = pipe();
-        let not_ring =
-            setup_errno(Ring::builder().backend_exact(b).attach_wq(p.as_raw_fd()).build(4));
+        let not_ring = setup_errno(
+            Ring::builder()
+                .backend_exact(b)
+                .attach_wq(p.as_raw_fd())
+                .build(4),
+        );
         let closed = setup_errno(Ring::builder().backend_exact(b).attach_wq(999_999).build(4));
         (ok, not_ring, closed)
     });
@@ -594,5 +626,41 @@ fn register_clock_codes() {
             code(sub.register_clock(libc::CLOCK_BOOTTIME)),
             code(sub.register_clock(libc::CLOCK_MONOTONIC)),
         )
+    });
+}
+
+#[test]
+fn link_timeout_of_work_sent_to_a_worker_never_starts() {
+    // The kernel starts a link timeout when an issue attempt leaves its request
+    // waiting. A SPLICE (forced async) goes to io-wq at once and blocks in its one
+    // attempt there: its timeout never starts, and is cancelled when the splice
+    // completes. A plain read of a pipe waits for readiness: its timeout fires.
+    both("link_timeout_of_work_sent_to_a_worker_never_starts", |b| {
+        let mut ring = ring(b);
+        let (r, w) = pipe();
+        let (r3, _w3) = pipe();
+        let file = tempfile::tempfile().unwrap();
+        let ts = Timespec::from(Duration::from_millis(30));
+        let mut buf3 = [0u8; 8];
+        push(
+            &mut ring,
+            &[
+                opcode::Splice::new(Target::Fd(r.as_raw_fd()), -1, &file, 0, 100)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(1),
+                opcode::LinkTimeout::new(&ts).build().user_data(2),
+                opcode::Read::new(Target::Fd(r3.as_raw_fd()), buf3.as_mut_ptr(), 8)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(5),
+                opcode::LinkTimeout::new(&ts).build().user_data(6),
+            ],
+        );
+        let mut got = sorted(&reap(&mut ring, 2));
+        assert!(quiet(&mut ring, 100), "[{b:?}] the splice waits on");
+        write(&w, b"data");
+        got.extend(sorted(&reap(&mut ring, 2)));
+        got
     });
 }
