@@ -273,6 +273,8 @@ struct Built {
     /// Read buffers, by user_data.
     reads: BTreeMap<u64, Vec<u8>>,
     _writes: Vec<Vec<u8>>,
+    /// Boxed: the SQEs point at them, and a Vec of values would move them as it grows.
+    #[allow(clippy::vec_box)]
     _timespecs: Vec<Box<Timespec>>,
     /// Chains (user_data in chain order, without link timeouts) and drained requests.
     chains: Vec<Vec<u64>>,
