@@ -15,6 +15,74 @@
 //! (`wq`), links, drain, `CQE_SKIP_SUCCESS`, an overflow list (`IORING_FEAT_NODROP`),
 //! an SQ poll thread. What it cannot do in user space it refuses as the kernel
 //! refuses what it does not know (`-EINVAL`), and its probe says so.
+//!
+//! # Deterministic replay
+//! [`Config::deterministic`] (or `URING_ENGINE_SEED=N`, or `=random` to have a seed
+//! picked and printed) runs a ring on one thread: no workers, no helper threads,
+//! everything inside `io_uring_enter`, independent requests completing in an order a
+//! seeded generator picks among those io_uring allows (links, drains, multishot order
+//! and `CQE_SKIP_SUCCESS` kept), timers on a virtual clock that jumps when nothing
+//! else can run. The same seed gives the same CQEs in the same order with the same
+//! results; other seeds explore other orders, which is how a program that relies on
+//! an order io_uring does not promise gets caught. `IORING_SETUP_SQPOLL` is refused
+//! (`EINVAL`) in this mode. Details: `det.rs`.
+//!
+//! # Testing a program with faults
+//! A [`FaultPlan`] (or `URING_ENGINE_FAULTS`, in the text form [`FaultPlan::parse`]
+//! documents) makes chosen requests fail with an errno, transfer fewer bytes than asked
+//! (a short write really writes fewer bytes), be interrupted and restarted, or be
+//! delayed: by index among the requests of the opcodes a rule names, or at a rate
+//! drawn from a seeded generator. Faults are decided in SQ order, so a plan and a seed
+//! give the same faults to the same requests on every run, threaded or deterministic;
+//! [`FaultPlan::counts`] and [`FaultPlan::injected`] tell a test what was injected.
+//!
+//! The classic case: a write-ahead log appends records with a `WRITE` linked to an
+//! `FSYNC`. What does it do when the fsync fails? It must not acknowledge the
+//! records, and must not retry the fsync and assume (after a failed fsync Linux may
+//! have dropped the dirty pages, and the next fsync succeeds); it rewrites from its
+//! own buffer. `examples/wal.rs` is such a writer and `tests/wal.rs` tests it this
+//! way; in short:
+//!
+//! ```
+//! use uring::{Backend, EngineConfig, Ring, SqeFlags, opcode, sys};
+//! use uring_engine::{Fault, FaultPlan, FaultRule};
+//! # if std::env::var_os("URING_BACKEND").is_some() { return Ok(()); }
+//!
+//! // The second FSYNC of the ring fails with EIO.
+//! let plan = FaultPlan::new()
+//!     .rule(FaultRule::on(&[sys::IORING_OP_FSYNC]).at(1, Fault::Error(libc::EIO)));
+//! // Same as URING_ENGINE_FAULTS='ops=FSYNC,at=1:EIO'.
+//! assert_eq!(plan.to_string(), "ops=FSYNC,at=1:EIO");
+//! let mut ring = Ring::builder()
+//!     .backend(Backend::Engine)
+//!     .engine_config(EngineConfig::new().deterministic(7).faults(plan.clone()))
+//!     .build(8)?;
+//! let file = tempfile::tempfile()?;
+//! let record = b"record";
+//! let mut results = Vec::new();
+//! for commit in 0..2u64 {
+//!     let write = opcode::Write::new(&file, record.as_ptr(), 6)
+//!         .offset(6 * commit)
+//!         .build()
+//!         .flags(SqeFlags::IO_LINK)
+//!         .user_data(1);
+//!     let fsync = opcode::Fsync::new(&file).build().user_data(2);
+//!     // SAFETY: `record` is static.
+//!     unsafe { ring.submission().push_multiple(&[write, fsync]) }.unwrap();
+//!     ring.submit_and_wait(2)?;
+//!     let mut cqes: Vec<_> = ring.completion().map(|c| (c.user_data(), c.result())).collect();
+//!     cqes.sort();
+//!     results.push(cqes);
+//! }
+//! assert_eq!(results[0], [(1, 6), (2, 0)]); // durable: acknowledge
+//! assert_eq!(results[1], [(1, 6), (2, -libc::EIO)]); // written, NOT durable
+//! assert_eq!(plan.counts().errors, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! (Under `URING_BACKEND=kernel` the builder would run this on the kernel, where no
+//! fault is injected; tests that need the engine say `backend(Backend::Engine)` and
+//! leave `URING_BACKEND` unset.)
 #![cfg(target_os = "linux")]
 // Interim, while the op table fills in this session: interfaces used by ops not yet
 // landed. Removed once every module has its users.
@@ -38,6 +106,7 @@ mod rings;
 mod rsrc;
 mod sqpoll;
 mod timer;
+mod user;
 mod wq;
 
 use std::ffi::c_void;
@@ -272,6 +341,90 @@ pub unsafe fn register_blind(opcode: u32, arg: *const c_void, nr_args: u32) -> i
         _ => Err(-libc::EINVAL),
     }
     .map_err(err)
+}
+
+/// Runs only the engine's preparation of one SQE (the checks of `io_init_req` and
+/// the op's prep) on a ring set up with `setup_flags`, and returns 0 or the `-errno`
+/// its CQE would carry. Never issues: an arbitrary SQE carries arbitrary pointers.
+/// For the fuzz target (`fuzz/`) and its test.
+///
+/// `bytes`: the SQE (64 bytes, or 128 with `IORING_SETUP_SQE128`; a short input is
+/// zero-padded), then one byte whose bits 0, 1, 2 redirect a non-zero `addr`,
+/// `off`/`addr2`, `addr3` into an arena filled with the rest of the input (else they
+/// stay as given). While it runs, prep may read the arena only: any other address
+/// gives `-EFAULT`, as `copy_from_user` does (`user.rs`). Setup flags the engine
+/// cannot take without more arguments (SQPOLL, ATTACH_WQ, NO_MMAP, …) are masked off;
+/// a combination setup refuses returns setup's error.
+#[doc(hidden)]
+pub fn fuzz_prep(bytes: &[u8], setup_flags: u32) -> i32 {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    const TAKEN: u32 = sys::IORING_SETUP_SQE128
+        | sys::IORING_SETUP_CQE32
+        | sys::IORING_SETUP_CQE_MIXED
+        | sys::IORING_SETUP_NO_SQARRAY
+        | sys::IORING_SETUP_SINGLE_ISSUER
+        | sys::IORING_SETUP_DEFER_TASKRUN
+        | sys::IORING_SETUP_SUBMIT_ALL
+        | sys::IORING_SETUP_COOP_TASKRUN
+        | sys::IORING_SETUP_TASKRUN_FLAG;
+    const ARENA: usize = 8192;
+    thread_local! {
+        static RINGS: RefCell<HashMap<u32, Result<EngineRing, i32>>> = RefCell::new(HashMap::new());
+    }
+    let flags = setup_flags & TAKEN;
+    RINGS.with(|rings| {
+        let mut rings = rings.borrow_mut();
+        let ring = rings.entry(flags).or_insert_with(|| {
+            let mut p = sys::io_uring_params {
+                flags,
+                ..Default::default()
+            };
+            EngineRing::with_config(8, &mut p, Config::new())
+                .map_err(|e| -e.raw_os_error().unwrap_or(libc::EINVAL))
+        });
+        let ring = match ring {
+            Ok(r) => r,
+            Err(e) => return *e,
+        };
+        let sqe_size = if flags & sys::IORING_SETUP_SQE128 != 0 {
+            128
+        } else {
+            64
+        };
+        let mut raw = [0u8; 128];
+        let n = bytes.len().min(sqe_size);
+        raw[..n].copy_from_slice(&bytes[..n]);
+        let control = bytes.get(sqe_size).copied().unwrap_or(0);
+        let mut arena = vec![0u8; ARENA];
+        let rest = bytes.get(sqe_size + 1..).unwrap_or(&[]);
+        let k = rest.len().min(ARENA - 1); // the last byte stays NUL
+        arena[..k].copy_from_slice(&rest[..k]);
+        let base = arena.as_ptr() as u64;
+        // SAFETY: io_uring_sqe is 64 bytes of plain integers: any bytes are a value.
+        let mut sqe: sys::io_uring_sqe = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
+        let into = |v: u64| if v == 0 { 0 } else { base + v % ARENA as u64 };
+        // SAFETY: (the three unions) plain integers over the same bytes.
+        unsafe {
+            if control & 1 != 0 {
+                sqe.addr_or_splice_off_in.addr = into(sqe.addr_or_splice_off_in.addr);
+            }
+            if control & 2 != 0 {
+                sqe.off_or_addr2.off = into(sqe.off_or_addr2.off);
+            }
+            if control & 4 != 0 {
+                sqe.addr3_or_cmd.addr3.addr3 = into(sqe.addr3_or_cmd.addr3.addr3);
+            }
+        }
+        let mut ext = [0u8; 64];
+        ext.copy_from_slice(&raw[64..]);
+        let mut req = req::Req::new(sqe, ext);
+        let end = base as usize + ARENA;
+        match user::with_arena(base as usize, end, || ring.engine.prepare(&mut req)) {
+            Ok(()) => 0,
+            Err(e) => e,
+        }
+    })
 }
 
 impl Drop for EngineRing {

@@ -119,13 +119,19 @@ fn user_path(addr: u64, empty_ok: bool) -> Result<CString, i32> {
 /// Copies a NUL-terminated string of fewer than `max` bytes: `None` if no NUL comes
 /// within `max`, `Some(Err(-EFAULT))` for null.
 fn user_str(addr: u64, max: usize) -> Option<Result<CString, i32>> {
-    if addr == 0 {
-        return Some(Err(-libc::EFAULT));
+    if let Err(e) = crate::user::check(addr, 1) {
+        return Some(Err(e));
     }
     let p = addr as *const libc::c_char;
+    let room = crate::user::readable_from(addr);
     // SAFETY: the application promises a NUL-terminated string at `addr` (the SQE
-    // contract); strnlen reads no further than its NUL or `max` bytes.
-    let n = unsafe { libc::strnlen(p, max) };
+    // contract); strnlen reads no further than its NUL, `max` bytes, or what
+    // `user::readable_from` allows.
+    let n = unsafe { libc::strnlen(p, max.min(room)) };
+    if n == room {
+        // No NUL in readable memory.
+        return Some(Err(-libc::EFAULT));
+    }
     if n == max {
         return None;
     }
@@ -212,9 +218,7 @@ pub(crate) fn prep_openat2(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         return Err(-libc::EINVAL);
     }
     let src = req.off() as *const u8;
-    if src.is_null() {
-        return Err(-libc::EFAULT);
-    }
+    crate::user::check(src as u64, len)?;
     let mut how = OpenHow::default();
     // SAFETY: the application promises `len` readable bytes at `addr2` (the SQE
     // contract); we copy the first 24 and check the rest is zero, as
@@ -715,9 +719,7 @@ fn prep_set(req: &mut Req, kind: u64) -> Result<(), i32> {
             return Err(-libc::E2BIG);
         }
         let src = req.off() as *const u8;
-        if src.is_null() {
-            return Err(-libc::EFAULT);
-        }
+        crate::user::check(src as u64, size as usize)?;
         // SAFETY: the application promises `size` readable bytes at `addr2` (the SQE
         // contract).
         value.extend_from_slice(unsafe { std::slice::from_raw_parts(src, size as usize) });

@@ -104,9 +104,7 @@ pub(crate) fn prep_waitv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         return Err(-libc::EINVAL);
     }
     let src = req.addr() as *const FutexWaitv;
-    if src.is_null() {
-        return Err(-libc::EFAULT);
-    }
+    crate::user::check(src as u64, nr as usize * size_of::<FutexWaitv>())?;
     let mut v = Vec::with_capacity(nr as usize);
     for i in 0..nr as usize {
         // SAFETY: the SQE contract: `addr` points to `len` futex_waitv entries, valid

@@ -146,9 +146,7 @@ fn no_ioprio(req: &Req) -> Result<(), i32> {
 
 /// Reads a `T` from application memory (`copy_from_user`); `-EFAULT` for null.
 fn read_user<T: Copy>(addr: u64) -> Result<T, i32> {
-    if addr == 0 {
-        return Err(-libc::EFAULT);
-    }
+    crate::user::check(addr, size_of::<T>())?;
     // SAFETY: the application promises that what the SQE points to is valid during
     // submission (the SQE contract); read_unaligned copes with any alignment.
     Ok(unsafe { (addr as *const T).read_unaligned() })
@@ -163,9 +161,7 @@ fn copy_addr(m: &mut NetMsg, addr: u64, len: i64) -> Result<(), i32> {
         m.addrlen = 0;
         return Ok(());
     }
-    if addr == 0 {
-        return Err(-libc::EFAULT);
-    }
+    crate::user::check(addr, len as usize)?;
     // SAFETY: as `read_user`; `len` fits in the destination.
     unsafe {
         std::ptr::copy_nonoverlapping(
@@ -185,12 +181,15 @@ fn copy_iovecs(addr: u64, n: usize, too_many: i32) -> Result<Vec<libc::iovec>, i
     }
     let mut v = Vec::<libc::iovec>::with_capacity(n);
     if n > 0 {
-        if addr == 0 {
-            return Err(-libc::EFAULT);
-        }
+        crate::user::check(addr, n * size_of::<libc::iovec>())?;
         // SAFETY: as `read_user`, for `n` iovecs; `v` has room for them.
+        // Copied as bytes: the kernel does not require the array to be aligned.
         unsafe {
-            std::ptr::copy_nonoverlapping(addr as *const libc::iovec, v.as_mut_ptr(), n);
+            std::ptr::copy_nonoverlapping(
+                addr as *const u8,
+                v.as_mut_ptr().cast::<u8>(),
+                n * size_of::<libc::iovec>(),
+            );
             v.set_len(n);
         }
     }

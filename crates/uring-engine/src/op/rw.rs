@@ -91,17 +91,24 @@ fn prep_vec(req: &mut Req, kind: u64) -> Result<(), i32> {
     let mut v = Vec::<libc::iovec>::with_capacity(n as usize);
     if n > 0 {
         let src = req.addr() as *const libc::iovec;
-        if src.is_null() {
-            return Err(-libc::EFAULT);
-        }
+        crate::user::check(src as u64, n as usize * size_of::<libc::iovec>())?;
         // SAFETY: the application promises `addr` points to `len` iovecs valid during
         // submission (the SQE contract); `v` has room for `n`.
+        // Copied as bytes: the kernel does not require the array to be aligned.
         unsafe {
-            std::ptr::copy_nonoverlapping(src, v.as_mut_ptr(), n as usize);
+            std::ptr::copy_nonoverlapping(
+                src.cast::<u8>(),
+                v.as_mut_ptr().cast::<u8>(),
+                n as usize * size_of::<libc::iovec>(),
+            );
             v.set_len(n as usize);
         }
     }
-    let total: usize = v.iter().map(|i| i.iov_len).sum();
+    // A length is an ssize_t to the kernel: negative is -EINVAL (`iovec_from_user`).
+    if v.iter().any(|i| i.iov_len > isize::MAX as usize) {
+        return Err(-libc::EINVAL);
+    }
+    let total = v.iter().fold(0usize, |t, i| t.saturating_add(i.iov_len));
     if total > isize::MAX as usize {
         return Err(-libc::EINVAL);
     }

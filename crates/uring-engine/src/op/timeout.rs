@@ -23,9 +23,7 @@ const TIMEOUT_FLAGS: u32 = sys::IORING_TIMEOUT_ABS
 
 /// Reads the timespec at `addr` (`-EFAULT` for null, `-EINVAL` if negative).
 fn read_timespec(addr: u64) -> Result<u64, i32> {
-    if addr == 0 {
-        return Err(-libc::EFAULT);
-    }
+    crate::user::check(addr, size_of::<sys::__kernel_timespec>())?;
     // SAFETY: the SQE contract: `addr` points to a `__kernel_timespec` valid during
     // submission, which is when prep runs.
     let ts = unsafe { (addr as *const sys::__kernel_timespec).read_unaligned() };
