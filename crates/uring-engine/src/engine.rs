@@ -184,6 +184,7 @@ impl Engine {
             .min(self.rings.sq_entries);
         let n = to_submit.min(avail);
         let mut chain: Vec<Box<Req>> = Vec::new();
+        let mut batch: Vec<Box<Req>> = Vec::new();
         let mut consumed = 0;
         let mut submitted = 0;
         while consumed < n {
@@ -227,9 +228,9 @@ impl Engine {
                     if links {
                         continue;
                     }
-                    self.queue(link_up(std::mem::take(&mut chain)));
+                    self.queue(link_up(std::mem::take(&mut chain)), &mut batch);
                 } else {
-                    self.queue(req);
+                    self.queue(req, &mut batch);
                 }
                 if !self.is(sys::IORING_SETUP_SUBMIT_ALL) {
                     break;
@@ -239,17 +240,24 @@ impl Engine {
             if in_chain || links {
                 chain.push(req);
                 if !links {
-                    self.queue(link_up(std::mem::take(&mut chain)));
+                    self.queue(link_up(std::mem::take(&mut chain)), &mut batch);
                 }
             } else {
-                self.queue(req);
+                self.queue(req, &mut batch);
             }
         }
         if !chain.is_empty() {
             // A chain left open at the end of the batch is submitted as it is.
-            self.queue(link_up(chain));
+            self.queue(link_up(chain), &mut batch);
         }
+        // The SQEs are copied out: give the slots back before anything completes, so
+        // an application that sees a CQE also sees its SQE consumed (with SQPOLL, a
+        // CQE reaped before the head moved made the next submit count the old SQE
+        // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
+        for r in batch {
+            self.start(r, Mode::Inline);
+        }
         submitted
     }
 
@@ -277,8 +285,9 @@ impl Engine {
         (def.prep)(req, self)
     }
 
-    /// Queues a request (with its chain) for issue, subject to drain.
-    fn queue(self: &Arc<Self>, req: Box<Req>) {
+    /// Queues a request (with its chain) for issue, subject to drain: into `batch`,
+    /// started once the submission is read, or held back.
+    fn queue(self: &Arc<Self>, req: Box<Req>, batch: &mut Vec<Box<Req>>) {
         let req = if req.has(sys::IOSQE_IO_DRAIN) || self.drain_pending.load(Ordering::SeqCst) {
             match self.defer(req) {
                 Some(r) => r,
@@ -288,7 +297,7 @@ impl Engine {
             self.inflight.fetch_add(chain_len(&req), Ordering::SeqCst);
             req
         };
-        self.start(req, Mode::Inline);
+        batch.push(req);
     }
 
     /// Starts a queued chain: issues its head, or fails it whole if preparation failed.

@@ -11,6 +11,11 @@ use uring_sys as sys;
 
 use crate::engine::Engine;
 
+/// How long the thread spins after work before it starts napping.
+const SPIN: Duration = Duration::from_micros(50);
+/// The nap between looks at the SQ during the idle time.
+const NAP: Duration = Duration::from_micros(100);
+
 #[derive(Default)]
 struct State {
     /// A wake-up was asked for since the thread last looked.
@@ -124,7 +129,14 @@ fn run(
         }
         if last_work.elapsed() < idle {
             drop(e);
-            std::thread::yield_now();
+            // The kernel's thread spins through its idle time; a thread of ours
+            // shares the CPUs with the application, so it spins a little, then
+            // polls with short naps (a new SQE waits at most a nap).
+            if last_work.elapsed() < SPIN {
+                std::hint::spin_loop();
+            } else {
+                std::thread::sleep(NAP);
+            }
             continue;
         }
         // Going to sleep: announce it, then look at the tail once more. The full
