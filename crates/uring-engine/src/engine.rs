@@ -261,6 +261,13 @@ impl Engine {
         submitted
     }
 
+    /// Waits until no submission is in progress: what a submission took from the SQ
+    /// is then issued or parked where cancellation finds it (the kernel's register
+    /// calls take the `uring_lock` its submission holds).
+    pub(crate) fn quiesce_submission(&self) {
+        drop(self.submit_lock.lock().expect("submit lock"));
+    }
+
     /// The checks of `io_init_req` and the op's prep.
     pub(crate) fn prepare(&self, req: &mut Req) -> Result<(), i32> {
         let Some(def) = op::def(req.opcode()) else {

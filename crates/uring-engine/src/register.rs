@@ -438,6 +438,9 @@ unsafe fn iowq_max_workers(e: &Engine, arg: *mut u32, nr: u32) -> Res {
             arg.read_unaligned() as usize,
             arg.add(1).read_unaligned() as usize,
         ];
+        if new.iter().any(|&n| n > i32::MAX as usize) {
+            return Err(-libc::EINVAL);
+        }
         let old = e.wq.set_max(new);
         arg.write_unaligned(old[0].min(u32::MAX as usize) as u32);
         arg.add(1)
@@ -881,7 +884,9 @@ unsafe fn query(mut hdr_p: *mut sys::io_uring_query_hdr, nr: u32) -> Res {
                 __pad: 0,
             };
             // SAFETY: `out` is plain integers of exactly MAX_QUERY_SIZE bytes.
-            data = unsafe { std::mem::transmute::<sys::io_uring_query_opcode, [u8; MAX_QUERY_SIZE]>(out) };
+            data = unsafe {
+                std::mem::transmute::<sys::io_uring_query_opcode, [u8; MAX_QUERY_SIZE]>(out)
+            };
             res_size = MAX_QUERY_SIZE;
             0
         };

@@ -65,6 +65,9 @@ pub struct Ring {
     // Field order is drop order: the ring is closed before its memory goes away.
     backend: Driver,
     params: Parameters,
+    /// On the engine: the index [`Ring::register_ring_fd`] got (bookkeeping only; an
+    /// engine ring is entered through its handle).
+    engine_ring_index: Option<u32>,
     _memory: RingMemory,
 }
 
@@ -174,6 +177,9 @@ impl Ring {
             Driver::Kernel(k) => k.register_ring_fd(),
             // The engine is entered through its handle; the index is bookkeeping.
             Driver::Engine(_) => {
+                if let Some(i) = self.engine_ring_index {
+                    return Ok(i);
+                }
                 let mut up = sys::io_uring_rsrc_update {
                     offset: u32::MAX,
                     ..Default::default()
@@ -186,6 +192,7 @@ impl Ring {
                         1,
                     )
                 }?;
+                self.engine_ring_index = Some(up.offset);
                 Ok(up.offset)
             }
         }
@@ -202,10 +209,26 @@ impl Ring {
                 "a REGISTERED_FD_ONLY ring has only its registered index",
             ));
         }
-        match self.backend.kernel_mut() {
-            Some(k) => k.unregister_ring_fd(),
-            None => Ok(()),
+        if let Some(k) = self.backend.kernel_mut() {
+            return k.unregister_ring_fd();
         }
+        let Some(index) = self.engine_ring_index else {
+            return Ok(());
+        };
+        let up = sys::io_uring_rsrc_update {
+            offset: index,
+            ..Default::default()
+        };
+        // SAFETY: one valid io_uring_rsrc_update naming our slot.
+        unsafe {
+            self.submitter().register_raw(
+                sys::IORING_UNREGISTER_RING_FDS,
+                (&raw const up).cast(),
+                1,
+            )
+        }?;
+        self.engine_ring_index = None;
+        Ok(())
     }
 }
 

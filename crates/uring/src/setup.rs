@@ -364,6 +364,7 @@ impl Builder {
             cq,
             backend: Driver::Engine(engine),
             params: Parameters(params),
+            engine_ring_index: None,
             _memory: match provided {
                 Some(p) => RingMemory::Provided(p),
                 None => RingMemory::Engine,
@@ -610,6 +611,7 @@ impl Ring {
             cq,
             backend,
             params: Parameters(params),
+            engine_ring_index: None,
             _memory: memory,
         })
     }

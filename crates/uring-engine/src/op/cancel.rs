@@ -251,6 +251,8 @@ pub(crate) unsafe fn sync_cancel(
     {
         return Err(-libc::EINVAL);
     }
+    // Requests an SQ poll thread took from the SQ are issued before we look.
+    e.quiesce_submission();
     let by_fd = sc.flags & sys::IORING_ASYNC_CANCEL_FD != 0;
     let fixed = sc.flags & sys::IORING_ASYNC_CANCEL_FD_FIXED != 0;
     let mut key = Key {

@@ -107,12 +107,7 @@ pub fn register_gate(test: &str, f: &Flavor, ops: &[u32]) -> bool {
 /// engine's core and register.rs). /work/notes/engine-failures.md has the latest run.
 #[rustfmt::skip]
 pub const ENGINE_PENDING: &[(&str, &str)] = &[
-    ("batches [engine/sqpoll]", "lead (sqpoll.rs): flaky, a full SQ is sometimes not consumed in time (PushError on the next batch)"),
     ("iowq_affinity_pins_new_workers", "C: flaky, IOWQ_AFF: a worker reports CPUs 0-1 instead of the registered CPU 1"),
-    ("nop_round_trip [engine/sqpoll]", "lead (sqpoll.rs/uring submit): submit_and_wait(1) after one NOP returns 2"),
-    ("iowq_max_workers_round_trip", "lead (register.rs): IOWQ_MAX_WORKERS must refuse counts above INT_MAX with EINVAL"),
-    ("other_ring_fds_can_be_registered_and_used_by_index", "lead (uring submit/engine enter): entering another ring by a registered index (EBADF)"),
-    ("register_ring_fd_round_trip", "lead (register.rs/uring): registered ring fd index and unregister on the engine"),
 ];
 
 /// A ring configuration to repeat tests over.
