@@ -1169,10 +1169,8 @@ impl Submitter<'_> {
         let arg = ptr::from_ref(sqe.as_raw()).cast();
         let engine = || {
             // SAFETY: as below: 64 readable bytes, no pointer dereferenced.
-            unsafe {
-                uring_engine::register_blind(sys::IORING_REGISTER_SEND_MSG_RING, arg, 1)
-            }
-            .map(drop)
+            unsafe { uring_engine::register_blind(sys::IORING_REGISTER_SEND_MSG_RING, arg, 1) }
+                .map(drop)
         };
         if uring_engine::is_engine_ring(sqe.as_raw().fd) {
             return engine();
