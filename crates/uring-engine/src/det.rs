@@ -48,8 +48,22 @@
 //! own timers, gets the same CQEs, in the same order, with the same results, for the
 //! same seed. (A multi-threaded program sharing the ring, or another thread's
 //! `MSG_RING` into it, is such an outside event.)
+//!
+//! # What a program sees differently from the threaded engine
+//! - `IORING_SETUP_SQPOLL` is refused (`EINVAL`): a polling thread is what this mode
+//!   rules out.
+//! - Nothing runs concurrently with the application: a cancellation never finds a
+//!   request running (`-EALREADY`); with `IORING_REGISTER_EVENTFD_ASYNC` nothing is
+//!   ever completed "from io-wq"; elapsed real time is not what the timeouts say
+//!   (virtual time).
+//! - Blocking work runs on this thread: a `SPLICE`/`TEE` first waits for its pipes; a
+//!   futex wait is retried without blocking and completes when the futex word
+//!   changes (a `FUTEX_WAKE` that leaves the word as it was does not wake it); an op
+//!   on a file without `RWF_NOWAIT` that blocks (a terminal read) blocks the ring.
+//! - Order-dependent programs see other orders: that is the point.
 use std::cmp::Ordering as CmpOrdering;
 use std::collections::BinaryHeap;
+use std::os::fd::RawFd;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -58,6 +72,7 @@ use crate::engine::Engine;
 use crate::op::{self, Mode, Step};
 use crate::req::Req;
 use crate::wq::Class;
+use uring_sys as sys;
 
 /// Nanoseconds on the timers' (virtual) clock.
 type Nanos = u64;
@@ -79,8 +94,9 @@ struct State {
     /// Work of the unbounded class that could not progress, tried again once
     /// something else ran.
     blocked: Vec<Box<Req>>,
-    /// Parked until their fd is ready for these events.
-    waiting: Vec<(Box<Req>, i16)>,
+    /// Parked until this fd (the request's, or the input of a SPLICE) is ready for
+    /// these events.
+    waiting: Vec<(Box<Req>, RawFd, i16)>,
     /// Held back by an injected delay until then (virtual clock).
     delayed: Vec<(Nanos, Box<Req>)>,
     /// The key of the unbounded work being attempted: if it hands itself to the pool
@@ -196,7 +212,8 @@ impl Det {
 
     /// `Engine::wait_ready`: parked until its fd is ready.
     pub(crate) fn park(&self, req: Box<Req>, events: i16) {
-        self.lock().waiting.push((req, events));
+        let fd = req.fd;
+        self.lock().waiting.push((req, fd, events));
     }
 
     /// An injected delay: issued again once the virtual clock reaches `until`.
@@ -267,6 +284,11 @@ impl Det {
                 let step = (def.issue)(req, e, Mode::Inline);
                 self.dispatch(e, step, Class::Unbounded);
             }
+            Item::Work(req, _) if splice_blocker(e, &req).is_some() => {
+                // A SPLICE or TEE would block a worker on a pipe: wait for the pipe.
+                let (fd, events) = splice_blocker(e, &req).expect("just checked");
+                self.lock().waiting.push((req, fd, events));
+            }
             Item::Work(req, Class::Bounded) => {
                 // Finite work: do it blocking, as the worker would.
                 let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
@@ -290,12 +312,12 @@ impl Det {
     fn dispatch(&self, e: &Arc<Engine>, step: Step, class: Class) {
         match step {
             Step::Done(r, res) => e.complete(r, res),
+            // Blocking work that still cannot finish: later.
             Step::Block(r) if class == Class::Bounded => self.lock().blocked.push(r),
-            Step::Block(r) if op::rw::is_regular(r.fd) || r.fd < 0 => {
-                // Needs the blocking path: finite work.
-                self.lock().push(Item::Work(r, Class::Bounded));
-            }
-            Step::Block(r) => self.lock().blocked.push(r),
+            // The op needs the blocking path (a forced-async op, a file without
+            // RWF_NOWAIT): a worker's part, which waits for nothing but the system
+            // call (SPLICE/TEE wait for their pipes first, see `splice_blocker`).
+            Step::Block(r) => self.lock().push(Item::Work(r, Class::Bounded)),
             Step::Wait(r, events) => self.park(r, events),
             Step::Parked => {}
         }
@@ -406,7 +428,14 @@ impl Det {
         }
         st.runnable.extend(keep);
         take_from(&mut st.blocked, |r| r, |r| r, &mut out, pred, all);
-        take_from(&mut st.waiting, |(r, _)| r, |(r, _)| r, &mut out, pred, all);
+        take_from(
+            &mut st.waiting,
+            |(r, _, _)| r,
+            |(r, _, _)| r,
+            &mut out,
+            pred,
+            all,
+        );
         take_from(&mut st.delayed, |(_, r)| r, |(_, r)| r, &mut out, pred, all);
         out
     }
@@ -466,7 +495,7 @@ fn poll_waiting(st: &mut State, timeout_ms: i32) {
     // Backwards, so removals keep the remaining indexes valid.
     for i in (0..fds.len()).rev() {
         if fds[i].revents != 0 {
-            let (req, _) = st.waiting.remove(i);
+            let (req, _, _) = st.waiting.remove(i);
             st.push(Item::Ready(req));
         }
     }
@@ -476,10 +505,39 @@ fn poll_waiting(st: &mut State, timeout_ms: i32) {
 fn pollfds(st: &State) -> Vec<libc::pollfd> {
     st.waiting
         .iter()
-        .map(|(r, ev)| libc::pollfd {
-            fd: r.fd,
-            events: *ev,
+        .map(|&(_, fd, events)| libc::pollfd {
+            fd,
+            events,
             revents: 0,
         })
         .collect()
+}
+
+fn is_splice(req: &Req) -> bool {
+    matches!(req.opcode(), sys::IORING_OP_SPLICE | sys::IORING_OP_TEE)
+}
+
+/// What a `SPLICE` or `TEE` would block on in a worker: an input pipe with nothing
+/// to read, or an output pipe that is full (regular files never block it for long).
+/// The threaded engine lets a worker block there; one thread cannot, so it waits for
+/// the pipe to be ready first.
+fn splice_blocker(e: &Engine, req: &Req) -> Option<(RawFd, i16)> {
+    if !is_splice(req) {
+        return None;
+    }
+    // SAFETY: plain integers over the same bytes.
+    let mut fd_in = unsafe { req.sqe.splice_fd_in_or_file_index.splice_fd_in };
+    if req.op_flags() & sys::SPLICE_F_FD_IN_FIXED != 0 {
+        use std::os::fd::AsRawFd;
+        let files = e.files.read().unwrap_or_else(|p| p.into_inner());
+        // The table keeps the file open; a slot emptied meanwhile fails the op.
+        fd_in = files.get(fd_in as u32).map_or(-1, |f| f.as_raw_fd());
+    }
+    [(fd_in, libc::POLLIN), (req.fd, libc::POLLOUT)]
+        .into_iter()
+        .find(|&(fd, events)| {
+            fd >= 0
+                && !op::rw::is_regular(fd)
+                && crate::reactor::poll_now(fd, events).is_ok_and(|m| m == 0)
+        })
 }
