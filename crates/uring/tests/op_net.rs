@@ -541,8 +541,13 @@ fn recv_and_send_bundles() {
         &[sys::IORING_OP_RECV, sys::IORING_OP_SEND],
         32,
         |_backend, ring| {
-            if !ring.params().has_feature(sys::IORING_FEAT_RECVSEND_BUNDLE) {
-                return common::skip(test, "no IORING_FEAT_RECVSEND_BUNDLE");
+            if common::lacks_feature(
+                test,
+                ring,
+                sys::IORING_FEAT_RECVSEND_BUNDLE,
+                "IORING_FEAT_RECVSEND_BUNDLE",
+            ) {
+                return;
             }
             let (mut a, b) = tcp_pair();
 

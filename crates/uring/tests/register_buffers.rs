@@ -92,8 +92,12 @@ fn buffer_tags_post_a_cqe_when_replaced_or_unregistered() {
     let data = pattern(4096, 9);
     let file = file_with(&data);
     for_each_flavor("register_buffers_tags", &[], 8, |f, ring| {
-        if !ring.params().has_feature(sys::IORING_FEAT_RSRC_TAGS) {
-            common::skip("register_buffers_tags", "no IORING_FEAT_RSRC_TAGS");
+        if common::lacks_feature(
+            "register_buffers_tags",
+            ring,
+            sys::IORING_FEAT_RSRC_TAGS,
+            "IORING_FEAT_RSRC_TAGS",
+        ) {
             return;
         }
         let mut bufs = [vec![0u8; 512], vec![0u8; 512], vec![0u8; 512]];

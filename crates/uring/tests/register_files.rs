@@ -132,8 +132,12 @@ fn file_tags_post_a_cqe_when_replaced_or_unregistered() {
     let (a, b, c) = (pattern(64, 4), pattern(64, 5), pattern(64, 6));
     let (fa, fb, fc) = (file_with(&a), file_with(&b), file_with(&c));
     for_each_flavor("register_files_tags", &[], 8, |f, ring| {
-        if !ring.params().has_feature(sys::IORING_FEAT_RSRC_TAGS) {
-            common::skip("register_files_tags", "no IORING_FEAT_RSRC_TAGS");
+        if common::lacks_feature(
+            "register_files_tags",
+            ring,
+            sys::IORING_FEAT_RSRC_TAGS,
+            "IORING_FEAT_RSRC_TAGS",
+        ) {
             return;
         }
         let sub = ring.submitter();

@@ -98,6 +98,49 @@ pub fn register_gate(test: &str, f: &Flavor, ops: &[u32]) -> bool {
     run
 }
 
+/// Features the engine does not offer, on purpose, with the reason: a test that needs
+/// one passes on the engine with a visible `ENGINE N/A`, and fails if the engine ever
+/// advertises it without the test being updated.
+pub const ENGINE_FEATURE_EXCEPTIONS: &[(u32, &str)] = &[
+    (
+        uring::sys::IORING_FEAT_RECVSEND_BUNDLE,
+        "bundles are not implemented: the engine refuses IORING_RECVSEND_BUNDLE with EINVAL",
+    ),
+    (
+        uring::sys::IORING_FEAT_RSRC_TAGS,
+        "resource tags are not implemented: the engine refuses tagged registrations with EINVAL",
+    ),
+];
+
+/// Whether `ring` lacks feature `feat` (`IORING_FEAT_*`, named `name`), reporting it:
+/// on the kernel a visible skip (a failure under `URING_REQUIRE_KERNEL=1`); on the
+/// engine `ENGINE N/A` for a feature of [`ENGINE_FEATURE_EXCEPTIONS`], a failure for
+/// any other.
+pub fn lacks_feature(test: &str, ring: &Ring, feat: u32, name: &str) -> bool {
+    let has = ring.params().has_feature(feat);
+    let exception = ENGINE_FEATURE_EXCEPTIONS.iter().find(|(f, _)| *f == feat);
+    if ring.backend() == Backend::Engine {
+        match (has, exception) {
+            (true, Some(_)) => panic!(
+                "{test}: the engine now offers {name}: take it out of ENGINE_FEATURE_EXCEPTIONS"
+            ),
+            (true, None) => false,
+            (false, Some((_, why))) => {
+                let _ = writeln!(std::io::stderr(), "ENGINE N/A {test}: {name}: {why}");
+                true
+            }
+            (false, None) => {
+                panic!("{test}: the engine lacks {name} (not in ENGINE_FEATURE_EXCEPTIONS)")
+            }
+        }
+    } else {
+        if !has {
+            skip(test, &format!("no {name}"));
+        }
+        !has
+    }
+}
+
 /// Tests known to fail on the engine for now, with the reason (which helper's area).
 /// A key is a test name as passed to the harness, or `name [flavour]` for one engine
 /// flavour (e.g. `"batches [engine/sqpoll]"`). Shrinks as the engine's ops land.
