@@ -337,7 +337,9 @@ pub fn is_engine_ring(fd: RawFd) -> bool {
 pub unsafe fn register_blind(opcode: u32, arg: *const c_void, nr_args: u32) -> io::Result<u32> {
     match opcode {
         // SAFETY: the caller's contract.
-        sys::IORING_REGISTER_SEND_MSG_RING => unsafe { op::msg_ring::sync_msg(arg.cast(), nr_args) },
+        sys::IORING_REGISTER_SEND_MSG_RING => unsafe {
+            op::msg_ring::sync_msg(arg.cast(), nr_args)
+        },
         _ => Err(-libc::EINVAL),
     }
     .map_err(err)

@@ -141,7 +141,9 @@ impl Wq {
                 let mut s: libc::cpu_set_t = unsafe { std::mem::zeroed() };
                 // SAFETY: pid 0 is the calling process's main thread here only as a
                 // source of the allowed mask; `s` is writable and of the size given.
-                unsafe { libc::sched_getaffinity(libc::getpid(), size_of::<libc::cpu_set_t>(), &mut s) };
+                unsafe {
+                    libc::sched_getaffinity(libc::getpid(), size_of::<libc::cpu_set_t>(), &mut s)
+                };
                 s
             }
         };

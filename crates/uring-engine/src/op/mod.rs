@@ -175,8 +175,10 @@ const fn table() -> [Option<OpDef>; OP_COUNT] {
         Some(OpDef::new(timeout::prep_timeout, timeout::issue_timeout));
     t[sys::IORING_OP_TIMEOUT_REMOVE as usize] =
         Some(OpDef::new(timeout::prep_remove, timeout::issue_remove));
-    t[sys::IORING_OP_LINK_TIMEOUT as usize] =
-        Some(OpDef::new(timeout::prep_link_timeout, timeout::issue_link_timeout));
+    t[sys::IORING_OP_LINK_TIMEOUT as usize] = Some(OpDef::new(
+        timeout::prep_link_timeout,
+        timeout::issue_link_timeout,
+    ));
     t[sys::IORING_OP_ASYNC_CANCEL as usize] = Some(OpDef::new(cancel::prep, cancel::issue));
     t[sys::IORING_OP_MSG_RING as usize] = Some(OpDef::new(msg_ring::prep, msg_ring::issue).file());
     t[sys::IORING_OP_FUTEX_WAIT as usize] = Some(OpDef::new(futex::prep, futex::issue_wait));
@@ -186,8 +188,10 @@ const fn table() -> [Option<OpDef>; OP_COUNT] {
     t[sys::IORING_OP_WAITID as usize] = Some(OpDef::new(waitid::prep, waitid::issue));
     t[sys::IORING_OP_FIXED_FD_INSTALL as usize] =
         Some(OpDef::new(fixed::prep_install, fixed::issue_install).file());
-    t[sys::IORING_OP_FILES_UPDATE as usize] =
-        Some(OpDef::new(fixed::prep_files_update, fixed::issue_files_update));
+    t[sys::IORING_OP_FILES_UPDATE as usize] = Some(OpDef::new(
+        fixed::prep_files_update,
+        fixed::issue_files_update,
+    ));
     t[sys::IORING_OP_PIPE as usize] = Some(OpDef::new(fixed::prep_pipe, fixed::issue_pipe));
     t
 }
