@@ -65,7 +65,6 @@ pub(crate) struct Engine {
     pub(crate) rings: Rings,
     /// `IORING_SETUP_*`.
     pub(crate) flags: u32,
-    pub(crate) config: Config,
     cq: Mutex<CqState>,
     cq_cond: Condvar,
     drain: Mutex<DrainState>,
@@ -130,7 +129,6 @@ impl Engine {
         Ok(Engine {
             rings,
             flags: p.flags,
-            config,
             cq: Mutex::new(CqState::default()),
             cq_cond: Condvar::new(),
             drain: Mutex::new(DrainState::default()),
@@ -775,11 +773,6 @@ impl Engine {
             };
             st.waiters -= 1;
         }
-    }
-
-    /// Wakes every thread waiting for CQEs (teardown, SQPOLL state changes).
-    pub(crate) fn wake_all(&self) {
-        self.cq_cond.notify_all();
     }
 
     // ---- The ring fd ----

@@ -84,9 +84,6 @@
 //! fault is injected; tests that need the engine say `backend(Backend::Engine)` and
 //! leave `URING_BACKEND` unset.)
 #![cfg(target_os = "linux")]
-// Interim, while the op table fills in this session: interfaces used by ops not yet
-// landed. Removed once every module has its users.
-#![allow(dead_code)]
 // Requests are boxed on purpose: they move between owners (submitter, workers,
 // reactor, timers) and link to each other without being copied.
 #![allow(clippy::vec_box)]

@@ -515,11 +515,6 @@ impl Pbufs {
         }
         Ok((p.cast(), region.len))
     }
-
-    /// Drops every group (teardown of the ring, or of a resized ring's state).
-    pub(crate) fn clear(&self) {
-        self.lock().clear();
-    }
 }
 
 fn page_size() -> usize {

@@ -11,7 +11,9 @@ use uring_sys as sys;
 pub(crate) struct Req {
     /// The SQE as the application wrote it (the first 64 bytes).
     pub(crate) sqe: sys::io_uring_sqe,
-    /// The second 64 bytes of a 128-byte SQE.
+    /// The second 64 bytes of a 128-byte SQE, copied as the kernel copies them; no op
+    /// the engine honours reads them yet (URING_CMD, which does, is refused).
+    #[allow(dead_code)]
     pub(crate) ext: [u8; 64],
     /// The file: the SQE's fd, or the registered file's (resolved at issue time, as
     /// the kernel does since `IORING_FEAT_LINKED_FILE`).
@@ -128,13 +130,6 @@ impl Req {
     pub(crate) fn addr3(&self) -> u64 {
         // SAFETY: as for `off`.
         unsafe { self.sqe.addr3_or_cmd.addr3.addr3 }
-    }
-
-    /// The padding word after `addr3`, reserved for most ops.
-    #[inline]
-    pub(crate) fn pad2(&self) -> u64 {
-        // SAFETY: as for `off`.
-        unsafe { self.sqe.addr3_or_cmd.addr3.__pad2[0] }
     }
 
     /// Sets the resolved file.
