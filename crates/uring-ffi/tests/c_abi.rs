@@ -144,7 +144,7 @@ fn same_programs_on_the_engine() {
     if !system_liburing("same_programs_on_the_engine") {
         return;
     }
-    for name in ["link_fsync", "sqpoll"] {
+    for name in ["link_fsync", "sqpoll", "submit_wait", "buf_ring"] {
         let bin = compile(name, false);
         let kernel = run(&bin, &[], Lib::Ours("kernel"));
         assert_success(&format!("{name} on the kernel"), &kernel);
