@@ -113,7 +113,8 @@ pub(crate) unsafe fn register(e: &Arc<Engine>, opcode: u32, arg: *const c_void, 
 /// `IORING_REGISTER_PROBE`: which opcodes the engine honours.
 unsafe fn probe(arg: *mut u8, nr: u32) -> Res {
     if arg.is_null() {
-        return Err(-libc::EFAULT);
+        // What 6.18 answers for a null probe (observed; not EFAULT).
+        return Err(-libc::EINVAL);
     }
     let nr = nr.min(op::OP_COUNT as u32) as usize;
     let size = size_of::<sys::io_uring_probe>() + nr * size_of::<sys::io_uring_probe_op>();
