@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use uring_sys as sys;
 
+use crate::assist::{self, Assist};
 use crate::config::Config;
 use crate::mem::RingMemory;
 use crate::op::{self, Mode, Step};
@@ -82,6 +83,8 @@ pub(crate) struct Engine {
     pub(crate) timers: Timers,
     /// Provided buffers.
     pub(crate) pbufs: Pbufs,
+    /// The thread that issues half of a large batch.
+    pub(crate) assist: Assist,
     /// Restrictions (and other registration state without a table of its own).
     pub(crate) reg: crate::register::RegState,
     /// Serialises consumers of the SQ (the kernel's `uring_lock` around submission).
@@ -140,6 +143,7 @@ impl Engine {
             reactor: Reactor::default(),
             timers: Timers::default(),
             pbufs: Pbufs::default(),
+            assist: Assist::default(),
             reg: Default::default(),
             submit_lock: Mutex::new(()),
             // SAFETY: a fresh fd we own.
@@ -253,10 +257,42 @@ impl Engine {
         // CQE reaped before the head moved made the next submit count the old SQE
         // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
+        self.dispatch(batch);
+        submitted
+    }
+
+    /// Starts what a submission made ready: half of it on the assisting thread when
+    /// it is a batch of copying requests and there is a second CPU (see `assist.rs`).
+    fn dispatch(self: &Arc<Self>, mut batch: Vec<Box<Req>>) {
+        if batch.len() >= assist::MIN_BATCH
+            && self.assist_allowed()
+            && batch.iter().filter(|r| assist::copies(r.opcode())).count() >= assist::MIN_BATCH
+        {
+            let half = batch.split_off(batch.len() / 2);
+            if let Some(back) = self.assist.give(self, half) {
+                batch.extend(back);
+            }
+        }
         for r in batch {
             self.start(r, Mode::Inline);
         }
-        submitted
+    }
+
+    /// Whether a second thread may issue inline work: there is a second CPU, and the
+    /// ring is not in deterministic mode (one thread).
+    fn assist_allowed(&self) -> bool {
+        use std::sync::OnceLock;
+        static CPUS: OnceLock<usize> = OnceLock::new();
+        self.det.is_none()
+            && *CPUS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())) > 1
+    }
+
+    /// Issues requests on behalf of the submitter, from the assisting thread.
+    pub(crate) fn issue_batch_as_submitter(self: &Arc<Self>, batch: Vec<Box<Req>>) {
+        let _in = EnterGuard::new();
+        for r in batch {
+            self.start(r, Mode::Inline);
+        }
     }
 
     /// Waits until no submission is in progress: what a submission took from the SQ
@@ -761,6 +797,13 @@ impl Engine {
                 (d, m) if ready > 0 => d.or(m),
                 (d, _) => d,
             };
+            if self.assist.busy() {
+                // The assistant is finishing this batch: its completions are tens of
+                // microseconds away, closer than a sleep and a wake-up.
+                drop(st);
+                std::thread::yield_now();
+                continue;
+            }
             st.waiters += 1;
             st = match until {
                 Some(u) => {
@@ -932,6 +975,7 @@ impl Engine {
         if let Some(d) = &self.det {
             d.clear();
         }
+        self.assist.shutdown();
         self.timers.shutdown();
         self.reactor.shutdown(self);
         self.wq.shutdown(self);

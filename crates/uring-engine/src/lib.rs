@@ -88,6 +88,7 @@
 // reactor, timers) and link to each other without being copied.
 #![allow(clippy::vec_box)]
 
+mod assist;
 mod config;
 mod det;
 mod engine;
