@@ -18,7 +18,7 @@ use crate::pbuf::Pbufs;
 use crate::reactor::Reactor;
 use crate::req::Req;
 use crate::rings::{Completion, Rings};
-use crate::rsrc::{BufTable, FileTable};
+use crate::rsrc::{BufTable, DeadTags, FileTable};
 use crate::timer::Timers;
 use crate::wq::{Class, Wq};
 
@@ -76,6 +76,8 @@ pub(crate) struct Engine {
     drain_pending: AtomicBool,
     pub(crate) files: RwLock<FileTable>,
     pub(crate) bufs: RwLock<BufTable>,
+    /// Tags of registered files and buffers that left their tables (`rsrc.rs`).
+    dead_tags: Arc<DeadTags>,
     pub(crate) wq: Wq,
     /// Requests waiting for their fd to be ready.
     pub(crate) reactor: Reactor,
@@ -128,6 +130,7 @@ impl Engine {
             None
         };
         let det = config.seed.map(crate::det::Det::new);
+        let dead_tags = Arc::new(DeadTags::default());
         let faults = crate::fault::Faults::new(&config);
         Ok(Engine {
             rings,
@@ -137,8 +140,12 @@ impl Engine {
             drain: Mutex::new(DrainState::default()),
             inflight: AtomicUsize::new(0),
             drain_pending: AtomicBool::new(false),
-            files: RwLock::new(FileTable::default()),
-            bufs: RwLock::new(BufTable::default()),
+            files: RwLock::new(FileTable::new(dead_tags.clone())),
+            bufs: RwLock::new(BufTable {
+                dead: dead_tags.clone(),
+                ..BufTable::default()
+            }),
+            dead_tags,
             wq: Wq::new(p.sq_entries),
             reactor: Reactor::default(),
             timers: Timers::default(),
@@ -721,6 +728,7 @@ impl Engine {
     /// Moves deferred completions and overflowed CQEs into the CQ as far as it has
     /// room (`io_cqring_overflow_flush`, task work run at wait).
     pub(crate) fn flush(&self) {
+        self.post_tags();
         let mut st = self.cq.lock().expect("cq");
         if !st.deferred.is_empty() {
             let d = std::mem::take(&mut st.deferred);
@@ -745,6 +753,19 @@ impl Engine {
             if st.overflow.is_empty() {
                 self.rings.clear_sq_flag(sys::IORING_SQ_CQ_OVERFLOW);
             }
+        }
+    }
+
+    /// Posts the tags of registered resources that left their tables
+    /// (`IORING_FEAT_RSRC_TAGS`): `user_data` the tag, `res` 0.
+    pub(crate) fn post_tags(&self) {
+        for tag in self.dead_tags.take() {
+            self.post(Completion {
+                user_data: tag,
+                res: 0,
+                flags: 0,
+                big: [0; 2],
+            });
         }
     }
 

@@ -62,6 +62,18 @@ type Res = Result<u32, i32>;
 /// for `io_uring_register(2)`); it is only read or written within those bounds.
 pub(crate) unsafe fn register(e: &Arc<Engine>, opcode: u32, arg: *const c_void, nr: u32) -> Res {
     let opcode = opcode & !sys::IORING_REGISTER_USE_REGISTERED_RING;
+    // SAFETY: the caller's contract, passed on.
+    let res = unsafe { dispatch(e, opcode, arg, nr) };
+    // Tags of files and buffers the call took out of their tables.
+    e.post_tags();
+    res
+}
+
+/// The register op itself.
+///
+/// # Safety
+/// As [`register`].
+unsafe fn dispatch(e: &Arc<Engine>, opcode: u32, arg: *const c_void, nr: u32) -> Res {
     if !e.reg.allows_register(opcode) {
         return Err(-libc::EACCES);
     }
@@ -142,8 +154,21 @@ unsafe fn probe(arg: *mut u8, nr: u32) -> Res {
     Ok(0)
 }
 
-/// Fills a new table from `fds` (`-1` leaves a slot empty).
-unsafe fn fill_files(e: &Engine, fds: *const i32, nr: u32) -> Res {
+/// Reads tag `i` of a tag array (null: no tags).
+///
+/// # Safety
+/// `tags` is null or points to more than `i` u64s (the caller's contract).
+unsafe fn tag_at(tags: u64, i: u32) -> u64 {
+    if tags == 0 {
+        return 0;
+    }
+    // SAFETY: the caller's contract.
+    unsafe { (tags as *const u64).add(i as usize).read_unaligned() }
+}
+
+/// Fills a new table from `fds` (`-1` leaves a slot empty), tagged by `tags` (an
+/// address of `nr` u64s, or 0).
+unsafe fn fill_files(e: &Engine, fds: *const i32, nr: u32, tags: u64) -> Res {
     let mut t = e.files.write().expect("file table");
     if t.registered {
         return Err(-libc::EBUSY);
@@ -159,13 +184,24 @@ unsafe fn fill_files(e: &Engine, fds: *const i32, nr: u32) -> Res {
         for i in 0..nr {
             // SAFETY: the caller's `nr` fds.
             let fd = unsafe { fds.add(i as usize).read_unaligned() };
+            // SAFETY: the caller's `nr` tags, if any.
+            let tag = unsafe { tag_at(tags, i) };
             if fd == -1 || fd == sys::IORING_REGISTER_FILES_SKIP {
+                if tag != 0 {
+                    // A tag needs a file to tag (io_sqe_files_register).
+                    // A failed registration posts no tags (io_clear_table_tags).
+                    t.clear_tags();
+                    t.unregister();
+                    return Err(-libc::EINVAL);
+                }
                 continue;
             }
             if let Err(err) = t.set(i, fd) {
+                t.clear_tags();
                 t.unregister();
                 return Err(err);
             }
+            t.set_tag(i, tag);
         }
     }
     Ok(0)
@@ -176,7 +212,7 @@ unsafe fn register_files(e: &Engine, fds: *const i32, nr: u32) -> Res {
         return Err(-libc::EFAULT);
     }
     // SAFETY: the caller's contract.
-    unsafe { fill_files(e, fds, nr) }
+    unsafe { fill_files(e, fds, nr, 0) }
 }
 
 unsafe fn register_files2(e: &Engine, r: *const sys::io_uring_rsrc_register, size: u32) -> Res {
@@ -190,8 +226,8 @@ unsafe fn register_files2(e: &Engine, r: *const sys::io_uring_rsrc_register, siz
     } else {
         r.data as *const i32
     };
-    // SAFETY: the caller's contract for `data`.
-    unsafe { fill_files(e, fds, r.nr) }
+    // SAFETY: the caller's contract for `data` and `tags`.
+    unsafe { fill_files(e, fds, r.nr, r.tags) }
 }
 
 fn check_rsrc_register(r: &sys::io_uring_rsrc_register) -> Result<(), i32> {
@@ -199,10 +235,6 @@ fn check_rsrc_register(r: &sys::io_uring_rsrc_register) -> Result<(), i32> {
         return Err(-libc::EINVAL);
     }
     if r.flags & sys::IORING_RSRC_REGISTER_SPARSE != 0 && r.data != 0 {
-        return Err(-libc::EINVAL);
-    }
-    if r.tags != 0 {
-        // Resource tags (IORING_FEAT_RSRC_TAGS) are not honoured by the engine.
         return Err(-libc::EINVAL);
     }
     Ok(())
@@ -220,8 +252,9 @@ unsafe fn unregister_files(e: &Engine, arg: *const c_void, nr: u32) -> Res {
     Ok(0)
 }
 
-/// Updates `nr` slots from `offset` with `fds`; returns how many were updated.
-unsafe fn update_files(e: &Engine, offset: u32, fds: *const i32, nr: u32) -> Res {
+/// Updates `nr` slots from `offset` with `fds` and `tags` (an address of `nr` u64s, or
+/// 0); returns how many were updated.
+unsafe fn update_files(e: &Engine, offset: u32, fds: *const i32, nr: u32, tags: u64) -> Res {
     let mut t = e.files.write().expect("file table");
     if !t.registered {
         return Err(-libc::ENXIO);
@@ -236,12 +269,24 @@ unsafe fn update_files(e: &Engine, offset: u32, fds: *const i32, nr: u32) -> Res
     for i in 0..nr {
         // SAFETY: the caller's `nr` fds.
         let fd = unsafe { fds.add(i as usize).read_unaligned() };
+        // SAFETY: the caller's `nr` tags, if any.
+        let tag = unsafe { tag_at(tags, i) };
+        if (fd == sys::IORING_REGISTER_FILES_SKIP || fd == -1) && tag != 0 {
+            return if done > 0 {
+                Ok(done)
+            } else {
+                Err(-libc::EINVAL)
+            };
+        }
         if fd == sys::IORING_REGISTER_FILES_SKIP {
             done += 1;
             continue;
         }
         if let Err(err) = t.set(offset + i, fd) {
             return if done > 0 { Ok(done) } else { Err(err) };
+        }
+        if fd != -1 {
+            t.set_tag(offset + i, tag);
         }
         done += 1;
     }
@@ -258,21 +303,22 @@ unsafe fn files_update(e: &Engine, up: *const sys::io_uring_files_update, nr: u3
         return Err(-libc::EINVAL);
     }
     // SAFETY: the caller's contract for `fds`.
-    unsafe { update_files(e, up.offset, up.fds as *const i32, nr) }
+    unsafe { update_files(e, up.offset, up.fds as *const i32, nr, 0) }
 }
 
 unsafe fn files_update2(e: &Engine, up: *const sys::io_uring_rsrc_update2, size: u32) -> Res {
     // SAFETY: the caller's contract.
     let up = unsafe { read_arg(up, size)? };
-    if up.resv != 0 || up.resv2 != 0 || up.tags != 0 {
+    if up.resv != 0 || up.resv2 != 0 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's contract for `data`.
-    unsafe { update_files(e, up.offset, up.data as *const i32, up.nr) }
+    // SAFETY: the caller's contract for `data` and `tags`.
+    unsafe { update_files(e, up.offset, up.data as *const i32, up.nr, up.tags) }
 }
 
-/// Fills a new buffer table from `iovs` (null: all empty).
-unsafe fn fill_buffers(e: &Engine, iovs: *const libc::iovec, nr: u32) -> Res {
+/// Fills a new buffer table from `iovs` (null: all empty), tagged by `tags` (an
+/// address of `nr` u64s, or 0).
+unsafe fn fill_buffers(e: &Engine, iovs: *const libc::iovec, nr: u32, tags: u64) -> Res {
     let mut t = e.bufs.write().expect("buffer table");
     if t.registered {
         return Err(-libc::EBUSY);
@@ -281,16 +327,26 @@ unsafe fn fill_buffers(e: &Engine, iovs: *const libc::iovec, nr: u32) -> Res {
         return Err(-libc::EINVAL);
     }
     let mut slots = Vec::with_capacity(nr as usize);
+    let mut slot_tags = Vec::with_capacity(nr as usize);
     for i in 0..nr {
-        if iovs.is_null() {
-            slots.push(None);
-            continue;
+        // SAFETY: the caller's `nr` tags, if any.
+        let tag = unsafe { tag_at(tags, i) };
+        let buf = if iovs.is_null() {
+            None
+        } else {
+            // SAFETY: the caller's `nr` iovecs.
+            let v = unsafe { iovs.add(i as usize).read_unaligned() };
+            check_iov(&v)?
+        };
+        if buf.is_none() && tag != 0 {
+            // A tag needs a buffer to tag.
+            return Err(-libc::EINVAL);
         }
-        // SAFETY: the caller's `nr` iovecs.
-        let v = unsafe { iovs.add(i as usize).read_unaligned() };
-        slots.push(check_iov(&v)?);
+        slots.push(buf);
+        slot_tags.push(tag);
     }
     t.slots = slots;
+    t.tags = slot_tags;
     t.registered = true;
     Ok(0)
 }
@@ -319,7 +375,7 @@ unsafe fn register_buffers(e: &Engine, iovs: *const libc::iovec, nr: u32) -> Res
         return Err(-libc::EFAULT);
     }
     // SAFETY: the caller's contract.
-    unsafe { fill_buffers(e, iovs, nr) }
+    unsafe { fill_buffers(e, iovs, nr, 0) }
 }
 
 unsafe fn register_buffers2(e: &Engine, r: *const sys::io_uring_rsrc_register, size: u32) -> Res {
@@ -333,8 +389,8 @@ unsafe fn register_buffers2(e: &Engine, r: *const sys::io_uring_rsrc_register, s
     } else {
         r.data as *const libc::iovec
     };
-    // SAFETY: the caller's contract for `data`.
-    unsafe { fill_buffers(e, iovs, r.nr) }
+    // SAFETY: the caller's contract for `data` and `tags`.
+    unsafe { fill_buffers(e, iovs, r.nr, r.tags) }
 }
 
 unsafe fn unregister_buffers(e: &Engine, arg: *const c_void, nr: u32) -> Res {
@@ -345,14 +401,14 @@ unsafe fn unregister_buffers(e: &Engine, arg: *const c_void, nr: u32) -> Res {
     if !t.registered {
         return Err(-libc::ENXIO);
     }
-    *t = Default::default();
+    t.unregister();
     Ok(0)
 }
 
 unsafe fn buffers_update(e: &Engine, up: *const sys::io_uring_rsrc_update2, size: u32) -> Res {
     // SAFETY: the caller's contract.
     let up = unsafe { read_arg(up, size)? };
-    if up.resv != 0 || up.resv2 != 0 || up.tags != 0 {
+    if up.resv != 0 || up.resv2 != 0 {
         return Err(-libc::EINVAL);
     }
     let mut t = e.bufs.write().expect("buffer table");
@@ -374,8 +430,17 @@ unsafe fn buffers_update(e: &Engine, up: *const sys::io_uring_rsrc_update2, size
     for i in 0..up.nr {
         // SAFETY: the caller's `nr` iovecs.
         let v = unsafe { iovs.add(i as usize).read_unaligned() };
+        // SAFETY: the caller's `nr` tags, if any.
+        let tag = unsafe { tag_at(up.tags, i) };
         match check_iov(&v) {
-            Ok(b) => t.slots[(up.offset + i) as usize] = b,
+            Ok(None) if tag != 0 => {
+                return if done > 0 {
+                    Ok(done)
+                } else {
+                    Err(-libc::EINVAL)
+                };
+            }
+            Ok(b) => t.put((up.offset + i) as usize, b, tag),
             Err(err) => return if done > 0 { Ok(done) } else { Err(err) },
         }
         done += 1;

@@ -4,13 +4,55 @@
 //! A registered file is a duplicate of the application's fd, so closing the original
 //! leaves the slot valid, as the kernel's file reference does. A registered buffer is
 //! the application's memory, which it promises to keep (the kernel pins the pages).
+//!
+//! Resource tags (`IORING_FEAT_RSRC_TAGS`): a slot registered or updated with a non-zero
+//! tag posts a CQE (`user_data` = the tag, `res` 0) once its resource leaves the table
+//! (replaced, emptied, unregistered). The tables collect those tags; the engine posts
+//! them at its next flush (`Engine::post_tags`). The kernel posts a tag once no request
+//! in flight uses the resource any more; the engine posts it when the table lets go
+//! (a request in flight keeps its own reference to the file, so nothing is lost, but
+//! the CQE can come before that request's).
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Tags of resources that left a table, waiting to be posted.
+#[derive(Debug, Default)]
+pub(crate) struct DeadTags {
+    tags: std::sync::Mutex<Vec<u64>>,
+    /// Whether `tags` may be non-empty: read on every flush without the lock.
+    pending: AtomicBool,
+}
+
+impl DeadTags {
+    pub(crate) fn push(&self, tag: u64) {
+        if tag != 0 {
+            self.tags.lock().expect("tags").push(tag);
+            // Release: the tag pushed under the lock is there for whoever sees the flag
+            // (and takes the lock to read it).
+            self.pending.store(true, Ordering::Release);
+        }
+    }
+
+    /// The tags to post, in the order their resources went.
+    pub(crate) fn take(&self) -> Vec<u64> {
+        if !self.pending.load(Ordering::Acquire) {
+            return Vec::new();
+        }
+        let mut t = self.tags.lock().expect("tags");
+        self.pending.store(false, Ordering::Relaxed);
+        std::mem::take(&mut *t)
+    }
+}
 
 /// The fixed file table.
 #[derive(Debug, Default)]
 pub(crate) struct FileTable {
     slots: Vec<Option<Arc<OwnedFd>>>,
+    /// The tag of each slot (0: none).
+    tags: Vec<u64>,
+    /// Where the tags of files leaving the table go.
+    pub(crate) dead: Arc<DeadTags>,
     /// Whether a table is registered at all (a sparse table of 0 is not).
     pub(crate) registered: bool,
     /// The range `IORING_FILE_INDEX_ALLOC` allocates from.
@@ -21,6 +63,14 @@ pub(crate) struct FileTable {
 }
 
 impl FileTable {
+    /// An empty table whose tags go to `dead`.
+    pub(crate) fn new(dead: Arc<DeadTags>) -> FileTable {
+        FileTable {
+            dead,
+            ..FileTable::default()
+        }
+    }
+
     pub(crate) fn get(&self, index: u32) -> Option<Arc<OwnedFd>> {
         self.slots.get(index as usize)?.clone()
     }
@@ -32,6 +82,7 @@ impl FileTable {
     /// Registers `n` slots, all empty.
     pub(crate) fn register(&mut self, n: u32) {
         self.slots = (0..n).map(|_| None).collect();
+        self.tags = vec![0; n as usize];
         self.registered = true;
         self.set_alloc_range(0, n);
     }
@@ -44,7 +95,24 @@ impl FileTable {
     }
 
     pub(crate) fn unregister(&mut self) {
+        for (s, &t) in self.slots.iter().zip(&self.tags) {
+            if s.is_some() {
+                self.dead.push(t);
+            }
+        }
+        let dead = self.dead.clone();
         *self = FileTable::default();
+        self.dead = dead;
+    }
+
+    /// Forgets every tag (a registration that failed half-way posts none).
+    pub(crate) fn clear_tags(&mut self) {
+        self.tags.iter_mut().for_each(|t| *t = 0);
+    }
+
+    /// Tags the resource in `slot` (which must exist).
+    pub(crate) fn set_tag(&mut self, slot: u32, tag: u64) {
+        self.tags[slot as usize] = tag;
     }
 
     /// Puts a duplicate of `fd` in `slot` (or empties it for `fd == -1`); the slot
@@ -61,6 +129,11 @@ impl FileTable {
     /// Installs an owned file in `slot`, closing what was there.
     pub(crate) fn install(&mut self, slot: u32, file: Option<Arc<OwnedFd>>) -> Result<(), i32> {
         let s = self.slots.get_mut(slot as usize).ok_or(-libc::EINVAL)?;
+        if s.is_some() {
+            // The file leaves the table: its tag is due.
+            self.dead
+                .push(std::mem::take(&mut self.tags[slot as usize]));
+        }
         match (s.is_some(), file.is_some()) {
             (false, true) => self.alloc_hint = slot + 1,
             (true, false) => self.alloc_hint = slot,
@@ -115,10 +188,35 @@ impl RegBuf {
 #[derive(Debug, Default)]
 pub(crate) struct BufTable {
     pub(crate) slots: Vec<Option<RegBuf>>,
+    /// The tag of each slot (0: none).
+    pub(crate) tags: Vec<u64>,
     pub(crate) registered: bool,
+    /// Where the tags of buffers leaving the table go.
+    pub(crate) dead: Arc<DeadTags>,
 }
 
 impl BufTable {
+    /// Replaces slot `i` (which must exist), posting the old buffer's tag.
+    pub(crate) fn put(&mut self, i: usize, buf: Option<RegBuf>, tag: u64) {
+        if self.slots[i].is_some() {
+            self.dead.push(self.tags[i]);
+        }
+        self.slots[i] = buf;
+        self.tags[i] = tag;
+    }
+
+    /// Drops every buffer, posting their tags.
+    pub(crate) fn unregister(&mut self) {
+        for (s, &t) in self.slots.iter().zip(&self.tags) {
+            if s.is_some() {
+                self.dead.push(t);
+            }
+        }
+        let dead = self.dead.clone();
+        *self = BufTable::default();
+        self.dead = dead;
+    }
+
     pub(crate) fn get(&self, index: u16) -> Option<RegBuf> {
         *self.slots.get(index as usize)?
     }

@@ -101,16 +101,10 @@ pub fn register_gate(test: &str, f: &Flavor, ops: &[u32]) -> bool {
 /// Features the engine does not offer, on purpose, with the reason: a test that needs
 /// one passes on the engine with a visible `ENGINE N/A`, and fails if the engine ever
 /// advertises it without the test being updated.
-pub const ENGINE_FEATURE_EXCEPTIONS: &[(u32, &str)] = &[
-    (
-        uring::sys::IORING_FEAT_RECVSEND_BUNDLE,
-        "bundles are not implemented: the engine refuses IORING_RECVSEND_BUNDLE with EINVAL",
-    ),
-    (
-        uring::sys::IORING_FEAT_RSRC_TAGS,
-        "resource tags are not implemented: the engine refuses tagged registrations with EINVAL",
-    ),
-];
+pub const ENGINE_FEATURE_EXCEPTIONS: &[(u32, &str)] = &[(
+    uring::sys::IORING_FEAT_RECVSEND_BUNDLE,
+    "bundles are not implemented: the engine refuses IORING_RECVSEND_BUNDLE with EINVAL",
+)];
 
 /// Whether `ring` lacks feature `feat` (`IORING_FEAT_*`, named `name`), reporting it:
 /// on the kernel a visible skip (a failure under `URING_REQUIRE_KERNEL=1`); on the
