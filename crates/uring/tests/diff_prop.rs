@@ -528,11 +528,15 @@ fn run(p: &Program, backend: Backend) -> Outcome {
             backend.name()
         );
     }
-    // A cancel that found its read running (-EALREADY) and the read then released:
-    // the same outcome, for the comparison, as a cancel that caught it. Which one
-    // happens is the kernel's timing, not something io_uring promises.
+    // A cancel that missed its read (-EALREADY: running in io-wq; -ENOENT: behind a
+    // drain, the read was not issued yet when the cancel ran) and the read then
+    // released: the same outcome, for the comparison, as a cancel that caught it.
+    // Which one happens is the kernel's timing, not something io_uring promises.
     for &(read, cancel) in &b.cancels {
-        if out.get(&cancel).is_some_and(|c| c.0 == -libc::EALREADY) {
+        if out
+            .get(&cancel)
+            .is_some_and(|c| c.0 == -libc::EALREADY || c.0 == -libc::ENOENT)
+        {
             out.insert(read, (-libc::ECANCELED, 0, Some(vec![])));
             out.insert(cancel, (0, 0, None));
         }
