@@ -497,8 +497,8 @@ impl Engine {
 
     /// Hands a request to the worker pool: the bounded class for regular files (and
     /// work without a file), the unbounded one for the rest.
-    pub(crate) fn punt(self: &Arc<Self>, req: Box<Req>) {
-        let class = if req.fd < 0 || op::rw::is_regular(req.fd) {
+    pub(crate) fn punt(self: &Arc<Self>, mut req: Box<Req>) {
+        let class = if req.fd < 0 || req.is_regular() {
             Class::Bounded
         } else {
             Class::Unbounded

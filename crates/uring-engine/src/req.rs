@@ -33,6 +33,9 @@ pub(crate) struct Req {
     /// The head of a chain submitted with `IOSQE_IO_DRAIN`, started by the drain
     /// logic: its completion lets the requests queued behind it go.
     pub(crate) drain_head: bool,
+    /// Whether the file is a regular file or block device, found once by `fstat` and
+    /// kept with the fd it was found for ([`Req::is_regular`]).
+    regular: Option<(i32, bool)>,
     /// The next request of the chain (`IOSQE_IO_LINK` / `IOSQE_IO_HARDLINK`).
     pub(crate) link: Option<Box<Req>>,
     /// Small per-op state, whose meaning each op documents.
@@ -60,6 +63,7 @@ impl Req {
             expect: None,
             failed: None,
             drain_head: false,
+            regular: None,
             link: None,
             scratch: [0; 4],
             owned: None,
@@ -130,6 +134,20 @@ impl Req {
     pub(crate) fn addr3(&self) -> u64 {
         // SAFETY: as for `off`.
         unsafe { self.sqe.addr3_or_cmd.addr3.addr3 }
+    }
+
+    /// Whether the request's fd is a regular file or block device (work for the
+    /// bounded pool, never worth a readiness wait). One `fstat` per request and fd: the
+    /// issue path, the punt to a worker and a retry ask the same question.
+    pub(crate) fn is_regular(&mut self) -> bool {
+        match self.regular {
+            Some((fd, r)) if fd == self.fd => r,
+            _ => {
+                let r = crate::op::rw::is_regular(self.fd);
+                self.regular = Some((self.fd, r));
+                r
+            }
+        }
     }
 
     /// Sets the resolved file.

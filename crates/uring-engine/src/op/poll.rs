@@ -216,8 +216,8 @@ pub(crate) fn prep_read_multishot(req: &mut Req, _e: &Engine) -> Result<(), i32>
     Ok(())
 }
 
-pub(crate) fn issue_read_multishot(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    if super::rw::is_regular(req.fd) {
+pub(crate) fn issue_read_multishot(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
+    if req.is_regular() {
         // "Multishot MUST be used on a pollable file".
         return Step::Done(req, -libc::EBADFD);
     }

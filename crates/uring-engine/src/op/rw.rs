@@ -250,7 +250,7 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         break r;
     };
     if ret == -libc::EAGAIN && !user_nowait {
-        if is_regular(req.fd) {
+        if req.is_regular() {
             return if mode == Mode::Inline {
                 Step::Block(req)
             } else {
@@ -280,7 +280,7 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         && !stream
         && mode == Mode::Inline
         && !user_nowait
-        && is_regular(req.fd)
+        && req.is_regular()
     {
         // Part of it was cached: finish the rest in a worker, as the kernel does.
         req.scratch[1] = total as u64;
@@ -310,7 +310,7 @@ fn issue_select(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     } else {
         req.sqe.len
     };
-    let regular = is_regular(req.fd);
+    let regular = req.is_regular();
     let sel = match e.pbufs.select_for(bgid, want, !regular) {
         Ok(s) => s,
         Err(err) => return Step::Done(req, err),
