@@ -688,9 +688,13 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     }
 }
 
-/// Whether `fd` is an open descriptor of this process.
-pub fn fd_is_open(fd: std::os::fd::RawFd) -> bool {
-    // SAFETY: F_GETFD only queries the descriptor table.
-    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
-    r >= 0
+/// The file `fd` names now (device and inode), or None if it is not open.
+///
+/// Tests run in parallel threads, so a closed fd number can be reused at once: "is
+/// that file still open under this number" is what a test of CLOSE can ask.
+pub fn fd_identity(fd: std::os::fd::RawFd) -> Option<(u64, u64)> {
+    // SAFETY: an all-zero stat is a valid out-buffer; fstat writes it or fails.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a valid, writable stat.
+    (unsafe { libc::fstat(fd, &mut st) } == 0).then_some((st.st_dev, st.st_ino))
 }
