@@ -1,6 +1,7 @@
 //! The engine proper: submission (SQEs into requests, link chains, drain), issue
-//! (inline, worker pool, readiness), completion (CQEs, overflow, link successors),
-//! and waiting. Mirrors `io_uring/io_uring.c`.
+//! (inline, worker pool, readiness), the ring fd and `enter`. Mirrors
+//! `io_uring/io_uring.c`; completion is in `complete.rs`, waiting in `wait.rs` (the
+//! kernel's `wait.c`).
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -11,13 +12,14 @@ use std::time::{Duration, Instant};
 use uring_sys as sys;
 
 use crate::assist::{self, Assist};
+use crate::complete::{CqState, ONE};
 use crate::config::Config;
 use crate::mem::RingMemory;
 use crate::op::{self, Mode, Step};
 use crate::pbuf::Pbufs;
 use crate::reactor::Reactor;
 use crate::req::Req;
-use crate::rings::{Completion, Rings};
+use crate::rings::Rings;
 use crate::rsrc::{BufTable, DeadTags, FileTable};
 use crate::timer::Timers;
 use crate::wq::{Class, Wq};
@@ -35,22 +37,7 @@ thread_local! {
     /// Set while this thread is inside `enter` of some engine ring: completions it
     /// makes are the submitter's own (what `DEFER_TASKRUN` and the async eventfd care
     /// about).
-    static IN_ENTER: Cell<bool> = const { Cell::new(false) };
-}
-
-/// The completion side's state, under the completion lock (the single-producer side
-/// of the CQ).
-#[derive(Default)]
-struct CqState {
-    /// CQEs that did not fit, in order (`IORING_FEAT_NODROP`).
-    overflow: VecDeque<Completion>,
-    /// Completions made off the submitter's thread with `DEFER_TASKRUN`, posted at
-    /// its next wait.
-    deferred: Vec<Completion>,
-    /// The registered eventfd, and whether it is only for async completions.
-    eventfd: Option<(OwnedFd, bool)>,
-    /// Threads waiting for CQEs.
-    waiters: u32,
+    pub(crate) static IN_ENTER: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Requests held back by `IOSQE_IO_DRAIN`.
@@ -66,8 +53,8 @@ pub(crate) struct Engine {
     pub(crate) rings: Rings,
     /// `IORING_SETUP_*`.
     pub(crate) flags: u32,
-    cq: Mutex<CqState>,
-    cq_cond: Condvar,
+    pub(crate) cq: Mutex<CqState>,
+    pub(crate) cq_cond: Condvar,
     drain: Mutex<DrainState>,
     /// Requests issued and not yet completed (for drain).
     inflight: AtomicUsize,
@@ -77,7 +64,7 @@ pub(crate) struct Engine {
     pub(crate) files: RwLock<FileTable>,
     pub(crate) bufs: RwLock<BufTable>,
     /// Tags of registered files and buffers that left their tables (`rsrc.rs`).
-    dead_tags: Arc<DeadTags>,
+    pub(crate) dead_tags: Arc<DeadTags>,
     pub(crate) wq: Wq,
     /// Requests waiting for their fd to be ready.
     pub(crate) reactor: Reactor,
@@ -93,9 +80,9 @@ pub(crate) struct Engine {
     submit_lock: Mutex<()>,
     /// The pollable fd standing for the ring: an eventfd made readable when CQEs are
     /// posted (once [`Engine::pollable`] asked for it).
-    notify: OwnedFd,
-    poll_enabled: AtomicBool,
-    signalled: AtomicBool,
+    pub(crate) notify: OwnedFd,
+    pub(crate) poll_enabled: AtomicBool,
+    pub(crate) signalled: AtomicBool,
     /// False while `IORING_SETUP_R_DISABLED` holds the ring.
     pub(crate) enabled: AtomicBool,
     /// With `SINGLE_ISSUER`: the only thread allowed to submit.
@@ -394,7 +381,7 @@ impl Engine {
     }
 
     /// A request completed: counts it out of flight and lets drained requests go.
-    fn retire(self: &Arc<Self>, drain_head: bool) {
+    pub(crate) fn retire(self: &Arc<Self>, drain_head: bool) {
         self.inflight.fetch_sub(1, Ordering::SeqCst);
         if !drain_head && !self.drain_pending.load(Ordering::SeqCst) {
             return;
@@ -583,262 +570,6 @@ impl Engine {
         }
     }
 
-    // ---- Completion ----
-
-    /// Completes a request with `res`: posts its CQE (unless skipped on success),
-    /// then starts or fails what is linked to it.
-    pub(crate) fn complete(self: &Arc<Self>, mut req: Box<Req>, res: i32) {
-        // An expired TIMEOUT with IORING_TIMEOUT_ETIME_SUCCESS says -ETIME without
-        // failing its link; the CQE of a TIMEOUT that expired or met its count is not
-        // counted by count timeouts (the kernel's cq_timeouts).
-        let timeout = req.opcode() == sys::IORING_OP_TIMEOUT;
-        let etime_ok = timeout
-            && res == -libc::ETIME
-            && req.op_flags() & sys::IORING_TIMEOUT_ETIME_SUCCESS != 0;
-        let fail = (res < 0 && !etime_ok) || req.expect.is_some_and(|e| res < e);
-        if fail || !req.has(sys::IOSQE_CQE_SKIP_SUCCESS) {
-            self.post_counted(
-                Completion {
-                    user_data: req.user_data(),
-                    res,
-                    flags: req.cflags,
-                    big: req.big,
-                },
-                !(timeout && (res == -libc::ETIME || res == 0)),
-            );
-        }
-        if req.ltimeout != 0
-            && let Some(lt) = self.timers.disarm_link(req.ltimeout)
-        {
-            // Completed before its LINK_TIMEOUT fired: that one is cancelled
-            // (io_disarm_next).
-            self.complete(lt, -libc::ECANCELED);
-        }
-        // A zero-copy send's notification follows its CQE.
-        op::net::post_notif(self, &req);
-        let next = req.link.take();
-        let hard = req.has(sys::IOSQE_IO_HARDLINK);
-        let drain_head = req.drain_head;
-        drop(req);
-        self.retire(drain_head);
-        if let Some(next) = next {
-            if fail && !hard {
-                self.fail_chain(next);
-            } else if let Some(d) = &self.det {
-                // Deterministic mode: issued when its key comes up (det.rs).
-                d.issue(next);
-            } else {
-                self.issue(next, Mode::Inline);
-            }
-        }
-    }
-
-    /// Posts a CQE for a request that stays in flight (a multishot's `F_MORE` one).
-    pub(crate) fn post_more(&self, user_data: u64, res: i32, flags: u32) {
-        self.post(Completion {
-            user_data,
-            res,
-            flags: flags | sys::IORING_CQE_F_MORE,
-            big: [0; 2],
-        });
-    }
-
-    /// Fails a chain: each request posts its own preparation error, or `-ECANCELED`
-    /// (`io_fail_links`).
-    pub(crate) fn fail_chain(self: &Arc<Self>, mut req: Box<Req>) {
-        loop {
-            let res = req.failed.unwrap_or(-libc::ECANCELED);
-            self.post(Completion {
-                user_data: req.user_data(),
-                res,
-                flags: op::net::fail_flags(&req),
-                big: req.big,
-            });
-            op::net::post_notif(self, &req);
-            let next = req.link.take();
-            let drain_head = req.drain_head;
-            drop(req);
-            self.retire(drain_head);
-            match next {
-                Some(n) => req = n,
-                None => break,
-            }
-        }
-    }
-
-    /// Posts one CQE: into the CQ if it has room and nothing waits in overflow, else
-    /// onto the overflow list (`IORING_SQ_CQ_OVERFLOW`); with `DEFER_TASKRUN`, a
-    /// completion made off the submitter's thread waits for its next wait.
-    pub(crate) fn post(&self, c: Completion) {
-        self.post_counted(c, true);
-    }
-
-    /// [`post`](Self::post), saying whether the CQE counts for count timeouts (those of
-    /// expiring timeouts do not; see `timer.rs`).
-    pub(crate) fn post_counted(&self, c: Completion, counted: bool) {
-        let in_enter = IN_ENTER.with(Cell::get);
-        let mut st = self.cq.lock().expect("cq");
-        if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
-            st.deferred.push(c);
-            if self.is(sys::IORING_SETUP_TASKRUN_FLAG) {
-                self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
-            }
-        } else {
-            self.post_locked(&mut st, c);
-        }
-        self.after_post(st, in_enter);
-        if counted && self.timers.counting() {
-            self.timers.count_cqe();
-        }
-    }
-
-    fn post_locked(&self, st: &mut CqState, c: Completion) {
-        if st.overflow.is_empty() {
-            let tail = self.rings.cq_tail();
-            if let Some(t) = self.rings.write_cqe(tail, self.rings.cq_head(), &c) {
-                self.rings.set_cq_tail(t);
-                return;
-            }
-        }
-        st.overflow.push_back(c);
-        self.rings.set_sq_flag(sys::IORING_SQ_CQ_OVERFLOW);
-    }
-
-    /// Wakes waiters, the registered eventfd and the ring's own pollable fd.
-    fn after_post(&self, st: std::sync::MutexGuard<'_, CqState>, in_enter: bool) {
-        if let Some((efd, async_only)) = &st.eventfd
-            && !(*async_only && in_enter)
-            && self.rings.cq_flags() & sys::IORING_CQ_EVENTFD_DISABLED == 0
-        {
-            // SAFETY: writing 8 bytes from a valid u64 to an eventfd we own.
-            unsafe { libc::write(efd.as_raw_fd(), (&raw const ONE).cast(), 8) };
-        }
-        let waiters = st.waiters;
-        drop(st);
-        if waiters > 0 {
-            self.cq_cond.notify_all();
-        }
-        if self.poll_enabled.load(Ordering::Relaxed) && !self.signalled.swap(true, Ordering::SeqCst)
-        {
-            // SAFETY: as above, on our own eventfd.
-            unsafe { libc::write(self.notify.as_raw_fd(), (&raw const ONE).cast(), 8) };
-        }
-    }
-
-    /// Moves deferred completions and overflowed CQEs into the CQ as far as it has
-    /// room (`io_cqring_overflow_flush`, task work run at wait).
-    pub(crate) fn flush(&self) {
-        self.post_tags();
-        let mut st = self.cq.lock().expect("cq");
-        if !st.deferred.is_empty() {
-            let d = std::mem::take(&mut st.deferred);
-            for c in d {
-                self.post_locked(&mut st, c);
-            }
-            self.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
-        }
-        if !st.overflow.is_empty() {
-            let mut tail = self.rings.cq_tail();
-            let head = self.rings.cq_head();
-            while let Some(c) = st.overflow.front() {
-                match self.rings.write_cqe(tail, head, c) {
-                    Some(t) => {
-                        tail = t;
-                        st.overflow.pop_front();
-                    }
-                    None => break,
-                }
-            }
-            self.rings.set_cq_tail(tail);
-            if st.overflow.is_empty() {
-                self.rings.clear_sq_flag(sys::IORING_SQ_CQ_OVERFLOW);
-            }
-        }
-    }
-
-    /// Posts the tags of registered resources that left their tables
-    /// (`IORING_FEAT_RSRC_TAGS`): `user_data` the tag, `res` 0.
-    pub(crate) fn post_tags(&self) {
-        for tag in self.dead_tags.take() {
-            self.post(Completion {
-                user_data: tag,
-                res: 0,
-                flags: 0,
-                big: [0; 2],
-            });
-        }
-    }
-
-    /// Registers (or with `None` unregisters) the eventfd.
-    pub(crate) fn set_eventfd(&self, efd: Option<(OwnedFd, bool)>) -> Result<(), i32> {
-        let mut st = self.cq.lock().expect("cq");
-        match (&st.eventfd, &efd) {
-            (Some(_), Some(_)) => return Err(-libc::EBUSY),
-            (None, None) => return Err(-libc::ENXIO),
-            _ => {}
-        }
-        st.eventfd = efd;
-        Ok(())
-    }
-
-    // ---- Waiting ----
-
-    /// CQEs (slots) ready for the application.
-    fn ready(&self) -> u32 {
-        self.rings.cq_used()
-    }
-
-    /// Waits until `want` CQEs are ready, `deadline` passes (`ETIME`), or, with a
-    /// minimum wait, `min_until` passes with at least one ready (`io_cqring_wait`).
-    pub(crate) fn wait(
-        &self,
-        want: u32,
-        deadline: Option<Instant>,
-        min_until: Option<Instant>,
-    ) -> Result<(), i32> {
-        loop {
-            self.flush();
-            let mut st = self.cq.lock().expect("cq");
-            let ready = self.ready();
-            if ready >= want && st.deferred.is_empty() {
-                return Ok(());
-            }
-            if !st.deferred.is_empty() {
-                continue;
-            }
-            let now = Instant::now();
-            if min_until.is_some_and(|m| now >= m) && ready > 0 {
-                return Ok(());
-            }
-            if deadline.is_some_and(|d| now >= d) {
-                return Err(-libc::ETIME);
-            }
-            let until = match (deadline, min_until) {
-                (Some(d), Some(m)) if ready > 0 => Some(d.min(m)),
-                (d, m) if ready > 0 => d.or(m),
-                (d, _) => d,
-            };
-            if self.assist.busy() {
-                // The assistant is finishing this batch: its completions are tens of
-                // microseconds away, closer than a sleep and a wake-up.
-                drop(st);
-                std::thread::yield_now();
-                continue;
-            }
-            st.waiters += 1;
-            st = match until {
-                Some(u) => {
-                    self.cq_cond
-                        .wait_timeout(st, u.saturating_duration_since(now))
-                        .expect("cq")
-                        .0
-                }
-                None => self.cq_cond.wait(st).expect("cq"),
-            };
-            st.waiters -= 1;
-        }
-    }
-
     // ---- The ring fd ----
 
     /// The engine's own descriptor (the pollable fd), which `IORING_OP_CLOSE` must not
@@ -968,7 +699,7 @@ impl Engine {
             let deadline = timeout.map(|ts| {
                 let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
                 if flags & sys::IORING_ENTER_ABS_TIMER != 0 {
-                    abs_to_instant(d, self.timers.ring_clock())
+                    crate::wait::abs_to_instant(d, self.timers.ring_clock())
                 } else {
                     start + d
                 }
@@ -1003,8 +734,6 @@ impl Engine {
     }
 }
 
-static ONE: u64 = 1;
-
 /// Marks the thread as inside `enter` for its lifetime.
 struct EnterGuard(bool);
 
@@ -1018,12 +747,6 @@ impl Drop for EnterGuard {
     fn drop(&mut self) {
         IN_ENTER.with(|c| c.set(self.0));
     }
-}
-
-/// An absolute time on `clock` (the ring's, `IORING_REGISTER_CLOCK`) as an `Instant`.
-fn abs_to_instant(abs: Duration, clock: libc::clockid_t) -> Instant {
-    let now = Duration::from_nanos(crate::timer::clock_ns(clock));
-    Instant::now() + abs.saturating_sub(now)
 }
 
 /// Builds a chain from its members in order: each owns the next.

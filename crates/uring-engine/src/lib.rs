@@ -16,6 +16,51 @@
 //! an SQ poll thread. What it cannot do in user space it refuses as the kernel
 //! refuses what it does not know (`-EINVAL`), and its probe says so.
 //!
+//! # Layout
+//! The files are named after the kernel's `io_uring/` directory, so the code for an
+//! opcode or a register op is found where the kernel keeps its own:
+//!
+//! | engine file | kernel file (`io_uring/`) | what |
+//! |---|---|---|
+//! | `engine.rs` | `io_uring.c` | submission, links, drain, issue, the ring fd, `enter` |
+//! | `complete.rs` | `io_uring.c` (`io_req_complete_post`, overflow) | posting CQEs, the overflow list, deferred completions, the eventfd |
+//! | `wait.rs` | `wait.c` | waiting for CQEs (`io_cqring_wait`) |
+//! | `rings.rs`, `mem.rs` | `io_uring.c`, `memmap.c` | the SQ/CQ protocol and the ring memory |
+//! | `req.rs` | `io_uring_types.h` (`struct io_kiocb`) | one request |
+//! | `register.rs` | `register.c` | `io_uring_register(2)` |
+//! | `rsrc.rs` | `rsrc.c`, `filetable.c` | registered files and buffers |
+//! | `pbuf.rs` | `kbuf.c` | provided buffers and buffer rings |
+//! | `reactor.rs` | `poll.c` (fast poll) | waiting for an fd to be ready |
+//! | `timer.rs` | `timeout.c` | pending timeouts |
+//! | `wq.rs` | `io-wq.c` | the worker pool |
+//! | `sqpoll.rs` | `sqpoll.c` | the SQ poll thread |
+//! | `op/mod.rs` | `opdef.c` | the op table |
+//! | `op/nop.rs` | `nop.c` | `NOP` |
+//! | `op/rw.rs` | `rw.c` | reads, writes, `READ_MULTISHOT` |
+//! | `op/sync.rs` | `sync.c` | `FSYNC`, `SYNC_FILE_RANGE`, `FALLOCATE` |
+//! | `op/openclose.rs` | `openclose.c` | `OPENAT`, `OPENAT2`, `CLOSE`, `FIXED_FD_INSTALL`, `PIPE` |
+//! | `op/statx.rs` | `statx.c` | `STATX` |
+//! | `op/fs.rs` | `fs.c` | `RENAMEAT`, `UNLINKAT`, `MKDIRAT`, `SYMLINKAT`, `LINKAT` |
+//! | `op/xattr.rs` | `xattr.c` | the four xattr ops |
+//! | `op/truncate.rs` | `truncate.c` | `FTRUNCATE` |
+//! | `op/advise.rs` | `advise.c` | `FADVISE`, `MADVISE` |
+//! | `op/kbuf.rs` | `kbuf.c` | `PROVIDE_BUFFERS`, `REMOVE_BUFFERS` |
+//! | `op/rsrc.rs` | `rsrc.c` | `FILES_UPDATE` |
+//! | `op/net.rs` | `net.c` | sockets, send, receive |
+//! | `op/poll.rs` | `poll.c` | `POLL_ADD`, `POLL_REMOVE` |
+//! | `op/epoll.rs` | `epoll.c` | `EPOLL_CTL`, `EPOLL_WAIT` |
+//! | `op/splice.rs` | `splice.c` | `SPLICE`, `TEE` |
+//! | `op/timeout.rs` | `timeout.c` | `TIMEOUT`, `TIMEOUT_REMOVE`, `LINK_TIMEOUT` |
+//! | `op/cancel.rs` | `cancel.c` | `ASYNC_CANCEL`, `REGISTER_SYNC_CANCEL` |
+//! | `op/msg_ring.rs` | `msg_ring.c` | `MSG_RING` |
+//! | `op/futex.rs` | `futex.c` | `FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAITV` |
+//! | `op/waitid.rs` | `waitid.c` | `WAITID` |
+//!
+//! What has no kernel counterpart: `assist.rs` (a second thread issuing half of a
+//! large batch), `det.rs` (deterministic mode), `fault.rs` and `config.rs` (fault
+//! injection), `registry.rs` (finding an engine ring by fd), `user.rs` (the engine's
+//! `copy_from_user`).
+//!
 //! # Deterministic replay
 //! [`Config::deterministic`] (or `URING_ENGINE_SEED=N`, or `=random` to have a seed
 //! picked and printed) runs a ring on one thread: no workers, no helper threads,
@@ -89,6 +134,7 @@
 #![allow(clippy::vec_box)]
 
 mod assist;
+mod complete;
 mod config;
 mod det;
 mod engine;
@@ -105,6 +151,7 @@ mod rsrc;
 mod sqpoll;
 mod timer;
 mod user;
+mod wait;
 mod wq;
 
 use std::ffi::c_void;

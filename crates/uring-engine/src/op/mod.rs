@@ -11,19 +11,26 @@ use uring_sys as sys;
 use crate::engine::Engine;
 use crate::req::Req;
 
-pub(crate) mod buf;
+pub(crate) mod advise;
 pub(crate) mod cancel;
-pub(crate) mod fixed;
+pub(crate) mod epoll;
 pub(crate) mod fs;
 pub(crate) mod futex;
-pub(crate) mod misc;
+pub(crate) mod kbuf;
 pub(crate) mod msg_ring;
 pub(crate) mod net;
+pub(crate) mod nop;
+pub(crate) mod openclose;
 pub(crate) mod poll;
+pub(crate) mod rsrc;
 pub(crate) mod rw;
 pub(crate) mod splice;
+pub(crate) mod statx;
+pub(crate) mod sync;
 pub(crate) mod timeout;
+pub(crate) mod truncate;
 pub(crate) mod waitid;
+pub(crate) mod xattr;
 
 /// How an issue attempt may behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +99,7 @@ pub(crate) static OPS: [Option<OpDef>; OP_COUNT] = table();
 
 const fn table() -> [Option<OpDef>; OP_COUNT] {
     let mut t = [const { None }; OP_COUNT];
-    t[sys::IORING_OP_NOP as usize] = Some(OpDef::new(misc::nop_prep, misc::nop_issue));
+    t[sys::IORING_OP_NOP as usize] = Some(OpDef::new(nop::nop_prep, nop::nop_issue));
     t[sys::IORING_OP_READV as usize] = Some(OpDef::new(rw::prep_readv, rw::issue).file().select());
     t[sys::IORING_OP_WRITEV as usize] = Some(OpDef::new(rw::prep_writev, rw::issue).file());
     t[sys::IORING_OP_READ_FIXED as usize] = Some(OpDef::new(rw::prep_read_fixed, rw::issue).file());
@@ -100,41 +107,45 @@ const fn table() -> [Option<OpDef>; OP_COUNT] {
         Some(OpDef::new(rw::prep_write_fixed, rw::issue).file());
     t[sys::IORING_OP_READ as usize] = Some(OpDef::new(rw::prep_read, rw::issue).file().select());
     t[sys::IORING_OP_WRITE as usize] = Some(OpDef::new(rw::prep_write, rw::issue).file());
-    t[sys::IORING_OP_FSYNC as usize] = Some(OpDef::new(rw::prep_fsync, rw::issue_fsync).file());
+    t[sys::IORING_OP_FSYNC as usize] = Some(OpDef::new(sync::prep_fsync, sync::issue_fsync).file());
     t[sys::IORING_OP_SYNC_FILE_RANGE as usize] =
-        Some(OpDef::new(rw::prep_sync_file_range, rw::issue_sync_file_range).file());
-    // Helper C: file-system ops (op/fs.rs), provided buffers (op/buf.rs), vectored fixed.
+        Some(OpDef::new(sync::prep_sync_file_range, sync::issue_sync_file_range).file());
     t[sys::IORING_OP_READV_FIXED as usize] =
         Some(OpDef::new(rw::prep_readv_fixed, rw::issue).file());
     t[sys::IORING_OP_WRITEV_FIXED as usize] =
         Some(OpDef::new(rw::prep_writev_fixed, rw::issue).file());
-    t[sys::IORING_OP_OPENAT as usize] = Some(OpDef::new(fs::prep_openat, fs::issue_openat));
-    t[sys::IORING_OP_OPENAT2 as usize] = Some(OpDef::new(fs::prep_openat2, fs::issue_openat));
-    t[sys::IORING_OP_CLOSE as usize] = Some(OpDef::new(fs::prep_close, fs::issue_close));
-    t[sys::IORING_OP_STATX as usize] = Some(OpDef::new(fs::prep_statx, fs::issue_statx));
+    t[sys::IORING_OP_OPENAT as usize] =
+        Some(OpDef::new(openclose::prep_openat, openclose::issue_openat));
+    t[sys::IORING_OP_OPENAT2 as usize] =
+        Some(OpDef::new(openclose::prep_openat2, openclose::issue_openat));
+    t[sys::IORING_OP_CLOSE as usize] =
+        Some(OpDef::new(openclose::prep_close, openclose::issue_close));
+    t[sys::IORING_OP_STATX as usize] = Some(OpDef::new(statx::prep_statx, statx::issue_statx));
     t[sys::IORING_OP_FALLOCATE as usize] =
-        Some(OpDef::new(fs::prep_fallocate, fs::issue_fallocate).file());
+        Some(OpDef::new(sync::prep_fallocate, sync::issue_fallocate).file());
     t[sys::IORING_OP_FADVISE as usize] =
-        Some(OpDef::new(fs::prep_fadvise, fs::issue_fadvise).file());
-    t[sys::IORING_OP_MADVISE as usize] = Some(OpDef::new(fs::prep_madvise, fs::issue_madvise));
+        Some(OpDef::new(advise::prep_fadvise, advise::issue_fadvise).file());
+    t[sys::IORING_OP_MADVISE as usize] =
+        Some(OpDef::new(advise::prep_madvise, advise::issue_madvise));
     t[sys::IORING_OP_RENAMEAT as usize] = Some(OpDef::new(fs::prep_renameat, fs::issue_path));
     t[sys::IORING_OP_UNLINKAT as usize] = Some(OpDef::new(fs::prep_unlinkat, fs::issue_path));
     t[sys::IORING_OP_MKDIRAT as usize] = Some(OpDef::new(fs::prep_mkdirat, fs::issue_path));
     t[sys::IORING_OP_SYMLINKAT as usize] = Some(OpDef::new(fs::prep_symlinkat, fs::issue_path));
     t[sys::IORING_OP_LINKAT as usize] = Some(OpDef::new(fs::prep_linkat, fs::issue_path));
     t[sys::IORING_OP_FSETXATTR as usize] =
-        Some(OpDef::new(fs::prep_fsetxattr, fs::issue_xattr).file());
-    t[sys::IORING_OP_SETXATTR as usize] = Some(OpDef::new(fs::prep_setxattr, fs::issue_xattr));
+        Some(OpDef::new(xattr::prep_fsetxattr, xattr::issue_xattr).file());
+    t[sys::IORING_OP_SETXATTR as usize] =
+        Some(OpDef::new(xattr::prep_setxattr, xattr::issue_xattr));
     t[sys::IORING_OP_FGETXATTR as usize] =
-        Some(OpDef::new(fs::prep_fgetxattr, fs::issue_xattr).file());
-    t[sys::IORING_OP_GETXATTR as usize] = Some(OpDef::new(fs::prep_getxattr, fs::issue_xattr));
+        Some(OpDef::new(xattr::prep_fgetxattr, xattr::issue_xattr).file());
+    t[sys::IORING_OP_GETXATTR as usize] =
+        Some(OpDef::new(xattr::prep_getxattr, xattr::issue_xattr));
     t[sys::IORING_OP_FTRUNCATE as usize] =
-        Some(OpDef::new(fs::prep_ftruncate, fs::issue_ftruncate).file());
+        Some(OpDef::new(truncate::prep_ftruncate, truncate::issue_ftruncate).file());
     t[sys::IORING_OP_PROVIDE_BUFFERS as usize] =
-        Some(OpDef::new(buf::prep_provide, buf::issue_provide));
+        Some(OpDef::new(kbuf::prep_provide, kbuf::issue_provide));
     t[sys::IORING_OP_REMOVE_BUFFERS as usize] =
-        Some(OpDef::new(buf::prep_remove, buf::issue_remove));
-    // Helper A: networking (op/net.rs), readiness (op/poll.rs), splice (op/splice.rs).
+        Some(OpDef::new(kbuf::prep_remove, kbuf::issue_remove));
     t[sys::IORING_OP_SOCKET as usize] = Some(OpDef::new(net::prep_socket, net::issue_socket));
     t[sys::IORING_OP_BIND as usize] = Some(OpDef::new(net::prep_bind, net::issue_bind).file());
     t[sys::IORING_OP_LISTEN as usize] =
@@ -160,17 +171,16 @@ const fn table() -> [Option<OpDef>; OP_COUNT] {
     t[sys::IORING_OP_POLL_REMOVE as usize] =
         Some(OpDef::new(poll::prep_poll_remove, poll::issue_poll_remove));
     t[sys::IORING_OP_EPOLL_CTL as usize] =
-        Some(OpDef::new(poll::prep_epoll_ctl, poll::issue_epoll_ctl));
+        Some(OpDef::new(epoll::prep_epoll_ctl, epoll::issue_epoll_ctl));
     t[sys::IORING_OP_EPOLL_WAIT as usize] =
-        Some(OpDef::new(poll::prep_epoll_wait, poll::issue_epoll_wait).file());
+        Some(OpDef::new(epoll::prep_epoll_wait, epoll::issue_epoll_wait).file());
     t[sys::IORING_OP_READ_MULTISHOT as usize] = Some(
-        OpDef::new(poll::prep_read_multishot, poll::issue_read_multishot)
+        OpDef::new(rw::prep_read_multishot, rw::issue_read_multishot)
             .file()
             .select(),
     );
     t[sys::IORING_OP_SPLICE as usize] = Some(OpDef::new(splice::prep_splice, splice::issue).file());
     t[sys::IORING_OP_TEE as usize] = Some(OpDef::new(splice::prep_tee, splice::issue).file());
-    // Helper B: time, cancellation, messages, futexes, waitid, descriptors.
     t[sys::IORING_OP_TIMEOUT as usize] =
         Some(OpDef::new(timeout::prep_timeout, timeout::issue_timeout));
     t[sys::IORING_OP_TIMEOUT_REMOVE as usize] =
@@ -187,12 +197,12 @@ const fn table() -> [Option<OpDef>; OP_COUNT] {
         Some(OpDef::new(futex::prep_waitv, futex::issue_waitv));
     t[sys::IORING_OP_WAITID as usize] = Some(OpDef::new(waitid::prep, waitid::issue));
     t[sys::IORING_OP_FIXED_FD_INSTALL as usize] =
-        Some(OpDef::new(fixed::prep_install, fixed::issue_install).file());
+        Some(OpDef::new(openclose::prep_install, openclose::issue_install).file());
     t[sys::IORING_OP_FILES_UPDATE as usize] = Some(OpDef::new(
-        fixed::prep_files_update,
-        fixed::issue_files_update,
+        rsrc::prep_files_update,
+        rsrc::issue_files_update,
     ));
-    t[sys::IORING_OP_PIPE as usize] = Some(OpDef::new(fixed::prep_pipe, fixed::issue_pipe));
+    t[sys::IORING_OP_PIPE as usize] = Some(OpDef::new(openclose::prep_pipe, openclose::issue_pipe));
     t
 }
 
@@ -205,6 +215,15 @@ pub(crate) fn def(opcode: u8) -> Option<&'static OpDef> {
 /// Whether the engine honours `opcode` (what its probe reports).
 pub fn supported(opcode: u8) -> bool {
     def(opcode).is_some()
+}
+
+/// `ioprio` must be zero for ops that take no priority (`-EINVAL`).
+#[inline]
+pub(crate) fn no_ioprio(req: &Req) -> Result<(), i32> {
+    if req.sqe.ioprio != 0 {
+        return Err(-libc::EINVAL);
+    }
+    Ok(())
 }
 
 /// Fails unless every field in `fields` is zero (the kernel's checks of reserved

@@ -1,5 +1,5 @@
-//! Reads and writes (`READ`, `WRITE`, `READV`, `WRITEV`, `READ_FIXED`, `WRITE_FIXED`)
-//! and file syncs (`FSYNC`, `SYNC_FILE_RANGE`), as `io_uring/rw.c` and `sync.c`.
+//! Reads and writes (`READ`, `WRITE`, `READV`, `WRITEV`, `READ_FIXED`, `WRITE_FIXED`,
+//! `READV_FIXED`, `WRITEV_FIXED`) and `READ_MULTISHOT`, as `io_uring/rw.c`.
 //!
 //! Issue tries `preadv2`/`pwritev2` with `RWF_NOWAIT` inline first; a regular file that
 //! would block goes to the worker pool, a pipe, socket or terminal waits for readiness.
@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use uring_sys as sys;
 
-use super::{Mode, Step, reserved, sys_res};
+use super::{Mode, Step, neg_errno, no_ioprio, reserved, sys_res};
 use crate::engine::Engine;
+use crate::reactor::poll_now;
 use crate::req::Req;
 
 const READ: u64 = 0;
@@ -398,47 +399,78 @@ fn advance(iov: &mut Vec<libc::iovec>, mut n: usize) {
     iov.drain(..skip);
 }
 
-/// `IORING_OP_FSYNC`: scratch `[0]` flags.
-pub(crate) fn prep_fsync(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    reserved(&[req.addr(), req.buf_index() as u64, req.file_index() as u64])?;
-    let flags = req.op_flags();
-    if flags & !sys::IORING_FSYNC_DATASYNC != 0 {
+// ---- READ_MULTISHOT ----
+
+pub(crate) fn prep_read_multishot(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    if !req.has(sys::IOSQE_BUFFER_SELECT) {
         return Err(-libc::EINVAL);
     }
+    no_ioprio(req)?;
+    // SAFETY: plain integers over the same bytes.
+    if unsafe { req.sqe.addr3_or_cmd.attr.attr_type_mask } != 0 {
+        // Only integrity (PI) attributes exist, for block devices with metadata.
+        return Err(-libc::EINVAL);
+    }
+    reserved(&[req.addr(), req.sqe.len as u64])?;
+    req.scratch = [0; 4];
     Ok(())
 }
 
-pub(crate) fn issue_fsync(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step {
-    if mode == Mode::Inline {
-        // Always blocks: the kernel forces it async too.
-        return Step::Block(req);
+pub(crate) fn issue_read_multishot(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
+    if req.is_regular() {
+        // "Multishot MUST be used on a pollable file".
+        return Step::Done(req, -libc::EBADFD);
     }
-    // The engine syncs the whole file; the kernel's range (off, len) narrows what it
-    // writes back, never what it guarantees for the range.
-    // SAFETY: plain system calls on an fd.
-    let r = unsafe {
-        if req.op_flags() & sys::IORING_FSYNC_DATASYNC != 0 {
-            libc::fdatasync(req.fd)
-        } else {
-            libc::fsync(req.fd)
+    let bgid = req.buf_index();
+    let mut loops = 0;
+    loop {
+        let sel = match e.pbufs.select(bgid, 0) {
+            Ok(s) => s,
+            Err(err) => return Step::Done(req, err),
+        };
+        let iov = libc::iovec {
+            iov_base: sel.addr as *mut libc::c_void,
+            iov_len: sel.len as usize,
+        };
+        // SAFETY: the provided buffer is the application's, valid until the CQE.
+        let mut r = unsafe { libc::preadv2(req.fd, &iov, 1, -1, libc::RWF_NOWAIT) };
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EOPNOTSUPP) {
+            // No RWF_NOWAIT for this file: read only when poll says it will not block
+            // (the kernel's io_file_supports_nowait).
+            r = match poll_now(req.fd, libc::POLLIN) {
+                Ok(m) if m != 0 => {
+                    // SAFETY: as above.
+                    unsafe { libc::read(req.fd, iov.iov_base, iov.iov_len) }
+                }
+                Ok(_) => {
+                    // SAFETY: setting errno for the check below.
+                    unsafe { *libc::__errno_location() = libc::EAGAIN };
+                    -1
+                }
+                Err(err) => {
+                    // SAFETY: as above.
+                    unsafe { *libc::__errno_location() = -err };
+                    -1
+                }
+            };
         }
-    };
-    let res = sys_res(r as isize);
-    Step::Done(req, res)
-}
-
-pub(crate) fn prep_sync_file_range(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    reserved(&[req.addr(), req.buf_index() as u64, req.file_index() as u64])
-}
-
-pub(crate) fn issue_sync_file_range(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step {
-    if mode == Mode::Inline {
-        return Step::Block(req);
+        if r < 0 {
+            let err = neg_errno();
+            e.pbufs.recycle(bgid, sel);
+            if err == -libc::EAGAIN {
+                return Step::Wait(req, libc::POLLIN);
+            }
+            return Step::Done(req, err);
+        }
+        if r == 0 {
+            e.pbufs.recycle(bgid, sel);
+            return Step::Done(req, 0);
+        }
+        let cflags = e.pbufs.commit(bgid, sel, r as u32);
+        e.post_more(req.user_data(), r as i32, cflags);
+        loops += 1;
+        if loops >= 32 {
+            return Step::Wait(req, libc::POLLIN);
+        }
     }
-    // SAFETY: a plain system call on an fd.
-    let r = unsafe {
-        libc::sync_file_range(req.fd, req.off() as i64, req.sqe.len as i64, req.op_flags())
-    };
-    let res = sys_res(r as isize);
-    Step::Done(req, res)
 }

@@ -1,0 +1,70 @@
+//! `IORING_OP_EPOLL_CTL` and `IORING_OP_EPOLL_WAIT` (`io_uring/epoll.c`).
+//!
+//! Scratch of `EPOLL_CTL`: `[0]` the event's `events`, `[1]` its data.
+use std::sync::Arc;
+
+use super::no_ioprio;
+use super::{Mode, Step, neg_errno, reserved};
+use crate::engine::Engine;
+use crate::req::Req;
+
+pub(crate) fn prep_epoll_ctl(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    no_ioprio(req)?;
+    reserved(&[req.buf_index() as u64, req.file_index() as u64])?;
+    req.scratch = [0; 4];
+    if req.sqe.len as i32 != libc::EPOLL_CTL_DEL {
+        // The event is copied at prep (`ep_op_has_event`).
+        crate::user::check(req.addr(), size_of::<libc::epoll_event>())?;
+        // SAFETY: the application promises the event is valid during submission;
+        // read_unaligned copes with the packed layout.
+        let ev = unsafe { (req.addr() as *const libc::epoll_event).read_unaligned() };
+        req.scratch[0] = ev.events as u64;
+        req.scratch[1] = ev.u64;
+    }
+    Ok(())
+}
+
+pub(crate) fn issue_epoll_ctl(req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) -> Step {
+    let mut ev = libc::epoll_event {
+        events: req.scratch[0] as u32,
+        u64: req.scratch[1],
+    };
+    // SAFETY: a valid event; the fds are plain integers to the kernel.
+    let r = unsafe { libc::epoll_ctl(req.sqe.fd, req.sqe.len as i32, req.off() as i32, &mut ev) };
+    let res = if r < 0 { neg_errno() } else { r };
+    Step::Done(req, res)
+}
+
+pub(crate) fn prep_epoll_wait(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    no_ioprio(req)?;
+    reserved(&[
+        req.off(),
+        req.op_flags() as u64,
+        req.buf_index() as u64,
+        req.file_index() as u64,
+    ])
+}
+
+pub(crate) fn issue_epoll_wait(req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) -> Step {
+    // SAFETY: the events array is the application's, `len` entries valid until the
+    // CQE (the SQE's contract); the kernel checks it like epoll_sendevents.
+    let r = unsafe {
+        libc::epoll_wait(
+            req.fd,
+            req.addr() as *mut libc::epoll_event,
+            req.sqe.len as i32,
+            0,
+        )
+    };
+    match r {
+        0 => Step::Wait(req, libc::POLLIN),
+        r if r < 0 => {
+            let err = neg_errno();
+            if err == -libc::EINTR {
+                return Step::Wait(req, libc::POLLIN);
+            }
+            Step::Done(req, err)
+        }
+        n => Step::Done(req, n),
+    }
+}

@@ -1,0 +1,122 @@
+//! `IORING_OP_FILES_UPDATE` (`io_uring/rsrc.c`): updates the fixed file table from the
+//! ring, with `IORING_FILE_INDEX_ALLOC`.
+//!
+//! Scratch: `[0]` the offset, `[1]` the address of the fds, `[2]` their number.
+use std::os::fd::OwnedFd;
+use std::sync::Arc;
+
+use uring_sys as sys;
+
+use super::msg_ring::install_fixed;
+use super::{Mode, Step};
+use crate::engine::Engine;
+use crate::req::Req;
+
+/// `io_files_update_prep`.
+pub(crate) fn prep_files_update(req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    if req.has(sys::IOSQE_FIXED_FILE) {
+        return Err(-libc::EINVAL);
+    }
+    if req.op_flags() != 0 || req.file_index() != 0 {
+        return Err(-libc::EINVAL);
+    }
+    if req.sqe.len == 0 {
+        return Err(-libc::EINVAL);
+    }
+    req.scratch[0] = req.off() as u32 as u64;
+    req.scratch[1] = req.addr();
+    req.scratch[2] = req.sqe.len as u64;
+    Ok(())
+}
+
+/// A duplicate of the application's `fd`, to keep in the table (`-EBADF`).
+fn dup(fd: i32) -> Result<Arc<OwnedFd>, i32> {
+    if super::msg_ring::lookup(fd).is_some() {
+        // A ring cannot be a registered file.
+        return Err(-libc::EBADF);
+    }
+    crate::rsrc::dup(fd).map(Arc::new)
+}
+
+/// `io_files_update`: replaces `nr` slots from `offset` (`-1` empties one,
+/// `IORING_REGISTER_FILES_SKIP` leaves it), or with `IORING_FILE_INDEX_ALLOC` puts each
+/// fd in a free slot and writes the slot back; how many were done, or the error of
+/// the first.
+pub(crate) fn issue_files_update(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
+    let (offset, fds, nr) = (
+        req.scratch[0] as u32,
+        req.scratch[1] as *mut i32,
+        req.scratch[2] as u32,
+    );
+    let mut t = e.files.write().expect("file table");
+    let res = if offset == sys::IORING_FILE_INDEX_ALLOC {
+        if !t.registered || t.len() == 0 {
+            -libc::ENXIO
+        } else {
+            let mut done = 0;
+            let mut err = 0;
+            while done < nr {
+                if fds.is_null() {
+                    err = -libc::EFAULT;
+                    break;
+                }
+                // SAFETY: the SQE contract: `addr` points to `len` ints, writable,
+                // valid until the completion.
+                let fd = unsafe { fds.add(done as usize).read_unaligned() };
+                let file = match dup(fd) {
+                    Ok(f) => f,
+                    Err(e2) => {
+                        err = e2;
+                        break;
+                    }
+                };
+                match install_fixed(&mut t, file, sys::IORING_FILE_INDEX_ALLOC) {
+                    // SAFETY: as above.
+                    Ok(slot) => unsafe { fds.add(done as usize).write_unaligned(slot) },
+                    Err(e2) => {
+                        err = e2;
+                        break;
+                    }
+                }
+                done += 1;
+            }
+            if done > 0 { done as i32 } else { err }
+        }
+    } else if !t.registered || t.len() == 0 {
+        -libc::ENXIO
+    } else if offset.checked_add(nr).is_none_or(|end| end > t.len()) {
+        -libc::EINVAL
+    } else {
+        let mut done = 0;
+        let mut err = 0;
+        while done < nr {
+            if fds.is_null() {
+                err = -libc::EFAULT;
+                break;
+            }
+            // SAFETY: as above.
+            let fd = unsafe { fds.add(done as usize).read_unaligned() };
+            if fd != sys::IORING_REGISTER_FILES_SKIP {
+                let file = if fd == -1 {
+                    None
+                } else {
+                    match dup(fd) {
+                        Ok(f) => Some(f),
+                        Err(e2) => {
+                            err = e2;
+                            break;
+                        }
+                    }
+                };
+                if let Err(e2) = t.install(offset + done, file) {
+                    err = e2;
+                    break;
+                }
+            }
+            done += 1;
+        }
+        if done > 0 { done as i32 } else { err }
+    };
+    drop(t);
+    Step::Done(req, res)
+}
