@@ -207,9 +207,86 @@ pub const FEATURES: u32 = sys::IORING_FEAT_SINGLE_MMAP
     | sys::IORING_FEAT_MIN_TIMEOUT
     | sys::IORING_FEAT_NO_IOWAIT;
 
+/// The `IORING_FEAT_*` flags of the 6.18 uapi the engine does not report, and why.
+const REFUSED_FEATURES: [(u32, &str); 5] = [
+    (
+        sys::IORING_FEAT_CUR_PERSONALITY,
+        "personalities are refused: the engine's workers cannot take on another task's \
+         credentials per request",
+    ),
+    (
+        sys::IORING_FEAT_NATIVE_WORKERS,
+        "the engine's workers run with the credentials of the thread that set the ring up, \
+         not of each submitting task",
+    ),
+    (
+        sys::IORING_FEAT_REG_REG_RING,
+        "io_uring_register(2) through a registered ring index is a system call on the \
+         kernel's table; an engine ring is reached through its handle",
+    ),
+    (
+        sys::IORING_FEAT_RECVSEND_BUNDLE,
+        "bundles are not implemented: the engine refuses IORING_RECVSEND_BUNDLE with EINVAL",
+    ),
+    (
+        sys::IORING_FEAT_RW_ATTR,
+        "read/write attributes (integrity PI) need a block device with metadata: \
+         attr_type_mask is refused with EINVAL",
+    ),
+];
+
+/// Every `IORING_FEAT_*` flag of 6.18 (`NO_IOWAIT` is the last).
+const ALL_FEATURES: u32 = (sys::IORING_FEAT_NO_IOWAIT << 1) - 1;
+
+const _: () = {
+    let mut refused = 0;
+    let mut i = 0;
+    while i < REFUSED_FEATURES.len() {
+        refused |= REFUSED_FEATURES[i].0;
+        i += 1;
+    }
+    // Each feature is either reported or refused with a reason, never both.
+    assert!(refused & FEATURES == 0 && refused | FEATURES == ALL_FEATURES);
+};
+
 /// Whether the engine honours `opcode` (what its probe reports).
 pub fn supports_opcode(opcode: u8) -> bool {
     op::supported(opcode)
+}
+
+/// Whether the engine honours `opcode` (`IORING_OP_*`); if not, why: an opcode user
+/// space cannot do (refused with `-EINVAL` and absent from the probe, as the kernel
+/// treats an opcode it does not know), or one the 6.18 uapi does not have.
+///
+/// ```
+/// use uring_engine::op_support;
+/// use uring_sys as sys;
+/// assert!(op_support(sys::IORING_OP_READ).is_ok());
+/// assert!(op_support(sys::IORING_OP_URING_CMD).is_err());
+/// ```
+pub fn op_support(opcode: u8) -> Result<(), &'static str> {
+    op::support(opcode)
+}
+
+/// Whether the engine honours register op `opcode` (`IORING_[UN]REGISTER_*`, without
+/// `IORING_REGISTER_USE_REGISTERED_RING`); if not, why (it is refused with `-EINVAL`,
+/// as a kernel without it refuses it). [`SUPPORTED_REGISTER_OPS`] lists those done on
+/// a ring; `IORING_REGISTER_SEND_MSG_RING` is honoured without one
+/// ([`register_blind`]).
+pub fn register_op_support(opcode: u32) -> Result<(), &'static str> {
+    register::support(opcode)
+}
+
+/// Whether the engine reports feature `feature` (one `IORING_FEAT_*` flag) in
+/// [`FEATURES`]; if not, why.
+pub fn feature_support(feature: u32) -> Result<(), &'static str> {
+    if feature.count_ones() != 1 || feature & ALL_FEATURES == 0 {
+        return Err("not one IORING_FEAT_* flag of the 6.18 uapi");
+    }
+    match REFUSED_FEATURES.iter().find(|(f, _)| *f == feature) {
+        Some((_, why)) => Err(why),
+        None => Ok(()),
+    }
 }
 
 /// An engine ring. Dropping it stops its threads (interrupting blocked workers and

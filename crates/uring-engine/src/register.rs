@@ -20,40 +20,280 @@ const MAX_REG_BUFFERS: u32 = 1 << 14;
 /// Largest registered buffer (`SZ_1G`).
 const MAX_BUF_LEN: u64 = 1 << 30;
 
-/// The register ops the engine honours (what its `IORING_REGISTER_QUERY`-style
-/// listings and `uring probe --backend engine` report).
-pub const SUPPORTED: &[u32] = &[
-    sys::IORING_REGISTER_BUFFERS,
-    sys::IORING_UNREGISTER_BUFFERS,
-    sys::IORING_REGISTER_FILES,
-    sys::IORING_UNREGISTER_FILES,
-    sys::IORING_REGISTER_EVENTFD,
-    sys::IORING_UNREGISTER_EVENTFD,
-    sys::IORING_REGISTER_FILES_UPDATE,
-    sys::IORING_REGISTER_EVENTFD_ASYNC,
-    sys::IORING_REGISTER_PROBE,
-    sys::IORING_REGISTER_ENABLE_RINGS,
-    sys::IORING_REGISTER_FILES2,
-    sys::IORING_REGISTER_FILES_UPDATE2,
-    sys::IORING_REGISTER_BUFFERS2,
-    sys::IORING_REGISTER_BUFFERS_UPDATE,
-    sys::IORING_REGISTER_IOWQ_MAX_WORKERS,
-    sys::IORING_REGISTER_RING_FDS,
-    sys::IORING_UNREGISTER_RING_FDS,
-    sys::IORING_REGISTER_PBUF_RING,
-    sys::IORING_UNREGISTER_PBUF_RING,
-    sys::IORING_REGISTER_PBUF_STATUS,
-    sys::IORING_REGISTER_FILE_ALLOC_RANGE,
-    sys::IORING_REGISTER_IOWQ_AFF,
-    sys::IORING_UNREGISTER_IOWQ_AFF,
-    sys::IORING_REGISTER_RESTRICTIONS,
-    sys::IORING_REGISTER_CLONE_BUFFERS,
-    sys::IORING_REGISTER_QUERY,
-    sys::IORING_REGISTER_SYNC_CANCEL,
-    sys::IORING_REGISTER_CLOCK,
-];
-
 type Res = Result<u32, i32>;
+
+/// A register op's handler: `arg` and `nr` as `io_uring_register(2)` received them.
+type RegFn = unsafe fn(&Arc<Engine>, *const c_void, u32) -> Res;
+
+/// How the engine answers one register op: the kernel's `__io_uring_register` switch,
+/// as a table.
+#[derive(Clone, Copy)]
+pub(crate) enum RegDef {
+    /// Done on a ring.
+    Ring(RegFn),
+    /// Needs no ring: `io_uring_register(2)` with fd -1 ([`crate::register_blind`]);
+    /// on a ring it is `-EINVAL`, as in the kernel.
+    Blind,
+    /// Refused with `-EINVAL`, as a kernel without the op refuses it, and why.
+    Unsupported(&'static str),
+}
+
+/// Number of register ops of the 6.18 uapi.
+const REG_COUNT: usize = sys::IORING_REGISTER_LAST as usize;
+
+/// A [`RegDef::Ring`] entry over `$call`, which may use `$e`, `$arg` and `$nr`.
+macro_rules! on_ring {
+    (|$e:ident, $arg:ident, $nr:ident| $call:expr) => {
+        RegDef::Ring(|$e: &Arc<Engine>, $arg: *const c_void, $nr: u32| {
+            // SAFETY: `dispatch`'s contract for `arg` and `nr`, passed on to the op.
+            unsafe { $call }
+        })
+    };
+}
+
+/// Every register op, indexed by its number; that none is missing is checked when the
+/// crate is built.
+const REGISTER_OPS: [RegDef; REG_COUNT] = reg_table();
+
+/// Puts `def` in slot `op`.
+const fn set(t: &mut [Option<RegDef>; REG_COUNT], op: u32, def: RegDef) {
+    assert!(t[op as usize].is_none(), "two entries for one register op");
+    t[op as usize] = Some(def);
+}
+
+const fn reg_table() -> [RegDef; REG_COUNT] {
+    /// Why personalities are refused (SQEs naming one fail with `-EINVAL`).
+    const PERSONALITY: &str =
+        "the engine's workers cannot take on another task's credentials per request";
+    /// Why NAPI is refused (a kernel built without `CONFIG_NET_RX_BUSY_POLL` answers
+    /// `-EINVAL` too).
+    const NAPI: &str = "NAPI busy polling polls NIC queues, which user space cannot reach";
+    let mut t: [Option<RegDef>; REG_COUNT] = [None; REG_COUNT];
+    set(
+        &mut t,
+        sys::IORING_REGISTER_BUFFERS,
+        on_ring!(|e, arg, nr| register_buffers(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_UNREGISTER_BUFFERS,
+        on_ring!(|e, arg, nr| unregister_buffers(e, arg, nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_FILES,
+        on_ring!(|e, arg, nr| register_files(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_UNREGISTER_FILES,
+        on_ring!(|e, arg, nr| unregister_files(e, arg, nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_EVENTFD,
+        on_ring!(|e, arg, nr| register_eventfd(e, arg.cast(), nr, false)),
+    );
+    set(
+        &mut t,
+        sys::IORING_UNREGISTER_EVENTFD,
+        on_ring!(|e, arg, nr| unregister_eventfd(e, arg, nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_FILES_UPDATE,
+        on_ring!(|e, arg, nr| files_update(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_EVENTFD_ASYNC,
+        on_ring!(|e, arg, nr| register_eventfd(e, arg.cast(), nr, true)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_PROBE,
+        on_ring!(|_e, arg, nr| probe(arg as *mut u8, nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_PERSONALITY,
+        RegDef::Unsupported(PERSONALITY),
+    );
+    set(
+        &mut t,
+        sys::IORING_UNREGISTER_PERSONALITY,
+        RegDef::Unsupported(PERSONALITY),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_RESTRICTIONS,
+        on_ring!(|e, arg, nr| register_restrictions(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_ENABLE_RINGS,
+        on_ring!(|e, arg, nr| enable_rings(e, arg, nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_FILES2,
+        on_ring!(|e, arg, nr| register_files2(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_FILES_UPDATE2,
+        on_ring!(|e, arg, nr| files_update2(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_BUFFERS2,
+        on_ring!(|e, arg, nr| register_buffers2(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_BUFFERS_UPDATE,
+        on_ring!(|e, arg, nr| buffers_update(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_IOWQ_AFF,
+        on_ring!(|e, arg, nr| register_iowq_aff(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_UNREGISTER_IOWQ_AFF,
+        on_ring!(|e, arg, nr| unregister_iowq_aff(e, arg, nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_IOWQ_MAX_WORKERS,
+        on_ring!(|e, arg, nr| iowq_max_workers(e, arg as *mut u32, nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_RING_FDS,
+        on_ring!(|_e, arg, nr| register_ring_fds(arg as *mut sys::io_uring_rsrc_update, nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_UNREGISTER_RING_FDS,
+        on_ring!(|_e, arg, nr| unregister_ring_fds(arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_PBUF_RING,
+        on_ring!(|e, arg, nr| register_pbuf_ring(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_UNREGISTER_PBUF_RING,
+        on_ring!(|e, arg, nr| unregister_pbuf_ring(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_SYNC_CANCEL,
+        on_ring!(|e, arg, nr| op::cancel::sync_cancel(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_FILE_ALLOC_RANGE,
+        on_ring!(|e, arg, nr| file_alloc_range(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_PBUF_STATUS,
+        on_ring!(|e, arg, nr| pbuf_status(e, arg as *mut _, nr)),
+    );
+    set(&mut t, sys::IORING_REGISTER_NAPI, RegDef::Unsupported(NAPI));
+    set(
+        &mut t,
+        sys::IORING_UNREGISTER_NAPI,
+        RegDef::Unsupported(NAPI),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_CLOCK,
+        on_ring!(|e, arg, nr| register_clock(e, arg.cast(), nr)),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_CLONE_BUFFERS,
+        on_ring!(|e, arg, nr| clone_buffers(e, arg.cast(), nr)),
+    );
+    set(&mut t, sys::IORING_REGISTER_SEND_MSG_RING, RegDef::Blind);
+    set(
+        &mut t,
+        sys::IORING_REGISTER_ZCRX_IFQ,
+        RegDef::Unsupported("zero-copy receive needs a NIC queue bound to the ring"),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_RESIZE_RINGS,
+        RegDef::Unsupported(
+            "the application's views of the old rings cannot be moved safely under it",
+        ),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_MEM_REGION,
+        RegDef::Unsupported("memory regions (registered wait arguments) are the kernel's"),
+    );
+    set(
+        &mut t,
+        sys::IORING_REGISTER_QUERY,
+        on_ring!(|_e, arg, nr| query(arg as *mut _, nr)),
+    );
+    let mut out = [RegDef::Blind; REG_COUNT];
+    let mut i = 0;
+    while i < REG_COUNT {
+        out[i] = match t[i] {
+            Some(d) => d,
+            None => panic!("a register op has no entry in the register table"),
+        };
+        i += 1;
+    }
+    out
+}
+
+/// Whether the engine honours register op `opcode` (on a ring, or without one for
+/// [`RegDef::Blind`]); if not, why.
+pub(crate) fn support(opcode: u32) -> Result<(), &'static str> {
+    match REGISTER_OPS.get(opcode as usize) {
+        None => Err("not a register op of the 6.18 uapi"),
+        Some(RegDef::Unsupported(why)) => Err(why),
+        Some(_) => Ok(()),
+    }
+}
+
+const fn ring_op_count() -> usize {
+    let mut n = 0;
+    let mut i = 0;
+    while i < REG_COUNT {
+        if let RegDef::Ring(_) = REGISTER_OPS[i] {
+            n += 1;
+        }
+        i += 1;
+    }
+    n
+}
+
+const RING_OPS: [u32; ring_op_count()] = {
+    let mut out = [0; ring_op_count()];
+    let (mut i, mut n) = (0, 0);
+    while i < REG_COUNT {
+        if let RegDef::Ring(_) = REGISTER_OPS[i] {
+            out[n] = i as u32;
+            n += 1;
+        }
+        i += 1;
+    }
+    out
+};
+
+/// The register ops an engine ring honours, in increasing order (what
+/// `uring probe --backend engine` reports): those of the register table with a
+/// handler.
+pub const SUPPORTED: &[u32] = &RING_OPS;
 
 /// Dispatches one register call.
 ///
@@ -77,48 +317,10 @@ unsafe fn dispatch(e: &Arc<Engine>, opcode: u32, arg: *const c_void, nr: u32) ->
     if !e.reg.allows_register(opcode) {
         return Err(-libc::EACCES);
     }
-    // SAFETY: every arm passes on the caller's contract for `arg`/`nr`.
-    unsafe {
-        match opcode {
-            sys::IORING_REGISTER_PROBE => probe(arg as *mut u8, nr),
-            sys::IORING_REGISTER_FILES => register_files(e, arg.cast(), nr),
-            sys::IORING_UNREGISTER_FILES => unregister_files(e, arg, nr),
-            sys::IORING_REGISTER_FILES_UPDATE => files_update(e, arg.cast(), nr),
-            sys::IORING_REGISTER_FILES2 => register_files2(e, arg.cast(), nr),
-            sys::IORING_REGISTER_FILES_UPDATE2 => files_update2(e, arg.cast(), nr),
-            sys::IORING_REGISTER_BUFFERS => register_buffers(e, arg.cast(), nr),
-            sys::IORING_UNREGISTER_BUFFERS => unregister_buffers(e, arg, nr),
-            sys::IORING_REGISTER_BUFFERS2 => register_buffers2(e, arg.cast(), nr),
-            sys::IORING_REGISTER_BUFFERS_UPDATE => buffers_update(e, arg.cast(), nr),
-            sys::IORING_REGISTER_EVENTFD => register_eventfd(e, arg.cast(), nr, false),
-            sys::IORING_REGISTER_EVENTFD_ASYNC => register_eventfd(e, arg.cast(), nr, true),
-            sys::IORING_UNREGISTER_EVENTFD => unregister_eventfd(e, arg, nr),
-            sys::IORING_REGISTER_ENABLE_RINGS => enable_rings(e, arg, nr),
-            sys::IORING_REGISTER_IOWQ_MAX_WORKERS => iowq_max_workers(e, arg as *mut u32, nr),
-            sys::IORING_REGISTER_RING_FDS => {
-                register_ring_fds(arg as *mut sys::io_uring_rsrc_update, nr)
-            }
-            sys::IORING_UNREGISTER_RING_FDS => unregister_ring_fds(arg.cast(), nr),
-            sys::IORING_REGISTER_PBUF_RING => register_pbuf_ring(e, arg.cast(), nr),
-            sys::IORING_UNREGISTER_PBUF_RING => unregister_pbuf_ring(e, arg.cast(), nr),
-            sys::IORING_REGISTER_PBUF_STATUS => pbuf_status(e, arg as *mut _, nr),
-            sys::IORING_REGISTER_FILE_ALLOC_RANGE => file_alloc_range(e, arg.cast(), nr),
-            sys::IORING_REGISTER_IOWQ_AFF => register_iowq_aff(e, arg.cast(), nr),
-            sys::IORING_UNREGISTER_IOWQ_AFF => unregister_iowq_aff(e, arg, nr),
-            sys::IORING_REGISTER_RESTRICTIONS => register_restrictions(e, arg.cast(), nr),
-            sys::IORING_REGISTER_CLONE_BUFFERS => clone_buffers(e, arg.cast(), nr),
-            sys::IORING_REGISTER_QUERY => query(arg as *mut _, nr),
-            sys::IORING_REGISTER_SYNC_CANCEL => op::cancel::sync_cancel(e, arg.cast(), nr),
-            sys::IORING_REGISTER_CLOCK => register_clock(e, arg.cast(), nr),
-            // Not honoured, refused as a kernel without them refuses (-EINVAL):
-            // personalities (the engine's workers cannot take on another task's
-            // credentials per request; SQEs naming one fail with -EINVAL), NAPI busy
-            // polling (no NIC queues to poll from user space; a kernel built without
-            // CONFIG_NET_RX_BUSY_POLL answers -EINVAL too), resizing the rings (the
-            // application's views of the old rings cannot be moved safely under it),
-            // memory regions and zero-copy receive (the kernel's alone).
-            _ => Err(-libc::EINVAL),
-        }
+    match REGISTER_OPS.get(opcode as usize) {
+        // SAFETY: the caller's contract for `arg`/`nr`, passed on.
+        Some(RegDef::Ring(f)) => unsafe { f(e, arg, nr) },
+        _ => Err(-libc::EINVAL),
     }
 }
 

@@ -2,8 +2,10 @@
 //! it as the kernel does, with the same `-EINVAL`) and how to issue it. Mirrors the
 //! kernel's `io_issue_defs[]` in `io_uring/opdef.c`.
 //!
-//! An opcode without an entry is refused with `-EINVAL` at submission, exactly as the
-//! kernel refuses an opcode it does not know, and is absent from the engine's probe.
+//! Every opcode of the uapi has an entry, with its name; one the engine cannot do in
+//! user space says why ([`support`]), is refused with `-EINVAL` at submission, exactly
+//! as the kernel refuses an opcode it does not know, and is absent from the engine's
+//! probe.
 use std::sync::Arc;
 
 use uring_sys as sys;
@@ -55,28 +57,47 @@ pub(crate) enum Step {
     Parked,
 }
 
-/// One opcode's entry.
+/// Prepares a request: validates its SQE as the kernel does and stores what issue needs.
+pub(crate) type PrepFn = fn(&mut Req, &Engine) -> Result<(), i32>;
+/// Issues a request: does the work, or says why it cannot yet.
+pub(crate) type IssueFn = fn(Box<Req>, &Arc<Engine>, Mode) -> Step;
+
+/// One opcode's entry (the kernel's `struct io_issue_def` with its `io_cold_def`'s
+/// name).
 pub(crate) struct OpDef {
+    /// The opcode's name without `IORING_OP_` (`"READV"`), from uring-sys.
+    pub(crate) name: &'static str,
     /// Validates the SQE and stores what issue needs in the request.
-    pub(crate) prep: fn(&mut Req, &Engine) -> Result<(), i32>,
+    pub(crate) prep: PrepFn,
     /// Does the work, or says why it cannot yet.
-    pub(crate) issue: fn(Box<Req>, &Arc<Engine>, Mode) -> Step,
+    pub(crate) issue: IssueFn,
     /// Works on `sqe.fd` (a registered file with `IOSQE_FIXED_FILE`).
     pub(crate) needs_file: bool,
     /// Accepts `IOSQE_BUFFER_SELECT`.
     pub(crate) buffer_select: bool,
+    /// Why the engine refuses the opcode, for one user space cannot do: it is then
+    /// absent from the probe and refused with `-EINVAL` at submission, as the kernel
+    /// refuses an opcode it does not know.
+    pub(crate) unsupported: Option<&'static str>,
 }
 
 impl OpDef {
-    const fn new(
-        prep: fn(&mut Req, &Engine) -> Result<(), i32>,
-        issue: fn(Box<Req>, &Arc<Engine>, Mode) -> Step,
-    ) -> OpDef {
+    const fn new(prep: PrepFn, issue: IssueFn) -> OpDef {
         OpDef {
+            name: "",
             prep,
             issue,
             needs_file: false,
             buffer_select: false,
+            unsupported: None,
+        }
+    }
+
+    /// An opcode the engine refuses, and why (the kernel's `io_eopnotsupp_prep`).
+    const fn unsupported(why: &'static str) -> OpDef {
+        OpDef {
+            unsupported: Some(why),
+            ..OpDef::new(refused_prep, refused_issue)
         }
     }
 
@@ -91,130 +112,384 @@ impl OpDef {
     }
 }
 
+fn refused_prep(_req: &mut Req, _e: &Engine) -> Result<(), i32> {
+    Err(-libc::EINVAL)
+}
+
+fn refused_issue(req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) -> Step {
+    Step::Done(req, -libc::EINVAL)
+}
+
 /// Number of opcodes of the 6.18 uapi.
 pub(crate) const OP_COUNT: usize = sys::IORING_OP_LAST as usize;
 
-/// The table, indexed by opcode.
-pub(crate) static OPS: [Option<OpDef>; OP_COUNT] = table();
+const _: () = assert!(sys::IORING_OP_NAMES.len() == OP_COUNT);
 
-const fn table() -> [Option<OpDef>; OP_COUNT] {
-    let mut t = [const { None }; OP_COUNT];
-    t[sys::IORING_OP_NOP as usize] = Some(OpDef::new(nop::nop_prep, nop::nop_issue));
-    t[sys::IORING_OP_READV as usize] = Some(OpDef::new(rw::prep_readv, rw::issue).file().select());
-    t[sys::IORING_OP_WRITEV as usize] = Some(OpDef::new(rw::prep_writev, rw::issue).file());
-    t[sys::IORING_OP_READ_FIXED as usize] = Some(OpDef::new(rw::prep_read_fixed, rw::issue).file());
-    t[sys::IORING_OP_WRITE_FIXED as usize] =
-        Some(OpDef::new(rw::prep_write_fixed, rw::issue).file());
-    t[sys::IORING_OP_READ as usize] = Some(OpDef::new(rw::prep_read, rw::issue).file().select());
-    t[sys::IORING_OP_WRITE as usize] = Some(OpDef::new(rw::prep_write, rw::issue).file());
-    t[sys::IORING_OP_FSYNC as usize] = Some(OpDef::new(sync::prep_fsync, sync::issue_fsync).file());
-    t[sys::IORING_OP_SYNC_FILE_RANGE as usize] =
-        Some(OpDef::new(sync::prep_sync_file_range, sync::issue_sync_file_range).file());
-    t[sys::IORING_OP_READV_FIXED as usize] =
-        Some(OpDef::new(rw::prep_readv_fixed, rw::issue).file());
-    t[sys::IORING_OP_WRITEV_FIXED as usize] =
-        Some(OpDef::new(rw::prep_writev_fixed, rw::issue).file());
-    t[sys::IORING_OP_OPENAT as usize] =
-        Some(OpDef::new(openclose::prep_openat, openclose::issue_openat));
-    t[sys::IORING_OP_OPENAT2 as usize] =
-        Some(OpDef::new(openclose::prep_openat2, openclose::issue_openat));
-    t[sys::IORING_OP_CLOSE as usize] =
-        Some(OpDef::new(openclose::prep_close, openclose::issue_close));
-    t[sys::IORING_OP_STATX as usize] = Some(OpDef::new(statx::prep_statx, statx::issue_statx));
-    t[sys::IORING_OP_FALLOCATE as usize] =
-        Some(OpDef::new(sync::prep_fallocate, sync::issue_fallocate).file());
-    t[sys::IORING_OP_FADVISE as usize] =
-        Some(OpDef::new(advise::prep_fadvise, advise::issue_fadvise).file());
-    t[sys::IORING_OP_MADVISE as usize] =
-        Some(OpDef::new(advise::prep_madvise, advise::issue_madvise));
-    t[sys::IORING_OP_RENAMEAT as usize] = Some(OpDef::new(fs::prep_renameat, fs::issue_path));
-    t[sys::IORING_OP_UNLINKAT as usize] = Some(OpDef::new(fs::prep_unlinkat, fs::issue_path));
-    t[sys::IORING_OP_MKDIRAT as usize] = Some(OpDef::new(fs::prep_mkdirat, fs::issue_path));
-    t[sys::IORING_OP_SYMLINKAT as usize] = Some(OpDef::new(fs::prep_symlinkat, fs::issue_path));
-    t[sys::IORING_OP_LINKAT as usize] = Some(OpDef::new(fs::prep_linkat, fs::issue_path));
-    t[sys::IORING_OP_FSETXATTR as usize] =
-        Some(OpDef::new(xattr::prep_fsetxattr, xattr::issue_xattr).file());
-    t[sys::IORING_OP_SETXATTR as usize] =
-        Some(OpDef::new(xattr::prep_setxattr, xattr::issue_xattr));
-    t[sys::IORING_OP_FGETXATTR as usize] =
-        Some(OpDef::new(xattr::prep_fgetxattr, xattr::issue_xattr).file());
-    t[sys::IORING_OP_GETXATTR as usize] =
-        Some(OpDef::new(xattr::prep_getxattr, xattr::issue_xattr));
-    t[sys::IORING_OP_FTRUNCATE as usize] =
-        Some(OpDef::new(truncate::prep_ftruncate, truncate::issue_ftruncate).file());
-    t[sys::IORING_OP_PROVIDE_BUFFERS as usize] =
-        Some(OpDef::new(kbuf::prep_provide, kbuf::issue_provide));
-    t[sys::IORING_OP_REMOVE_BUFFERS as usize] =
-        Some(OpDef::new(kbuf::prep_remove, kbuf::issue_remove));
-    t[sys::IORING_OP_SOCKET as usize] = Some(OpDef::new(net::prep_socket, net::issue_socket));
-    t[sys::IORING_OP_BIND as usize] = Some(OpDef::new(net::prep_bind, net::issue_bind).file());
-    t[sys::IORING_OP_LISTEN as usize] =
-        Some(OpDef::new(net::prep_listen, net::issue_listen).file());
-    t[sys::IORING_OP_CONNECT as usize] =
-        Some(OpDef::new(net::prep_connect, net::issue_connect).file());
-    t[sys::IORING_OP_ACCEPT as usize] =
-        Some(OpDef::new(net::prep_accept, net::issue_accept).file());
-    t[sys::IORING_OP_SEND as usize] =
-        Some(OpDef::new(net::prep_send, net::issue_send).file().select());
-    t[sys::IORING_OP_SENDMSG as usize] = Some(OpDef::new(net::prep_send, net::issue_send).file());
-    t[sys::IORING_OP_SEND_ZC as usize] = Some(OpDef::new(net::prep_send, net::issue_send).file());
-    t[sys::IORING_OP_SENDMSG_ZC as usize] =
-        Some(OpDef::new(net::prep_send, net::issue_send).file());
-    t[sys::IORING_OP_RECV as usize] =
-        Some(OpDef::new(net::prep_recv, net::issue_recv).file().select());
-    t[sys::IORING_OP_RECVMSG as usize] =
-        Some(OpDef::new(net::prep_recv, net::issue_recv).file().select());
-    t[sys::IORING_OP_SHUTDOWN as usize] =
-        Some(OpDef::new(net::prep_shutdown, net::issue_shutdown).file());
-    t[sys::IORING_OP_POLL_ADD as usize] =
-        Some(OpDef::new(poll::prep_poll_add, poll::issue_poll_add).file());
-    t[sys::IORING_OP_POLL_REMOVE as usize] =
-        Some(OpDef::new(poll::prep_poll_remove, poll::issue_poll_remove));
-    t[sys::IORING_OP_EPOLL_CTL as usize] =
-        Some(OpDef::new(epoll::prep_epoll_ctl, epoll::issue_epoll_ctl));
-    t[sys::IORING_OP_EPOLL_WAIT as usize] =
-        Some(OpDef::new(epoll::prep_epoll_wait, epoll::issue_epoll_wait).file());
-    t[sys::IORING_OP_READ_MULTISHOT as usize] = Some(
+/// The table, indexed by opcode: one entry for every opcode of the uapi, checked
+/// when the crate is built (the kernel's `BUILD_BUG_ON(ARRAY_SIZE(io_issue_defs) !=
+/// IORING_OP_LAST)` and its check that every entry has a prep).
+pub(crate) static OPS: [OpDef; OP_COUNT] = table();
+
+/// Puts `def` in slot `op`, named after the opcode.
+const fn set(t: &mut [OpDef; OP_COUNT], op: u8, def: OpDef) {
+    let op = op as usize;
+    assert!(t[op].name.is_empty(), "two entries for one opcode");
+    t[op] = OpDef {
+        name: sys::IORING_OP_NAMES[op],
+        ..def
+    };
+}
+
+const fn table() -> [OpDef; OP_COUNT] {
+    let mut t = [const { OpDef::new(refused_prep, refused_issue) }; OP_COUNT];
+    set(
+        &mut t,
+        sys::IORING_OP_NOP,
+        OpDef::new(nop::nop_prep, nop::nop_issue),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_READV,
+        OpDef::new(rw::prep_readv, rw::issue).file().select(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_WRITEV,
+        OpDef::new(rw::prep_writev, rw::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_READ_FIXED,
+        OpDef::new(rw::prep_read_fixed, rw::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_WRITE_FIXED,
+        OpDef::new(rw::prep_write_fixed, rw::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_READ,
+        OpDef::new(rw::prep_read, rw::issue).file().select(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_WRITE,
+        OpDef::new(rw::prep_write, rw::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FSYNC,
+        OpDef::new(sync::prep_fsync, sync::issue_fsync).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SYNC_FILE_RANGE,
+        OpDef::new(sync::prep_sync_file_range, sync::issue_sync_file_range).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_READV_FIXED,
+        OpDef::new(rw::prep_readv_fixed, rw::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_WRITEV_FIXED,
+        OpDef::new(rw::prep_writev_fixed, rw::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_OPENAT,
+        OpDef::new(openclose::prep_openat, openclose::issue_openat),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_OPENAT2,
+        OpDef::new(openclose::prep_openat2, openclose::issue_openat),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_CLOSE,
+        OpDef::new(openclose::prep_close, openclose::issue_close),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_STATX,
+        OpDef::new(statx::prep_statx, statx::issue_statx),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FALLOCATE,
+        OpDef::new(sync::prep_fallocate, sync::issue_fallocate).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FADVISE,
+        OpDef::new(advise::prep_fadvise, advise::issue_fadvise).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_MADVISE,
+        OpDef::new(advise::prep_madvise, advise::issue_madvise),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_RENAMEAT,
+        OpDef::new(fs::prep_renameat, fs::issue_path),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_UNLINKAT,
+        OpDef::new(fs::prep_unlinkat, fs::issue_path),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_MKDIRAT,
+        OpDef::new(fs::prep_mkdirat, fs::issue_path),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SYMLINKAT,
+        OpDef::new(fs::prep_symlinkat, fs::issue_path),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_LINKAT,
+        OpDef::new(fs::prep_linkat, fs::issue_path),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FSETXATTR,
+        OpDef::new(xattr::prep_fsetxattr, xattr::issue_xattr).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SETXATTR,
+        OpDef::new(xattr::prep_setxattr, xattr::issue_xattr),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FGETXATTR,
+        OpDef::new(xattr::prep_fgetxattr, xattr::issue_xattr).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_GETXATTR,
+        OpDef::new(xattr::prep_getxattr, xattr::issue_xattr),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FTRUNCATE,
+        OpDef::new(truncate::prep_ftruncate, truncate::issue_ftruncate).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_PROVIDE_BUFFERS,
+        OpDef::new(kbuf::prep_provide, kbuf::issue_provide),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_REMOVE_BUFFERS,
+        OpDef::new(kbuf::prep_remove, kbuf::issue_remove),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SOCKET,
+        OpDef::new(net::prep_socket, net::issue_socket),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_BIND,
+        OpDef::new(net::prep_bind, net::issue_bind).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_LISTEN,
+        OpDef::new(net::prep_listen, net::issue_listen).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_CONNECT,
+        OpDef::new(net::prep_connect, net::issue_connect).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_ACCEPT,
+        OpDef::new(net::prep_accept, net::issue_accept).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SEND,
+        OpDef::new(net::prep_send, net::issue_send).file().select(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SENDMSG,
+        OpDef::new(net::prep_send, net::issue_send).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SEND_ZC,
+        OpDef::new(net::prep_send, net::issue_send).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SENDMSG_ZC,
+        OpDef::new(net::prep_send, net::issue_send).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_RECV,
+        OpDef::new(net::prep_recv, net::issue_recv).file().select(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_RECVMSG,
+        OpDef::new(net::prep_recv, net::issue_recv).file().select(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_SHUTDOWN,
+        OpDef::new(net::prep_shutdown, net::issue_shutdown).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_POLL_ADD,
+        OpDef::new(poll::prep_poll_add, poll::issue_poll_add).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_POLL_REMOVE,
+        OpDef::new(poll::prep_poll_remove, poll::issue_poll_remove),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_EPOLL_CTL,
+        OpDef::new(epoll::prep_epoll_ctl, epoll::issue_epoll_ctl),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_EPOLL_WAIT,
+        OpDef::new(epoll::prep_epoll_wait, epoll::issue_epoll_wait).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_READ_MULTISHOT,
         OpDef::new(rw::prep_read_multishot, rw::issue_read_multishot)
             .file()
             .select(),
     );
-    t[sys::IORING_OP_SPLICE as usize] = Some(OpDef::new(splice::prep_splice, splice::issue).file());
-    t[sys::IORING_OP_TEE as usize] = Some(OpDef::new(splice::prep_tee, splice::issue).file());
-    t[sys::IORING_OP_TIMEOUT as usize] =
-        Some(OpDef::new(timeout::prep_timeout, timeout::issue_timeout));
-    t[sys::IORING_OP_TIMEOUT_REMOVE as usize] =
-        Some(OpDef::new(timeout::prep_remove, timeout::issue_remove));
-    t[sys::IORING_OP_LINK_TIMEOUT as usize] = Some(OpDef::new(
-        timeout::prep_link_timeout,
-        timeout::issue_link_timeout,
-    ));
-    t[sys::IORING_OP_ASYNC_CANCEL as usize] = Some(OpDef::new(cancel::prep, cancel::issue));
-    t[sys::IORING_OP_MSG_RING as usize] = Some(OpDef::new(msg_ring::prep, msg_ring::issue).file());
-    t[sys::IORING_OP_FUTEX_WAIT as usize] = Some(OpDef::new(futex::prep, futex::issue_wait));
-    t[sys::IORING_OP_FUTEX_WAKE as usize] = Some(OpDef::new(futex::prep, futex::issue_wake));
-    t[sys::IORING_OP_FUTEX_WAITV as usize] =
-        Some(OpDef::new(futex::prep_waitv, futex::issue_waitv));
-    t[sys::IORING_OP_WAITID as usize] = Some(OpDef::new(waitid::prep, waitid::issue));
-    t[sys::IORING_OP_FIXED_FD_INSTALL as usize] =
-        Some(OpDef::new(openclose::prep_install, openclose::issue_install).file());
-    t[sys::IORING_OP_FILES_UPDATE as usize] = Some(OpDef::new(
-        rsrc::prep_files_update,
-        rsrc::issue_files_update,
-    ));
-    t[sys::IORING_OP_PIPE as usize] = Some(OpDef::new(openclose::prep_pipe, openclose::issue_pipe));
+    set(
+        &mut t,
+        sys::IORING_OP_SPLICE,
+        OpDef::new(splice::prep_splice, splice::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_TEE,
+        OpDef::new(splice::prep_tee, splice::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_TIMEOUT,
+        OpDef::new(timeout::prep_timeout, timeout::issue_timeout),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_TIMEOUT_REMOVE,
+        OpDef::new(timeout::prep_remove, timeout::issue_remove),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_LINK_TIMEOUT,
+        OpDef::new(timeout::prep_link_timeout, timeout::issue_link_timeout),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_ASYNC_CANCEL,
+        OpDef::new(cancel::prep, cancel::issue),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_MSG_RING,
+        OpDef::new(msg_ring::prep, msg_ring::issue).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FUTEX_WAIT,
+        OpDef::new(futex::prep, futex::issue_wait),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FUTEX_WAKE,
+        OpDef::new(futex::prep, futex::issue_wake),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FUTEX_WAITV,
+        OpDef::new(futex::prep_waitv, futex::issue_waitv),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_WAITID,
+        OpDef::new(waitid::prep, waitid::issue),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FIXED_FD_INSTALL,
+        OpDef::new(openclose::prep_install, openclose::issue_install).file(),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_FILES_UPDATE,
+        OpDef::new(rsrc::prep_files_update, rsrc::issue_files_update),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_PIPE,
+        OpDef::new(openclose::prep_pipe, openclose::issue_pipe),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_URING_CMD,
+        OpDef::unsupported(
+            "driver passthrough (NVMe, ublk, socket commands) reaches a driver's \
+             ->uring_cmd, which no system call exposes",
+        ),
+    );
+    set(
+        &mut t,
+        sys::IORING_OP_RECV_ZC,
+        OpDef::unsupported("zero-copy receive needs a NIC queue bound to the ring (zcrx)"),
+    );
+    let mut i = 0;
+    while i < OP_COUNT {
+        assert!(
+            !t[i].name.is_empty(),
+            "an opcode has no entry in the op table"
+        );
+        i += 1;
+    }
     t
 }
 
 /// The entry of `opcode`, if the engine honours it.
 #[inline]
 pub(crate) fn def(opcode: u8) -> Option<&'static OpDef> {
-    OPS.get(opcode as usize).and_then(Option::as_ref)
+    OPS.get(opcode as usize).filter(|d| d.unsupported.is_none())
+}
+
+/// Whether the engine honours `opcode` (what its probe reports); if not, why.
+pub fn support(opcode: u8) -> Result<(), &'static str> {
+    match OPS.get(opcode as usize) {
+        None => Err("not an opcode of the 6.18 uapi"),
+        Some(d) => d.unsupported.map_or(Ok(()), Err),
+    }
 }
 
 /// Whether the engine honours `opcode` (what its probe reports).
 pub fn supported(opcode: u8) -> bool {
-    def(opcode).is_some()
+    support(opcode).is_ok()
 }
 
 /// `ioprio` must be zero for ops that take no priority (`-EINVAL`).
