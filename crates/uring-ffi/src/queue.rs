@@ -278,6 +278,58 @@ pub unsafe extern "C" fn __io_uring_get_cqe(
     unsafe { get_cqe(ring, cqe_ptr, &mut data) }
 }
 
+/// One pass of `io_uring_peek_batch_cqe`: up to `count` ready CQEs into `cqes`, their
+/// number returned. On a `CQE_MIXED` ring a CQE takes one slot or two
+/// (`IORING_CQE_F_32`) and the kernel pads the ring's end with a filler entry
+/// (`IORING_CQE_F_SKIP`): only real CQEs are handed out, and a filler is consumed only
+/// when it is at the head (before any CQE of the batch, which the caller has yet to
+/// mark seen), else the batch stops there.
+///
+/// # Safety
+/// `ring` must be a live ring; `cqes` writable for `count` pointers.
+unsafe fn peek_batch(ring: *mut io_uring, cqes: *mut *mut io_uring_cqe, count: u32) -> u32 {
+    // SAFETY: caller's contract; entries between head and the acquired tail are
+    // complete CQEs.
+    unsafe {
+        // Acquire pairs with the kernel's smp_store_release of the CQ tail
+        // (io_commit_cqring): the CQEs below it are written.
+        let tail = load_acquire((*ring).cq.ktail);
+        let mut head = load_relaxed((*ring).cq.khead);
+        let mask = (*ring).cq.ring_mask;
+        if (*ring).flags & k::IORING_SETUP_CQE_MIXED == 0 {
+            let shift = u32::from((*ring).flags & k::IORING_SETUP_CQE32 != 0);
+            let n = count.min(tail.wrapping_sub(head));
+            for i in 0..n {
+                *cqes.add(i as usize) = (*ring)
+                    .cq
+                    .cqes
+                    .add(((head.wrapping_add(i) & mask) << shift) as usize);
+            }
+            return n;
+        }
+        let mut n = 0;
+        while head != tail && n < count {
+            let cqe = (*ring).cq.cqes.add((head & mask) as usize);
+            if (*cqe).flags & k::IORING_CQE_F_SKIP != 0 {
+                if n != 0 {
+                    break;
+                }
+                cq_advance(ring, 1);
+                head = head.wrapping_add(1);
+                continue;
+            }
+            head = head.wrapping_add(if (*cqe).flags & k::IORING_CQE_F_32 != 0 {
+                2
+            } else {
+                1
+            });
+            *cqes.add(n as usize) = cqe;
+            n += 1;
+        }
+        n
+    }
+}
+
 /// Fills `cqes` with up to `count` ready CQEs (flushing overflowed ones once if none
 /// are ready); returns how many.
 ///
@@ -291,34 +343,15 @@ pub unsafe extern "C" fn io_uring_peek_batch_cqe(
     cqes: *mut *mut io_uring_cqe,
     count: c_uint,
 ) -> c_uint {
-    // SAFETY: caller's contract; entries between head and the acquired tail are
-    // complete CQEs.
+    // SAFETY: caller's contract.
     unsafe {
-        let shift = u32::from((*ring).flags & k::IORING_SETUP_CQE32 != 0);
-        let mut overflow_checked = false;
-        loop {
-            // Acquire pairs with the kernel's smp_store_release of the CQ tail
-            // (io_commit_cqring): the CQEs below it are written.
-            let ready = load_acquire((*ring).cq.ktail).wrapping_sub(load_relaxed((*ring).cq.khead));
-            if ready != 0 {
-                let head = load_relaxed((*ring).cq.khead);
-                let mask = (*ring).cq.ring_mask;
-                let n = count.min(ready);
-                for i in 0..n {
-                    *cqes.add(i as usize) = (*ring)
-                        .cq
-                        .cqes
-                        .add(((head.wrapping_add(i) & mask) << shift) as usize);
-                }
-                return n;
-            }
-            if overflow_checked || !cq_ring_needs_flush(ring) {
-                return 0;
-            }
-            let flags = k::IORING_ENTER_GETEVENTS | ring_enter_flags(ring);
-            backend::enter((*ring).enter_ring_fd as u32, 0, 0, flags, ptr::null(), 0);
-            overflow_checked = true;
+        let n = peek_batch(ring, cqes, count);
+        if n != 0 || !cq_ring_needs_flush(ring) {
+            return n;
         }
+        let flags = k::IORING_ENTER_GETEVENTS | ring_enter_flags(ring);
+        backend::enter((*ring).enter_ring_fd as u32, 0, 0, flags, ptr::null(), 0);
+        peek_batch(ring, cqes, count)
     }
 }
 
@@ -457,8 +490,33 @@ pub(crate) unsafe fn get_sqe(ring: *mut io_uring) -> *mut io_uring_sqe {
     }
 }
 
-/// The next free SQE to fill, or null if the SQ is full. (Headers of liburing 2.2
-/// and later inline this; programs built against older ones call it.)
+/// Clears the SQE fields a prep helper may leave unset (flags, ioprio, op flags,
+/// buffer index, personality, file index, addr3), as liburing 2.15's
+/// `io_uring_initialize_sqe` does for every SQE it hands out: helpers such as
+/// `io_uring_prep_uring_cmd` write only their own fields.
+///
+/// # Safety
+/// `sqe` must be writable.
+#[inline(always)]
+pub(crate) unsafe fn initialize_sqe(sqe: *mut io_uring_sqe) {
+    // SAFETY: caller's contract.
+    unsafe {
+        (*sqe).flags = 0;
+        (*sqe).ioprio = 0;
+        (*sqe).op_flags.rw_flags = 0;
+        (*sqe).buf.buf_index = 0;
+        (*sqe).personality = 0;
+        (*sqe).splice_fd_in_or_file_index.file_index = 0;
+        (*sqe).addr3_or_cmd.addr3 = k::addr3_struct {
+            addr3: 0,
+            __pad2: [0],
+        };
+    }
+}
+
+/// The next free SQE to fill, cleared as [`initialize_sqe`] says, or null if the SQ
+/// is full. (Headers of liburing 2.2 and later inline this; programs built against
+/// older ones, and other languages through `liburing-ffi.so.2`, call it.)
 ///
 /// liburing: `io_uring_get_sqe(3)`.
 ///
@@ -466,8 +524,14 @@ pub(crate) unsafe fn get_sqe(ring: *mut io_uring) -> *mut io_uring_sqe {
 /// `ring` must be a live ring set up by this library.
 #[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
 pub unsafe extern "C" fn io_uring_get_sqe(ring: *mut io_uring) -> *mut io_uring_sqe {
-    // SAFETY: forwarded contract.
-    unsafe { get_sqe(ring) }
+    // SAFETY: forwarded contract; a non-null SQE is a free slot of the SQE array.
+    unsafe {
+        let sqe = get_sqe(ring);
+        if !sqe.is_null() {
+            initialize_sqe(sqe);
+        }
+        sqe
+    }
 }
 
 /// With SQPOLL, waits until the SQ has room (`IORING_ENTER_SQ_WAIT`): 0 or `-errno`.

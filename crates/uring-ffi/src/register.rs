@@ -354,10 +354,15 @@ register_fn! {
 }
 
 register_fn! {
-    /// Registers a provided-buffer ring (`IORING_REGISTER_PBUF_RING`): 0 or `-errno`.
+    /// Registers a provided-buffer ring (`IORING_REGISTER_PBUF_RING`), `flags`
+    /// (`IOU_PBUF_RING_MMAP`, `IOU_PBUF_RING_INC`) or-ed into `reg.flags` as liburing
+    /// 2.15 does: 0 or `-errno`.
     ///
     /// liburing: `io_uring_register_buf_ring(3)`.
-    fn io_uring_register_buf_ring(ring: *mut io_uring, reg: *mut k::io_uring_buf_reg, _flags: c_uint) -> c_int {
+    fn io_uring_register_buf_ring(ring: *mut io_uring, reg: *mut k::io_uring_buf_reg, flags: c_uint) -> c_int {
+        if !reg.is_null() {
+            (*reg).flags |= flags as u16;
+        }
         do_register(ring, k::IORING_REGISTER_PBUF_RING, reg.cast(), 1)
     }
 }
@@ -586,6 +591,60 @@ register_fn! {
     }
 }
 
+/// `IORING_REGISTER_ZCRX_CTRL` and `IORING_REGISTER_BPF_FILTER`: register opcodes of
+/// liburing 2.15's header, newer than Linux 6.18 (whose `IORING_REGISTER_LAST` is 36).
+/// A kernel without them answers `-EINVAL`, which is what liburing returns there too.
+const IORING_REGISTER_ZCRX_CTRL: u32 = 36;
+const IORING_REGISTER_BPF_FILTER: u32 = 37;
+
+register_fn! {
+    /// Controls a zero-copy receive queue (`IORING_REGISTER_ZCRX_CTRL`, `ctrl` a
+    /// `struct zcrx_ctrl`): 0 or `-errno` (`-EINVAL` on kernels before it).
+    ///
+    /// liburing: `io_uring_register_zcrx_ctrl(3)`.
+    fn io_uring_register_zcrx_ctrl(ring: *mut io_uring, ctrl: *mut c_void) -> c_int {
+        do_register(ring, IORING_REGISTER_ZCRX_CTRL, ctrl, 0)
+    }
+}
+
+register_fn! {
+    /// Attaches a classic-BPF filter of requests to `ring` (`IORING_REGISTER_BPF_FILTER`,
+    /// `bpf` a `struct io_uring_bpf`): 0 or `-errno` (`-EINVAL` on kernels before it).
+    ///
+    /// liburing: `io_uring_register_bpf_filter(3)`.
+    fn io_uring_register_bpf_filter(ring: *mut io_uring, bpf: *mut c_void) -> c_int {
+        do_register(ring, IORING_REGISTER_BPF_FILTER, bpf, 1)
+    }
+}
+
+/// Attaches a classic-BPF filter to every ring the calling task creates from now on
+/// (`IORING_REGISTER_BPF_FILTER` with no ring, fd -1): 0 or `-errno`.
+///
+/// liburing: `io_uring_register_bpf_filter_task(3)`.
+///
+/// # Safety
+/// `bpf` must be null or point to a readable `struct io_uring_bpf` whose filter
+/// program is readable.
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
+pub unsafe extern "C" fn io_uring_register_bpf_filter_task(bpf: *mut c_void) -> c_int {
+    // SAFETY: forwarded contract; fd -1 names no ring, as the task-wide form requires.
+    unsafe { backend::register(u32::MAX, IORING_REGISTER_BPF_FILTER, bpf, 1) }
+}
+
+/// Asks the kernel what it supports (`IORING_REGISTER_QUERY`, Linux 6.18): fills the
+/// chain of `struct io_uring_query_hdr` starting at `query`; 0 or `-errno`.
+///
+/// liburing: `io_uring_register_query(3)`.
+///
+/// # Safety
+/// `query` must be null or the first of a chain of query headers, each with its
+/// `query_data` buffer valid for `size` bytes.
+#[cfg_attr(not(versioned_symbols), unsafe(no_mangle))]
+pub unsafe extern "C" fn io_uring_register_query(query: *mut k::io_uring_query_hdr) -> c_int {
+    // SAFETY: forwarded contract; a query needs no ring (fd -1) and `nr_args` 0.
+    unsafe { backend::register(u32::MAX, k::IORING_REGISTER_QUERY, query.cast(), 0) }
+}
+
 /// Posts the `MSG_RING` request `sqe` without a source ring
 /// (`IORING_REGISTER_SEND_MSG_RING`, Linux 6.13): 0 or `-errno`.
 ///
@@ -636,6 +695,8 @@ symver!(
     io_uring_register_buffers_sparse,
     io_uring_register_buffers_tags,
     io_uring_register_buffers_update_tag,
+    io_uring_register_bpf_filter,
+    io_uring_register_bpf_filter_task,
     io_uring_register_clock,
     io_uring_register_eventfd,
     io_uring_register_eventfd_async,
@@ -651,11 +712,13 @@ symver!(
     io_uring_register_napi,
     io_uring_register_personality,
     io_uring_register_probe,
+    io_uring_register_query,
     io_uring_register_region,
     io_uring_register_restrictions,
     io_uring_register_ring_fd,
     io_uring_register_sync_cancel,
     io_uring_register_sync_msg,
+    io_uring_register_zcrx_ctrl,
     io_uring_register_wait_reg,
     io_uring_set_iowait,
     io_uring_setup_buf_ring,

@@ -1,12 +1,13 @@
 //! The library version (liburing's `version.c`): the liburing release whose API this
-//! library provides, 2.13 (its `liburing.map` up to `LIBURING_2.13`; 2.14 adds only
-//! BPF filters, which Linux 6.18 lacks).
+//! library provides, 2.15 (its `liburing.map` up to `LIBURING_2.15`). A program built
+//! against liburing 2.15's header checks `io_uring_minor_version()` against its own
+//! `IO_URING_VERSION_MINOR`, so the two must agree.
 use core::ffi::c_int;
 
 /// Major version of the liburing API provided.
 pub const IO_URING_VERSION_MAJOR: c_int = 2;
 /// Minor version of the liburing API provided.
-pub const IO_URING_VERSION_MINOR: c_int = 13;
+pub const IO_URING_VERSION_MINOR: c_int = 15;
 
 /// The major version: 2.
 ///
