@@ -1,5 +1,6 @@
 //! liburing-ffi.so.2: its symbols and versions against `liburing-ffi.map`, its SONAME,
-//! and its helpers against the inline versions in the system's `liburing.h`.
+//! and its helpers against the inline versions in the system's `liburing.h` and in
+//! liburing 2.15's.
 #[path = "../../tests/common/mod.rs"]
 mod common;
 #[path = "../../map.rs"]
@@ -83,4 +84,53 @@ fn helpers_match_the_system_header() {
     assert_success("inline_bytes", &out);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(" 0 differ"), "{text}");
+}
+
+/// Every helper of liburing 2.15's header, the newer ones included, writes the same
+/// SQE bytes as ours, on junk the header's helpers leave alone; the ring and
+/// buffer-ring helpers give the same answers. The program is built against that
+/// header and linked against our `liburing-ffi.so.2` alone.
+#[test]
+fn helpers_match_the_liburing_2_15_header() {
+    let test = "helpers_match_the_liburing_2_15_header";
+    let Some(include) = liburing_headers(test, "liburing-2.15") else {
+        return;
+    };
+    let lib = built_library(LIB);
+    let dir = scratch().join("ffi-lib");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["liburing-ffi.so", "liburing-ffi.so.2"] {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink(&lib, &link).unwrap();
+    }
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/inline_bytes.c");
+    let bin = scratch().join("inline_bytes_2_15");
+    let cc = Command::new("cc")
+        .args(["-O1", "-Wall", "-Werror", "-I"])
+        .arg(&include)
+        .arg("-o")
+        .arg(&bin)
+        .arg(src)
+        .arg("-L")
+        .arg(&dir)
+        .arg(format!("-Wl,-rpath,{}", dir.display()))
+        .args(["-luring-ffi", "-ldl"])
+        .output()
+        .unwrap();
+    assert!(
+        cc.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cc.stderr)
+    );
+    let out = Command::new(&bin).arg(&lib).output().unwrap();
+    assert_success("inline_bytes (2.15)", &out);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // The newer helpers ran: 2.15's header has about 60 more than 2.3's.
+    let compared: usize = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(compared > 120 && text.contains(" 0 differ"), "{text}");
 }

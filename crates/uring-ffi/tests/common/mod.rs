@@ -152,3 +152,40 @@ pub fn assert_success(what: &str, out: &Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// The workspace's root directory (where `scripts/` is), found from this package's.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .find(|d| d.join("scripts/liburing-headers.sh").exists())
+        .expect("the workspace root above this package")
+        .to_path_buf()
+}
+
+/// liburing's headers at `tag` (an include directory), made by
+/// `scripts/liburing-headers.sh` from the git directory of liburing named by
+/// `LIBURING_GIT_DIR`; reports the skip and gives `None` without it. (`.ci/run` sets
+/// it; locally: `git clone --bare https://github.com/axboe/liburing` and point it
+/// there.)
+pub fn liburing_headers(test: &str, tag: &str) -> Option<PathBuf> {
+    let Some(git_dir) = std::env::var_os("LIBURING_GIT_DIR") else {
+        skip(
+            test,
+            "LIBURING_GIT_DIR is not set (a git directory of axboe/liburing with its tags)",
+        );
+        return None;
+    };
+    let dest = scratch().join(format!("include-{tag}"));
+    let out = Command::new(workspace_root().join("scripts/liburing-headers.sh"))
+        .arg(&dest)
+        .arg(tag)
+        .env("LIBURING_GIT_DIR", git_dir)
+        .output()
+        .expect("run scripts/liburing-headers.sh");
+    assert!(
+        out.status.success(),
+        "liburing-headers.sh {tag}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(dest)
+}
