@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use uring_sys as sys;
 
+use crate::op::{Cmd, OpCmd};
+
 /// One request in flight. Owned by whoever holds it at the moment: the submitting
 /// thread, a worker, the reactor, a timer list; never shared.
 pub(crate) struct Req {
@@ -38,6 +40,8 @@ pub(crate) struct Req {
     regular: Option<(i32, bool)>,
     /// The next request of the chain (`IOSQE_IO_LINK` / `IOSQE_IO_HARDLINK`).
     pub(crate) link: Option<Box<Req>>,
+    /// What the op's prep kept for its issue ([`Req::cmd`]).
+    cmd: Cmd,
     /// Small per-op state, whose meaning each op documents.
     pub(crate) scratch: [u64; 4],
     /// Larger per-op state, for the few ops that need it.
@@ -65,6 +69,7 @@ impl Req {
             drain_head: false,
             regular: None,
             link: None,
+            cmd: Cmd::None,
             scratch: [0; 4],
             owned: None,
             ltimeout: 0,
@@ -148,6 +153,28 @@ impl Req {
                 r
             }
         }
+    }
+
+    /// The op's struct its prep stored (the kernel's `io_kiocb_to_cmd`).
+    ///
+    /// # Panics
+    /// If the prep of this request's op did not store a `T`: the op table pairs each
+    /// issue with the prep that stores what it reads.
+    #[inline]
+    pub(crate) fn cmd<T: OpCmd>(&self) -> &T {
+        T::of(&self.cmd).expect("the op's prep stores its struct")
+    }
+
+    /// [`cmd`](Self::cmd), mutable.
+    #[inline]
+    pub(crate) fn cmd_mut<T: OpCmd>(&mut self) -> &mut T {
+        T::of_mut(&mut self.cmd).expect("the op's prep stores its struct")
+    }
+
+    /// Stores the op's struct (at prep).
+    #[inline]
+    pub(crate) fn set_cmd<T: OpCmd>(&mut self, cmd: T) {
+        self.cmd = cmd.into_cmd();
     }
 
     /// Sets the resolved file.

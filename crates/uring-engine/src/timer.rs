@@ -45,6 +45,7 @@ use std::time::Duration;
 use uring_sys as sys;
 
 use crate::engine::Engine;
+use crate::op::timeout::Timeout;
 use crate::req::Req;
 use crate::rings::Completion;
 
@@ -272,13 +273,10 @@ impl Timers {
         self.shared.cond.notify_one();
     }
 
-    /// Arms an `IORING_OP_TIMEOUT` prepared by `op::timeout` (scratch `[0]` the
-    /// timespec in ns, `[1]` the flags and `off << 32`).
+    /// Arms an `IORING_OP_TIMEOUT` prepared by `op::timeout`.
     pub(crate) fn arm_timeout(&self, e: &Arc<Engine>, req: Box<Req>) {
         self.remember(e);
-        let ts = req.scratch[0];
-        let flags = req.scratch[1] as u32;
-        let off = (req.scratch[1] >> 32) as u32;
+        let &Timeout { ts, flags, off } = req.cmd::<Timeout>();
         let multishot = flags & sys::IORING_TIMEOUT_MULTISHOT != 0;
         let mut g = self.lock();
         if g.stopped {
@@ -328,7 +326,7 @@ impl Timers {
         }
         let id = next_id(&mut g);
         x.ltimeout = id;
-        let (ts, flags) = (lt.scratch[0], lt.scratch[1] as u32);
+        let &Timeout { ts, flags, .. } = lt.cmd::<Timeout>();
         g.entries.insert(
             id,
             Entry {

@@ -1,8 +1,6 @@
 //! `IORING_OP_FADVISE` and `IORING_OP_MADVISE` (`io_uring/advise.c`). The `FADVISE`
 //! advices `NORMAL`, `RANDOM` and `SEQUENTIAL` run inline, as in the kernel; the
 //! others in a worker.
-//!
-//! Scratch: `[2]` the length.
 use std::sync::Arc;
 
 use super::fs::splice_fd_in;
@@ -10,14 +8,20 @@ use super::{Mode, Step, reserved, sys_res};
 use crate::engine::Engine;
 use crate::req::Req;
 
+/// `struct io_fadvise` / `io_madvise`: what the prep decoded.
+pub(crate) struct Advise {
+    /// The length (64 bits since 6.7).
+    len: u64,
+}
+
 /// Since 6.7 the length is 64 bits: `addr`, or `len` when `addr` is 0.
-/// scratch[2]: the length.
 pub(crate) fn prep_fadvise(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     reserved(&[req.buf_index() as u64, splice_fd_in(req)])?;
-    req.scratch[2] = match req.addr() {
+    let len = match req.addr() {
         0 => req.sqe.len as u64,
         len => len,
     };
+    req.set_cmd(Advise { len });
     Ok(())
 }
 
@@ -37,7 +41,7 @@ pub(crate) fn issue_fadvise(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step
             libc::SYS_fadvise64,
             req.fd,
             req.off() as i64,
-            req.scratch[2] as i64,
+            req.cmd::<Advise>().len as i64,
             advice as i32,
         )
     };
@@ -46,13 +50,13 @@ pub(crate) fn issue_fadvise(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step
 }
 
 /// Since 6.7 the length is 64 bits: `off`, or `len` when `off` is 0.
-/// scratch[2]: the length.
 pub(crate) fn prep_madvise(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     reserved(&[req.buf_index() as u64, splice_fd_in(req)])?;
-    req.scratch[2] = match req.off() {
+    let len = match req.off() {
         0 => req.sqe.len as u64,
         len => len,
     };
+    req.set_cmd(Advise { len });
     Ok(())
 }
 
@@ -66,7 +70,7 @@ pub(crate) fn issue_madvise(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step
     let r = unsafe {
         libc::madvise(
             req.addr() as *mut libc::c_void,
-            req.scratch[2] as usize,
+            req.cmd::<Advise>().len as usize,
             req.op_flags() as i32,
         )
     };

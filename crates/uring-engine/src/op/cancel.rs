@@ -20,9 +20,6 @@
 //! cancelled; the kernel counts all pending io-wq work of one pass as one, and
 //! running io-wq work not at all. A request running in a worker is matched by file
 //! through the fd number of its SQE (a fixed-file request by its index).
-//!
-//! Scratch of `ASYNC_CANCEL`: `[0]` the `user_data` to match, `[1]` the flags, `[2]`
-//! the fd (low 32 bits) and the opcode (`<< 32`).
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,7 +38,8 @@ const CANCEL_FLAGS: u32 = sys::IORING_ASYNC_CANCEL_ALL
     | sys::IORING_ASYNC_CANCEL_USERDATA
     | sys::IORING_ASYNC_CANCEL_OP;
 
-/// What to cancel (`struct io_cancel_data`).
+/// What to cancel (`struct io_cancel_data`); `ASYNC_CANCEL`'s prep keeps it, with the
+/// file still unresolved (`struct io_cancel`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Key {
     pub(crate) data: u64,
@@ -200,23 +198,21 @@ pub(crate) fn prep(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         }
         opcode = req.sqe.len as u8;
     }
-    req.scratch[0] = req.addr();
-    req.scratch[1] = flags as u64;
-    req.scratch[2] = fd as u64 | (opcode as u64) << 32;
+    let data = req.addr();
+    req.set_cmd(Key {
+        data,
+        flags,
+        file: -1,
+        sqe_fd: fd as i32,
+        opcode,
+    });
     Ok(())
 }
 
 /// `io_async_cancel`.
 pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let flags = req.scratch[1] as u32;
-    let sqe_fd = req.scratch[2] as u32 as i32;
-    let mut key = Key {
-        data: req.scratch[0],
-        flags,
-        file: -1,
-        sqe_fd,
-        opcode: (req.scratch[2] >> 32) as u8,
-    };
+    let mut key = *req.cmd::<Key>();
+    let (flags, sqe_fd) = (key.flags, key.sqe_fd);
     if flags & sys::IORING_ASYNC_CANCEL_FD != 0 {
         let fixed =
             req.has(sys::IOSQE_FIXED_FILE) || flags & sys::IORING_ASYNC_CANCEL_FD_FIXED != 0;

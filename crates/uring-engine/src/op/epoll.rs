@@ -1,6 +1,4 @@
 //! `IORING_OP_EPOLL_CTL` and `IORING_OP_EPOLL_WAIT` (`io_uring/epoll.c`).
-//!
-//! Scratch of `EPOLL_CTL`: `[0]` the event's `events`, `[1]` its data.
 use std::sync::Arc;
 
 use super::no_ioprio;
@@ -8,26 +6,39 @@ use super::{Mode, Step, neg_errno, reserved};
 use crate::engine::Engine;
 use crate::req::Req;
 
+/// `struct io_epoll`: the event, copied at prep (`ep_op_has_event`).
+#[derive(Default)]
+pub(crate) struct EpollCtl {
+    /// The event's `events`.
+    events: u32,
+    /// The event's data.
+    data: u64,
+}
+
 pub(crate) fn prep_epoll_ctl(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     no_ioprio(req)?;
     reserved(&[req.buf_index() as u64, req.file_index() as u64])?;
-    req.scratch = [0; 4];
+    let mut cmd = EpollCtl::default();
     if req.sqe.len as i32 != libc::EPOLL_CTL_DEL {
         // The event is copied at prep (`ep_op_has_event`).
         crate::user::check(req.addr(), size_of::<libc::epoll_event>())?;
         // SAFETY: the application promises the event is valid during submission;
         // read_unaligned copes with the packed layout.
         let ev = unsafe { (req.addr() as *const libc::epoll_event).read_unaligned() };
-        req.scratch[0] = ev.events as u64;
-        req.scratch[1] = ev.u64;
+        cmd = EpollCtl {
+            events: ev.events,
+            data: ev.u64,
+        };
     }
+    req.set_cmd(cmd);
     Ok(())
 }
 
 pub(crate) fn issue_epoll_ctl(req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) -> Step {
+    let cmd = req.cmd::<EpollCtl>();
     let mut ev = libc::epoll_event {
-        events: req.scratch[0] as u32,
-        u64: req.scratch[1],
+        events: cmd.events,
+        u64: cmd.data,
     };
     // SAFETY: a valid event; the fds are plain integers to the kernel.
     let r = unsafe { libc::epoll_ctl(req.sqe.fd, req.sqe.len as i32, req.off() as i32, &mut ev) };

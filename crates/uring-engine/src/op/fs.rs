@@ -11,39 +11,17 @@
 //! Difference: a path pointer that is neither null nor valid memory is the
 //! application's broken promise (the SQE contract), not an `-EFAULT`: only null is
 //! checked.
-//!
-//! Scratch: `[0]` dfd, `[1]` which op. Larger state in `owned`: [`FsArgs`].
 use std::ffi::{CStr, CString};
 use std::sync::Arc;
 
 use uring_sys as sys;
 
-use super::openclose::OpenHow;
 use super::{Mode, Step, reserved, sys_res};
 use crate::engine::Engine;
 use crate::req::Req;
 
 /// `PATH_MAX`, counting the NUL.
 const PATH_MAX: usize = 4096;
-
-/// What a path op keeps between prep and issue.
-#[derive(Default)]
-pub(crate) struct FsArgs {
-    pub(crate) path: CString,
-    pub(crate) path2: CString,
-    /// xattr name.
-    pub(crate) name: CString,
-    /// `setxattr` value.
-    pub(crate) value: Vec<u8>,
-    pub(crate) how: OpenHow,
-}
-
-pub(crate) fn args(req: &Req) -> &FsArgs {
-    req.owned
-        .as_ref()
-        .and_then(|o| o.downcast_ref::<FsArgs>())
-        .expect("prepared FsArgs")
-}
 
 /// Copies a path from the application (`getname`): `-EFAULT` for null, `-ENOENT`
 /// for an empty one unless `empty_ok`, `-ENAMETOOLONG` without a NUL in 4096 bytes.
@@ -94,21 +72,35 @@ pub(crate) fn splice_fd_in(req: &Req) -> u64 {
 
 // ---- RENAMEAT / UNLINKAT / MKDIRAT / SYMLINKAT / LINKAT ----
 
-/// Which of the five path ops; scratch[1].
-const RENAME: u64 = 0;
-const UNLINK: u64 = 1;
-const MKDIR: u64 = 2;
-const SYMLINK: u64 = 3;
-const LINK: u64 = 4;
+/// Which of the five path ops.
+#[derive(Clone, Copy)]
+enum PathKind {
+    Rename,
+    Unlink,
+    Mkdir,
+    Symlink,
+    Link,
+}
 
-fn path_op(req: &mut Req, kind: u64, path: CString, path2: CString) {
-    req.scratch[0] = req.sqe.fd as i64 as u64;
-    req.scratch[1] = kind;
-    req.owned = Some(Box::new(FsArgs {
+/// `struct io_rename`, `io_unlink`, `io_mkdir`, `io_link` (symlinks too): the
+/// directory fd and the paths, copied at prep.
+pub(crate) struct PathOp {
+    kind: PathKind,
+    dfd: i32,
+    /// The (old) path; a symlink's target.
+    path: CString,
+    /// The new path (`RENAMEAT`, `LINKAT`), the link (`SYMLINKAT`); empty otherwise.
+    path2: CString,
+}
+
+fn path_op(req: &mut Req, kind: PathKind, path: CString, path2: CString) {
+    let dfd = req.sqe.fd;
+    req.set_cmd(PathOp {
+        kind,
+        dfd,
         path,
         path2,
-        ..Default::default()
-    }));
+    });
 }
 
 pub(crate) fn prep_renameat(req: &mut Req, _e: &Engine) -> Result<(), i32> {
@@ -116,7 +108,7 @@ pub(crate) fn prep_renameat(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     no_fixed(req)?;
     let old = user_path(req.addr(), false)?;
     let new = user_path(req.off(), false)?;
-    path_op(req, RENAME, old, new);
+    path_op(req, PathKind::Rename, old, new);
     Ok(())
 }
 
@@ -132,7 +124,7 @@ pub(crate) fn prep_unlinkat(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         return Err(-libc::EINVAL);
     }
     let path = user_path(req.addr(), false)?;
-    path_op(req, UNLINK, path, CString::default());
+    path_op(req, PathKind::Unlink, path, CString::default());
     Ok(())
 }
 
@@ -145,7 +137,7 @@ pub(crate) fn prep_mkdirat(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     ])?;
     no_fixed(req)?;
     let path = user_path(req.addr(), false)?;
-    path_op(req, MKDIR, path, CString::default());
+    path_op(req, PathKind::Mkdir, path, CString::default());
     Ok(())
 }
 
@@ -159,7 +151,7 @@ pub(crate) fn prep_symlinkat(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     no_fixed(req)?;
     let target = user_path(req.addr(), false)?;
     let link = user_path(req.off(), false)?;
-    path_op(req, SYMLINK, target, link);
+    path_op(req, PathKind::Symlink, target, link);
     Ok(())
 }
 
@@ -169,7 +161,7 @@ pub(crate) fn prep_linkat(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     let empty_ok = req.op_flags() & libc::AT_EMPTY_PATH as u32 != 0;
     let old = user_path(req.addr(), empty_ok)?;
     let new = user_path(req.off(), false)?;
-    path_op(req, LINK, old, new);
+    path_op(req, PathKind::Link, old, new);
     Ok(())
 }
 
@@ -177,14 +169,14 @@ pub(crate) fn issue_path(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step {
     if mode == Mode::Inline {
         return Step::Block(req);
     }
-    let a = args(&req);
-    let dfd = req.scratch[0] as i64 as i32;
+    let a = req.cmd::<PathOp>();
+    let dfd = a.dfd;
     let (p1, p2) = (a.path.as_ptr(), a.path2.as_ptr());
     let flags = req.op_flags() as i32;
     // SAFETY: our own NUL-terminated copies of the paths; integers otherwise.
     let r = unsafe {
-        match req.scratch[1] {
-            RENAME => libc::syscall(
+        match a.kind {
+            PathKind::Rename => libc::syscall(
                 libc::SYS_renameat2,
                 dfd,
                 p1,
@@ -192,10 +184,10 @@ pub(crate) fn issue_path(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step {
                 p2,
                 flags as u32,
             ) as i32,
-            UNLINK => libc::unlinkat(dfd, p1, flags),
-            MKDIR => libc::mkdirat(dfd, p1, req.sqe.len as libc::mode_t),
-            SYMLINK => libc::symlinkat(p1, dfd, p2),
-            _ => libc::linkat(dfd, p1, req.sqe.len as i32, p2, flags),
+            PathKind::Unlink => libc::unlinkat(dfd, p1, flags),
+            PathKind::Mkdir => libc::mkdirat(dfd, p1, req.sqe.len as libc::mode_t),
+            PathKind::Symlink => libc::symlinkat(p1, dfd, p2),
+            PathKind::Link => libc::linkat(dfd, p1, req.sqe.len as i32, p2, flags),
         }
     };
     let res = sys_res(r as isize);

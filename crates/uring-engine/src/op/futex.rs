@@ -14,10 +14,6 @@
 //! counts as a wake-up: 0 (`WAITV`: the index of the word that changed), where the
 //! kernel would have been woken by whoever changed it — a spurious wake-up at worst,
 //! which futex users must accept anyway.
-//!
-//! Scratch: `[0]` the address (`WAITV`: unused), `[1]` the value, bit 63 set once the
-//! inline attempt found the value in place, `[2]` the mask. `WAITV` keeps its copied
-//! vector in `owned`.
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -44,12 +40,31 @@ const SYS_FUTEX_WAKE: libc::c_long = 454;
 const SYS_FUTEX_WAIT: libc::c_long = 455;
 /// How long a worker waits before it looks for a missed cancellation.
 const RECHECK_NS: u64 = 1_000_000_000;
-const PROBED: u64 = 1 << 63;
+
+/// `struct io_futex` of `FUTEX_WAIT` and `FUTEX_WAKE`.
+pub(crate) struct Futex {
+    /// The futex word.
+    addr: u64,
+    /// The value a wait expects; the count a wake wakes.
+    val: u64,
+    mask: u64,
+    /// Set once an attempt found the word holding `val` (the wait was armed): a
+    /// later mismatch means it changed since, a wake-up.
+    probed: bool,
+}
+
+/// `struct io_futex` of `FUTEX_WAITV`.
+pub(crate) struct Futexv {
+    /// The vector, copied and checked at prep.
+    waitv: Vec<FutexWaitv>,
+    /// As [`Futex::probed`].
+    probed: bool,
+}
 
 /// `struct futex_waitv`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-struct FutexWaitv {
+pub(crate) struct FutexWaitv {
     val: u64,
     uaddr: u64,
     flags: u32,
@@ -82,9 +97,12 @@ pub(crate) fn prep(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     let (val, mask) = (req.off(), req.addr3());
     check_input(val)?;
     check_input(mask)?;
-    req.scratch[0] = req.addr();
-    req.scratch[1] = val;
-    req.scratch[2] = mask;
+    req.set_cmd(Futex {
+        addr: req.addr(),
+        val,
+        mask,
+        probed: false,
+    });
     Ok(())
 }
 
@@ -117,8 +135,10 @@ pub(crate) fn prep_waitv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         check_input(w.val)?;
         v.push(w);
     }
-    req.scratch[1] = 0;
-    req.owned = Some(Box::new(v));
+    req.set_cmd(Futexv {
+        waitv: v,
+        probed: false,
+    });
     Ok(())
 }
 
@@ -257,17 +277,15 @@ fn futex_waitv(v: &[FutexWaitv], deadline: u64) -> Result<i32, i32> {
 }
 
 pub(crate) fn issue_wake(req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) -> Step {
-    let res = futex_wake(
-        req.scratch[0],
-        req.scratch[1],
-        req.scratch[2],
-        req.sqe.fd as u32,
-    );
+    let f = req.cmd::<Futex>();
+    let res = futex_wake(f.addr, f.val, f.mask, req.sqe.fd as u32);
     Step::Done(req, res)
 }
 
 pub(crate) fn issue_wait(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
-    let (addr, val, mask) = (req.scratch[0], req.scratch[1] & !PROBED, req.scratch[2]);
+    let &Futex {
+        addr, val, mask, ..
+    } = req.cmd::<Futex>();
     let flags = req.sqe.fd as u32;
     if mask == 0 {
         return Step::Done(req, -libc::EINVAL);
@@ -276,7 +294,7 @@ pub(crate) fn issue_wait(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step
         return match futex_wait(addr, val, mask, flags, 0) {
             Ok(()) => Step::Done(req, 0),
             Err(libc::ETIMEDOUT) => {
-                req.scratch[1] |= PROBED;
+                req.cmd_mut::<Futex>().probed = true;
                 e.wq.push(e, Class::Unbounded, req);
                 Step::Parked
             }
@@ -290,8 +308,8 @@ pub(crate) fn issue_wait(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step
         let deadline = clock_ns(libc::CLOCK_MONOTONIC) + RECHECK_NS;
         match futex_wait(addr, val, mask, flags, deadline) {
             Ok(()) => return Step::Done(req, 0),
-            Err(libc::EAGAIN) if req.scratch[1] & PROBED != 0 => return Step::Done(req, 0),
-            Err(libc::ETIMEDOUT | libc::EINTR) => req.scratch[1] |= PROBED,
+            Err(libc::EAGAIN) if req.cmd::<Futex>().probed => return Step::Done(req, 0),
+            Err(libc::ETIMEDOUT | libc::EINTR) => req.cmd_mut::<Futex>().probed = true,
             Err(err) => return Step::Done(req, -err),
         }
     }
@@ -310,17 +328,12 @@ fn changed(v: &[FutexWaitv]) -> Option<i32> {
 }
 
 pub(crate) fn issue_waitv(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
-    let v: Vec<FutexWaitv> = req
-        .owned
-        .as_ref()
-        .and_then(|o| o.downcast_ref::<Vec<FutexWaitv>>())
-        .expect("prepared by prep_waitv")
-        .clone();
+    let v: Vec<FutexWaitv> = req.cmd::<Futexv>().waitv.clone();
     if mode == Mode::Inline {
         return match futex_waitv(&v, 0) {
             Ok(i) => Step::Done(req, i),
             Err(libc::ETIMEDOUT) => {
-                req.scratch[1] |= PROBED;
+                req.cmd_mut::<Futexv>().probed = true;
                 e.wq.push(e, Class::Unbounded, req);
                 Step::Parked
             }
@@ -334,12 +347,12 @@ pub(crate) fn issue_waitv(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Ste
         let deadline = clock_ns(libc::CLOCK_MONOTONIC) + RECHECK_NS;
         match futex_waitv(&v, deadline) {
             Ok(i) => return Step::Done(req, i),
-            Err(libc::EAGAIN) if req.scratch[1] & PROBED != 0 => {
+            Err(libc::EAGAIN) if req.cmd::<Futexv>().probed => {
                 if let Some(i) = changed(&v) {
                     return Step::Done(req, i);
                 }
             }
-            Err(libc::ETIMEDOUT | libc::EINTR) => req.scratch[1] |= PROBED,
+            Err(libc::ETIMEDOUT | libc::EINTR) => req.cmd_mut::<Futexv>().probed = true,
             Err(err) => return Step::Done(req, -err),
         }
     }

@@ -1,8 +1,6 @@
 //! `IORING_OP_PROVIDE_BUFFERS` and `IORING_OP_REMOVE_BUFFERS`: legacy provided-buffer
 //! groups (`io_uring/kbuf.c`), with the kernel's prep checks and result codes. The
 //! groups themselves live in [`crate::pbuf`].
-//!
-//! Scratch: `[0]` nbufs, `[1]` bgid, `[2]` len, `[3]` first bid (PROVIDE).
 use std::sync::Arc;
 
 use super::{Mode, Step};
@@ -13,6 +11,18 @@ use crate::req::Req;
 /// Highest user-space address (`TASK_SIZE` on x86-64 and arm64 with 48-bit VAs):
 /// `access_ok` refuses a range past it.
 const TASK_SIZE: u64 = 0x7fff_ffff_f000;
+
+/// `struct io_provide_buf`.
+pub(crate) struct Kbuf {
+    /// How many buffers.
+    nbufs: u32,
+    /// The group.
+    bgid: u16,
+    /// Each buffer's length (`PROVIDE_BUFFERS`).
+    len: u32,
+    /// The first buffer's id (`PROVIDE_BUFFERS`).
+    bid: u16,
+}
 
 /// `io_provide_buffers_prep`.
 pub(crate) fn prep_provide(req: &mut Req, _e: &Engine) -> Result<(), i32> {
@@ -41,7 +51,12 @@ pub(crate) fn prep_provide(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if bid + nbufs > MAX_BIDS_PER_BGID {
         return Err(-libc::EINVAL);
     }
-    req.scratch = [nbufs, req.buf_index() as u64, len as u64, bid];
+    req.set_cmd(Kbuf {
+        nbufs: nbufs as u32,
+        bgid: req.buf_index(),
+        len,
+        bid: bid as u16,
+    });
     Ok(())
 }
 
@@ -59,25 +74,24 @@ pub(crate) fn prep_remove(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if nbufs == 0 || nbufs > MAX_BIDS_PER_BGID {
         return Err(-libc::EINVAL);
     }
-    req.scratch = [nbufs, req.buf_index() as u64, 0, 0];
+    req.set_cmd(Kbuf {
+        nbufs: nbufs as u32,
+        bgid: req.buf_index(),
+        len: 0,
+        bid: 0,
+    });
     Ok(())
 }
 
 /// Both run inline: they only touch the engine's lists.
 pub(crate) fn issue_provide(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let [nbufs, bgid, len, bid] = req.scratch;
-    let res = e.pbufs.provide(
-        bgid as u16,
-        req.addr(),
-        len as u32,
-        nbufs as u32,
-        bid as u16,
-    );
+    let c = req.cmd::<Kbuf>();
+    let res = e.pbufs.provide(c.bgid, req.addr(), c.len, c.nbufs, c.bid);
     Step::Done(req, res)
 }
 
 pub(crate) fn issue_remove(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let [nbufs, bgid, ..] = req.scratch;
-    let res = e.pbufs.remove(bgid as u16, nbufs as u32);
+    let c = req.cmd::<Kbuf>();
+    let res = e.pbufs.remove(c.bgid, c.nbufs);
     Step::Done(req, res)
 }

@@ -34,6 +34,95 @@ pub(crate) mod truncate;
 pub(crate) mod waitid;
 pub(crate) mod xattr;
 
+/// Declares [`Cmd`], with one variant per op struct, and the [`OpCmd`] conversions.
+macro_rules! cmds {
+    ($($(#[$doc:meta])* $variant:ident($ty:ty),)*) => {
+        /// What an op's prep keeps for its issue: the op's own struct, with named
+        /// fields, inline in the request (the kernel's `io_kiocb_to_cmd(req, struct
+        /// io_sync)`). Read through [`Req::cmd`], written by [`Req::set_cmd`].
+        #[derive(Default)]
+        pub(crate) enum Cmd {
+            /// Nothing prepared (the op reads only its SQE).
+            #[default]
+            None,
+            $($(#[$doc])* $variant($ty),)*
+        }
+
+        $(
+            impl OpCmd for $ty {
+                #[inline]
+                fn of(cmd: &Cmd) -> Option<&Self> {
+                    match cmd {
+                        Cmd::$variant(c) => Some(c),
+                        _ => None,
+                    }
+                }
+
+                #[inline]
+                fn of_mut(cmd: &mut Cmd) -> Option<&mut Self> {
+                    match cmd {
+                        Cmd::$variant(c) => Some(c),
+                        _ => None,
+                    }
+                }
+
+                #[inline]
+                fn into_cmd(self) -> Cmd {
+                    Cmd::$variant(self)
+                }
+            }
+        )*
+    };
+}
+
+/// An op's struct, one variant of [`Cmd`].
+pub(crate) trait OpCmd: Sized {
+    fn of(cmd: &Cmd) -> Option<&Self>;
+    fn of_mut(cmd: &mut Cmd) -> Option<&mut Self>;
+    fn into_cmd(self) -> Cmd;
+}
+
+cmds! {
+    /// `NOP` (`nop.rs`).
+    Nop(nop::Nop),
+    /// `FADVISE`, `MADVISE` (`advise.rs`).
+    Advise(advise::Advise),
+    /// `EPOLL_CTL` (`epoll.rs`).
+    EpollCtl(epoll::EpollCtl),
+    /// `PROVIDE_BUFFERS`, `REMOVE_BUFFERS` (`kbuf.rs`).
+    Kbuf(kbuf::Kbuf),
+    /// `FILES_UPDATE` (`rsrc.rs`).
+    FilesUpdate(rsrc::FilesUpdate),
+    /// `WAITID` (`waitid.rs`).
+    Waitid(waitid::Waitid),
+    /// `PIPE` (`openclose.rs`).
+    Pipe(openclose::Pipe),
+    /// `OPENAT`, `OPENAT2` (`openclose.rs`).
+    Open(openclose::Open),
+    /// `STATX` (`statx.rs`).
+    Statx(statx::Statx),
+    /// `RENAMEAT`, `UNLINKAT`, `MKDIRAT`, `SYMLINKAT`, `LINKAT` (`fs.rs`).
+    PathOp(fs::PathOp),
+    /// The four xattr ops (`xattr.rs`).
+    Xattr(xattr::Xattr),
+    /// `POLL_ADD` (`poll.rs`).
+    Poll(poll::Poll),
+    /// `POLL_REMOVE` (`poll.rs`).
+    PollUpdate(poll::PollUpdate),
+    /// `ASYNC_CANCEL` (`cancel.rs`).
+    Cancel(cancel::Key),
+    /// `TIMEOUT`, `LINK_TIMEOUT` (`timeout.rs`, armed by `timer.rs`).
+    Timeout(timeout::Timeout),
+    /// `TIMEOUT_REMOVE` (`timeout.rs`).
+    TimeoutRemove(timeout::TimeoutRemove),
+    /// `MSG_RING` (`msg_ring.rs`).
+    MsgRing(msg_ring::Msg),
+    /// `FUTEX_WAIT`, `FUTEX_WAKE` (`futex.rs`).
+    Futex(futex::Futex),
+    /// `FUTEX_WAITV` (`futex.rs`).
+    Futexv(futex::Futexv),
+}
+
 /// How an issue attempt may behave.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Mode {

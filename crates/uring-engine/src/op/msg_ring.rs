@@ -55,17 +55,18 @@ pub(crate) fn check_attach_wq(wq_fd: u32, sqpoll: bool) -> Result<(), i32> {
     Ok(())
 }
 
-/// `io_msg_ring_prep`. Scratch: `[0]` the command (`addr`), `[1]` the source slot
-/// (`addr3`), `[2]` the flags and the destination slot / CQE flags (`<< 32`).
+/// `io_msg_ring_prep`.
 pub(crate) fn prep(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     prep_msg(req)
 }
 
 /// A parsed message (`struct io_msg`).
-struct Msg {
+pub(crate) struct Msg {
     user_data: u64,
     len: u32,
+    /// `IORING_MSG_DATA` or `IORING_MSG_SEND_FD` (`addr`).
     cmd: u64,
+    /// The source slot of `SEND_FD` (`addr3`).
     src_fd: u64,
     /// The destination slot (`SEND_FD`) or the CQE flags (`DATA` with `FLAGS_PASS`).
     dst: u32,
@@ -166,20 +167,13 @@ fn msg_send_fd(src: &Arc<Engine>, target: &Arc<Engine>, m: &Msg) -> i32 {
 
 /// `io_msg_ring`: the target must be an engine ring (`-EBADFD`).
 pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let m = Msg {
-        user_data: req.off(),
-        len: req.sqe.len,
-        cmd: req.scratch[0],
-        src_fd: req.scratch[1],
-        dst: (req.scratch[2] >> 32) as u32,
-        flags: req.scratch[2] as u32,
-    };
+    let m = req.cmd::<Msg>();
     let Some(target) = lookup(req.fd) else {
         return Step::Done(req, -libc::EBADFD);
     };
     let res = match m.cmd {
-        c if c == sys::IORING_MSG_DATA as u64 => msg_data(&target, &m),
-        c if c == sys::IORING_MSG_SEND_FD as u64 => msg_send_fd(e, &target, &m),
+        c if c == sys::IORING_MSG_DATA as u64 => msg_data(&target, m),
+        c if c == sys::IORING_MSG_SEND_FD as u64 => msg_send_fd(e, &target, m),
         _ => -libc::EINVAL,
     };
     Step::Done(req, res)
@@ -205,7 +199,8 @@ pub(crate) unsafe fn sync_msg(arg: *const sys::io_uring_sqe, nr: u32) -> Result<
         return Err(-libc::EINVAL);
     }
     prep_msg(&mut req)?;
-    if req.scratch[0] != sys::IORING_MSG_DATA as u64 {
+    let m = req.cmd::<Msg>();
+    if m.cmd != sys::IORING_MSG_DATA as u64 {
         return Err(-libc::EINVAL);
     }
     let fd = req.sqe.fd;
@@ -214,15 +209,7 @@ pub(crate) unsafe fn sync_msg(arg: *const sys::io_uring_sqe, nr: u32) -> Result<
         return Err(-libc::EBADF);
     }
     let target = lookup(fd).ok_or(-libc::EBADFD)?;
-    let m = Msg {
-        user_data: req.off(),
-        len: req.sqe.len,
-        cmd: req.scratch[0],
-        src_fd: req.scratch[1],
-        dst: (req.scratch[2] >> 32) as u32,
-        flags: req.scratch[2] as u32,
-    };
-    match msg_data(&target, &m) {
+    match msg_data(&target, m) {
         0 => Ok(0),
         err => Err(err),
     }
@@ -236,8 +223,13 @@ fn prep_msg(req: &mut Req) -> Result<(), i32> {
     if flags & !MSG_RING_FLAGS != 0 {
         return Err(-libc::EINVAL);
     }
-    req.scratch[0] = req.addr();
-    req.scratch[1] = req.addr3();
-    req.scratch[2] = flags as u64 | (req.file_index() as u64) << 32;
+    req.set_cmd(Msg {
+        user_data: req.off(),
+        len: req.sqe.len,
+        cmd: req.addr(),
+        src_fd: req.addr3(),
+        dst: req.file_index(),
+        flags,
+    });
     Ok(())
 }

@@ -14,17 +14,23 @@ const NOP_FLAGS: u32 = sys::IORING_NOP_INJECT_RESULT
     | sys::IORING_NOP_TW
     | sys::IORING_NOP_CQE32;
 
-/// scratch[0]: the result to post (`len` with `INJECT_RESULT`, else 0).
+/// What `NOP` posts.
+pub(crate) struct Nop {
+    /// The result: `len` with `IORING_NOP_INJECT_RESULT`, else 0.
+    res: i32,
+}
+
 pub(crate) fn nop_prep(req: &mut Req, e: &Engine) -> Result<(), i32> {
     let flags = req.op_flags();
     if flags & !NOP_FLAGS != 0 {
         return Err(-libc::EINVAL);
     }
-    req.scratch[0] = if flags & sys::IORING_NOP_INJECT_RESULT != 0 {
-        req.sqe.len as i32 as i64 as u64
+    let res = if flags & sys::IORING_NOP_INJECT_RESULT != 0 {
+        req.sqe.len as i32
     } else {
         0
     };
+    req.set_cmd(Nop { res });
     if flags & sys::IORING_NOP_CQE32 != 0 {
         if e.flags & (sys::IORING_SETUP_CQE32 | sys::IORING_SETUP_CQE_MIXED) == 0 {
             return Err(-libc::EINVAL);
@@ -63,6 +69,6 @@ pub(crate) fn nop_issue(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
     {
         return Step::Done(req, -libc::EFAULT);
     }
-    let res = req.scratch[0] as i64 as i32;
+    let res = req.cmd::<Nop>().res;
     Step::Done(req, res)
 }

@@ -24,15 +24,13 @@
 //! Difference: a worker opens with the credentials of the engine's threads, which are
 //! those of the thread that set the ring up (the kernel uses the submitting task's).
 //!
-//! Scratch: `OPENAT` `[0]` dfd; `PIPE` `[0]` the address of the two fds, `[1]` the
-//! pipe2(2) flags, `[2]` the file index. Larger state in `owned`: [`FsArgs`].
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 
 use uring_sys as sys;
 
-use super::fs::{FsArgs, args, no_fixed, user_path};
+use super::fs::{no_fixed, user_path};
 use super::{Mode, Step, neg_errno, reserved, sys_res};
 use crate::engine::Engine;
 use crate::req::Req;
@@ -70,7 +68,7 @@ const S_IALLUGO: u64 = 0o7777;
 /// `struct open_how`.
 #[repr(C)]
 #[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct OpenHow {
+struct OpenHow {
     flags: u64,
     mode: u64,
     resolve: u64,
@@ -97,6 +95,16 @@ fn build_open_how(flags: u64, mode: u64) -> OpenHow {
     how
 }
 
+/// `struct io_open`.
+pub(crate) struct Open {
+    dfd: i32,
+    /// The path, copied at prep.
+    path: CString,
+    /// What `openat(2)` makes of its flags and mode, or `OPENAT2`'s `open_how`
+    /// (boxed: it would make every request bigger).
+    how: Box<OpenHow>,
+}
+
 /// `__io_openat_prep`, after `how` is known.
 fn openat_common(req: &mut Req, mut how: OpenHow) -> Result<(), i32> {
     if req.buf_index() != 0 {
@@ -112,12 +120,12 @@ fn openat_common(req: &mut Req, mut how: OpenHow) -> Result<(), i32> {
     if slot != 0 && how.flags & libc::O_CLOEXEC as u64 != 0 {
         return Err(-libc::EINVAL);
     }
-    req.scratch[0] = req.sqe.fd as i64 as u64;
-    req.owned = Some(Box::new(FsArgs {
+    let dfd = req.sqe.fd;
+    req.set_cmd(Open {
+        dfd,
         path,
-        how,
-        ..Default::default()
-    }));
+        how: Box::new(how),
+    });
     Ok(())
 }
 
@@ -171,8 +179,8 @@ fn sys_openat2(dfd: i32, path: &CStr, how: &OpenHow) -> i32 {
 }
 
 pub(crate) fn issue_openat(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
-    let a = args(&req);
-    let mut how = a.how;
+    let a = req.cmd::<Open>();
+    let mut how = *a.how;
     let fixed = req.file_index() != 0;
     if fixed {
         // The descriptor only lives until it is installed.
@@ -180,7 +188,7 @@ pub(crate) fn issue_openat(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     }
     let force_async =
         how.flags & (libc::O_TRUNC as u64 | libc::O_CREAT as u64 | O_TMPFILE_BIT) != 0;
-    let dfd = req.scratch[0] as i64 as i32;
+    let dfd = a.dfd;
     let res = if mode == Mode::Inline {
         if force_async {
             return Step::Block(req);
@@ -372,6 +380,20 @@ pub(crate) fn issue_install(req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) -> Ste
 /// `O_NOTIFICATION_PIPE` (`O_EXCL`).
 const O_NOTIFICATION_PIPE: u32 = libc::O_EXCL as u32;
 
+/// `struct io_pipe`.
+pub(crate) struct Pipe {
+    /// Where the two fds (or slots) go: the application's `int[2]`.
+    fds: *mut i32,
+    /// pipe2(2)'s flags.
+    flags: i32,
+    /// 0, a slot + 1, or `IORING_FILE_INDEX_ALLOC`.
+    file_index: u32,
+}
+
+// SAFETY: `fds` points into application memory whose validity until the CQE is the
+// SQE's contract; moving the pointer between threads moves no data.
+unsafe impl Send for Pipe {}
+
 /// `io_pipe_prep`.
 pub(crate) fn prep_pipe(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if req.sqe.fd != 0 || req.off() != 0 || req.addr3() != 0 {
@@ -382,18 +404,22 @@ pub(crate) fn prep_pipe(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if flags & !valid != 0 {
         return Err(-libc::EINVAL);
     }
-    req.scratch[0] = req.addr();
-    req.scratch[1] = flags as u64;
-    req.scratch[2] = req.file_index() as u64;
+    req.set_cmd(Pipe {
+        fds: req.addr() as *mut i32,
+        flags: flags as i32,
+        file_index: req.file_index(),
+    });
     Ok(())
 }
 
 /// `io_pipe`: pipe2(2), both ends as descriptors or as direct descriptors (slots
 /// `file_index - 1` and the next, or two allocated), reported in `fds`.
 pub(crate) fn issue_pipe(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let out = req.scratch[0] as *mut i32;
-    let flags = req.scratch[1] as i32;
-    let slot = req.scratch[2] as u32;
+    let &Pipe {
+        fds: out,
+        flags,
+        file_index: slot,
+    } = req.cmd::<Pipe>();
     if out.is_null() {
         return Step::Done(req, -libc::EFAULT);
     }

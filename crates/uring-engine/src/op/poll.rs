@@ -10,9 +10,6 @@
 //! events only `EPOLLONESHOT` changes anything (a multishot poll with it is one shot,
 //! as in the kernel); `EPOLLEXCLUSIVE` is accepted and has no effect (one waiter per
 //! request: there is nobody to wake exclusively of).
-//!
-//! Scratch of `POLL_ADD`: `[0]` the events (`EPOLLONESHOT`, `EPOLLET` and the 16 poll
-//! bits); of `POLL_REMOVE`: `[0]` the new events.
 use std::sync::Arc;
 
 use uring_sys as sys;
@@ -38,6 +35,18 @@ fn parse_events(req: &Req, flags: u32) -> u32 {
     (events & 0xffff) | (events & (EXCLUSIVE | ONESHOT | ET))
 }
 
+/// `struct io_poll`.
+pub(crate) struct Poll {
+    /// `EPOLLONESHOT`, `EPOLLET` and the 16 poll bits (`io_poll_parse_events`).
+    events: u32,
+}
+
+/// `struct io_poll_update`.
+pub(crate) struct PollUpdate {
+    /// The new events, with `IORING_POLL_UPDATE_EVENTS` (else 0).
+    events: u32,
+}
+
 pub(crate) fn prep_poll_add(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     no_ioprio(req)?;
     reserved(&[req.buf_index() as u64, req.off(), req.addr()])?;
@@ -48,12 +57,13 @@ pub(crate) fn prep_poll_add(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if flags & sys::IORING_POLL_ADD_MULTI != 0 && req.has(sys::IOSQE_CQE_SKIP_SUCCESS) {
         return Err(-libc::EINVAL);
     }
-    req.scratch = [parse_events(req, flags) as u64, 0, 0, 0];
+    let events = parse_events(req, flags);
+    req.set_cmd(Poll { events });
     Ok(())
 }
 
 pub(crate) fn issue_poll_add(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let events = req.scratch[0] as u32;
+    let events = req.cmd::<Poll>().events;
     let want = events & 0xffff;
     if events & ONESHOT != 0 {
         // Ready already: complete now, as the kernel's arming does.
@@ -85,12 +95,13 @@ pub(crate) fn prep_poll_remove(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if flags & sys::IORING_POLL_UPDATE_USER_DATA == 0 && req.off() != 0 {
         return Err(-libc::EINVAL);
     }
-    req.scratch = [0; 4];
+    let mut events = 0;
     if flags & sys::IORING_POLL_UPDATE_EVENTS != 0 {
-        req.scratch[0] = parse_events(req, flags) as u64;
+        events = parse_events(req, flags);
     } else if req.op_flags() != 0 {
         return Err(-libc::EINVAL);
     }
+    req.set_cmd(PollUpdate { events });
     Ok(())
 }
 
@@ -108,8 +119,9 @@ pub(crate) fn issue_poll_remove(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> 
     if flags & update != 0 {
         if flags & sys::IORING_POLL_UPDATE_EVENTS != 0 {
             // Only the event bits change; one shot or multishot stays.
-            let new = req.scratch[0] & 0xffff;
-            preq.scratch[0] = (preq.scratch[0] & !0xffff) | new;
+            let new = req.cmd::<PollUpdate>().events & 0xffff;
+            let p = preq.cmd_mut::<Poll>();
+            p.events = (p.events & !0xffff) | new;
         }
         if flags & sys::IORING_POLL_UPDATE_USER_DATA != 0 {
             preq.sqe.user_data = req.off();

@@ -1,7 +1,5 @@
 //! `IORING_OP_FILES_UPDATE` (`io_uring/rsrc.c`): updates the fixed file table from the
 //! ring, with `IORING_FILE_INDEX_ALLOC`.
-//!
-//! Scratch: `[0]` the offset, `[1]` the address of the fds, `[2]` their number.
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
 
@@ -11,6 +9,20 @@ use super::msg_ring::install_fixed;
 use super::{Mode, Step};
 use crate::engine::Engine;
 use crate::req::Req;
+
+/// `struct io_rsrc_update`.
+pub(crate) struct FilesUpdate {
+    /// The first slot, or `IORING_FILE_INDEX_ALLOC`.
+    offset: u32,
+    /// The application's array of fds (slots are written back with `ALLOC`).
+    fds: *mut i32,
+    /// Their number.
+    nr: u32,
+}
+
+// SAFETY: `fds` points into application memory whose validity until the CQE is the
+// SQE's contract; moving the pointer between threads moves no data.
+unsafe impl Send for FilesUpdate {}
 
 /// `io_files_update_prep`.
 pub(crate) fn prep_files_update(req: &mut Req, _e: &Engine) -> Result<(), i32> {
@@ -23,9 +35,11 @@ pub(crate) fn prep_files_update(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if req.sqe.len == 0 {
         return Err(-libc::EINVAL);
     }
-    req.scratch[0] = req.off() as u32 as u64;
-    req.scratch[1] = req.addr();
-    req.scratch[2] = req.sqe.len as u64;
+    req.set_cmd(FilesUpdate {
+        offset: req.off() as u32,
+        fds: req.addr() as *mut i32,
+        nr: req.sqe.len,
+    });
     Ok(())
 }
 
@@ -43,11 +57,7 @@ fn dup(fd: i32) -> Result<Arc<OwnedFd>, i32> {
 /// fd in a free slot and writes the slot back; how many were done, or the error of
 /// the first.
 pub(crate) fn issue_files_update(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let (offset, fds, nr) = (
-        req.scratch[0] as u32,
-        req.scratch[1] as *mut i32,
-        req.scratch[2] as u32,
-    );
+    let &FilesUpdate { offset, fds, nr } = req.cmd::<FilesUpdate>();
     let mut t = e.files.write().expect("file table");
     let res = if offset == sys::IORING_FILE_INDEX_ALLOC {
         if !t.registered || t.len() == 0 {

@@ -1,11 +1,6 @@
 //! `IORING_OP_TIMEOUT`, `IORING_OP_TIMEOUT_REMOVE` and `IORING_OP_LINK_TIMEOUT`, with
 //! the checks and codes of `io_uring/timeout.c`; the timers themselves live in
 //! `timer.rs`.
-//!
-//! Scratch of `TIMEOUT` and `LINK_TIMEOUT`: `[0]` the timespec in nanoseconds (read at
-//! prep, as the kernel copies it), `[1]` the `IORING_TIMEOUT_*` flags and `off << 32`.
-//! Scratch of `TIMEOUT_REMOVE`: `[0]` the target's `user_data`, `[1]` the flags, `[2]`
-//! the new timespec of an update in nanoseconds.
 use std::sync::Arc;
 
 use uring_sys as sys;
@@ -20,6 +15,27 @@ const TIMEOUT_FLAGS: u32 = sys::IORING_TIMEOUT_ABS
     | sys::IORING_TIMEOUT_CLOCK_MASK
     | sys::IORING_TIMEOUT_ETIME_SUCCESS
     | sys::IORING_TIMEOUT_MULTISHOT;
+
+/// `struct io_timeout` of `TIMEOUT` and `LINK_TIMEOUT`, read by `timer.rs` when it
+/// arms one.
+pub(crate) struct Timeout {
+    /// The timespec in nanoseconds (read at prep, as the kernel copies it).
+    pub(crate) ts: u64,
+    /// `IORING_TIMEOUT_*`.
+    pub(crate) flags: u32,
+    /// The completion count to wait for (`off`; 0: none).
+    pub(crate) off: u32,
+}
+
+/// `struct io_timeout_rem`.
+pub(crate) struct TimeoutRemove {
+    /// The `user_data` of the timeout to remove or update.
+    target: u64,
+    /// `IORING_TIMEOUT_*`.
+    flags: u32,
+    /// An update's new timespec in nanoseconds.
+    ts: u64,
+}
 
 /// Reads the timespec at `addr` (`-EFAULT` for null, `-EINVAL` if negative).
 fn read_timespec(addr: u64) -> Result<u64, i32> {
@@ -55,8 +71,7 @@ fn prep_common(req: &mut Req, link: bool) -> Result<(), i32> {
         return Err(-libc::EINVAL);
     }
     let ts = read_timespec(req.addr())?;
-    req.scratch[0] = ts;
-    req.scratch[1] = flags as u64 | (off as u64) << 32;
+    req.set_cmd(Timeout { ts, flags, off });
     Ok(())
 }
 
@@ -102,8 +117,7 @@ pub(crate) fn prep_remove(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         return Err(-libc::EINVAL);
     }
     let flags = req.op_flags();
-    req.scratch[0] = req.addr();
-    req.scratch[1] = flags as u64;
+    let mut ts = 0;
     if flags & sys::IORING_TIMEOUT_UPDATE_MASK != 0 {
         if (flags & sys::IORING_TIMEOUT_CLOCK_MASK).count_ones() > 1 {
             return Err(-libc::EINVAL);
@@ -112,18 +126,19 @@ pub(crate) fn prep_remove(req: &mut Req, _e: &Engine) -> Result<(), i32> {
             return Err(-libc::EINVAL);
         }
         // The new expiry is at `addr2`, the `off` word of the SQE.
-        req.scratch[2] = read_timespec(req.off())?;
+        ts = read_timespec(req.off())?;
     } else if flags != 0 {
         return Err(-libc::EINVAL);
     }
+    let target = req.addr();
+    req.set_cmd(TimeoutRemove { target, flags, ts });
     Ok(())
 }
 
 /// `io_timeout_remove`: removes (the timeout completes with `-ECANCELED`, this with
 /// 0) or updates; `-ENOENT` when there is no such timeout.
 pub(crate) fn issue_remove(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let target = req.scratch[0];
-    let flags = req.scratch[1] as u32;
+    let &TimeoutRemove { target, flags, ts } = req.cmd::<TimeoutRemove>();
     let res = if flags & sys::IORING_TIMEOUT_UPDATE == 0 {
         match e.timers.remove(target) {
             Ok(t) => {
@@ -135,7 +150,7 @@ pub(crate) fn issue_remove(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step 
     } else {
         let abs = flags & sys::IORING_TIMEOUT_ABS != 0;
         let link = flags & sys::IORING_LINK_TIMEOUT_UPDATE != 0;
-        match e.timers.update(e, target, req.scratch[2], abs, link) {
+        match e.timers.update(e, target, ts, abs, link) {
             Ok(()) => 0,
             Err(err) => err,
         }

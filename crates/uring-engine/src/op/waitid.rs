@@ -18,14 +18,26 @@ use crate::engine::Engine;
 use crate::req::Req;
 use crate::wq::Class;
 
+/// `struct io_waitid`.
+pub(crate) struct Waitid {
+    /// `idtype_t`.
+    which: libc::c_int,
+    /// The id.
+    upid: libc::c_int,
+    /// `WEXITED`, `WNOHANG`, … .
+    options: i32,
+}
+
 /// `io_waitid_prep`.
 pub(crate) fn prep(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if req.addr() != 0 || req.buf_index() != 0 || req.addr3() != 0 || req.op_flags() != 0 {
         return Err(-libc::EINVAL);
     }
-    req.scratch[0] = req.sqe.len as u64;
-    req.scratch[1] = req.sqe.fd as u32 as u64;
-    req.scratch[2] = req.file_index() as u64;
+    req.set_cmd(Waitid {
+        which: req.sqe.len as libc::c_int,
+        upid: req.sqe.fd,
+        options: req.file_index() as i32,
+    });
     Ok(())
 }
 
@@ -37,8 +49,8 @@ fn waitid(req: &Req, options: i32) -> Result<libc::siginfo_t, i32> {
     let r = unsafe {
         libc::syscall(
             libc::SYS_waitid,
-            req.scratch[0] as libc::c_int,
-            req.scratch[1] as u32 as libc::c_int,
+            req.cmd::<Waitid>().which,
+            req.cmd::<Waitid>().upid,
             &raw mut info,
             options,
             std::ptr::null_mut::<libc::rusage>(),
@@ -81,7 +93,7 @@ fn copy_out(req: &Req, info: &libc::siginfo_t) -> i32 {
 }
 
 pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
-    let options = req.scratch[2] as i32;
+    let options = req.cmd::<Waitid>().options;
     if mode == Mode::Inline {
         return match waitid(&req, options | libc::WNOHANG) {
             Err(err) => Step::Done(req, -err),
