@@ -23,8 +23,14 @@ int main(void)
 		show("wait", io_uring_wait_cqe(&ring, &cqe));
 		printf("  ud %llu res %d\n", (unsigned long long) cqe->user_data, cqe->res);
 		io_uring_cqe_seen(&ring, cqe);
-		/* Let the poller go idle, so the next submit has to wake it. */
-		usleep(50 * 1000);
+		/* Let the poller go idle (10 ms without work), so the next submit has to
+		 * wake it. On a loaded machine the poller may not run for a while: poll the
+		 * flag for up to 10 s rather than trust one fixed sleep. */
+		for (int ms = 0; ms < 10000; ms += 5) {
+			if (IO_URING_READ_ONCE(*ring.sq.kflags) & IORING_SQ_NEED_WAKEUP)
+				break;
+			usleep(5 * 1000);
+		}
 		show("need_wakeup set after idle",
 		     !!(IO_URING_READ_ONCE(*ring.sq.kflags) & IORING_SQ_NEED_WAKEUP));
 	}
