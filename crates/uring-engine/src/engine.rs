@@ -541,10 +541,8 @@ impl Engine {
             return self.complete(req, -libc::ECANCELED);
         }
         loop {
-            if req.scratch[3] >> 32 == 1 {
+            if let Some(events) = req.wait_events.take() {
                 // Waiting for readiness first.
-                let events = req.scratch[3] as u16 as i16;
-                req.scratch[3] = 0;
                 let mut pfd = libc::pollfd {
                     fd: req.fd,
                     events,

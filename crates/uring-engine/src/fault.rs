@@ -159,10 +159,7 @@ fn shorten(req: &mut Req, rng: &mut Rng) -> Option<u64> {
             Some(n)
         }
         sys::IORING_OP_READV | sys::IORING_OP_WRITEV => {
-            let v = req
-                .owned
-                .as_mut()?
-                .downcast_mut::<crate::op::rw::Iovecs>()?;
+            let v = &mut req.try_cmd_mut::<crate::op::rw::Rw>()?.iov;
             let total: u64 = v.0.iter().map(|i| i.iov_len as u64).sum();
             if total < 2 {
                 return None;

@@ -177,9 +177,9 @@ impl Reactor {
             Some(Refused::NotPollable(w)) => match w.kind {
                 Kind::Retry => {
                     // Wait for it in a worker with poll(2), as `run_in_worker` does
-                    // for work marked so (scratch[3]), then issue it there.
+                    // for work marked so (`wait_events`), then issue it there.
                     let mut req = w.req;
-                    req.scratch[3] = w.events as u16 as u64 | 1 << 32;
+                    req.wait_events = Some(w.events as u16 as i16);
                     e.wq.push(e, Class::Unbounded, req);
                 }
                 Kind::Poll { .. } => {

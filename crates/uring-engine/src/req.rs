@@ -1,6 +1,5 @@
 //! A request: one SQE copied out of the ring, with what its op prepared, its place in
 //! a link chain, and the file it resolved.
-use std::any::Any;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
@@ -42,10 +41,10 @@ pub(crate) struct Req {
     pub(crate) link: Option<Box<Req>>,
     /// What the op's prep kept for its issue ([`Req::cmd`]).
     cmd: Cmd,
-    /// Small per-op state, whose meaning each op documents.
-    pub(crate) scratch: [u64; 4],
-    /// Larger per-op state, for the few ops that need it.
-    pub(crate) owned: Option<Box<dyn Any + Send>>,
+    /// Set when a worker is to wait for the fd to be ready for these events
+    /// (`POLLIN`/`POLLOUT`) before it issues the request: the fd could not be
+    /// watched by the reactor (`Engine::run_in_worker`).
+    pub(crate) wait_events: Option<i16>,
     /// The id of the `LINK_TIMEOUT` guarding this request once it was issued (0:
     /// none; see `timer.rs`).
     pub(crate) ltimeout: u64,
@@ -70,8 +69,7 @@ impl Req {
             regular: None,
             link: None,
             cmd: Cmd::None,
-            scratch: [0; 4],
-            owned: None,
+            wait_events: None,
             ltimeout: 0,
             fault: None,
             key: 0,
@@ -169,6 +167,20 @@ impl Req {
     #[inline]
     pub(crate) fn cmd_mut<T: OpCmd>(&mut self) -> &mut T {
         T::of_mut(&mut self.cmd).expect("the op's prep stores its struct")
+    }
+
+    /// [`cmd`](Self::cmd), or `None` if the request holds no `T` (its prep failed
+    /// before storing it, or it is of another op).
+    #[inline]
+    pub(crate) fn try_cmd<T: OpCmd>(&self) -> Option<&T> {
+        T::of(&self.cmd)
+    }
+
+    /// [`cmd_mut`](Self::cmd_mut), or `None` if the request holds no `T` (its prep
+    /// failed, or it is of another op).
+    #[inline]
+    pub(crate) fn try_cmd_mut<T: OpCmd>(&mut self) -> Option<&mut T> {
+        T::of_mut(&mut self.cmd)
     }
 
     /// Stores the op's struct (at prep).

@@ -75,6 +75,10 @@ macro_rules! cmds {
     };
 }
 
+// Every request carries a `Cmd`: an op whose state would make it bigger than six
+// words boxes the large part (`Net::msg`, `Xattr::ctx`, `Open::how`).
+const _: () = assert!(size_of::<Cmd>() <= 48);
+
 /// An op's struct, one variant of [`Cmd`].
 pub(crate) trait OpCmd: Sized {
     fn of(cmd: &Cmd) -> Option<&Self>;
@@ -85,6 +89,10 @@ pub(crate) trait OpCmd: Sized {
 cmds! {
     /// `NOP` (`nop.rs`).
     Nop(nop::Nop),
+    /// Reads and writes (`rw.rs`).
+    Rw(rw::Rw),
+    /// Networking (`net.rs`).
+    Net(net::Net),
     /// `FADVISE`, `MADVISE` (`advise.rs`).
     Advise(advise::Advise),
     /// `EPOLL_CTL` (`epoll.rs`).

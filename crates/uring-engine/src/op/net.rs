@@ -38,9 +38,6 @@
 //! (addresses, `msghdr`, iovecs) is copied at preparation as the kernel does, but
 //! only a null pointer is reported as `-EFAULT`; `IORING_OP_URING_CMD` socket commands
 //! are not offered (the opcode is refused as a whole).
-//!
-//! Scratch: `[0]` the flags below, `[1]` bytes done so far (`MSG_WAITALL`), `[2]` what
-//! is left of a multishot receive's byte limit. `owned`: a [`NetMsg`].
 use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 
@@ -82,6 +79,20 @@ const MAX_IOV: usize = 1024;
 const MULTISHOT_MAX_RETRY: u32 = 32;
 /// Size of `sockaddr_storage`, the largest socket address.
 const SOCK_STORAGE: usize = size_of::<libc::sockaddr_storage>();
+
+/// What a network request keeps (the kernel's `struct io_sr_msg`, `io_accept`,
+/// `io_connect`, …), with what issue learns between attempts.
+#[derive(Default)]
+pub(crate) struct Net {
+    /// `POLLED`, `KIND_KNOWN`, … above.
+    flags: u64,
+    /// Bytes done so far (`MSG_WAITALL`).
+    done: usize,
+    /// What is left of a multishot receive's byte limit (with `MSHOT_LIM`).
+    mshot_left: u64,
+    /// What the request copied at preparation (boxed: it is large).
+    msg: Option<Box<NetMsg>>,
+}
 
 /// What a network request copied at preparation.
 pub(crate) struct NetMsg {
@@ -127,11 +138,11 @@ impl NetMsg {
 }
 
 fn msg(req: &Req) -> Option<&NetMsg> {
-    req.owned.as_ref().and_then(|o| o.downcast_ref::<NetMsg>())
+    req.cmd::<Net>().msg.as_deref()
 }
 
 fn msg_mut(req: &mut Req) -> Option<&mut NetMsg> {
-    req.owned.as_mut().and_then(|o| o.downcast_mut::<NetMsg>())
+    req.cmd_mut::<Net>().msg.as_deref_mut()
 }
 
 // ---- Helpers ----
@@ -231,12 +242,12 @@ fn advance(iov: &mut Vec<libc::iovec>, mut n: usize) {
 
 /// Waits for readiness (the kernel's poll arming sets `REQ_F_POLLED`).
 fn wait(mut req: Box<Req>, events: i16) -> Step {
-    req.scratch[0] |= POLLED;
+    req.cmd_mut::<Net>().flags |= POLLED;
     Step::Wait(req, events)
 }
 
 fn polled(req: &Req) -> bool {
-    req.scratch[0] & POLLED != 0
+    req.cmd::<Net>().flags & POLLED != 0
 }
 
 fn getsockopt_int(fd: i32, level: i32, name: i32) -> Result<i32, i32> {
@@ -249,7 +260,7 @@ fn getsockopt_int(fd: i32, level: i32, name: i32) -> Result<i32, i32> {
 
 /// Learns (once per request) what kind of socket the request's fd is.
 fn sock_kind(req: &mut Req) -> Result<u64, i32> {
-    if req.scratch[0] & KIND_KNOWN == 0 {
+    if req.cmd::<Net>().flags & KIND_KNOWN == 0 {
         let proto = getsockopt_int(req.fd, libc::SOL_SOCKET, libc::SO_PROTOCOL)?;
         let ty = getsockopt_int(req.fd, libc::SOL_SOCKET, libc::SO_TYPE)?;
         let mut k = KIND_KNOWN;
@@ -267,9 +278,9 @@ fn sock_kind(req: &mut Req) -> Result<u64, i32> {
             }
             _ => {}
         }
-        req.scratch[0] |= k;
+        req.cmd_mut::<Net>().flags |= k;
     }
-    Ok(req.scratch[0])
+    Ok(req.cmd::<Net>().flags)
 }
 
 /// Bytes waiting in the socket (`SIOCINQ`).
@@ -409,7 +420,10 @@ pub(crate) fn prep_bind(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     ])?;
     let mut m = NetMsg::new();
     copy_addr(&mut m, req.addr(), req.off() as i32 as i64)?;
-    req.owned = Some(m);
+    req.set_cmd(Net {
+        msg: Some(m),
+        ..Net::default()
+    });
     Ok(())
 }
 
@@ -449,13 +463,16 @@ pub(crate) fn prep_connect(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     ])?;
     let mut m = NetMsg::new();
     copy_addr(&mut m, req.addr(), req.off() as i32 as i64)?;
-    req.owned = Some(m);
+    req.set_cmd(Net {
+        msg: Some(m),
+        ..Net::default()
+    });
     Ok(())
 }
 
 pub(crate) fn issue_connect(mut req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) -> Step {
     let fd = req.fd;
-    if req.scratch[0] & CONNECTING != 0 {
+    if req.cmd::<Net>().flags & CONNECTING != 0 {
         // Woken while connecting: the socket's error, or connected, or (a spurious
         // wakeup) still connecting.
         match getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_ERROR) {
@@ -480,12 +497,12 @@ pub(crate) fn issue_connect(mut req: Box<Req>, _e: &Arc<Engine>, _mode: Mode) ->
     match r {
         Ok(_) => Step::Done(req, 0),
         Err(err) if err == -libc::EINPROGRESS => {
-            req.scratch[0] |= CONNECTING;
+            req.cmd_mut::<Net>().flags |= CONNECTING;
             wait(req, libc::POLLOUT)
         }
         Err(err) if err == -libc::EAGAIN => wait(req, libc::POLLOUT),
-        Err(err) if err == -libc::ECONNABORTED && req.scratch[0] & ABORTED == 0 => {
-            req.scratch[0] |= ABORTED;
+        Err(err) if err == -libc::ECONNABORTED && req.cmd::<Net>().flags & ABORTED == 0 => {
+            req.cmd_mut::<Net>().flags |= ABORTED;
             wait(req, libc::POLLOUT)
         }
         Err(err) => Step::Done(req, err),
@@ -516,6 +533,7 @@ pub(crate) fn prep_accept(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if flags & !(libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK) != 0 {
         return Err(-libc::EINVAL);
     }
+    req.set_cmd(Net::default());
     Ok(())
 }
 
@@ -625,7 +643,10 @@ pub(crate) fn prep_send(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         // The kernel allocates the notification here: from now on, failing or not,
         // the request's CQE has F_MORE (but for a failed link's -ECANCELED) and a
         // notification follows it (see `post_notif`).
-        req.scratch = [NOTIF, 0, 0, 0];
+        req.set_cmd(Net {
+            flags: NOTIF,
+            ..Net::default()
+        });
         req.cflags |= sys::IORING_CQE_F_MORE;
         if iou & !ZC_FLAGS != 0 {
             return Err(-libc::EINVAL);
@@ -677,10 +698,16 @@ pub(crate) fn prep_send(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         req.expect = Some(total.min(i32::MAX as usize) as i32);
     }
     if !zc {
-        req.scratch = [0; 4];
+        req.set_cmd(Net::default());
     }
-    req.owned = Some(m);
+    req.cmd_mut::<Net>().msg = Some(m);
     Ok(())
+}
+
+/// Whether a zero-copy send got as far as its notification (a failed prep may have
+/// stopped before).
+fn notif(req: &Req) -> bool {
+    req.try_cmd::<Net>().is_some_and(|n| n.flags & NOTIF != 0)
 }
 
 /// The CQE flags of a request failed without being issued (`Engine::fail_chain`): a
@@ -688,7 +715,7 @@ pub(crate) fn prep_send(req: &mut Req, _e: &Engine) -> Result<(), i32> {
 /// allocated says `F_MORE` (the kernel's `io_sendrecv_fail`), one cancelled because
 /// its link failed does not (`io_req_tw_fail_links`).
 pub(crate) fn fail_flags(req: &Req) -> u32 {
-    if is_send_zc(req.opcode()) && req.scratch[0] & NOTIF != 0 && req.failed.is_some() {
+    if is_send_zc(req.opcode()) && notif(req) && req.failed.is_some() {
         sys::IORING_CQE_F_MORE
     } else {
         0
@@ -699,7 +726,7 @@ pub(crate) fn fail_flags(req: &Req) -> u32 {
 /// `IORING_NOTIF_USAGE_ZC_COPIED` when usage reports were asked for, since the engine
 /// always copies (as the kernel reports when it copied, or sent nothing).
 pub(crate) fn post_notif(e: &Engine, req: &Req) {
-    if !is_send_zc(req.opcode()) || req.scratch[0] & NOTIF == 0 {
+    if !is_send_zc(req.opcode()) || !notif(req) {
         return;
     }
     let res = if req.sqe.ioprio & sys::IORING_SEND_ZC_REPORT_USAGE != 0 {
@@ -719,7 +746,7 @@ pub(crate) fn issue_send(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Ste
     let op = req.opcode();
     let zc = is_send_zc(op);
     let iou = req.sqe.ioprio;
-    let done = req.scratch[1] as usize;
+    let done = req.cmd::<Net>().done;
     // (A zero-copy send's F_MORE and notification come with its completion.)
     let finish = |req: Box<Req>, res: i32| Step::Done(req, res);
     if zc {
@@ -824,7 +851,7 @@ pub(crate) fn issue_send(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Ste
     if waitall && ret > 0 && ret < want && sel.is_none() {
         let stream = sock_kind(&mut req).unwrap_or(0) & STREAM != 0;
         if stream {
-            req.scratch[1] = (done + ret) as u64;
+            req.cmd_mut::<Net>().done = done + ret;
             if let Some(m) = msg_mut(&mut req)
                 && !single
             {
@@ -858,15 +885,16 @@ pub(crate) fn prep_recv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     let select = req.has(sys::IOSQE_BUFFER_SELECT);
     let flags = req.op_flags() as i32;
     let optlen = req.file_index();
-    req.scratch = [0; 4];
+    req.set_cmd(Net::default());
     if iou & sys::IORING_RECV_MULTISHOT != 0 {
         if !select || flags & libc::MSG_WAITALL != 0 {
             return Err(-libc::EINVAL);
         }
         if op == sys::IORING_OP_RECV {
             if optlen != 0 {
-                req.scratch[0] |= MSHOT_LIM;
-                req.scratch[2] = optlen as u64;
+                let n = req.cmd_mut::<Net>();
+                n.flags |= MSHOT_LIM;
+                n.mshot_left = optlen as u64;
             }
         } else if optlen != 0 {
             return Err(-libc::EINVAL);
@@ -917,7 +945,7 @@ pub(crate) fn prep_recv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
                 0
             };
         }
-        req.owned = Some(m);
+        req.cmd_mut::<Net>().msg = Some(m);
     }
     if flags & libc::MSG_WAITALL != 0 && !select && total > 0 {
         req.expect = Some(total.min(i32::MAX as usize) as i32);
@@ -953,7 +981,7 @@ pub(crate) fn issue_recv(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Ste
     let bgid = req.buf_index();
     let mut loops = 0;
     loop {
-        let done = req.scratch[1] as usize;
+        let done = req.cmd::<Net>().done;
         let mut sel: Option<Selected> = None;
         let mut one = libc::iovec {
             iov_base: std::ptr::null_mut(),
@@ -1047,11 +1075,11 @@ pub(crate) fn issue_recv(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Ste
         }
         if user_flags & libc::MSG_WAITALL != 0 {
             if h.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
-                req.scratch[0] |= TRUNCATED;
+                req.cmd_mut::<Net>().flags |= TRUNCATED;
             }
             let want = req.expect.map_or(0, |w| w as usize);
             if ret > 0 && done + ret < want && sock_kind(&mut req).unwrap_or(0) & STREAM != 0 {
-                req.scratch[1] = (done + ret) as u64;
+                req.cmd_mut::<Net>().done = done + ret;
                 if op == sys::IORING_OP_RECVMSG
                     && let Some(m) = msg_mut(&mut req)
                 {
@@ -1072,20 +1100,20 @@ pub(crate) fn issue_recv(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Ste
                 e.pbufs.recycle(bgid, s);
             }
         }
-        if req.scratch[0] & TRUNCATED != 0 {
+        if req.cmd::<Net>().flags & TRUNCATED != 0 {
             // MSG_WAITALL and truncated: the kernel fails the request's link.
             req.expect = Some(i32::MAX);
         }
         if multishot && total > 0 {
             let mut finished = false;
-            if req.scratch[0] & MSHOT_LIM != 0 {
-                let left = req.scratch[2].saturating_sub(total as u64);
-                req.scratch[2] = left;
+            if req.cmd::<Net>().flags & MSHOT_LIM != 0 {
+                let left = req.cmd::<Net>().mshot_left.saturating_sub(total as u64);
+                req.cmd_mut::<Net>().mshot_left = left;
                 finished = left == 0;
             }
             if !finished {
                 e.post_more(req.user_data(), total as i32, cflags);
-                req.scratch[1] = 0;
+                req.cmd_mut::<Net>().done = 0;
                 loops += 1;
                 let more = cflags & sys::IORING_CQE_F_SOCK_NONEMPTY != 0
                     || sock_kind(&mut req).unwrap_or(0) & HAS_INQ == 0;

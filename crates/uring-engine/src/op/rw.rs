@@ -5,9 +5,6 @@
 //! would block goes to the worker pool, a pipe, socket or terminal waits for readiness.
 //! A regular file read or written only in part (part cached) is finished in a worker,
 //! as the kernel finishes it; a short result that stays short fails a link.
-//!
-//! Scratch: `[0]` the kind, `[1]` bytes done so far, `[2]` 1 once the file is known to
-//! be a stream (offsets ignored).
 use std::sync::Arc;
 
 use uring_sys as sys;
@@ -17,14 +14,55 @@ use crate::engine::Engine;
 use crate::reactor::poll_now;
 use crate::req::Req;
 
-const READ: u64 = 0;
-const WRITE: u64 = 1;
-const READV: u64 = 2;
-const WRITEV: u64 = 3;
-const READ_FIXED: u64 = 4;
-const WRITE_FIXED: u64 = 5;
-const READV_FIXED: u64 = 6;
-const WRITEV_FIXED: u64 = 7;
+/// Which read or write.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RwKind {
+    Read,
+    Write,
+    Readv,
+    Writev,
+    ReadFixed,
+    WriteFixed,
+    ReadvFixed,
+    WritevFixed,
+}
+
+impl RwKind {
+    fn is_write(self) -> bool {
+        matches!(
+            self,
+            RwKind::Write | RwKind::Writev | RwKind::WriteFixed | RwKind::WritevFixed
+        )
+    }
+
+    /// Works on the copied iovec array.
+    fn is_vectored(self) -> bool {
+        matches!(
+            self,
+            RwKind::Readv | RwKind::Writev | RwKind::ReadvFixed | RwKind::WritevFixed
+        )
+    }
+
+    /// Its memory must lie in registered buffer `buf_index`.
+    fn is_fixed(self) -> bool {
+        matches!(
+            self,
+            RwKind::ReadFixed | RwKind::WriteFixed | RwKind::ReadvFixed | RwKind::WritevFixed
+        )
+    }
+}
+
+/// `struct io_rw`, with what issue learns between attempts.
+pub(crate) struct Rw {
+    kind: RwKind,
+    /// Bytes done so far (a read or write finished in a worker after a partial
+    /// inline attempt).
+    done: usize,
+    /// The file is known to be a stream (pipe, socket): offsets are ignored.
+    stream: bool,
+    /// The copy of the application's iovec array (vectored kinds; empty otherwise).
+    pub(crate) iov: Iovecs,
+}
 
 /// The `RWF_*` flags of `preadv2(2)` the kernel accepts in `rw_flags`.
 const RWF_SUPPORTED: u32 = (libc::RWF_HIPRI
@@ -39,12 +77,8 @@ const RWF_SUPPORTED: u32 = (libc::RWF_HIPRI
 /// UIO_MAXIOV.
 const MAX_IOV: u32 = 1024;
 
-fn is_write(kind: u64) -> bool {
-    kind & 1 == 1
-}
-
 /// The checks of the kernel's `io_prep_rw` common to every read and write.
-fn prep_common(req: &mut Req, kind: u64) -> Result<(), i32> {
+fn prep_common(req: &mut Req, kind: RwKind) -> Result<(), i32> {
     check_ioprio(req.sqe.ioprio)?;
     // attr_type_mask: integrity (PI) attributes need a block device with metadata; the
     // engine cannot attach them.
@@ -52,7 +86,12 @@ fn prep_common(req: &mut Req, kind: u64) -> Result<(), i32> {
     if unsafe { req.sqe.addr3_or_cmd.attr.attr_type_mask } != 0 {
         return Err(-libc::EINVAL);
     }
-    req.scratch = [kind, 0, 0, 0];
+    req.set_cmd(Rw {
+        kind,
+        done: 0,
+        stream: false,
+        iov: Iovecs(Vec::new()),
+    });
     Ok(())
 }
 
@@ -70,20 +109,20 @@ fn check_ioprio(ioprio: u16) -> Result<(), i32> {
 }
 
 pub(crate) fn prep_read(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    prep_common(req, READ)?;
+    prep_common(req, RwKind::Read)?;
     req.expect = Some(req.sqe.len as i32);
     Ok(())
 }
 
 pub(crate) fn prep_write(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    prep_common(req, WRITE)?;
+    prep_common(req, RwKind::Write)?;
     req.expect = Some(req.sqe.len as i32);
     Ok(())
 }
 
 /// Copies the iovec array at prep (the application may free it once submitted:
 /// `IORING_FEAT_SUBMIT_STABLE`).
-fn prep_vec(req: &mut Req, kind: u64) -> Result<(), i32> {
+fn prep_vec(req: &mut Req, kind: RwKind) -> Result<(), i32> {
     prep_common(req, kind)?;
     let n = req.sqe.len;
     if n > MAX_IOV {
@@ -114,7 +153,7 @@ fn prep_vec(req: &mut Req, kind: u64) -> Result<(), i32> {
         return Err(-libc::EINVAL);
     }
     req.expect = Some(total.min(i32::MAX as usize) as i32);
-    req.owned = Some(Box::new(Iovecs(v)));
+    req.cmd_mut::<Rw>().iov = Iovecs(v);
     Ok(())
 }
 
@@ -123,31 +162,31 @@ pub(crate) fn prep_readv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
         // `io_iov_buffer_select_prep`: one iovec, whose length bounds the read.
         return Err(-libc::EINVAL);
     }
-    prep_vec(req, READV)
+    prep_vec(req, RwKind::Readv)
 }
 
 /// `IORING_OP_READV_FIXED` (6.15): iovecs that must lie inside registered buffer
 /// `buf_index` (checked at issue, `-EFAULT`, as `io_import_reg_vec`).
 pub(crate) fn prep_readv_fixed(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    prep_vec(req, READV_FIXED)
+    prep_vec(req, RwKind::ReadvFixed)
 }
 
 pub(crate) fn prep_writev_fixed(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    prep_vec(req, WRITEV_FIXED)
+    prep_vec(req, RwKind::WritevFixed)
 }
 
 pub(crate) fn prep_writev(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    prep_vec(req, WRITEV)
+    prep_vec(req, RwKind::Writev)
 }
 
 pub(crate) fn prep_read_fixed(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    prep_common(req, READ_FIXED)?;
+    prep_common(req, RwKind::ReadFixed)?;
     req.expect = Some(req.sqe.len as i32);
     Ok(())
 }
 
 pub(crate) fn prep_write_fixed(req: &mut Req, _e: &Engine) -> Result<(), i32> {
-    prep_common(req, WRITE_FIXED)?;
+    prep_common(req, RwKind::WriteFixed)?;
     req.expect = Some(req.sqe.len as i32);
     Ok(())
 }
@@ -165,7 +204,7 @@ pub(crate) fn is_regular(fd: i32) -> bool {
 }
 
 pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
-    let kind = req.scratch[0];
+    let kind = req.cmd::<Rw>().kind;
     let user_flags = req.op_flags();
     if user_flags & !RWF_SUPPORTED != 0 {
         return Step::Done(req, -libc::EOPNOTSUPP);
@@ -173,7 +212,7 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     if req.has(sys::IOSQE_BUFFER_SELECT) {
         return issue_select(req, e, mode);
     }
-    let done = req.scratch[1] as usize;
+    let done = req.cmd::<Rw>().done;
     // One buffer (possibly a registered one) or the copied iovecs, advanced past what
     // is done.
     let mut one = libc::iovec {
@@ -181,43 +220,36 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         iov_len: 0,
     };
     let mut vec: Vec<libc::iovec>;
-    let iov: &[libc::iovec] = match kind {
-        READ | WRITE | READ_FIXED | WRITE_FIXED => {
-            let (addr, len) = (req.addr(), req.sqe.len as u64);
-            if kind >= READ_FIXED {
-                let Some(buf) = e.bufs.read().expect("buffer table").get(req.buf_index()) else {
-                    return Step::Done(req, -libc::EFAULT);
-                };
-                if let Err(err) = buf.check(addr, len) {
+    let iov: &[libc::iovec] = if !kind.is_vectored() {
+        let (addr, len) = (req.addr(), req.sqe.len as u64);
+        if kind.is_fixed() {
+            let Some(buf) = e.bufs.read().expect("buffer table").get(req.buf_index()) else {
+                return Step::Done(req, -libc::EFAULT);
+            };
+            if let Err(err) = buf.check(addr, len) {
+                return Step::Done(req, err);
+            }
+        }
+        one.iov_base = (addr as usize + done) as *mut libc::c_void;
+        one.iov_len = len as usize - done;
+        std::slice::from_ref(&one)
+    } else {
+        let v = &req.cmd::<Rw>().iov;
+        if kind.is_fixed() {
+            let Some(buf) = e.bufs.read().expect("buffer table").get(req.buf_index()) else {
+                return Step::Done(req, -libc::EFAULT);
+            };
+            for i in &v.0 {
+                if let Err(err) = buf.check(i.iov_base as u64, i.iov_len as u64) {
                     return Step::Done(req, err);
                 }
             }
-            one.iov_base = (addr as usize + done) as *mut libc::c_void;
-            one.iov_len = len as usize - done;
-            std::slice::from_ref(&one)
         }
-        _ => {
-            let v = req
-                .owned
-                .as_ref()
-                .and_then(|o| o.downcast_ref::<Iovecs>())
-                .expect("readv/writev prepared its iovecs");
-            if kind >= READV_FIXED {
-                let Some(buf) = e.bufs.read().expect("buffer table").get(req.buf_index()) else {
-                    return Step::Done(req, -libc::EFAULT);
-                };
-                for i in &v.0 {
-                    if let Err(err) = buf.check(i.iov_base as u64, i.iov_len as u64) {
-                        return Step::Done(req, err);
-                    }
-                }
-            }
-            vec = v.0.clone();
-            advance(&mut vec, done);
-            &vec
-        }
+        vec = v.0.clone();
+        advance(&mut vec, done);
+        &vec
     };
-    let stream = req.scratch[2] == 1;
+    let stream = req.cmd::<Rw>().stream;
     let off = if stream || req.off() == u64::MAX {
         -1
     } else {
@@ -233,7 +265,7 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         // SAFETY: the buffers are the application's, valid until the CQE (the push
         // contract); registered ones were checked against their registration.
         let r = unsafe {
-            if is_write(kind) {
+            if kind.is_write() {
                 libc::pwritev2(req.fd, iov.as_ptr(), iov.len() as i32, off, flags)
             } else {
                 libc::preadv2(req.fd, iov.as_ptr(), iov.len() as i32, off, flags)
@@ -242,7 +274,7 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         let r = sys_res(r as isize);
         if r == -libc::ESPIPE && !stream && off != -1 {
             // A pipe or socket: io_uring ignores the offset of a stream.
-            req.scratch[2] = 1;
+            req.cmd_mut::<Rw>().stream = true;
             return issue(req, e, mode);
         }
         if r == -libc::EINTR && mode == Mode::Worker && !e.wq.cancelled(&req) {
@@ -260,7 +292,7 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
                 Step::Done(req, ret)
             };
         }
-        let events = if is_write(kind) {
+        let events = if kind.is_write() {
             libc::POLLOUT
         } else {
             libc::POLLIN
@@ -284,12 +316,12 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         && req.is_regular()
     {
         // Part of it was cached: finish the rest in a worker, as the kernel does.
-        req.scratch[1] = total as u64;
+        req.cmd_mut::<Rw>().done = total;
         return Step::Block(req);
     }
     if ret > 0 && total < want && !stream && mode == Mode::Worker {
         // A blocking read that came up short before EOF: keep going until 0.
-        req.scratch[1] = total as u64;
+        req.cmd_mut::<Rw>().done = total;
         return issue(req, e, mode);
     }
     Step::Done(req, total as i32)
@@ -301,13 +333,9 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
 /// what one read returns.
 fn issue_select(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     let bgid = req.buf_index();
-    let want = if req.scratch[0] == READV {
-        let v = req
-            .owned
-            .as_ref()
-            .and_then(|o| o.downcast_ref::<Iovecs>())
-            .expect("readv prepared its iovec");
-        v.0[0].iov_len.min(u32::MAX as usize) as u32
+    let rw = req.cmd::<Rw>();
+    let want = if rw.kind == RwKind::Readv {
+        rw.iov.0[0].iov_len.min(u32::MAX as usize) as u32
     } else {
         req.sqe.len
     };
@@ -327,7 +355,7 @@ fn issue_select(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         iov_base: sel.addr as *mut libc::c_void,
         iov_len: sel.len as usize,
     };
-    let stream = req.scratch[2] == 1;
+    let stream = req.cmd::<Rw>().stream;
     let off = if stream || req.off() == u64::MAX {
         -1
     } else {
@@ -344,7 +372,7 @@ fn issue_select(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         break r;
     };
     if ret == -libc::ESPIPE && !stream && off != -1 {
-        req.scratch[2] = 1;
+        req.cmd_mut::<Rw>().stream = true;
         e.pbufs.recycle(bgid, sel);
         return issue_select(req, e, mode);
     }
@@ -411,9 +439,7 @@ pub(crate) fn prep_read_multishot(req: &mut Req, _e: &Engine) -> Result<(), i32>
         // Only integrity (PI) attributes exist, for block devices with metadata.
         return Err(-libc::EINVAL);
     }
-    reserved(&[req.addr(), req.sqe.len as u64])?;
-    req.scratch = [0; 4];
-    Ok(())
+    reserved(&[req.addr(), req.sqe.len as u64])
 }
 
 pub(crate) fn issue_read_multishot(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {

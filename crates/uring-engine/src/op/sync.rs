@@ -9,7 +9,7 @@ use super::{Mode, Step, reserved, sys_res};
 use crate::engine::Engine;
 use crate::req::Req;
 
-/// `IORING_OP_FSYNC`: scratch `[0]` flags.
+/// `io_fsync_prep` (the flags stay in the SQE).
 pub(crate) fn prep_fsync(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     reserved(&[req.addr(), req.buf_index() as u64, req.file_index() as u64])?;
     let flags = req.op_flags();
