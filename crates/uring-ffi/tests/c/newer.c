@@ -4,6 +4,7 @@
 #include "common.h"
 #include <stdbool.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 struct napi_arg { uint32_t busy_poll_to; uint8_t prefer_busy_poll; uint8_t opcode; uint8_t pad[2]; uint32_t op_param; uint32_t resv; };
@@ -33,6 +34,20 @@ int io_uring_submit_and_wait_reg(struct io_uring *ring, struct io_uring_cqe **cq
 int io_uring_register_region(struct io_uring *ring, struct region_reg *reg);
 int io_uring_set_iowait(struct io_uring *ring, bool enable_iowait);
 int io_uring_register_sync_msg(struct io_uring_sqe *sqe);
+/* LIBURING_2.15: the arguments are opaque to the library, which passes them on. */
+struct query_hdr { uint64_t next_entry, query_data; uint32_t query_op, size; int32_t result; uint32_t resv[3]; };
+struct query_opcode { uint32_t nr_request_opcodes, nr_register_opcodes; uint64_t flags[4]; uint32_t nr_query_opcodes, pad; };
+int io_uring_register_query(struct query_hdr *query);
+int io_uring_register_bpf_filter(struct io_uring *ring, void *bpf);
+int io_uring_register_bpf_filter_task(void *bpf);
+int io_uring_register_zcrx_ctrl(struct io_uring *ring, void *ctrl);
+
+/* io_uring_register(2) itself: what liburing 2.15's registrations return. */
+static int raw_register(int fd, unsigned opcode, void *arg, unsigned nr)
+{
+	int ret = syscall(__NR_io_uring_register, fd, opcode, arg, nr);
+	return ret < 0 ? -errno : ret;
+}
 
 static void many_nops(struct io_uring *ring, int n)
 {
@@ -54,7 +69,7 @@ int main(void)
 	int ret, err;
 
 	/* Versions. */
-	CHECK(io_uring_major_version() == 2 && io_uring_minor_version() >= 4);
+	CHECK(io_uring_major_version() == 2 && io_uring_minor_version() == 15);
 	CHECK(!io_uring_check_version(2, 0) && !io_uring_check_version(2, io_uring_minor_version()));
 	CHECK(io_uring_check_version(2, io_uring_minor_version() + 1) && io_uring_check_version(3, 0));
 	printf("version ok\n");
@@ -233,5 +248,26 @@ int main(void)
 	}
 	io_uring_queue_exit(&ring);
 	printf("wait region ok\n");
+	/* liburing 2.15's registrations: each one io_uring_register(2), so each answers
+	 * what the system call answers on this kernel (6.18: the query works, BPF
+	 * filters and ZCRX control are unknown opcodes). */
+	{
+		struct query_opcode a, b;
+		struct query_hdr ha = { .query_data = (uintptr_t) &a, .size = sizeof(a) };
+		struct query_hdr hb = { .query_data = (uintptr_t) &b, .size = sizeof(b) };
+		static uint64_t opaque[16];
+
+		memset(&a, 0, sizeof(a));
+		memset(&b, 0, sizeof(b));
+		ret = io_uring_register_query(&ha);
+		CHECK(ret == raw_register(-1, 35, &hb, 0));
+		CHECK(ha.result == hb.result && !memcmp(&a, &b, sizeof(a)));
+		CHECK(io_uring_queue_init(4, &ring, 0) == 0);
+		CHECK(io_uring_register_bpf_filter(&ring, opaque) == raw_register(ring.ring_fd, 37, opaque, 1));
+		CHECK(io_uring_register_bpf_filter_task(opaque) == raw_register(-1, 37, opaque, 1));
+		CHECK(io_uring_register_zcrx_ctrl(&ring, opaque) == raw_register(ring.ring_fd, 36, opaque, 0));
+		io_uring_queue_exit(&ring);
+		printf("2.15 registrations ok (query %d, opcodes %u)\n", ret, a.nr_request_opcodes);
+	}
 	return 0;
 }
