@@ -1,6 +1,6 @@
 //! The exported symbols of our `liburing.so.2`: every name of `liburing.map` with its
-//! version, nothing else, every function the system's liburing exports with the same
-//! version, and the SONAME.
+//! version, nothing else; that map is liburing 2.15's; every function the system's
+//! liburing exports with the same version; and the SONAME.
 mod common;
 #[path = "../map.rs"]
 mod map;
@@ -45,6 +45,32 @@ fn every_name_of_the_map_with_its_version_and_nothing_else() {
     assert_eq!(
         have, want,
         "exported functions (left) differ from liburing.map (right)"
+    );
+}
+
+/// Our `liburing.map` (which the test above holds the library to) names exactly the
+/// functions of liburing 2.15's, each at the same version.
+#[test]
+fn the_map_is_liburing_2_15s() {
+    let Some(theirs) = liburing_file(
+        "the_map_is_liburing_2_15s",
+        "liburing-2.15",
+        "src/liburing.map",
+    ) else {
+        return;
+    };
+    let ours =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/liburing.map")).unwrap();
+    let theirs: BTreeMap<String, String> = map::parse_map(&theirs).into_iter().collect();
+    let ours: BTreeMap<String, String> = map::parse_map(&ours).into_iter().collect();
+    assert!(
+        theirs.len() > 80,
+        "liburing 2.15's map lists {} names",
+        theirs.len()
+    );
+    assert_eq!(
+        ours, theirs,
+        "our liburing.map (left) against liburing 2.15's (right)"
     );
 }
 

@@ -44,6 +44,37 @@ fn every_name_of_the_ffi_map_with_its_version_and_nothing_else() {
     );
 }
 
+/// Our `liburing-ffi.map` (which the test above holds the library to) names every
+/// function of liburing 2.15's at the same version, plus `io_uring_buf_ring_head`,
+/// which liburing.so.2 exports and liburing 2.15's ffi map leaves out.
+#[test]
+fn the_ffi_map_covers_liburing_2_15s() {
+    let Some(theirs) = liburing_file(
+        "the_ffi_map_covers_liburing_2_15s",
+        "liburing-2.15",
+        "src/liburing-ffi.map",
+    ) else {
+        return;
+    };
+    let ours = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../liburing-ffi.map"))
+        .unwrap();
+    let theirs: BTreeMap<String, String> = map::parse_map(&theirs).into_iter().collect();
+    let mut ours: BTreeMap<String, String> = map::parse_map(&ours).into_iter().collect();
+    assert!(
+        theirs.len() > 200,
+        "liburing 2.15's ffi map lists {} names",
+        theirs.len()
+    );
+    assert_eq!(
+        ours.remove("io_uring_buf_ring_head").as_deref(),
+        Some("LIBURING_2.4")
+    );
+    assert_eq!(
+        ours, theirs,
+        "our liburing-ffi.map (left) against liburing 2.15's (right)"
+    );
+}
+
 #[test]
 fn soname_is_liburing_ffi_so_2() {
     let out = Command::new("objdump")

@@ -189,3 +189,23 @@ pub fn liburing_headers(test: &str, tag: &str) -> Option<PathBuf> {
     );
     Some(dest)
 }
+
+/// File `path` of liburing at `tag`, from the git directory `LIBURING_GIT_DIR` names;
+/// reports the skip and gives `None` without it.
+pub fn liburing_file(test: &str, tag: &str, path: &str) -> Option<String> {
+    let Some(git_dir) = std::env::var_os("LIBURING_GIT_DIR") else {
+        skip(
+            test,
+            "LIBURING_GIT_DIR is not set (a git directory of axboe/liburing with its tags)",
+        );
+        return None;
+    };
+    let out = Command::new("git")
+        .arg("--git-dir")
+        .arg(git_dir)
+        .args(["show", &format!("{tag}:{path}")])
+        .output()
+        .expect("run git");
+    assert_success(&format!("git show {tag}:{path}"), &out);
+    Some(String::from_utf8(out.stdout).expect("UTF-8"))
+}
