@@ -8,72 +8,13 @@ use uring::{FEATURES, Probe, Ring, SetupError, Submitter, sys};
 
 use crate::util::{CliError, fmt_size, kernel};
 
-/// Names of the `io_uring_register(2)` opcodes, indexed by value (`IORING_REGISTER_*`
-/// and `IORING_UNREGISTER_*` without the prefix).
-const REGISTER_OPS: [&str; sys::IORING_REGISTER_LAST as usize] = [
-    "REGISTER_BUFFERS",
-    "UNREGISTER_BUFFERS",
-    "REGISTER_FILES",
-    "UNREGISTER_FILES",
-    "REGISTER_EVENTFD",
-    "UNREGISTER_EVENTFD",
-    "REGISTER_FILES_UPDATE",
-    "REGISTER_EVENTFD_ASYNC",
-    "REGISTER_PROBE",
-    "REGISTER_PERSONALITY",
-    "UNREGISTER_PERSONALITY",
-    "REGISTER_RESTRICTIONS",
-    "REGISTER_ENABLE_RINGS",
-    "REGISTER_FILES2",
-    "REGISTER_FILES_UPDATE2",
-    "REGISTER_BUFFERS2",
-    "REGISTER_BUFFERS_UPDATE",
-    "REGISTER_IOWQ_AFF",
-    "UNREGISTER_IOWQ_AFF",
-    "REGISTER_IOWQ_MAX_WORKERS",
-    "REGISTER_RING_FDS",
-    "UNREGISTER_RING_FDS",
-    "REGISTER_PBUF_RING",
-    "UNREGISTER_PBUF_RING",
-    "REGISTER_SYNC_CANCEL",
-    "REGISTER_FILE_ALLOC_RANGE",
-    "REGISTER_PBUF_STATUS",
-    "REGISTER_NAPI",
-    "UNREGISTER_NAPI",
-    "REGISTER_CLOCK",
-    "REGISTER_CLONE_BUFFERS",
-    "REGISTER_SEND_MSG_RING",
-    "REGISTER_ZCRX_IFQ",
-    "REGISTER_RESIZE_RINGS",
-    "REGISTER_MEM_REGION",
-    "REGISTER_QUERY",
-];
-
-// The table must name every register opcode up to the last one (its value checks it).
-const _: () = assert!(sys::IORING_REGISTER_QUERY as usize == REGISTER_OPS.len() - 1);
-
-/// `IORING_ENTER_*` flags with their names.
-const ENTER_FLAGS: &[(u32, &str)] = &[
-    (sys::IORING_ENTER_GETEVENTS, "GETEVENTS"),
-    (sys::IORING_ENTER_SQ_WAKEUP, "SQ_WAKEUP"),
-    (sys::IORING_ENTER_SQ_WAIT, "SQ_WAIT"),
-    (sys::IORING_ENTER_EXT_ARG, "EXT_ARG"),
-    (sys::IORING_ENTER_REGISTERED_RING, "REGISTERED_RING"),
-    (sys::IORING_ENTER_ABS_TIMER, "ABS_TIMER"),
-    (sys::IORING_ENTER_EXT_ARG_REG, "EXT_ARG_REG"),
-    (sys::IORING_ENTER_NO_IOWAIT, "NO_IOWAIT"),
-];
-
-/// `IOSQE_*` flags with their names.
-const SQE_FLAGS: &[(u32, &str)] = &[
-    (sys::IOSQE_FIXED_FILE as u32, "FIXED_FILE"),
-    (sys::IOSQE_IO_DRAIN as u32, "IO_DRAIN"),
-    (sys::IOSQE_IO_LINK as u32, "IO_LINK"),
-    (sys::IOSQE_IO_HARDLINK as u32, "IO_HARDLINK"),
-    (sys::IOSQE_ASYNC as u32, "ASYNC"),
-    (sys::IOSQE_BUFFER_SELECT as u32, "BUFFER_SELECT"),
-    (sys::IOSQE_CQE_SKIP_SUCCESS as u32, "CQE_SKIP_SUCCESS"),
-];
+/// The name of register opcode `i` (`IORING_REGISTER_*` and `IORING_UNREGISTER_*`
+/// without the `IORING_` prefix), or `#i` for one this build does not know.
+fn register_op_name(i: u32) -> String {
+    sys::IORING_REGISTER_NAMES
+        .get(i as usize)
+        .map_or_else(|| format!("#{i}"), |s| s.to_string())
+}
 
 /// Which io_uring to probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -212,17 +153,17 @@ fn seccomp_mode() -> Option<&'static str> {
     })
 }
 
-fn flags(mask: u64, table: &[(u32, &'static str)]) -> Flags {
+fn flags<T: Copy + Into<u64>>(mask: u64, table: &[(T, &'static str)]) -> Flags {
     Flags {
         mask,
         names: table
             .iter()
-            .filter(|(b, _)| mask & u64::from(*b) != 0)
+            .filter(|&&(b, _)| mask & b.into() != 0)
             .map(|&(_, n)| n)
             .collect(),
         missing: table
             .iter()
-            .filter(|(b, _)| mask & u64::from(*b) == 0)
+            .filter(|&&(b, _)| mask & b.into() == 0)
             .map(|&(_, n)| n)
             .collect(),
     }
@@ -291,11 +232,7 @@ fn gather(backend: Backend) -> Report {
             nr_register_opcodes: Some(uring_engine::SUPPORTED_REGISTER_OPS.len() as u32),
             ops: uring_engine::SUPPORTED_REGISTER_OPS
                 .iter()
-                .map(|&i| {
-                    REGISTER_OPS
-                        .get(i as usize)
-                        .map_or_else(|| format!("#{i}"), |s| s.to_string())
-                })
+                .map(|&i| register_op_name(i))
                 .collect(),
             enter_flags: None,
             sqe_flags: None,
@@ -307,15 +244,9 @@ fn gather(backend: Backend) -> Report {
             error: None,
             nr_request_opcodes: Some(q.nr_request_opcodes),
             nr_register_opcodes: Some(q.nr_register_opcodes),
-            ops: (0..q.nr_register_opcodes)
-                .map(|i| {
-                    REGISTER_OPS
-                        .get(i as usize)
-                        .map_or_else(|| format!("#{i}"), |s| s.to_string())
-                })
-                .collect(),
-            enter_flags: Some(flags(q.enter_flags, ENTER_FLAGS)),
-            sqe_flags: Some(flags(q.sqe_flags, SQE_FLAGS)),
+            ops: (0..q.nr_register_opcodes).map(register_op_name).collect(),
+            enter_flags: Some(flags(q.enter_flags, sys::IORING_ENTER_FLAG_NAMES)),
+            sqe_flags: Some(flags(q.sqe_flags, sys::IOSQE_FLAG_NAMES)),
             setup_flags_mask: Some(q.ring_setup_flags),
             feature_flags_mask: Some(q.feature_flags),
         },

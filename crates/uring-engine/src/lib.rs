@@ -168,11 +168,6 @@ pub use rings::Completion;
 use engine::Engine;
 use mem::RingMemory;
 
-/// Largest SQ (`IORING_MAX_ENTRIES`).
-pub const MAX_ENTRIES: u32 = 32768;
-/// Largest CQ (`IORING_MAX_CQ_ENTRIES`).
-pub const MAX_CQ_ENTRIES: u32 = 2 * MAX_ENTRIES;
-
 /// Every setup flag the engine honours.
 pub const SETUP_FLAGS: u32 = sys::IORING_SETUP_SQPOLL
     | sys::IORING_SETUP_SQ_AFF
@@ -598,23 +593,7 @@ fn check_params(entries: u32, p: &sys::io_uring_params) -> Result<(u32, u32), i3
     if f & sys::IORING_SETUP_CQE32 != 0 && f & sys::IORING_SETUP_CQE_MIXED != 0 {
         return Err(-libc::EINVAL);
     }
-    let clamp = f & sys::IORING_SETUP_CLAMP != 0;
-    if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
-        return Err(-libc::EINVAL);
-    }
-    let sq = entries.min(MAX_ENTRIES).next_power_of_two();
-    let cq = if f & sys::IORING_SETUP_CQSIZE != 0 {
-        if p.cq_entries == 0 || (p.cq_entries > MAX_CQ_ENTRIES && !clamp) {
-            return Err(-libc::EINVAL);
-        }
-        let cq = p.cq_entries.min(MAX_CQ_ENTRIES).next_power_of_two();
-        if cq < sq {
-            return Err(-libc::EINVAL);
-        }
-        cq
-    } else {
-        2 * sq
-    };
+    let (sq, cq) = sys::ring_sizes(entries, f, p.cq_entries).map_err(|_| -libc::EINVAL)?;
     if f & sys::IORING_SETUP_ATTACH_WQ != 0 {
         // The pool (and SQ thread) of another engine ring: `wq_fd` must name one, as
         // the kernel checks (-ENXIO, -EINVAL); the engine keeps one pool per ring

@@ -8,30 +8,7 @@ use uring_sys::{self as k, io_uring_params, io_uring_probe, io_uring_probe_op};
 use crate::types::*;
 use crate::{backend, register, sys};
 
-/// The kernel's largest SQ, and CQ, without `IORING_SETUP_CLAMP`.
-const MAX_ENTRIES: u32 = 32768;
-const MAX_CQ_ENTRIES: u32 = 2 * MAX_ENTRIES;
-/// Room for `struct io_rings` (heads, tails, masks, flags) ahead of the CQEs: its
-/// fields sit on their own cache lines, well under this on every architecture.
-const KRING_SIZE: usize = 1024;
-
-/// Size of one SQE of a ring with `flags`.
-pub(crate) fn sqe_size(flags: u32) -> usize {
-    if flags & k::IORING_SETUP_SQE128 != 0 {
-        128
-    } else {
-        64
-    }
-}
-
-/// Size of one CQE slot of a ring with `flags`.
-fn cqe_size(flags: u32) -> usize {
-    if flags & k::IORING_SETUP_CQE32 != 0 {
-        32
-    } else {
-        16
-    }
-}
+pub(crate) use uring_sys::{cqe_size, sqe_size};
 
 /// Unmaps the SQ and CQ ring mappings (not the SQEs).
 ///
@@ -168,34 +145,13 @@ fn no_mmap_sizes(entries: u32, p: &io_uring_params) -> Result<(usize, usize), c_
     let (sq, cq) = ring_entries(entries, p)?;
     let page = sys::page_size();
     let round = |n: usize| n.div_ceil(page) * page;
-    let sqes = round(sq as usize * sqe_size(p.flags));
-    let mut rings = KRING_SIZE + cq as usize * cqe_size(p.flags);
-    if p.flags & k::IORING_SETUP_NO_SQARRAY == 0 {
-        rings += 64 + sq as usize * 4;
-    }
-    Ok((sqes, round(rings)))
+    let (rings, sqes) = k::ring_memory_sizes(p.flags, sq, cq);
+    Ok((round(sqes), round(rings)))
 }
 
 /// The SQ and CQ sizes the kernel will choose for `entries` and `p`, or `-EINVAL`.
 fn ring_entries(entries: u32, p: &io_uring_params) -> Result<(u32, u32), c_int> {
-    let clamp = p.flags & k::IORING_SETUP_CLAMP != 0;
-    if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
-        return Err(-libc::EINVAL);
-    }
-    let sq = entries.min(MAX_ENTRIES).next_power_of_two();
-    let cq = if p.flags & k::IORING_SETUP_CQSIZE != 0 {
-        if p.cq_entries == 0 || (p.cq_entries > MAX_CQ_ENTRIES && !clamp) {
-            return Err(-libc::EINVAL);
-        }
-        let cq = p.cq_entries.min(MAX_CQ_ENTRIES).next_power_of_two();
-        if cq < sq {
-            return Err(-libc::EINVAL);
-        }
-        cq
-    } else {
-        2 * sq
-    };
-    Ok((sq, cq))
+    k::ring_sizes(entries, p.flags, p.cq_entries).map_err(|_| -libc::EINVAL)
 }
 
 /// Sets up a ring and its memory: the body of every `io_uring_queue_init*`. With

@@ -10,10 +10,20 @@
 //! Names are the kernel's, so `IORING_SETUP_SQPOLL` or `io_uring_sqe` can be looked up in
 //! the man pages io_uring_setup(2), io_uring_enter(2) and io_uring_register(2) directly.
 //!
-//! The three system calls live in [`syscall`].
+//! Each numbered family (opcodes, register opcodes, setup, feature, enter and SQE flags)
+//! is declared once, by a macro that also makes its name table ([`IORING_OP_NAMES`],
+//! [`IORING_REGISTER_NAMES`], [`IORING_SETUP_FLAG_NAMES`], [`IORING_FEAT_NAMES`],
+//! [`IORING_ENTER_FLAG_NAMES`], [`IOSQE_FLAG_NAMES`]), the mask of a flag family
+//! ([`IORING_SETUP_FLAGS`], …) and a lister macro ([`io_uring_ops!`], …) for tests that
+//! visit every member.
+//!
+//! The three system calls live in [`syscall`]; the ring sizing rules of
+//! `io_uring_setup(2)` in [`ring_sizes`].
 #![allow(non_camel_case_types)]
 #![cfg(target_os = "linux")]
 
+#[macro_use]
+mod declare;
 mod cqe;
 pub mod layout;
 mod opcode;
@@ -24,6 +34,7 @@ mod sqe;
 pub mod syscall;
 
 pub use cqe::*;
+pub use declare::flag_names;
 pub use opcode::*;
 pub use query::*;
 pub use register::*;

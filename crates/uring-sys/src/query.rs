@@ -23,6 +23,20 @@ pub struct io_uring_query_hdr {
     pub __resv: [u32; 3],
 }
 
+impl io_uring_query_hdr {
+    /// The last entry of a chain (`next_entry` 0) asking query `query_op` into `data`,
+    /// whose size it records; link an earlier header to it through its `next_entry`.
+    /// The header holds `data`'s address: `data` must outlive the query.
+    pub fn new<T>(query_op: u32, data: &mut T) -> Self {
+        io_uring_query_hdr {
+            query_data: core::ptr::from_mut(data) as u64,
+            query_op,
+            size: size_of::<T>() as u32,
+            ..Default::default()
+        }
+    }
+}
+
 /// Query op: what the kernel supports, into an [`io_uring_query_opcode`].
 pub const IO_URING_QUERY_OPCODES: u32 = 0;
 /// One past the last query op of 6.18.

@@ -306,20 +306,26 @@ pub const IOSQE_BUFFER_SELECT_BIT: u8 = 5;
 /// Bit of [`IOSQE_CQE_SKIP_SUCCESS`].
 pub const IOSQE_CQE_SKIP_SUCCESS_BIT: u8 = 6;
 
-/// `fd` is an index into the registered files.
-pub const IOSQE_FIXED_FILE: u8 = 1 << IOSQE_FIXED_FILE_BIT;
-/// Issue after all earlier requests completed.
-pub const IOSQE_IO_DRAIN: u8 = 1 << IOSQE_IO_DRAIN_BIT;
-/// Link the next SQE: it starts after this one, and is cancelled if this one fails.
-pub const IOSQE_IO_LINK: u8 = 1 << IOSQE_IO_LINK_BIT;
-/// Like `IO_LINK`, but the chain survives failures.
-pub const IOSQE_IO_HARDLINK: u8 = 1 << IOSQE_IO_HARDLINK_BIT;
-/// Always issue from an io-wq worker.
-pub const IOSQE_ASYNC: u8 = 1 << IOSQE_ASYNC_BIT;
-/// Pick a buffer from the provided-buffer group `buf_group`.
-pub const IOSQE_BUFFER_SELECT: u8 = 1 << IOSQE_BUFFER_SELECT_BIT;
-/// Post no CQE if the request succeeds.
-pub const IOSQE_CQE_SKIP_SUCCESS: u8 = 1 << IOSQE_CQE_SKIP_SUCCESS_BIT;
+// sqe->flags.
+flags! {
+    $
+    /// Every SQE flag with its name, in bit order (`(IOSQE_FIXED_FILE, "FIXED_FILE")`, …).
+    table IOSQE_FLAG_NAMES, mask IOSQE_FLAGS, lister io_uring_sqe_flags: u8, prefix "IOSQE_";
+    /// `fd` is an index into the registered files.
+    IOSQE_FIXED_FILE = 1 << IOSQE_FIXED_FILE_BIT;
+    /// Issue after all earlier requests completed.
+    IOSQE_IO_DRAIN = 1 << IOSQE_IO_DRAIN_BIT;
+    /// Link the next SQE: it starts after this one, and is cancelled if this one fails.
+    IOSQE_IO_LINK = 1 << IOSQE_IO_LINK_BIT;
+    /// Like `IO_LINK`, but the chain survives failures.
+    IOSQE_IO_HARDLINK = 1 << IOSQE_IO_HARDLINK_BIT;
+    /// Always issue from an io-wq worker.
+    IOSQE_ASYNC = 1 << IOSQE_ASYNC_BIT;
+    /// Pick a buffer from the provided-buffer group `buf_group`.
+    IOSQE_BUFFER_SELECT = 1 << IOSQE_BUFFER_SELECT_BIT;
+    /// Post no CQE if the request succeeds.
+    IOSQE_CQE_SKIP_SUCCESS = 1 << IOSQE_CQE_SKIP_SUCCESS_BIT;
+}
 
 /// `file_index` value asking the kernel to allocate a free fixed-file slot.
 pub const IORING_FILE_INDEX_ALLOC: u32 = !0;

@@ -34,12 +34,7 @@ fn skip(why: &str) {
 #[test]
 fn query_opcodes_matches_6_18() {
     let mut out = io_uring_query_opcode::default();
-    let mut hdr = io_uring_query_hdr {
-        query_data: &raw mut out as u64,
-        query_op: IO_URING_QUERY_OPCODES,
-        size: size_of::<io_uring_query_opcode>() as u32,
-        ..Default::default()
-    };
+    let mut hdr = io_uring_query_hdr::new(IO_URING_QUERY_OPCODES, &mut out);
     // SAFETY: `hdr` is a valid one-entry query chain whose buffer, `out`, is writable
     // and `size` bytes long; both outlive the call. The fd may be -1: the opcodes query
     // needs no ring.
@@ -52,74 +47,11 @@ fn query_opcodes_matches_6_18() {
     }
     assert_eq!(hdr.result, 0, "query result");
 
-    let setup = [
-        IORING_SETUP_IOPOLL,
-        IORING_SETUP_SQPOLL,
-        IORING_SETUP_SQ_AFF,
-        IORING_SETUP_CQSIZE,
-        IORING_SETUP_CLAMP,
-        IORING_SETUP_ATTACH_WQ,
-        IORING_SETUP_R_DISABLED,
-        IORING_SETUP_SUBMIT_ALL,
-        IORING_SETUP_COOP_TASKRUN,
-        IORING_SETUP_TASKRUN_FLAG,
-        IORING_SETUP_SQE128,
-        IORING_SETUP_CQE32,
-        IORING_SETUP_SINGLE_ISSUER,
-        IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_NO_MMAP,
-        IORING_SETUP_REGISTERED_FD_ONLY,
-        IORING_SETUP_NO_SQARRAY,
-        IORING_SETUP_HYBRID_IOPOLL,
-        IORING_SETUP_CQE_MIXED,
-    ]
-    .iter()
-    .fold(0u64, |m, &f| m | u64::from(f));
-    let features = [
-        IORING_FEAT_SINGLE_MMAP,
-        IORING_FEAT_NODROP,
-        IORING_FEAT_SUBMIT_STABLE,
-        IORING_FEAT_RW_CUR_POS,
-        IORING_FEAT_CUR_PERSONALITY,
-        IORING_FEAT_FAST_POLL,
-        IORING_FEAT_POLL_32BITS,
-        IORING_FEAT_SQPOLL_NONFIXED,
-        IORING_FEAT_EXT_ARG,
-        IORING_FEAT_NATIVE_WORKERS,
-        IORING_FEAT_RSRC_TAGS,
-        IORING_FEAT_CQE_SKIP,
-        IORING_FEAT_LINKED_FILE,
-        IORING_FEAT_REG_REG_RING,
-        IORING_FEAT_RECVSEND_BUNDLE,
-        IORING_FEAT_MIN_TIMEOUT,
-        IORING_FEAT_RW_ATTR,
-        IORING_FEAT_NO_IOWAIT,
-    ]
-    .iter()
-    .fold(0u64, |m, &f| m | u64::from(f));
-    let enter = [
-        IORING_ENTER_GETEVENTS,
-        IORING_ENTER_SQ_WAKEUP,
-        IORING_ENTER_SQ_WAIT,
-        IORING_ENTER_EXT_ARG,
-        IORING_ENTER_REGISTERED_RING,
-        IORING_ENTER_ABS_TIMER,
-        IORING_ENTER_EXT_ARG_REG,
-        IORING_ENTER_NO_IOWAIT,
-    ]
-    .iter()
-    .fold(0u64, |m, &f| m | u64::from(f));
-    let sqe = [
-        IOSQE_FIXED_FILE,
-        IOSQE_IO_DRAIN,
-        IOSQE_IO_LINK,
-        IOSQE_IO_HARDLINK,
-        IOSQE_ASYNC,
-        IOSQE_BUFFER_SELECT,
-        IOSQE_CQE_SKIP_SUCCESS,
-    ]
-    .iter()
-    .fold(0u64, |m, &f| m | u64::from(f));
+    // The masks of every flag family as uring-sys declares it.
+    let setup = u64::from(IORING_SETUP_FLAGS);
+    let features = u64::from(IORING_FEAT_FLAGS);
+    let enter = u64::from(IORING_ENTER_FLAGS);
+    let sqe = u64::from(IOSQE_FLAGS);
 
     if kernel_version() == (6, 18) {
         assert_eq!(out.nr_request_opcodes, u32::from(IORING_OP_LAST));

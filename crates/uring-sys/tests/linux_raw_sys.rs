@@ -51,6 +51,29 @@ macro_rules! same_variants {
     };
 }
 
+/// [`same_values`] for every constant of a family of ours (as a uring-sys lister macro
+/// passes them), less those 6.18 added, which linux-raw-sys 0.12 lacks (see above).
+macro_rules! same_values_but_6_18 {
+    () => {};
+    (IORING_SETUP_CQE_MIXED $(, $($rest:tt)*)?) => { same_values_but_6_18!($($($rest)*)?); };
+    ($name:ident $(, $($rest:tt)*)?) => {
+        same_values!($name);
+        same_values_but_6_18!($($($rest)*)?);
+    };
+}
+
+/// [`same_variants`] for every constant of a family of ours, less those 6.18 added.
+macro_rules! same_variants_but_6_18 {
+    ($enum:ident:) => {};
+    ($enum:ident: IORING_REGISTER_QUERY $(, $($rest:tt)*)?) => {
+        same_variants_but_6_18!($enum: $($($rest)*)?);
+    };
+    ($enum:ident: $name:ident $(, $($rest:tt)*)?) => {
+        same_variants!($enum: $name);
+        same_variants_but_6_18!($enum: $($($rest)*)?);
+    };
+}
+
 /// Asserts equal size and alignment, then equal offsets for each field: `a` for a
 /// field named alike in both, `a => b` for our `a` against their `b`.
 macro_rules! same_layout {
@@ -87,55 +110,14 @@ macro_rules! same_offsets {
 
 #[test]
 fn setup_enter_feature_and_ring_flags() {
+    uring_sys::io_uring_setup_flags!(same_values_but_6_18);
+    uring_sys::io_uring_features!(same_values_but_6_18);
+    uring_sys::io_uring_enter_flags!(same_values_but_6_18);
     same_values!(
-        IORING_SETUP_IOPOLL,
-        IORING_SETUP_SQPOLL,
-        IORING_SETUP_SQ_AFF,
-        IORING_SETUP_CQSIZE,
-        IORING_SETUP_CLAMP,
-        IORING_SETUP_ATTACH_WQ,
-        IORING_SETUP_R_DISABLED,
-        IORING_SETUP_SUBMIT_ALL,
-        IORING_SETUP_COOP_TASKRUN,
-        IORING_SETUP_TASKRUN_FLAG,
-        IORING_SETUP_SQE128,
-        IORING_SETUP_CQE32,
-        IORING_SETUP_SINGLE_ISSUER,
-        IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_NO_MMAP,
-        IORING_SETUP_REGISTERED_FD_ONLY,
-        IORING_SETUP_NO_SQARRAY,
-        IORING_SETUP_HYBRID_IOPOLL,
-        IORING_FEAT_SINGLE_MMAP,
-        IORING_FEAT_NODROP,
-        IORING_FEAT_SUBMIT_STABLE,
-        IORING_FEAT_RW_CUR_POS,
-        IORING_FEAT_CUR_PERSONALITY,
-        IORING_FEAT_FAST_POLL,
-        IORING_FEAT_POLL_32BITS,
-        IORING_FEAT_SQPOLL_NONFIXED,
-        IORING_FEAT_EXT_ARG,
-        IORING_FEAT_NATIVE_WORKERS,
-        IORING_FEAT_RSRC_TAGS,
-        IORING_FEAT_CQE_SKIP,
-        IORING_FEAT_LINKED_FILE,
-        IORING_FEAT_REG_REG_RING,
-        IORING_FEAT_RECVSEND_BUNDLE,
-        IORING_FEAT_MIN_TIMEOUT,
-        IORING_FEAT_RW_ATTR,
-        IORING_FEAT_NO_IOWAIT,
         IORING_SQ_NEED_WAKEUP,
         IORING_SQ_CQ_OVERFLOW,
         IORING_SQ_TASKRUN,
         IORING_CQ_EVENTFD_DISABLED,
-        IORING_ENTER_GETEVENTS,
-        IORING_ENTER_SQ_WAKEUP,
-        IORING_ENTER_SQ_WAIT,
-        IORING_ENTER_EXT_ARG,
-        IORING_ENTER_REGISTERED_RING,
-        IORING_ENTER_ABS_TIMER,
-        IORING_ENTER_EXT_ARG_REG,
-        IORING_ENTER_NO_IOWAIT,
         IORING_OFF_SQ_RING,
         IORING_OFF_CQ_RING,
         IORING_OFF_SQES,
@@ -268,119 +250,15 @@ fn cqe_flags() {
 
 #[test]
 fn opcodes() {
-    same_variants!(io_uring_op:
-        IORING_OP_NOP,
-        IORING_OP_READV,
-        IORING_OP_WRITEV,
-        IORING_OP_FSYNC,
-        IORING_OP_READ_FIXED,
-        IORING_OP_WRITE_FIXED,
-        IORING_OP_POLL_ADD,
-        IORING_OP_POLL_REMOVE,
-        IORING_OP_SYNC_FILE_RANGE,
-        IORING_OP_SENDMSG,
-        IORING_OP_RECVMSG,
-        IORING_OP_TIMEOUT,
-        IORING_OP_TIMEOUT_REMOVE,
-        IORING_OP_ACCEPT,
-        IORING_OP_ASYNC_CANCEL,
-        IORING_OP_LINK_TIMEOUT,
-        IORING_OP_CONNECT,
-        IORING_OP_FALLOCATE,
-        IORING_OP_OPENAT,
-        IORING_OP_CLOSE,
-        IORING_OP_FILES_UPDATE,
-        IORING_OP_STATX,
-        IORING_OP_READ,
-        IORING_OP_WRITE,
-        IORING_OP_FADVISE,
-        IORING_OP_MADVISE,
-        IORING_OP_SEND,
-        IORING_OP_RECV,
-        IORING_OP_OPENAT2,
-        IORING_OP_EPOLL_CTL,
-        IORING_OP_SPLICE,
-        IORING_OP_PROVIDE_BUFFERS,
-        IORING_OP_REMOVE_BUFFERS,
-        IORING_OP_TEE,
-        IORING_OP_SHUTDOWN,
-        IORING_OP_RENAMEAT,
-        IORING_OP_UNLINKAT,
-        IORING_OP_MKDIRAT,
-        IORING_OP_SYMLINKAT,
-        IORING_OP_LINKAT,
-        IORING_OP_MSG_RING,
-        IORING_OP_FSETXATTR,
-        IORING_OP_SETXATTR,
-        IORING_OP_FGETXATTR,
-        IORING_OP_GETXATTR,
-        IORING_OP_SOCKET,
-        IORING_OP_URING_CMD,
-        IORING_OP_SEND_ZC,
-        IORING_OP_SENDMSG_ZC,
-        IORING_OP_READ_MULTISHOT,
-        IORING_OP_WAITID,
-        IORING_OP_FUTEX_WAIT,
-        IORING_OP_FUTEX_WAKE,
-        IORING_OP_FUTEX_WAITV,
-        IORING_OP_FIXED_FD_INSTALL,
-        IORING_OP_FTRUNCATE,
-        IORING_OP_BIND,
-        IORING_OP_LISTEN,
-        IORING_OP_RECV_ZC,
-        IORING_OP_EPOLL_WAIT,
-        IORING_OP_READV_FIXED,
-        IORING_OP_WRITEV_FIXED,
-        IORING_OP_PIPE,
-        IORING_OP_LAST,
-    );
-    assert_eq!(
-        ours::IORING_OP_NAMES.len(),
-        usize::from(ours::IORING_OP_LAST)
-    );
+    uring_sys::io_uring_ops!(same_variants_but_6_18, io_uring_op:);
+    same_variants!(io_uring_op: IORING_OP_LAST);
     same_values!(IO_URING_OP_SUPPORTED);
 }
 
 #[test]
 fn register_opcodes_and_constants() {
-    same_variants!(io_uring_register_op:
-        IORING_REGISTER_BUFFERS,
-        IORING_UNREGISTER_BUFFERS,
-        IORING_REGISTER_FILES,
-        IORING_UNREGISTER_FILES,
-        IORING_REGISTER_EVENTFD,
-        IORING_UNREGISTER_EVENTFD,
-        IORING_REGISTER_FILES_UPDATE,
-        IORING_REGISTER_EVENTFD_ASYNC,
-        IORING_REGISTER_PROBE,
-        IORING_REGISTER_PERSONALITY,
-        IORING_UNREGISTER_PERSONALITY,
-        IORING_REGISTER_RESTRICTIONS,
-        IORING_REGISTER_ENABLE_RINGS,
-        IORING_REGISTER_FILES2,
-        IORING_REGISTER_FILES_UPDATE2,
-        IORING_REGISTER_BUFFERS2,
-        IORING_REGISTER_BUFFERS_UPDATE,
-        IORING_REGISTER_IOWQ_AFF,
-        IORING_UNREGISTER_IOWQ_AFF,
-        IORING_REGISTER_IOWQ_MAX_WORKERS,
-        IORING_REGISTER_RING_FDS,
-        IORING_UNREGISTER_RING_FDS,
-        IORING_REGISTER_PBUF_RING,
-        IORING_UNREGISTER_PBUF_RING,
-        IORING_REGISTER_SYNC_CANCEL,
-        IORING_REGISTER_FILE_ALLOC_RANGE,
-        IORING_REGISTER_PBUF_STATUS,
-        IORING_REGISTER_NAPI,
-        IORING_UNREGISTER_NAPI,
-        IORING_REGISTER_CLOCK,
-        IORING_REGISTER_CLONE_BUFFERS,
-        IORING_REGISTER_SEND_MSG_RING,
-        IORING_REGISTER_ZCRX_IFQ,
-        IORING_REGISTER_RESIZE_RINGS,
-        IORING_REGISTER_MEM_REGION,
-        IORING_REGISTER_USE_REGISTERED_RING,
-    );
+    uring_sys::io_uring_register_ops!(same_variants_but_6_18, io_uring_register_op:);
+    same_variants!(io_uring_register_op: IORING_REGISTER_USE_REGISTERED_RING);
     // 6.18 added IORING_REGISTER_QUERY where 6.17's IORING_REGISTER_LAST was.
     assert_eq!(
         ours::IORING_REGISTER_QUERY,

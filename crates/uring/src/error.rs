@@ -2,10 +2,7 @@
 use std::fmt;
 use std::io;
 
-/// The most SQ entries a ring can have (`IORING_MAX_ENTRIES`).
-pub const MAX_ENTRIES: u32 = 32768;
-/// The most CQ entries a ring can have (`IORING_MAX_CQ_ENTRIES`).
-pub const MAX_CQ_ENTRIES: u32 = 2 * MAX_ENTRIES;
+pub use uring_sys::{IORING_MAX_CQ_ENTRIES as MAX_CQ_ENTRIES, IORING_MAX_ENTRIES as MAX_ENTRIES};
 
 /// Why a ring could not be created.
 #[derive(Debug)]

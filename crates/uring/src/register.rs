@@ -1198,14 +1198,7 @@ impl Submitter<'_> {
     /// negative (`EOPNOTSUPP` for an unknown query op).
     pub fn query_opcodes() -> io::Result<sys::io_uring_query_opcode> {
         let mut out = sys::io_uring_query_opcode::default();
-        let mut hdr = sys::io_uring_query_hdr {
-            next_entry: 0,
-            query_data: (&raw mut out) as u64,
-            query_op: sys::IO_URING_QUERY_OPCODES,
-            size: size_of::<sys::io_uring_query_opcode>() as u32,
-            result: 0,
-            __resv: [0; 3],
-        };
+        let mut hdr = sys::io_uring_query_hdr::new(sys::IO_URING_QUERY_OPCODES, &mut out);
         // SAFETY: a one-entry chain (next_entry 0) whose buffer is `out`, of the size
         // given; both live across the call.
         unsafe { Self::query_raw(&mut hdr) }?;

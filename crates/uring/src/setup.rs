@@ -15,70 +15,13 @@ use crate::sq::SqInner;
 use crate::submit::{Driver, KernelRing, RingFd};
 use crate::{Backend, EngineConfig};
 
-/// Every setup flag with its name, in bit order.
-pub const SETUP_FLAGS: &[(u32, &str)] = &[
-    (sys::IORING_SETUP_IOPOLL, "IOPOLL"),
-    (sys::IORING_SETUP_SQPOLL, "SQPOLL"),
-    (sys::IORING_SETUP_SQ_AFF, "SQ_AFF"),
-    (sys::IORING_SETUP_CQSIZE, "CQSIZE"),
-    (sys::IORING_SETUP_CLAMP, "CLAMP"),
-    (sys::IORING_SETUP_ATTACH_WQ, "ATTACH_WQ"),
-    (sys::IORING_SETUP_R_DISABLED, "R_DISABLED"),
-    (sys::IORING_SETUP_SUBMIT_ALL, "SUBMIT_ALL"),
-    (sys::IORING_SETUP_COOP_TASKRUN, "COOP_TASKRUN"),
-    (sys::IORING_SETUP_TASKRUN_FLAG, "TASKRUN_FLAG"),
-    (sys::IORING_SETUP_SQE128, "SQE128"),
-    (sys::IORING_SETUP_CQE32, "CQE32"),
-    (sys::IORING_SETUP_SINGLE_ISSUER, "SINGLE_ISSUER"),
-    (sys::IORING_SETUP_DEFER_TASKRUN, "DEFER_TASKRUN"),
-    (sys::IORING_SETUP_NO_MMAP, "NO_MMAP"),
-    (sys::IORING_SETUP_REGISTERED_FD_ONLY, "REGISTERED_FD_ONLY"),
-    (sys::IORING_SETUP_NO_SQARRAY, "NO_SQARRAY"),
-    (sys::IORING_SETUP_HYBRID_IOPOLL, "HYBRID_IOPOLL"),
-    (sys::IORING_SETUP_CQE_MIXED, "CQE_MIXED"),
-];
+/// Every setup flag with its name, in bit order (declared in `uring-sys`).
+pub const SETUP_FLAGS: &[(u32, &str)] = sys::IORING_SETUP_FLAG_NAMES;
 
-/// Every feature flag with its name, in bit order.
-pub const FEATURES: &[(u32, &str)] = &[
-    (sys::IORING_FEAT_SINGLE_MMAP, "SINGLE_MMAP"),
-    (sys::IORING_FEAT_NODROP, "NODROP"),
-    (sys::IORING_FEAT_SUBMIT_STABLE, "SUBMIT_STABLE"),
-    (sys::IORING_FEAT_RW_CUR_POS, "RW_CUR_POS"),
-    (sys::IORING_FEAT_CUR_PERSONALITY, "CUR_PERSONALITY"),
-    (sys::IORING_FEAT_FAST_POLL, "FAST_POLL"),
-    (sys::IORING_FEAT_POLL_32BITS, "POLL_32BITS"),
-    (sys::IORING_FEAT_SQPOLL_NONFIXED, "SQPOLL_NONFIXED"),
-    (sys::IORING_FEAT_EXT_ARG, "EXT_ARG"),
-    (sys::IORING_FEAT_NATIVE_WORKERS, "NATIVE_WORKERS"),
-    (sys::IORING_FEAT_RSRC_TAGS, "RSRC_TAGS"),
-    (sys::IORING_FEAT_CQE_SKIP, "CQE_SKIP"),
-    (sys::IORING_FEAT_LINKED_FILE, "LINKED_FILE"),
-    (sys::IORING_FEAT_REG_REG_RING, "REG_REG_RING"),
-    (sys::IORING_FEAT_RECVSEND_BUNDLE, "RECVSEND_BUNDLE"),
-    (sys::IORING_FEAT_MIN_TIMEOUT, "MIN_TIMEOUT"),
-    (sys::IORING_FEAT_RW_ATTR, "RW_ATTR"),
-    (sys::IORING_FEAT_NO_IOWAIT, "NO_IOWAIT"),
-];
+/// Every feature flag with its name, in bit order (declared in `uring-sys`).
+pub const FEATURES: &[(u32, &str)] = sys::IORING_FEAT_NAMES;
 
-/// Names of the bits of `flags` found in `table`, joined by `|`; unknown bits in hex.
-pub fn flag_names(flags: u32, table: &[(u32, &str)]) -> String {
-    let mut out = Vec::new();
-    let mut rest = flags;
-    for &(bit, name) in table {
-        if flags & bit != 0 {
-            out.push(name.to_string());
-            rest &= !bit;
-        }
-    }
-    if rest != 0 {
-        out.push(format!("{rest:#x}"));
-    }
-    if out.is_empty() {
-        "none".to_string()
-    } else {
-        out.join("|")
-    }
-}
+pub use sys::flag_names;
 
 /// Builds a [`Ring`] with any combination of the kernel's setup flags.
 ///
@@ -380,23 +323,23 @@ impl Builder {
 /// Checks what the kernel would refuse, to say why in words.
 fn validate(entries: u32, p: &sys::io_uring_params) -> Result<(), SetupError> {
     let flags = p.flags;
-    let clamp = flags & sys::IORING_SETUP_CLAMP != 0;
-    if entries == 0 || (entries > MAX_ENTRIES && !clamp) {
-        return Err(SetupError::Entries {
-            queue: "SQ",
-            requested: entries,
-            max: MAX_ENTRIES,
-        });
-    }
-    if flags & sys::IORING_SETUP_CQSIZE != 0 {
-        let cq = p.cq_entries;
-        if cq == 0 || (cq > MAX_CQ_ENTRIES && !clamp) {
+    match sys::ring_sizes(entries, flags, p.cq_entries) {
+        Err(sys::RingSizeError::SqEntries) => {
+            return Err(SetupError::Entries {
+                queue: "SQ",
+                requested: entries,
+                max: MAX_ENTRIES,
+            });
+        }
+        Err(sys::RingSizeError::CqEntries) => {
             return Err(SetupError::Entries {
                 queue: "CQ",
-                requested: cq,
+                requested: p.cq_entries,
                 max: MAX_CQ_ENTRIES,
             });
         }
+        // A CQ smaller than the SQ: the backend's EINVAL says it.
+        Err(sys::RingSizeError::CqSmallerThanSq) | Ok(_) => {}
     }
     let rules: &[(u32, u32, &str)] = &[
         (
@@ -484,32 +427,16 @@ impl ProvidedMemory {
     /// writes their addresses into `params`.
     fn allocate(entries: u32, p: &mut sys::io_uring_params) -> Result<Self, SetupError> {
         let flags = p.flags;
-        let sq = entries.min(MAX_ENTRIES).next_power_of_two() as usize;
-        let cq = if flags & sys::IORING_SETUP_CQSIZE != 0 {
-            (p.cq_entries.min(MAX_CQ_ENTRIES).next_power_of_two() as usize).max(sq)
-        } else {
-            2 * sq
-        };
-        let cqe = if flags & sys::IORING_SETUP_CQE32 != 0 {
-            32
-        } else {
-            16
-        };
-        let sqe = if flags & sys::IORING_SETUP_SQE128 != 0 {
-            128
-        } else {
-            64
-        };
-        // struct io_rings: the head/tail pairs on their own cache lines, then the ring
-        // fields, then the CQEs cache-line aligned: under 1 KiB of header on any arch.
-        let mut rings = 1024 + cq * cqe;
-        if flags & sys::IORING_SETUP_NO_SQARRAY == 0 {
-            rings += 64 + sq * 4;
-        }
+        let (sq, cq) =
+            sys::ring_sizes(entries, flags, p.cq_entries).map_err(|_| SetupError::Invalid {
+                flags: flag_names(flags, SETUP_FLAGS),
+                source: io::Error::from_raw_os_error(libc::EINVAL),
+            })?;
+        let (rings, sqes) = sys::ring_memory_sizes(flags, sq, cq);
         let page = page_size();
         let round = |n: usize| n.div_ceil(page) * page;
         let rings = Mmap::anonymous(round(rings)).map_err(SetupError::Io)?;
-        let sqes = Mmap::anonymous(round(sq * sqe)).map_err(SetupError::Io)?;
+        let sqes = Mmap::anonymous(round(sqes)).map_err(SetupError::Io)?;
         p.cq_off.user_addr = rings.as_ptr() as u64;
         p.sq_off.user_addr = sqes.as_ptr() as u64;
         Ok(ProvidedMemory { rings, sqes })
@@ -543,16 +470,7 @@ impl Ring {
         separate_mappings: bool,
     ) -> Result<Ring, SetupError> {
         let p = &params;
-        let sqe_size: usize = if p.flags & sys::IORING_SETUP_SQE128 != 0 {
-            128
-        } else {
-            64
-        };
-        let cqe_size: usize = if p.flags & sys::IORING_SETUP_CQE32 != 0 {
-            32
-        } else {
-            16
-        };
+        let (sqe_size, cqe_size) = (sys::sqe_size(p.flags), sys::cqe_size(p.flags));
         let (memory, sq_base, cq_base, sqes) = match (provided, &fd) {
             (Some(mem), _) => {
                 let (r, s) = (mem.rings.as_ptr(), mem.sqes.as_ptr());

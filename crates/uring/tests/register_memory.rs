@@ -8,7 +8,7 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 use register_common::{LIMIT, assert_errno, errno, nop};
-use uring::{Ring, SETUP_FLAGS, Submitter, sys};
+use uring::{Ring, Submitter, sys};
 
 /// Anonymous shared memory, unmapped on drop.
 struct Map {
@@ -221,7 +221,7 @@ fn query_reports_the_kernel_without_a_ring() {
         feats,
         "every feature setup reports"
     );
-    for &(flag, name) in SETUP_FLAGS {
+    for &(flag, name) in sys::IORING_SETUP_FLAG_NAMES {
         assert!(
             q.ring_setup_flags & u64::from(flag) != 0,
             "setup flag {name}"
@@ -233,18 +233,10 @@ fn query_reports_the_kernel_without_a_ring() {
     // A chain: an unknown query reports its own error, the next one still runs.
     let mut second = sys::io_uring_query_opcode::default();
     let mut unknown = [0u8; 16];
-    let mut hdr2 = sys::io_uring_query_hdr {
-        query_data: (&raw mut second) as u64,
-        query_op: sys::IO_URING_QUERY_OPCODES,
-        size: size_of::<sys::io_uring_query_opcode>() as u32,
-        ..Default::default()
-    };
+    let mut hdr2 = sys::io_uring_query_hdr::new(sys::IO_URING_QUERY_OPCODES, &mut second);
     let mut hdr1 = sys::io_uring_query_hdr {
         next_entry: (&raw mut hdr2) as u64,
-        query_data: unknown.as_mut_ptr() as u64,
-        query_op: 99,
-        size: 16,
-        ..Default::default()
+        ..sys::io_uring_query_hdr::new(99, &mut unknown)
     };
     // SAFETY: two valid headers linked by next_entry, each with a buffer of its size.
     unsafe { Submitter::query_raw(&mut hdr1) }.unwrap();
