@@ -22,32 +22,27 @@ fn check(name: &str, run: fn(&NopConfig) -> io::Result<Duration>) {
     for cfg in configs {
         match run(&cfg) {
             Ok(elapsed) => assert!(!elapsed.is_zero(), "{name} {cfg:?}: zero duration"),
-            Err(e) if e.kind() == io::ErrorKind::Unsupported && !require_kernel() => {
-                eprintln!("SKIP {name} {cfg:?}: {e}");
-                return;
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => {
+                return uring_testkit::skip(&format!("{name} {cfg:?}"), &e.to_string());
             }
             Err(e) => panic!("{name} {cfg:?}: {e}"),
         }
     }
 }
 
-fn require_kernel() -> bool {
-    std::env::var("URING_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
-}
-
 #[test]
 fn liburing_completes_every_nop() {
-    check("liburing", nop_liburing);
+    check(uring_testkit::test_name!(), nop_liburing);
 }
 
 #[test]
 fn io_uring_crate_completes_every_nop() {
-    check("io-uring", nop_io_uring_crate);
+    check(uring_testkit::test_name!(), nop_io_uring_crate);
 }
 
 #[test]
 fn ours_completes_every_nop() {
-    check("ours", nop_ours);
+    check(uring_testkit::test_name!(), nop_ours);
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
+use uring_testkit::{skip, test_name};
 
 const BIN: &str = env!("CARGO_BIN_EXE_uring");
 
@@ -31,13 +32,6 @@ fn stderr(o: &Output) -> String {
 fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}):\n{}\nstderr:\n{}", stdout(o), stderr(o)))
-}
-
-fn skip(why: &str) {
-    if std::env::var_os("URING_REQUIRE_KERNEL").is_some_and(|v| v == "1") {
-        panic!("required but skipped: {why}");
-    }
-    eprintln!("SKIP: {why}");
 }
 
 fn tmp() -> tempfile::TempDir {
@@ -202,45 +196,11 @@ fn probe_engine_backend_reports_the_engine() {
 /// EPERM, as Docker's default profile does.
 fn under_seccomp(args: &[&str]) -> Output {
     use std::os::unix::process::CommandExt;
-    #[repr(C)]
-    struct SockFilter(u16, u8, u8, u32);
-    #[repr(C)]
-    struct SockFprog {
-        len: u16,
-        filter: *const SockFilter,
-    }
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    const RET_ERRNO: u32 = 0x0005_0000;
-    let prog = [
-        SockFilter(0x20, 0, 0, 0),                               // ld [0] (nr)
-        SockFilter(0x15, 0, 1, libc::SYS_io_uring_setup as u32), // jeq setup
-        SockFilter(0x06, 0, 0, RET_ERRNO | libc::EPERM as u32),  // ret ERRNO(EPERM)
-        SockFilter(0x06, 0, 0, RET_ALLOW),                       // ret ALLOW
-    ];
-    let fprog = SockFprog {
-        len: prog.len() as u16,
-        filter: prog.as_ptr(),
-    };
-    let fprog_addr = &raw const fprog as usize;
     let mut cmd = Command::new(BIN);
     cmd.args(args);
-    // SAFETY: between fork and exec the closure only makes two prctl calls
-    // (async-signal-safe); `prog` and `fprog` live in this frame, which outlives the
-    // spawn, and the child's copy of the address space holds them too.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
-                || libc::prctl(
-                    libc::PR_SET_SECCOMP,
-                    libc::SECCOMP_MODE_FILTER,
-                    fprog_addr as *const SockFprog,
-                ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // SAFETY: between fork and exec the closure makes only two prctl calls, which are
+    // async-signal-safe, and allocates nothing.
+    unsafe { cmd.pre_exec(uring_testkit::deny_io_uring_setup) };
     cmd.output().expect("run under seccomp")
 }
 
@@ -581,10 +541,10 @@ fn bench_io_errors_fail_the_run() {
         .output()
         .unwrap();
     if stdout(&o).is_empty() {
-        return skip(&format!(
-            "needs a private mount namespace (root): {}",
-            stderr(&o)
-        ));
+        return skip(
+            test_name!(),
+            &format!("needs a private mount namespace (root): {}", stderr(&o)),
+        );
     }
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
@@ -610,7 +570,10 @@ fn cp_copies_byte_exact() {
     let dir = tmp();
     let direct = direct_ok(dir.path());
     if !direct {
-        skip("O_DIRECT is not supported in $TMPDIR: --direct copies not tested");
+        skip(
+            test_name!(),
+            "O_DIRECT is not supported in $TMPDIR: --direct copies not tested",
+        );
     }
     for (i, size) in [0usize, 1, 4095, 4096, (1 << 20) + 1, 3 << 20]
         .into_iter()
@@ -665,7 +628,10 @@ fn cp_sparse_file_keeps_contents_and_holes() {
             // The file system made the source sparse: the copy is sparse too.
             assert!(dst_blocks * 512 < 1 << 20, "{extra:?}: {dst_blocks} blocks");
         } else {
-            skip("the file system stores no holes: hole keeping not checked");
+            skip(
+                test_name!(),
+                "the file system stores no holes: hole keeping not checked",
+            );
         }
     }
 }
@@ -764,10 +730,10 @@ fn cp_disk_full_removes_the_partial_destination() {
         .unwrap();
     let out = stdout(&o);
     if !out.contains("exit=") {
-        return skip(&format!(
-            "needs a private mount namespace (root): {}",
-            stderr(&o)
-        ));
+        return skip(
+            test_name!(),
+            &format!("needs a private mount namespace (root): {}", stderr(&o)),
+        );
     }
     assert!(out.contains("exit=1"), "{out}");
     assert!(!out.contains("copy"), "partial file left: {out}");

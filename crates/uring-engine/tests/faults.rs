@@ -81,7 +81,7 @@ fn error_at_the_nth_fsync_only() {
 #[test]
 fn an_injected_error_means_the_op_never_ran() {
     let plan = FaultPlan::new()
-        .rule(FaultRule::on(&[sys::IORING_OP_WRITE]).at(0, Fault::Error(libc::ENOSPC)));
+        .rule(FaultRule::on(&[opcode::Write::CODE]).at(0, Fault::Error(libc::ENOSPC)));
     for (mode, cfg) in modes(&plan) {
         let mut ring = ring(cfg, 8);
         let file = tempfile::tempfile().unwrap();
@@ -115,7 +115,7 @@ fn an_injected_error_means_the_op_never_ran() {
 #[test]
 fn short_write_writes_only_the_short_count_and_breaks_the_link() {
     let plan = FaultPlan::new()
-        .rule(FaultRule::on(&[sys::IORING_OP_WRITE, sys::IORING_OP_WRITEV]).short(1.0));
+        .rule(FaultRule::on(&[opcode::Write::CODE, opcode::Writev::CODE]).short(1.0));
     for (mode, cfg) in modes(&plan) {
         let mut ring = ring(cfg, 8);
         let file = tempfile::tempfile().unwrap();

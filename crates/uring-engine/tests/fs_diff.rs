@@ -11,53 +11,18 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::Duration;
 
-use uring::{Backend, Cqe, Ring, Sqe, SqeFlags, sys};
+use uring::{Backend, Cqe, Ring, Sqe, SqeFlags, opcode, sys};
+use uring_testkit::{diff, test_name};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-fn skip(test: &str, why: &str) {
-    if std::env::var("URING_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
-        panic!("{test}: would skip, but URING_REQUIRE_KERNEL=1: {why}");
-    }
-    eprintln!("SKIP {test}: {why}");
-}
-
-fn ring(b: Backend, entries: u32) -> Option<Ring> {
-    Ring::builder().backend_exact(b).build(entries).ok()
-}
-
-fn offers(ring: &Ring, ops: &[u8]) -> bool {
-    let p = ring.submitter().probe().expect("probe");
-    ops.iter().all(|&op| p.is_supported(op))
-}
-
-/// Runs `body` on the engine and on the kernel (when it offers `ops`), each with a
-/// fresh directory, and asserts both produce the same value.
+/// [`diff::both`] with a fresh directory for each backend's run.
 fn both<T: PartialEq + std::fmt::Debug>(
     test: &str,
     ops: &[u8],
     mut body: impl FnMut(&mut Ring, &Dir) -> T,
 ) {
-    let mut engine = ring(Backend::Engine, 32).expect("engine ring");
-    assert!(
-        offers(&engine, ops),
-        "{test}: the engine lacks one of {ops:?}"
-    );
-    let dir = Dir::new();
-    let on_engine = body(&mut engine, &dir);
-    drop(engine);
-    match ring(Backend::Kernel, 32) {
-        Some(mut k) if offers(&k, ops) => {
-            let dir = Dir::new();
-            let on_kernel = body(&mut k, &dir);
-            assert_eq!(
-                on_engine, on_kernel,
-                "{test}: engine (left) and kernel (right)"
-            );
-        }
-        Some(_) => skip(test, "the kernel lacks an opcode"),
-        None => skip(test, "io_uring refused by the kernel"),
-    }
+    diff::both(test, ops, 32, |ring| body(ring, &Dir::new()));
 }
 
 /// A temporary directory and an fd on it, so bodies use relative paths.
@@ -202,12 +167,12 @@ fn register_sparse(ring: &Ring, n: u32) {
 #[test]
 fn open_write_fsync_close_chain() {
     both(
-        "open_write_fsync_close_chain",
+        test_name!(),
         &[
-            sys::IORING_OP_OPENAT,
-            sys::IORING_OP_WRITE,
-            sys::IORING_OP_FSYNC,
-            sys::IORING_OP_CLOSE,
+            opcode::OpenAt::CODE,
+            opcode::Write::CODE,
+            opcode::Fsync::CODE,
+            opcode::Close::CODE,
         ],
         |ring, dir| {
             register_sparse(ring, 4);
@@ -268,8 +233,8 @@ fn open_write_fsync_close_chain() {
 #[test]
 fn direct_descriptors_allocate_as_the_kernel() {
     both(
-        "direct_descriptors_allocate_as_the_kernel",
-        &[sys::IORING_OP_OPENAT, sys::IORING_OP_CLOSE],
+        test_name!(),
+        &[opcode::OpenAt::CODE, opcode::Close::CODE],
         |ring, dir| {
             std::fs::write(dir.path().join("f"), b"x").unwrap();
             let f = c("f");
@@ -345,11 +310,11 @@ fn direct_descriptors_allocate_as_the_kernel() {
 #[test]
 fn provided_buffer_reads() {
     both(
-        "provided_buffer_reads",
+        test_name!(),
         &[
-            sys::IORING_OP_PROVIDE_BUFFERS,
-            sys::IORING_OP_REMOVE_BUFFERS,
-            sys::IORING_OP_READ,
+            opcode::ProvideBuffers::CODE,
+            opcode::RemoveBuffers::CODE,
+            opcode::Read::CODE,
         ],
         |ring, dir| {
             let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
@@ -438,57 +403,53 @@ fn provided_buffer_reads() {
 
 #[test]
 fn incremental_ring_reads_from_a_regular_file() {
-    both(
-        "incremental_ring_reads_from_a_regular_file",
-        &[sys::IORING_OP_READ],
-        |ring, dir| {
-            let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
-            std::fs::write(dir.path().join("src"), &data).unwrap();
-            let file = std::fs::File::open(dir.path().join("src")).unwrap();
-            let bufs = uring::buf_ring::BufRing::builder(3, 2, 64)
-                .incremental()
-                .build(&ring.submitter())
-                .expect("buffer ring");
-            let mut seen = Vec::new();
-            for (i, (len, off)) in [(10u32, 0u64), (20, 100), (0, 200), (40, 0)]
-                .into_iter()
-                .enumerate()
-            {
-                let mut sqe = rw(
-                    sys::IORING_OP_READ,
-                    file.as_raw_fd(),
-                    std::ptr::null(),
-                    len,
-                    off,
-                    i as u64,
-                )
-                .flags(SqeFlags::BUFFER_SELECT);
-                sqe.as_raw_mut().buf.buf_group = 3;
-                // SAFETY: the buffers belong to `bufs`, which outlives the read.
-                seen.extend(unsafe { run(ring, &[sqe]) });
-                seen.push((
-                    100 + i as u64,
-                    ring.submitter().buf_ring_head(3).unwrap() as i32,
-                    0,
-                ));
-            }
-            bufs.unregister(&ring.submitter()).unwrap();
-            seen
-        },
-    );
+    both(test_name!(), &[opcode::Read::CODE], |ring, dir| {
+        let data: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        std::fs::write(dir.path().join("src"), &data).unwrap();
+        let file = std::fs::File::open(dir.path().join("src")).unwrap();
+        let bufs = uring::buf_ring::BufRing::builder(3, 2, 64)
+            .incremental()
+            .build(&ring.submitter())
+            .expect("buffer ring");
+        let mut seen = Vec::new();
+        for (i, (len, off)) in [(10u32, 0u64), (20, 100), (0, 200), (40, 0)]
+            .into_iter()
+            .enumerate()
+        {
+            let mut sqe = rw(
+                sys::IORING_OP_READ,
+                file.as_raw_fd(),
+                std::ptr::null(),
+                len,
+                off,
+                i as u64,
+            )
+            .flags(SqeFlags::BUFFER_SELECT);
+            sqe.as_raw_mut().buf.buf_group = 3;
+            // SAFETY: the buffers belong to `bufs`, which outlives the read.
+            seen.extend(unsafe { run(ring, &[sqe]) });
+            seen.push((
+                100 + i as u64,
+                ring.submitter().buf_ring_head(3).unwrap() as i32,
+                0,
+            ));
+        }
+        bufs.unregister(&ring.submitter()).unwrap();
+        seen
+    });
 }
 
 #[test]
 fn path_ops_leave_the_same_tree() {
     both(
-        "path_ops_leave_the_same_tree",
+        test_name!(),
         &[
-            sys::IORING_OP_MKDIRAT,
-            sys::IORING_OP_SYMLINKAT,
-            sys::IORING_OP_LINKAT,
-            sys::IORING_OP_RENAMEAT,
-            sys::IORING_OP_UNLINKAT,
-            sys::IORING_OP_STATX,
+            opcode::MkDirAt::CODE,
+            opcode::SymlinkAt::CODE,
+            opcode::LinkAt::CODE,
+            opcode::RenameAt::CODE,
+            opcode::UnlinkAt::CODE,
+            opcode::Statx::CODE,
         ],
         |ring, dir| {
             std::fs::write(dir.path().join("a"), b"data of a").unwrap();
@@ -553,17 +514,17 @@ fn path_ops_leave_the_same_tree() {
 #[test]
 fn bad_input_gets_the_kernels_codes() {
     both(
-        "bad_input_gets_the_kernels_codes",
+        test_name!(),
         &[
-            sys::IORING_OP_OPENAT,
-            sys::IORING_OP_OPENAT2,
-            sys::IORING_OP_CLOSE,
-            sys::IORING_OP_STATX,
-            sys::IORING_OP_UNLINKAT,
-            sys::IORING_OP_FTRUNCATE,
-            sys::IORING_OP_FALLOCATE,
-            sys::IORING_OP_FGETXATTR,
-            sys::IORING_OP_GETXATTR,
+            opcode::OpenAt::CODE,
+            opcode::OpenAt2::CODE,
+            opcode::Close::CODE,
+            opcode::Statx::CODE,
+            opcode::UnlinkAt::CODE,
+            opcode::Ftruncate::CODE,
+            opcode::Fallocate::CODE,
+            opcode::FGetXattr::CODE,
+            opcode::GetXattr::CODE,
         ],
         |ring, dir| {
             std::fs::write(dir.path().join("f"), b"0123456789").unwrap();
@@ -652,12 +613,12 @@ fn bad_input_gets_the_kernels_codes() {
 
 #[test]
 fn closing_a_ring_fd_is_refused() {
-    let mut engine = ring(Backend::Engine, 4).expect("engine ring");
+    let mut engine = diff::ring_on(Backend::Engine, 4).expect("engine ring");
     let own = engine.as_raw_fd().expect("an fd");
     // SAFETY: no memory referenced.
     let seen = unsafe { run(&mut engine, &[close_fd(own, 1)]) };
     assert_eq!(seen, [(1, -libc::EBADF, 0)], "the engine's own fd");
-    if let Some(k) = ring(Backend::Kernel, 4) {
+    if let Ok(k) = diff::ring_on(Backend::Kernel, 4) {
         let kfd = k.as_raw_fd().expect("kernel ring fd");
         // SAFETY: as above.
         let seen = unsafe { run(&mut engine, &[close_fd(kfd, 2)]) };
@@ -667,9 +628,6 @@ fn closing_a_ring_fd_is_refused() {
         let seen = unsafe { run(&mut k, &[close_fd(kfd, 3)]) };
         assert_eq!(seen, [(3, -libc::EBADF, 0)], "the kernel refuses its own");
     } else {
-        skip(
-            "closing_a_ring_fd_is_refused",
-            "io_uring refused by the kernel",
-        );
+        uring_testkit::skip(test_name!(), "io_uring refused by the kernel");
     }
 }

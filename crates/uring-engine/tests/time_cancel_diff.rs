@@ -6,48 +6,18 @@
 //! A kernel that refuses io_uring skips the comparison visibly (a failure under
 //! `URING_REQUIRE_KERNEL=1`); the engine half still runs and must pass its own
 //! assertions.
-use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::AtomicU32;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use uring::types::{CqeFlags, DestinationSlot, Fixed, Target, Timespec};
 use uring::{Backend, Cqe, Ring, SetupError, SqeFlags, SyncCancel, opcode, sys};
+use uring_testkit::{diff, test_name};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
-fn skip(test: &str, why: &str) {
-    if std::env::var("URING_REQUIRE_KERNEL").is_ok_and(|v| v == "1") {
-        panic!("{test}: would skip, but URING_REQUIRE_KERNEL=1: {why}");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIP {test} [kernel]: {why}");
-}
-
-fn ring_on(b: Backend, entries: u32) -> Result<Ring, SetupError> {
-    Ring::builder().backend_exact(b).build(entries)
-}
-
-/// Runs `body` on the kernel (if it allows io_uring) and on the engine, and asserts
-/// both returned the same.
-fn both<T: PartialEq + std::fmt::Debug>(test: &str, body: impl Fn(Backend) -> T) {
-    let engine = body(Backend::Engine);
-    match ring_on(Backend::Kernel, 4) {
-        Ok(_) => {
-            let kernel = body(Backend::Kernel);
-            assert_eq!(
-                kernel, engine,
-                "{test}: kernel (left) and engine (right) differ"
-            );
-        }
-        Err(e @ (SetupError::Disabled { .. } | SetupError::Invalid { .. })) => {
-            skip(test, &e.to_string());
-        }
-        Err(e) => panic!("{test}: kernel setup: {e}"),
-    }
-}
-
 fn ring(b: Backend) -> Ring {
-    ring_on(b, 32).unwrap_or_else(|e| panic!("{b:?} ring: {e}"))
+    diff::ring_on(b, 32).unwrap_or_else(|e| panic!("{b:?} ring: {e}"))
 }
 
 fn push(ring: &mut Ring, sqes: &[uring::Sqe]) {
@@ -58,24 +28,7 @@ fn push(ring: &mut Ring, sqes: &[uring::Sqe]) {
 
 /// Reaps exactly `n` CQEs (at most `LIMIT`), in arrival order.
 fn reap(ring: &mut Ring, n: usize) -> Vec<Cqe> {
-    let start = Instant::now();
-    let mut out = Vec::new();
-    while out.len() < n {
-        out.extend(ring.completion());
-        if out.len() >= n {
-            break;
-        }
-        let left = LIMIT
-            .checked_sub(start.elapsed())
-            .unwrap_or_else(|| panic!("timed out with {} of {n}: {out:?}", out.len()));
-        match ring.submitter().wait_timeout(1, left) {
-            Ok(_) => {}
-            Err(e) if matches!(e.raw_os_error(), Some(libc::ETIME | libc::EINTR)) => {}
-            Err(e) => panic!("wait: {e}"),
-        }
-    }
-    assert_eq!(out.len(), n, "more CQEs than expected: {out:?}");
-    out
+    uring_testkit::reap(ring, n, LIMIT)
 }
 
 /// Whether nothing more arrives within `ms`.
@@ -116,7 +69,7 @@ fn position(cqes: &[Cqe], user_data: u64) -> usize {
 
 #[test]
 fn link_timeouts_racing_pipe_reads() {
-    both("link_timeouts_racing_pipe_reads", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut ring = ring(b);
         // Four chains READ(pipe) -> LINK_TIMEOUT -> NOP: data already there (the read
         // wins inline), data at 20 ms against 2 s (the read wins), data at 300 ms
@@ -165,7 +118,7 @@ fn link_timeouts_racing_pipe_reads() {
 
 #[test]
 fn link_timeout_guarding_a_timeout_and_a_poll() {
-    both("link_timeout_guarding_a_timeout_and_a_poll", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut ring = ring(b);
         let (r, _w) = pipe();
         let t_long = Timespec::from(Duration::from_secs(5));
@@ -198,7 +151,7 @@ fn link_timeout_guarding_a_timeout_and_a_poll() {
 
 #[test]
 fn link_timeout_misplaced_and_remove_codes() {
-    both("link_timeout_misplaced_and_remove_codes", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut ring = ring(b);
         let ts = Timespec::from(Duration::from_millis(10));
         let mut got = Vec::new();
@@ -268,7 +221,7 @@ fn link_timeout_misplaced_and_remove_codes() {
 
 #[test]
 fn count_timeouts_count_other_completions() {
-    both("count_timeouts_count_other_completions", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut ring = ring(b);
         let long = Timespec::from(Duration::from_secs(10));
         let short = Timespec::from(Duration::from_millis(30));
@@ -333,7 +286,7 @@ fn count_timeouts_count_other_completions() {
 
 #[test]
 fn etime_success_and_skip() {
-    both("etime_success_and_skip", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut ring = ring(b);
         let ts = Timespec::from(Duration::from_millis(10));
         // ETIME_SUCCESS with CQE_SKIP_SUCCESS: the expiry is a success, so silent,
@@ -372,7 +325,7 @@ fn pending_reads(ring: &mut Ring, fd: RawFd, ids: &[u64], bufs: &mut [[u8; 8]]) 
 
 #[test]
 fn cancel_all_by_fd_and_sync_cancel() {
-    both("cancel_all_by_fd_and_sync_cancel", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut ring = ring(b);
         let (a, _aw) = pipe();
         let (c, _cw) = pipe();
@@ -459,7 +412,7 @@ fn cancel_all_by_fd_and_sync_cancel() {
 
 #[test]
 fn cancel_parked_futex_and_waitid() {
-    both("cancel_parked_futex_and_waitid", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut ring = ring(b);
         let word = AtomicU32::new(0);
         let flags = 0x02 | 128; // FUTEX2_SIZE_U32 | FUTEX2_PRIVATE
@@ -507,7 +460,7 @@ fn cancel_parked_futex_and_waitid() {
 
 #[test]
 fn msg_ring_between_two_rings() {
-    both("msg_ring_between_two_rings", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut a = ring(b);
         let mut t = ring(b);
         let tfd = t.as_raw_fd().expect("a ring fd");
@@ -599,7 +552,7 @@ fn setup_errno(r: Result<Ring, SetupError>) -> i32 {
 
 #[test]
 fn attach_wq_names_a_ring() {
-    both("attach_wq_names_a_ring", |b| {
+    diff::both_backends(test_name!(), |b| {
         let first = ring(b);
         let fd = first.as_raw_fd().expect("a ring fd");
         let ok = setup_errno(Ring::builder().backend_exact(b).attach_wq(fd).build(4));
@@ -617,7 +570,7 @@ fn attach_wq_names_a_ring() {
 
 #[test]
 fn register_clock_codes() {
-    both("register_clock_codes", |b| {
+    diff::both_backends(test_name!(), |b| {
         let ring = ring(b);
         let sub = ring.submitter();
         let code = |r: std::io::Result<()>| r.map_or_else(|e| -e.raw_os_error().unwrap(), |()| 0);
@@ -635,7 +588,7 @@ fn link_timeout_of_work_sent_to_a_worker_never_starts() {
     // waiting. A SPLICE (forced async) goes to io-wq at once and blocks in its one
     // attempt there: its timeout never starts, and is cancelled when the splice
     // completes. A plain read of a pipe waits for readiness: its timeout fires.
-    both("link_timeout_of_work_sent_to_a_worker_never_starts", |b| {
+    diff::both_backends(test_name!(), |b| {
         let mut ring = ring(b);
         let (r, w) = pipe();
         let (r3, _w3) = pipe();

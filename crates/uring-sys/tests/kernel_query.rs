@@ -24,13 +24,6 @@ fn kernel_version() -> (u32, u32) {
     (next(), next())
 }
 
-fn skip(why: &str) {
-    if std::env::var_os("URING_REQUIRE_KERNEL").is_some_and(|v| v == "1") {
-        panic!("URING_REQUIRE_KERNEL=1 and: {why}");
-    }
-    eprintln!("SKIP: {why}");
-}
-
 #[test]
 fn query_opcodes_matches_6_18() {
     let mut out = io_uring_query_opcode::default();
@@ -41,9 +34,10 @@ fn query_opcodes_matches_6_18() {
     let ret =
         unsafe { syscall::io_uring_register(-1, IORING_REGISTER_QUERY, (&raw mut hdr).cast(), 0) };
     if let Err(e) = ret {
-        return skip(&format!(
-            "IORING_REGISTER_QUERY failed ({e}): kernel older than 6.18?"
-        ));
+        return uring_testkit::skip(
+            uring_testkit::test_name!(),
+            &format!("IORING_REGISTER_QUERY failed ({e}): kernel older than 6.18?"),
+        );
     }
     assert_eq!(hdr.result, 0, "query result");
 

@@ -15,7 +15,8 @@
 //! stderr), so coverage grows as the engine does. `URING_DIFF_CASES=N` runs N random
 //! programs (default 64, about a second); proptest shrinks a failing one to a minimal
 //! program and prints it.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -26,7 +27,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use uring::types::{Fd, Timespec};
-use uring::{Backend, Sqe, SqeFlags, opcode, sys};
+use uring::{Backend, Sqe, SqeFlags, opcode};
 
 /// The file: 32 slots of 1 KiB. Writes take distinct slots among the first 16;
 /// unlinked reads read the last 16, which nobody writes.
@@ -118,10 +119,10 @@ fn offer() -> Offer {
     let p = ring.submitter().probe().unwrap();
     let has = |ops: &[u8]| ops.iter().all(|&o| p.is_supported(o));
     for &o in &[
-        sys::IORING_OP_NOP,
-        sys::IORING_OP_READ,
-        sys::IORING_OP_WRITE,
-        sys::IORING_OP_FSYNC,
+        opcode::Nop::CODE,
+        opcode::Read::CODE,
+        opcode::Write::CODE,
+        opcode::Fsync::CODE,
     ] {
         assert!(
             p.is_supported(o),
@@ -130,10 +131,10 @@ fn offer() -> Offer {
         );
     }
     let o = Offer {
-        timeout: has(&[sys::IORING_OP_TIMEOUT]),
-        link_timeout: has(&[sys::IORING_OP_LINK_TIMEOUT]),
-        cancel: has(&[sys::IORING_OP_ASYNC_CANCEL]),
-        sock: has(&[sys::IORING_OP_SEND, sys::IORING_OP_RECV]),
+        timeout: has(&[opcode::Timeout::CODE]),
+        link_timeout: has(&[opcode::LinkTimeout::CODE]),
+        cancel: has(&[opcode::AsyncCancel::CODE]),
+        sock: has(&[opcode::Send::CODE, opcode::Recv::CODE]),
     };
     let mut missing = vec![];
     if !o.timeout {
@@ -583,19 +584,19 @@ fn random_programs_agree_on_kernel_and_engine() {
     let backends = common::backends();
     if backends.len() < 2 {
         common::not_applicable(
-            "random_programs_agree_on_kernel_and_engine",
+            test_name!(),
             "URING_BACKEND names one backend; a differential test needs both",
         );
         return;
     }
     if !common::supports(
-        "random_programs_agree_on_kernel_and_engine",
+        test_name!(),
         &[
-            sys::IORING_OP_TIMEOUT,
-            sys::IORING_OP_LINK_TIMEOUT,
-            sys::IORING_OP_ASYNC_CANCEL,
-            sys::IORING_OP_SEND,
-            sys::IORING_OP_RECV,
+            opcode::Timeout::CODE,
+            opcode::LinkTimeout::CODE,
+            opcode::AsyncCancel::CODE,
+            opcode::Send::CODE,
+            opcode::Recv::CODE,
         ],
     ) {
         return;
@@ -632,13 +633,13 @@ fn random_programs_run_on_the_kernel() {
         sock: true,
     };
     if !common::supports(
-        "random_programs_run_on_the_kernel",
+        test_name!(),
         &[
-            sys::IORING_OP_TIMEOUT,
-            sys::IORING_OP_LINK_TIMEOUT,
-            sys::IORING_OP_ASYNC_CANCEL,
-            sys::IORING_OP_SEND,
-            sys::IORING_OP_RECV,
+            opcode::Timeout::CODE,
+            opcode::LinkTimeout::CODE,
+            opcode::AsyncCancel::CODE,
+            opcode::Send::CODE,
+            opcode::Recv::CODE,
         ],
     ) {
         return;

@@ -1,7 +1,8 @@
 //! Asynchronous cancellation on the real kernel: by `user_data`, by file, by opcode,
 //! any, all, with the kernel's codes (`-ECANCELED` for the victim; `0`, a count,
 //! `-ENOENT` or `-EALREADY` for the cancel).
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::Duration;
@@ -38,9 +39,9 @@ fn sorted(mut cqes: Vec<Cqe>) -> Vec<(u64, i32)> {
 }
 
 const CANCEL_OPS: &[u8] = &[
-    sys::IORING_OP_ASYNC_CANCEL,
-    sys::IORING_OP_READ,
-    sys::IORING_OP_POLL_ADD,
+    opcode::AsyncCancel::CODE,
+    opcode::Read::CODE,
+    opcode::PollAdd::CODE,
 ];
 
 fn fd(f: &OwnedFd) -> Target {
@@ -49,7 +50,7 @@ fn fd(f: &OwnedFd) -> Target {
 
 #[test]
 fn cancel_by_user_data() {
-    common::for_each_backend("cancel_by_user_data", CANCEL_OPS, 16, |_backend, ring| {
+    common::for_each_backend(test_name!(), CANCEL_OPS, 16, |_backend, ring| {
         let (r, _w) = common::pipe();
         let mut bufs = [[0u8; 8]; 2];
         pending_reads(ring, fd(&r), &[1, 2], &mut bufs);
@@ -70,49 +71,44 @@ fn cancel_by_user_data() {
 
 #[test]
 fn cancel_by_fd_first_and_all() {
-    common::for_each_backend(
-        "cancel_by_fd_first_and_all",
-        CANCEL_OPS,
-        16,
-        |_backend, ring| {
-            let (a, _aw) = common::pipe();
-            let (b, _bw) = common::pipe();
-            let mut bufs = [[0u8; 8]; 4];
-            let (ba, bb) = bufs.split_at_mut(3);
-            pending_reads(ring, fd(&a), &[1, 2, 3], ba);
-            pending_reads(ring, fd(&b), &[4], bb);
-            // By fd, all: the three reads of pipe a; the result is how many.
-            let c = opcode::AsyncCancel::by_fd(fd(&a))
-                .all(true)
-                .build()
-                .user_data(10);
-            // SAFETY: `bufs` outlives the reads.
-            let got = sorted(unsafe { run(ring, &[c], 4) });
-            assert_eq!(
-                got,
-                [
-                    (1, -libc::ECANCELED),
-                    (2, -libc::ECANCELED),
-                    (3, -libc::ECANCELED),
-                    (10, 3)
-                ]
-            );
-            // By fd without ALL: the first match only, result 0; nothing left: -ENOENT.
-            let c = opcode::AsyncCancel::by_fd(fd(&b)).build().user_data(11);
-            // SAFETY: as above.
-            let got = sorted(unsafe { run(ring, &[c], 2) });
-            assert_eq!(got, [(4, -libc::ECANCELED), (11, 0)]);
-            let c = opcode::AsyncCancel::by_fd(fd(&b)).build().user_data(12);
-            // SAFETY: as above.
-            let got = sorted(unsafe { run(ring, &[c], 1) });
-            assert_eq!(got, [(12, -libc::ENOENT)]);
-        },
-    );
+    common::for_each_backend(test_name!(), CANCEL_OPS, 16, |_backend, ring| {
+        let (a, _aw) = common::pipe();
+        let (b, _bw) = common::pipe();
+        let mut bufs = [[0u8; 8]; 4];
+        let (ba, bb) = bufs.split_at_mut(3);
+        pending_reads(ring, fd(&a), &[1, 2, 3], ba);
+        pending_reads(ring, fd(&b), &[4], bb);
+        // By fd, all: the three reads of pipe a; the result is how many.
+        let c = opcode::AsyncCancel::by_fd(fd(&a))
+            .all(true)
+            .build()
+            .user_data(10);
+        // SAFETY: `bufs` outlives the reads.
+        let got = sorted(unsafe { run(ring, &[c], 4) });
+        assert_eq!(
+            got,
+            [
+                (1, -libc::ECANCELED),
+                (2, -libc::ECANCELED),
+                (3, -libc::ECANCELED),
+                (10, 3)
+            ]
+        );
+        // By fd without ALL: the first match only, result 0; nothing left: -ENOENT.
+        let c = opcode::AsyncCancel::by_fd(fd(&b)).build().user_data(11);
+        // SAFETY: as above.
+        let got = sorted(unsafe { run(ring, &[c], 2) });
+        assert_eq!(got, [(4, -libc::ECANCELED), (11, 0)]);
+        let c = opcode::AsyncCancel::by_fd(fd(&b)).build().user_data(12);
+        // SAFETY: as above.
+        let got = sorted(unsafe { run(ring, &[c], 1) });
+        assert_eq!(got, [(12, -libc::ENOENT)]);
+    });
 }
 
 #[test]
 fn cancel_by_fixed_fd() {
-    common::for_each_backend("cancel_by_fixed_fd", CANCEL_OPS, 16, |_backend, ring| {
+    common::for_each_backend(test_name!(), CANCEL_OPS, 16, |_backend, ring| {
         let (r, _w) = common::pipe();
         common::raw_register_files(ring, &[r.as_raw_fd()]);
         let mut bufs = [[0u8; 8]; 2];
@@ -135,59 +131,54 @@ fn cancel_by_fixed_fd() {
 
 #[test]
 fn cancel_any_and_by_opcode() {
-    common::for_each_backend(
-        "cancel_any_and_by_opcode",
-        CANCEL_OPS,
-        16,
-        |_backend, ring| {
-            let (r, _w) = common::pipe();
-            let (r2, _w2) = common::pipe();
-            let mut bufs = [[0u8; 8]; 2];
-            pending_reads(ring, fd(&r), &[1, 2], &mut bufs);
-            let poll = opcode::PollAdd::new(fd(&r2), libc::POLLIN as u32)
-                .build()
-                .user_data(3);
-            // SAFETY: no memory referenced.
-            unsafe { ring.submission().push(&poll) }.unwrap();
-            ring.submit().unwrap();
+    common::for_each_backend(test_name!(), CANCEL_OPS, 16, |_backend, ring| {
+        let (r, _w) = common::pipe();
+        let (r2, _w2) = common::pipe();
+        let mut bufs = [[0u8; 8]; 2];
+        pending_reads(ring, fd(&r), &[1, 2], &mut bufs);
+        let poll = opcode::PollAdd::new(fd(&r2), libc::POLLIN as u32)
+            .build()
+            .user_data(3);
+        // SAFETY: no memory referenced.
+        unsafe { ring.submission().push(&poll) }.unwrap();
+        ring.submit().unwrap();
 
-            // By opcode: only the poll goes.
-            let c = opcode::AsyncCancel::new(0)
-                .opcode(sys::IORING_OP_POLL_ADD)
-                .all(true)
-                .build()
-                .user_data(10);
-            // SAFETY: as above.
-            let got = sorted(unsafe { run(ring, &[c], 2) });
-            assert_eq!(got, [(3, -libc::ECANCELED), (10, 1)]);
+        // By opcode: only the poll goes.
+        let c = opcode::AsyncCancel::new(0)
+            .opcode(sys::IORING_OP_POLL_ADD)
+            .all(true)
+            .build()
+            .user_data(10);
+        // SAFETY: as above.
+        let got = sorted(unsafe { run(ring, &[c], 2) });
+        assert_eq!(got, [(3, -libc::ECANCELED), (10, 1)]);
 
-            // ANY implies ALL: everything left, i.e. the two reads; the result is the count.
-            let c = opcode::AsyncCancel::new(0).any(true).build().user_data(11);
-            // SAFETY: `bufs` outlives the reads.
-            let got = sorted(unsafe { run(ring, &[c], 3) });
-            assert_eq!(got, [(1, -libc::ECANCELED), (2, -libc::ECANCELED), (11, 2)]);
+        // ANY implies ALL: everything left, i.e. the two reads; the result is the count.
+        let c = opcode::AsyncCancel::new(0).any(true).build().user_data(11);
+        // SAFETY: `bufs` outlives the reads.
+        let got = sorted(unsafe { run(ring, &[c], 3) });
+        assert_eq!(got, [(1, -libc::ECANCELED), (2, -libc::ECANCELED), (11, 2)]);
 
-            // ANY with nothing in flight: a count of 0, not -ENOENT.
-            let c = opcode::AsyncCancel::new(0).any(true).build().user_data(12);
-            // SAFETY: no memory referenced.
-            assert_eq!(sorted(unsafe { run(ring, &[c], 1) }), [(12, 0)]);
-            // Likewise ALL by user_data with no match.
-            let c = opcode::AsyncCancel::new(777)
-                .all(true)
-                .build()
-                .user_data(14);
-            // SAFETY: no memory referenced.
-            assert_eq!(sorted(unsafe { run(ring, &[c], 1) }), [(14, 0)]);
-            // ANY with FD is contradictory.
-            let c = opcode::AsyncCancel::by_fd(fd(&r))
-                .any(true)
-                .build()
-                .user_data(13);
-            // SAFETY: no memory referenced.
-            let got = sorted(unsafe { run(ring, &[c], 1) });
-            assert_eq!(got, [(13, -libc::EINVAL)]);
-        },
-    );
+        // ANY with nothing in flight: a count of 0, not -ENOENT.
+        let c = opcode::AsyncCancel::new(0).any(true).build().user_data(12);
+        // SAFETY: no memory referenced.
+        assert_eq!(sorted(unsafe { run(ring, &[c], 1) }), [(12, 0)]);
+        // Likewise ALL by user_data with no match.
+        let c = opcode::AsyncCancel::new(777)
+            .all(true)
+            .build()
+            .user_data(14);
+        // SAFETY: no memory referenced.
+        assert_eq!(sorted(unsafe { run(ring, &[c], 1) }), [(14, 0)]);
+        // ANY with FD is contradictory.
+        let c = opcode::AsyncCancel::by_fd(fd(&r))
+            .any(true)
+            .build()
+            .user_data(13);
+        // SAFETY: no memory referenced.
+        let got = sorted(unsafe { run(ring, &[c], 1) });
+        assert_eq!(got, [(13, -libc::EINVAL)]);
+    });
 }
 
 #[test]
@@ -196,10 +187,10 @@ fn cancel_of_running_work_is_ealready() {
     // Cancelling it finds it running: the cancel says -EALREADY, and the worker is
     // interrupted, so the splice ends instead of blocking for ever. On 6.18 its CQE
     // carries the kernel-internal -ERESTARTSYS (512), not -EINTR.
-    let test = "cancel_of_running_work_is_ealready";
+    let test = test_name!();
     common::for_each_backend(
         test,
-        &[sys::IORING_OP_ASYNC_CANCEL, sys::IORING_OP_SPLICE],
+        &[opcode::AsyncCancel::CODE, opcode::Splice::CODE],
         8,
         |_backend, ring| {
             let (r, _w) = common::pipe();

@@ -2,7 +2,8 @@
 //! builder, each code is declared once, and the coverage table at the top of
 //! `src/opcode.rs` names, for all 63 opcodes of 6.18, a declared builder and `#[test]`
 //! functions that exist in `tests/`.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -20,7 +21,7 @@ fn op_name(code: u8) -> String {
 fn every_supported_opcode_has_a_builder() {
     let probe = match Probe::new() {
         Ok(p) => p,
-        Err(e) => return common::skip("every_supported_opcode_has_a_builder", &e.to_string()),
+        Err(e) => return common::skip(test_name!(), &e.to_string()),
     };
     let declared: BTreeSet<u8> = opcode::DECLARED.iter().map(|&(c, _)| c).collect();
     let missing: Vec<String> = probe

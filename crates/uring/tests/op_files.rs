@@ -1,6 +1,7 @@
 //! The file opcodes on the real kernel: read/write in every form, sync, allocation,
 //! metadata, paths, xattrs, pipes and splicing, provided buffers, the fixed file table.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::ffi::CString;
 use std::fs::File;
@@ -34,10 +35,10 @@ fn read_all_at(file: &File, off: u64, len: usize) -> Vec<u8> {
 
 #[test]
 fn read_write_every_flavor() {
-    let test = "read_write_every_flavor";
+    let test = test_name!();
     for_each_flavor(
         test,
-        &[sys::IORING_OP_READ, sys::IORING_OP_WRITE],
+        &[opcode::Read::CODE, opcode::Write::CODE],
         8,
         |f, ring| {
             let file = tempfile::tempfile().unwrap();
@@ -79,10 +80,10 @@ fn read_write_every_flavor() {
 
 #[test]
 fn readv_writev_every_flavor() {
-    let test = "readv_writev_every_flavor";
+    let test = test_name!();
     for_each_flavor(
         test,
-        &[sys::IORING_OP_READV, sys::IORING_OP_WRITEV],
+        &[opcode::Readv::CODE, opcode::Writev::CODE],
         8,
         |f, ring| {
             let file = tempfile::tempfile().unwrap();
@@ -125,8 +126,8 @@ fn readv_writev_every_flavor() {
 #[test]
 fn read_write_at_file_position() {
     common::for_each_backend(
-        "read_write_at_file_position",
-        &[sys::IORING_OP_READ, sys::IORING_OP_WRITE],
+        test_name!(),
+        &[opcode::Read::CODE, opcode::Write::CODE],
         8,
         |_backend, ring| {
             let file = tempfile::tempfile().unwrap();
@@ -153,12 +154,12 @@ fn read_write_at_file_position() {
 
 #[test]
 fn fixed_buffers_read_write_every_flavor() {
-    let test = "fixed_buffers_read_write_every_flavor";
+    let test = test_name!();
     let ops = [
-        sys::IORING_OP_READ_FIXED,
-        sys::IORING_OP_WRITE_FIXED,
-        sys::IORING_OP_READV_FIXED,
-        sys::IORING_OP_WRITEV_FIXED,
+        opcode::ReadFixed::CODE,
+        opcode::WriteFixed::CODE,
+        opcode::ReadvFixed::CODE,
+        opcode::WritevFixed::CODE,
     ];
     for_each_flavor(test, &ops, 8, |f, ring| {
         let mut bufs = vec![pattern(16384, 5), vec![0u8; 16384]];
@@ -234,40 +235,35 @@ fn fixed_buffers_read_write_every_flavor() {
 
 #[test]
 fn fsync_and_fdatasync() {
-    common::for_each_backend(
-        "fsync_and_fdatasync",
-        &[sys::IORING_OP_FSYNC],
-        8,
-        |_backend, ring| {
-            let file = temp_with(&pattern(4096, 1));
-            let sqes = [
-                opcode::Fsync::new(&file).build().user_data(1),
-                opcode::Fsync::new(&file)
-                    .flags(sys::IORING_FSYNC_DATASYNC)
-                    .build()
-                    .user_data(2),
-                opcode::Fsync::new(&file)
-                    .offset(0)
-                    .len(4096)
-                    .build()
-                    .user_data(3),
-                // An unknown flag is refused, a closed fd too.
-                opcode::Fsync::new(&file).flags(1 << 7).build().user_data(4),
-                opcode::Fsync::new(-1).build().user_data(5),
-            ];
-            // SAFETY: fsync references no memory.
-            let cqes = by_user_data(unsafe { run(ring, &sqes, 5) });
-            let res: Vec<i32> = cqes.iter().map(Cqe::result).collect();
-            assert_eq!(res, [0, 0, 0, -libc::EINVAL, -libc::EBADF]);
-        },
-    );
+    common::for_each_backend(test_name!(), &[opcode::Fsync::CODE], 8, |_backend, ring| {
+        let file = temp_with(&pattern(4096, 1));
+        let sqes = [
+            opcode::Fsync::new(&file).build().user_data(1),
+            opcode::Fsync::new(&file)
+                .flags(sys::IORING_FSYNC_DATASYNC)
+                .build()
+                .user_data(2),
+            opcode::Fsync::new(&file)
+                .offset(0)
+                .len(4096)
+                .build()
+                .user_data(3),
+            // An unknown flag is refused, a closed fd too.
+            opcode::Fsync::new(&file).flags(1 << 7).build().user_data(4),
+            opcode::Fsync::new(-1).build().user_data(5),
+        ];
+        // SAFETY: fsync references no memory.
+        let cqes = by_user_data(unsafe { run(ring, &sqes, 5) });
+        let res: Vec<i32> = cqes.iter().map(Cqe::result).collect();
+        assert_eq!(res, [0, 0, 0, -libc::EINVAL, -libc::EBADF]);
+    });
 }
 
 #[test]
 fn sync_file_range_writes_back() {
     common::for_each_backend(
-        "sync_file_range_writes_back",
-        &[sys::IORING_OP_SYNC_FILE_RANGE],
+        test_name!(),
+        &[opcode::SyncFileRange::CODE],
         8,
         |_backend, ring| {
             let file = temp_with(&pattern(8192, 2));
@@ -293,8 +289,8 @@ fn sync_file_range_writes_back() {
 
 #[test]
 fn fallocate_allocates_and_punches() {
-    let test = "fallocate_allocates_and_punches";
-    common::for_each_backend(test, &[sys::IORING_OP_FALLOCATE], 8, |_backend, ring| {
+    let test = test_name!();
+    common::for_each_backend(test, &[opcode::Fallocate::CODE], 8, |_backend, ring| {
         let file = tempfile::tempfile().unwrap();
         let f = opcode::Fallocate::new(&file, 1 << 20).build().user_data(1);
         // SAFETY: no memory referenced.
@@ -334,8 +330,8 @@ fn fallocate_allocates_and_punches() {
 #[test]
 fn ftruncate_sets_the_size() {
     common::for_each_backend(
-        "ftruncate_sets_the_size",
-        &[sys::IORING_OP_FTRUNCATE],
+        test_name!(),
+        &[opcode::Ftruncate::CODE],
         8,
         |_backend, ring| {
             let file = temp_with(&pattern(10_000, 1));
@@ -356,8 +352,8 @@ fn ftruncate_sets_the_size() {
 #[test]
 fn fadvise_and_madvise() {
     common::for_each_backend(
-        "fadvise_and_madvise",
-        &[sys::IORING_OP_FADVISE, sys::IORING_OP_MADVISE],
+        test_name!(),
+        &[opcode::Fadvise::CODE, opcode::Madvise::CODE],
         8,
         |_backend, ring| {
             let file = temp_with(&pattern(8192, 1));
@@ -411,44 +407,39 @@ fn fadvise_and_madvise() {
 
 #[test]
 fn statx_by_path_and_fd() {
-    common::for_each_backend(
-        "statx_by_path_and_fd",
-        &[sys::IORING_OP_STATX],
-        8,
-        |_backend, ring| {
-            let dir = tempfile::tempdir().unwrap();
-            let path = dir.path().join("f");
-            std::fs::write(&path, pattern(12_345, 0)).unwrap();
-            let cpath = cpath(&path);
-            // SAFETY: all-zero is a valid statx.
-            let mut st: [libc::statx; 2] = unsafe { std::mem::zeroed() };
-            let file = File::open(&path).unwrap();
-            let empty = CString::new("").unwrap();
-            let missing = cpath_join(dir.path(), "nope");
-            let sqes = [
-                opcode::Statx::new(libc::AT_FDCWD, cpath.as_ptr(), &raw mut st[0])
-                    .mask(libc::STATX_SIZE | libc::STATX_MODE)
-                    .build()
-                    .user_data(1),
-                opcode::Statx::new(file.as_raw_fd(), empty.as_ptr(), &raw mut st[1])
-                    .flags(libc::AT_EMPTY_PATH)
-                    .mask(libc::STATX_SIZE)
-                    .build()
-                    .user_data(2),
-                opcode::Statx::new(libc::AT_FDCWD, missing.as_ptr(), &raw mut st[1])
-                    .mask(libc::STATX_SIZE)
-                    .build()
-                    .user_data(3),
-            ];
-            // SAFETY: the paths and `st` outlive the requests.
-            let cqes = by_user_data(unsafe { run(ring, &sqes, 3) });
-            let res: Vec<i32> = cqes.iter().map(Cqe::result).collect();
-            assert_eq!(res, [0, 0, -libc::ENOENT]);
-            assert_eq!(st[0].stx_size, 12_345);
-            assert_eq!(st[0].stx_mode as u32 & libc::S_IFMT, libc::S_IFREG);
-            assert_eq!(st[1].stx_size, 12_345);
-        },
-    );
+    common::for_each_backend(test_name!(), &[opcode::Statx::CODE], 8, |_backend, ring| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, pattern(12_345, 0)).unwrap();
+        let cpath = cpath(&path);
+        // SAFETY: all-zero is a valid statx.
+        let mut st: [libc::statx; 2] = unsafe { std::mem::zeroed() };
+        let file = File::open(&path).unwrap();
+        let empty = CString::new("").unwrap();
+        let missing = cpath_join(dir.path(), "nope");
+        let sqes = [
+            opcode::Statx::new(libc::AT_FDCWD, cpath.as_ptr(), &raw mut st[0])
+                .mask(libc::STATX_SIZE | libc::STATX_MODE)
+                .build()
+                .user_data(1),
+            opcode::Statx::new(file.as_raw_fd(), empty.as_ptr(), &raw mut st[1])
+                .flags(libc::AT_EMPTY_PATH)
+                .mask(libc::STATX_SIZE)
+                .build()
+                .user_data(2),
+            opcode::Statx::new(libc::AT_FDCWD, missing.as_ptr(), &raw mut st[1])
+                .mask(libc::STATX_SIZE)
+                .build()
+                .user_data(3),
+        ];
+        // SAFETY: the paths and `st` outlive the requests.
+        let cqes = by_user_data(unsafe { run(ring, &sqes, 3) });
+        let res: Vec<i32> = cqes.iter().map(Cqe::result).collect();
+        assert_eq!(res, [0, 0, -libc::ENOENT]);
+        assert_eq!(st[0].stx_size, 12_345);
+        assert_eq!(st[0].stx_mode as u32 & libc::S_IFMT, libc::S_IFREG);
+        assert_eq!(st[1].stx_size, 12_345);
+    });
 }
 
 fn cpath_join(dir: &std::path::Path, name: &str) -> CString {
@@ -458,11 +449,11 @@ fn cpath_join(dir: &std::path::Path, name: &str) -> CString {
 #[test]
 fn openat_openat2_and_close() {
     common::for_each_backend(
-        "openat_openat2_and_close",
+        test_name!(),
         &[
-            sys::IORING_OP_OPENAT,
-            sys::IORING_OP_OPENAT2,
-            sys::IORING_OP_CLOSE,
+            opcode::OpenAt::CODE,
+            opcode::OpenAt2::CODE,
+            opcode::Close::CODE,
         ],
         8,
         |_backend, ring| {
@@ -559,12 +550,12 @@ fn umask() -> u32 {
 #[test]
 fn open_direct_into_fixed_slots_and_close_them() {
     common::for_each_backend(
-        "open_direct_into_fixed_slots_and_close_them",
+        test_name!(),
         &[
-            sys::IORING_OP_OPENAT,
-            sys::IORING_OP_OPENAT2,
-            sys::IORING_OP_CLOSE,
-            sys::IORING_OP_READ,
+            opcode::OpenAt::CODE,
+            opcode::OpenAt2::CODE,
+            opcode::Close::CODE,
+            opcode::Read::CODE,
         ],
         8,
         |_backend, ring| {
@@ -630,13 +621,13 @@ fn open_direct_into_fixed_slots_and_close_them() {
 #[test]
 fn path_ops_rename_unlink_mkdir_symlink_link() {
     common::for_each_backend(
-        "path_ops_rename_unlink_mkdir_symlink_link",
+        test_name!(),
         &[
-            sys::IORING_OP_RENAMEAT,
-            sys::IORING_OP_UNLINKAT,
-            sys::IORING_OP_MKDIRAT,
-            sys::IORING_OP_SYMLINKAT,
-            sys::IORING_OP_LINKAT,
+            opcode::RenameAt::CODE,
+            opcode::UnlinkAt::CODE,
+            opcode::MkDirAt::CODE,
+            opcode::SymlinkAt::CODE,
+            opcode::LinkAt::CODE,
         ],
         8,
         |_backend, ring| {
@@ -742,14 +733,14 @@ fn path_ops_rename_unlink_mkdir_symlink_link() {
 
 #[test]
 fn xattrs_set_and_get_by_path_and_fd() {
-    let test = "xattrs_set_and_get_by_path_and_fd";
+    let test = test_name!();
     common::for_each_backend(
         test,
         &[
-            sys::IORING_OP_SETXATTR,
-            sys::IORING_OP_GETXATTR,
-            sys::IORING_OP_FSETXATTR,
-            sys::IORING_OP_FGETXATTR,
+            opcode::SetXattr::CODE,
+            opcode::GetXattr::CODE,
+            opcode::FSetXattr::CODE,
+            opcode::FGetXattr::CODE,
         ],
         8,
         |_backend, ring| {
@@ -825,8 +816,8 @@ fn xattrs_set_and_get_by_path_and_fd() {
 #[test]
 fn splice_file_to_pipe_to_file_and_tee() {
     common::for_each_backend(
-        "splice_file_to_pipe_to_file_and_tee",
-        &[sys::IORING_OP_SPLICE, sys::IORING_OP_TEE],
+        test_name!(),
+        &[opcode::Splice::CODE, opcode::Tee::CODE],
         8,
         |_backend, ring| {
             let data = pattern(4000, 7);
@@ -872,8 +863,8 @@ fn splice_file_to_pipe_to_file_and_tee() {
 #[test]
 fn splice_from_a_fixed_file() {
     common::for_each_backend(
-        "splice_from_a_fixed_file",
-        &[sys::IORING_OP_SPLICE],
+        test_name!(),
+        &[opcode::Splice::CODE],
         8,
         |_backend, ring| {
             let data = pattern(600, 3);
@@ -894,12 +885,8 @@ fn splice_from_a_fixed_file() {
 #[test]
 fn pipe_creates_fds_and_direct_slots() {
     common::for_each_backend(
-        "pipe_creates_fds_and_direct_slots",
-        &[
-            sys::IORING_OP_PIPE,
-            sys::IORING_OP_READ,
-            sys::IORING_OP_WRITE,
-        ],
+        test_name!(),
+        &[opcode::Pipe::CODE, opcode::Read::CODE, opcode::Write::CODE],
         8,
         |_backend, ring| {
             let mut fds: [RawFd; 2] = [-1, -1];
@@ -963,8 +950,8 @@ fn pipe_creates_fds_and_direct_slots() {
 #[test]
 fn rw_flags_and_ioprio() {
     common::for_each_backend(
-        "rw_flags_and_ioprio",
-        &[sys::IORING_OP_READ, sys::IORING_OP_WRITE],
+        test_name!(),
+        &[opcode::Read::CODE, opcode::Write::CODE],
         8,
         |_backend, ring| {
             let file = temp_with(b"0123456789");
@@ -1004,12 +991,12 @@ fn rw_flags_and_ioprio() {
 #[test]
 fn provide_buffers_read_select_and_remove() {
     common::for_each_backend(
-        "provide_buffers_read_select_and_remove",
+        test_name!(),
         &[
-            sys::IORING_OP_PROVIDE_BUFFERS,
-            sys::IORING_OP_REMOVE_BUFFERS,
-            sys::IORING_OP_READ,
-            sys::IORING_OP_READV,
+            opcode::ProvideBuffers::CODE,
+            opcode::RemoveBuffers::CODE,
+            opcode::Read::CODE,
+            opcode::Readv::CODE,
         ],
         8,
         |_backend, ring| {
@@ -1068,11 +1055,8 @@ fn provide_buffers_read_select_and_remove() {
 #[test]
 fn read_multishot_on_a_pipe_with_provided_buffers() {
     common::for_each_backend(
-        "read_multishot_on_a_pipe_with_provided_buffers",
-        &[
-            sys::IORING_OP_READ_MULTISHOT,
-            sys::IORING_OP_PROVIDE_BUFFERS,
-        ],
+        test_name!(),
+        &[opcode::ReadMulti::CODE, opcode::ProvideBuffers::CODE],
         8,
         |_backend, ring| {
             let mut mem = vec![0u8; 4 * 32];
@@ -1116,8 +1100,8 @@ fn read_multishot_on_a_pipe_with_provided_buffers() {
 #[test]
 fn files_update_replaces_and_allocates_slots() {
     common::for_each_backend(
-        "files_update_replaces_and_allocates_slots",
-        &[sys::IORING_OP_FILES_UPDATE, sys::IORING_OP_READ],
+        test_name!(),
+        &[opcode::FilesUpdate::CODE, opcode::Read::CODE],
         8,
         |_backend, ring| {
             let a = temp_with(b"AAAA");
@@ -1161,8 +1145,8 @@ fn files_update_replaces_and_allocates_slots() {
 #[test]
 fn fixed_fd_install_makes_a_plain_fd() {
     common::for_each_backend(
-        "fixed_fd_install_makes_a_plain_fd",
-        &[sys::IORING_OP_FIXED_FD_INSTALL, sys::IORING_OP_OPENAT],
+        test_name!(),
+        &[opcode::FixedFdInstall::CODE, opcode::OpenAt::CODE],
         8,
         |_backend, ring| {
             common::raw_register_files_sparse(ring, 2);

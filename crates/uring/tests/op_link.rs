@@ -1,6 +1,7 @@
 //! Ordering on the real kernel: links (a failure cancels the rest), hardlinks, drain,
 //! `CQE_SKIP_SUCCESS`, and the classic chain of writes linked to an fsync.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
@@ -17,8 +18,8 @@ fn results_by_user_data(mut cqes: Vec<Cqe>) -> Vec<(u64, i32)> {
 #[test]
 fn link_failure_cancels_the_rest() {
     common::for_each_backend(
-        "link_failure_cancels_the_rest",
-        &[sys::IORING_OP_WRITE, sys::IORING_OP_NOP],
+        test_name!(),
+        &[opcode::Write::CODE, opcode::Nop::CODE],
         8,
         |_backend, ring| {
             let file = tempfile::tempfile().unwrap();
@@ -58,38 +59,33 @@ fn link_failure_cancels_the_rest() {
 
 #[test]
 fn link_short_read_breaks_the_chain() {
-    common::for_each_backend(
-        "link_short_read_breaks_the_chain",
-        &[sys::IORING_OP_READ],
-        8,
-        |_backend, ring| {
-            let file = tempfile::tempfile().unwrap();
-            file.write_all_at(b"0123456789", 0).unwrap();
-            let mut buf = [0u8; 100];
-            let sqes = [
-                opcode::Read::new(&file, buf.as_mut_ptr(), 100)
-                    .build()
-                    .flags(SqeFlags::IO_LINK)
-                    .user_data(1),
-                opcode::Nop::new().build().user_data(2),
-            ];
-            // SAFETY: `buf` outlives the request.
-            let got = results_by_user_data(unsafe { run(ring, &sqes, 2) });
-            assert_eq!(
-                got,
-                [(1, 10), (2, -libc::ECANCELED)],
-                "a short read fails the link"
-            );
-            assert_eq!(&buf[..10], b"0123456789");
-        },
-    );
+    common::for_each_backend(test_name!(), &[opcode::Read::CODE], 8, |_backend, ring| {
+        let file = tempfile::tempfile().unwrap();
+        file.write_all_at(b"0123456789", 0).unwrap();
+        let mut buf = [0u8; 100];
+        let sqes = [
+            opcode::Read::new(&file, buf.as_mut_ptr(), 100)
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(1),
+            opcode::Nop::new().build().user_data(2),
+        ];
+        // SAFETY: `buf` outlives the request.
+        let got = results_by_user_data(unsafe { run(ring, &sqes, 2) });
+        assert_eq!(
+            got,
+            [(1, 10), (2, -libc::ECANCELED)],
+            "a short read fails the link"
+        );
+        assert_eq!(&buf[..10], b"0123456789");
+    });
 }
 
 #[test]
 fn hardlink_survives_failure() {
     common::for_each_backend(
-        "hardlink_survives_failure",
-        &[sys::IORING_OP_WRITE, sys::IORING_OP_NOP],
+        test_name!(),
+        &[opcode::Write::CODE, opcode::Nop::CODE],
         8,
         |_backend, ring| {
             let file = tempfile::tempfile().unwrap();
@@ -121,8 +117,8 @@ fn hardlink_survives_failure() {
 #[test]
 fn drain_waits_for_everything_before() {
     common::for_each_backend(
-        "drain_waits_for_everything_before",
-        &[sys::IORING_OP_TIMEOUT, sys::IORING_OP_NOP],
+        test_name!(),
+        &[opcode::Timeout::CODE, opcode::Nop::CODE],
         8,
         |_backend, ring| {
             let ts = Timespec::from(Duration::from_millis(80));
@@ -151,12 +147,8 @@ fn drain_waits_for_everything_before() {
 #[test]
 fn cqe_skip_success_posts_only_failures() {
     common::for_each_backend(
-        "cqe_skip_success_posts_only_failures",
-        &[
-            sys::IORING_OP_NOP,
-            sys::IORING_OP_WRITE,
-            sys::IORING_OP_FSYNC,
-        ],
+        test_name!(),
+        &[opcode::Nop::CODE, opcode::Write::CODE, opcode::Fsync::CODE],
         8,
         |_backend, ring| {
             assert!(ring.params().has_feature(sys::IORING_FEAT_CQE_SKIP));
@@ -195,10 +187,10 @@ fn cqe_skip_success_posts_only_failures() {
 
 #[test]
 fn writes_linked_to_fsync_every_flavor() {
-    let test = "writes_linked_to_fsync_every_flavor";
+    let test = test_name!();
     for_each_flavor(
         test,
-        &[sys::IORING_OP_WRITE, sys::IORING_OP_FSYNC],
+        &[opcode::Write::CODE, opcode::Fsync::CODE],
         16,
         |f, ring| {
             let file = tempfile::tempfile().unwrap();
@@ -239,8 +231,8 @@ fn link_through_an_expiring_timeout_needs_etime_success() {
     // link, unless IORING_TIMEOUT_ETIME_SUCCESS: then the CQE still says -ETIME, but
     // the chain goes on.
     common::for_each_backend(
-        "link_through_an_expiring_timeout_needs_etime_success",
-        &[sys::IORING_OP_TIMEOUT, sys::IORING_OP_NOP],
+        test_name!(),
+        &[opcode::Timeout::CODE, opcode::Nop::CODE],
         8,
         |_backend, ring| {
             let ts = Timespec::from(Duration::from_millis(40));

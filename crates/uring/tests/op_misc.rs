@@ -1,7 +1,8 @@
 //! The rest on the real kernel: NOP (injected results, file and buffer checks),
 //! MSG_RING between two rings (data and send-fd), futex wait/wake/waitv, waitid on a
 //! child process.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 use common::{reap, run, run1};
 use uring::types::{DestinationSlot, Fixed, FutexWaitV, futex2};
-use uring::{Cqe, Ring, opcode, sys};
+use uring::{Cqe, Ring, opcode};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -33,57 +34,52 @@ fn sorted(mut cqes: Vec<Cqe>) -> Vec<(u64, i32)> {
 
 #[test]
 fn nop_inject_result_and_file_checks() {
-    common::for_each_backend(
-        "nop_inject_result_and_file_checks",
-        &[sys::IORING_OP_NOP],
-        8,
-        |_backend, ring| {
-            let file = tempfile::tempfile().unwrap();
-            let sqes = [
-                opcode::Nop::new().build().user_data(1),
-                opcode::Nop::new().inject_result(12345).build().user_data(2),
-                opcode::Nop::new()
-                    .inject_result(-libc::EIO)
-                    .build()
-                    .user_data(3),
-                // IORING_NOP_FILE: a good fd passes, a bad one fails the request.
-                opcode::Nop::new().fd(file.as_raw_fd()).build().user_data(4),
-                opcode::Nop::new().fd(-1).build().user_data(5),
-                // A fixed file and a registered buffer that do not exist.
-                opcode::Nop::new().fd(Fixed(3)).build().user_data(6),
-                opcode::Nop::new().buf_index(0).build().user_data(7),
-            ];
-            assert_eq!(
-                sqes[1].as_raw().len,
-                12345,
-                "the injected result travels in len"
-            );
-            // SAFETY: NOPs reference no memory.
-            let got = sorted(unsafe { run(ring, &sqes, 7) });
-            assert_eq!(
-                got,
-                [
-                    (1, 0),
-                    (2, 12345),
-                    (3, -libc::EIO),
-                    (4, 0),
-                    (5, -libc::EBADF),
-                    (6, -libc::EBADF),
-                    (7, -libc::EFAULT)
-                ]
-            );
-            // Unknown NOP flags are refused.
-            let bad = opcode::Nop::new().nop_flags(1 << 20).build();
-            // SAFETY: as above.
-            assert_eq!(unsafe { run1(ring, bad) }.result(), -libc::EINVAL);
-        },
-    );
+    common::for_each_backend(test_name!(), &[opcode::Nop::CODE], 8, |_backend, ring| {
+        let file = tempfile::tempfile().unwrap();
+        let sqes = [
+            opcode::Nop::new().build().user_data(1),
+            opcode::Nop::new().inject_result(12345).build().user_data(2),
+            opcode::Nop::new()
+                .inject_result(-libc::EIO)
+                .build()
+                .user_data(3),
+            // IORING_NOP_FILE: a good fd passes, a bad one fails the request.
+            opcode::Nop::new().fd(file.as_raw_fd()).build().user_data(4),
+            opcode::Nop::new().fd(-1).build().user_data(5),
+            // A fixed file and a registered buffer that do not exist.
+            opcode::Nop::new().fd(Fixed(3)).build().user_data(6),
+            opcode::Nop::new().buf_index(0).build().user_data(7),
+        ];
+        assert_eq!(
+            sqes[1].as_raw().len,
+            12345,
+            "the injected result travels in len"
+        );
+        // SAFETY: NOPs reference no memory.
+        let got = sorted(unsafe { run(ring, &sqes, 7) });
+        assert_eq!(
+            got,
+            [
+                (1, 0),
+                (2, 12345),
+                (3, -libc::EIO),
+                (4, 0),
+                (5, -libc::EBADF),
+                (6, -libc::EBADF),
+                (7, -libc::EFAULT)
+            ]
+        );
+        // Unknown NOP flags are refused.
+        let bad = opcode::Nop::new().nop_flags(1 << 20).build();
+        // SAFETY: as above.
+        assert_eq!(unsafe { run1(ring, bad) }.result(), -libc::EINVAL);
+    });
 }
 
 #[test]
 fn msg_ring_data_between_two_rings() {
-    let test = "msg_ring_data_between_two_rings";
-    common::for_each_backend(test, &[sys::IORING_OP_MSG_RING], 8, |backend, a| {
+    let test = test_name!();
+    common::for_each_backend(test, &[opcode::MsgRing::CODE], 8, |backend, a| {
         let mut b = common::new_ring(backend, 8);
         let bfd = b.as_raw_fd().unwrap();
         let m = opcode::MsgRing::data(bfd, 77, 0xabc).build().user_data(1);
@@ -115,8 +111,8 @@ fn msg_ring_data_between_two_rings() {
 
 #[test]
 fn msg_ring_sends_a_fixed_file_to_another_ring() {
-    let test = "msg_ring_sends_a_fixed_file_to_another_ring";
-    let ops = [sys::IORING_OP_MSG_RING, sys::IORING_OP_READ];
+    let test = test_name!();
+    let ops = [opcode::MsgRing::CODE, opcode::Read::CODE];
     common::for_each_backend(test, &ops, 8, |backend, a| {
         let mut b = common::new_ring(backend, 8);
         let file = tempfile::tempfile().unwrap();
@@ -173,8 +169,8 @@ const FUTEX_FLAGS: u32 = futex2::SIZE_U32 | futex2::PRIVATE;
 #[test]
 fn futex_wait_and_wake() {
     common::for_each_backend(
-        "futex_wait_and_wake",
-        &[sys::IORING_OP_FUTEX_WAIT, sys::IORING_OP_FUTEX_WAKE],
+        test_name!(),
+        &[opcode::FutexWait::CODE, opcode::FutexWake::CODE],
         8,
         |_backend, ring| {
             let word = AtomicU32::new(0);
@@ -242,8 +238,8 @@ fn futex_wait_and_wake() {
 #[test]
 fn futex_waitv_reports_the_woken_index() {
     common::for_each_backend(
-        "futex_waitv_reports_the_woken_index",
-        &[sys::IORING_OP_FUTEX_WAITV, sys::IORING_OP_FUTEX_WAKE],
+        test_name!(),
+        &[opcode::FutexWaitV::CODE, opcode::FutexWake::CODE],
         8,
         |_backend, ring| {
             let words = [AtomicU32::new(0), AtomicU32::new(5), AtomicU32::new(9)];
@@ -285,8 +281,8 @@ fn futex_waitv_reports_the_woken_index() {
 #[test]
 fn waitid_reaps_a_child() {
     common::for_each_backend(
-        "waitid_reaps_a_child",
-        &[sys::IORING_OP_WAITID],
+        test_name!(),
+        &[opcode::WaitId::CODE],
         8,
         |_backend, ring| {
             for (prog, status) in [("true", 0), ("false", 1)] {

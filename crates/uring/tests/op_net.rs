@@ -3,7 +3,8 @@
 //! (multishot, parsed with `RecvMsgOut`), zero-copy sends with their notifications,
 //! shutdown, socket commands (getsockopt/setsockopt, SIOCINQ), and RECV_ZC's refusal
 //! without a zcrx queue.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::io::{Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -49,15 +50,15 @@ fn sorted(mut cqes: Vec<Cqe>) -> Vec<Cqe> {
 #[test]
 fn socket_bind_listen_accept_connect() {
     common::for_each_backend(
-        "socket_bind_listen_accept_connect",
+        test_name!(),
         &[
-            sys::IORING_OP_SOCKET,
-            sys::IORING_OP_BIND,
-            sys::IORING_OP_LISTEN,
-            sys::IORING_OP_ACCEPT,
-            sys::IORING_OP_CONNECT,
-            sys::IORING_OP_SEND,
-            sys::IORING_OP_RECV,
+            opcode::Socket::CODE,
+            opcode::Bind::CODE,
+            opcode::Listen::CODE,
+            opcode::Accept::CODE,
+            opcode::Connect::CODE,
+            opcode::Send::CODE,
+            opcode::Recv::CODE,
         ],
         32,
         |_backend, ring| {
@@ -145,8 +146,8 @@ fn socket_bind_listen_accept_connect() {
 #[test]
 fn accept_multishot_and_direct() {
     common::for_each_backend(
-        "accept_multishot_and_direct",
-        &[sys::IORING_OP_ACCEPT, sys::IORING_OP_RECV],
+        test_name!(),
+        &[opcode::Accept::CODE, opcode::Recv::CODE],
         32,
         |_backend, ring| {
             common::raw_register_files_sparse(ring, 8);
@@ -247,11 +248,11 @@ fn accept_multishot_and_direct() {
 #[test]
 fn send_recv_sendto_and_shutdown() {
     common::for_each_backend(
-        "send_recv_sendto_and_shutdown",
+        test_name!(),
         &[
-            sys::IORING_OP_SEND,
-            sys::IORING_OP_RECV,
-            sys::IORING_OP_SHUTDOWN,
+            opcode::Send::CODE,
+            opcode::Recv::CODE,
+            opcode::Shutdown::CODE,
         ],
         32,
         |_backend, ring| {
@@ -326,8 +327,8 @@ fn send_recv_sendto_and_shutdown() {
 #[test]
 fn recv_multishot_with_provided_buffers() {
     common::for_each_backend(
-        "recv_multishot_with_provided_buffers",
-        &[sys::IORING_OP_RECV, sys::IORING_OP_PROVIDE_BUFFERS],
+        test_name!(),
+        &[opcode::Recv::CODE, opcode::ProvideBuffers::CODE],
         32,
         |_backend, ring| {
             let (mut a, b) = tcp_pair();
@@ -368,8 +369,8 @@ fn recv_multishot_with_provided_buffers() {
 #[test]
 fn recv_multishot_stops_at_total_len_and_on_no_buffers() {
     common::for_each_backend(
-        "recv_multishot_stops_at_total_len_and_on_no_buffers",
-        &[sys::IORING_OP_RECV, sys::IORING_OP_PROVIDE_BUFFERS],
+        test_name!(),
+        &[opcode::Recv::CODE, opcode::ProvideBuffers::CODE],
         32,
         |_backend, ring| {
             let (mut a, b) = tcp_pair();
@@ -535,10 +536,10 @@ impl Drop for RawBufRing {
 
 #[test]
 fn recv_and_send_bundles() {
-    let test = "recv_and_send_bundles";
+    let test = test_name!();
     common::for_each_backend(
         test,
-        &[sys::IORING_OP_RECV, sys::IORING_OP_SEND],
+        &[opcode::Recv::CODE, opcode::Send::CODE],
         32,
         |_backend, ring| {
             if common::lacks_feature(
@@ -641,8 +642,8 @@ fn msghdr(
 #[test]
 fn sendmsg_and_recvmsg() {
     common::for_each_backend(
-        "sendmsg_and_recvmsg",
-        &[sys::IORING_OP_SENDMSG, sys::IORING_OP_RECVMSG],
+        test_name!(),
+        &[opcode::SendMsg::CODE, opcode::RecvMsg::CODE],
         32,
         |_backend, ring| {
             let (u1, u2) = (udp(), udp());
@@ -697,8 +698,8 @@ fn sendmsg_and_recvmsg() {
 #[test]
 fn recvmsg_multishot_parsed_with_recvmsg_out() {
     common::for_each_backend(
-        "recvmsg_multishot_parsed_with_recvmsg_out",
-        &[sys::IORING_OP_RECVMSG, sys::IORING_OP_PROVIDE_BUFFERS],
+        test_name!(),
+        &[opcode::RecvMsg::CODE, opcode::ProvideBuffers::CODE],
         32,
         |_backend, ring| {
             let rx = udp();
@@ -792,8 +793,8 @@ fn recvmsg_multishot_parsed_with_recvmsg_out() {
 #[test]
 fn send_zc_and_sendmsg_zc_post_notifications() {
     common::for_each_backend(
-        "send_zc_and_sendmsg_zc_post_notifications",
-        &[sys::IORING_OP_SEND_ZC, sys::IORING_OP_SENDMSG_ZC],
+        test_name!(),
+        &[opcode::SendZc::CODE, opcode::SendMsgZc::CODE],
         32,
         |_backend, ring| {
             let (a, b) = tcp_pair();
@@ -877,8 +878,8 @@ fn send_zc_and_sendmsg_zc_post_notifications() {
 #[test]
 fn uring_cmd_socket_options_and_queues() {
     common::for_each_backend(
-        "uring_cmd_socket_options_and_queues",
-        &[sys::IORING_OP_URING_CMD],
+        test_name!(),
+        &[opcode::UringCmd::CODE],
         32,
         |_backend, ring| {
             let (mut a, b) = tcp_pair();
@@ -958,8 +959,8 @@ fn uring_cmd_socket_options_and_queues() {
 
 #[test]
 fn recv_zc_needs_a_zcrx_queue() {
-    let test = "recv_zc_needs_a_zcrx_queue";
-    common::for_each_backend(test, &[sys::IORING_OP_RECV_ZC], 32, |_backend, ring| {
+    let test = test_name!();
+    common::for_each_backend(test, &[opcode::RecvZc::CODE], 32, |_backend, ring| {
         let (_a, b) = tcp_pair();
         // No zcrx instance is registered: the kernel refuses the request at prep.
         let r = opcode::RecvZc::new(&b, 0).ifq(0).build();
@@ -979,48 +980,43 @@ fn recv_zc_needs_a_zcrx_queue() {
 
 #[test]
 fn recv_into_an_incremental_buffer_ring_flags_buf_more() {
-    common::for_each_backend(
-        "recv_into_an_incremental_buffer_ring_flags_buf_more",
-        &[sys::IORING_OP_RECV],
-        32,
-        |_backend, ring| {
-            let (mut a, b) = tcp_pair();
-            // One 64-byte buffer consumed incrementally: two receives share it, the first CQE
-            // says the buffer has more room (IORING_CQE_F_BUF_MORE).
-            let mut rx = RawBufRing::register_with(ring, 3, 1, 64, sys::IOU_PBUF_RING_INC);
-            rx.add(0, 64);
-            rx.publish();
-            let recv = || {
-                opcode::Recv::new(&b, std::ptr::null_mut(), 0)
-                    .buf_group(3)
-                    .build()
-            };
-            a.write_all(b"first").unwrap();
-            // SAFETY: the ring's buffer outlives the request.
-            let c = unsafe { run1(ring, recv()) };
-            assert_eq!((c.result(), c.selected_buffer()), (5, Some(0)), "{c:?}");
-            assert!(c.buf_more(), "the buffer is not used up: {c:?}");
-            a.write_all(b"second").unwrap();
-            // SAFETY: as above.
-            let c = unsafe { run1(ring, recv()) };
-            assert_eq!((c.result(), c.selected_buffer()), (6, Some(0)), "{c:?}");
-            assert_eq!(
-                &rx.buf(0)[..11],
-                b"firstsecond",
-                "appended in the same buffer"
-            );
-        },
-    );
+    common::for_each_backend(test_name!(), &[opcode::Recv::CODE], 32, |_backend, ring| {
+        let (mut a, b) = tcp_pair();
+        // One 64-byte buffer consumed incrementally: two receives share it, the first CQE
+        // says the buffer has more room (IORING_CQE_F_BUF_MORE).
+        let mut rx = RawBufRing::register_with(ring, 3, 1, 64, sys::IOU_PBUF_RING_INC);
+        rx.add(0, 64);
+        rx.publish();
+        let recv = || {
+            opcode::Recv::new(&b, std::ptr::null_mut(), 0)
+                .buf_group(3)
+                .build()
+        };
+        a.write_all(b"first").unwrap();
+        // SAFETY: the ring's buffer outlives the request.
+        let c = unsafe { run1(ring, recv()) };
+        assert_eq!((c.result(), c.selected_buffer()), (5, Some(0)), "{c:?}");
+        assert!(c.buf_more(), "the buffer is not used up: {c:?}");
+        a.write_all(b"second").unwrap();
+        // SAFETY: as above.
+        let c = unsafe { run1(ring, recv()) };
+        assert_eq!((c.result(), c.selected_buffer()), (6, Some(0)), "{c:?}");
+        assert_eq!(
+            &rx.buf(0)[..11],
+            b"firstsecond",
+            "appended in the same buffer"
+        );
+    });
 }
 
 #[test]
 fn socket_direct_into_a_fixed_slot() {
     common::for_each_backend(
-        "socket_direct_into_a_fixed_slot",
+        test_name!(),
         &[
-            sys::IORING_OP_SOCKET,
-            sys::IORING_OP_CONNECT,
-            sys::IORING_OP_SEND,
+            opcode::Socket::CODE,
+            opcode::Connect::CODE,
+            opcode::Send::CODE,
         ],
         32,
         |_backend, ring| {

@@ -1,6 +1,7 @@
 //! Readiness on the real kernel: POLL_ADD (single and multishot, level), POLL_REMOVE
 //! (remove and update), EPOLL_CTL and EPOLL_WAIT.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -35,8 +36,8 @@ const POLLOUT: u32 = libc::POLLOUT as u32;
 #[test]
 fn poll_add_fires_once_on_readiness() {
     common::for_each_backend(
-        "poll_add_fires_once_on_readiness",
-        &[sys::IORING_OP_POLL_ADD],
+        test_name!(),
+        &[opcode::PollAdd::CODE],
         8,
         |_backend, ring| {
             let (r, w) = common::pipe();
@@ -81,8 +82,8 @@ fn poll_add_fires_once_on_readiness() {
 #[test]
 fn poll_multishot_then_remove() {
     common::for_each_backend(
-        "poll_multishot_then_remove",
-        &[sys::IORING_OP_POLL_ADD, sys::IORING_OP_POLL_REMOVE],
+        test_name!(),
+        &[opcode::PollAdd::CODE, opcode::PollRemove::CODE],
         8,
         |_backend, ring| {
             let (r, w) = common::pipe();
@@ -129,8 +130,8 @@ fn poll_multishot_then_remove() {
 #[test]
 fn poll_update_changes_events_and_user_data() {
     common::for_each_backend(
-        "poll_update_changes_events_and_user_data",
-        &[sys::IORING_OP_POLL_ADD, sys::IORING_OP_POLL_REMOVE],
+        test_name!(),
+        &[opcode::PollAdd::CODE, opcode::PollRemove::CODE],
         8,
         |_backend, ring| {
             // A connected socket: writable at once, not readable.
@@ -170,8 +171,8 @@ fn poll_update_changes_events_and_user_data() {
 #[test]
 fn epoll_ctl_and_epoll_wait() {
     common::for_each_backend(
-        "epoll_ctl_and_epoll_wait",
-        &[sys::IORING_OP_EPOLL_CTL, sys::IORING_OP_EPOLL_WAIT],
+        test_name!(),
+        &[opcode::EpollCtl::CODE, opcode::EpollWait::CODE],
         8,
         |_backend, ring| {
             // SAFETY: plain syscall; the fd is wrapped at once.

@@ -1,6 +1,7 @@
 //! Timeouts on the real kernel: relative, absolute (two clocks), count-based, updated,
 //! removed, multishot, and linked timeouts (plus their update).
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
@@ -28,8 +29,8 @@ fn clock_now(clock: libc::clockid_t) -> Duration {
 #[test]
 fn timeout_relative_expires_with_etime() {
     common::for_each_backend(
-        "timeout_relative_expires_with_etime",
-        &[sys::IORING_OP_TIMEOUT],
+        test_name!(),
+        &[opcode::Timeout::CODE],
         8,
         |_backend, ring| {
             let ts = Timespec::from(Duration::from_millis(60));
@@ -49,8 +50,8 @@ fn timeout_relative_expires_with_etime() {
 #[test]
 fn timeout_absolute_on_monotonic_and_realtime() {
     common::for_each_backend(
-        "timeout_absolute_on_monotonic_and_realtime",
-        &[sys::IORING_OP_TIMEOUT],
+        test_name!(),
+        &[opcode::Timeout::CODE],
         8,
         |_backend, ring| {
             for (clock, flag) in [
@@ -97,8 +98,8 @@ fn timeout_absolute_on_monotonic_and_realtime() {
 #[test]
 fn timeout_count_completes_after_n_others() {
     common::for_each_backend(
-        "timeout_count_completes_after_n_others",
-        &[sys::IORING_OP_TIMEOUT, sys::IORING_OP_NOP],
+        test_name!(),
+        &[opcode::Timeout::CODE, opcode::Nop::CODE],
         8,
         |_backend, ring| {
             let ts = Timespec::from(Duration::from_secs(30));
@@ -135,8 +136,8 @@ fn timeout_count_completes_after_n_others() {
 #[test]
 fn timeout_update_and_remove() {
     common::for_each_backend(
-        "timeout_update_and_remove",
-        &[sys::IORING_OP_TIMEOUT, sys::IORING_OP_TIMEOUT_REMOVE],
+        test_name!(),
+        &[opcode::Timeout::CODE, opcode::TimeoutRemove::CODE],
         8,
         |_backend, ring| {
             let long = Timespec::from(Duration::from_secs(30));
@@ -184,8 +185,8 @@ fn timeout_update_and_remove() {
 #[test]
 fn timeout_multishot_fires_count_times() {
     common::for_each_backend(
-        "timeout_multishot_fires_count_times",
-        &[sys::IORING_OP_TIMEOUT, sys::IORING_OP_TIMEOUT_REMOVE],
+        test_name!(),
+        &[opcode::Timeout::CODE, opcode::TimeoutRemove::CODE],
         8,
         |_backend, ring| {
             let ts = Timespec::from(Duration::from_millis(15));
@@ -235,8 +236,8 @@ fn timeout_multishot_fires_count_times() {
 #[test]
 fn link_timeout_cancels_a_slow_request() {
     common::for_each_backend(
-        "link_timeout_cancels_a_slow_request",
-        &[sys::IORING_OP_LINK_TIMEOUT, sys::IORING_OP_READ],
+        test_name!(),
+        &[opcode::LinkTimeout::CODE, opcode::Read::CODE],
         8,
         |_backend, ring| {
             let (r, _w) = common::pipe();
@@ -263,8 +264,8 @@ fn link_timeout_cancels_a_slow_request() {
 #[test]
 fn link_timeout_disarmed_by_a_fast_request() {
     common::for_each_backend(
-        "link_timeout_disarmed_by_a_fast_request",
-        &[sys::IORING_OP_LINK_TIMEOUT, sys::IORING_OP_NOP],
+        test_name!(),
+        &[opcode::LinkTimeout::CODE, opcode::Nop::CODE],
         8,
         |_backend, ring| {
             let ts = Timespec::from(Duration::from_secs(20));
@@ -288,11 +289,11 @@ fn link_timeout_disarmed_by_a_fast_request() {
 #[test]
 fn link_timeout_update_shortens_it() {
     common::for_each_backend(
-        "link_timeout_update_shortens_it",
+        test_name!(),
         &[
-            sys::IORING_OP_LINK_TIMEOUT,
-            sys::IORING_OP_TIMEOUT_REMOVE,
-            sys::IORING_OP_READ,
+            opcode::LinkTimeout::CODE,
+            opcode::TimeoutRemove::CODE,
+            opcode::Read::CODE,
         ],
         8,
         |_backend, ring| {

@@ -2,7 +2,8 @@
 //! ring memory, incremental consumption) and the raw `IORING_REGISTER_PBUF_RING`,
 //! `UNREGISTER_PBUF_RING` and `PBUF_STATUS`; reads from a pipe pick buffers, the data
 //! lands in them, and recycled buffers are picked again.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 mod register_common;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -37,7 +38,7 @@ fn payload(i: usize) -> Vec<u8> {
 
 #[test]
 fn reads_pick_buffers_and_recycled_buffers_come_back() {
-    for_each_flavor("buf_ring", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let (r, w) = pipe();
         let bufs = BufRing::new(&ring.submitter(), 3, 4, 64).unwrap();
         assert_eq!((bufs.bgid(), bufs.entries(), bufs.buf_len()), (3, 4, 64));
@@ -86,85 +87,79 @@ fn reads_pick_buffers_and_recycled_buffers_come_back() {
 
 #[test]
 fn held_buffers_are_not_picked_again_until_dropped() {
-    common::for_each_backend_only(
-        "held_buffers_are_not_picked_again_until_dropped",
-        |backend| {
-            let mut ring = common::builder(backend).build(8).unwrap();
-            let (r, w) = pipe();
-            let bufs = BufRing::new(&ring.submitter(), 9, 2, 32).unwrap();
-            let c0 = pipe_read(&mut ring, &r, &w, b"first", 9);
-            let c1 = pipe_read(&mut ring, &r, &w, b"second", 9);
-            // SAFETY: both complete reads of this ring that selected from group 9, once each.
-            let (b0, b1) = unsafe { (bufs.get(&c0).unwrap(), bufs.get(&c1).unwrap()) };
-            assert_eq!((&b0[..], &b1[..]), (&b"first"[..], &b"second"[..]));
-            // SAFETY: a repeated CQE is refused by the bookkeeping (no second borrow).
-            assert!(unsafe { bufs.get(&c0) }.is_none(), "handed out twice");
-            // Both buffers are out: the ring is empty, so the kernel has none to give.
-            let c2 = pipe_read(&mut ring, &r, &w, b"third", 9);
-            assert_eq!(c2.result(), -libc::ENOBUFS);
-            assert_eq!(c2.buffer_id(), None);
-            drop(b1);
-            // The data of the failed read is still in the pipe; it now lands in buffer 1.
-            // SAFETY: as `pipe_read`.
-            let c3 = unsafe { run1(&mut ring, select_read(&r, 4096, 9, 0xb3)) };
-            // SAFETY: as above.
-            let b3 = unsafe { bufs.get(&c3) }.unwrap();
-            assert_eq!((b3.bid(), &b3[..]), (1, &b"third"[..]));
-            assert_eq!(&b0[..], b"first", "buffer 0 untouched while held");
-            drop((b0, b3));
-            // A group nobody registered.
-            let c4 = pipe_read(&mut ring, &r, &w, b"x", 10);
-            assert_eq!(c4.result(), -libc::ENOBUFS);
-            bufs.unregister(&ring.submitter()).unwrap();
-        },
-    );
+    common::for_each_backend_only(test_name!(), |backend| {
+        let mut ring = common::builder(backend).build(8).unwrap();
+        let (r, w) = pipe();
+        let bufs = BufRing::new(&ring.submitter(), 9, 2, 32).unwrap();
+        let c0 = pipe_read(&mut ring, &r, &w, b"first", 9);
+        let c1 = pipe_read(&mut ring, &r, &w, b"second", 9);
+        // SAFETY: both complete reads of this ring that selected from group 9, once each.
+        let (b0, b1) = unsafe { (bufs.get(&c0).unwrap(), bufs.get(&c1).unwrap()) };
+        assert_eq!((&b0[..], &b1[..]), (&b"first"[..], &b"second"[..]));
+        // SAFETY: a repeated CQE is refused by the bookkeeping (no second borrow).
+        assert!(unsafe { bufs.get(&c0) }.is_none(), "handed out twice");
+        // Both buffers are out: the ring is empty, so the kernel has none to give.
+        let c2 = pipe_read(&mut ring, &r, &w, b"third", 9);
+        assert_eq!(c2.result(), -libc::ENOBUFS);
+        assert_eq!(c2.buffer_id(), None);
+        drop(b1);
+        // The data of the failed read is still in the pipe; it now lands in buffer 1.
+        // SAFETY: as `pipe_read`.
+        let c3 = unsafe { run1(&mut ring, select_read(&r, 4096, 9, 0xb3)) };
+        // SAFETY: as above.
+        let b3 = unsafe { bufs.get(&c3) }.unwrap();
+        assert_eq!((b3.bid(), &b3[..]), (1, &b"third"[..]));
+        assert_eq!(&b0[..], b"first", "buffer 0 untouched while held");
+        drop((b0, b3));
+        // A group nobody registered.
+        let c4 = pipe_read(&mut ring, &r, &w, b"x", 10);
+        assert_eq!(c4.result(), -libc::ENOBUFS);
+        bufs.unregister(&ring.submitter()).unwrap();
+    });
 }
 
 #[test]
 fn buffer_group_ids_are_exclusive_and_arguments_checked() {
-    common::for_each_backend_only(
-        "buffer_group_ids_are_exclusive_and_arguments_checked",
-        |backend| {
-            let ring = common::builder(backend).build(4).unwrap();
-            let sub = ring.submitter();
-            let bufs = BufRing::new(&sub, 5, 4, 16).unwrap();
-            assert_errno(
-                BufRing::new(&sub, 5, 4, 16),
-                libc::EEXIST,
-                "same group twice",
-            );
-            assert_eq!(
-                BufRing::new(&sub, 6, 3, 16).unwrap_err().kind(),
-                std::io::ErrorKind::InvalidInput,
-                "entries not a power of two"
-            );
-            // The raw call checks for itself: an unaligned ring is refused.
-            let mut mem = vec![0u8; 8192];
-            let reg = sys::io_uring_buf_reg {
-                ring_addr: mem.as_mut_ptr() as u64 | 8,
-                ring_entries: 4,
-                bgid: 7,
-                ..Default::default()
-            };
-            // SAFETY: the kernel refuses the unaligned address before keeping anything.
-            assert_errno(
-                unsafe { sub.register_buf_ring(&reg) },
-                libc::EINVAL,
-                "unaligned ring",
-            );
-            bufs.unregister(&sub).unwrap();
-            // Unregistered, the group can be registered again.
-            BufRing::new(&sub, 5, 4, 16)
-                .unwrap()
-                .unregister(&sub)
-                .unwrap();
-        },
-    );
+    common::for_each_backend_only(test_name!(), |backend| {
+        let ring = common::builder(backend).build(4).unwrap();
+        let sub = ring.submitter();
+        let bufs = BufRing::new(&sub, 5, 4, 16).unwrap();
+        assert_errno(
+            BufRing::new(&sub, 5, 4, 16),
+            libc::EEXIST,
+            "same group twice",
+        );
+        assert_eq!(
+            BufRing::new(&sub, 6, 3, 16).unwrap_err().kind(),
+            std::io::ErrorKind::InvalidInput,
+            "entries not a power of two"
+        );
+        // The raw call checks for itself: an unaligned ring is refused.
+        let mut mem = vec![0u8; 8192];
+        let reg = sys::io_uring_buf_reg {
+            ring_addr: mem.as_mut_ptr() as u64 | 8,
+            ring_entries: 4,
+            bgid: 7,
+            ..Default::default()
+        };
+        // SAFETY: the kernel refuses the unaligned address before keeping anything.
+        assert_errno(
+            unsafe { sub.register_buf_ring(&reg) },
+            libc::EINVAL,
+            "unaligned ring",
+        );
+        bufs.unregister(&sub).unwrap();
+        // Unregistered, the group can be registered again.
+        BufRing::new(&sub, 5, 4, 16)
+            .unwrap()
+            .unregister(&sub)
+            .unwrap();
+    });
 }
 
 #[test]
 fn kernel_allocated_ring_works_like_ours() {
-    for_each_flavor("buf_ring_mmap", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         if !has_fd(ring) {
             let e = BufRing::builder(4, 4, 64).build_mapped(ring).unwrap_err();
             assert_eq!(e.kind(), std::io::ErrorKind::Unsupported, "[{}]", f.name);
@@ -185,7 +180,7 @@ fn kernel_allocated_ring_works_like_ours() {
 
 #[test]
 fn incremental_consumption_fills_one_buffer_piece_by_piece() {
-    for_each_flavor("buf_ring_inc", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let (r, w) = pipe();
         let bufs = match BufRing::builder(2, 2, 16)
             .incremental()
@@ -193,7 +188,7 @@ fn incremental_consumption_fills_one_buffer_piece_by_piece() {
         {
             Ok(b) => b,
             Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
-                common::skip("buf_ring_inc", "kernel lacks IOU_PBUF_RING_INC (6.12)");
+                common::skip(test_name!(), "kernel lacks IOU_PBUF_RING_INC (6.12)");
                 return;
             }
             Err(e) => panic!("[{}] {e}", f.name),

@@ -1,7 +1,8 @@
 //! Registered buffers on the real kernel: `IORING_REGISTER_BUFFERS`, `BUFFERS2` (tags,
 //! sparse), `BUFFERS_UPDATE`, `UNREGISTER_BUFFERS`, `CLONE_BUFFERS`; each checked by
 //! what a `READ_FIXED` through the table does.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 mod register_common;
 
 use std::collections::BTreeSet;
@@ -41,7 +42,7 @@ fn fixed_read(
 fn read_fixed_goes_through_registered_buffers() {
     let data = pattern(8192, 3);
     let file = file_with(&data);
-    for_each_flavor("register_buffers", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let mut a = vec![0u8; 4096];
         let mut b = vec![0u8; 4096];
         let iovs = [iov(&mut a), iov(&mut b)];
@@ -91,9 +92,9 @@ fn read_fixed_goes_through_registered_buffers() {
 fn buffer_tags_post_a_cqe_when_replaced_or_unregistered() {
     let data = pattern(4096, 9);
     let file = file_with(&data);
-    for_each_flavor("register_buffers_tags", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         if common::lacks_feature(
-            "register_buffers_tags",
+            test_name!(),
             ring,
             sys::IORING_FEAT_RSRC_TAGS,
             "IORING_FEAT_RSRC_TAGS",
@@ -176,7 +177,7 @@ fn buffer_tags_post_a_cqe_when_replaced_or_unregistered() {
 fn sparse_buffer_table_is_filled_by_updates() {
     let data = pattern(4096, 17);
     let file = file_with(&data);
-    for_each_flavor("register_buffers_sparse", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let sub = ring.submitter();
         sub.register_buffers_sparse(4).unwrap();
         assert_errno(sub.register_buffers_sparse(4), libc::EBUSY, "sparse twice");
@@ -214,7 +215,7 @@ fn sparse_buffer_table_is_filled_by_updates() {
 
 #[test]
 fn cloned_buffers_work_in_the_destination_ring() {
-    common::for_each_backend_only("cloned_buffers_work_in_the_destination_ring", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let data = pattern(4096, 29);
         let file = file_with(&data);
         let mut a = vec![0u8; 1024];
@@ -232,7 +233,7 @@ fn cloned_buffers_work_in_the_destination_ring() {
             .into_iter()
             .filter(|f| f.backend == backend)
         {
-            let Some(mut dst) = common::ring("clone_buffers", &f, 8) else {
+            let Some(mut dst) = common::ring(test_name!(), &f, 8) else {
                 continue;
             };
             let dst = &mut dst;
@@ -307,29 +308,26 @@ fn cloned_buffers_work_in_the_destination_ring() {
 
 #[test]
 fn clone_from_a_ring_without_fd_uses_its_registered_index() {
-    common::for_each_backend_only(
-        "clone_from_a_ring_without_fd_uses_its_registered_index",
-        |backend| {
-            let data = pattern(4096, 41);
-            let file = file_with(&data);
-            let mut buf = vec![0u8; 4096];
-            let src = match common::builder(backend).registered_fd_only().build(4) {
-                Ok(r) => r,
-                Err(e) => {
-                    common::skip("clone_buffers registered_fd_only", &e.to_string());
-                    return;
-                }
-            };
-            assert!(src.as_raw_fd().is_none());
-            // SAFETY: `buf` outlives both rings (declared before them).
-            unsafe { src.submitter().register_buffers(&[iov(&mut buf)]) }.unwrap();
-            let mut dst = common::builder(backend).build(4).unwrap();
-            // SAFETY: as above.
-            unsafe { dst.submitter().clone_buffers(&src) }.unwrap();
-            let res = fixed_read(&mut dst, &file, buf.as_mut_ptr(), 4096, 0, 0);
-            assert_eq!(res, 4096);
-            assert_eq!(buf, data);
-            drop((dst, src));
-        },
-    );
+    common::for_each_backend_only(test_name!(), |backend| {
+        let data = pattern(4096, 41);
+        let file = file_with(&data);
+        let mut buf = vec![0u8; 4096];
+        let src = match common::builder(backend).registered_fd_only().build(4) {
+            Ok(r) => r,
+            Err(e) => {
+                common::skip("clone_buffers registered_fd_only", &e.to_string());
+                return;
+            }
+        };
+        assert!(src.as_raw_fd().is_none());
+        // SAFETY: `buf` outlives both rings (declared before them).
+        unsafe { src.submitter().register_buffers(&[iov(&mut buf)]) }.unwrap();
+        let mut dst = common::builder(backend).build(4).unwrap();
+        // SAFETY: as above.
+        unsafe { dst.submitter().clone_buffers(&src) }.unwrap();
+        let res = fixed_read(&mut dst, &file, buf.as_mut_ptr(), 4096, 0, 0);
+        assert_eq!(res, 4096);
+        assert_eq!(buf, data);
+        drop((dst, src));
+    });
 }

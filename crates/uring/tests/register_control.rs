@@ -2,7 +2,8 @@
 //! `IORING_REGISTER_SYNC_CANCEL`, `IOWQ_MAX_WORKERS`, `IOWQ_AFF`,
 //! `UNREGISTER_IOWQ_AFF`, `NAPI`, `UNREGISTER_NAPI`, `CLOCK`, `SEND_MSG_RING`,
 //! `RING_FDS`.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 mod register_common;
 
 use std::collections::BTreeSet;
@@ -42,7 +43,7 @@ fn pending_reads(ring: &mut Ring, fd: i32, bufs: &mut [[u8; 8]], ids: &[u64]) {
 
 #[test]
 fn sync_cancel_cancels_pending_reads() {
-    for_each_flavor("register_sync_cancel", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let (r, w) = pipe();
         let mut bufs = [[0u8; 8]; 3];
         pending_reads(ring, r.as_raw_fd(), &mut bufs[..1], &[7]);
@@ -120,7 +121,7 @@ fn sync_cancel_cancels_pending_reads() {
 
 #[test]
 fn iowq_max_workers_round_trip() {
-    common::for_each_backend_only("iowq_max_workers_round_trip", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let ring = common::builder(backend).build(4).unwrap();
         let sub = ring.submitter();
         let before = sub.register_iowq_max_workers(0, 0).unwrap();
@@ -176,10 +177,10 @@ fn worker_cpus() -> Vec<String> {
 
 #[test]
 fn iowq_affinity_pins_new_workers() {
-    common::for_each_backend_only("iowq_affinity_pins_new_workers", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let cpus = allowed_cpus();
         if cpus.len() < 2 {
-            common::not_applicable("register_iowq_aff", "fewer than two CPUs to choose from");
+            common::not_applicable(test_name!(), "fewer than two CPUs to choose from");
             return;
         }
         let target = *cpus.last().unwrap();
@@ -222,8 +223,8 @@ fn iowq_affinity_pins_new_workers() {
 
 #[test]
 fn napi_settings_round_trip() {
-    for_each_flavor("register_napi", &[], 4, |f, ring| {
-        if !common::register_gate("register_napi", f, &[sys::IORING_REGISTER_NAPI]) {
+    for_each_flavor(test_name!(), &[], 4, |f, ring| {
+        if !common::register_gate(test_name!(), f, &[sys::IORING_REGISTER_NAPI]) {
             return;
         }
         let sub = ring.submitter();
@@ -306,7 +307,7 @@ fn wait_until(sub: &Submitter<'_>, deadline_ns: u128) -> Duration {
 
 #[test]
 fn clock_registration_switches_absolute_waits() {
-    common::for_each_backend_only("clock_registration_switches_absolute_waits", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let ring = common::builder(backend).build(4).unwrap();
         let sub = ring.submitter();
         assert_errno(
@@ -335,7 +336,7 @@ fn clock_registration_switches_absolute_waits() {
             assert!(took < Duration::from_millis(100), "{took:?}");
         } else {
             common::not_applicable(
-                "register_clock",
+                test_name!(),
                 "boot and monotonic clocks agree (never suspended): cannot tell them apart",
             );
         }
@@ -356,7 +357,7 @@ fn msg_data(fd: i32, user_data: u64, res: u32) -> uring::Sqe {
 
 #[test]
 fn send_msg_ring_without_a_source_ring() {
-    for_each_flavor("register_send_msg_ring", &[], 4, |f, ring| {
+    for_each_flavor(test_name!(), &[], 4, |f, ring| {
         let Some(fd) = ring.as_raw_fd() else {
             // Nothing to name the target by: the blind message takes a real fd.
             return;
@@ -412,54 +413,51 @@ fn send_msg_ring_without_a_source_ring() {
 
 #[test]
 fn other_ring_fds_can_be_registered_and_used_by_index() {
-    common::for_each_backend_only(
-        "other_ring_fds_can_be_registered_and_used_by_index",
-        |backend| {
-            if backend == uring::Backend::Engine {
-                // Deliberate: the index is used with the raw io_uring_enter(2), which
-                // only the kernel answers; an engine ring is entered through its handle.
-                eprintln!(
-                    "ENGINE N/A other_ring_fds_can_be_registered_and_used_by_index: \
+    common::for_each_backend_only(test_name!(), |backend| {
+        if backend == uring::Backend::Engine {
+            // Deliberate: the index is used with the raw io_uring_enter(2), which
+            // only the kernel answers; an engine ring is entered through its handle.
+            eprintln!(
+                "ENGINE N/A other_ring_fds_can_be_registered_and_used_by_index: \
                      entered by the raw syscall, which only reaches the kernel"
-                );
-                return;
-            }
-            let mut target = common::builder(backend).build(4).unwrap();
-            let ring = common::builder(backend).build(4).unwrap();
-            let index = ring
-                .submitter()
-                .register_ring_fd_of(target.as_raw_fd().unwrap())
-                .unwrap();
-            // The index names the target ring in io_uring_enter: a NOP submitted through it
-            // lands in the target's CQ.
-            {
-                let mut sq = target.submission();
-                // SAFETY: a NOP references no memory.
-                unsafe { sq.push(&nop(77)) }.unwrap();
-            }
-            // SAFETY: no argument; the SQE pushed is a NOP.
-            let n = unsafe {
-                sys::syscall::io_uring_enter(
-                    index as i32,
-                    1,
-                    1,
-                    sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_REGISTERED_RING,
-                    std::ptr::null(),
-                    0,
-                )
-            }
-            .unwrap_or_else(|e| panic!("enter by index {index}: {e}"));
-            assert_eq!(n, 1);
-            let c = reap(&mut target, 1, LIMIT);
-            assert_eq!(c[0].user_data(), 77);
-            ring.submitter().unregister_ring_fd_index(index).unwrap();
-            let (r, _w) = pipe();
-            assert_errno(
-                ring.submitter().register_ring_fd_of(r.as_raw_fd()),
-                libc::EOPNOTSUPP,
-                "not a ring",
             );
-            assert!(has_fd(&ring));
-        },
-    );
+            return;
+        }
+        let mut target = common::builder(backend).build(4).unwrap();
+        let ring = common::builder(backend).build(4).unwrap();
+        let index = ring
+            .submitter()
+            .register_ring_fd_of(target.as_raw_fd().unwrap())
+            .unwrap();
+        // The index names the target ring in io_uring_enter: a NOP submitted through it
+        // lands in the target's CQ.
+        {
+            let mut sq = target.submission();
+            // SAFETY: a NOP references no memory.
+            unsafe { sq.push(&nop(77)) }.unwrap();
+        }
+        // SAFETY: no argument; the SQE pushed is a NOP.
+        let n = unsafe {
+            sys::syscall::io_uring_enter(
+                index as i32,
+                1,
+                1,
+                sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_REGISTERED_RING,
+                std::ptr::null(),
+                0,
+            )
+        }
+        .unwrap_or_else(|e| panic!("enter by index {index}: {e}"));
+        assert_eq!(n, 1);
+        let c = reap(&mut target, 1, LIMIT);
+        assert_eq!(c[0].user_data(), 77);
+        ring.submitter().unregister_ring_fd_index(index).unwrap();
+        let (r, _w) = pipe();
+        assert_errno(
+            ring.submitter().register_ring_fd_of(r.as_raw_fd()),
+            libc::EOPNOTSUPP,
+            "not a ring",
+        );
+        assert!(has_fd(&ring));
+    });
 }

@@ -1,7 +1,8 @@
 //! Registered files on the real kernel: `IORING_REGISTER_FILES`, `FILES2` (tags,
 //! sparse), `FILES_UPDATE`, `FILES_UPDATE2`, `UNREGISTER_FILES`, `FILE_ALLOC_RANGE`;
 //! each checked by what a read through [`Fixed`] does.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 mod register_common;
 
 use std::collections::BTreeSet;
@@ -35,7 +36,7 @@ fn read_fixed_file(ring: &mut Ring, index: u32) -> Result<Vec<u8>, i32> {
 fn fixed_files_are_read_through_their_index() {
     let (a, b, c) = (pattern(64, 1), pattern(64, 2), pattern(64, 3));
     let (fa, fb, fc) = (file_with(&a), file_with(&b), file_with(&c));
-    for_each_flavor("register_files", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let sub = ring.submitter();
         assert_errno(sub.register_files(&[]), libc::EINVAL, "empty table");
         sub.register_files(&[-1, fa.as_raw_fd()]).unwrap();
@@ -112,28 +113,25 @@ fn fixed_files_are_read_through_their_index() {
 
 #[test]
 fn the_kernel_holds_its_own_reference_to_registered_files() {
-    common::for_each_backend_only(
-        "the_kernel_holds_its_own_reference_to_registered_files",
-        |backend| {
-            let data = pattern(64, 7);
-            let mut ring = common::builder(backend).build(4).unwrap();
-            let file = file_with(&data);
-            ring.submitter()
-                .register_files(&[file.as_raw_fd()])
-                .unwrap();
-            drop(file);
-            assert_eq!(read_fixed_file(&mut ring, 0), Ok(data));
-        },
-    );
+    common::for_each_backend_only(test_name!(), |backend| {
+        let data = pattern(64, 7);
+        let mut ring = common::builder(backend).build(4).unwrap();
+        let file = file_with(&data);
+        ring.submitter()
+            .register_files(&[file.as_raw_fd()])
+            .unwrap();
+        drop(file);
+        assert_eq!(read_fixed_file(&mut ring, 0), Ok(data));
+    });
 }
 
 #[test]
 fn file_tags_post_a_cqe_when_replaced_or_unregistered() {
     let (a, b, c) = (pattern(64, 4), pattern(64, 5), pattern(64, 6));
     let (fa, fb, fc) = (file_with(&a), file_with(&b), file_with(&c));
-    for_each_flavor("register_files_tags", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         if common::lacks_feature(
-            "register_files_tags",
+            test_name!(),
             ring,
             sys::IORING_FEAT_RSRC_TAGS,
             "IORING_FEAT_RSRC_TAGS",
@@ -182,7 +180,7 @@ fn direct_opens_allocate_slots_inside_the_alloc_range() {
     let path = dir.path().join("f");
     std::fs::write(&path, &data).unwrap();
     let cpath = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
-    for_each_flavor("register_file_alloc_range", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         assert_errno(
             ring.submitter().register_file_alloc_range(0, 4),
             libc::EINVAL,

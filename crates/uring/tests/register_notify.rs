@@ -1,7 +1,8 @@
 //! Eventfd notification, personalities and restrictions on the real kernel:
 //! `IORING_REGISTER_EVENTFD`, `EVENTFD_ASYNC`, `UNREGISTER_EVENTFD`, `PERSONALITY`,
 //! `UNREGISTER_PERSONALITY`, `RESTRICTIONS` (with `ENABLE_RINGS`).
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 mod register_common;
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -35,7 +36,7 @@ fn take(efd: &OwnedFd) -> u64 {
 
 #[test]
 fn eventfd_is_signalled_per_completion() {
-    for_each_flavor("register_eventfd", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let efd = eventfd();
         let sub = ring.submitter();
         sub.register_eventfd(efd.as_raw_fd()).unwrap();
@@ -75,7 +76,7 @@ fn eventfd_is_signalled_per_completion() {
 
 #[test]
 fn async_eventfd_is_signalled_only_from_io_wq() {
-    common::for_each_backend_only("async_eventfd_is_signalled_only_from_io_wq", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         // Completions posted inline (a NOP) do not signal an async eventfd; one completed
         // by an io-wq worker (IOSQE_ASYNC) does. On the default ring the worker posts the
         // CQE itself; other flavours hand it to the submitter's task work.
@@ -115,12 +116,8 @@ fn open_with(ring: &mut Ring, path: &std::ffi::CStr, personality: u16) -> i32 {
 
 #[test]
 fn personality_carries_the_registering_credentials() {
-    for_each_flavor("register_personality", &[], 8, |f, ring| {
-        if !common::register_gate(
-            "register_personality",
-            f,
-            &[sys::IORING_REGISTER_PERSONALITY],
-        ) {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
+        if !common::register_gate(test_name!(), f, &[sys::IORING_REGISTER_PERSONALITY]) {
             return;
         }
         let sub = ring.submitter();
@@ -177,98 +174,94 @@ fn personality_carries_the_registering_credentials() {
 
 #[test]
 fn restrictions_limit_a_disabled_ring_once_enabled() {
-    common::for_each_backend_only(
-        "restrictions_limit_a_disabled_ring_once_enabled",
-        |backend| {
-            let ring = common::builder(backend).build(4).unwrap();
-            assert_errno(
-                ring.submitter()
-                    .register_restrictions(&[Restriction::sqe_op(sys::IORING_OP_NOP)]),
-                libc::EBADFD,
-                "restrictions on an enabled ring",
-            );
-            assert_errno(
-                ring.submitter().enable_rings(),
-                libc::EBADFD,
-                "enable twice",
-            );
+    common::for_each_backend_only(test_name!(), |backend| {
+        let ring = common::builder(backend).build(4).unwrap();
+        assert_errno(
+            ring.submitter()
+                .register_restrictions(&[Restriction::sqe_op(sys::IORING_OP_NOP)]),
+            libc::EBADFD,
+            "restrictions on an enabled ring",
+        );
+        assert_errno(
+            ring.submitter().enable_rings(),
+            libc::EBADFD,
+            "enable twice",
+        );
 
-            let mut ring = common::builder(backend).disabled().build(4).unwrap();
-            let sub = ring.submitter();
-            assert_errno(
-                sub.register_restrictions(&[Restriction::sqe_op(200)]),
-                libc::EINVAL,
-                "opcode out of range",
-            );
-            sub.register_restrictions(&[
-                Restriction::sqe_op(sys::IORING_OP_NOP),
-                Restriction::register_op(sys::IORING_REGISTER_PROBE as u8),
-                Restriction::sqe_flags_allowed(SqeFlags::ASYNC),
-            ])
-            .unwrap();
-            assert_errno(
-                sub.register_restrictions(&[Restriction::sqe_op(sys::IORING_OP_NOP)]),
-                libc::EBUSY,
-                "second set",
-            );
-            // Disabled: submission is refused until enabled.
-            {
-                let mut sq = ring.submission();
-                // SAFETY: a NOP references no memory.
-                unsafe { sq.push(&nop(0)) }.unwrap();
-            }
-            assert_errno(ring.submit(), libc::EBADFD, "submit while disabled");
-            ring.submitter().enable_rings().unwrap();
-            // The NOP pushed while disabled goes now.
-            ring.submit_and_wait(1).unwrap();
-            let c = common::reap(&mut ring, 1, register_common::LIMIT);
-            assert_eq!((c[0].user_data(), c[0].result()), (0, 0));
+        let mut ring = common::builder(backend).disabled().build(4).unwrap();
+        let sub = ring.submitter();
+        assert_errno(
+            sub.register_restrictions(&[Restriction::sqe_op(200)]),
+            libc::EINVAL,
+            "opcode out of range",
+        );
+        sub.register_restrictions(&[
+            Restriction::sqe_op(sys::IORING_OP_NOP),
+            Restriction::register_op(sys::IORING_REGISTER_PROBE as u8),
+            Restriction::sqe_flags_allowed(SqeFlags::ASYNC),
+        ])
+        .unwrap();
+        assert_errno(
+            sub.register_restrictions(&[Restriction::sqe_op(sys::IORING_OP_NOP)]),
+            libc::EBUSY,
+            "second set",
+        );
+        // Disabled: submission is refused until enabled.
+        {
+            let mut sq = ring.submission();
+            // SAFETY: a NOP references no memory.
+            unsafe { sq.push(&nop(0)) }.unwrap();
+        }
+        assert_errno(ring.submit(), libc::EBADFD, "submit while disabled");
+        ring.submitter().enable_rings().unwrap();
+        // The NOP pushed while disabled goes now.
+        ring.submit_and_wait(1).unwrap();
+        let c = common::reap(&mut ring, 1, register_common::LIMIT);
+        assert_eq!((c[0].user_data(), c[0].result()), (0, 0));
 
-            let mut buf = [0u8; 8];
-            let read = opcode::Read::new(Fd(0), buf.as_mut_ptr(), 8)
-                .build()
-                .user_data(2);
-            // SAFETY: NOPs reference no memory; the READ is refused before it reads (and
-            // `buf` outlives it anyway).
-            let cqes = unsafe {
-                run(
-                    &mut ring,
-                    &[
-                        nop(1),
-                        read,
-                        nop(3).flags(SqeFlags::ASYNC),
-                        nop(4).flags(SqeFlags::IO_DRAIN),
-                    ],
-                    4,
-                )
-            };
-            let mut got: Vec<(u64, i32)> =
-                cqes.iter().map(|c| (c.user_data(), c.result())).collect();
-            got.sort_unstable();
-            assert_eq!(
-                got,
-                [(1, 0), (2, -libc::EACCES), (3, 0), (4, -libc::EACCES)],
-                "READ and a flag not allowed are refused"
-            );
-            // Register opcodes: PROBE allowed, the rest refused.
-            ring.submitter().probe().unwrap();
-            assert_errno(
-                ring.submitter().register_files(&[0]),
-                libc::EACCES,
-                "register op not allowed",
-            );
-            assert_errno(
-                ring.submitter().register_personality(),
-                libc::EACCES,
-                "register op not allowed",
-            );
-        },
-    );
+        let mut buf = [0u8; 8];
+        let read = opcode::Read::new(Fd(0), buf.as_mut_ptr(), 8)
+            .build()
+            .user_data(2);
+        // SAFETY: NOPs reference no memory; the READ is refused before it reads (and
+        // `buf` outlives it anyway).
+        let cqes = unsafe {
+            run(
+                &mut ring,
+                &[
+                    nop(1),
+                    read,
+                    nop(3).flags(SqeFlags::ASYNC),
+                    nop(4).flags(SqeFlags::IO_DRAIN),
+                ],
+                4,
+            )
+        };
+        let mut got: Vec<(u64, i32)> = cqes.iter().map(|c| (c.user_data(), c.result())).collect();
+        got.sort_unstable();
+        assert_eq!(
+            got,
+            [(1, 0), (2, -libc::EACCES), (3, 0), (4, -libc::EACCES)],
+            "READ and a flag not allowed are refused"
+        );
+        // Register opcodes: PROBE allowed, the rest refused.
+        ring.submitter().probe().unwrap();
+        assert_errno(
+            ring.submitter().register_files(&[0]),
+            libc::EACCES,
+            "register op not allowed",
+        );
+        assert_errno(
+            ring.submitter().register_personality(),
+            libc::EACCES,
+            "register op not allowed",
+        );
+    });
 }
 
 #[test]
 fn required_sqe_flags_are_enforced() {
-    common::for_each_backend_only("required_sqe_flags_are_enforced", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let mut ring = common::builder(backend).disabled().build(4).unwrap();
         ring.submitter()
             .register_restrictions(&[

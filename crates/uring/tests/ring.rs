@@ -1,5 +1,6 @@
 //! Behaviour of the core ring on the real kernel, repeated over every ring flavour.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
@@ -22,7 +23,7 @@ fn push_nops(ring: &mut Ring, ids: impl IntoIterator<Item = u64>) {
 
 #[test]
 fn nop_round_trip_carries_user_data() {
-    for_each_flavor("nop_round_trip", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         for id in [0u64, 1, 0xdead_beef_cafe_f00d, u64::MAX] {
             push_nops(ring, [id]);
             assert_eq!(ring.submit_and_wait(1).unwrap(), 1, "[{}]", f.name);
@@ -41,7 +42,7 @@ fn nop_round_trip_carries_user_data() {
 
 #[test]
 fn batches_of_every_size_complete_once_each() {
-    for_each_flavor("batches", &[], 32, |f, ring| {
+    for_each_flavor(test_name!(), &[], 32, |f, ring| {
         let mut next = 0u64;
         for batch in [1usize, 2, 7, 31, 32, 16] {
             let ids: Vec<u64> = (next..next + batch as u64).collect();
@@ -69,7 +70,7 @@ fn more_submissions_than_cq_entries_lose_nothing() {
     // 8 SQ entries, 16 CQ slots; 10 rounds of 8 NOPs without reaping = 80 CQEs, 64 of
     // which must overflow into the kernel's list and come back later (NODROP).
     for f in flavors() {
-        let test = "cq_overflow";
+        let test = test_name!();
         let Some(mut ring) = common::build(test, &f, (f.build)().cq_entries(16), 8) else {
             continue;
         };
@@ -134,7 +135,7 @@ fn more_submissions_than_cq_entries_lose_nothing() {
 
 #[test]
 fn full_sq_is_an_error_and_overwrites_nothing() {
-    for_each_flavor("sq_full", &[sys::IORING_OP_NOP], 4, |f, ring| {
+    for_each_flavor(test_name!(), &[opcode::Nop::CODE], 4, |f, ring| {
         if ring.params().is_setup(sys::IORING_SETUP_SQPOLL) {
             // The poll thread consumes SQEs as they are published; the SQ only stays
             // full while unpublished, which is what we test below anyway.
@@ -167,7 +168,7 @@ fn full_sq_is_an_error_and_overwrites_nothing() {
 
 #[test]
 fn wait_with_timeout_returns_etime_on_time() {
-    for_each_flavor("wait_timeout", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let start = Instant::now();
         let err = ring
             .submitter()
@@ -190,40 +191,35 @@ fn wait_with_timeout_returns_etime_on_time() {
 
 #[test]
 fn wait_with_timeout_returns_early_when_a_cqe_arrives() {
-    for_each_flavor(
-        "wait_timeout_early",
-        &[sys::IORING_OP_TIMEOUT],
-        8,
-        |f, ring| {
-            let ts = Timespec::from(Duration::from_millis(30));
-            let t = opcode::Timeout::new(&raw const ts).build().user_data(5);
-            // SAFETY: `ts` outlives the request: we wait for its completion below.
-            unsafe { ring.submission().push(&t) }.unwrap();
-            let start = Instant::now();
-            ring.submitter()
-                .wait_timeout(1, Duration::from_secs(5))
-                .unwrap();
-            let took = start.elapsed();
-            let cqes = reap(ring, 1, LIMIT);
-            assert!(took >= Duration::from_millis(25), "[{}] {took:?}", f.name);
-            assert!(
-                took < Duration::from_secs(2),
-                "[{}] did not return early: {took:?}",
-                f.name
-            );
-            assert_eq!(
-                (cqes[0].user_data(), cqes[0].result()),
-                (5, -libc::ETIME),
-                "[{}]",
-                f.name
-            );
-        },
-    );
+    for_each_flavor(test_name!(), &[opcode::Timeout::CODE], 8, |f, ring| {
+        let ts = Timespec::from(Duration::from_millis(30));
+        let t = opcode::Timeout::new(&raw const ts).build().user_data(5);
+        // SAFETY: `ts` outlives the request: we wait for its completion below.
+        unsafe { ring.submission().push(&t) }.unwrap();
+        let start = Instant::now();
+        ring.submitter()
+            .wait_timeout(1, Duration::from_secs(5))
+            .unwrap();
+        let took = start.elapsed();
+        let cqes = reap(ring, 1, LIMIT);
+        assert!(took >= Duration::from_millis(25), "[{}] {took:?}", f.name);
+        assert!(
+            took < Duration::from_secs(2),
+            "[{}] did not return early: {took:?}",
+            f.name
+        );
+        assert_eq!(
+            (cqes[0].user_data(), cqes[0].result()),
+            (5, -libc::ETIME),
+            "[{}]",
+            f.name
+        );
+    });
 }
 
 #[test]
 fn min_wait_returns_with_what_completed() {
-    for_each_flavor("min_wait", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         if !ring.params().is_feature_min_timeout() {
             common::skip(
                 &format!("min_wait [{}]", f.name),
@@ -251,7 +247,7 @@ fn min_wait_returns_with_what_completed() {
 
 #[test]
 fn timeout_count_completes_after_n_cqes() {
-    for_each_flavor("timeout_count", &[sys::IORING_OP_TIMEOUT], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[opcode::Timeout::CODE], 8, |f, ring| {
         let ts = Timespec::from(Duration::from_secs(10));
         let t = opcode::Timeout::new(&raw const ts)
             .count(2)
@@ -279,7 +275,7 @@ fn timeout_count_completes_after_n_cqes() {
 #[test]
 fn sqpoll_goes_idle_and_is_woken() {
     common::for_each_backend_of(
-        "sqpoll_idle",
+        test_name!(),
         "sqpoll",
         &[],
         |b| b.sqpoll(Duration::from_millis(10)),
@@ -309,7 +305,7 @@ fn sqpoll_submit_makes_no_syscall_while_awake() {
     // With the poll thread awake, submit() returns the count handed over without
     // entering; the CQE still arrives.
     common::for_each_backend_of(
-        "sqpoll_awake",
+        test_name!(),
         "sqpoll",
         &[],
         |b| b.sqpoll(Duration::from_secs(2)),
@@ -327,7 +323,7 @@ fn sqpoll_submit_makes_no_syscall_while_awake() {
 #[test]
 fn sqpoll_sq_wait_returns_when_the_sq_has_room() {
     common::for_each_backend_of(
-        "sq_wait",
+        test_name!(),
         "sqpoll",
         &[],
         |b| b.sqpoll(Duration::from_millis(100)),
@@ -353,7 +349,7 @@ fn sqpoll_sq_wait_returns_when_the_sq_has_room() {
 fn rings_are_send_and_work_from_another_thread() {
     fn assert_send<T: Send>() {}
     assert_send::<Ring>();
-    common::for_each_backend_only("rings_are_send", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let mut ring = common::new_ring(backend, 4);
         let handle = std::thread::spawn(move || {
             push_nops(&mut ring, [11]);
@@ -368,7 +364,7 @@ fn rings_are_send_and_work_from_another_thread() {
 fn a_registered_ring_moved_to_another_thread_still_works() {
     // The index registered on this thread means nothing on the other one (or names
     // another ring): the ring must fall back to its plain fd there.
-    common::for_each_backend_only("registered_ring_moved", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let mut ring = common::builder(backend)
             .register_ring_fd()
             .build(4)
@@ -400,7 +396,7 @@ fn a_registered_ring_moved_to_another_thread_still_works() {
 fn large_rings_with_provided_memory_work_at_every_size() {
     // NO_MMAP sizes the memory the kernel's rings_size() will want: check it holds at
     // the largest sizes and entry widths, where a miscount would be refused or fault.
-    common::for_each_backend_only("large_no_mmap_rings", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let cases = [
             (common::builder(backend).no_mmap(), 4096),
             (common::builder(backend).no_mmap().cqe32().sqe128(), 4096),
@@ -425,7 +421,7 @@ fn large_rings_with_provided_memory_work_at_every_size() {
 fn random_batches_across_many_wraps_lose_and_duplicate_nothing() {
     // A small xorshift drives batch sizes and how much is reaped per step, so head and
     // tail wrap the 8-entry SQ and 16-slot CQ hundreds of times at every phase.
-    for_each_flavor("random_wraps", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let mut x = 0x9e37_79b9_7f4a_7c15u64;
         let mut rand = |n: u64| {
             x ^= x << 13;
@@ -472,12 +468,8 @@ fn pattern(len: usize, seed: u8) -> Vec<u8> {
 #[test]
 fn write_then_fsync_then_read_back() {
     for_each_flavor(
-        "write_fsync_read",
-        &[
-            sys::IORING_OP_WRITE,
-            sys::IORING_OP_FSYNC,
-            sys::IORING_OP_READ,
-        ],
+        test_name!(),
+        &[opcode::Write::CODE, opcode::Fsync::CODE, opcode::Read::CODE],
         8,
         |f, ring| {
             let file = tempfile::tempfile().unwrap();
@@ -522,7 +514,7 @@ fn write_then_fsync_then_read_back() {
 #[test]
 fn iopoll_on_o_direct_file() {
     use std::os::unix::fs::OpenOptionsExt;
-    let test = "iopoll_o_direct";
+    let test = test_name!();
     // The engine refuses IOPOLL (a deliberate difference: polling a device's completion
     // queue is the kernel's; user space cannot), as a kernel refuses a flag it lacks.
     if common::backends().contains(&uring::Backend::Engine) {
@@ -613,9 +605,9 @@ fn iopoll_on_o_direct_file() {
 #[test]
 fn cqe_mixed_handles_big_cqes_and_wrap() {
     common::for_each_backend_of(
-        "cqe_mixed_wrap",
+        test_name!(),
         "cqe_mixed",
-        &[sys::IORING_OP_NOP],
+        &[opcode::Nop::CODE],
         |b| b.cqe_mixed(),
         4,
         |_f, ring| {
@@ -654,7 +646,7 @@ fn cqe_mixed_handles_big_cqes_and_wrap() {
 #[test]
 fn disabled_ring_runs_nothing_until_enabled() {
     common::for_each_backend_of(
-        "r_disabled",
+        test_name!(),
         "default",
         &[],
         |b| b.disabled(),

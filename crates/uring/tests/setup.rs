@@ -1,12 +1,13 @@
 //! Setup: sizes, flags, errors users will meet, the probe.
-mod common;
+use uring_testkit as common;
+use uring_testkit::test_name;
 
 use uring::error::{MAX_CQ_ENTRIES, MAX_ENTRIES};
 use uring::{Probe, Ring, SetupError, opcode, probe, sys};
 
 #[test]
 fn zero_entries_is_refused_with_the_limit() {
-    common::for_each_backend_only("zero_entries_is_refused_with_the_limit", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let err = common::builder(backend).build(0).unwrap_err();
         assert!(
             matches!(err, SetupError::Entries { requested: 0, .. }),
@@ -19,7 +20,7 @@ fn zero_entries_is_refused_with_the_limit() {
 
 #[test]
 fn too_many_entries_names_the_maximum_and_clamp() {
-    common::for_each_backend_only("too_many_entries_names_the_maximum_and_clamp", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let err = common::builder(backend).build(MAX_ENTRIES + 1).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("32768") && msg.contains("clamp"), "{msg}");
@@ -33,7 +34,7 @@ fn too_many_entries_names_the_maximum_and_clamp() {
 
 #[test]
 fn clamp_cuts_sizes_down_to_the_maximum() {
-    common::for_each_backend_only("clamp_cuts_sizes_down_to_the_maximum", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let ring = common::builder(backend)
             .clamp()
             .cq_entries(1 << 20)
@@ -46,7 +47,7 @@ fn clamp_cuts_sizes_down_to_the_maximum() {
 
 #[test]
 fn sizes_round_up_and_cq_defaults_to_twice_sq() {
-    common::for_each_backend_only("sizes_round_up_and_cq_defaults_to_twice_sq", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let ring = common::builder(backend).build(100).unwrap();
         assert_eq!(ring.params().sq_entries(), 128);
         assert_eq!(ring.params().cq_entries(), 256);
@@ -57,61 +58,58 @@ fn sizes_round_up_and_cq_defaults_to_twice_sq() {
 
 #[test]
 fn flag_combinations_the_kernel_forbids_are_explained() {
-    common::for_each_backend_only(
-        "flag_combinations_the_kernel_forbids_are_explained",
-        |backend| {
-            let cases = [
-                (
-                    common::builder(backend).raw_flags(sys::IORING_SETUP_DEFER_TASKRUN),
-                    "SINGLE_ISSUER",
-                ),
-                (
-                    common::builder(backend).raw_flags(sys::IORING_SETUP_SQ_AFF),
-                    "SQPOLL",
-                ),
-                (
-                    common::builder(backend).raw_flags(sys::IORING_SETUP_REGISTERED_FD_ONLY),
-                    "NO_MMAP",
-                ),
-                (
-                    common::builder(backend).raw_flags(sys::IORING_SETUP_TASKRUN_FLAG),
-                    "COOP_TASKRUN",
-                ),
-                (common::builder(backend).cqe32().cqe_mixed(), "exclusive"),
-                (
-                    common::builder(backend)
-                        .sqpoll(std::time::Duration::from_millis(1))
-                        .coop_taskrun(),
-                    "SQPOLL",
-                ),
-            ];
-            for (builder, word) in cases {
-                let err = builder.build(8).unwrap_err();
-                assert!(matches!(err, SetupError::Flags { .. }), "{err:?}");
-                assert!(err.to_string().contains(word), "{err}");
-                // The kernel agrees that these are invalid: the same flags, unchecked, fail
-                // with EINVAL at the system call.
-                let mut p = sys::io_uring_params {
-                    flags: builder.flags(),
-                    ..Default::default()
-                };
-                // SAFETY: no NO_MMAP here except with REGISTERED_FD_ONLY, refused by the kernel
-                // before it reads user_addr (0).
-                let r = unsafe { sys::syscall::io_uring_setup(8, &mut p) };
-                assert_eq!(
-                    r.unwrap_err().raw_os_error(),
-                    Some(libc::EINVAL),
-                    "{}",
-                    builder.flags()
-                );
-            }
-        },
-    );
+    common::for_each_backend_only(test_name!(), |backend| {
+        let cases = [
+            (
+                common::builder(backend).raw_flags(sys::IORING_SETUP_DEFER_TASKRUN),
+                "SINGLE_ISSUER",
+            ),
+            (
+                common::builder(backend).raw_flags(sys::IORING_SETUP_SQ_AFF),
+                "SQPOLL",
+            ),
+            (
+                common::builder(backend).raw_flags(sys::IORING_SETUP_REGISTERED_FD_ONLY),
+                "NO_MMAP",
+            ),
+            (
+                common::builder(backend).raw_flags(sys::IORING_SETUP_TASKRUN_FLAG),
+                "COOP_TASKRUN",
+            ),
+            (common::builder(backend).cqe32().cqe_mixed(), "exclusive"),
+            (
+                common::builder(backend)
+                    .sqpoll(std::time::Duration::from_millis(1))
+                    .coop_taskrun(),
+                "SQPOLL",
+            ),
+        ];
+        for (builder, word) in cases {
+            let err = builder.build(8).unwrap_err();
+            assert!(matches!(err, SetupError::Flags { .. }), "{err:?}");
+            assert!(err.to_string().contains(word), "{err}");
+            // The kernel agrees that these are invalid: the same flags, unchecked, fail
+            // with EINVAL at the system call.
+            let mut p = sys::io_uring_params {
+                flags: builder.flags(),
+                ..Default::default()
+            };
+            // SAFETY: no NO_MMAP here except with REGISTERED_FD_ONLY, refused by the kernel
+            // before it reads user_addr (0).
+            let r = unsafe { sys::syscall::io_uring_setup(8, &mut p) };
+            assert_eq!(
+                r.unwrap_err().raw_os_error(),
+                Some(libc::EINVAL),
+                "{}",
+                builder.flags()
+            );
+        }
+    });
 }
 
 #[test]
 fn unknown_flags_say_the_kernel_refused_them() {
-    common::for_each_backend_only("unknown_flags_say_the_kernel_refused_them", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let err = common::builder(backend)
             .raw_flags(1 << 30)
             .build(8)
@@ -155,7 +153,7 @@ fn probe_reports_the_core_opcodes() {
 
 #[test]
 fn register_ring_fd_round_trip() {
-    common::for_each_backend_only("register_ring_fd_round_trip", |backend| {
+    common::for_each_backend_only(test_name!(), |backend| {
         let mut ring = common::builder(backend)
             .register_ring_fd()
             .build(4)
@@ -181,7 +179,7 @@ fn seccomp_child() {
     if std::env::var("URING_TEST_SECCOMP_CHILD").is_err() {
         return;
     }
-    install_seccomp_deny_io_uring_setup();
+    common::deny_io_uring_setup().expect("install the seccomp filter");
     let err = common::builder(uring::Backend::Kernel)
         .build(4)
         .unwrap_err();
@@ -222,7 +220,7 @@ fn seccomp_auto_child() {
     let Ok(how) = std::env::var("URING_TEST_SECCOMP_AUTO") else {
         return;
     };
-    install_seccomp_deny_io_uring_setup();
+    common::deny_io_uring_setup().expect("install the seccomp filter");
     let mut ring = match how.as_str() {
         "builder" => Ring::builder().backend(uring::Backend::Auto).build(4),
         _ => Ring::new(4),
@@ -269,42 +267,5 @@ fn auto_backend_falls_back_to_the_engine_under_seccomp() {
         );
         assert!(stdout.contains("BACKEND: engine"), "{ctx}: {stdout}");
         assert!(stdout.contains("CQE: 42 0"), "{ctx}: {stdout}");
-    }
-}
-
-fn install_seccomp_deny_io_uring_setup() {
-    // BPF: load seccomp_data.nr; if io_uring_setup return ERRNO(EPERM) else ALLOW.
-    #[repr(C)]
-    struct SockFilter(u16, u8, u8, u32);
-    #[repr(C)]
-    struct SockFprog {
-        len: u16,
-        filter: *const SockFilter,
-    }
-    const RET_ALLOW: u32 = 0x7fff_0000;
-    const RET_ERRNO: u32 = 0x0005_0000;
-    let prog = [
-        SockFilter(0x20, 0, 0, 0),                               // ld [0] (nr)
-        SockFilter(0x15, 0, 1, libc::SYS_io_uring_setup as u32), // jeq nr, 0, 1
-        SockFilter(0x06, 0, 0, RET_ERRNO | libc::EPERM as u32),  // ret ERRNO(EPERM)
-        SockFilter(0x06, 0, 0, RET_ALLOW),                       // ret ALLOW
-    ];
-    let fprog = SockFprog {
-        len: prog.len() as u16,
-        filter: prog.as_ptr(),
-    };
-    // SAFETY: plain prctl calls; the filter program outlives the call, which copies it.
-    unsafe {
-        assert_eq!(libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0);
-        assert_eq!(
-            libc::prctl(
-                libc::PR_SET_SECCOMP,
-                libc::SECCOMP_MODE_FILTER,
-                &raw const fprog
-            ),
-            0,
-            "{}",
-            std::io::Error::last_os_error()
-        );
     }
 }

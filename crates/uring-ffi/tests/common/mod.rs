@@ -3,24 +3,12 @@
 //! liburing and against ours, and the visible-skip convention of the workspace.
 #![allow(dead_code)]
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-/// Whether `URING_REQUIRE_KERNEL=1` (CI) turns skips into failures.
-pub fn require_kernel() -> bool {
-    std::env::var("URING_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
-}
-
-/// Reports a skip on the terminal (not captured by the harness), or fails the test
-/// when `URING_REQUIRE_KERNEL=1`.
-pub fn skip(test: &str, why: &str) {
-    if require_kernel() {
-        panic!("{test}: would skip, but URING_REQUIRE_KERNEL=1: {why}");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
-}
+#[allow(unused_imports)]
+pub use uring_testkit::{require_kernel, skip};
 
 /// The directory cargo put this test binary's libraries in (`target/<profile>`).
 fn target_profile_dir() -> PathBuf {

@@ -22,13 +22,13 @@
 //! variable itself: `URING_BACKEND=kernel` or `engine` runs only that half (handy for
 //! working on one), unset or `auto` runs both. We do not remove the variable from the
 //! environment: tests run on many threads, and `remove_var` there is a data race.
-#![allow(dead_code)]
-
 use std::io::Write;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use uring::{Backend, Builder, Ring, SetupError, sys};
+
+use crate::{reap, skip};
 
 /// Opcodes the engine does not offer because user space cannot do them; it refuses
 /// them as the kernel refuses an unknown opcode (absent from its probe, `-EINVAL`).
@@ -135,16 +135,12 @@ pub fn lacks_feature(test: &str, ring: &Ring, feat: u32, name: &str) -> bool {
     }
 }
 
-/// Tests known to fail on the engine for now, with the reason (which helper's area).
-/// A key is a test name as passed to the harness, or `name [flavour]` for one engine
-/// flavour (e.g. `"batches [engine/sqpoll]"`). Shrinks as the engine's ops land.
-///
-/// Each reason starts with whose area it is: A (network, poll), B (timeouts, cancel,
-/// msg_ring, futex, waitid), C (file ops, provided buffers, registrations), lead (the
-/// engine's core and register.rs). /work/notes/engine-failures.md has the latest run.
+/// Tests known to fail on the engine, with the reason. A key is a test name as passed
+/// to the harness, or `name [flavour]` for one engine flavour (e.g.
+/// `"batches [engine/sqpoll]"`); an entry whose test passes asks to be removed.
 #[rustfmt::skip]
 pub const ENGINE_PENDING: &[(&str, &str)] = &[
-    ("iowq_affinity_pins_new_workers", "C: flaky, IOWQ_AFF: a worker reports CPUs 0-1 instead of the registered CPU 1"),
+    ("iowq_affinity_pins_new_workers", "flaky, IOWQ_AFF: a worker reports CPUs 0-1 instead of the registered CPU 1"),
 ];
 
 /// A ring configuration to repeat tests over.
@@ -285,26 +281,6 @@ pub fn new_ring(backend: Backend, entries: u32) -> Ring {
         .unwrap_or_else(|e| panic!("{} ring: {e}", backend.name()))
 }
 
-/// Whether CI demands that nothing is skipped for want of kernel support.
-pub fn require_kernel() -> bool {
-    std::env::var("URING_REQUIRE_KERNEL").is_ok_and(|v| v == "1")
-}
-
-/// Reports a skip on the terminal (not captured by the test harness), and fails the
-/// test instead when `URING_REQUIRE_KERNEL=1`.
-pub fn skip(test: &str, why: &str) {
-    if require_kernel() {
-        panic!("{test}: would skip, but URING_REQUIRE_KERNEL=1: {why}");
-    }
-    let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
-}
-
-/// Reports a case that does not apply on this machine's hardware (not the kernel), so
-/// it never fails, but is always visible.
-pub fn not_applicable(test: &str, why: &str) {
-    let _ = writeln!(std::io::stderr(), "N/A  {test}: {why}");
-}
-
 /// Builds the flavour's ring, or reports the skip and returns None.
 pub fn ring(test: &str, f: &Flavor, entries: u32) -> Option<Ring> {
     build(test, f, (f.build)(), entries)
@@ -377,7 +353,7 @@ pub fn run_half(test: &str, f: &Flavor, body: impl FnOnce()) {
             );
         }
         (Err(p), None) => {
-            // A line that names the harness key, for ENGINE_PENDING and the notes.
+            // A line that names the harness key, for ENGINE_PENDING.
             let _ = writeln!(
                 std::io::stderr(),
                 "ENGINE FAIL {test} [{}]: {}",
@@ -510,28 +486,6 @@ pub fn for_each_backend_only(test: &str, mut body: impl FnMut(Backend)) {
     for b in backends() {
         run_half(test, &default_flavor(b), || body(b));
     }
-}
-
-/// Reaps exactly `n` CQEs, waiting as needed (at most `limit` overall).
-pub fn reap(ring: &mut Ring, n: usize, limit: Duration) -> Vec<uring::Cqe> {
-    let start = std::time::Instant::now();
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        out.extend(ring.completion());
-        if out.len() >= n {
-            break;
-        }
-        let left = limit
-            .checked_sub(start.elapsed())
-            .unwrap_or_else(|| panic!("timed out with {} of {n} completions: {out:?}", out.len()));
-        match ring.submitter().wait_timeout(1, left) {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ETIME) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-            Err(e) => panic!("wait failed: {e}"),
-        }
-    }
-    out
 }
 
 // ---- Helpers of the per-opcode tests (tests/op_*.rs). ----
