@@ -4,13 +4,12 @@
 //!
 //! # Backends
 //! Every body runs on [`Backend::Kernel`] and on [`Backend::Engine`]. The kernel is the
-//! oracle: a difference is a failing test, unless it is in one of the documented
-//! lists below:
-//! - [`ENGINE_EXCEPTIONS`]: opcodes user space cannot do. A test of such an opcode
-//!   prints `ENGINE N/A` and passes on the engine; any *other* opcode the engine's
-//!   probe lacks fails the test.
-//! - [`ENGINE_REGISTER_EXCEPTIONS`]: likewise for registration opcodes the engine
-//!   refuses deliberately (personality, NAPI, ring resizing, memory regions, zcrx).
+//! oracle: a difference is a failing test, except for
+//! - what the engine refuses on purpose, each with its reason in the engine's own
+//!   tables ([`uring_engine::op_support`], [`uring_engine::register_op_support`],
+//!   [`uring_engine::feature_support`]: URING_CMD, zero-copy receive, personalities,
+//!   NAPI, …): a test of it prints `ENGINE N/A` and the reason, and passes on the
+//!   engine; any other opcode or feature the engine lacks fails the test;
 //! - [`ENGINE_PENDING`]: tests known to fail on the engine while its ops are being
 //!   written, each with its reason. Their engine half still runs; a failure prints
 //!   `ENGINE PENDING` and passes, a success prints a request to remove the entry.
@@ -30,66 +29,21 @@ use uring::{Backend, Builder, Ring, SetupError, sys};
 
 use crate::{reap, skip};
 
-/// Opcodes the engine does not offer because user space cannot do them; it refuses
-/// them as the kernel refuses an unknown opcode (absent from its probe, `-EINVAL`).
-/// A test of one of them passes on the engine with a visible `ENGINE N/A`.
-pub const ENGINE_EXCEPTIONS: &[(u8, &str)] = &[
-    (
-        sys::IORING_OP_URING_CMD,
-        "driver passthrough (NVMe, ublk, socket commands) reaches a driver's \
-         ->uring_cmd, which no system call exposes",
-    ),
-    (
-        sys::IORING_OP_RECV_ZC,
-        "zero-copy receive needs a NIC queue bound to the ring (zcrx)",
-    ),
-];
-
-/// Registration opcodes the engine refuses (`-EINVAL`, as a kernel without them),
-/// deliberately: see `uring-engine/src/register.rs`. A test of one of them passes on the
-/// engine with a visible `ENGINE N/A` (after checking the engine does not list it as
-/// supported: if it ever does, the entry must go).
-pub const ENGINE_REGISTER_EXCEPTIONS: &[(u32, &str)] = &[
-    (
-        sys::IORING_REGISTER_PERSONALITY,
-        "the engine's workers cannot take on another task's credentials per request",
-    ),
-    (
-        sys::IORING_REGISTER_NAPI,
-        "NAPI busy polling polls NIC queues, which user space cannot reach",
-    ),
-    (
-        sys::IORING_REGISTER_RESIZE_RINGS,
-        "the application's views of the old rings cannot be moved safely under it",
-    ),
-    (
-        sys::IORING_REGISTER_MEM_REGION,
-        "memory regions (registered wait arguments) are the kernel's",
-    ),
-    (
-        sys::IORING_REGISTER_ZCRX_IFQ,
-        "zero-copy receive needs a NIC queue bound to the ring",
-    ),
-];
-
 /// Whether a test of the registration opcodes `ops` runs on `f`'s backend: always on
 /// the kernel (its tests check support themselves); on the engine, false with a visible
-/// `ENGINE N/A` for an opcode of [`ENGINE_REGISTER_EXCEPTIONS`], true otherwise.
+/// `ENGINE N/A` and the engine's reason for an opcode it refuses
+/// ([`uring_engine::register_op_support`]), true otherwise.
 pub fn register_gate(test: &str, f: &Flavor, ops: &[u32]) -> bool {
     if !f.is_engine() {
         return true;
     }
     let mut run = true;
     for &op in ops {
-        if let Some((_, why)) = ENGINE_REGISTER_EXCEPTIONS.iter().find(|(x, _)| *x == op) {
-            assert!(
-                !uring_engine::SUPPORTED_REGISTER_OPS.contains(&op),
-                "{test}: the engine now supports register op {op}: remove it from \
-                 ENGINE_REGISTER_EXCEPTIONS"
-            );
+        if let Err(why) = uring_engine::register_op_support(op) {
+            let name = sys::IORING_REGISTER_NAMES.get(op as usize).unwrap_or(&"?");
             let _ = writeln!(
                 std::io::stderr(),
-                "ENGINE N/A {test} [{}]: register op {op}: {why}",
+                "ENGINE N/A {test} [{}]: IORING_{name}: {why}",
                 f.name
             );
             run = false;
@@ -98,38 +52,35 @@ pub fn register_gate(test: &str, f: &Flavor, ops: &[u32]) -> bool {
     run
 }
 
-/// Features the engine does not offer, on purpose, with the reason: a test that needs
-/// one passes on the engine with a visible `ENGINE N/A`, and fails if the engine ever
-/// advertises it without the test being updated.
-pub const ENGINE_FEATURE_EXCEPTIONS: &[(u32, &str)] = &[(
-    uring::sys::IORING_FEAT_RECVSEND_BUNDLE,
-    "bundles are not implemented: the engine refuses IORING_RECVSEND_BUNDLE with EINVAL",
-)];
-
-/// Whether `ring` lacks feature `feat` (`IORING_FEAT_*`, named `name`), reporting it:
-/// on the kernel a visible skip (a failure under `URING_REQUIRE_KERNEL=1`); on the
-/// engine `ENGINE N/A` for a feature of [`ENGINE_FEATURE_EXCEPTIONS`], a failure for
-/// any other.
-pub fn lacks_feature(test: &str, ring: &Ring, feat: u32, name: &str) -> bool {
+/// Whether `ring` lacks feature `feat` (one `IORING_FEAT_*` flag), reporting it: on the
+/// kernel a visible skip (a failure under `URING_REQUIRE_KERNEL=1`); on the engine
+/// `ENGINE N/A` with the engine's reason for a feature it does not offer
+/// ([`uring_engine::feature_support`]), and a failure if what the ring reports
+/// disagrees with that.
+pub fn lacks_feature(test: &str, ring: &Ring, feat: u32) -> bool {
     let has = ring.params().has_feature(feat);
-    let exception = ENGINE_FEATURE_EXCEPTIONS.iter().find(|(f, _)| *f == feat);
+    let name = sys::IORING_FEAT_NAMES
+        .iter()
+        .find(|&&(f, _)| f == feat)
+        .map_or("?", |&(_, n)| n);
     if ring.backend() == Backend::Engine {
-        match (has, exception) {
-            (true, Some(_)) => panic!(
-                "{test}: the engine now offers {name}: take it out of ENGINE_FEATURE_EXCEPTIONS"
-            ),
-            (true, None) => false,
-            (false, Some((_, why))) => {
-                let _ = writeln!(std::io::stderr(), "ENGINE N/A {test}: {name}: {why}");
+        match (has, uring_engine::feature_support(feat)) {
+            (true, Ok(())) => false,
+            (false, Err(why)) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "ENGINE N/A {test}: IORING_FEAT_{name}: {why}"
+                );
                 true
             }
-            (false, None) => {
-                panic!("{test}: the engine lacks {name} (not in ENGINE_FEATURE_EXCEPTIONS)")
+            (true, Err(why)) => {
+                panic!("{test}: the engine reports IORING_FEAT_{name}, which it refuses: {why}")
             }
+            (false, Ok(())) => panic!("{test}: the engine lacks IORING_FEAT_{name}"),
         }
     } else {
         if !has {
-            skip(test, &format!("no {name}"));
+            skip(test, &format!("no IORING_FEAT_{name}"));
         }
         !has
     }
@@ -368,9 +319,9 @@ pub fn run_half(test: &str, f: &Flavor, body: impl FnOnce()) {
 /// Whether `ring` offers every opcode of `ops`, reporting what it lacks.
 ///
 /// On the kernel, as [`supports`] (a visible skip, a failure under
-/// `URING_REQUIRE_KERNEL=1`). On the engine, a lacking opcode listed in
-/// [`ENGINE_EXCEPTIONS`] prints `ENGINE N/A` and the test passes; any other is a
-/// failure (panic), since the engine is to do what the kernel does.
+/// `URING_REQUIRE_KERNEL=1`). On the engine, an opcode its op table refuses
+/// ([`uring_engine::op_support`]) prints `ENGINE N/A` with the reason and the test
+/// passes; a probe that lacks any other is a failure (panic).
 pub fn gate(test: &str, f: &Flavor, ring: &Ring, ops: &[u8]) -> bool {
     if ops.is_empty() {
         return true;
@@ -397,25 +348,22 @@ pub fn gate(test: &str, f: &Flavor, ring: &Ring, ops: &[u8]) -> bool {
         );
         return false;
     }
-    let unexcused: Vec<u8> = missing
-        .iter()
-        .copied()
-        .filter(|op| !ENGINE_EXCEPTIONS.iter().any(|(x, _)| x == op))
-        .collect();
-    assert!(
-        unexcused.is_empty(),
-        "{test} [{}]: the engine lacks {} (not in ENGINE_EXCEPTIONS)",
-        f.name,
-        names(&unexcused)
-    );
     for op in missing {
-        let why = ENGINE_EXCEPTIONS.iter().find(|(x, _)| *x == op).unwrap().1;
-        let _ = writeln!(
-            std::io::stderr(),
-            "ENGINE N/A {test} [{}]: {}: {why}",
-            f.name,
-            names(&[op])
-        );
+        match uring_engine::op_support(op) {
+            Err(why) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "ENGINE N/A {test} [{}]: {}: {why}",
+                    f.name,
+                    names(&[op])
+                );
+            }
+            Ok(()) => panic!(
+                "{test} [{}]: the engine's probe lacks {}, which its op table honours",
+                f.name,
+                names(&[op])
+            ),
+        }
     }
     false
 }

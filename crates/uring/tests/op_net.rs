@@ -542,12 +542,7 @@ fn recv_and_send_bundles() {
         &[opcode::Recv::CODE, opcode::Send::CODE],
         32,
         |_backend, ring| {
-            if common::lacks_feature(
-                test,
-                ring,
-                sys::IORING_FEAT_RECVSEND_BUNDLE,
-                "IORING_FEAT_RECVSEND_BUNDLE",
-            ) {
+            if common::lacks_feature(test, ring, sys::IORING_FEAT_RECVSEND_BUNDLE) {
                 return;
             }
             let (mut a, b) = tcp_pair();

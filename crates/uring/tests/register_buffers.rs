@@ -93,12 +93,7 @@ fn buffer_tags_post_a_cqe_when_replaced_or_unregistered() {
     let data = pattern(4096, 9);
     let file = file_with(&data);
     for_each_flavor(test_name!(), &[], 8, |f, ring| {
-        if common::lacks_feature(
-            test_name!(),
-            ring,
-            sys::IORING_FEAT_RSRC_TAGS,
-            "IORING_FEAT_RSRC_TAGS",
-        ) {
+        if common::lacks_feature(test_name!(), ring, sys::IORING_FEAT_RSRC_TAGS) {
             return;
         }
         let mut bufs = [vec![0u8; 512], vec![0u8; 512], vec![0u8; 512]];

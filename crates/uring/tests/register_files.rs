@@ -130,12 +130,7 @@ fn file_tags_post_a_cqe_when_replaced_or_unregistered() {
     let (a, b, c) = (pattern(64, 4), pattern(64, 5), pattern(64, 6));
     let (fa, fb, fc) = (file_with(&a), file_with(&b), file_with(&c));
     for_each_flavor(test_name!(), &[], 8, |f, ring| {
-        if common::lacks_feature(
-            test_name!(),
-            ring,
-            sys::IORING_FEAT_RSRC_TAGS,
-            "IORING_FEAT_RSRC_TAGS",
-        ) {
+        if common::lacks_feature(test_name!(), ring, sys::IORING_FEAT_RSRC_TAGS) {
             return;
         }
         let sub = ring.submitter();
