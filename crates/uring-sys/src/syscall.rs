@@ -1,7 +1,11 @@
 //! The three io_uring system calls.
 //!
-//! These are raw: they return the kernel's value or its `errno` as an
-//! [`std::io::Error`], and never touch the thread's `errno`.
+//! These are raw: they return the kernel's value, or its error as an
+//! [`std::io::Error`]. Through `libc::syscall` (setup, register, and enter with an
+//! argument) a failure sets the thread's `errno`, which is where the error is read
+//! from; the enter without an argument goes through rustix's raw system call and leaves
+//! `errno` alone. A C ABI that promises liburing's convention (`-errno`, `errno`
+//! untouched) makes its own calls, as `uring-ffi` does.
 //!
 //! Why `libc::syscall` and not rustix's `io_uring` module: rustix's wrappers fix the
 //! argument types in ways the full ABI does not allow: `io_uring_setup` returns an
