@@ -28,8 +28,8 @@ pub(crate) fn lookup(fd: i32) -> Option<Arc<Engine>> {
     map().lock().expect("ring registry").get(&fd)?.upgrade()
 }
 
-/// The first live engine ring whose fd satisfies `pred` (helper B: a duplicate of a
-/// ring's fd, recognised by `kcmp(2)`, for `IORING_OP_MSG_RING` to a fixed file).
+/// The first live engine ring whose fd satisfies `pred` (a duplicate of a ring's fd,
+/// recognised by `kcmp(2)`, for `IORING_OP_MSG_RING` to a fixed file).
 pub(crate) fn find(mut pred: impl FnMut(i32) -> bool) -> Option<Arc<Engine>> {
     let m = map().lock().expect("ring registry");
     m.iter()

@@ -198,20 +198,17 @@ impl Timers {
 
     /// No timer thread: whoever drives the ring calls [`run_expired`](Self::run_expired)
     /// (deterministic mode). Call before the first timer is armed.
-    #[allow(dead_code)]
     pub(crate) fn set_manual(&self) {
         self.manual.store(true, Ordering::Relaxed);
     }
 
     /// Runs the timers on a virtual clock starting at `start` (it advances only through
     /// [`run_expired`](Self::run_expired)). Absolute timeouts are then read on it.
-    #[allow(dead_code)]
     pub(crate) fn set_virtual_clock(&self, start: Nanos) {
         self.virtual_now.store(start, Ordering::Relaxed);
     }
 
     /// The nearest deadline of a pending timer, if any.
-    #[allow(dead_code)]
     pub(crate) fn next_deadline(&self) -> Option<Nanos> {
         self.lock().by_deadline.first().map(|&(d, _)| d)
     }

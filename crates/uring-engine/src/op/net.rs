@@ -744,15 +744,13 @@ pub(crate) fn post_notif(e: &Engine, req: &Req) {
 
 pub(crate) fn issue_send(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
     let op = req.opcode();
-    let zc = is_send_zc(op);
     let iou = req.sqe.ioprio;
     let done = req.cmd::<Net>().done;
     // (A zero-copy send's F_MORE and notification come with its completion.)
-    let finish = |req: Box<Req>, res: i32| Step::Done(req, res);
-    if zc {
+    if is_send_zc(op) {
         match sock_kind(&mut req) {
-            Err(err) => return finish(req, err),
-            Ok(k) if k & ZC == 0 => return finish(req, -libc::EOPNOTSUPP),
+            Err(err) => return Step::Done(req, err),
+            Ok(k) if k & ZC == 0 => return Step::Done(req, -libc::EOPNOTSUPP),
             Ok(_) => {}
         }
     }
@@ -760,75 +758,23 @@ pub(crate) fn issue_send(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Ste
         return wait(req, libc::POLLOUT);
     }
     let user_flags = req.op_flags() as i32;
-    let waitall = user_flags & libc::MSG_WAITALL != 0;
     let flags = user_flags | libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT;
     let bgid = req.buf_index();
-    let mut sel: Option<Selected> = None;
-    let mut one = libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
-    };
     let single = (op == sys::IORING_OP_SEND || op == sys::IORING_OP_SEND_ZC)
         && iou & sys::IORING_SEND_VECTORIZED == 0;
-    if single {
-        if req.has(sys::IOSQE_BUFFER_SELECT) {
-            match e.pbufs.select(bgid, req.sqe.len) {
-                Ok(s) => {
-                    one.iov_base = s.addr as *mut libc::c_void;
-                    one.iov_len = s.len as usize;
-                    sel = Some(s);
-                }
-                Err(err) => return finish(req, err),
-            }
-        } else {
-            let (addr, len) = (req.addr(), req.sqe.len as u64);
-            if iou & sys::IORING_RECVSEND_FIXED_BUF != 0 {
-                let buf = e
-                    .bufs
-                    .read()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(req.buf_index());
-                let ok = buf.is_some_and(|b| b.check(addr, len).is_ok());
-                if !ok {
-                    return finish(req, -libc::EFAULT);
-                }
-            }
-            one.iov_base = (addr as usize + done) as *mut libc::c_void;
-            one.iov_len = len as usize - done.min(len as usize);
-        }
+    let picked = if single {
+        send_buffer(&req, e, done)
     } else if iou & sys::IORING_RECVSEND_FIXED_BUF != 0 {
-        // SENDMSG_ZC over registered buffers: every iovec inside the buffer.
-        let buf = e
-            .bufs
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(req.buf_index());
-        let m = msg(&req).expect("sendmsg prepared its msghdr");
-        let ok = buf.is_some_and(|b| {
-            m.iov
-                .iter()
-                .all(|i| b.check(i.iov_base as u64, i.iov_len as u64).is_ok())
-        });
-        if !ok {
-            return finish(req, -libc::EFAULT);
-        }
-    }
-    let m = msg(&req).expect("send prepared its state");
-    // SAFETY: all-zero is a valid msghdr; the fields are set below.
-    let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
-    if m.addrlen > 0 {
-        h.msg_name = (&raw const m.addr).cast_mut().cast();
-        h.msg_namelen = m.addrlen;
-    }
-    if single {
-        h.msg_iov = &mut one;
-        h.msg_iovlen = 1;
+        check_fixed_iovecs(&req, e).map(|()| (EMPTY_IOV, None))
     } else {
-        h.msg_iov = m.iov.as_ptr().cast_mut();
-        h.msg_iovlen = m.iov.len();
-        h.msg_control = m.control;
-        h.msg_controllen = m.controllen;
-    }
+        Ok((EMPTY_IOV, None))
+    };
+    let (mut one, sel) = match picked {
+        Ok(b) => b,
+        Err(err) => return Step::Done(req, err),
+    };
+    let m = msg(&req).expect("send prepared its state");
+    let h = send_hdr(m, single.then_some(&mut one));
     let want = if single {
         one.iov_len
     } else {
@@ -845,28 +791,111 @@ pub(crate) fn issue_send(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Ste
         if err == -libc::EAGAIN && user_flags & libc::MSG_DONTWAIT == 0 {
             return wait(req, libc::POLLOUT);
         }
-        return finish(req, if done > 0 { done as i32 } else { err });
+        return Step::Done(req, if done > 0 { done as i32 } else { err });
     }
     let ret = ret as usize;
-    if waitall && ret > 0 && ret < want && sel.is_none() {
-        let stream = sock_kind(&mut req).unwrap_or(0) & STREAM != 0;
-        if stream {
-            req.cmd_mut::<Net>().done = done + ret;
-            if let Some(m) = msg_mut(&mut req)
-                && !single
-            {
-                advance(&mut m.iov, ret);
-                // The control data went with the first part.
-                m.control = std::ptr::null_mut();
-                m.controllen = 0;
-            }
-            return wait(req, libc::POLLOUT);
-        }
+    if user_flags & libc::MSG_WAITALL != 0
+        && ret > 0
+        && ret < want
+        && sel.is_none()
+        && sock_kind(&mut req).unwrap_or(0) & STREAM != 0
+    {
+        return send_rest(req, done + ret, ret, single);
     }
     if let Some(s) = sel {
         req.cflags |= e.pbufs.commit(bgid, s, ret as u32);
     }
-    finish(req, (done + ret) as i32)
+    Step::Done(req, (done + ret) as i32)
+}
+
+/// An empty iovec, filled in where one buffer is used.
+const EMPTY_IOV: libc::iovec = libc::iovec {
+    iov_base: std::ptr::null_mut(),
+    iov_len: 0,
+};
+
+/// The one buffer of a `SEND`/`SEND_ZC`, past what is done: a provided one
+/// (`IOSQE_BUFFER_SELECT`, returned to commit or recycle), a registered one
+/// (`IORING_RECVSEND_FIXED_BUF`, checked) or the application's.
+fn send_buffer(req: &Req, e: &Engine, done: usize) -> Result<(libc::iovec, Option<Selected>), i32> {
+    if req.has(sys::IOSQE_BUFFER_SELECT) {
+        let s = e.pbufs.select(req.buf_index(), req.sqe.len)?;
+        let one = libc::iovec {
+            iov_base: s.addr as *mut libc::c_void,
+            iov_len: s.len as usize,
+        };
+        return Ok((one, Some(s)));
+    }
+    let (addr, len) = (req.addr(), req.sqe.len as u64);
+    if req.sqe.ioprio & sys::IORING_RECVSEND_FIXED_BUF != 0 {
+        let buf = e
+            .bufs
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(req.buf_index());
+        if buf.is_none_or(|b| b.check(addr, len).is_err()) {
+            return Err(-libc::EFAULT);
+        }
+    }
+    let one = libc::iovec {
+        iov_base: (addr as usize + done) as *mut libc::c_void,
+        iov_len: len as usize - done.min(len as usize),
+    };
+    Ok((one, None))
+}
+
+/// `SENDMSG_ZC` over registered buffers: every iovec must lie inside the buffer
+/// (`-EFAULT`).
+fn check_fixed_iovecs(req: &Req, e: &Engine) -> Result<(), i32> {
+    let buf = e
+        .bufs
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(req.buf_index());
+    let m = msg(req).expect("sendmsg prepared its msghdr");
+    let ok = buf.is_some_and(|b| {
+        m.iov
+            .iter()
+            .all(|i| b.check(i.iov_base as u64, i.iov_len as u64).is_ok())
+    });
+    if ok { Ok(()) } else { Err(-libc::EFAULT) }
+}
+
+/// The `msghdr` of one send: the copied destination address, and `one` buffer or the
+/// copied iovecs with the control data.
+fn send_hdr(m: &NetMsg, one: Option<&mut libc::iovec>) -> libc::msghdr {
+    // SAFETY: all-zero is a valid msghdr; the fields are set below.
+    let mut h: libc::msghdr = unsafe { std::mem::zeroed() };
+    if m.addrlen > 0 {
+        h.msg_name = (&raw const m.addr).cast_mut().cast();
+        h.msg_namelen = m.addrlen;
+    }
+    match one {
+        Some(one) => {
+            h.msg_iov = one;
+            h.msg_iovlen = 1;
+        }
+        None => {
+            h.msg_iov = m.iov.as_ptr().cast_mut();
+            h.msg_iovlen = m.iov.len();
+            h.msg_control = m.control;
+            h.msg_controllen = m.controllen;
+        }
+    }
+    h
+}
+
+/// A short `MSG_WAITALL` send on a stream socket: `done` bytes are sent (`sent` by
+/// this attempt), the rest goes when the socket has room.
+fn send_rest(mut req: Box<Req>, done: usize, sent: usize, single: bool) -> Step {
+    req.cmd_mut::<Net>().done = done;
+    if !single && let Some(m) = msg_mut(&mut req) {
+        advance(&mut m.iov, sent);
+        // The control data went with the first part.
+        m.control = std::ptr::null_mut();
+        m.controllen = 0;
+    }
+    wait(req, libc::POLLOUT)
 }
 
 // ---- RECV, RECVMSG ----
@@ -969,163 +998,217 @@ fn recv_hdr(req: &Req, iov: *mut libc::iovec, iovlen: usize) -> libc::msghdr {
 }
 
 pub(crate) fn issue_recv(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
-    let op = req.opcode();
     let iou = req.sqe.ioprio;
     if iou & sys::IORING_RECVSEND_POLL_FIRST != 0 && !polled(&req) {
         return wait(req, libc::POLLIN);
     }
-    let multishot = iou & sys::IORING_RECV_MULTISHOT != 0;
-    let user_flags = req.op_flags() as i32;
-    let flags = user_flags | libc::MSG_DONTWAIT;
-    let select = req.has(sys::IOSQE_BUFFER_SELECT);
-    let bgid = req.buf_index();
+    let multishot_recvmsg =
+        iou & sys::IORING_RECV_MULTISHOT != 0 && req.opcode() == sys::IORING_OP_RECVMSG;
     let mut loops = 0;
     loop {
-        let done = req.cmd::<Net>().done;
-        let mut sel: Option<Selected> = None;
-        let mut one = libc::iovec {
-            iov_base: std::ptr::null_mut(),
-            iov_len: 0,
-        };
-        if select {
-            let want = if op == sys::IORING_OP_RECV {
-                req.sqe.len
-            } else {
-                msg(&req).map_or(0, |m| m.sel_len)
-            };
-            match e.pbufs.select(bgid, want) {
-                Ok(s) => {
-                    one.iov_base = s.addr as *mut libc::c_void;
-                    one.iov_len = s.len as usize;
-                    sel = Some(s);
-                }
-                Err(err) => return Step::Done(req, err),
-            }
-        } else if op == sys::IORING_OP_RECV {
-            let len = req.sqe.len as usize;
-            one.iov_base = (req.addr() as usize + done) as *mut libc::c_void;
-            one.iov_len = len - done.min(len);
-        }
-        if multishot && op == sys::IORING_OP_RECVMSG {
-            let s = sel.expect("multishot selects a buffer");
-            match recvmsg_multishot(&req, s, flags) {
-                Ok(None) => {
-                    e.pbufs.recycle(bgid, s);
-                    if user_flags & libc::MSG_DONTWAIT != 0 {
-                        return Step::Done(req, -libc::EAGAIN);
-                    }
-                    return wait(req, libc::POLLIN);
-                }
-                Ok(Some((res, finished))) => {
-                    let cflags = e.pbufs.commit(bgid, s, res as u32);
-                    if finished {
-                        req.cflags |= cflags;
-                        return Step::Done(req, res);
-                    }
-                    e.post_more(req.user_data(), res, cflags);
-                    loops += 1;
-                    // Datagram sockets do not say what is left: try again.
-                    if loops < MULTISHOT_MAX_RETRY {
-                        continue;
-                    }
-                    return wait(req, libc::POLLIN);
-                }
-                Err(err) => {
-                    e.pbufs.recycle(bgid, s);
-                    return Step::Done(req, err);
-                }
-            }
-        }
-        let mut h = if op == sys::IORING_OP_RECVMSG && !select {
-            let m = msg(&req).expect("recvmsg prepared its msghdr");
-            recv_hdr(&req, m.iov.as_ptr().cast_mut(), m.iov.len())
+        let flow = if multishot_recvmsg {
+            recvmsg_multishot_once(req, e, &mut loops)
         } else {
-            let mut h = recv_hdr(&req, &mut one, 1);
-            if op == sys::IORING_OP_RECV {
-                h.msg_name = std::ptr::null_mut();
-                h.msg_namelen = 0;
-            }
-            h
+            recv_once(req, e, &mut loops)
         };
-        // SAFETY: the msghdr points to the application's buffers (or a provided
-        // one), name and control buffers, valid until the CQE.
-        let ret = unsafe { libc::recvmsg(req.fd, &mut h, flags) };
-        if ret < 0 {
-            let err = neg_errno();
-            if let Some(s) = sel {
-                e.pbufs.recycle(bgid, s);
-            }
-            if err == -libc::EAGAIN && user_flags & libc::MSG_DONTWAIT == 0 {
-                return wait(req, libc::POLLIN);
-            }
-            return Step::Done(req, if done > 0 { done as i32 } else { err });
+        match flow {
+            Flow::Again(r) => req = r,
+            Flow::Stop(step) => return step,
         }
-        let ret = ret as usize;
-        if op == sys::IORING_OP_RECVMSG {
-            // What recvmsg(2) writes back into the application's msghdr.
-            let umsg = req.addr() as *mut libc::msghdr;
-            // SAFETY: the application's msghdr, valid until the CQE.
-            unsafe {
-                if !h.msg_name.is_null() {
-                    (&raw mut (*umsg).msg_namelen).write_unaligned(h.msg_namelen);
-                }
-                (&raw mut (*umsg).msg_controllen).write_unaligned(h.msg_controllen);
-                (&raw mut (*umsg).msg_flags).write_unaligned(h.msg_flags);
-            }
-        }
-        if user_flags & libc::MSG_WAITALL != 0 {
-            if h.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
-                req.cmd_mut::<Net>().flags |= TRUNCATED;
-            }
-            let want = req.expect.map_or(0, |w| w as usize);
-            if ret > 0 && done + ret < want && sock_kind(&mut req).unwrap_or(0) & STREAM != 0 {
-                req.cmd_mut::<Net>().done = done + ret;
-                if op == sys::IORING_OP_RECVMSG
-                    && let Some(m) = msg_mut(&mut req)
-                {
-                    advance(&mut m.iov, ret);
-                }
-                continue;
-            }
-        }
-        let total = done + ret;
-        let mut cflags = 0;
-        if ret > 0 && sock_kind(&mut req).unwrap_or(0) & HAS_INQ != 0 && inq(req.fd) > 0 {
-            cflags |= sys::IORING_CQE_F_SOCK_NONEMPTY;
-        }
-        if let Some(s) = sel {
-            if total > 0 {
-                cflags |= e.pbufs.commit(bgid, s, total as u32);
-            } else {
-                e.pbufs.recycle(bgid, s);
-            }
-        }
-        if req.cmd::<Net>().flags & TRUNCATED != 0 {
-            // MSG_WAITALL and truncated: the kernel fails the request's link.
-            req.expect = Some(i32::MAX);
-        }
-        if multishot && total > 0 {
-            let mut finished = false;
-            if req.cmd::<Net>().flags & MSHOT_LIM != 0 {
-                let left = req.cmd::<Net>().mshot_left.saturating_sub(total as u64);
-                req.cmd_mut::<Net>().mshot_left = left;
-                finished = left == 0;
-            }
-            if !finished {
-                e.post_more(req.user_data(), total as i32, cflags);
-                req.cmd_mut::<Net>().done = 0;
-                loops += 1;
-                let more = cflags & sys::IORING_CQE_F_SOCK_NONEMPTY != 0
-                    || sock_kind(&mut req).unwrap_or(0) & HAS_INQ == 0;
-                if more && loops < MULTISHOT_MAX_RETRY {
-                    continue;
-                }
-                return wait(req, libc::POLLIN);
-            }
-        }
-        req.cflags |= cflags;
-        return Step::Done(req, total as i32);
     }
+}
+
+/// What a receive leaves to do.
+enum Flow {
+    /// Receive again: the rest of a `MSG_WAITALL`, the next CQE of a multishot.
+    Again(Box<Req>),
+    /// Done for now.
+    Stop(Step),
+}
+
+/// The buffer of one receive: a provided one (`IOSQE_BUFFER_SELECT`, returned to
+/// commit or recycle), or `RECV`'s own past what is done; empty for `RECVMSG`'s
+/// iovecs.
+fn recv_buffer(req: &Req, e: &Engine, done: usize) -> Result<(libc::iovec, Option<Selected>), i32> {
+    let op = req.opcode();
+    if req.has(sys::IOSQE_BUFFER_SELECT) {
+        let want = if op == sys::IORING_OP_RECV {
+            req.sqe.len
+        } else {
+            msg(req).map_or(0, |m| m.sel_len)
+        };
+        let s = e.pbufs.select(req.buf_index(), want)?;
+        let one = libc::iovec {
+            iov_base: s.addr as *mut libc::c_void,
+            iov_len: s.len as usize,
+        };
+        return Ok((one, Some(s)));
+    }
+    if op == sys::IORING_OP_RECV {
+        let len = req.sqe.len as usize;
+        let one = libc::iovec {
+            iov_base: (req.addr() as usize + done) as *mut libc::c_void,
+            iov_len: len - done.min(len),
+        };
+        return Ok((one, None));
+    }
+    Ok((EMPTY_IOV, None))
+}
+
+/// One receive of a multishot `RECVMSG`, into a provided buffer.
+fn recvmsg_multishot_once(mut req: Box<Req>, e: &Engine, loops: &mut u32) -> Flow {
+    let user_flags = req.op_flags() as i32;
+    let bgid = req.buf_index();
+    let done = req.cmd::<Net>().done;
+    let s = match recv_buffer(&req, e, done) {
+        Ok((_, sel)) => sel.expect("multishot selects a buffer"),
+        Err(err) => return Flow::Stop(Step::Done(req, err)),
+    };
+    match recvmsg_multishot(&req, s, user_flags | libc::MSG_DONTWAIT) {
+        Ok(None) => {
+            e.pbufs.recycle(bgid, s);
+            if user_flags & libc::MSG_DONTWAIT != 0 {
+                return Flow::Stop(Step::Done(req, -libc::EAGAIN));
+            }
+            Flow::Stop(wait(req, libc::POLLIN))
+        }
+        Ok(Some((res, finished))) => {
+            let cflags = e.pbufs.commit(bgid, s, res as u32);
+            if finished {
+                req.cflags |= cflags;
+                return Flow::Stop(Step::Done(req, res));
+            }
+            e.post_more(req.user_data(), res, cflags);
+            *loops += 1;
+            // Datagram sockets do not say what is left: try again.
+            if *loops < MULTISHOT_MAX_RETRY {
+                return Flow::Again(req);
+            }
+            Flow::Stop(wait(req, libc::POLLIN))
+        }
+        Err(err) => {
+            e.pbufs.recycle(bgid, s);
+            Flow::Stop(Step::Done(req, err))
+        }
+    }
+}
+
+/// One receive of `RECV` (one shot or multishot) or a one-shot `RECVMSG`.
+fn recv_once(mut req: Box<Req>, e: &Engine, loops: &mut u32) -> Flow {
+    let op = req.opcode();
+    let user_flags = req.op_flags() as i32;
+    let bgid = req.buf_index();
+    let done = req.cmd::<Net>().done;
+    let (mut one, sel) = match recv_buffer(&req, e, done) {
+        Ok(b) => b,
+        Err(err) => return Flow::Stop(Step::Done(req, err)),
+    };
+    let mut h = if op == sys::IORING_OP_RECVMSG && !req.has(sys::IOSQE_BUFFER_SELECT) {
+        let m = msg(&req).expect("recvmsg prepared its msghdr");
+        recv_hdr(&req, m.iov.as_ptr().cast_mut(), m.iov.len())
+    } else {
+        let mut h = recv_hdr(&req, &mut one, 1);
+        if op == sys::IORING_OP_RECV {
+            h.msg_name = std::ptr::null_mut();
+            h.msg_namelen = 0;
+        }
+        h
+    };
+    // SAFETY: the msghdr points to the application's buffers (or a provided
+    // one), name and control buffers, valid until the CQE.
+    let ret = unsafe { libc::recvmsg(req.fd, &mut h, user_flags | libc::MSG_DONTWAIT) };
+    if ret < 0 {
+        let err = neg_errno();
+        if let Some(s) = sel {
+            e.pbufs.recycle(bgid, s);
+        }
+        if err == -libc::EAGAIN && user_flags & libc::MSG_DONTWAIT == 0 {
+            return Flow::Stop(wait(req, libc::POLLIN));
+        }
+        return Flow::Stop(Step::Done(req, if done > 0 { done as i32 } else { err }));
+    }
+    let ret = ret as usize;
+    if op == sys::IORING_OP_RECVMSG {
+        write_back_msghdr(&req, &h);
+    }
+    if user_flags & libc::MSG_WAITALL != 0 {
+        if h.msg_flags & (libc::MSG_TRUNC | libc::MSG_CTRUNC) != 0 {
+            req.cmd_mut::<Net>().flags |= TRUNCATED;
+        }
+        let want = req.expect.map_or(0, |w| w as usize);
+        if ret > 0 && done + ret < want && sock_kind(&mut req).unwrap_or(0) & STREAM != 0 {
+            req.cmd_mut::<Net>().done = done + ret;
+            if op == sys::IORING_OP_RECVMSG
+                && let Some(m) = msg_mut(&mut req)
+            {
+                advance(&mut m.iov, ret);
+            }
+            return Flow::Again(req);
+        }
+    }
+    recv_done(req, e, sel, done + ret, ret > 0, loops)
+}
+
+/// What `recvmsg(2)` writes back into the application's `msghdr` (`RECVMSG`).
+fn write_back_msghdr(req: &Req, h: &libc::msghdr) {
+    let umsg = req.addr() as *mut libc::msghdr;
+    // SAFETY: the application's msghdr, valid until the CQE.
+    unsafe {
+        if !h.msg_name.is_null() {
+            (&raw mut (*umsg).msg_namelen).write_unaligned(h.msg_namelen);
+        }
+        (&raw mut (*umsg).msg_controllen).write_unaligned(h.msg_controllen);
+        (&raw mut (*umsg).msg_flags).write_unaligned(h.msg_flags);
+    }
+}
+
+/// After a receive of `total` bytes in all (`got`: this attempt received some): the
+/// CQE flags, the provided buffer, and for a multishot the next receive.
+fn recv_done(
+    mut req: Box<Req>,
+    e: &Engine,
+    sel: Option<Selected>,
+    total: usize,
+    got: bool,
+    loops: &mut u32,
+) -> Flow {
+    let bgid = req.buf_index();
+    let mut cflags = 0;
+    if got && sock_kind(&mut req).unwrap_or(0) & HAS_INQ != 0 && inq(req.fd) > 0 {
+        cflags |= sys::IORING_CQE_F_SOCK_NONEMPTY;
+    }
+    if let Some(s) = sel {
+        if total > 0 {
+            cflags |= e.pbufs.commit(bgid, s, total as u32);
+        } else {
+            e.pbufs.recycle(bgid, s);
+        }
+    }
+    if req.cmd::<Net>().flags & TRUNCATED != 0 {
+        // MSG_WAITALL and truncated: the kernel fails the request's link.
+        req.expect = Some(i32::MAX);
+    }
+    if req.sqe.ioprio & sys::IORING_RECV_MULTISHOT != 0 && total > 0 {
+        let mut finished = false;
+        if req.cmd::<Net>().flags & MSHOT_LIM != 0 {
+            let n = req.cmd_mut::<Net>();
+            n.mshot_left = n.mshot_left.saturating_sub(total as u64);
+            finished = n.mshot_left == 0;
+        }
+        if !finished {
+            e.post_more(req.user_data(), total as i32, cflags);
+            req.cmd_mut::<Net>().done = 0;
+            *loops += 1;
+            let more = cflags & sys::IORING_CQE_F_SOCK_NONEMPTY != 0
+                || sock_kind(&mut req).unwrap_or(0) & HAS_INQ == 0;
+            if more && *loops < MULTISHOT_MAX_RETRY {
+                return Flow::Again(req);
+            }
+            return Flow::Stop(wait(req, libc::POLLIN));
+        }
+    }
+    req.cflags |= cflags;
+    Flow::Stop(Step::Done(req, total as i32))
 }
 
 /// One receive of a multishot `RECVMSG` into provided buffer `s`: the buffer gets an
