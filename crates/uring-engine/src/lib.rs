@@ -230,9 +230,6 @@ const REFUSED_FEATURES: [(u32, &str); 5] = [
     ),
 ];
 
-/// Every `IORING_FEAT_*` flag of 6.18 (`NO_IOWAIT` is the last).
-const ALL_FEATURES: u32 = (sys::IORING_FEAT_NO_IOWAIT << 1) - 1;
-
 const _: () = {
     let mut refused = 0;
     let mut i = 0;
@@ -241,7 +238,7 @@ const _: () = {
         i += 1;
     }
     // Each feature is either reported or refused with a reason, never both.
-    assert!(refused & FEATURES == 0 && refused | FEATURES == ALL_FEATURES);
+    assert!(refused & FEATURES == 0 && refused | FEATURES == sys::IORING_FEAT_FLAGS);
 };
 
 /// Whether the engine honours `opcode` (what its probe reports).
@@ -275,7 +272,7 @@ pub fn register_op_support(opcode: u32) -> Result<(), &'static str> {
 /// Whether the engine reports feature `feature` (one `IORING_FEAT_*` flag) in
 /// [`FEATURES`]; if not, why.
 pub fn feature_support(feature: u32) -> Result<(), &'static str> {
-    if feature.count_ones() != 1 || feature & ALL_FEATURES == 0 {
+    if feature.count_ones() != 1 || feature & sys::IORING_FEAT_FLAGS == 0 {
         return Err("not one IORING_FEAT_* flag of the 6.18 uapi");
     }
     match REFUSED_FEATURES.iter().find(|(f, _)| *f == feature) {
