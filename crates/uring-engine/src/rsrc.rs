@@ -16,6 +16,8 @@ use std::os::fd::{FromRawFd, OwnedFd};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use uring_sys as sys;
+
 /// Tags of resources that left a table, waiting to be posted.
 #[derive(Debug, Default)]
 pub(crate) struct DeadTags {
@@ -141,6 +143,34 @@ impl FileTable {
         }
         *s = file;
         Ok(())
+    }
+
+    /// `__io_fixed_fd_install`: puts `file` in slot `file_index - 1`, or in a free slot
+    /// of the allocation range for `IORING_FILE_INDEX_ALLOC` (returning it; else 0).
+    /// `-ENFILE` when no table is registered or no slot is free, `-ENXIO` for a slot
+    /// with no table, `-EINVAL` past its end.
+    pub(crate) fn install_fixed(
+        &mut self,
+        file: Arc<OwnedFd>,
+        file_index: u32,
+    ) -> Result<i32, i32> {
+        if file_index == sys::IORING_FILE_INDEX_ALLOC {
+            if !self.registered {
+                return Err(-libc::ENFILE);
+            }
+            let slot = self.alloc().ok_or(-libc::ENFILE)?;
+            self.install(slot, Some(file))?;
+            return Ok(slot as i32);
+        }
+        let slot = file_index.wrapping_sub(1);
+        if !self.registered || self.len() == 0 {
+            return Err(-libc::ENXIO);
+        }
+        if slot >= self.len() {
+            return Err(-libc::EINVAL);
+        }
+        self.install(slot, Some(file))?;
+        Ok(0)
     }
 
     /// A free slot of the allocation range (`IORING_FILE_INDEX_ALLOC`): the first

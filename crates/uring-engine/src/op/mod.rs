@@ -589,6 +589,25 @@ pub fn supported(opcode: u8) -> bool {
     support(opcode).is_ok()
 }
 
+/// Drops the first `n` bytes from `iov` (the kernel's `iov_iter_advance`).
+pub(crate) fn advance(iov: &mut Vec<libc::iovec>, mut n: usize) {
+    let mut skip = 0;
+    for v in iov.iter_mut() {
+        if n == 0 {
+            break;
+        }
+        if n >= v.iov_len {
+            n -= v.iov_len;
+            skip += 1;
+        } else {
+            v.iov_base = (v.iov_base as usize + n) as *mut libc::c_void;
+            v.iov_len -= n;
+            n = 0;
+        }
+    }
+    iov.drain(..skip);
+}
+
 /// `ioprio` must be zero for ops that take no priority (`-EINVAL`).
 #[inline]
 pub(crate) fn no_ioprio(req: &Req) -> Result<(), i32> {

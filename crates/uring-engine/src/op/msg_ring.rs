@@ -24,7 +24,6 @@ use super::{Mode, Step};
 use crate::engine::Engine;
 use crate::req::Req;
 use crate::rings::Completion;
-use crate::rsrc::FileTable;
 
 /// `IORING_MSG_RING_MASK`.
 const MSG_RING_FLAGS: u32 = sys::IORING_MSG_RING_CQE_SKIP | sys::IORING_MSG_RING_FLAGS_PASS;
@@ -98,32 +97,6 @@ fn msg_data(target: &Engine, m: &Msg) -> i32 {
     0
 }
 
-/// `__io_fixed_fd_install`: puts `file` in `slot` (`file_index`: slot + 1, or
-/// `IORING_FILE_INDEX_ALLOC`); returns the slot allocated, or 0.
-pub(crate) fn install_fixed(
-    t: &mut FileTable,
-    file: Arc<std::os::fd::OwnedFd>,
-    file_index: u32,
-) -> Result<i32, i32> {
-    if file_index == sys::IORING_FILE_INDEX_ALLOC {
-        if !t.registered {
-            return Err(-libc::ENFILE);
-        }
-        let slot = t.alloc().ok_or(-libc::ENFILE)?;
-        t.install(slot, Some(file))?;
-        return Ok(slot as i32);
-    }
-    let slot = file_index.wrapping_sub(1);
-    if !t.registered || t.len() == 0 {
-        return Err(-libc::ENXIO);
-    }
-    if slot >= t.len() {
-        return Err(-libc::EINVAL);
-    }
-    t.install(slot, Some(file))?;
-    Ok(0)
-}
-
 /// `io_msg_send_fd`.
 fn msg_send_fd(src: &Arc<Engine>, target: &Arc<Engine>, m: &Msg) -> i32 {
     if m.len != 0 {
@@ -149,7 +122,7 @@ fn msg_send_fd(src: &Arc<Engine>, target: &Arc<Engine>, m: &Msg) -> i32 {
     }
     let ret = {
         let mut t = target.files.write().expect("file table");
-        match install_fixed(&mut t, file, m.dst) {
+        match t.install_fixed(file, m.dst) {
             Ok(r) => r,
             Err(err) => return err,
         }

@@ -43,7 +43,8 @@ use std::sync::Arc;
 
 use uring_sys as sys;
 
-use super::{Mode, Step, neg_errno, reserved};
+use super::openclose::install_fixed;
+use super::{Mode, Step, advance, neg_errno, no_ioprio, reserved};
 use crate::engine::Engine;
 use crate::pbuf::Selected;
 use crate::req::Req;
@@ -147,14 +148,6 @@ fn msg_mut(req: &mut Req) -> Option<&mut NetMsg> {
 
 // ---- Helpers ----
 
-/// `io_init_req`: an opcode whose definition has no `.ioprio` refuses a priority.
-fn no_ioprio(req: &Req) -> Result<(), i32> {
-    if req.sqe.ioprio != 0 {
-        return Err(-libc::EINVAL);
-    }
-    Ok(())
-}
-
 /// Reads a `T` from application memory (`copy_from_user`); `-EFAULT` for null.
 fn read_user<T: Copy>(addr: u64) -> Result<T, i32> {
     crate::user::check(addr, size_of::<T>())?;
@@ -219,25 +212,6 @@ fn copy_iovecs(addr: u64, n: usize, too_many: i32) -> Result<Vec<libc::iovec>, i
 
 fn iov_total(iov: &[libc::iovec]) -> usize {
     iov.iter().map(|i| i.iov_len).sum()
-}
-
-/// Drops the first `n` bytes from `iov`.
-fn advance(iov: &mut Vec<libc::iovec>, mut n: usize) {
-    let mut skip = 0;
-    for v in iov.iter_mut() {
-        if n == 0 {
-            break;
-        }
-        if n >= v.iov_len {
-            n -= v.iov_len;
-            skip += 1;
-        } else {
-            v.iov_base = (v.iov_base as usize + n) as *mut libc::c_void;
-            v.iov_len -= n;
-            n = 0;
-        }
-    }
-    iov.drain(..skip);
 }
 
 /// Waits for readiness (the kernel's poll arming sets `REQ_F_POLLED`).
@@ -310,37 +284,6 @@ fn nonblocking(fd: i32, f: impl FnOnce(i32) -> i32) -> Result<i32, i32> {
     // SAFETY: as above.
     unsafe { libc::fcntl(fd, libc::F_SETFL, fl) };
     res
-}
-
-/// Installs a new file into the fixed table (`io_fixed_fd_install`): into slot
-/// `file_index - 1` (result 0), or a free slot with `IORING_FILE_INDEX_ALLOC`
-/// (result: the slot).
-pub(crate) fn install_fixed(e: &Engine, file: OwnedFd, file_index: u32) -> i32 {
-    let mut t = e.files.write().unwrap_or_else(|p| p.into_inner());
-    if file_index == sys::IORING_FILE_INDEX_ALLOC {
-        if !t.registered || t.len() == 0 {
-            return -libc::ENFILE;
-        }
-        let Some(slot) = t.alloc() else {
-            return -libc::ENFILE;
-        };
-        match t.install(slot, Some(Arc::new(file))) {
-            Ok(()) => slot as i32,
-            Err(err) => err,
-        }
-    } else {
-        if !t.registered || t.len() == 0 {
-            return -libc::ENXIO;
-        }
-        let slot = file_index - 1;
-        if slot >= t.len() {
-            return -libc::EINVAL;
-        }
-        match t.install(slot, Some(Arc::new(file))) {
-            Ok(()) => 0,
-            Err(err) => err,
-        }
-    }
 }
 
 fn is_send_zc(op: u8) -> bool {

@@ -239,29 +239,8 @@ pub(crate) fn issue_openat(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
 /// the allocation range for `IORING_FILE_INDEX_ALLOC` (returning it).
 pub(crate) fn install_fixed(e: &Engine, file: OwnedFd, file_index: u32) -> i32 {
     let mut t = e.files.write().expect("file table");
-    if file_index == sys::IORING_FILE_INDEX_ALLOC {
-        if !t.registered {
-            return -libc::ENFILE;
-        }
-        let Some(slot) = t.alloc() else {
-            return -libc::ENFILE;
-        };
-        match t.install(slot, Some(Arc::new(file))) {
-            Ok(()) => slot as i32,
-            Err(err) => err,
-        }
-    } else {
-        let slot = file_index - 1;
-        if !t.registered {
-            return -libc::ENXIO;
-        }
-        if slot >= t.len() {
-            return -libc::EINVAL;
-        }
-        match t.install(slot, Some(Arc::new(file))) {
-            Ok(()) => 0,
-            Err(err) => err,
-        }
+    match t.install_fixed(Arc::new(file), file_index) {
+        Ok(res) | Err(res) => res,
     }
 }
 
@@ -454,7 +433,7 @@ pub(crate) fn issue_pipe(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
         } else {
             slot + i as u32
         };
-        match super::msg_ring::install_fixed(&mut t, Arc::new(end), index) {
+        match t.install_fixed(Arc::new(end), index) {
             Ok(s) => {
                 slots[i] = if index == sys::IORING_FILE_INDEX_ALLOC {
                     s

@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use uring_sys as sys;
 
-use super::msg_ring::install_fixed;
 use super::{Mode, Step};
 use crate::engine::Engine;
 use crate::req::Req;
@@ -80,7 +79,7 @@ pub(crate) fn issue_files_update(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) ->
                         break;
                     }
                 };
-                match install_fixed(&mut t, file, sys::IORING_FILE_INDEX_ALLOC) {
+                match t.install_fixed(file, sys::IORING_FILE_INDEX_ALLOC) {
                     // SAFETY: as above.
                     Ok(slot) => unsafe { fds.add(done as usize).write_unaligned(slot) },
                     Err(e2) => {

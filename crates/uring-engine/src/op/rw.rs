@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use uring_sys as sys;
 
-use super::{Mode, Step, neg_errno, no_ioprio, reserved, sys_res};
+use super::{Mode, Step, advance, neg_errno, no_ioprio, reserved, sys_res};
 use crate::engine::Engine;
 use crate::reactor::poll_now;
 use crate::req::Req;
@@ -407,25 +407,6 @@ pub(crate) struct Iovecs(pub(crate) Vec<libc::iovec>);
 // SAFETY: the iovecs point into application memory whose validity until the CQE is
 // the SQE's contract; moving the pointers between threads moves no data.
 unsafe impl Send for Iovecs {}
-
-/// Drops the first `n` bytes from `iov`.
-fn advance(iov: &mut Vec<libc::iovec>, mut n: usize) {
-    let mut skip = 0;
-    for v in iov.iter_mut() {
-        if n == 0 {
-            break;
-        }
-        if n >= v.iov_len {
-            n -= v.iov_len;
-            skip += 1;
-        } else {
-            v.iov_base = (v.iov_base as usize + n) as *mut libc::c_void;
-            v.iov_len -= n;
-            n = 0;
-        }
-    }
-    iov.drain(..skip);
-}
 
 // ---- READ_MULTISHOT ----
 
