@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use uring::types::Target;
-use uring::{Ring, SqeFlags, opcode};
+use uring::{Ring, SqeFlags, SubmissionQueue, opcode};
 
 use crate::util::{
     ALIGN, AlignedBuf, CliError, EXIT_INTERRUPTED, errno_name, fmt_size, install_stop_handler,
@@ -165,6 +165,36 @@ impl Chain {
 struct Failure {
     msg: String,
     errno: Option<i32>,
+}
+
+impl Failure {
+    fn new(msg: String, errno: Option<i32>) -> Failure {
+        Failure { msg, errno }
+    }
+}
+
+impl Fault {
+    /// What the user is told.
+    fn failure(self, src: &Path, dst: &Path) -> Failure {
+        match self {
+            Fault::Shrank => {
+                Failure::new(format!("{} shrank while being copied", src.display()), None)
+            }
+            Fault::WroteNothing => Failure::new(
+                format!("writing {}: the kernel wrote nothing", dst.display()),
+                None,
+            ),
+            Fault::Errno { read, errno } => {
+                let (what, path) = if read {
+                    ("reading", src)
+                } else {
+                    ("writing", dst)
+                };
+                let msg = format!("{what} {}: {}", path.display(), errno_name(errno));
+                Failure::new(msg, Some(errno))
+            }
+        }
+    }
 }
 
 /// user_data: the slot in the high bits, what the SQE does in the low two.
@@ -381,7 +411,6 @@ fn copy(
     dst_regular: bool,
     dst_path: &Path,
 ) -> Result<Report, Failure> {
-    let fail = |msg: String, errno: Option<i32>| Failure { msg, errno };
     let align = if a.direct { ALIGN as u64 } else { 1 };
     let extents = extents(src, size, align);
     // A chunk ends at most at `size`: O_DIRECT reads past it return short, and the
@@ -395,31 +424,13 @@ fn copy(
     let data_bytes: u64 = extents.iter().map(|&(s, e)| e.min(size) - s).sum();
 
     let nchains = a.chains as usize;
-    let bs = a.bs as usize;
     // Declared before the ring, so dropped after it: the kernel may use the buffers
     // until the ring is gone.
-    let mut bufs = AlignedBuf::new(nchains * bs);
+    let mut bufs = AlignedBuf::new(nchains * a.bs as usize);
     let mut ring = Ring::builder()
         .build(a.chains * 2 + 2)
-        .map_err(|e| fail(e.to_string(), e.raw_os_error()))?;
-    let iovecs: Vec<libc::iovec> = (0..nchains)
-        .map(|i| libc::iovec {
-            iov_base: bufs.as_ptr().wrapping_add(i * bs).cast(),
-            iov_len: bs,
-        })
-        .collect();
-    // SAFETY: each iovec is one slot of `bufs`, valid for reads and writes, and `bufs`
-    // outlives the ring (declared first, dropped last).
-    let fixed_bufs = unsafe { ring.submitter().register_buffers(&iovecs) }.is_ok();
-    let fixed_files = ring
-        .submitter()
-        .register_files(&[src.as_raw_fd(), dst.as_raw_fd()])
-        .is_ok();
-    let (src_t, dst_t) = if fixed_files {
-        (Target::Fixed(0), Target::Fixed(1))
-    } else {
-        (Target::Fd(src.as_raw_fd()), Target::Fd(dst.as_raw_fd()))
-    };
+        .map_err(|e| Failure::new(e.to_string(), e.raw_os_error()))?;
+    let io = Io::register(&ring, &bufs, a, src, dst, align);
     let has_ftruncate = ring
         .submitter()
         .probe()
@@ -430,26 +441,149 @@ fn copy(
     let mut failure: Option<Failure> = None;
     let mut written_total = 0u64;
     let mut last_draw = Instant::now();
-    let base = bufs.as_ptr();
-
     loop {
         if failure.is_none() && stopped() {
-            failure = Some(fail("interrupted".into(), None));
+            failure = Some(Failure::new("interrupted".into(), None));
         }
-        // Give every idle slot its next step.
-        let mut any_in_flight = false;
+        let stopping = failure.is_some();
         let mut sq = ring.submission();
+        let any_in_flight = io.issue(
+            &mut sq,
+            &mut bufs,
+            &mut slots,
+            &mut chunks,
+            stopping,
+            &mut written_total,
+        );
+        drop(sq);
+        if !any_in_flight {
+            break;
+        }
+        match ring.submit_and_wait(1) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) => {
+                // Cannot know what is in flight any more: keep the buffers forever.
+                drop(ring);
+                bufs.leak();
+                return Err(Failure::new(
+                    format!("io_uring_enter: {e}"),
+                    e.raw_os_error(),
+                ));
+            }
+        }
+        reap(&mut ring, &mut slots, &mut failure, &a.src, dst_path);
+        if last_draw.elapsed() >= Duration::from_millis(100) {
+            pb.set_position(written_total);
+            last_draw = Instant::now();
+        }
+    }
+    if let Some(f) = failure {
+        pb.abandon();
+        return Err(f);
+    }
+    pb.finish_and_clear();
+    let fsync = !a.no_fsync && dst_regular;
+    if dst_regular && !has_ftruncate {
+        dst.set_len(size).map_err(|e| {
+            Failure::new(
+                format!("truncating {}: {e}", dst_path.display()),
+                e.raw_os_error(),
+            )
+        })?;
+    }
+    finish(
+        &mut ring,
+        io.dst,
+        dst_path,
+        dst_regular && has_ftruncate,
+        size,
+        fsync,
+    )?;
+    drop(ring);
+    drop(bufs);
+    let how = io.describe(a, data_bytes < size, fsync);
+    Ok(Report { data_bytes, how })
+}
+
+/// How the chains' I/O goes: through registered buffers and files when the kernel took
+/// them, each chain slot `bs` bytes of the buffers from `base`.
+struct Io {
+    fixed_bufs: bool,
+    fixed_files: bool,
+    src: Target,
+    dst: Target,
+    base: *mut u8,
+    bs: usize,
+    /// The O_DIRECT alignment, or 1.
+    align: u64,
+}
+
+impl Io {
+    /// Registers the slot buffers and both files with the ring where the kernel allows
+    /// (plain buffers and descriptors otherwise).
+    fn register(
+        ring: &Ring,
+        bufs: &AlignedBuf,
+        a: &CpArgs,
+        src: &File,
+        dst: &File,
+        align: u64,
+    ) -> Io {
+        let (base, bs) = (bufs.as_ptr(), a.bs as usize);
+        let iovecs: Vec<libc::iovec> = (0..a.chains as usize)
+            .map(|i| libc::iovec {
+                iov_base: base.wrapping_add(i * bs).cast(),
+                iov_len: bs,
+            })
+            .collect();
+        // SAFETY: each iovec is one slot of `bufs`, valid for reads and writes, and
+        // `bufs` outlives the ring (declared first, dropped last).
+        let fixed_bufs = unsafe { ring.submitter().register_buffers(&iovecs) }.is_ok();
+        let fixed_files = ring
+            .submitter()
+            .register_files(&[src.as_raw_fd(), dst.as_raw_fd()])
+            .is_ok();
+        let (src, dst) = if fixed_files {
+            (Target::Fixed(0), Target::Fixed(1))
+        } else {
+            (Target::Fd(src.as_raw_fd()), Target::Fd(dst.as_raw_fd()))
+        };
+        Io {
+            fixed_bufs,
+            fixed_files,
+            src,
+            dst,
+            base,
+            bs,
+            align,
+        }
+    }
+
+    /// Gives every idle chain its next step (a new chunk to one that is done, unless
+    /// `stopping`, adding the finished chunk to `written`), pushing its SQEs; whether
+    /// any chain has I/O in flight.
+    fn issue(
+        &self,
+        sq: &mut SubmissionQueue<'_>,
+        bufs: &mut AlignedBuf,
+        slots: &mut [Chain],
+        chunks: &mut impl Iterator<Item = (u64, u64)>,
+        stopping: bool,
+        written: &mut u64,
+    ) -> bool {
+        let mut any_in_flight = false;
         for (slot, c) in slots.iter_mut().enumerate() {
             if c.in_flight > 0 {
                 any_in_flight = true;
                 continue;
             }
-            if failure.is_some() {
+            if stopping {
                 continue;
             }
             if !c.active || c.done() {
                 if c.active {
-                    written_total += c.len;
+                    *written += c.len;
                 }
                 *c = match chunks.next() {
                     Some((off, len)) => Chain {
@@ -464,226 +598,165 @@ fn copy(
                     continue;
                 }
             }
-            let buf = base.wrapping_add(slot * bs);
-            match c.step(align) {
+            c.in_flight = match c.step(self.align) {
                 Step::Write { at, len } => {
                     if at + len > c.have {
                         // The padded O_DIRECT tail: zeros after the data, not a
                         // previous chunk's bytes (truncated away anyway).
-                        let from = slot * bs + c.have as usize;
-                        bufs.as_mut_slice()[from..slot * bs + (at + len) as usize].fill(0);
+                        let slot_at = slot * self.bs;
+                        bufs.as_mut_slice()
+                            [slot_at + c.have as usize..slot_at + (at + len) as usize]
+                            .fill(0);
                     }
-                    let w = write_sqe(fixed_bufs, dst_t, buf, at, len, slot, c.off);
+                    let w = self.sqe(OP_WRITE, slot, c.off, at, len);
                     // SAFETY: `at..at+len` is inside the slot's buffer (at + len <= bs:
                     // have <= len <= bs, and padding stays within the aligned slot);
                     // the buffer and the files outlive the request: every completion
-                    // is reaped before this function returns, or the buffers leak.
+                    // is reaped before `copy` returns, or the buffers leak.
                     unsafe { sq.push(&w) }.expect("SQ room: two entries per chain");
-                    c.in_flight = 1;
+                    1
                 }
                 Step::Read { at, len, link } => {
-                    let r = read_sqe(fixed_bufs, src_t, buf, at, len, slot, c.off);
+                    let r = self.sqe(OP_READ, slot, c.off, at, len);
                     if link {
-                        let w = write_sqe(fixed_bufs, dst_t, buf, at, len, slot, c.off);
+                        let w = self.sqe(OP_WRITE, slot, c.off, at, len);
                         // SAFETY: as above; both name the same part of the slot.
                         unsafe { sq.push_multiple(&[r.flags(SqeFlags::IO_LINK), w]) }
                             .expect("SQ room: two entries per chain");
-                        c.in_flight = 2;
+                        2
                     } else {
                         // SAFETY: as above.
                         unsafe { sq.push(&r) }.expect("SQ room: two entries per chain");
-                        c.in_flight = 1;
+                        1
                     }
                 }
-            }
+            };
             any_in_flight = true;
         }
-        drop(sq);
-        if !any_in_flight {
-            break;
-        }
-        match ring.submit_and_wait(1) {
-            Ok(_) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-            Err(e) => {
-                // Cannot know what is in flight any more: keep the buffers forever.
-                drop(ring);
-                bufs.leak();
-                return Err(fail(format!("io_uring_enter: {e}"), e.raw_os_error()));
-            }
-        }
-        for cqe in ring.completion() {
-            let slot = (cqe.user_data() >> OP_BITS) as usize;
-            let op = cqe.user_data() & OP_MASK;
-            let res = cqe.result();
-            let Some(c) = slots.get_mut(slot) else {
-                failure.get_or_insert(fail(
-                    format!("a completion nobody asked for: {cqe:?}"),
-                    None,
-                ));
-                continue;
-            };
-            if failure.is_some() {
-                // Stopping: only count it in.
-                c.in_flight -= 1;
-                continue;
-            }
-            if let Err(fault) = c.complete(op, res) {
-                failure = Some(match fault {
-                    Fault::Shrank => fail(
-                        format!("{} shrank while being copied", a.src.display()),
-                        None,
-                    ),
-                    Fault::WroteNothing => fail(
-                        format!("writing {}: the kernel wrote nothing", dst_path.display()),
-                        None,
-                    ),
-                    Fault::Errno { read, errno } => {
-                        let (what, path) = if read {
-                            ("reading", a.src.as_path())
-                        } else {
-                            ("writing", dst_path)
-                        };
-                        fail(
-                            format!("{what} {}: {}", path.display(), errno_name(errno)),
-                            Some(errno),
-                        )
-                    }
-                });
-            }
-        }
-        if last_draw.elapsed() >= Duration::from_millis(100) {
-            pb.set_position(written_total);
-            last_draw = Instant::now();
-        }
+        any_in_flight
     }
-    if let Some(f) = failure {
-        pb.abandon();
-        return Err(f);
-    }
-    pb.finish_and_clear();
 
-    // The last chain: the final size (keeps trailing holes, drops O_DIRECT padding),
-    // then fsync — linked, so the fsync sees the size.
-    let mut ops: Vec<uring::Sqe> = Vec::new();
-    if dst_regular && has_ftruncate {
-        ops.push(
-            opcode::Ftruncate::new(dst_t, size)
-                .build()
-                .user_data(ud(0, OP_TRUNCATE)),
+    /// The read (`OP_READ`, from the source) or write (`OP_WRITE`, to the destination)
+    /// of `len` bytes at `at` within the chunk at `off` of chain `slot`, through the
+    /// slot's buffer (registered buffer `slot` with fixed buffers).
+    fn sqe(&self, op: u64, slot: usize, off: u64, at: u64, len: u64) -> uring::Sqe {
+        let (p, n) = (
+            self.base.wrapping_add(slot * self.bs + at as usize),
+            len as u32,
         );
-    } else if dst_regular {
-        dst.set_len(size).map_err(|e| {
-            fail(
-                format!("truncating {}: {e}", dst_path.display()),
-                e.raw_os_error(),
-            )
-        })?;
+        let index = slot as u16;
+        let sqe = match (op, self.fixed_bufs) {
+            (OP_READ, true) => opcode::ReadFixed::new(self.src, p, n, index)
+                .offset(off + at)
+                .build(),
+            (OP_READ, false) => opcode::Read::new(self.src, p, n).offset(off + at).build(),
+            (_, true) => opcode::WriteFixed::new(self.dst, p, n, index)
+                .offset(off + at)
+                .build(),
+            (_, false) => opcode::Write::new(self.dst, p, n).offset(off + at).build(),
+        };
+        sqe.user_data(ud(slot, op))
     }
-    if !a.no_fsync && dst_regular {
-        ops.push(opcode::Fsync::new(dst_t).build().user_data(ud(0, OP_FSYNC)));
-    }
-    if !ops.is_empty() {
-        let n = ops.len();
-        if n == 2 {
-            ops[0] = ops[0].flags(SqeFlags::IO_LINK);
-        }
-        // SAFETY: FTRUNCATE and FSYNC name only the (registered) destination.
-        unsafe { ring.submission().push_multiple(&ops) }.expect("SQ room");
-        let mut left = n;
-        while left > 0 {
-            match ring.submit_and_wait(left) {
-                Ok(_) => {}
-                Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-                Err(e) => return Err(fail(format!("io_uring_enter: {e}"), e.raw_os_error())),
-            }
-            for cqe in ring.completion() {
-                left -= 1;
-                if cqe.result() < 0 {
-                    let what = if cqe.user_data() & OP_MASK == OP_FSYNC {
-                        "fsync"
-                    } else {
-                        "truncating"
-                    };
-                    return Err(fail(
-                        format!(
-                            "{what} {}: {}",
-                            dst_path.display(),
-                            errno_name(-cqe.result())
-                        ),
-                        Some(-cqe.result()),
-                    ));
-                }
-            }
-        }
-    }
-    drop(ring);
-    drop(bufs);
-    let holes = data_bytes < size;
-    Ok(Report {
-        data_bytes,
-        how: format!(
+
+    /// How the copy went, for `--verbose`.
+    fn describe(&self, a: &CpArgs, holes: bool, fsync: bool) -> String {
+        let registered = |yes| if yes { "registered" } else { "unregistered" };
+        format!(
             "{} chains of {}, {} buffers, {} files{}{}{}",
             a.chains,
             fmt_size(a.bs),
-            if fixed_bufs {
+            registered(self.fixed_bufs),
+            if self.fixed_files {
                 "registered"
             } else {
-                "unregistered"
+                "plain"
             },
-            if fixed_files { "registered" } else { "plain" },
             if a.direct { ", O_DIRECT" } else { "" },
             if holes { ", holes kept" } else { "" },
-            if a.no_fsync || !dst_regular {
-                ", no fsync"
-            } else {
-                ", fsync"
-            },
-        ),
-    })
+            if fsync { ", fsync" } else { ", no fsync" },
+        )
+    }
 }
 
-/// A read of `len` bytes at `at` within the chunk at `off`, into the slot's buffer
-/// `buf` (registered buffer `slot` when `fixed`).
-fn read_sqe(
-    fixed: bool,
-    t: Target,
-    buf: *mut u8,
-    at: u64,
-    len: u64,
-    slot: usize,
-    off: u64,
-) -> uring::Sqe {
-    let (p, n) = (buf.wrapping_add(at as usize), len as u32);
-    let sqe = if fixed {
-        opcode::ReadFixed::new(t, p, n, slot as u16)
-            .offset(off + at)
-            .build()
-    } else {
-        opcode::Read::new(t, p, n).offset(off + at).build()
-    };
-    sqe.user_data(ud(slot, OP_READ))
+/// Accounts every completion in the CQ to its chain; the first fault becomes the
+/// failure, after which completions are only counted in.
+fn reap(
+    ring: &mut Ring,
+    slots: &mut [Chain],
+    failure: &mut Option<Failure>,
+    src_path: &Path,
+    dst_path: &Path,
+) {
+    for cqe in ring.completion() {
+        let slot = (cqe.user_data() >> OP_BITS) as usize;
+        let op = cqe.user_data() & OP_MASK;
+        let Some(c) = slots.get_mut(slot) else {
+            failure.get_or_insert(Failure::new(
+                format!("a completion nobody asked for: {cqe:?}"),
+                None,
+            ));
+            continue;
+        };
+        if failure.is_some() {
+            c.in_flight -= 1;
+            continue;
+        }
+        if let Err(fault) = c.complete(op, cqe.result()) {
+            *failure = Some(fault.failure(src_path, dst_path));
+        }
+    }
 }
 
-/// The write of the same bytes.
-fn write_sqe(
-    fixed: bool,
-    t: Target,
-    buf: *mut u8,
-    at: u64,
-    len: u64,
-    slot: usize,
-    off: u64,
-) -> uring::Sqe {
-    let (p, n) = (buf.wrapping_add(at as usize), len as u32);
-    let sqe = if fixed {
-        opcode::WriteFixed::new(t, p, n, slot as u16)
-            .offset(off + at)
-            .build()
-    } else {
-        opcode::Write::new(t, p, n).offset(off + at).build()
-    };
-    sqe.user_data(ud(slot, OP_WRITE))
+/// The last chain: the final size with `truncate` (keeps trailing holes, drops the
+/// O_DIRECT padding), then the fsync — linked, so the fsync sees the size.
+fn finish(
+    ring: &mut Ring,
+    dst: Target,
+    dst_path: &Path,
+    truncate: bool,
+    size: u64,
+    fsync: bool,
+) -> Result<(), Failure> {
+    let mut ops: Vec<uring::Sqe> = Vec::new();
+    if truncate {
+        let t = opcode::Ftruncate::new(dst, size).build();
+        ops.push(t.user_data(ud(0, OP_TRUNCATE)));
+    }
+    if fsync {
+        ops.push(opcode::Fsync::new(dst).build().user_data(ud(0, OP_FSYNC)));
+    }
+    if ops.len() == 2 {
+        ops[0] = ops[0].flags(SqeFlags::IO_LINK);
+    }
+    // SAFETY: FTRUNCATE and FSYNC name only the (registered) destination.
+    unsafe { ring.submission().push_multiple(&ops) }.expect("SQ room");
+    let mut left = ops.len();
+    while left > 0 {
+        match ring.submit_and_wait(left) {
+            Ok(_) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) => {
+                return Err(Failure::new(
+                    format!("io_uring_enter: {e}"),
+                    e.raw_os_error(),
+                ));
+            }
+        }
+        for cqe in ring.completion() {
+            left -= 1;
+            if cqe.result() < 0 {
+                let what = if cqe.user_data() & OP_MASK == OP_FSYNC {
+                    "fsync"
+                } else {
+                    "truncating"
+                };
+                let errno = -cqe.result();
+                let msg = format!("{what} {}: {}", dst_path.display(), errno_name(errno));
+                return Err(Failure::new(msg, Some(errno)));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn progress(total: u64, show: bool) -> ProgressBar {

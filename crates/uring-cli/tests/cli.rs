@@ -230,18 +230,21 @@ fn probe_under_seccomp_names_the_cause() {
 fn bench_without_io_uring_says_why() {
     let dir = tmp();
     let f = dir.path().join("f");
-    let o = under_seccomp(&[
-        "bench",
-        "-e",
-        "sync,uring",
-        "--ops",
-        "500",
-        "--size",
-        "1m",
-        "--json",
-        "--filename",
-        f.to_str().unwrap(),
-    ]);
+    let bench = |engines| {
+        under_seccomp(&[
+            "bench",
+            "-e",
+            engines,
+            "--ops",
+            "500",
+            "--size",
+            "1m",
+            "--json",
+            "--filename",
+            f.to_str().unwrap(),
+        ])
+    };
+    let o = bench("sync,uring");
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let v = json(&o);
     let jobs = v["jobs"].as_array().unwrap();
@@ -257,18 +260,7 @@ fn bench_without_io_uring_says_why() {
         jobs[1]
     );
     // The engine runs the same jobs where the kernel refuses.
-    let o = under_seccomp(&[
-        "bench",
-        "-e",
-        "engine",
-        "--ops",
-        "500",
-        "--size",
-        "1m",
-        "--json",
-        "--filename",
-        f.to_str().unwrap(),
-    ]);
+    let o = bench("engine");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let v = json(&o);
     assert_eq!(v["jobs"][0]["ok"], true, "{v}");
@@ -349,6 +341,40 @@ fn bench_every_engine_reports_checked_io() {
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
+/// `uring bench --ops 2000 --size 4m --filename f --json args…`, which must succeed with
+/// every job ok: 2000 I/Os each, no error, no short transfer. Its JSON report.
+fn bench_2000_ios(f: &str, args: &[&str]) -> Value {
+    let mut all = vec![
+        "bench",
+        "--ops",
+        "2000",
+        "--size",
+        "4m",
+        "--filename",
+        f,
+        "--json",
+    ];
+    all.extend_from_slice(args);
+    let o = uring(&all);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}\n{}",
+        stdout(&o),
+        stderr(&o)
+    );
+    let v = json(&o);
+    for j in v["jobs"].as_array().unwrap() {
+        assert_eq!(j["ok"], true, "{args:?}: {j}");
+        assert_eq!(j["ios"], 2000, "{args:?}: {j}");
+        assert_eq!(
+            (j["errors"].as_u64(), j["short"].as_u64()),
+            (Some(0), Some(0)),
+            "{args:?}: {j}"
+        );
+    }
+    v
+}
+
 #[test]
 fn bench_uring_modes_and_workloads() {
     let dir = tmp();
@@ -376,29 +402,7 @@ fn bench_uring_modes_and_workloads() {
         ],
         &["-e", "uring,sync", "--rounds", "3", "--threads", "2"],
     ] {
-        let mut all = vec![
-            "bench",
-            "--ops",
-            "2000",
-            "--size",
-            "4m",
-            "--filename",
-            f,
-            "--json",
-        ];
-        all.extend_from_slice(args);
-        let o = uring(&all);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}\n{}",
-            stdout(&o),
-            stderr(&o)
-        );
-        let v = json(&o);
-        for j in v["jobs"].as_array().unwrap() {
-            assert_eq!(j["ok"], true, "{args:?}: {j}");
-            assert_eq!(j["ios"], 2000, "{args:?}: {j}");
-        }
+        bench_2000_ios(f, args);
     }
     // A --filename is the user's: kept.
     assert_eq!(fs::metadata(&file).unwrap().len(), 4 << 20);
@@ -457,35 +461,8 @@ fn bench_engine_runs_the_uring_jobs_on_the_engine() {
         &["-e", "engine", "-w", "read", "--sqpoll", "--threads", "2"],
         &["-e", "engine,uring", "--iodepth", "8", "--batch", "3"],
     ] {
-        let mut all = vec![
-            "bench",
-            "--ops",
-            "2000",
-            "--size",
-            "4m",
-            "--filename",
-            f,
-            "--json",
-        ];
-        all.extend_from_slice(args);
-        let o = uring(&all);
-        assert!(
-            o.status.success(),
-            "{args:?}: {}\n{}",
-            stdout(&o),
-            stderr(&o)
-        );
-        let v = json(&o);
-        let jobs = v["jobs"].as_array().unwrap();
-        assert_eq!(jobs[0]["engine"], "engine", "{args:?}");
-        for j in jobs {
-            assert_eq!(j["ok"], true, "{args:?}: {j}");
-            assert_eq!(j["ios"], 2000, "{args:?}: {j}");
-            assert_eq!(
-                (j["errors"].as_u64(), j["short"].as_u64()),
-                (Some(0), Some(0))
-            );
-        }
+        let v = bench_2000_ios(f, args);
+        assert_eq!(v["jobs"][0]["engine"], "engine", "{args:?}");
     }
     // IOPOLL is the kernel's: a clear refusal.
     let o = uring(&[
