@@ -269,33 +269,12 @@ fn echo_sync(addr: std::net::SocketAddr, total: u64) -> io::Result<f64> {
     Ok(total as f64 / t.elapsed().as_secs_f64())
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    }
-}
-
 fn header(plan: &Plan) {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into());
+    let cpu = uring_bench::cpu_model();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let env: String = ["URING_BENCH_QUICK", "URING_BENCH_ROUNDS"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
-        .collect();
+    let env = uring_bench::settings(&["URING_BENCH_QUICK", "URING_BENCH_ROUNDS"]);
     let how = if plan.test_mode {
         " (test mode: no --bench, checking only; numbers mean nothing)"
     } else {
@@ -327,22 +306,62 @@ fn measure(plan: &Plan, jobs: &[Job<'_>]) -> Vec<Result<f64, String>> {
             }
         }
     }
-    rates.into_iter().map(|r| r.map(median)).collect()
+    rates
+        .into_iter()
+        .map(|r| r.map(uring_bench::median))
+        .collect()
+}
+
+/// `x` per second, for the table.
+fn fmt(r: &Result<f64, String>) -> String {
+    match r {
+        Ok(x) if *x >= 1e6 => format!("{:.2} M", x / 1e6),
+        Ok(x) => format!("{:.0} k", x / 1e3),
+        Err(_) => "error".into(),
+    }
+}
+
+/// `a / b`, for the table.
+fn ratio(a: &Result<f64, String>, b: &Result<f64, String>) -> String {
+    match (a, b) {
+        (Ok(a), Ok(b)) => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
+}
+
+/// Measures `job` on the kernel and on the engine against `anchor` (its name, its
+/// job), prints the table row of `workload` with the `target`; the errors.
+fn against_kernel<'a>(
+    plan: &Plan,
+    workload: &str,
+    anchor: (&'static str, Box<dyn Fn() -> io::Result<f64> + 'a>),
+    target: &str,
+    job: impl Fn(Backend) -> Box<dyn Fn() -> io::Result<f64> + 'a>,
+) -> Vec<String> {
+    let (anchor_name, anchor_job) = anchor;
+    let r = measure(
+        plan,
+        &[
+            ("kernel", job(Backend::Kernel)),
+            ("engine", job(Backend::Engine)),
+            (anchor_name, anchor_job),
+        ],
+    );
+    println!(
+        "| {workload} | {} | {} | {} ({anchor_name}) | {} | {} | {target} |",
+        fmt(&r[0]),
+        fmt(&r[1]),
+        fmt(&r[2]),
+        ratio(&r[1], &r[0]),
+        ratio(&r[1], &r[2])
+    );
+    r.into_iter().filter_map(Result::err).collect()
 }
 
 fn main() {
     let plan = Plan::from_env();
     header(&plan);
     let mut failed = false;
-    let fmt = |r: &Result<f64, String>| match r {
-        Ok(x) if *x >= 1e6 => format!("{:.2} M", x / 1e6),
-        Ok(x) => format!("{:.0} k", x / 1e3),
-        Err(_) => "error".into(),
-    };
-    let ratio = |a: &Result<f64, String>, b: &Result<f64, String>| match (a, b) {
-        (Ok(a), Ok(b)) => format!("{:.2}", a / b),
-        _ => "-".into(),
-    };
     println!(
         "| workload | kernel /s | engine /s | anchor /s | engine/kernel | engine/anchor | target |"
     );
@@ -385,56 +404,24 @@ fn main() {
     }
     let reads = plan.reads;
     let f = &file;
-    let r = measure(
+    errors.extend(against_kernel(
         &plan,
-        &[
-            (
-                "kernel",
-                Box::new(move || randread(Backend::Kernel, f, reads)),
-            ),
-            (
-                "engine",
-                Box::new(move || randread(Backend::Engine, f, reads)),
-            ),
-            ("pread", Box::new(move || pread(f, reads))),
-        ],
-    );
-    println!(
-        "| 4 KiB random read, QD 32, cached | {} | {} | {} (pread) | {} | {} | engine ≥ 0.7× kernel, > pread |",
-        fmt(&r[0]),
-        fmt(&r[1]),
-        fmt(&r[2]),
-        ratio(&r[1], &r[0]),
-        ratio(&r[1], &r[2])
-    );
-    errors.extend(r.into_iter().filter_map(Result::err));
+        "4 KiB random read, QD 32, cached",
+        ("pread", Box::new(move || pread(f, reads))),
+        "engine ≥ 0.7× kernel, > pread",
+        |b| Box::new(move || randread(b, f, reads)),
+    ));
 
     // Loopback TCP echo.
     let addr = echo_server();
     let echoes = plan.echoes;
-    let r = measure(
+    errors.extend(against_kernel(
         &plan,
-        &[
-            (
-                "kernel",
-                Box::new(move || echo(Backend::Kernel, addr, echoes)),
-            ),
-            (
-                "engine",
-                Box::new(move || echo(Backend::Engine, addr, echoes)),
-            ),
-            ("sync", Box::new(move || echo_sync(addr, echoes))),
-        ],
-    );
-    println!(
-        "| TCP echo, 64 B, loopback | {} | {} | {} (write+read) | {} | {} | - |",
-        fmt(&r[0]),
-        fmt(&r[1]),
-        fmt(&r[2]),
-        ratio(&r[1], &r[0]),
-        ratio(&r[1], &r[2])
-    );
-    errors.extend(r.into_iter().filter_map(Result::err));
+        "TCP echo, 64 B, loopback",
+        ("write+read", Box::new(move || echo_sync(addr, echoes))),
+        "-",
+        |b| Box::new(move || echo(b, addr, echoes)),
+    ));
     println!();
     for e in &errors {
         eprintln!("error: {e}");

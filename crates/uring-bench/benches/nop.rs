@@ -123,7 +123,10 @@ fn main() {
                 }
             }
         }
-        let medians: Vec<Option<f64>> = rates.into_iter().map(|r| r.map(median)).collect();
+        let medians: Vec<Option<f64>> = rates
+            .into_iter()
+            .map(|r| r.map(uring_bench::median))
+            .collect();
         let cell = |m: Option<f64>| m.map_or("n/a".to_owned(), |m| format!("{m:.2}"));
         let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
             (Some(a), Some(b)) => format!("{:.2}", a / b),
@@ -150,16 +153,6 @@ fn main() {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 1 {
-        v[mid]
-    } else {
-        (v[mid - 1] + v[mid]) / 2.0
-    }
-}
-
 /// Prints the machine, the command line and the plan, as Markdown.
 fn print_header(plan: &Plan) {
     let kernel = Command::new("uname")
@@ -169,21 +162,11 @@ fn print_header(plan: &Plan) {
         .and_then(|o| String::from_utf8(o.stdout).ok())
         .or_else(|| std::fs::read_to_string("/proc/sys/kernel/osrelease").ok())
         .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned());
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, m)| m.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".to_owned());
+    let cpu = uring_bench::cpu_model();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
 
-    let env: Vec<String> = ["URING_BENCH_QUICK", "URING_BENCH_ROUNDS", "URING_BENCH_OPS"]
-        .iter()
-        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
-        .collect();
+    let env =
+        uring_bench::settings(&["URING_BENCH_QUICK", "URING_BENCH_ROUNDS", "URING_BENCH_OPS"]);
     let how = if plan.test_mode {
         " (test mode: no --bench, checking only; numbers mean nothing)"
     } else {
@@ -193,7 +176,7 @@ fn print_header(plan: &Plan) {
     println!();
     println!(
         "- command: `{}cargo bench -p uring-bench --bench nop`",
-        env.concat()
+        env
     );
     println!("- kernel: {kernel}");
     println!("- CPU: {cpu}, nproc {nproc}");

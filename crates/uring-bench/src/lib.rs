@@ -15,7 +15,56 @@
 //! (`cargo bench -p uring-bench --bench nop`).
 
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// `struct Queues`, the split parts of a ring of crate `$api`, and its [`NopQueues`]:
+/// the `io-uring` crate and ours have the same shape there (`push`, `sync`, iterating
+/// the CQ), so one body serves both.
+macro_rules! nop_queues {
+    ($api:ident) => {
+        struct Queues<'a> {
+            submitter: $api::Submitter<'a>,
+            sq: $api::SubmissionQueue<'a>,
+            cq: $api::CompletionQueue<'a>,
+        }
+
+        impl $crate::NopQueues for Queues<'_> {
+            #[inline(always)]
+            fn push_nops(&mut self, first: u64, n: u64) -> bool {
+                for user_data in first..first + n {
+                    let sqe = $api::opcode::Nop::new().build().user_data(user_data);
+                    // SAFETY: a NOP points at no buffer or fd, so there is nothing that
+                    // has to stay valid until its completion.
+                    if unsafe { self.sq.push(&sqe) }.is_err() {
+                        return false;
+                    }
+                }
+                self.sq.sync();
+                true
+            }
+
+            #[inline(always)]
+            fn submit_and_wait(&mut self, want: usize) -> std::io::Result<usize> {
+                self.submitter.submit_and_wait(want)
+            }
+
+            #[inline(always)]
+            fn reap(
+                &mut self,
+                mut check: impl FnMut(i32, u64) -> std::io::Result<()>,
+            ) -> std::io::Result<usize> {
+                self.cq.sync();
+                let mut seen = 0;
+                for cqe in &mut self.cq {
+                    check(cqe.result(), cqe.user_data())?;
+                    seen += 1;
+                }
+                self.cq.sync();
+                Ok(seen)
+            }
+        }
+    };
+}
 
 mod io_uring_crate;
 mod liburing;
@@ -80,6 +129,97 @@ impl NopConfig {
             ));
         }
         Ok(())
+    }
+}
+
+/// One ring API's split queues, as the NOP loop drives them: the loop is written once,
+/// over this, so that every implementation runs the same steps.
+trait NopQueues {
+    /// Pushes NOPs with `user_data` `first..first + n` and publishes the SQ tail;
+    /// false if the SQ is full.
+    fn push_nops(&mut self, first: u64, n: u64) -> bool;
+    /// Submits what was pushed and waits for `want` completions.
+    fn submit_and_wait(&mut self, want: usize) -> io::Result<usize>;
+    /// Reads the CQ tail, hands each new CQE's `(result, user_data)` to `check`, and
+    /// publishes the new head at once (as `io_uring_cq_advance` does, so that a wait
+    /// counts only CQEs not seen yet); the number of CQEs seen.
+    fn reap(&mut self, check: impl FnMut(i32, u64) -> io::Result<()>) -> io::Result<usize>;
+}
+
+/// Runs a warm-up of [`NopConfig::warmup`] NOPs, then times `cfg.total`, on `queues`
+/// (`what` names the implementation in errors).
+#[inline(always)]
+fn time_nops(queues: &mut impl NopQueues, what: &str, cfg: &NopConfig) -> io::Result<Duration> {
+    nop_loop(queues, what, cfg.batch, cfg.warmup())?;
+    let start = Instant::now();
+    let completions = nop_loop(queues, what, cfg.batch, cfg.total)?;
+    let elapsed = start.elapsed();
+    check_count(what, completions, cfg.total)?;
+    Ok(elapsed)
+}
+
+/// Runs NOPs until `ops` completions have been reaped, `batch` at a time; returns the
+/// number of CQEs seen.
+#[inline(always)]
+fn nop_loop(q: &mut impl NopQueues, what: &str, batch: u32, ops: u64) -> io::Result<u64> {
+    let (mut submitted, mut completed) = (0u64, 0u64);
+    while completed < ops {
+        let n = (ops - submitted).min(u64::from(batch));
+        if !q.push_nops(submitted, n) {
+            return Err(io::Error::other(format!("{what}: sq full")));
+        }
+        submitted += n;
+        let n = usize::try_from(n).expect("batch fits in usize");
+        q.submit_and_wait(n)?;
+
+        // A short wait (signal, SQPOLL lag) is fine: keep reaping until every CQE of
+        // this batch has arrived.
+        let mut seen = 0usize;
+        loop {
+            seen += q.reap(|res, user_data| {
+                if res != 0 || user_data >= submitted {
+                    return Err(bad_cqe(what, res, user_data, submitted));
+                }
+                Ok(())
+            })?;
+            if seen >= n {
+                break;
+            }
+            q.submit_and_wait(n - seen)?;
+        }
+        completed += seen as u64;
+    }
+    Ok(completed)
+}
+
+/// The CPU model (`model name` of `/proc/cpuinfo`), for the benchmarks' headers.
+pub fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// The variables of `keys` that are set, as `K=V ` each, to repeat the command line.
+pub fn settings(keys: &[&str]) -> String {
+    keys.iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| format!("{k}={v} ")))
+        .collect()
+}
+
+/// The median of `v` (the mean of the middle two for an even count); NaN for none.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    match v.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => v[mid],
+        _ => (v[mid - 1] + v[mid]) / 2.0,
     }
 }
 
