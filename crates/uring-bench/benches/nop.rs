@@ -174,10 +174,7 @@ fn print_header(plan: &Plan) {
     };
     println!("## NOP throughput{how}");
     println!();
-    println!(
-        "- command: `{}cargo bench -p uring-bench --bench nop`",
-        env
-    );
+    println!("- command: `{}cargo bench -p uring-bench --bench nop`", env);
     println!("- kernel: {kernel}");
     println!("- CPU: {cpu}, nproc {nproc}");
     let ops = match plan.ops {
