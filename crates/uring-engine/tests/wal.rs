@@ -4,7 +4,9 @@
 #[allow(dead_code)]
 mod wal;
 
-use uring::{EngineConfig, sys};
+use std::path::Path;
+
+use uring::{EngineConfig, opcode};
 use uring_engine::{Fault, FaultPlan};
 use wal::{Wal, WalError, engine_ring, read_log};
 
@@ -14,28 +16,31 @@ fn records(batch: u32, n: u32) -> Vec<Vec<u8>> {
         .collect()
 }
 
-/// Threaded, and deterministic with a seed.
-fn configs(plan: &FaultPlan) -> [(&'static str, EngineConfig); 2] {
-    [
-        ("threaded", EngineConfig::new().faults(plan.clone())),
-        (
-            "deterministic",
-            EngineConfig::new().deterministic(11).faults(plan.clone()),
-        ),
-    ]
+/// Runs `body` once in each mode of the engine (threaded, and deterministic with a
+/// seed) under the fault plan `plan`, on a fresh log holding `n` appended (not yet
+/// committed) records of batch 0; the plan, for what it injected.
+fn in_each_mode(plan: &str, n: u32, body: impl Fn(&str, &mut Wal, &Path)) -> FaultPlan {
+    let plan = FaultPlan::parse(plan).unwrap();
+    let modes = [
+        ("threaded", EngineConfig::new()),
+        ("deterministic", EngineConfig::new().deterministic(11)),
+    ];
+    for (mode, cfg) in modes {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let mut wal = Wal::create(&path, engine_ring(cfg.faults(plan.clone()))).unwrap();
+        for r in records(0, n) {
+            wal.append(&r);
+        }
+        body(mode, &mut wal, &path);
+    }
+    plan
 }
 
 #[test]
 fn failed_fsync_is_not_acknowledged_and_the_batch_is_rewritten() {
     // The second FSYNC fails.
-    let plan = FaultPlan::parse("ops=FSYNC,at=1:EIO").unwrap();
-    for (mode, cfg) in configs(&plan) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        let mut wal = Wal::create(&path, engine_ring(cfg)).unwrap();
-        for r in records(0, 2) {
-            wal.append(&r);
-        }
+    let plan = in_each_mode("ops=FSYNC,at=1:EIO", 2, |mode, wal, path| {
         assert_eq!(wal.commit(), Ok(2), "{mode}");
         let durable = wal.durable_len();
         for r in records(1, 3) {
@@ -52,54 +57,40 @@ fn failed_fsync_is_not_acknowledged_and_the_batch_is_rewritten() {
         assert_eq!(wal.recover(), Ok(5), "{mode}");
         let mut want = records(0, 2);
         want.extend(records(1, 3));
-        assert_eq!(read_log(&path).unwrap(), want, "{mode}: each record once");
-        assert_eq!(std::fs::metadata(&path).unwrap().len(), wal.durable_len());
+        assert_eq!(read_log(path).unwrap(), want, "{mode}: each record once");
+        assert_eq!(std::fs::metadata(path).unwrap().len(), wal.durable_len());
         assert_eq!(wal.stats().recoveries, 1);
-    }
+    });
     let hits = plan.injected();
     assert_eq!(hits.len(), 2, "one failed FSYNC per ring");
     assert!(
         hits.iter()
-            .all(|i| i.opcode == sys::IORING_OP_FSYNC && i.fault == Fault::Error(libc::EIO))
+            .all(|i| i.opcode == opcode::Fsync::CODE && i.fault == Fault::Error(libc::EIO))
     );
 }
 
 #[test]
 fn short_write_cancels_the_fsync_and_the_rest_is_rewritten() {
-    let plan = FaultPlan::parse("ops=WRITE,at=0:short").unwrap();
-    for (mode, cfg) in configs(&plan) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        let mut wal = Wal::create(&path, engine_ring(cfg)).unwrap();
-        for r in records(0, 4) {
-            wal.append(&r);
-        }
+    let plan = in_each_mode("ops=WRITE,at=0:short", 4, |mode, wal, path| {
         assert_eq!(wal.commit(), Ok(4), "{mode}");
         assert_eq!(
             wal.stats().rewrites,
             1,
             "{mode}: the remainder written again"
         );
-        assert_eq!(read_log(&path).unwrap(), records(0, 4), "{mode}");
-    }
+        assert_eq!(read_log(path).unwrap(), records(0, 4), "{mode}");
+    });
     assert_eq!(plan.counts().shorts, 2);
 }
 
 #[test]
 fn failed_write_keeps_the_batch_for_the_next_commit() {
-    let plan = FaultPlan::parse("ops=WRITE,at=0:ENOSPC").unwrap();
-    for (mode, cfg) in configs(&plan) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        let mut wal = Wal::create(&path, engine_ring(cfg)).unwrap();
-        for r in records(0, 2) {
-            wal.append(&r);
-        }
+    in_each_mode("ops=WRITE,at=0:ENOSPC", 2, |mode, wal, path| {
         assert_eq!(wal.commit(), Err(WalError::Write(libc::ENOSPC)), "{mode}");
         assert_eq!(wal.acked(), 0);
         assert_eq!(wal.commit(), Ok(2), "{mode}");
-        assert_eq!(read_log(&path).unwrap(), records(0, 2), "{mode}");
-    }
+        assert_eq!(read_log(path).unwrap(), records(0, 2), "{mode}");
+    });
 }
 
 #[test]
