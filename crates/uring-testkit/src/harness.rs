@@ -428,6 +428,16 @@ pub fn for_each_backend(
     }
 }
 
+/// Runs `body` once per backend whose ring would take the register opcodes `ops` (see
+/// [`register_gate`]), with no ring made for it.
+pub fn for_each_backend_with_register_ops(test: &str, ops: &[u32], mut body: impl FnMut(Backend)) {
+    for_each_backend_only(test, |b| {
+        if register_gate(test, &default_flavor(b), ops) {
+            body(b);
+        }
+    });
+}
+
 /// Runs `body` once per backend with no ring made for it (the body builds its own
 /// with [`builder`] or [`new_ring`]).
 pub fn for_each_backend_only(test: &str, mut body: impl FnMut(Backend)) {

@@ -106,101 +106,95 @@ fn wait_slot(timeout: Duration) -> sys::io_uring_reg_wait {
 
 #[test]
 fn registered_wait_arguments_come_from_the_region() {
-    common::for_each_backend_only(test_name!(), |backend| {
-        if !common::register_gate(
-            test_name!(),
-            &common::default_flavor(backend),
-            &[sys::IORING_REGISTER_MEM_REGION],
-        ) {
-            return;
-        }
-        let page = 4096;
-        // User memory, on a ring still disabled.
-        let mem = Map::anonymous(page);
-        let ring = common::builder(backend).disabled().build(4).unwrap();
-        let mut rd = sys::io_uring_region_desc {
-            user_addr: mem.ptr as u64,
-            size: page as u64,
-            flags: sys::IORING_MEM_REGION_TYPE_USER,
-            ..Default::default()
-        };
-        let reg = sys::io_uring_mem_region_reg {
-            region_uptr: (&raw mut rd) as u64,
-            flags: sys::IORING_MEM_REGION_REG_WAIT_ARG.into(),
-            __resv: [0; 2],
-        };
-        // SAFETY: `rd` is a valid descriptor; `mem` is a page-aligned page that outlives
-        // the ring (dropped after it: declared first).
-        unsafe { ring.submitter().register_region(&reg) }.unwrap();
-        // SAFETY: as above.
-        assert_errno(
-            unsafe { ring.submitter().register_region(&reg) },
-            libc::EBUSY,
-            "second region",
-        );
-        ring.submitter().enable_rings().unwrap();
-        // Slot 1 (byte offset 64) holds a 200 ms timeout; the kernel reads it from there.
-        mem.write(64, wait_slot(Duration::from_millis(200)));
-        let (e, took) = wait_registered(&ring, 64);
-        assert_eq!(e, libc::ETIME);
-        assert!(
-            took >= Duration::from_millis(180) && took < LIMIT,
-            "{took:?}"
-        );
-        // Rewriting the slot changes the next wait: 1 ms.
-        mem.write(64, wait_slot(Duration::from_millis(1)));
-        let (e, took) = wait_registered(&ring, 64);
-        assert_eq!(e, libc::ETIME);
-        assert!(took < Duration::from_millis(150), "{took:?}");
-        // An offset past the region, or not a multiple of 8, is refused.
-        assert_eq!(wait_registered(&ring, page).0, libc::EFAULT);
-        assert_eq!(wait_registered(&ring, 68).0, libc::EFAULT);
-        drop(ring);
-        drop(mem);
-    });
+    common::for_each_backend_with_register_ops(
+        test_name!(),
+        &[sys::IORING_REGISTER_MEM_REGION],
+        |backend| {
+            let page = 4096;
+            // User memory, on a ring still disabled.
+            let mem = Map::anonymous(page);
+            let ring = common::builder(backend).disabled().build(4).unwrap();
+            let mut rd = sys::io_uring_region_desc {
+                user_addr: mem.ptr as u64,
+                size: page as u64,
+                flags: sys::IORING_MEM_REGION_TYPE_USER,
+                ..Default::default()
+            };
+            let reg = sys::io_uring_mem_region_reg {
+                region_uptr: (&raw mut rd) as u64,
+                flags: sys::IORING_MEM_REGION_REG_WAIT_ARG.into(),
+                __resv: [0; 2],
+            };
+            // SAFETY: `rd` is a valid descriptor; `mem` is a page-aligned page that outlives
+            // the ring (dropped after it: declared first).
+            unsafe { ring.submitter().register_region(&reg) }.unwrap();
+            // SAFETY: as above.
+            assert_errno(
+                unsafe { ring.submitter().register_region(&reg) },
+                libc::EBUSY,
+                "second region",
+            );
+            ring.submitter().enable_rings().unwrap();
+            // Slot 1 (byte offset 64) holds a 200 ms timeout; the kernel reads it from there.
+            mem.write(64, wait_slot(Duration::from_millis(200)));
+            let (e, took) = wait_registered(&ring, 64);
+            assert_eq!(e, libc::ETIME);
+            assert!(
+                took >= Duration::from_millis(180) && took < LIMIT,
+                "{took:?}"
+            );
+            // Rewriting the slot changes the next wait: 1 ms.
+            mem.write(64, wait_slot(Duration::from_millis(1)));
+            let (e, took) = wait_registered(&ring, 64);
+            assert_eq!(e, libc::ETIME);
+            assert!(took < Duration::from_millis(150), "{took:?}");
+            // An offset past the region, or not a multiple of 8, is refused.
+            assert_eq!(wait_registered(&ring, page).0, libc::EFAULT);
+            assert_eq!(wait_registered(&ring, 68).0, libc::EFAULT);
+            drop(ring);
+            drop(mem);
+        },
+    );
 }
 
 #[test]
 fn wait_regions_need_a_disabled_ring_and_kernel_regions_map() {
-    common::for_each_backend_only(test_name!(), |backend| {
-        if !common::register_gate(
-            test_name!(),
-            &common::default_flavor(backend),
-            &[sys::IORING_REGISTER_MEM_REGION],
-        ) {
-            return;
-        }
-        let ring = common::builder(backend).build(4).unwrap();
-        let mut rd = sys::io_uring_region_desc {
-            size: 4096,
-            ..Default::default()
-        };
-        let reg = sys::io_uring_mem_region_reg {
-            region_uptr: (&raw mut rd) as u64,
-            flags: sys::IORING_MEM_REGION_REG_WAIT_ARG.into(),
-            __resv: [0; 2],
-        };
-        // SAFETY: kernel memory (no TYPE_USER): only the descriptor is ours, and it is
-        // valid for the call.
-        assert_errno(
-            unsafe { ring.submitter().register_region(&reg) },
-            libc::EINVAL,
-            "REG_WAIT_ARG on an enabled ring",
-        );
+    common::for_each_backend_with_register_ops(
+        test_name!(),
+        &[sys::IORING_REGISTER_MEM_REGION],
+        |backend| {
+            let ring = common::builder(backend).build(4).unwrap();
+            let mut rd = sys::io_uring_region_desc {
+                size: 4096,
+                ..Default::default()
+            };
+            let reg = sys::io_uring_mem_region_reg {
+                region_uptr: (&raw mut rd) as u64,
+                flags: sys::IORING_MEM_REGION_REG_WAIT_ARG.into(),
+                __resv: [0; 2],
+            };
+            // SAFETY: kernel memory (no TYPE_USER): only the descriptor is ours, and it is
+            // valid for the call.
+            assert_errno(
+                unsafe { ring.submitter().register_region(&reg) },
+                libc::EINVAL,
+                "REG_WAIT_ARG on an enabled ring",
+            );
 
-        // Kernel memory, mapped at the offset the kernel returns.
-        let ring = common::builder(backend).disabled().build(4).unwrap();
-        // SAFETY: as above.
-        unsafe { ring.submitter().register_region(&reg) }.unwrap();
-        assert_ne!(rd.mmap_offset, 0, "the kernel says where to map it");
-        let region = Map::ring(ring.as_raw_fd().unwrap(), rd.mmap_offset, 4096).unwrap();
-        ring.submitter().enable_rings().unwrap();
-        region.write(128, wait_slot(Duration::from_millis(30)));
-        let (e, took) = wait_registered(&ring, 128);
-        assert_eq!(e, libc::ETIME);
-        assert!(took >= Duration::from_millis(20), "{took:?}");
-        drop(region);
-    });
+            // Kernel memory, mapped at the offset the kernel returns.
+            let ring = common::builder(backend).disabled().build(4).unwrap();
+            // SAFETY: as above.
+            unsafe { ring.submitter().register_region(&reg) }.unwrap();
+            assert_ne!(rd.mmap_offset, 0, "the kernel says where to map it");
+            let region = Map::ring(ring.as_raw_fd().unwrap(), rd.mmap_offset, 4096).unwrap();
+            ring.submitter().enable_rings().unwrap();
+            region.write(128, wait_slot(Duration::from_millis(30)));
+            let (e, took) = wait_registered(&ring, 128);
+            assert_eq!(e, libc::ETIME);
+            assert!(took >= Duration::from_millis(20), "{took:?}");
+            drop(region);
+        },
+    );
 }
 
 #[test]
@@ -253,178 +247,173 @@ fn mapped_sizes(fd: RawFd, p: &sys::io_uring_params) -> (Map, u32, u32) {
 
 #[test]
 fn resize_moves_pending_completions_into_new_rings() {
-    common::for_each_backend_only(test_name!(), |backend| {
-        if !common::register_gate(
-            test_name!(),
-            &common::default_flavor(backend),
-            &[sys::IORING_REGISTER_RESIZE_RINGS],
-        ) {
-            return;
-        }
-        let mut plain = common::builder(backend).build(4).unwrap();
-        let mut p = sys::io_uring_params {
-            sq_entries: 8,
-            cq_entries: 32,
-            flags: sys::IORING_SETUP_CQSIZE,
-            ..Default::default()
-        };
-        // SAFETY: refused (no DEFER_TASKRUN): the ring is left as it was.
-        assert_errno(
-            unsafe { plain.submitter().register_resize_rings_raw(&mut p) },
-            libc::EINVAL,
-            "resize without DEFER_TASKRUN",
-        );
-        // SAFETY: NOPs reference no memory.
-        let c = unsafe { register_common::run1(&mut plain, nop(1)) };
-        assert_eq!(
-            (c.user_data(), c.result()),
-            (1, 0),
-            "the refused ring still works"
-        );
+    common::for_each_backend_with_register_ops(
+        test_name!(),
+        &[sys::IORING_REGISTER_RESIZE_RINGS],
+        |backend| {
+            let mut plain = common::builder(backend).build(4).unwrap();
+            let mut p = sys::io_uring_params {
+                sq_entries: 8,
+                cq_entries: 32,
+                flags: sys::IORING_SETUP_CQSIZE,
+                ..Default::default()
+            };
+            // SAFETY: refused (no DEFER_TASKRUN): the ring is left as it was.
+            assert_errno(
+                unsafe { plain.submitter().register_resize_rings_raw(&mut p) },
+                libc::EINVAL,
+                "resize without DEFER_TASKRUN",
+            );
+            // SAFETY: NOPs reference no memory.
+            let c = unsafe { register_common::run1(&mut plain, nop(1)) };
+            assert_eq!(
+                (c.user_data(), c.result()),
+                (1, 0),
+                "the refused ring still works"
+            );
 
-        let mut ring = common::builder(backend).defer_taskrun().build(4).unwrap();
-        let fd = ring.as_raw_fd().unwrap();
-        let mut bad = sys::io_uring_params {
-            flags: sys::IORING_SETUP_SQPOLL,
-            ..p
-        };
-        // SAFETY: refused (flag other than CQSIZE/CLAMP): the ring is unchanged.
-        assert_errno(
-            unsafe { ring.submitter().register_resize_rings_raw(&mut bad) },
-            libc::EINVAL,
-            "resize with SQPOLL",
-        );
-        // Three completions wait in the CQ.
-        {
-            let mut sq = ring.submission();
-            for i in 0..3 {
-                // SAFETY: as above.
-                unsafe { sq.push(&nop(100 + i)) }.unwrap();
+            let mut ring = common::builder(backend).defer_taskrun().build(4).unwrap();
+            let fd = ring.as_raw_fd().unwrap();
+            let mut bad = sys::io_uring_params {
+                flags: sys::IORING_SETUP_SQPOLL,
+                ..p
+            };
+            // SAFETY: refused (flag other than CQSIZE/CLAMP): the ring is unchanged.
+            assert_errno(
+                unsafe { ring.submitter().register_resize_rings_raw(&mut bad) },
+                libc::EINVAL,
+                "resize with SQPOLL",
+            );
+            // Three completions wait in the CQ.
+            {
+                let mut sq = ring.submission();
+                for i in 0..3 {
+                    // SAFETY: as above.
+                    unsafe { sq.push(&nop(100 + i)) }.unwrap();
+                }
             }
-        }
-        ring.submit_and_wait(3).unwrap();
-        // Too small a CQ for them: refused, nothing lost.
-        let mut tiny = sys::io_uring_params {
-            sq_entries: 1,
-            cq_entries: 2,
-            flags: sys::IORING_SETUP_CQSIZE,
-            ..Default::default()
-        };
-        // SAFETY: refused with EOVERFLOW before any swap: the ring is unchanged.
-        assert_errno(
-            unsafe { ring.submitter().register_resize_rings_raw(&mut tiny) },
-            libc::EOVERFLOW,
-            "pending CQEs do not fit",
-        );
-        assert_eq!(
-            ring.completion().len(),
-            3,
-            "still there after a refused resize"
-        );
+            ring.submit_and_wait(3).unwrap();
+            // Too small a CQ for them: refused, nothing lost.
+            let mut tiny = sys::io_uring_params {
+                sq_entries: 1,
+                cq_entries: 2,
+                flags: sys::IORING_SETUP_CQSIZE,
+                ..Default::default()
+            };
+            // SAFETY: refused with EOVERFLOW before any swap: the ring is unchanged.
+            assert_errno(
+                unsafe { ring.submitter().register_resize_rings_raw(&mut tiny) },
+                libc::EOVERFLOW,
+                "pending CQEs do not fit",
+            );
+            assert_eq!(
+                ring.completion().len(),
+                3,
+                "still there after a refused resize"
+            );
 
-        // SAFETY: on success the Ring's views are stale: from here on it is only read
-        // through our own mapping, then dropped.
-        unsafe { ring.submitter().register_resize_rings_raw(&mut p) }.unwrap();
-        assert_eq!((p.sq_entries, p.cq_entries), (8, 32), "sizes written back");
-        let (m, sq, cq) = mapped_sizes(fd, &p);
-        assert_eq!((sq, cq), (8, 32), "the new rings");
-        let head: u32 = m.read(p.cq_off.head as usize);
-        let tail: u32 = m.read(p.cq_off.tail as usize);
-        assert_eq!(tail.wrapping_sub(head), 3, "the pending CQEs moved over");
-        let ids: Vec<u64> = (0..3)
-            .map(|i| {
-                let slot = (head.wrapping_add(i) & 31) as usize;
-                m.read::<u64>(p.cq_off.cqes as usize + slot * 16)
-            })
-            .collect();
-        assert_eq!(ids, [100, 101, 102]);
-        drop(m);
-        drop(ring);
-    });
+            // SAFETY: on success the Ring's views are stale: from here on it is only read
+            // through our own mapping, then dropped.
+            unsafe { ring.submitter().register_resize_rings_raw(&mut p) }.unwrap();
+            assert_eq!((p.sq_entries, p.cq_entries), (8, 32), "sizes written back");
+            let (m, sq, cq) = mapped_sizes(fd, &p);
+            assert_eq!((sq, cq), (8, 32), "the new rings");
+            let head: u32 = m.read(p.cq_off.head as usize);
+            let tail: u32 = m.read(p.cq_off.tail as usize);
+            assert_eq!(tail.wrapping_sub(head), 3, "the pending CQEs moved over");
+            let ids: Vec<u64> = (0..3)
+                .map(|i| {
+                    let slot = (head.wrapping_add(i) & 31) as usize;
+                    m.read::<u64>(p.cq_off.cqes as usize + slot * 16)
+                })
+                .collect();
+            assert_eq!(ids, [100, 101, 102]);
+            drop(m);
+            drop(ring);
+        },
+    );
 }
 
 #[test]
 fn zcrx_needs_its_ring_flags_and_a_capable_nic() {
-    common::for_each_backend_only(test_name!(), |backend| {
-        if !common::register_gate(
-            test_name!(),
-            &common::default_flavor(backend),
-            &[sys::IORING_REGISTER_ZCRX_IFQ],
-        ) {
-            return;
-        }
-        let area = Map::anonymous(64 * 1024);
-        let mut area_reg = sys::io_uring_zcrx_area_reg {
-            addr: area.ptr as u64,
-            len: area.len as u64,
-            ..Default::default()
-        };
-        let mut rd = sys::io_uring_region_desc {
-            size: 4 * 4096,
-            ..Default::default()
-        };
-        let (area_ptr, region_ptr) = ((&raw mut area_reg) as u64, (&raw mut rd) as u64);
-        let reg_for = |if_idx: u32| sys::io_uring_zcrx_ifq_reg {
-            if_idx,
-            if_rxq: 0,
-            rq_entries: 64,
-            area_ptr,
-            region_ptr,
-            ..Default::default()
-        };
-        // SAFETY: geteuid has no preconditions.
-        let root = unsafe { libc::geteuid() } == 0;
-        let plain = common::builder(backend).build(4).unwrap();
-        let mut reg = reg_for(1);
-        // SAFETY: the area and region descriptor are valid and outlive the ring; the call
-        // is refused anyway.
-        assert_errno(
-            unsafe { plain.submitter().register_ifq(&mut reg) },
-            if root { libc::EINVAL } else { libc::EPERM },
-            "zcrx on a ring without DEFER_TASKRUN and CQE32",
-        );
-        let ring = match common::builder(backend).defer_taskrun().cqe32().build(4) {
-            Ok(r) => r,
-            Err(e) => panic!("DEFER_TASKRUN|CQE32 ring: {e}"),
-        };
-        for (name, idx) in [
-            ("lo", 1u32),
-            ("eth0", 0),
-            ("no such interface", 0x7fff_0000),
-        ] {
-            let idx = if name == "eth0" {
-                // SAFETY: a NUL-terminated name.
-                unsafe { libc::if_nametoindex(c"eth0".as_ptr()) }
-            } else {
-                idx
+    common::for_each_backend_with_register_ops(
+        test_name!(),
+        &[sys::IORING_REGISTER_ZCRX_IFQ],
+        |backend| {
+            let area = Map::anonymous(64 * 1024);
+            let mut area_reg = sys::io_uring_zcrx_area_reg {
+                addr: area.ptr as u64,
+                len: area.len as u64,
+                ..Default::default()
             };
-            if idx == 0 {
-                continue;
-            }
-            let mut reg = reg_for(idx);
-            // SAFETY: as above.
-            match unsafe { ring.submitter().register_ifq(&mut reg) } {
-                Ok(()) => common::not_applicable(
-                    test_name!(),
-                    &format!("{name} accepted zero-copy receive (id {})", reg.zcrx_id),
-                ),
-                Err(e) => {
-                    let n = errno(&e);
-                    assert!(
-                        [libc::EPERM, libc::EOPNOTSUPP, libc::ENODEV, libc::EINVAL].contains(&n),
-                        "{name}: unexpected {e}"
-                    );
-                    if name == "no such interface" && root {
-                        assert_eq!(n, libc::ENODEV, "{name}");
-                    }
-                    common::not_applicable(
+            let mut rd = sys::io_uring_region_desc {
+                size: 4 * 4096,
+                ..Default::default()
+            };
+            let (area_ptr, region_ptr) = ((&raw mut area_reg) as u64, (&raw mut rd) as u64);
+            let reg_for = |if_idx: u32| sys::io_uring_zcrx_ifq_reg {
+                if_idx,
+                if_rxq: 0,
+                rq_entries: 64,
+                area_ptr,
+                region_ptr,
+                ..Default::default()
+            };
+            // SAFETY: geteuid has no preconditions.
+            let root = unsafe { libc::geteuid() } == 0;
+            let plain = common::builder(backend).build(4).unwrap();
+            let mut reg = reg_for(1);
+            // SAFETY: the area and region descriptor are valid and outlive the ring; the call
+            // is refused anyway.
+            assert_errno(
+                unsafe { plain.submitter().register_ifq(&mut reg) },
+                if root { libc::EINVAL } else { libc::EPERM },
+                "zcrx on a ring without DEFER_TASKRUN and CQE32",
+            );
+            let ring = match common::builder(backend).defer_taskrun().cqe32().build(4) {
+                Ok(r) => r,
+                Err(e) => panic!("DEFER_TASKRUN|CQE32 ring: {e}"),
+            };
+            for (name, idx) in [
+                ("lo", 1u32),
+                ("eth0", 0),
+                ("no such interface", 0x7fff_0000),
+            ] {
+                let idx = if name == "eth0" {
+                    // SAFETY: a NUL-terminated name.
+                    unsafe { libc::if_nametoindex(c"eth0".as_ptr()) }
+                } else {
+                    idx
+                };
+                if idx == 0 {
+                    continue;
+                }
+                let mut reg = reg_for(idx);
+                // SAFETY: as above.
+                match unsafe { ring.submitter().register_ifq(&mut reg) } {
+                    Ok(()) => common::not_applicable(
                         test_name!(),
-                        &format!("{name} (ifindex {idx}) refuses zero-copy receive: {e}"),
-                    );
+                        &format!("{name} accepted zero-copy receive (id {})", reg.zcrx_id),
+                    ),
+                    Err(e) => {
+                        let n = errno(&e);
+                        assert!(
+                            [libc::EPERM, libc::EOPNOTSUPP, libc::ENODEV, libc::EINVAL]
+                                .contains(&n),
+                            "{name}: unexpected {e}"
+                        );
+                        if name == "no such interface" && root {
+                            assert_eq!(n, libc::ENODEV, "{name}");
+                        }
+                        common::not_applicable(
+                            test_name!(),
+                            &format!("{name} (ifindex {idx}) refuses zero-copy receive: {e}"),
+                        );
+                    }
                 }
             }
-        }
-        drop((plain, ring));
-        drop(area);
-    });
+            drop((plain, ring));
+            drop(area);
+        },
+    );
 }
