@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use uring::types::CqeFlags;
 use uring::{Cqe, Ring, Sqe, SqeFlags, opcode, sys};
 use uring_testkit::diff::both;
-use uring_testkit::{reap, test_name};
+use uring_testkit::{pipe, reap, tcp_pair, test_name};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -37,24 +37,6 @@ fn drain(ring: &mut Ring, ms: u64) -> Vec<Cqe> {
         }
         let _ = ring.submitter().wait_timeout(1, until - now);
     }
-}
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (b, _) = l.accept().unwrap();
-    for s in [&a, &b] {
-        s.set_read_timeout(Some(LIMIT)).unwrap();
-    }
-    (a, b)
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array on success.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: fresh descriptors, ours.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 /// An SQE built field by field.

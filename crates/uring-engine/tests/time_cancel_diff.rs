@@ -6,13 +6,13 @@
 //! A kernel that refuses io_uring skips the comparison visibly (a failure under
 //! `URING_REQUIRE_KERNEL=1`); the engine half still runs and must pass its own
 //! assertions.
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 
 use uring::types::{CqeFlags, DestinationSlot, Fixed, Target, Timespec};
 use uring::{Backend, Cqe, Ring, SetupError, SqeFlags, SyncCancel, opcode, sys};
-use uring_testkit::{diff, test_name};
+use uring_testkit::{diff, pipe, test_name};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -45,14 +45,6 @@ fn sorted(cqes: &[Cqe]) -> Vec<(u64, i32)> {
     let mut v = pairs(cqes);
     v.sort();
     v
-}
-
-fn pipe() -> (OwnedFd, OwnedFd) {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: both are fresh descriptors, ours.
-    unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) }
 }
 
 fn write(fd: &OwnedFd, data: &[u8]) {

@@ -584,6 +584,18 @@ pub fn cpath(p: &std::path::Path) -> std::ffi::CString {
     std::ffi::CString::new(p.as_os_str().as_bytes()).expect("no NUL in path")
 }
 
+/// A connected pair of loopback TCP streams (the connecting end first), each with a
+/// 10 s read timeout so that a test that waits wrongly fails instead of hanging.
+pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let (b, _) = l.accept().unwrap();
+    for s in [&a, &b] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    (a, b)
+}
+
 /// A pipe: (read end, write end).
 pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     use std::os::fd::FromRawFd;

@@ -12,21 +12,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::Duration;
 
-use common::{pattern, reap, run, run1};
+use common::{pattern, reap, run, run1, tcp_pair};
 use uring::types::{CqeFlags, DestinationSlot, Fixed, RecvMsgOut, SockAddr, notif_copied};
 use uring::{Cqe, Ring, SqeFlags, opcode, sys};
 
 const LIMIT: Duration = Duration::from_secs(10);
-
-fn tcp_pair() -> (TcpStream, TcpStream) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let a = TcpStream::connect(l.local_addr().unwrap()).unwrap();
-    let (b, _) = l.accept().unwrap();
-    for s in [&a, &b] {
-        s.set_read_timeout(Some(LIMIT)).unwrap();
-    }
-    (a, b)
-}
 
 fn udp() -> UdpSocket {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
