@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use common::{flavors, for_each_flavor, reap};
+use common::{flavors, for_each_flavor, pattern, reap};
 use uring::types::{Fd, Timespec};
 use uring::{Cqe, PushError, Ring, SqeFlags, opcode, sys};
 
@@ -457,12 +457,6 @@ fn random_batches_across_many_wraps_lose_and_duplicate_nothing() {
         assert!(outstanding.is_empty());
         assert!(ring.completion().next().is_none(), "[{}] stray CQE", f.name);
     });
-}
-
-fn pattern(len: usize, seed: u8) -> Vec<u8> {
-    (0..len)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
 }
 
 #[test]
