@@ -4,7 +4,7 @@ use clap::{Args, ValueEnum};
 use serde::Serialize;
 
 use uring::error::DisabledCause;
-use uring::{FEATURES, Probe, Ring, SetupError, Submitter, sys};
+use uring::{Probe, Ring, SetupError, Submitter, sys};
 
 use crate::util::{CliError, fmt_size, kernel};
 
@@ -203,7 +203,7 @@ fn gather(backend: Backend) -> Report {
     let features = ring
         .as_ref()
         .ok()
-        .map(|r| flags(u64::from(r.params().features()), FEATURES));
+        .map(|r| flags(u64::from(r.params().features()), sys::IORING_FEAT_NAMES));
     let setup_flags = if backend == Backend::Engine {
         engine_setup_flags()
     } else if ring.is_ok() {
@@ -292,7 +292,7 @@ fn gather(backend: Backend) -> Report {
 /// The setup flags the engine honours (`uring_engine::SETUP_FLAGS`), each also tried
 /// on an engine ring; the others with the reason it refuses them.
 fn engine_setup_flags() -> Vec<SetupFlag> {
-    uring::SETUP_FLAGS
+    sys::IORING_SETUP_FLAG_NAMES
         .iter()
         .map(|&(flag, name)| {
             let honoured = uring_engine::SETUP_FLAGS & flag != 0;
@@ -418,7 +418,11 @@ fn print_table(r: &Report) {
         Some(f) => {
             list(
                 "features",
-                &[format!("{} of {}:", f.names.len(), FEATURES.len())],
+                &[format!(
+                    "{} of {}:",
+                    f.names.len(),
+                    sys::IORING_FEAT_NAMES.len()
+                )],
             );
             list("", &f.names);
             if !f.missing.is_empty() {
