@@ -787,6 +787,20 @@ mod tests {
         }
     }
 
+    const OK: Result<(), Fault> = Ok(());
+
+    /// The completions of a linked read and write with these results, in order.
+    fn linked(c: &mut Chain, read: i32, write: i32) -> [Result<(), Fault>; 2] {
+        c.in_flight = 2;
+        [c.complete(OP_READ, read), c.complete(OP_WRITE, write)]
+    }
+
+    /// The completion of a lone read (`OP_READ`) or write (`OP_WRITE`).
+    fn alone(c: &mut Chain, op: u64, res: i32) -> Result<(), Fault> {
+        c.in_flight = 1;
+        c.complete(op, res)
+    }
+
     #[test]
     fn whole_chunk_is_a_linked_read_and_write() {
         let mut c = chain(65536);
@@ -798,9 +812,7 @@ mod tests {
                 link: true
             }
         );
-        c.in_flight = 2;
-        assert_eq!(c.complete(OP_READ, 65536), Ok(()));
-        assert_eq!(c.complete(OP_WRITE, 65536), Ok(()));
+        assert_eq!(linked(&mut c, 65536, 65536), [OK, OK]);
         assert!(c.done());
         assert_eq!(c.in_flight, 0);
     }
@@ -808,15 +820,12 @@ mod tests {
     #[test]
     fn short_read_cancels_the_write_then_resumes() {
         let mut c = chain(65536);
-        c.in_flight = 2;
         // The read brings 1000 bytes; the kernel cancels the linked write.
-        assert_eq!(c.complete(OP_READ, 1000), Ok(()));
-        assert_eq!(c.complete(OP_WRITE, -libc::ECANCELED), Ok(()));
+        assert_eq!(linked(&mut c, 1000, -libc::ECANCELED), [OK, OK]);
         assert_eq!((c.have, c.written, c.in_flight), (1000, 0, 0));
         // First the 1000 bytes read are written, at their own offset...
         assert_eq!(c.step(1), Step::Write { at: 0, len: 1000 });
-        c.in_flight = 1;
-        assert_eq!(c.complete(OP_WRITE, 1000), Ok(()));
+        assert_eq!(alone(&mut c, OP_WRITE, 1000), OK);
         // ...then the rest is read and written, linked again.
         assert_eq!(
             c.step(1),
@@ -826,18 +835,14 @@ mod tests {
                 link: true
             }
         );
-        c.in_flight = 2;
-        assert_eq!(c.complete(OP_READ, 64536), Ok(()));
-        assert_eq!(c.complete(OP_WRITE, 64536), Ok(()));
+        assert_eq!(linked(&mut c, 64536, 64536), [OK, OK]);
         assert!(c.done());
     }
 
     #[test]
     fn short_write_is_resubmitted_for_the_remainder() {
         let mut c = chain(8192);
-        c.in_flight = 2;
-        assert_eq!(c.complete(OP_READ, 8192), Ok(()));
-        assert_eq!(c.complete(OP_WRITE, 3000), Ok(()));
+        assert_eq!(linked(&mut c, 8192, 3000), [OK, OK]);
         assert!(!c.done());
         assert_eq!(
             c.step(1),
@@ -846,45 +851,35 @@ mod tests {
                 len: 5192
             }
         );
-        c.in_flight = 1;
-        assert_eq!(c.complete(OP_WRITE, 5192), Ok(()));
+        assert_eq!(alone(&mut c, OP_WRITE, 5192), OK);
         assert!(c.done());
     }
 
     #[test]
     fn failed_read_stops_and_its_write_did_nothing() {
         let mut c = chain(4096);
-        c.in_flight = 2;
-        assert_eq!(
-            c.complete(OP_READ, -libc::EIO),
-            Err(Fault::Errno {
-                read: true,
-                errno: libc::EIO
-            })
-        );
-        assert_eq!(c.complete(OP_WRITE, -libc::ECANCELED), Ok(()));
+        let eio = Err(Fault::Errno {
+            read: true,
+            errno: libc::EIO,
+        });
+        assert_eq!(linked(&mut c, -libc::EIO, -libc::ECANCELED), [eio, OK]);
         assert_eq!((c.have, c.written, c.in_flight), (0, 0, 0));
     }
 
     #[test]
     fn end_of_file_early_is_a_fault() {
         let mut c = chain(4096);
-        c.in_flight = 1;
-        assert_eq!(c.complete(OP_READ, 0), Err(Fault::Shrank));
+        assert_eq!(alone(&mut c, OP_READ, 0), Err(Fault::Shrank));
     }
 
     #[test]
     fn disk_full_is_a_write_fault() {
         let mut c = chain(4096);
-        c.in_flight = 2;
-        assert_eq!(c.complete(OP_READ, 4096), Ok(()));
-        assert_eq!(
-            c.complete(OP_WRITE, -libc::ENOSPC),
-            Err(Fault::Errno {
-                read: false,
-                errno: libc::ENOSPC
-            })
-        );
+        let enospc = Err(Fault::Errno {
+            read: false,
+            errno: libc::ENOSPC,
+        });
+        assert_eq!(linked(&mut c, 4096, -libc::ENOSPC), [OK, enospc]);
     }
 
     #[test]
@@ -900,11 +895,9 @@ mod tests {
                 link: false
             }
         );
-        c.in_flight = 1;
-        assert_eq!(c.complete(OP_READ, 5000), Ok(()));
+        assert_eq!(alone(&mut c, OP_READ, 5000), OK);
         assert_eq!(c.step(4096), Step::Write { at: 0, len: 8192 });
-        c.in_flight = 1;
-        assert_eq!(c.complete(OP_WRITE, 8192), Ok(()));
+        assert_eq!(alone(&mut c, OP_WRITE, 8192), OK);
         assert!(c.done());
         assert_eq!(c.written, 5000);
     }
