@@ -31,7 +31,7 @@ use uring::{Ring, SqeFlags, SubmissionQueue, opcode};
 
 use crate::util::{
     ALIGN, AlignedBuf, CliError, EXIT_INTERRUPTED, errno_name, fmt_size, install_stop_handler,
-    parse_size, stderr_is_tty, stopped,
+    parse_size, rw_sqe, stderr_is_tty, stopped,
 };
 
 fn parse_chunk(s: &str) -> Result<u64, String> {
@@ -640,21 +640,14 @@ impl Io {
     /// of `len` bytes at `at` within the chunk at `off` of chain `slot`, through the
     /// slot's buffer (registered buffer `slot` with fixed buffers).
     fn sqe(&self, op: u64, slot: usize, off: u64, at: u64, len: u64) -> uring::Sqe {
-        let (p, n) = (
-            self.base.wrapping_add(slot * self.bs + at as usize),
-            len as u32,
-        );
-        let index = slot as u16;
-        let sqe = match (op, self.fixed_bufs) {
-            (OP_READ, true) => opcode::ReadFixed::new(self.src, p, n, index)
-                .offset(off + at)
-                .build(),
-            (OP_READ, false) => opcode::Read::new(self.src, p, n).offset(off + at).build(),
-            (_, true) => opcode::WriteFixed::new(self.dst, p, n, index)
-                .offset(off + at)
-                .build(),
-            (_, false) => opcode::Write::new(self.dst, p, n).offset(off + at).build(),
+        let p = self.base.wrapping_add(slot * self.bs + at as usize);
+        let (t, write) = if op == OP_READ {
+            (self.src, false)
+        } else {
+            (self.dst, true)
         };
+        let fixed = self.fixed_bufs.then_some(slot as u16);
+        let sqe = rw_sqe(write, t, p, len as u32, off + at, fixed);
         sqe.user_data(ud(slot, op))
     }
 

@@ -7,6 +7,9 @@ use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use uring::opcode;
+use uring::types::Target;
+
 /// An error for the user: a message, and the process's exit code.
 #[derive(Debug)]
 pub struct CliError {
@@ -321,6 +324,28 @@ pub fn errno_name(errno: i32) -> String {
         format!("errno {errno}: {msg}")
     } else {
         format!("{name}: {msg}")
+    }
+}
+
+/// A read (or, with `write`, a write) of `len` bytes at file `offset` on `t` through
+/// `buf`: `READ_FIXED` / `WRITE_FIXED` on registered buffer `fixed` when given.
+pub fn rw_sqe(
+    write: bool,
+    t: Target,
+    buf: *mut u8,
+    len: u32,
+    offset: u64,
+    fixed: Option<u16>,
+) -> uring::Sqe {
+    match (write, fixed) {
+        (false, Some(i)) => opcode::ReadFixed::new(t, buf, len, i)
+            .offset(offset)
+            .build(),
+        (false, None) => opcode::Read::new(t, buf, len).offset(offset).build(),
+        (true, Some(i)) => opcode::WriteFixed::new(t, buf, len, i)
+            .offset(offset)
+            .build(),
+        (true, None) => opcode::Write::new(t, buf, len).offset(offset).build(),
     }
 }
 

@@ -18,7 +18,7 @@ use uring::{Ring, Sqe, Submitter, opcode, sys};
 
 use super::Workload;
 use super::worker::{Ctx, Stats, io_bytes};
-use crate::util::{AlignedBuf, CliError, errno_name, stopped};
+use crate::util::{AlignedBuf, CliError, errno_name, rw_sqe, stopped};
 
 /// How long the SQ poll thread spins without work before it sleeps.
 const SQPOLL_IDLE: Duration = Duration::from_millis(100);
@@ -80,24 +80,15 @@ pub fn run(ctx: &Ctx<'_>) -> Result<Stats, CliError> {
     let make = |slot: usize, offset: u64| -> Sqe {
         // The slot's part of `bufs`: in bounds since slot < depth.
         let buf = base.wrapping_add(slot * bs as usize);
+        let fixed = spec.fixed_buffers.then_some(slot as u16);
         let sqe = match spec.workload {
             Workload::Nop => opcode::Nop::new().build(),
-            Workload::Read | Workload::Randread if spec.fixed_buffers => {
-                opcode::ReadFixed::new(target, buf, bs as u32, slot as u16)
-                    .offset(offset)
-                    .build()
+            Workload::Read | Workload::Randread => {
+                rw_sqe(false, target, buf, bs as u32, offset, fixed)
             }
-            Workload::Read | Workload::Randread => opcode::Read::new(target, buf, bs as u32)
-                .offset(offset)
-                .build(),
-            Workload::Write | Workload::Randwrite if spec.fixed_buffers => {
-                opcode::WriteFixed::new(target, buf, bs as u32, slot as u16)
-                    .offset(offset)
-                    .build()
+            Workload::Write | Workload::Randwrite => {
+                rw_sqe(true, target, buf, bs as u32, offset, fixed)
             }
-            Workload::Write | Workload::Randwrite => opcode::Write::new(target, buf, bs as u32)
-                .offset(offset)
-                .build(),
         };
         sqe.user_data(slot as u64)
     };
