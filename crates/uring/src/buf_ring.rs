@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use uring_sys as sys;
 
 use crate::mmap::{Mmap, page_size};
-use crate::submit::{Driver, RingFd};
+use crate::submit::{Driver, RingFd, RingId};
 use crate::{Cqe, Ring, Submitter};
 
 /// Size of one `struct io_uring_buf`.
@@ -92,7 +92,7 @@ impl BufRingBuilder {
             flags: self.flags,
             resv: [0; 3],
         };
-        let buf_ring = self.assemble(ring)?;
+        let buf_ring = self.assemble(ring, submitter.ring_id())?;
         // SAFETY: the ring is page-aligned, entries × 16 bytes, and lives in the
         // returned BufRing; every buffer published (all of them, by `assemble`) lies in
         // its `bufs` mapping. BufRing's contract (see its docs) keeps both valid while
@@ -149,7 +149,8 @@ impl BufRingBuilder {
         // SAFETY: with IOU_PBUF_RING_MMAP the kernel allocates the ring; the buffers
         // we publish below come from our own mapping, kept alive by the BufRing.
         unsafe { submitter.register_buf_ring(&reg) }?;
-        let mapped = map_kernel_ring(fd, self.bgid, self.entries).and_then(|m| self.assemble(m));
+        let mapped = map_kernel_ring(fd, self.bgid, self.entries)
+            .and_then(|m| self.assemble(m, submitter.ring_id()));
         match mapped {
             Ok(b) => Ok(b),
             Err(e) => {
@@ -189,7 +190,7 @@ impl BufRingBuilder {
                 unsafe { Mmap::from_raw(ptr, len) }
                     .ok_or_else(|| io::Error::from_raw_os_error(libc::ENOMEM))
             })
-            .and_then(|m| self.assemble(m));
+            .and_then(|m| self.assemble(m, submitter.ring_id()));
         match mapped {
             Ok(b) => Ok(b),
             Err(e) => {
@@ -209,8 +210,9 @@ impl BufRingBuilder {
         Ok(())
     }
 
-    /// Allocates the buffers around the ring memory `ring` and publishes all of them.
-    fn assemble(self, ring: Mmap) -> io::Result<BufRing> {
+    /// Allocates the buffers around the ring memory `ring` and publishes all of them,
+    /// for the group registered on the ring `owner`.
+    fn assemble(self, ring: Mmap, owner: RingId) -> io::Result<BufRing> {
         let total = (self.entries as usize)
             .checked_mul(self.buf_len as usize)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "buffers too large"))?;
@@ -218,6 +220,7 @@ impl BufRingBuilder {
         let br = BufRing {
             ring,
             bufs,
+            owner,
             bgid: self.bgid,
             mask: self.entries - 1,
             entries: self.entries,
@@ -255,8 +258,8 @@ fn map_kernel_ring(fd: BorrowedFd<'_>, bgid: u16, entries: u16) -> io::Result<Mm
 ///
 /// The `BufRing` does not borrow the ring, so that both can live side by side. Its
 /// registration outlives neither: unregister it with
-/// [`unregister`](Self::unregister) on the ring it was registered on, or close the
-/// ring. Dropping a `BufRing` frees its memory without unregistering (it has no ring
+/// [`unregister`](Self::unregister) on the ring it was registered on (it knows that
+/// ring and refuses any other), or close the ring. Dropping a `BufRing` frees its memory without unregistering (it has no ring
 /// to do it with); the group then stays registered until the ring closes, and any
 /// SQE that still selects from it names freed memory — which breaks the contract of
 /// [`SubmissionQueue::push`](crate::SubmissionQueue::push). Likewise, an SQE that
@@ -293,6 +296,8 @@ pub struct BufRing {
     // Field order is drop order; neither mapping is used by Drop.
     ring: Mmap,
     bufs: Mmap,
+    /// The ring the group is registered on: the only one allowed to unregister it.
+    owner: RingId,
     bgid: u16,
     mask: u16,
     entries: u16,
@@ -417,10 +422,20 @@ impl BufRing {
     /// Maps to liburing's `io_uring_free_buf_ring`.
     ///
     /// # Errors
-    /// The kernel's errno (`ENOENT` if the group is not registered on that ring). On
-    /// error the memory is leaked rather than freed, since the kernel may still pick
-    /// buffers from it.
+    /// `InvalidInput` if `submitter` belongs to another ring (which may have a group
+    /// of the same id: unregistering that one would free memory this ring still hands
+    /// out); the kernel's errno (`ENOENT` if the group is not registered). On error the
+    /// memory is leaked rather than freed, since the ring it is registered on may still
+    /// pick buffers from it.
     pub fn unregister(self, submitter: &Submitter<'_>) -> io::Result<()> {
+        if submitter.ring_id() != self.owner {
+            std::mem::forget(self);
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "BufRing::unregister: the submitter is of another ring than the one the \
+                 group is registered on (the buffers are leaked, not freed)",
+            ));
+        }
         match submitter.unregister_buf_ring(self.bgid) {
             Ok(()) => Ok(()),
             Err(e) => {

@@ -68,6 +68,7 @@ pub struct Ring {
     /// On the engine: the index [`Ring::register_ring_fd`] got (bookkeeping only; an
     /// engine ring is entered through its handle).
     engine_ring_index: Option<u32>,
+    id: submit::RingId,
     _memory: RingMemory,
 }
 
@@ -102,14 +103,14 @@ impl Ring {
     /// The submitter.
     #[inline]
     pub fn submitter(&self) -> Submitter<'_> {
-        Submitter::new(&self.backend, &self.sq, self.params.flags())
+        Submitter::new(&self.backend, &self.sq, self.params.flags(), self.id)
     }
 
     /// All three at once, to push, submit and reap without re-borrowing the ring.
     #[inline]
     pub fn split(&mut self) -> (Submitter<'_>, SubmissionQueue<'_>, CompletionQueue<'_>) {
         (
-            Submitter::new(&self.backend, &self.sq, self.params.flags()),
+            Submitter::new(&self.backend, &self.sq, self.params.flags(), self.id),
             SubmissionQueue::new(&self.sq),
             CompletionQueue::new(&self.cq),
         )

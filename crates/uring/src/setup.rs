@@ -12,7 +12,7 @@ use crate::cq::CqInner;
 use crate::error::{self, MAX_CQ_ENTRIES, MAX_ENTRIES, SetupError};
 use crate::mmap::{Mmap, page_size};
 use crate::sq::SqInner;
-use crate::submit::{Driver, KernelRing, RingFd};
+use crate::submit::{Driver, KernelRing, RingFd, RingId};
 use crate::{Backend, EngineConfig};
 
 /// Every setup flag with its name, in bit order (declared in `uring-sys`).
@@ -308,6 +308,7 @@ impl Builder {
             backend: Driver::Engine(engine),
             params: Parameters(params),
             engine_ring_index: None,
+            id: RingId::next(),
             _memory: match provided {
                 Some(p) => RingMemory::Provided(p),
                 None => RingMemory::Engine,
@@ -530,6 +531,7 @@ impl Ring {
             backend,
             params: Parameters(params),
             engine_ring_index: None,
+            id: RingId::next(),
             _memory: memory,
         })
     }

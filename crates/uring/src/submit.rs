@@ -32,6 +32,20 @@ fn thread_token() -> u64 {
     TOKEN.with(|t| *t)
 }
 
+/// A number naming one [`Ring`](crate::Ring) for the life of the process, never reused,
+/// so that what belongs to a ring (a [`BufRing`](crate::BufRing)'s registration) can
+/// tell its ring from another, even one at the same address after the first is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RingId(u64);
+
+impl RingId {
+    pub(crate) fn next() -> RingId {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        RingId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
 /// A ring of the kernel's io_uring.
 #[derive(Debug)]
 pub(crate) struct KernelRing {
@@ -272,6 +286,7 @@ pub struct Submitter<'a> {
     backend: &'a Driver,
     sq: &'a SqInner,
     setup_flags: u32,
+    ring: RingId,
 }
 
 impl std::fmt::Debug for Submitter<'_> {
@@ -283,12 +298,23 @@ impl std::fmt::Debug for Submitter<'_> {
 }
 
 impl<'a> Submitter<'a> {
-    pub(crate) fn new(backend: &'a Driver, sq: &'a SqInner, setup_flags: u32) -> Self {
+    pub(crate) fn new(
+        backend: &'a Driver,
+        sq: &'a SqInner,
+        setup_flags: u32,
+        ring: RingId,
+    ) -> Self {
         Submitter {
             backend,
             sq,
             setup_flags,
+            ring,
         }
+    }
+
+    /// Which ring this submitter enters.
+    pub(crate) fn ring_id(&self) -> RingId {
+        self.ring
     }
 
     #[inline]

@@ -119,6 +119,44 @@ fn held_buffers_are_not_picked_again_until_dropped() {
 }
 
 #[test]
+fn a_buf_ring_refuses_to_unregister_from_another_ring() {
+    // Two rings with a group of the same id: unregistering the first ring's BufRing
+    // through the second ring's submitter would remove the second ring's group and
+    // free memory the first ring still hands out. It must be refused, and both groups
+    // must keep working.
+    common::for_each_backend_only("a_buf_ring_refuses_another_ring", |backend| {
+        let mut a = common::builder(backend).build(4).unwrap();
+        let mut b = common::builder(backend).build(4).unwrap();
+        let bufs_a = BufRing::new(&a.submitter(), 7, 2, 32).unwrap();
+        let bufs_b = BufRing::new(&b.submitter(), 7, 2, 32).unwrap();
+        let e = bufs_a.unregister(&b.submitter()).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{e}");
+        // b's group is still there, and so is a's (the refused BufRing was not freed:
+        // a read through a's group still lands in live memory).
+        assert_errno(
+            BufRing::new(&b.submitter(), 7, 2, 32),
+            libc::EEXIST,
+            "b's group",
+        );
+        assert_errno(
+            BufRing::new(&a.submitter(), 7, 2, 32),
+            libc::EEXIST,
+            "a's group",
+        );
+        let (r, w) = pipe();
+        for (ring, bufs) in [(&mut a, None), (&mut b, Some(&bufs_b))] {
+            let cqe = pipe_read(ring, &r, &w, b"still here", 7);
+            assert_eq!(cqe.result(), 10);
+            if let Some(bufs) = bufs {
+                // SAFETY: `cqe` completes a read of ring b that selected from group 7.
+                assert_eq!(&unsafe { bufs.get(&cqe) }.unwrap()[..], b"still here");
+            }
+        }
+        bufs_b.unregister(&b.submitter()).unwrap();
+    });
+}
+
+#[test]
 fn buffer_group_ids_are_exclusive_and_arguments_checked() {
     common::for_each_backend_only(test_name!(), |backend| {
         let ring = common::builder(backend).build(4).unwrap();
