@@ -66,8 +66,8 @@ pub struct Ring {
     backend: Driver,
     params: Parameters,
     /// On the engine: the index [`Ring::register_ring_fd`] got (bookkeeping only; an
-    /// engine ring is entered through its handle).
-    engine_ring_index: Option<u32>,
+    /// engine ring is entered through its handle), and the thread that got it.
+    engine_ring_index: Option<(u32, u64)>,
     id: submit::RingId,
     _memory: RingMemory,
 }
@@ -174,11 +174,12 @@ impl Ring {
     /// # Errors
     /// The kernel's errno (`EINVAL` before 5.18, `EBUSY` if the table is full).
     pub fn register_ring_fd(&mut self) -> io::Result<u32> {
+        submit::orphans::reap();
         match &mut self.backend {
             Driver::Kernel(k) => k.register_ring_fd(),
             // The engine is entered through its handle; the index is bookkeeping.
             Driver::Engine(_) => {
-                if let Some(i) = self.engine_ring_index {
+                if let Some((i, _)) = self.engine_ring_index {
                     return Ok(i);
                 }
                 let mut up = sys::io_uring_rsrc_update {
@@ -193,7 +194,7 @@ impl Ring {
                         1,
                     )
                 }?;
-                self.engine_ring_index = Some(up.offset);
+                self.engine_ring_index = Some((up.offset, submit::thread_token()));
                 Ok(up.offset)
             }
         }
@@ -201,8 +202,15 @@ impl Ring {
 
     /// Undoes [`register_ring_fd`](Self::register_ring_fd).
     ///
+    /// Only the thread that registered the ring can undo the registration (it lives in
+    /// that thread's table). Called on another thread, this hands it to that thread,
+    /// which undoes it the next time it enters, registers or builds a ring, or when it
+    /// exits; the ring enters through its fd from now on either way. Dropping a ring
+    /// does the same.
+    ///
     /// # Errors
-    /// The kernel's errno.
+    /// The kernel's errno; `InvalidInput` for a `REGISTERED_FD_ONLY` ring, which has
+    /// nothing but its registered index.
     pub fn unregister_ring_fd(&mut self) -> io::Result<()> {
         if self.params.is_setup(sys::IORING_SETUP_REGISTERED_FD_ONLY) {
             return Err(io::Error::new(
@@ -213,9 +221,19 @@ impl Ring {
         if let Some(k) = self.backend.kernel_mut() {
             return k.unregister_ring_fd();
         }
-        let Some(index) = self.engine_ring_index else {
+        self.unregister_engine_index()
+    }
+
+    /// The engine half of [`unregister_ring_fd`](Self::unregister_ring_fd).
+    fn unregister_engine_index(&mut self) -> io::Result<()> {
+        let Some((index, owner)) = self.engine_ring_index else {
             return Ok(());
         };
+        if owner != submit::thread_token() {
+            submit::orphans::adopt(owner, index, submit::RingTable::Engine);
+            self.engine_ring_index = None;
+            return Ok(());
+        }
         let up = sys::io_uring_rsrc_update {
             offset: index,
             ..Default::default()
@@ -230,6 +248,16 @@ impl Ring {
         }?;
         self.engine_ring_index = None;
         Ok(())
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // The kernel's registration is undone by KernelRing's own Drop; the engine's
+        // bookkeeping index here, as the kernel's would be (a slot of 16 per thread).
+        if matches!(self.backend, Driver::Engine(_)) {
+            let _ = self.unregister_engine_index();
+        }
     }
 }
 

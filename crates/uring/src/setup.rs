@@ -243,6 +243,9 @@ impl Builder {
     }
 
     fn build_kernel(&self, entries: u32) -> Result<Ring, SetupError> {
+        // Free the slots of this thread's registered rings dropped elsewhere first: a
+        // REGISTERED_FD_ONLY ring needs one.
+        crate::submit::orphans::reap();
         let mut params = self.params;
         validate(entries, &params)?;
         let flags = params.flags;

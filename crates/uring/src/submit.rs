@@ -25,11 +25,127 @@ pub(crate) enum RingFd {
 /// or names another ring. A ring remembers which thread registered it and enters through
 /// the plain fd elsewhere.
 #[inline]
-fn thread_token() -> u64 {
+pub(crate) fn thread_token() -> u64 {
     use std::sync::atomic::{AtomicU64, Ordering};
     static NEXT: AtomicU64 = AtomicU64::new(1);
-    thread_local!(static TOKEN: u64 = NEXT.fetch_add(1, Ordering::Relaxed));
-    TOKEN.with(|t| *t)
+    /// The token, which at thread exit forgets the thread's orphaned registrations (the
+    /// kernel drops a thread's registered rings when it exits, and so does the engine's
+    /// per-thread table).
+    struct Token(u64);
+    impl Drop for Token {
+        fn drop(&mut self) {
+            orphans::forget_thread(self.0);
+        }
+    }
+    thread_local!(static TOKEN: Token = Token(NEXT.fetch_add(1, Ordering::Relaxed)));
+    // During thread teardown the token may be gone: a number no registration has.
+    TOKEN
+        .try_with(|t| t.0)
+        .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Which table a registered ring index lives in: the kernel's (per thread), or the
+/// engine's bookkeeping copy of it (per thread as well).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RingTable {
+    Kernel,
+    Engine,
+}
+
+/// Registrations of ring fds whose ring was dropped (or unregistered) on a thread other
+/// than the one that registered them.
+///
+/// A registration can only be undone by its own thread, and it holds the ring alive (the
+/// kernel's table keeps a reference to the ring's file): without this, a ring dropped on
+/// another thread would keep its slot (one of 16) and its memory until the registering
+/// thread exits. Such a registration is handed to that thread, which undoes it the next
+/// time it enters, registers or builds a ring (one relaxed load of a flag when there is
+/// nothing to do), or forgets it when it exits, when the kernel frees it anyway.
+pub(crate) mod orphans {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::{RingTable, thread_token};
+    use crate::sys;
+
+    static ORPHANS: Mutex<Vec<(u64, u32, RingTable)>> = Mutex::new(Vec::new());
+    /// Whether `ORPHANS` may be non-empty: a hint read with `Relaxed` on every enter, so
+    /// that the common case costs no lock. The mutex orders the list itself; a thread
+    /// that reads a stale `false` undoes its orphans at its next call.
+    static ANY: AtomicBool = AtomicBool::new(false);
+
+    /// Hands the registration `index` of thread `owner` in `table` to that thread.
+    pub(crate) fn adopt(owner: u64, index: u32, table: RingTable) {
+        let mut list = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
+        list.push((owner, index, table));
+        ANY.store(true, Ordering::Relaxed);
+    }
+
+    /// Undoes the calling thread's orphaned registrations, if any.
+    #[inline]
+    pub(crate) fn reap() {
+        if ANY.load(Ordering::Relaxed) {
+            reap_slow();
+        }
+    }
+
+    #[cold]
+    fn reap_slow() {
+        let me = thread_token();
+        let mine: Vec<(u32, RingTable)> = {
+            let mut list = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
+            let mut mine = Vec::new();
+            list.retain(|&(owner, index, table)| {
+                let keep = owner != me;
+                if !keep {
+                    mine.push((index, table));
+                }
+                keep
+            });
+            ANY.store(!list.is_empty(), Ordering::Relaxed);
+            mine
+        };
+        for (index, table) in mine {
+            // Nothing to report to: the ring is gone, and a failure leaves the slot to
+            // the thread's exit, as before.
+            let _ = unregister(index, table);
+        }
+    }
+
+    /// Removes the orphans of a thread that exits.
+    pub(crate) fn forget_thread(token: u64) {
+        if !ANY.load(Ordering::Relaxed) {
+            return;
+        }
+        let mut list = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
+        list.retain(|&(owner, _, _)| owner != token);
+        ANY.store(!list.is_empty(), Ordering::Relaxed);
+    }
+
+    /// Undoes registration `index` of the calling thread in `table`.
+    pub(crate) fn unregister(index: u32, table: RingTable) -> std::io::Result<()> {
+        let up = sys::io_uring_rsrc_update {
+            offset: index,
+            resv: 0,
+            data: 0,
+        };
+        match table {
+            // The registered ring itself is the ring the call goes through
+            // (IORING_REGISTER_USE_REGISTERED_RING takes a reference for the call), so
+            // this works when no fd of the ring is left.
+            // SAFETY: `up` is one valid io_uring_rsrc_update naming the slot.
+            RingTable::Kernel => unsafe {
+                sys::syscall::io_uring_register(
+                    index as i32,
+                    sys::IORING_UNREGISTER_RING_FDS | sys::IORING_REGISTER_USE_REGISTERED_RING,
+                    (&raw const up).cast(),
+                    1,
+                )
+            }
+            .map(drop),
+            RingTable::Engine => Ok(()),
+        }
+    }
 }
 
 /// A number naming one [`Ring`](crate::Ring) for the life of the process, never reused,
@@ -108,6 +224,7 @@ impl KernelRing {
         arg: *const c_void,
         size: usize,
     ) -> io::Result<u32> {
+        orphans::reap();
         let (fd, reg) = self.enter_target()?;
         // SAFETY: fd is this ring's fd, or its index registered by this very thread
         // (`reg` says which); arg/size are the caller's.
@@ -181,18 +298,18 @@ impl KernelRing {
         Ok(up.offset)
     }
 
-    /// Unregisters the ring fd, if registered.
+    /// Unregisters the ring fd, if registered. On a thread other than the one that
+    /// registered it, the registration is handed to that thread ([`orphans`]): the
+    /// ring enters through its fd from now on either way.
     pub(crate) fn unregister_ring_fd(&mut self) -> io::Result<()> {
         let Some(index) = self.registered else {
             return Ok(());
         };
-        let up = sys::io_uring_rsrc_update {
-            offset: index,
-            resv: 0,
-            data: 0,
-        };
-        // SAFETY: `up` is a valid io_uring_rsrc_update naming our slot.
-        unsafe { self.register(sys::IORING_UNREGISTER_RING_FDS, (&raw const up).cast(), 1) }?;
+        if self.owner == thread_token() {
+            orphans::unregister(index, RingTable::Kernel)?;
+        } else {
+            orphans::adopt(self.owner, index, RingTable::Kernel);
+        }
         self.registered = None;
         if let RingFd::Owned(fd) = &self.fd {
             self.enter_fd = fd.as_raw_fd();
@@ -204,11 +321,11 @@ impl KernelRing {
 
 impl Drop for KernelRing {
     fn drop(&mut self) {
-        // A registered-only ring lives as long as its registration: dropping it is the
-        // only way to free the ring. With an fd, closing the fd frees it as well.
-        if matches!(self.fd, RingFd::Registered(_)) {
-            let _ = self.unregister_ring_fd();
-        }
+        // A registration holds the ring alive (the kernel's table keeps a reference to
+        // its file), so closing the fd is not enough: undo it here, or hand it to the
+        // thread that made it. Failing on the owner thread leaves it to that thread's
+        // exit (nothing better to do from a destructor).
+        let _ = self.unregister_ring_fd();
     }
 }
 
@@ -356,8 +473,11 @@ impl<'a> Submitter<'a> {
         match self.backend {
             // SAFETY: the caller's contract.
             Driver::Kernel(k) => unsafe { k.enter(to_submit, min_complete, flags, arg, size) },
-            // SAFETY: the caller's contract, which is the engine's too.
-            Driver::Engine(e) => unsafe { e.enter(to_submit, min_complete, flags, arg, size) },
+            Driver::Engine(e) => {
+                orphans::reap();
+                // SAFETY: the caller's contract, which is the engine's too.
+                unsafe { e.enter(to_submit, min_complete, flags, arg, size) }
+            }
         }
     }
 

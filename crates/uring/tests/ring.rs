@@ -386,9 +386,50 @@ fn a_registered_ring_moved_to_another_thread_still_works() {
                 other.completion().next().is_none(),
                 "the other ring saw our NOP"
             );
+            // Undoing the registration here must not undo `other`'s, which holds the
+            // same index in this thread's table.
+            ring.unregister_ring_fd().unwrap();
+            push_nops(&mut other, [3]);
+            other.submit_and_wait(1).unwrap();
+            assert_eq!(reap(&mut other, 1, LIMIT)[0].user_data(), 3);
+            push_nops(&mut ring, [4]);
+            ring.submit_and_wait(1).unwrap();
+            assert_eq!(reap(&mut ring, 1, LIMIT)[0].user_data(), 4);
             got
         });
         assert_eq!(handle.join().unwrap(), 2);
+    });
+}
+
+#[test]
+fn registered_rings_free_their_slot_when_dropped_on_any_thread() {
+    // The kernel keeps a thread's registered rings in a table of 16 slots
+    // (IO_RINGFD_REG_MAX), and a registration holds the ring alive: a ring dropped
+    // without undoing it keeps its slot and its memory until the registering thread
+    // exits. Eighty rings made on one thread, half dropped there and half on another,
+    // fill the table unless each drop frees its slot.
+    common::for_each_backend_only("registered_rings_free_their_slot", |backend| {
+        std::thread::spawn(move || {
+            for i in 0..80 {
+                let builder = common::builder(backend);
+                let builder = if i % 2 == 0 {
+                    builder.registered_fd_only()
+                } else {
+                    builder.register_ring_fd()
+                };
+                let mut ring = builder.build(4).unwrap_or_else(|e| panic!("ring {i}: {e}"));
+                push_nops(&mut ring, [i]);
+                ring.submit_and_wait(1).unwrap();
+                assert_eq!(reap(&mut ring, 1, LIMIT)[0].user_data(), i);
+                if i % 4 < 2 {
+                    drop(ring);
+                } else {
+                    std::thread::spawn(move || drop(ring)).join().unwrap();
+                }
+            }
+        })
+        .join()
+        .unwrap();
     });
 }
 
