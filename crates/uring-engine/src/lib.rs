@@ -432,6 +432,25 @@ impl EngineRing {
     }
 }
 
+/// `IORING_UNREGISTER_RING_FDS` of slot `index` in the calling thread's table of
+/// registered rings, without a ring to call it on: what a ring dropped on another
+/// thread leaves for the thread that registered it (the table is per thread, as the
+/// kernel's).
+///
+/// # Errors
+/// `EINVAL` for an index out of range.
+pub fn unregister_ring_index(index: u32) -> io::Result<()> {
+    let up = sys::io_uring_rsrc_update {
+        offset: index,
+        resv: 0,
+        data: 0,
+    };
+    // SAFETY: one valid update, on the stack for the call.
+    unsafe { register::unregister_ring_fds(&up, 1) }
+        .map(drop)
+        .map_err(err)
+}
+
 /// Whether `fd` names a live engine ring (the fd [`EngineRing::fd`] returned, or a
 /// duplicate of it): where a blind register call about that ring must go.
 pub fn is_engine_ring(fd: RawFd) -> bool {

@@ -776,7 +776,7 @@ unsafe fn register_ring_fds(ups: *mut sys::io_uring_rsrc_update, nr: u32) -> Res
     Ok(done)
 }
 
-unsafe fn unregister_ring_fds(ups: *const sys::io_uring_rsrc_update, nr: u32) -> Res {
+pub(crate) unsafe fn unregister_ring_fds(ups: *const sys::io_uring_rsrc_update, nr: u32) -> Res {
     if nr > RING_FD_SLOTS {
         return Err(-libc::EINVAL);
     }

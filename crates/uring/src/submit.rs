@@ -143,7 +143,7 @@ pub(crate) mod orphans {
                 )
             }
             .map(drop),
-            RingTable::Engine => Ok(()),
+            RingTable::Engine => uring_engine::unregister_ring_index(index),
         }
     }
 }
