@@ -158,8 +158,10 @@ struct GetData {
     wait_nr: u32,
     get_flags: u32,
     sz: usize,
-    /// The timeout, if this wait has one (for the `-ETIME` after one full wait).
-    ts: *const __kernel_timespec,
+    /// Whether this wait has a timeout: a `ts` given, or a registered wait (whose
+    /// timeout the kernel keeps). One full wait is then all the caller asked for,
+    /// and no CQE after it is `-ETIME`.
+    has_ts: bool,
     arg: *const c_void,
 }
 
@@ -211,7 +213,7 @@ unsafe fn get_cqe(
             if !need_enter {
                 break;
             }
-            if looped && !data.ts.is_null() {
+            if looped && data.has_ts {
                 // One full wait with a timeout is all the caller asked for.
                 if cqe.is_null() && err == 0 {
                     err = -libc::ETIME;
@@ -271,7 +273,7 @@ pub unsafe extern "C" fn __io_uring_get_cqe(
         wait_nr,
         get_flags: 0,
         sz: SIGSET_SIZE,
-        ts: ptr::null(),
+        has_ts: false,
         arg: sigmask.cast(),
     };
     // SAFETY: forwarded contract.
@@ -603,7 +605,7 @@ unsafe fn wait_ext(
         wait_nr,
         get_flags: k::IORING_ENTER_EXT_ARG,
         sz: size_of::<io_uring_getevents_arg>(),
-        ts,
+        has_ts: !ts.is_null(),
         arg: (&raw const arg).cast(),
     };
     // SAFETY: forwarded contract; `arg` outlives the call.
@@ -751,7 +753,8 @@ pub unsafe extern "C" fn io_uring_submit_and_wait_min_timeout(
 }
 
 /// Submits, then waits as slot `reg_index` of the registered wait region says
-/// (`IORING_ENTER_EXT_ARG_REG`, Linux 6.13): SQEs submitted (or 0), or `-errno`.
+/// (`IORING_ENTER_EXT_ARG_REG`, Linux 6.13): SQEs submitted (or 0), or `-errno`
+/// (`-ETIME` when one full wait brought no CQE, the slot's timeout being the kernel's).
 ///
 /// liburing: `io_uring_submit_and_wait_reg(3)`.
 ///
@@ -771,10 +774,15 @@ pub unsafe extern "C" fn io_uring_submit_and_wait_reg(
             wait_nr,
             get_flags: k::IORING_ENTER_EXT_ARG | k::IORING_ENTER_EXT_ARG_REG,
             sz: size_of::<k::io_uring_reg_wait>(),
-            ts: ptr::null(),
+            has_ts: true,
             arg: (reg_index as usize).wrapping_mul(size_of::<k::io_uring_reg_wait>())
                 as *const c_void,
         };
+        // As liburing 2.15: the SQEs are published above, then a ring without
+        // EXT_ARG refuses the wait.
+        if (*ring).features & k::IORING_FEAT_EXT_ARG == 0 {
+            return -libc::EINVAL;
+        }
         get_cqe(ring, cqe_ptr, &mut data)
     }
 }

@@ -538,7 +538,7 @@ pub unsafe extern "C" fn io_uring_resize_rings(
     p: *mut io_uring_params,
 ) -> c_int {
     // SAFETY: by the caller's contract; the old mappings are released only after the
-    // kernel switched to the new rings, and the views are rebuilt from zero.
+    // kernel switched to the new rings and the new ones are mapped.
     unsafe {
         if (*ring).flags & k::IORING_SETUP_NO_MMAP != 0 {
             return -libc::EINVAL;
@@ -550,14 +550,6 @@ pub unsafe extern "C" fn io_uring_resize_rings(
             return ret;
         }
         let fd = (*ring).ring_fd;
-        let sq = &raw mut (*ring).sq;
-        let cq = &raw mut (*ring).cq;
-        let (head, tail) = ((*sq).sqe_head, (*sq).sqe_tail);
-        let old_sqes = sqe_size((*ring).flags) * (*sq).ring_entries as usize;
-        backend::unmap(fd, (*sq).sqes.cast(), old_sqes);
-        unmap_rings(fd, sq, cq);
-        ptr::write_bytes(sq, 0, 1);
-        ptr::write_bytes(cq, 0, 1);
         // The kernel fills in the ring's own flags, not the resize-only ones.
         let mut np = *p;
         np.flags = (*ring).flags;
@@ -569,10 +561,23 @@ pub unsafe extern "C" fn io_uring_resize_rings(
             let cqes_end = np.cq_off.cqes as usize + np.cq_entries as usize * cqe_size(np.flags);
             np.sq_off.array = cqes_end.next_multiple_of(64) as u32;
         }
-        let ret = mmap_rings(fd, &np, sq, cq);
+        // The new rings are mapped before the old ones go, as liburing 2.15 does: if
+        // mapping fails, the ring's views stay as they were.
+        // All-zero is a valid view (plain pointers and integers), as before mapping.
+        let mut new_sq: io_uring_sq = core::mem::zeroed();
+        let mut new_cq: io_uring_cq = core::mem::zeroed();
+        let ret = mmap_rings(fd, &np, &raw mut new_sq, &raw mut new_cq);
         if ret != 0 {
             return ret;
         }
+        let sq = &raw mut (*ring).sq;
+        let cq = &raw mut (*ring).cq;
+        let (head, tail) = ((*sq).sqe_head, (*sq).sqe_tail);
+        let old_sqes = sqe_size((*ring).flags) * (*sq).ring_entries as usize;
+        backend::unmap(fd, (*sq).sqes.cast(), old_sqes);
+        unmap_rings(fd, sq, cq);
+        sq.write(new_sq);
+        cq.write(new_cq);
         (*sq).sqe_head = head;
         (*sq).sqe_tail = tail;
         if !(*sq).array.is_null() {
