@@ -419,10 +419,11 @@ helpers! {
     fn io_uring_cq_advance(ring: *mut io_uring, nr: c_uint) {
         queue::cq_advance(ring, nr)
     }
-    /// Marks `cqe` consumed (null is a no-op).
+    /// Marks `cqe` consumed (null is a no-op): its slots, two for a 32-byte CQE of a
+    /// `CQE_MIXED` ring.
     fn io_uring_cqe_seen(ring: *mut io_uring, cqe: *mut io_uring_cqe) {
         if !cqe.is_null() {
-            queue::cq_advance(ring, 1);
+            queue::cq_advance(ring, io_uring_cqe_nr(cqe));
         }
     }
     /// SQEs handed out and not yet consumed by the kernel.

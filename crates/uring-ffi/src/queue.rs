@@ -130,7 +130,13 @@ pub(crate) unsafe fn peek_cqe(
             if (*ring).flags & k::IORING_SETUP_CQE_MIXED != 0
                 && (*cqe).flags & k::IORING_CQE_F_SKIP != 0
             {
-                cq_advance(ring, 1);
+                // Its slots, as liburing 2.15 counts them (`io_uring_cqe_nr`).
+                let nr = if (*cqe).flags & k::IORING_CQE_F_32 != 0 {
+                    2
+                } else {
+                    1
+                };
+                cq_advance(ring, nr);
                 continue;
             }
             if (*ring).features & k::IORING_FEAT_EXT_ARG == 0

@@ -17,18 +17,23 @@ fn target_profile_dir() -> PathBuf {
 }
 
 /// Our built shared library `file` (`liburing_ffi.so` …), as cargo built it for this
-/// test run.
+/// test run: of `target/<profile>/deps/` (where `cargo test` writes it) and
+/// `target/<profile>/` (where `cargo build` copies it, and which `cargo test` leaves
+/// as it was), the newer.
 pub fn built_library(file: &str) -> PathBuf {
     let dir = target_profile_dir();
-    for candidate in [dir.join(file), dir.join("deps").join(file)] {
-        if candidate.exists() {
-            return candidate;
-        }
-    }
-    panic!(
-        "{file} not found under {}: cargo builds it before the tests",
-        dir.display()
-    );
+    let modified = |p: &PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    [dir.join("deps").join(file), dir.join(file)]
+        .into_iter()
+        .filter_map(|p| modified(&p).map(|t| (t, p)))
+        .max_by_key(|(t, _)| *t)
+        .map(|(_, p)| p)
+        .unwrap_or_else(|| {
+            panic!(
+                "{file} not found under {}: cargo builds it before the tests",
+                dir.display()
+            )
+        })
 }
 
 /// A scratch directory for this test process.

@@ -341,6 +341,37 @@ int main(int argc, char **argv)
 		SAME_VALUE(io_uring_get_sqe128, &ring);
 	}
 	{
+		/* A CQE_MIXED ring: a 32-byte CQE takes two slots, which io_uring_cqe_seen
+		 * must consume (the header's on the first CQE, ours on the second). */
+		struct io_uring mixed;
+		struct io_uring_cqe *c;
+		unsigned before, mid;
+
+		if (io_uring_queue_init(8, &mixed, IORING_SETUP_CQE_MIXED) == 0) {
+			for (int i = 0; i < 2; i++) {
+				struct io_uring_sqe *sqe = io_uring_get_sqe(&mixed);
+				io_uring_prep_nop(sqe);
+				sqe->nop_flags = IORING_NOP_CQE32;
+			}
+			io_uring_submit_and_wait(&mixed, 2);
+			before = *mixed.cq.khead;
+			io_uring_peek_cqe(&mixed, &c);
+			io_uring_cqe_seen(&mixed, c);
+			mid = *mixed.cq.khead;
+			io_uring_peek_cqe(&mixed, &c);
+			((__typeof__(&io_uring_cqe_seen)) ours("io_uring_cqe_seen"))(&mixed, c);
+			compared++;
+			if (mid - before != 2 || *mixed.cq.khead - mid != 2) {
+				printf("io_uring_cqe_seen on a 32-byte CQE: header %u slots, ours %u\n",
+				       mid - before, *mixed.cq.khead - mid);
+				differ++;
+			}
+			io_uring_queue_exit(&mixed);
+		} else {
+			printf("no CQE_MIXED rings on this kernel: not compared\n");
+		}
+	}
+	{
 		struct io_uring_buf_ring *br;
 		int err;
 
