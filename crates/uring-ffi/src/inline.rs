@@ -408,7 +408,7 @@ helpers! {
     }
     /// Whether probe `p` says opcode `op` is supported.
     fn io_uring_opcode_supported(p: *const io_uring_probe, op: c_int) -> c_int {
-        if op > c_int::from((*p).last_op) {
+        if op < 0 || op > c_int::from((*p).last_op) {
             return 0;
         }
         let entry = (*p).ops.as_ptr().add(op as usize);
@@ -482,8 +482,20 @@ helpers! {
     /// The next CQE if one is ready, else `-EAGAIN`.
     fn io_uring_peek_cqe(ring: *mut io_uring, cqe_ptr: *mut *mut io_uring_cqe) -> c_int {
         let mut nr = 0;
-        if queue::peek_cqe(ring, &mut *cqe_ptr, &mut nr) == 0 && !(*cqe_ptr).is_null() {
-            return 0;
+        if queue::peek_cqe(ring, &mut *cqe_ptr, &mut nr) == 0 {
+            if !(*cqe_ptr).is_null() {
+                return 0;
+            }
+            // Nothing the kernel could flush into the CQ (no IOPOLL completions to
+            // reap, no overflowed CQEs, no pending task work): no system call, as
+            // liburing 2.15. The flags word is advisory, a plain read (READ_ONCE).
+            if (*ring).flags & k::IORING_SETUP_IOPOLL == 0
+                && load_relaxed((*ring).sq.kflags)
+                    & (k::IORING_SQ_CQ_OVERFLOW | k::IORING_SQ_TASKRUN)
+                    == 0
+            {
+                return -libc::EAGAIN;
+            }
         }
         queue::__io_uring_get_cqe(ring, cqe_ptr, 0, 0, core::ptr::null_mut())
     }

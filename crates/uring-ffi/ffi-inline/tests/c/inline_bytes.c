@@ -388,9 +388,17 @@ int main(int argc, char **argv)
 		io_uring_free_buf_ring(&ring, br, 8, 3);
 	}
 #endif
+	{
+		/* An empty CQ: both say -EAGAIN. */
+		struct io_uring_cqe *none;
+		SAME_VALUE(io_uring_peek_cqe, &ring, &none);
+	}
 	probe = io_uring_get_probe_ring(&ring);
 	SAME_VALUE(io_uring_opcode_supported, probe, IORING_OP_READ);
 	SAME_VALUE(io_uring_opcode_supported, probe, 250);
+#ifdef HEADER_2_15
+	SAME_VALUE(io_uring_opcode_supported, probe, -1);
+#endif
 	io_uring_free_probe(probe);
 	io_uring_queue_exit(&ring);
 
