@@ -70,15 +70,16 @@ impl Config {
     /// The configuration the environment asks for: `URING_ENGINE_SEED` and
     /// `URING_ENGINE_FAULTS` (see the module docs); the default when neither is set.
     ///
-    /// # Panics
-    /// When either variable is malformed: a test that believes it injects faults must
-    /// not silently run without them. [`try_from_env`](Self::try_from_env) returns
-    /// the error instead.
-    pub fn from_env() -> Config {
-        match Config::try_from_env() {
-            Ok(c) => c,
-            Err(e) => panic!("uring-engine: {e}"),
-        }
+    /// # Errors
+    /// `EINVAL` when either variable is malformed, with the reason written to stderr:
+    /// a test that believes it injects faults must not silently run without them, and
+    /// a C program gets it from `io_uring_queue_init` as an errno, not as an abort.
+    /// [`try_from_env`](Self::try_from_env) returns the reason as a value.
+    pub fn from_env() -> std::io::Result<Config> {
+        Config::try_from_env().map_err(|e| {
+            eprintln!("uring-engine: {e}");
+            std::io::Error::from_raw_os_error(libc::EINVAL)
+        })
     }
 
     /// [`from_env`](Self::from_env), returning malformed variables as errors.

@@ -694,15 +694,17 @@ impl Engine {
             d.run(self);
         }
         if flags & sys::IORING_ENTER_GETEVENTS != 0 {
-            let deadline = timeout.map(|ts| {
-                let d = Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+            // A deadline past what an Instant holds (a valid timespec can be 292
+            // years away) is no deadline: the kernel saturates to KTIME_MAX and waits.
+            let deadline = timeout.and_then(|ts| {
+                let d = Duration::from_nanos(crate::timer::ts_ns(&ts));
                 if flags & sys::IORING_ENTER_ABS_TIMER != 0 {
                     crate::wait::abs_to_instant(d, self.timers.ring_clock())
                 } else {
-                    start + d
+                    start.checked_add(d)
                 }
             });
-            let min_until = min_wait.map(|m| start + m);
+            let min_until = min_wait.and_then(|m| start.checked_add(m));
             let want = min_complete.min(self.rings.cq_entries);
             let waited = match &self.det {
                 Some(d) => d.wait(self, want, deadline, min_until),

@@ -307,9 +307,12 @@ impl EngineRing {
     ///
     /// # Errors
     /// As the kernel's: `EINVAL` for sizes or flag combinations it refuses (and for
-    /// `IORING_SETUP_IOPOLL`, which needs a device to poll), `ENOMEM`.
+    /// `IORING_SETUP_IOPOLL`, which needs a device to poll), `ENOMEM`. `EINVAL` too for
+    /// a malformed `URING_ENGINE_SEED` or `URING_ENGINE_FAULTS` (the reason goes to
+    /// stderr), and for `IORING_SETUP_NO_MMAP`, whose ring memory is the caller's: that
+    /// takes [`with_user_memory`](Self::with_user_memory), which is `unsafe`.
     pub fn setup(entries: u32, params: &mut sys::io_uring_params) -> io::Result<EngineRing> {
-        Self::with_config(entries, params, Config::from_env())
+        Self::with_config(entries, params, Config::from_env()?)
     }
 
     /// [`setup`](Self::setup) with an explicit [`Config`].
@@ -317,6 +320,36 @@ impl EngineRing {
     /// # Errors
     /// As [`setup`](Self::setup).
     pub fn with_config(
+        entries: u32,
+        p: &mut sys::io_uring_params,
+        config: Config,
+    ) -> io::Result<EngineRing> {
+        if p.flags & sys::IORING_SETUP_NO_MMAP != 0 {
+            // `user_addr` would be written as ring memory, for as long as the ring
+            // lives, on the word of a safe caller: only the unsafe entry point takes it.
+            return Err(err(-libc::EINVAL));
+        }
+        // SAFETY: without NO_MMAP the engine allocates the ring memory itself.
+        unsafe { Self::with_user_memory(entries, p, config) }
+    }
+
+    /// [`with_config`](Self::with_config), and with `IORING_SETUP_NO_MMAP` the rings
+    /// live in the caller's memory, as the kernel's do: the SQ/CQ header and CQEs at
+    /// `p.cq_off.user_addr`, the SQEs at `p.sq_off.user_addr` (both page-aligned;
+    /// otherwise `EFAULT` for null, `EINVAL` unaligned). Without `NO_MMAP` it is
+    /// `with_config`.
+    ///
+    /// # Errors
+    /// As [`setup`](Self::setup), except that `NO_MMAP` is taken.
+    ///
+    /// # Safety
+    /// With `IORING_SETUP_NO_MMAP`: the memory at `p.cq_off.user_addr` must be valid
+    /// for reads and writes of the rings' size (the CQE array's end, and the SQ index
+    /// array's, as `io_uring_setup(2)` sizes them), and that at `p.sq_off.user_addr`
+    /// of `sq_entries` SQEs; both must stay valid, and be accessed only through the
+    /// ring protocol, until the returned `EngineRing` has been dropped (its drop stops
+    /// every thread that writes CQEs).
+    pub unsafe fn with_user_memory(
         entries: u32,
         p: &mut sys::io_uring_params,
         config: Config,

@@ -62,8 +62,10 @@ impl Engine {
     }
 }
 
-/// An absolute time on `clock` (the ring's, `IORING_REGISTER_CLOCK`) as an `Instant`.
-pub(crate) fn abs_to_instant(abs: Duration, clock: libc::clockid_t) -> Instant {
+/// An absolute time on `clock` (the ring's, `IORING_REGISTER_CLOCK`) as an `Instant`;
+/// `None` for one beyond what an `Instant` can hold (the wait is then unbounded, as the
+/// kernel's is for a deadline `KTIME_MAX` away).
+pub(crate) fn abs_to_instant(abs: Duration, clock: libc::clockid_t) -> Option<Instant> {
     let now = Duration::from_nanos(crate::timer::clock_ns(clock));
-    Instant::now() + abs.saturating_sub(now)
+    Instant::now().checked_add(abs.saturating_sub(now))
 }

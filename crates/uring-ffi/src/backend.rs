@@ -225,9 +225,14 @@ mod engine {
         if p.is_null() {
             return -libc::EFAULT;
         }
+        let config = match uring_engine::Config::from_env() {
+            Ok(c) => c,
+            Err(e) => return -e.raw_os_error().unwrap_or(libc::EINVAL),
+        };
         // SAFETY: `p` is a writable io_uring_params (caller's contract), not aliased
-        // during the call; NO_MMAP memory is the caller's to keep alive.
-        let ring = match EngineRing::setup(entries, unsafe { &mut *p }) {
+        // during the call; NO_MMAP memory is the caller's to keep valid while the ring
+        // lives, as io_uring_setup(2) requires of it.
+        let ring = match unsafe { EngineRing::with_user_memory(entries, &mut *p, config) } {
             Ok(ring) => ring,
             Err(e) => return -e.raw_os_error().unwrap_or(libc::EINVAL),
         };

@@ -284,16 +284,22 @@ impl Builder {
         } else {
             None
         };
-        let config = self.engine.clone().unwrap_or_else(EngineConfig::from_env);
-        let engine = uring_engine::EngineRing::with_config(entries, &mut params, config).map_err(
-            |e| match e.raw_os_error() {
-                Some(libc::EINVAL) => SetupError::Invalid {
-                    flags: flag_names(params.flags, SETUP_FLAGS),
-                    source: e,
-                },
-                _ => SetupError::Io(e),
-            },
-        )?;
+        let config = match &self.engine {
+            Some(c) => c.clone(),
+            None => EngineConfig::from_env().map_err(SetupError::Io)?,
+        };
+        // SAFETY: with NO_MMAP, user_addr fields point into `provided`, sized for these
+        // entries and flags, which the Ring keeps alive after the EngineRing (field
+        // order: the backend is dropped before the memory).
+        let engine =
+            unsafe { uring_engine::EngineRing::with_user_memory(entries, &mut params, config) }
+                .map_err(|e| match e.raw_os_error() {
+                    Some(libc::EINVAL) => SetupError::Invalid {
+                        flags: flag_names(params.flags, SETUP_FLAGS),
+                        source: e,
+                    },
+                    _ => SetupError::Io(e),
+                })?;
         let map = |off| engine.mmap(off).map(|(p, _)| p).map_err(SetupError::Io);
         let (rings, sqes) = (map(sys::IORING_OFF_SQ_RING)?, map(sys::IORING_OFF_SQES)?);
         // SAFETY: the engine laid its memory out as `params` says and keeps it alive

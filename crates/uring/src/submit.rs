@@ -563,8 +563,10 @@ impl<'a> Submitter<'a> {
         if args.absolute {
             flags |= sys::IORING_ENTER_ABS_TIMER;
         }
+        // Saturating: a Duration past i64::MAX seconds would turn negative (EINVAL);
+        // i64::MAX seconds already means never.
         let ts = args.timeout.map(|t| sys::__kernel_timespec {
-            tv_sec: t.as_secs() as i64,
+            tv_sec: t.as_secs().min(i64::MAX as u64) as i64,
             tv_nsec: t.subsec_nanos() as i64,
         });
         let arg = sys::io_uring_getevents_arg {

@@ -274,13 +274,16 @@ pub(crate) unsafe fn sync_cancel(
     let mut ret = attempt(&mut key);
     if ret == -libc::EALREADY {
         let forever = sc.timeout.tv_sec == -1 && sc.timeout.tv_nsec == -1;
-        let deadline = (!forever).then(|| {
-            let ts = sys::__kernel_timespec {
-                tv_sec: sc.timeout.tv_sec.max(0),
-                tv_nsec: sc.timeout.tv_nsec.max(0),
-            };
-            Instant::now() + Duration::from_nanos(ts_ns(&ts))
-        });
+        // Saturating: a deadline past what an Instant holds is none.
+        let deadline = (!forever)
+            .then(|| {
+                let ts = sys::__kernel_timespec {
+                    tv_sec: sc.timeout.tv_sec.max(0),
+                    tv_nsec: sc.timeout.tv_nsec.max(0),
+                };
+                Instant::now().checked_add(Duration::from_nanos(ts_ns(&ts)))
+            })
+            .flatten();
         loop {
             std::thread::sleep(Duration::from_millis(1));
             ret = attempt(&mut key);

@@ -1,0 +1,119 @@
+//! The engine's safe API cannot be made to write where it must not, and bad
+//! configuration is an error, never a panic (which aborts a C program inside
+//! `io_uring_queue_init`).
+//!
+//! The environment tests run the test binary again as a child with the variables set
+//! (the variables are the process's, and the other tests run on threads beside this
+//! one): the child is an `#[ignore]`d test, run with `--ignored --exact`.
+use std::process::Command;
+
+use uring::{Backend, Ring, sys};
+use uring_engine::{Config, EngineRing};
+
+#[test]
+fn safe_setup_refuses_no_mmap_memory_it_did_not_allocate() {
+    // A live allocation passed as ring memory: the safe entry points must not write
+    // the ring header (or later CQEs) into it.
+    let mut victim = vec![0xa5u8; 64 << 10].into_boxed_slice();
+    let addr = victim.as_mut_ptr() as u64;
+    let page = 4096;
+    let aligned = addr.next_multiple_of(page);
+    let mut p = sys::io_uring_params {
+        flags: sys::IORING_SETUP_NO_MMAP,
+        ..Default::default()
+    };
+    p.sq_off.user_addr = aligned;
+    p.cq_off.user_addr = aligned + 8 * page;
+    let e = EngineRing::with_config(4, &mut p.clone(), Config::new()).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+    let e = EngineRing::setup(4, &mut p).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+    assert!(
+        victim.iter().all(|&b| b == 0xa5),
+        "the engine wrote into the box"
+    );
+}
+
+#[test]
+fn no_mmap_in_memory_the_caller_vouches_for_works() {
+    // The unsafe entry point takes the caller's memory, as the kernel does.
+    let layout = std::alloc::Layout::from_size_align(64 << 10, 4096).unwrap();
+    // SAFETY: non-zero size.
+    let mem = unsafe { std::alloc::alloc_zeroed(layout) };
+    assert!(!mem.is_null());
+    let mut p = sys::io_uring_params {
+        flags: sys::IORING_SETUP_NO_MMAP,
+        ..Default::default()
+    };
+    p.sq_off.user_addr = mem as u64;
+    p.cq_off.user_addr = mem as u64 + (32 << 10);
+    // SAFETY: 64 KiB, page-aligned, used by nothing else until the ring is dropped
+    // (below, before the memory is freed).
+    let ring = unsafe { EngineRing::with_user_memory(4, &mut p, Config::new()) }.unwrap();
+    // SAFETY: the header lives where the caller said: CQ entries at its offset.
+    let cq_entries = unsafe {
+        mem.add(32 << 10)
+            .add(p.cq_off.ring_entries as usize)
+            .cast::<u32>()
+            .read()
+    };
+    assert_eq!(cq_entries, p.cq_entries);
+    drop(ring);
+    // SAFETY: allocated above with this layout; the ring is gone.
+    unsafe { std::alloc::dealloc(mem, layout) };
+}
+
+/// Runs the ignored test `name` of this binary with `env` set; returns (exit ok,
+/// stderr).
+fn child(name: &str, env: &[(&str, &str)]) -> (bool, String) {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--ignored",
+            "--exact",
+            name,
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .envs(env.iter().copied())
+        .env_remove("URING_BACKEND")
+        .output()
+        .expect("run the test binary");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn malformed_engine_variables_are_einval_with_a_reason() {
+    for (var, value) in [
+        ("URING_ENGINE_SEED", "banana"),
+        ("URING_ENGINE_FAULTS", "ops=NOPE,at=x"),
+    ] {
+        let (ok, stderr) = child("child_setup_with_bad_environment", &[(var, value)]);
+        assert!(ok, "{var}={value}: the child failed:\n{stderr}");
+        assert!(
+            stderr.contains(var),
+            "{var}={value}: no reason naming the variable on stderr:\n{stderr}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "run by malformed_engine_variables_are_einval_with_a_reason, with its variables"]
+fn child_setup_with_bad_environment() {
+    assert!(
+        std::env::var_os("URING_ENGINE_SEED").is_some()
+            || std::env::var_os("URING_ENGINE_FAULTS").is_some(),
+        "run by malformed_engine_variables_are_einval_with_a_reason"
+    );
+    let e = Config::from_env().unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+    let e = EngineRing::setup(4, &mut sys::io_uring_params::default()).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EINVAL), "{e}");
+    let e = Ring::builder()
+        .backend_exact(Backend::Engine)
+        .build(4)
+        .unwrap_err();
+    assert!(e.to_string().contains("Invalid argument"), "{e}");
+}
