@@ -359,6 +359,28 @@ impl Sqe {
         self
     }
 
+    /// Sets `user_data` in place (for an SQE written in its slot, see
+    /// [`SubmissionQueue::push_with`]).
+    #[inline]
+    pub const fn set_user_data(&mut self, user_data: u64) -> &mut Sqe {
+        self.0.user_data = user_data;
+        self
+    }
+
+    /// Adds `IOSQE_*` flags in place.
+    #[inline]
+    pub const fn insert_flags(&mut self, flags: SqeFlags) -> &mut Sqe {
+        self.0.flags |= flags.bits();
+        self
+    }
+
+    /// Sets the personality in place.
+    #[inline]
+    pub const fn set_personality(&mut self, personality: u16) -> &mut Sqe {
+        self.0.personality = personality;
+        self
+    }
+
     /// The `user_data`.
     pub const fn get_user_data(&self) -> u64 {
         self.0.user_data

@@ -150,14 +150,28 @@ macro_rules! opcodes {
                     }
                 )*
 
-                /// Writes the SQE.
+                /// Builds the SQE.
                 #[inline]
                 pub fn build(self) -> Sqe {
+                    let mut sqe = Sqe(sys::io_uring_sqe::zeroed());
+                    self.write(&mut sqe);
+                    sqe
+                }
+
+                /// Writes the SQE into `sqe` in place, every field of it (zeroed,
+                /// then this opcode's): the way to fill a slot of the SQ without
+                /// building a copy first, with
+                /// [`SubmissionQueue::push_with`](crate::SubmissionQueue::push_with).
+                #[inline]
+                pub fn write(self, sqe: &mut Sqe) -> &mut Sqe {
                     let $s = self;
-                    let mut $sqe = sys::io_uring_sqe::zeroed();
-                    $sqe.opcode = Self::CODE;
-                    $body
-                    Sqe($sqe)
+                    sqe.0 = sys::io_uring_sqe::zeroed();
+                    {
+                        let $sqe = &mut sqe.0;
+                        $sqe.opcode = Self::CODE;
+                        $body
+                    }
+                    sqe
                 }
             }
         )*
@@ -311,9 +325,9 @@ opcodes! {
         /// with integrity metadata.
         opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
         build(s, sqe) {
-            prep_rw(&mut sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
-            set_buf_group(&mut sqe, s.buf_group);
-            set_attr_pi(&mut sqe, s.attr_pi);
+            prep_rw(sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
+            set_buf_group(sqe, s.buf_group);
+            set_attr_pi(sqe, s.attr_pi);
         }
     }
 
@@ -334,9 +348,9 @@ opcodes! {
         /// Write stream hint (Linux 6.16), 0 for none.
         opt write_stream: u8 = 0;
         build(s, sqe) {
-            prep_rw(&mut sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
-            set_attr_pi(&mut sqe, s.attr_pi);
-            set_write_stream(&mut sqe, s.write_stream);
+            prep_rw(sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
+            set_attr_pi(sqe, s.attr_pi);
+            set_write_stream(sqe, s.write_stream);
         }
     }
 
@@ -353,7 +367,7 @@ opcodes! {
         /// Length of the range to sync; 0: to the end.
         opt len: u32 = 0;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.op_flags.fsync_flags = s.flags;
             sqe.off_or_addr2.off = s.offset;
             sqe.len = s.len;
@@ -375,9 +389,9 @@ opcodes! {
         /// Protection information (`IORING_RW_ATTR_FLAG_PI`).
         opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
         build(s, sqe) {
-            prep_rw(&mut sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
+            prep_rw(sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
             sqe.buf.buf_index = s.buf_index;
-            set_attr_pi(&mut sqe, s.attr_pi);
+            set_attr_pi(sqe, s.attr_pi);
         }
     }
 
@@ -399,10 +413,10 @@ opcodes! {
         /// Write stream hint (Linux 6.16), 0 for none.
         opt write_stream: u8 = 0;
         build(s, sqe) {
-            prep_rw(&mut sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
+            prep_rw(sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
             sqe.buf.buf_index = s.buf_index;
-            set_attr_pi(&mut sqe, s.attr_pi);
-            set_write_stream(&mut sqe, s.write_stream);
+            set_attr_pi(sqe, s.attr_pi);
+            set_write_stream(sqe, s.write_stream);
         }
     }
 
@@ -419,7 +433,7 @@ opcodes! {
         /// refuses it with `-EINVAL`.
         opt level: bool = false;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.op_flags.poll32_events = s.events;
             let mut flags = 0;
             if s.multishot {
@@ -476,7 +490,7 @@ opcodes! {
         /// `SYNC_FILE_RANGE_*`.
         opt flags: u32 = 0;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.len = s.len;
             sqe.off_or_addr2.off = s.offset;
             sqe.op_flags.sync_range_flags = s.flags;
@@ -493,7 +507,7 @@ opcodes! {
         /// `IORING_RECVSEND_POLL_FIRST`: wait for room before trying.
         opt poll_first: bool = false;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.msg as u64;
             sqe.len = 1;
             sqe.op_flags.msg_flags = s.flags as u32;
@@ -522,11 +536,11 @@ opcodes! {
         /// `IORING_RECVSEND_POLL_FIRST`: wait for data before trying.
         opt poll_first: bool = false;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.msg as u64;
             sqe.len = 1;
             sqe.op_flags.msg_flags = s.flags as u32;
-            set_buf_group(&mut sqe, s.buf_group);
+            set_buf_group(sqe, s.buf_group);
             if s.multishot {
                 sqe.ioprio |= sys::IORING_RECV_MULTISHOT;
             }
@@ -616,11 +630,11 @@ opcodes! {
         /// `IORING_ACCEPT_POLL_FIRST`: wait for a connection before trying.
         opt poll_first: bool = false;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.addr as u64;
             sqe.off_or_addr2.addr2 = s.addrlen as u64;
             sqe.op_flags.accept_flags = s.flags as u32;
-            set_file_index(&mut sqe, s.file_index);
+            set_file_index(sqe, s.file_index);
             if s.multishot {
                 sqe.ioprio |= sys::IORING_ACCEPT_MULTISHOT;
             }
@@ -709,7 +723,7 @@ opcodes! {
     Connect = IORING_OP_CONNECT {
         new(fd: Target, addr: *const libc::sockaddr, addrlen: libc::socklen_t);
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.addr as u64;
             sqe.off_or_addr2.off = s.addrlen as u64;
         }
@@ -726,7 +740,7 @@ opcodes! {
         /// `FALLOC_FL_*`.
         opt mode: i32 = 0;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.len;
             sqe.off_or_addr2.off = s.offset;
             sqe.len = s.mode as u32;
@@ -752,7 +766,7 @@ opcodes! {
             sqe.addr_or_splice_off_in.addr = s.path as u64;
             sqe.len = s.mode;
             sqe.op_flags.open_flags = s.flags as u32;
-            set_file_index(&mut sqe, s.file_index);
+            set_file_index(sqe, s.file_index);
         }
     }
 
@@ -830,9 +844,9 @@ opcodes! {
         /// Protection information (`IORING_RW_ATTR_FLAG_PI`).
         opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
         build(s, sqe) {
-            prep_rw(&mut sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
-            set_buf_group(&mut sqe, s.buf_group);
-            set_attr_pi(&mut sqe, s.attr_pi);
+            prep_rw(sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
+            set_buf_group(sqe, s.buf_group);
+            set_attr_pi(sqe, s.attr_pi);
         }
     }
 
@@ -852,9 +866,9 @@ opcodes! {
         /// Write stream hint (Linux 6.16), 0 for none.
         opt write_stream: u8 = 0;
         build(s, sqe) {
-            prep_rw(&mut sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
-            set_attr_pi(&mut sqe, s.attr_pi);
-            set_write_stream(&mut sqe, s.write_stream);
+            prep_rw(sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
+            set_attr_pi(sqe, s.attr_pi);
+            set_write_stream(sqe, s.write_stream);
         }
     }
 
@@ -865,7 +879,7 @@ opcodes! {
     Fadvise = IORING_OP_FADVISE {
         new(fd: Target, offset: u64, len: u64, advice: i32);
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.off_or_addr2.off = s.offset;
             // A length that fits 32 bits goes in `len`, which every kernel reads; a
             // larger one in `addr`, which 6.7+ reads first.
@@ -917,12 +931,12 @@ opcodes! {
         /// `IORING_SEND_VECTORIZED`: `buf` is an iovec array of `len` entries.
         opt vectorized: bool = false;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.buf as u64;
             sqe.len = s.len;
             sqe.op_flags.msg_flags = s.flags as u32;
-            set_dest_addr(&mut sqe, s.dest_addr, s.dest_addr_len);
-            set_buf_group(&mut sqe, s.buf_group);
+            set_dest_addr(sqe, s.dest_addr, s.dest_addr_len);
+            set_buf_group(sqe, s.buf_group);
             if s.bundle {
                 sqe.ioprio |= sys::IORING_RECVSEND_BUNDLE;
             }
@@ -958,11 +972,11 @@ opcodes! {
         /// receive: the last one may fill its whole buffer and go past it.
         opt mshot_total_len: u32 = 0;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.buf as u64;
             sqe.len = s.len;
             sqe.op_flags.msg_flags = s.flags as u32;
-            set_buf_group(&mut sqe, s.buf_group);
+            set_buf_group(sqe, s.buf_group);
             if s.multishot {
                 sqe.ioprio |= sys::IORING_RECV_MULTISHOT;
             }
@@ -992,7 +1006,7 @@ opcodes! {
             sqe.addr_or_splice_off_in.addr = s.path as u64;
             sqe.len = size_of::<OpenHow>() as u32;
             sqe.off_or_addr2.addr2 = s.how as u64;
-            set_file_index(&mut sqe, s.file_index);
+            set_file_index(sqe, s.file_index);
         }
     }
 
@@ -1003,7 +1017,7 @@ opcodes! {
     EpollCtl = IORING_OP_EPOLL_CTL {
         new(epfd: Target, fd: RawFd, op: i32, event: *const EpollEvent);
         build(s, sqe) {
-            s.epfd.apply(&mut sqe);
+            s.epfd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.event as u64;
             sqe.len = s.op as u32;
             sqe.off_or_addr2.off = s.fd as u32 as u64;
@@ -1019,7 +1033,7 @@ opcodes! {
         /// `SPLICE_F_*` (`SPLICE_F_FD_IN_FIXED` is set for a registered `fd_in`).
         opt flags: u32 = 0;
         build(s, sqe) {
-            s.fd_out.apply(&mut sqe);
+            s.fd_out.apply(sqe);
             sqe.off_or_addr2.off = s.off_out as u64;
             sqe.addr_or_splice_off_in.splice_off_in = s.off_in as u64;
             sqe.len = s.len;
@@ -1068,7 +1082,7 @@ opcodes! {
         /// `SPLICE_F_*` (`SPLICE_F_FD_IN_FIXED` is set for a registered `fd_in`).
         opt flags: u32 = 0;
         build(s, sqe) {
-            s.fd_out.apply(&mut sqe);
+            s.fd_out.apply(sqe);
             sqe.len = s.len;
             let (fd_in, fixed) = fd_and_fixed(s.fd_in);
             sqe.splice_fd_in_or_file_index.splice_fd_in = fd_in;
@@ -1083,7 +1097,7 @@ opcodes! {
     Shutdown = IORING_OP_SHUTDOWN {
         new(fd: Target, how: i32);
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.len = s.how as u32;
         }
     }
@@ -1176,7 +1190,7 @@ opcodes! {
         /// `IORING_MSG_RING_FLAGS_PASS`: the target CQE's `flags` (data only).
         opt cqe_flags: Option<u32> = None;
         build(s, sqe) {
-            s.ring_fd.apply(&mut sqe);
+            s.ring_fd.apply(sqe);
             let mut flags = 0;
             match s.cmd {
                 MsgRingCmd::Data { res, user_data } => {
@@ -1187,7 +1201,7 @@ opcodes! {
                 MsgRingCmd::SendFd { src, dest, user_data } => {
                     sqe.addr_or_splice_off_in.addr = sys::IORING_MSG_SEND_FD as u64;
                     sqe.off_or_addr2.off = user_data;
-                    set_addr3(&mut sqe, src as u64);
+                    set_addr3(sqe, src as u64);
                     sqe.splice_fd_in_or_file_index.file_index = dest.kernel_index_arg();
                 }
             }
@@ -1210,7 +1224,7 @@ opcodes! {
         /// `XATTR_CREATE`, `XATTR_REPLACE`.
         opt flags: i32 = 0;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.name as u64;
             sqe.off_or_addr2.addr2 = s.value as u64;
             sqe.len = s.len;
@@ -1228,7 +1242,7 @@ opcodes! {
         build(s, sqe) {
             sqe.addr_or_splice_off_in.addr = s.name as u64;
             sqe.off_or_addr2.addr2 = s.value as u64;
-            set_addr3(&mut sqe, s.path as u64);
+            set_addr3(sqe, s.path as u64);
             sqe.len = s.len;
             sqe.op_flags.xattr_flags = s.flags as u32;
         }
@@ -1241,7 +1255,7 @@ opcodes! {
     FGetXattr = IORING_OP_FGETXATTR {
         new(fd: Target, name: *const c_char, value: *mut u8, len: u32);
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.name as u64;
             sqe.off_or_addr2.addr2 = s.value as u64;
             sqe.len = s.len;
@@ -1256,7 +1270,7 @@ opcodes! {
         build(s, sqe) {
             sqe.addr_or_splice_off_in.addr = s.name as u64;
             sqe.off_or_addr2.addr2 = s.value as u64;
-            set_addr3(&mut sqe, s.path as u64);
+            set_addr3(sqe, s.path as u64);
             sqe.len = s.len;
         }
     }
@@ -1274,7 +1288,7 @@ opcodes! {
             sqe.fd = s.domain;
             sqe.off_or_addr2.off = s.socket_type as u32 as u64;
             sqe.len = s.protocol as u32;
-            set_file_index(&mut sqe, s.file_index);
+            set_file_index(sqe, s.file_index);
         }
     }
 
@@ -1301,7 +1315,7 @@ opcodes! {
         /// `IORING_URING_CMD_MULTISHOT` with buffers from this provided-buffer group.
         opt buf_group: Option<u16> = None;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.off_or_addr2.cmd_op = sys::cmd_op_struct { cmd_op: s.cmd_op, __pad1: 0 };
             sqe.addr_or_splice_off_in.addr = s.addr;
             sqe.len = s.len;
@@ -1318,7 +1332,7 @@ opcodes! {
             }
             if s.buf_group.is_some() {
                 flags |= sys::IORING_URING_CMD_MULTISHOT;
-                set_buf_group(&mut sqe, s.buf_group);
+                set_buf_group(sqe, s.buf_group);
             }
             sqe.op_flags.uring_cmd_flags = flags;
         }
@@ -1348,11 +1362,11 @@ opcodes! {
         /// `IORING_SEND_VECTORIZED`: `buf` is an iovec array of `len` entries.
         opt vectorized: bool = false;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.buf as u64;
             sqe.len = s.len;
             sqe.op_flags.msg_flags = s.flags as u32;
-            set_dest_addr(&mut sqe, s.dest_addr, s.dest_addr_len);
+            set_dest_addr(sqe, s.dest_addr, s.dest_addr_len);
             if let Some(i) = s.buf_index {
                 sqe.ioprio |= sys::IORING_RECVSEND_FIXED_BUF;
                 sqe.buf.buf_index = i;
@@ -1385,7 +1399,7 @@ opcodes! {
         /// `IORING_RECVSEND_POLL_FIRST`: wait for room before trying.
         opt poll_first: bool = false;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.msg as u64;
             sqe.len = 1;
             sqe.op_flags.msg_flags = s.flags as u32;
@@ -1415,10 +1429,10 @@ opcodes! {
         /// File offset (-1: the file position).
         opt offset: u64 = 0;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.len = s.len;
             sqe.off_or_addr2.off = s.offset;
-            set_buf_group(&mut sqe, Some(s.buf_group));
+            set_buf_group(sqe, Some(s.buf_group));
         }
     }
 
@@ -1449,7 +1463,7 @@ opcodes! {
             sqe.fd = s.futex_flags as i32;
             sqe.addr_or_splice_off_in.addr = s.futex as u64;
             sqe.off_or_addr2.addr2 = s.val;
-            set_addr3(&mut sqe, s.mask);
+            set_addr3(sqe, s.mask);
         }
     }
 
@@ -1463,7 +1477,7 @@ opcodes! {
             sqe.fd = s.futex_flags as i32;
             sqe.addr_or_splice_off_in.addr = s.futex as u64;
             sqe.off_or_addr2.addr2 = s.val;
-            set_addr3(&mut sqe, s.mask);
+            set_addr3(sqe, s.mask);
         }
     }
 
@@ -1489,7 +1503,7 @@ opcodes! {
         /// `IORING_FIXED_FD_NO_CLOEXEC`: without `O_CLOEXEC`.
         opt flags: u32 = 0;
         build(s, sqe) {
-            Target::Fixed(s.fd).apply(&mut sqe);
+            Target::Fixed(s.fd).apply(sqe);
             sqe.op_flags.install_fd_flags = s.flags;
         }
     }
@@ -1500,7 +1514,7 @@ opcodes! {
     Ftruncate = IORING_OP_FTRUNCATE {
         new(fd: Target, len: u64);
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.off_or_addr2.off = s.len;
         }
     }
@@ -1511,7 +1525,7 @@ opcodes! {
     Bind = IORING_OP_BIND {
         new(fd: Target, addr: *const libc::sockaddr, addrlen: libc::socklen_t);
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.addr as u64;
             sqe.off_or_addr2.addr2 = s.addrlen as u64;
         }
@@ -1523,7 +1537,7 @@ opcodes! {
     Listen = IORING_OP_LISTEN {
         new(fd: Target, backlog: i32);
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.len = s.backlog as u32;
         }
     }
@@ -1541,7 +1555,7 @@ opcodes! {
         /// `IORING_RECVSEND_POLL_FIRST`.
         opt poll_first: bool = false;
         build(s, sqe) {
-            s.fd.apply(&mut sqe);
+            s.fd.apply(sqe);
             sqe.len = s.len;
             sqe.ioprio = sys::IORING_RECV_MULTISHOT
                 | if s.poll_first { sys::IORING_RECVSEND_POLL_FIRST } else { 0 };
@@ -1556,7 +1570,7 @@ opcodes! {
     EpollWait = IORING_OP_EPOLL_WAIT {
         new(epfd: Target, events: *mut EpollEvent, max_events: u32);
         build(s, sqe) {
-            s.epfd.apply(&mut sqe);
+            s.epfd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.events as u64;
             sqe.len = s.max_events;
         }
@@ -1576,7 +1590,7 @@ opcodes! {
         /// `RWF_*` flags of preadv2(2).
         opt rw_flags: i32 = 0;
         build(s, sqe) {
-            prep_rw(&mut sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
+            prep_rw(sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
             sqe.buf.buf_index = s.buf_index;
         }
     }
@@ -1597,9 +1611,9 @@ opcodes! {
         /// Write stream hint (Linux 6.16), 0 for none.
         opt write_stream: u8 = 0;
         build(s, sqe) {
-            prep_rw(&mut sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
+            prep_rw(sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
             sqe.buf.buf_index = s.buf_index;
-            set_write_stream(&mut sqe, s.write_stream);
+            set_write_stream(sqe, s.write_stream);
         }
     }
 
@@ -1618,7 +1632,7 @@ opcodes! {
         build(s, sqe) {
             sqe.addr_or_splice_off_in.addr = s.fds as u64;
             sqe.op_flags.pipe_flags = s.flags;
-            set_file_index(&mut sqe, s.file_index);
+            set_file_index(sqe, s.file_index);
         }
     }
 }

@@ -123,28 +123,24 @@ impl SqInner {
         // SAFETY: as for `head`.
         unsafe { (*self.dropped).load(Ordering::Relaxed) }
     }
-
-    /// Pointer to SQE slot `index & mask`.
-    #[inline]
-    fn slot(&self, index: u32) -> *mut u8 {
-        let i = (index & self.ring_mask) as usize;
-        // SAFETY: `i <= mask < ring_entries`, and the SQE array holds ring_entries
-        // entries of `1 << sqe_shift` bytes.
-        unsafe { self.sqes.add(i << self.sqe_shift) }
-    }
-
-    pub(crate) fn is_sqe128(&self) -> bool {
-        self.sqe_shift == 7
-    }
 }
 
 /// The submission queue of a ring, borrowed: push SQEs, then [`sync`](Self::sync) (or
 /// drop) to make them visible, then submit with the [`Submitter`](crate::Submitter).
 ///
-/// Holds a local copy of the head and tail; the shared tail is written only on sync.
+/// Holds a local copy of the head and tail; the shared tail is written only on sync,
+/// and the shared head is loaded only at sync or when the SQ looks full, so a push
+/// touches no shared cache line but its SQE slot. The ring's
+/// geometry is copied in too, so that the compiler keeps it in registers across a
+/// batch of pushes.
 pub struct SubmissionQueue<'a> {
     head: u32,
     tail: u32,
+    mask: u32,
+    entries: u32,
+    sqes: *mut u8,
+    /// log2 of the SQE size: 6 or 7 (`SQE128`).
+    sqe_shift: u32,
     inner: &'a SqInner,
 }
 
@@ -165,6 +161,10 @@ impl<'a> SubmissionQueue<'a> {
         SubmissionQueue {
             head: inner.head(),
             tail: inner.tail(),
+            mask: inner.ring_mask,
+            entries: inner.ring_entries,
+            sqes: inner.sqes,
+            sqe_shift: inner.sqe_shift,
             inner,
         }
     }
@@ -180,7 +180,7 @@ impl<'a> SubmissionQueue<'a> {
     /// Total entries in the SQ.
     #[inline]
     pub fn capacity(&self) -> usize {
-        self.inner.ring_entries as usize
+        self.entries as usize
     }
 
     /// Entries pushed and not yet consumed by the kernel, as of the last sync.
@@ -244,21 +244,62 @@ impl<'a> SubmissionQueue<'a> {
     /// until the submit call returns).
     #[inline]
     pub unsafe fn push(&mut self, sqe: &Sqe) -> Result<(), PushError> {
-        if self.is_full() {
+        // SAFETY: the caller's contract is push_with's.
+        unsafe { self.push_with(|slot| *slot = *sqe) }
+    }
+
+    /// Fills the next free slot in place: `fill` gets the slot, zeroed, and writes the
+    /// SQE into it, typically with an opcode builder's
+    /// [`write`](crate::opcode::Nop::write). It reaches the kernel at the next sync and
+    /// submit. Like liburing's `io_uring_get_sqe` followed by an `io_uring_prep_*`:
+    /// no SQE is built elsewhere and copied.
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// use uring::{opcode, Ring};
+    /// let mut ring = Ring::new(8)?;
+    /// let mut sq = ring.submission();
+    /// // SAFETY: a NOP names no buffer or fd.
+    /// unsafe {
+    ///     sq.push_with(|sqe| {
+    ///         opcode::Nop::new().write(sqe).set_user_data(7);
+    ///     })
+    /// }
+    /// .expect("SQ full");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// On an `SQE128` ring all 128 bytes of the slot are zeroed; `fill` sees the first
+    /// 64.
+    ///
+    /// # Errors
+    /// [`PushError`] if the SQ is full; `fill` is not called then.
+    ///
+    /// # Safety
+    /// As for [`push`](Self::push), for the SQE `fill` writes.
+    #[inline]
+    pub unsafe fn push_with(&mut self, fill: impl FnOnce(&mut Sqe)) -> Result<(), PushError> {
+        if self.tail.wrapping_sub(self.head) == self.entries {
+            // Looks full: only now learn how far the kernel got.
             self.head = self.inner.head();
-            if self.is_full() {
+            if self.tail.wrapping_sub(self.head) == self.entries {
                 return Err(PushError);
             }
         }
-        let slot = self.inner.slot(self.tail);
-        // SAFETY: the slot is between the kernel's head and our tail's next value, so
-        // the kernel no longer reads it (head loaded with Acquire) and does not yet
-        // (tail not published); it is 64 or 128 bytes, aligned to 64.
+        let i = (self.tail & self.mask) as usize;
+        // SAFETY: `i <= mask < entries`, and the SQE array holds `entries` slots of
+        // `1 << sqe_shift` bytes, aligned to 64. The slot is between the kernel's head
+        // and our tail's next value, so the kernel no longer reads it (head loaded with
+        // Acquire) and does not yet (tail not published): this `&mut` is the only
+        // access to it until the tail store in `sync`.
         unsafe {
-            slot.cast::<sys::io_uring_sqe>().write(sqe.0);
-            if self.inner.is_sqe128() {
+            let slot = self.sqes.add(i << self.sqe_shift);
+            if self.sqe_shift == 7 {
                 slot.add(64).write_bytes(0, 64);
             }
+            let sqe = &mut *slot.cast::<Sqe>();
+            *sqe = Sqe(sys::io_uring_sqe::zeroed());
+            fill(sqe);
         }
         self.tail = self.tail.wrapping_add(1);
         Ok(())
@@ -275,12 +316,17 @@ impl<'a> SubmissionQueue<'a> {
     /// # Safety
     /// As for [`push`](Self::push).
     pub unsafe fn push128(&mut self, sqe: &Sqe, cmd: &[u8; 64]) -> Result<(), PushError> {
-        assert!(self.inner.is_sqe128(), "push128 on a ring without SQE128");
+        assert!(self.sqe_shift == 7, "push128 on a ring without SQE128");
         // SAFETY: the caller's contract is push's.
         unsafe { self.push(sqe)? };
-        let slot = self.inner.slot(self.tail.wrapping_sub(1));
-        // SAFETY: the slot just written is 128 bytes (SQE128) and still ours.
-        unsafe { slot.add(64).copy_from_nonoverlapping(cmd.as_ptr(), 64) };
+        let i = (self.tail.wrapping_sub(1) & self.mask) as usize;
+        // SAFETY: the slot just written is 128 bytes (SQE128), inside the SQE array,
+        // and still ours (tail not published).
+        unsafe {
+            self.sqes
+                .add((i << self.sqe_shift) + 64)
+                .copy_from_nonoverlapping(cmd.as_ptr(), 64)
+        };
         Ok(())
     }
 

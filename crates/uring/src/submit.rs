@@ -504,44 +504,42 @@ impl<'a> Submitter<'a> {
     /// As [`submit`](Self::submit).
     #[inline]
     pub fn submit_and_wait(&self, want: usize) -> io::Result<usize> {
-        let (to_submit, flags) = match self.prepare(want) {
-            Some(x) => x,
-            None => return Ok(self.pending_for_sqpoll()),
-        };
-        // SAFETY: no ext arg; pushed SQEs carry the push contract.
-        let n = unsafe { self.enter(to_submit, want as u32, flags, ptr::null(), 0) }?;
-        Ok(if self.is(sys::IORING_SETUP_SQPOLL) {
-            to_submit as usize
-        } else {
-            n as usize
-        })
-    }
-
-    /// With SQPOLL, what a submit that needs no system call reports: the entries handed
-    /// to the poll thread.
-    fn pending_for_sqpoll(&self) -> usize {
         if self.is(sys::IORING_SETUP_SQPOLL) {
-            self.pending() as usize
+            return self.submit_and_wait_sqpoll(want);
+        }
+        let to_submit = self.pending();
+        let flags = if want > 0 || self.cq_needs_enter() {
+            sys::IORING_ENTER_GETEVENTS
         } else {
             0
+        };
+        if to_submit == 0 && flags == 0 {
+            return Ok(0);
         }
+        let want = u32::try_from(want).unwrap_or(u32::MAX);
+        // SAFETY: no ext arg; pushed SQEs carry the push contract.
+        let n = unsafe { self.enter(to_submit, want, flags, ptr::null(), 0) }?;
+        Ok(n as usize)
     }
 
-    /// Works out whether to enter and with which flags; `None` means no system call.
-    #[inline]
-    fn prepare(&self, want: usize) -> Option<(u32, u32)> {
+    /// [`submit_and_wait`](Self::submit_and_wait) with SQPOLL: the poll thread takes
+    /// the SQEs, so a system call is made only to wake it or to wait, and what is
+    /// reported as submitted is what was handed to it.
+    fn submit_and_wait_sqpoll(&self, want: usize) -> io::Result<usize> {
         let to_submit = self.pending();
         let mut flags = 0;
         if want > 0 || self.cq_needs_enter() {
             flags |= sys::IORING_ENTER_GETEVENTS;
         }
-        if self.is(sys::IORING_SETUP_SQPOLL) {
-            if to_submit > 0 && self.sq.need_wakeup() {
-                flags |= sys::IORING_ENTER_SQ_WAKEUP;
-            }
-            return (flags != 0).then_some((to_submit, flags));
+        if to_submit > 0 && self.sq.need_wakeup() {
+            flags |= sys::IORING_ENTER_SQ_WAKEUP;
         }
-        (to_submit > 0 || flags != 0).then_some((to_submit, flags))
+        if flags != 0 {
+            let want = u32::try_from(want).unwrap_or(u32::MAX);
+            // SAFETY: no ext arg; pushed SQEs carry the push contract.
+            unsafe { self.enter(to_submit, want, flags, ptr::null(), 0) }?;
+        }
+        Ok(to_submit as usize)
     }
 
     /// Submits and waits for `want` completions with a timeout, minimum wait or
