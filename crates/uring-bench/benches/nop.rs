@@ -3,26 +3,46 @@
 //! `cargo bench -p uring-bench --bench nop`. For each configuration (batch 1,
 //! 8, 32, 128, and SQPOLL at batch 32) the three implementations run
 //! interleaved, A B C A B C …, so that machine noise hits all of them alike;
-//! the table shows the median ops/s of each over the rounds.
+//! the table shows the median ops/s of each over the rounds, their ratios,
+//! and the ratios of ops per second of the thread's CPU time (which leaves
+//! out the time a loaded machine kept the thread waiting for a CPU; with
+//! SQPOLL it misses the poll thread's work).
+//!
+//! The figures also go, as JSON, to `target/bench/nop.json` (machine, load
+//! average before and after, every round's rate, medians, ratios, and the
+//! heap allocations per NOP of the Rust implementations' timed loops, counted
+//! by [`CountingAlloc`]).
 //!
 //! Environment:
 //! - `URING_BENCH_ROUNDS`: rounds per configuration (default 7).
 //! - `URING_BENCH_OPS`: timed NOPs per round (default 2,000,000; 500,000 at batch 1).
 //! - `URING_BENCH_QUICK=1`: 2 rounds of 100,000 NOPs (the two above still win).
+//! - `URING_BENCH_ONLY=ours,liburing`: run only these implementations (for
+//!   `valgrind --tool=callgrind`, see `scripts/nop-instructions.sh`).
+//! - `URING_BENCH_BATCHES=32,128`: run only these plain batches; `sqpoll`
+//!   selects the SQPOLL configuration.
+//!
+//! A run narrowed by the last two writes no JSON, so that it cannot overwrite
+//! the figures of a full run.
 //!
 //! Run without `--bench` (as `cargo test --all-targets` does) it only checks
 //! that every implementation works: one round of 10,000 NOPs per configuration.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::Command;
-use std::time::Duration;
 
-use uring_bench::{NopConfig, nop_io_uring_crate, nop_liburing, nop_ours};
+use serde_json::{Value, json};
+use uring_bench::alloc::CountingAlloc;
+use uring_bench::{NopConfig, Timed, nop_io_uring_crate, nop_liburing, nop_ours};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 /// One implementation under test.
 struct Imp {
     name: &'static str,
-    run: fn(&NopConfig) -> io::Result<Duration>,
+    run: fn(&NopConfig) -> io::Result<Timed>,
 }
 
 const IMPS: [Imp; 3] = [
@@ -56,6 +76,10 @@ struct Plan {
     ops: Option<u64>,
     /// Under `cargo test`: check, do not measure.
     test_mode: bool,
+    /// `URING_BENCH_ONLY`: implementations to run (all when `None`).
+    only: Option<Vec<String>>,
+    /// `URING_BENCH_BATCHES`: configurations to run (all when `None`).
+    batches: Option<Vec<String>>,
 }
 
 impl Plan {
@@ -73,7 +97,27 @@ impl Plan {
             rounds: env_number("URING_BENCH_ROUNDS").map_or(rounds, |r| r.max(1) as usize),
             ops: env_number("URING_BENCH_OPS").or(ops),
             test_mode,
+            only: env_list("URING_BENCH_ONLY"),
+            batches: env_list("URING_BENCH_BATCHES"),
         }
+    }
+
+    fn runs_imp(&self, imp: &Imp) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|o| o.iter().any(|n| n == imp.name))
+    }
+
+    fn runs_config(&self, batch: u32, sqpoll: bool) -> bool {
+        self.batches.as_ref().is_none_or(|b| {
+            b.iter().any(|t| {
+                if sqpoll {
+                    t == "sqpoll"
+                } else {
+                    t.parse() == Ok(batch)
+                }
+            })
+        })
     }
 
     fn ops(&self, batch: u32) -> u64 {
@@ -91,55 +135,134 @@ fn env_number(name: &str) -> Option<u64> {
     }
 }
 
+/// One implementation's rounds in one configuration.
+#[derive(Default)]
+struct Rounds {
+    /// Mops/s of each round.
+    rates: Vec<f64>,
+    /// Mops per second of the thread's CPU time, each round.
+    cpu_rates: Vec<f64>,
+    /// Heap allocations of each round's timed loop, when counted.
+    allocations: Vec<u64>,
+    /// Set when a round failed or is unsupported: no more rounds.
+    failed: bool,
+    /// Not selected by `URING_BENCH_ONLY`.
+    skipped: bool,
+}
+
+impl Rounds {
+    fn median(&self) -> Option<f64> {
+        (!self.failed && !self.skipped && !self.rates.is_empty())
+            .then(|| uring_bench::median(self.rates.clone()))
+    }
+
+    fn cpu_median(&self) -> Option<f64> {
+        (!self.failed && !self.skipped && !self.cpu_rates.is_empty())
+            .then(|| uring_bench::median(self.cpu_rates.clone()))
+    }
+}
+
 fn main() {
     let plan = Plan::from_env();
-    print_header(&plan);
+    let machine = machine();
+    let load_before = loadavg();
+    print_header(&plan, &machine);
 
     println!(
-        "| config | ours Mops/s | liburing Mops/s | io-uring Mops/s | ours/liburing | ours/io-uring |"
+        "| config | ours Mops/s | liburing Mops/s | io-uring Mops/s | ours/liburing | ours/io-uring | CPU time: ours/liburing | ours/io-uring | ours allocs/op |"
     );
-    println!("|---|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let (mut errors, mut skipped) = (Vec::new(), Vec::new());
+    let mut results = Vec::new();
     for (label, batch, sqpoll) in CONFIGS {
+        if !plan.runs_config(batch, sqpoll) {
+            continue;
+        }
         let mut cfg = NopConfig::new(batch, plan.ops(batch));
         if sqpoll {
             cfg = cfg.with_sqpoll();
         }
-        // Mops/s of each round, per implementation; None once it failed.
-        let mut rates: Vec<Option<Vec<f64>>> = IMPS.iter().map(|_| Some(Vec::new())).collect();
+        let mut rounds: Vec<Rounds> = IMPS
+            .iter()
+            .map(|imp| Rounds {
+                skipped: !plan.runs_imp(imp),
+                ..Rounds::default()
+            })
+            .collect();
         for _ in 0..plan.rounds {
-            for (imp, rates) in IMPS.iter().zip(rates.iter_mut()) {
-                let Some(r) = rates else { continue };
+            for (imp, r) in IMPS.iter().zip(rounds.iter_mut()) {
+                if r.failed || r.skipped {
+                    continue;
+                }
                 match (imp.run)(&cfg) {
-                    Ok(elapsed) => r.push(cfg.total as f64 / elapsed.as_secs_f64() / 1e6),
+                    Ok(t) => {
+                        let mops =
+                            |d: std::time::Duration| cfg.total as f64 / d.as_secs_f64() / 1e6;
+                        r.rates.push(mops(t.elapsed));
+                        r.cpu_rates.push(mops(t.cpu));
+                        r.allocations.extend(t.allocations);
+                    }
                     Err(e) if e.kind() == io::ErrorKind::Unsupported => {
                         skipped.push(format!("{label}, {}: {e}", imp.name));
-                        *rates = None;
+                        r.failed = true;
                     }
                     Err(e) => {
                         errors.push(format!("{label}, {}: {e}", imp.name));
-                        *rates = None;
+                        r.failed = true;
                     }
                 }
             }
         }
-        let medians: Vec<Option<f64>> = rates
-            .into_iter()
-            .map(|r| r.map(uring_bench::median))
-            .collect();
+        let medians: Vec<Option<f64>> = rounds.iter().map(Rounds::median).collect();
+        let cpu: Vec<Option<f64>> = rounds.iter().map(Rounds::cpu_median).collect();
         let cell = |m: Option<f64>| m.map_or("n/a".to_owned(), |m| format!("{m:.2}"));
-        let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => format!("{:.2}", a / b),
-            _ => "-".to_owned(),
+        let ratio = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| a / b);
+        let show = |r: Option<f64>| r.map_or("-".to_owned(), |r| format!("{r:.2}"));
+        let per_op = |r: &Rounds| {
+            (!r.allocations.is_empty()).then(|| {
+                r.allocations.iter().sum::<u64>() as f64
+                    / (cfg.total as f64 * r.allocations.len() as f64)
+            })
         };
         println!(
-            "| {label} | {} | {} | {} | {} | {} |",
+            "| {label} | {} | {} | {} | {} | {} | {} | {} | {} |",
             cell(medians[0]),
             cell(medians[1]),
             cell(medians[2]),
-            ratio(medians[0], medians[1]),
-            ratio(medians[0], medians[2]),
+            show(ratio(medians[0], medians[1])),
+            show(ratio(medians[0], medians[2])),
+            show(ratio(cpu[0], cpu[1])),
+            show(ratio(cpu[0], cpu[2])),
+            per_op(&rounds[0]).map_or("n/a".to_owned(), |a| format!("{a}")),
         );
+        let imps: serde_json::Map<String, Value> = IMPS
+            .iter()
+            .zip(&rounds)
+            .filter(|(_, r)| !r.skipped)
+            .map(|(imp, r)| {
+                let v = json!({
+                    "mops_per_round": r.rates,
+                    "median_mops": r.median(),
+                    "mops_per_cpu_second_per_round": r.cpu_rates,
+                    "median_mops_per_cpu_second": r.cpu_median(),
+                    "allocations_per_round": (!r.allocations.is_empty()).then_some(&r.allocations),
+                    "allocations_per_op": per_op(r),
+                    "failed": r.failed,
+                });
+                (imp.name.to_owned(), v)
+            })
+            .collect();
+        results.push(json!({
+            "config": label,
+            "batch": batch,
+            "sqpoll": sqpoll,
+            "ops_per_round": cfg.total,
+            "implementations": imps,
+            "ours_over_liburing": ratio(medians[0], medians[1]),
+            "ours_over_io_uring": ratio(medians[0], medians[2]),
+            "cpu_time_ours_over_liburing": ratio(cpu[0], cpu[1]),
+            "cpu_time_ours_over_io_uring": ratio(cpu[0], cpu[2]),
+        }));
     }
     println!();
     for s in &skipped {
@@ -148,13 +271,61 @@ fn main() {
     for e in &errors {
         eprintln!("error: {e}");
     }
+    if plan.only.is_some() || plan.batches.is_some() {
+        println!("- a partial run (URING_BENCH_ONLY/BATCHES): no JSON written");
+    } else if !plan.test_mode {
+        let report = json!({
+            "benchmark": "nop",
+            "command": command(),
+            "machine": machine,
+            "load_average_before": load_before,
+            "load_average_after": loadavg(),
+            "rounds": plan.rounds,
+            "entries": uring_bench::DEFAULT_ENTRIES,
+            "sqpoll_idle_ms": uring_bench::SQPOLL_IDLE.as_millis() as u64,
+            "results": results,
+            "errors": errors,
+            "skipped": skipped,
+        });
+        match write_json(&report) {
+            Ok(path) => println!("- figures written to {}", path.display()),
+            Err(e) => eprintln!("warning: could not write the JSON figures: {e}"),
+        }
+    }
     if !errors.is_empty() {
         std::process::exit(1);
     }
 }
 
-/// Prints the machine, the command line and the plan, as Markdown.
-fn print_header(plan: &Plan) {
+/// Writes `report` to `target/bench/nop.json` (the target directory is the
+/// parent of the `CARGO_TARGET_TMPDIR` cargo gives benchmarks).
+fn write_json(report: &Value) -> io::Result<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
+        .join("bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("nop.json");
+    let text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
+    std::fs::write(&path, text + "\n")?;
+    Ok(path)
+}
+
+/// The first three fields of `/proc/loadavg` (1, 5 and 15 minutes).
+fn loadavg() -> Option<[f64; 3]> {
+    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
+    let mut it = s.split_whitespace().map(str::parse::<f64>);
+    Some([it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?])
+}
+
+/// Comma-separated values of an environment variable, if set and not empty.
+fn env_list(name: &str) -> Option<Vec<String>> {
+    let v = std::env::var(name).ok().filter(|v| !v.is_empty())?;
+    Some(v.split(',').map(|s| s.trim().to_owned()).collect())
+}
+
+/// The kernel release, the CPU model and the number of CPUs.
+fn machine() -> Value {
     let kernel = Command::new("uname")
         .arg("-r")
         .output()
@@ -164,9 +335,23 @@ fn print_header(plan: &Plan) {
         .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned());
     let cpu = uring_bench::cpu_model();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    json!({ "kernel": kernel, "cpu": cpu, "nproc": nproc })
+}
 
-    let env =
-        uring_bench::settings(&["URING_BENCH_QUICK", "URING_BENCH_ROUNDS", "URING_BENCH_OPS"]);
+/// The command that reproduces this run, with the environment it read.
+fn command() -> String {
+    let env = uring_bench::settings(&[
+        "URING_BENCH_QUICK",
+        "URING_BENCH_ROUNDS",
+        "URING_BENCH_OPS",
+        "URING_BENCH_ONLY",
+        "URING_BENCH_BATCHES",
+    ]);
+    format!("{env}cargo bench -p uring-bench --bench nop")
+}
+
+/// Prints the machine, the command line and the plan, as Markdown.
+fn print_header(plan: &Plan, machine: &Value) {
     let how = if plan.test_mode {
         " (test mode: no --bench, checking only; numbers mean nothing)"
     } else {
@@ -174,9 +359,19 @@ fn print_header(plan: &Plan) {
     };
     println!("## NOP throughput{how}");
     println!();
-    println!("- command: `{}cargo bench -p uring-bench --bench nop`", env);
-    println!("- kernel: {kernel}");
-    println!("- CPU: {cpu}, nproc {nproc}");
+    println!("- command: `{}`", command());
+    println!(
+        "- kernel: {}",
+        machine["kernel"].as_str().unwrap_or("unknown")
+    );
+    println!(
+        "- CPU: {}, nproc {}",
+        machine["cpu"].as_str().unwrap_or("unknown"),
+        machine["nproc"]
+    );
+    if let Some([one, five, fifteen]) = loadavg() {
+        println!("- load average at start: {one} {five} {fifteen} (1, 5, 15 min)");
+    }
     let ops = match plan.ops {
         Some(n) => format!("{n} NOPs per round"),
         None => "500,000 NOPs per round at batch 1, 2,000,000 otherwise".to_owned(),

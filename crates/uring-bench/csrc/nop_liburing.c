@@ -64,28 +64,31 @@ static int nop_loop(struct io_uring *ring, unsigned batch, uint64_t ops,
 	return 0;
 }
 
-static int64_t now_ns(void)
+static int64_t clock_ns(clockid_t clock)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(clock, &ts);
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 // Sets up a ring of `entries` (SQPOLL with a 2 s idle when `sqpoll` is
 // non-zero), runs `warmup_ops` untimed NOPs, then times `total_ops` NOPs.
-// Stores the number of timed completions in *completions.
+// Stores the number of timed completions in *completions and the thread CPU
+// time of the timed part in *cpu_ns.
 // Returns the elapsed nanoseconds of the timed part, or -errno.
 int64_t liburing_nop(unsigned entries, unsigned batch, uint64_t warmup_ops,
-                     uint64_t total_ops, int sqpoll, uint64_t *completions)
+                     uint64_t total_ops, int sqpoll, uint64_t *completions,
+                     uint64_t *cpu_ns)
 {
 	struct io_uring_params p;
 	struct io_uring ring;
 	uint64_t warm = 0;
-	int64_t start, elapsed;
+	int64_t start, elapsed, cpu_start;
 	int ret;
 
 	*completions = 0;
+	*cpu_ns = 0;
 	if (batch == 0 || batch > entries)
 		return -EINVAL;
 
@@ -102,9 +105,11 @@ int64_t liburing_nop(unsigned entries, unsigned batch, uint64_t warmup_ops,
 	if (ret < 0)
 		goto out;
 
-	start = now_ns();
+	cpu_start = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+	start = clock_ns(CLOCK_MONOTONIC);
 	ret = nop_loop(&ring, batch, total_ops, completions);
-	elapsed = now_ns() - start;
+	elapsed = clock_ns(CLOCK_MONOTONIC) - start;
+	*cpu_ns = (uint64_t)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - cpu_start);
 out:
 	io_uring_queue_exit(&ring);
 	return ret < 0 ? ret : elapsed;

@@ -1,11 +1,10 @@
 //! The Rust anchor: the `io-uring` crate (tokio-rs), driven like the C loop.
 
 use std::io;
-use std::time::Duration;
 
 use io_uring::IoUring;
 
-use crate::{NopConfig, SQPOLL_IDLE, time_nops};
+use crate::{NopConfig, SQPOLL_IDLE, Timed, time_nops};
 
 /// Times `cfg.total` NOPs on the `io-uring` crate (`IoUring::builder`,
 /// `opcode::Nop`, `Submitter::submit_and_wait`).
@@ -14,7 +13,7 @@ use crate::{NopConfig, SQPOLL_IDLE, time_nops};
 ///
 /// The ring setup or a submit failed, a CQE had a non-zero result or an
 /// unknown `user_data`, or the number of completions was not `cfg.total`.
-pub fn nop_io_uring_crate(cfg: &NopConfig) -> io::Result<Duration> {
+pub fn nop_io_uring_crate(cfg: &NopConfig) -> io::Result<Timed> {
     cfg.validate()?;
     let mut builder = IoUring::builder();
     if cfg.sqpoll {
@@ -27,4 +26,9 @@ pub fn nop_io_uring_crate(cfg: &NopConfig) -> io::Result<Duration> {
     time_nops(&mut Queues { submitter, sq, cq }, "io-uring", cfg)
 }
 
-nop_queues!(io_uring);
+nop_queues!(io_uring, push(sq, user_data) {
+    let sqe = io_uring::opcode::Nop::new().build().user_data(user_data);
+    // SAFETY: a NOP points at no buffer or fd, so there is nothing that has to stay
+    // valid until its completion.
+    unsafe { sq.push(&sqe) }
+});

@@ -17,11 +17,16 @@
 use std::io;
 use std::time::{Duration, Instant};
 
+pub mod alloc;
+
 /// `struct Queues`, the split parts of a ring of crate `$api`, and its [`NopQueues`]:
-/// the `io-uring` crate and ours have the same shape there (`push`, `sync`, iterating
-/// the CQ), so one body serves both.
+/// the `io-uring` crate and ours have the same shape there (`sync`, iterating the CQ),
+/// so one body serves both. Each pushes a NOP its own best way, given as
+/// `push(sq, user_data) { … }` returning the `push` result: the `io-uring` crate builds
+/// the SQE and copies it into the slot; ours writes it in place, as liburing's
+/// `io_uring_get_sqe` + `io_uring_prep_nop` do.
 macro_rules! nop_queues {
-    ($api:ident) => {
+    ($api:ident, push($sq:ident, $user_data:ident) $push:block) => {
         struct Queues<'a> {
             submitter: $api::Submitter<'a>,
             sq: $api::SubmissionQueue<'a>,
@@ -31,11 +36,9 @@ macro_rules! nop_queues {
         impl $crate::NopQueues for Queues<'_> {
             #[inline(always)]
             fn push_nops(&mut self, first: u64, n: u64) -> bool {
-                for user_data in first..first + n {
-                    let sqe = $api::opcode::Nop::new().build().user_data(user_data);
-                    // SAFETY: a NOP points at no buffer or fd, so there is nothing that
-                    // has to stay valid until its completion.
-                    if unsafe { self.sq.push(&sqe) }.is_err() {
+                for $user_data in first..first + n {
+                    let $sq = &mut self.sq;
+                    if $push.is_err() {
                         return false;
                     }
                 }
@@ -146,16 +149,47 @@ trait NopQueues {
     fn reap(&mut self, check: impl FnMut(i32, u64) -> io::Result<()>) -> io::Result<usize>;
 }
 
+/// What a timed run measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timed {
+    /// Wall-clock time of the timed loop (setup and warm-up excluded).
+    pub elapsed: Duration,
+    /// CPU time the calling thread spent in the timed loop, user and system
+    /// (`CLOCK_THREAD_CPUTIME_ID`): unlike `elapsed`, it leaves out the time the
+    /// thread waited for a CPU, so it is steadier on a loaded machine. With
+    /// SQPOLL it misses the poll thread's work.
+    pub cpu: Duration,
+    /// Heap allocations made by the timed loop, if they can be counted: only
+    /// with [`alloc::CountingAlloc`] as the global allocator, and not for the C
+    /// anchor (liburing allocates with `malloc`, which the counter does not see).
+    pub allocations: Option<u64>,
+}
+
 /// Runs a warm-up of [`NopConfig::warmup`] NOPs, then times `cfg.total`, on `queues`
 /// (`what` names the implementation in errors).
 #[inline(always)]
-fn time_nops(queues: &mut impl NopQueues, what: &str, cfg: &NopConfig) -> io::Result<Duration> {
+fn time_nops(queues: &mut impl NopQueues, what: &str, cfg: &NopConfig) -> io::Result<Timed> {
     nop_loop(queues, what, cfg.batch, cfg.warmup())?;
+    let counting = alloc::counting();
+    let before = alloc::allocations();
+    let cpu_start = thread_cpu_time();
     let start = Instant::now();
     let completions = nop_loop(queues, what, cfg.batch, cfg.total)?;
     let elapsed = start.elapsed();
+    let cpu = thread_cpu_time().saturating_sub(cpu_start);
+    let allocations = counting.then(|| alloc::allocations() - before);
     check_count(what, completions, cfg.total)?;
-    Ok(elapsed)
+    Ok(Timed {
+        elapsed,
+        cpu,
+        allocations,
+    })
+}
+
+/// The calling thread's CPU time so far (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_time() -> Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// Runs NOPs until `ops` completions have been reaped, `batch` at a time; returns the

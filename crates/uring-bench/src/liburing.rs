@@ -3,7 +3,7 @@
 use std::io;
 use std::time::Duration;
 
-use crate::{NopConfig, check_count};
+use crate::{NopConfig, Timed, check_count};
 
 /// The C entry point compiled from `csrc/nop_liburing.c` (static library
 /// `nop_liburing`, linked with `-luring`).
@@ -11,8 +11,9 @@ mod ffi {
     unsafe extern "C" {
         /// Runs `warmup_ops` untimed then `total_ops` timed NOPs, `batch` per
         /// `io_uring_submit_and_wait`, on a ring of `entries` (SQPOLL when
-        /// `sqpoll != 0`). Writes the timed completion count to `*completions`.
-        /// Returns the elapsed nanoseconds of the timed part, or `-errno`.
+        /// `sqpoll != 0`). Writes the timed completion count to `*completions`
+        /// and the thread CPU time of the timed part to `*cpu_ns`. Returns the
+        /// elapsed nanoseconds of the timed part, or `-errno`.
         pub fn liburing_nop(
             entries: u32,
             batch: u32,
@@ -20,6 +21,7 @@ mod ffi {
             total_ops: u64,
             sqpoll: i32,
             completions: *mut u64,
+            cpu_ns: *mut u64,
         ) -> i64;
     }
 }
@@ -31,11 +33,11 @@ mod ffi {
 ///
 /// The ring setup or a submit failed (the kernel's errno), a CQE had a
 /// non-zero result, or the number of completions was not `cfg.total`.
-pub fn nop_liburing(cfg: &NopConfig) -> io::Result<Duration> {
+pub fn nop_liburing(cfg: &NopConfig) -> io::Result<Timed> {
     cfg.validate()?;
-    let mut completions = 0u64;
-    // SAFETY: `liburing_nop` only writes through `completions`, which is a
-    // valid, exclusive `u64` for the whole call; it keeps no pointer after
+    let (mut completions, mut cpu_ns) = (0u64, 0u64);
+    // SAFETY: `liburing_nop` only writes through `completions` and `cpu_ns`,
+    // valid, exclusive `u64`s for the whole call; it keeps no pointer after
     // returning and owns (sets up and tears down) its ring itself.
     let ret = unsafe {
         ffi::liburing_nop(
@@ -45,6 +47,7 @@ pub fn nop_liburing(cfg: &NopConfig) -> io::Result<Duration> {
             cfg.total,
             i32::from(cfg.sqpoll),
             &mut completions,
+            &mut cpu_ns,
         )
     };
     if ret < 0 {
@@ -53,5 +56,9 @@ pub fn nop_liburing(cfg: &NopConfig) -> io::Result<Duration> {
         return Err(io::Error::from_raw_os_error(errno));
     }
     check_count("liburing", completions, cfg.total)?;
-    Ok(Duration::from_nanos(ret.unsigned_abs()))
+    Ok(Timed {
+        elapsed: Duration::from_nanos(ret.unsigned_abs()),
+        cpu: Duration::from_nanos(cpu_ns),
+        allocations: None,
+    })
 }

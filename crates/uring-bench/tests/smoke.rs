@@ -1,18 +1,24 @@
 //! Correctness, not timing: each implementation runs 10,000 NOPs at batch 8
-//! (and with SQPOLL) and must see every completion, once.
+//! (and with SQPOLL) and must see every completion, once; ours must not
+//! allocate in its timed loop.
 
 use std::io;
-use std::time::Duration;
 
-use uring_bench::{NopConfig, nop_io_uring_crate, nop_liburing, nop_ours};
+use uring_bench::alloc::CountingAlloc;
+use uring_bench::{NopConfig, Timed, nop_io_uring_crate, nop_liburing, nop_ours};
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 const OPS: u64 = 10_000;
 
 /// Runs `run` on each configuration; every run must complete exactly
 /// `cfg.total` NOPs (the implementations return an error otherwise) in a
 /// positive time. `Unsupported` (a kernel without io_uring) is a
-/// visible skip, and a failure under `URING_REQUIRE_KERNEL=1`.
-fn check(name: &str, run: fn(&NopConfig) -> io::Result<Duration>) {
+/// visible skip, and a failure under `URING_REQUIRE_KERNEL=1`. Returns the
+/// runs' measurements.
+fn check(name: &str, run: fn(&NopConfig) -> io::Result<Timed>) -> Vec<Timed> {
+    let mut out = Vec::new();
     let configs = [
         NopConfig::new(8, OPS),
         NopConfig::new(8, OPS).with_sqpoll(),
@@ -21,13 +27,18 @@ fn check(name: &str, run: fn(&NopConfig) -> io::Result<Duration>) {
     ];
     for cfg in configs {
         match run(&cfg) {
-            Ok(elapsed) => assert!(!elapsed.is_zero(), "{name} {cfg:?}: zero duration"),
+            Ok(t) => {
+                assert!(!t.elapsed.is_zero(), "{name} {cfg:?}: zero duration");
+                out.push(t);
+            }
             Err(e) if e.kind() == io::ErrorKind::Unsupported => {
-                return uring_testkit::skip(&format!("{name} {cfg:?}"), &e.to_string());
+                uring_testkit::skip(&format!("{name} {cfg:?}"), &e.to_string());
+                return out;
             }
             Err(e) => panic!("{name} {cfg:?}: {e}"),
         }
     }
+    out
 }
 
 #[test]
@@ -40,9 +51,13 @@ fn io_uring_crate_completes_every_nop() {
     check(uring_testkit::test_name!(), nop_io_uring_crate);
 }
 
+/// Ours completes every NOP without a heap allocation in the timed loop
+/// (10,000 NOPs: one allocation per op, or per batch, would show).
 #[test]
-fn ours_completes_every_nop() {
-    check(uring_testkit::test_name!(), nop_ours);
+fn ours_completes_every_nop_without_allocating() {
+    for t in check(uring_testkit::test_name!(), nop_ours) {
+        assert_eq!(t.allocations, Some(0), "ours allocated in its timed loop");
+    }
 }
 
 #[test]

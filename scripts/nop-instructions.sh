@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# User-space instructions per NOP of ours, liburing (C) and the io-uring crate, counted
+# with valgrind's callgrind on the NOP benchmark binary: load-independent, unlike the
+# timings of `cargo bench -p uring-bench --bench nop`.
+#
+# Each implementation runs alone (URING_BENCH_ONLY), one batch size at a time
+# (URING_BENCH_BATCHES), one round, twice: with N1 and with N2 timed NOPs. The
+# difference of the two instruction totals divided by N2 - N1 is the marginal cost of
+# one NOP (push, submit share, reap), free of the ring setup, the warm-up and process
+# start-up. Instructions inside the kernel are not counted (callgrind sees user space
+# only); the system call's user-space side is.
+#
+# Usage: scripts/nop-instructions.sh [BATCHES (default "8 32 128")]
+# Env:   N1 (default 100000), N2 (default 300000).
+set -euo pipefail
+batches=${1:-8 32 128}
+n1=${N1:-100000}
+n2=${N2:-300000}
+here=$(cd "$(dirname "$0")/.." && pwd)
+command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+bin=$(cargo bench -p uring-bench --bench nop --manifest-path "$here/Cargo.toml" --no-run \
+    --message-format=json 2>/dev/null |
+    sed -n 's/.*"executable":"\([^"]*\/nop-[^"]*\)".*/\1/p' | tail -n1)
+[[ -x "$bin" ]] || { echo "could not build the nop benchmark" >&2; exit 1; }
+out=$(mktemp -d "${TMPDIR:-/tmp}/nop-instructions.XXXXXX")
+trap 'rm -rf "$out"' EXIT INT TERM
+
+# Total instructions of one run: implementation $1, batch $2, $3 timed NOPs.
+count() {
+    URING_BENCH_ONLY=$1 URING_BENCH_BATCHES=$2 URING_BENCH_ROUNDS=1 URING_BENCH_OPS=$3 \
+        valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$bin" --bench \
+        >/dev/null 2>"$out/valgrind.log" || { cat "$out/valgrind.log" >&2; exit 1; }
+    sed -n 's/^summary: *//p' "$out/cg.out"
+}
+
+echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
+echo "- $(valgrind --version), N1=$n1, N2=$n2"
+echo
+echo "| batch | ours | liburing | io-uring | ours/liburing | ours/io-uring |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for batch in $batches; do
+    row=()
+    for imp in ours liburing io-uring; do
+        a=$(count "$imp" "$batch" "$n1")
+        b=$(count "$imp" "$batch" "$n2")
+        row+=("$(echo "scale=1; ($b - $a) / ($n2 - $n1)" | bc)")
+    done
+    r1=$(echo "scale=2; ${row[0]} / ${row[1]}" | bc)
+    r2=$(echo "scale=2; ${row[0]} / ${row[2]}" | bc)
+    echo "| $batch | ${row[0]} | ${row[1]} | ${row[2]} | $r1 | $r2 |"
+done
