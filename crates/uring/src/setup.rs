@@ -453,10 +453,9 @@ impl ProvidedMemory {
     }
 }
 
-/// The mappings of a kernel ring, held (never read) for as long as the ring: dropping
-/// them unmaps the memory.
+/// The memory of a ring, held for as long as the ring (dropping it unmaps the memory),
+/// and read only to name its regions ([`Ring::dontfork`]).
 #[derive(Debug)]
-#[allow(dead_code)]
 pub(crate) enum RingMemory {
     /// Mapped from the ring fd: the SQ ring (and the CQ ring with SINGLE_MMAP), the CQ
     /// ring when separate, and the SQE array.
@@ -472,6 +471,68 @@ pub(crate) enum RingMemory {
 }
 
 impl Ring {
+    /// Keeps the ring's memory out of child processes: `madvise(MADV_DONTFORK)` over
+    /// the SQ ring, the CQ ring and the SQE array, as liburing's
+    /// `io_uring_ring_dontfork` does.
+    ///
+    /// Without it, a child of fork(2) inherits the mappings: a kernel ring's are
+    /// shared (`MAP_SHARED` of the ring fd), so whatever the child writes there the
+    /// parent's ring sees, and the kernel consumes on the next `io_uring_enter` from
+    /// either process; rings in anonymous memory (`NO_MMAP`, the engine) are copied
+    /// on write, so the child holds a stale copy of the queues. With it, the child has
+    /// no mapping at those addresses at all (an access faults), and cannot disturb the
+    /// parent's queues through memory. The ring fd itself is still inherited, as any
+    /// fd is, unless the child closes it; the child must not drop this `Ring` either
+    /// (exit with `_exit`, or `exec`), as for any state shared across fork(2).
+    ///
+    /// Registered buffers and buffer rings are memory of their own: apply
+    /// `MADV_DONTFORK` to them where needed.
+    ///
+    /// # Errors
+    /// The kernel's errno from madvise(2) (`EINVAL` on a kernel without
+    /// `MADV_DONTFORK`, which is every Linux since 2.6.16).
+    pub fn dontfork(&self) -> io::Result<()> {
+        for (ptr, len) in self.memory_regions() {
+            // SAFETY: (ptr, len) is one whole mapping of this ring's memory, alive as
+            // long as `self`; MADV_DONTFORK changes only what fork(2) copies, never
+            // the contents or the mapping in this process.
+            unsafe { rustix::mm::madvise(ptr.cast(), len, rustix::mm::Advice::LinuxDontFork) }?;
+        }
+        Ok(())
+    }
+
+    /// The memory regions of the ring (start, length): the SQ ring, the CQ ring if
+    /// mapped apart, the SQE array. What [`dontfork`](Self::dontfork) covers; exposed
+    /// for its tests.
+    #[doc(hidden)]
+    pub fn memory_regions(&self) -> Vec<(*mut u8, usize)> {
+        match (&self._memory, &self.backend) {
+            (
+                RingMemory::Mapped {
+                    sq_ring,
+                    cq_ring,
+                    sqes,
+                },
+                _,
+            ) => [Some(sq_ring), cq_ring.as_ref(), Some(sqes)]
+                .into_iter()
+                .flatten()
+                .map(|m| (m.as_ptr(), m.len()))
+                .collect(),
+            (RingMemory::Provided(p), _) => vec![
+                (p.rings.as_ptr(), p.rings.len()),
+                (p.sqes.as_ptr(), p.sqes.len()),
+            ],
+            (RingMemory::Engine, Driver::Engine(e)) => {
+                [sys::IORING_OFF_SQ_RING, sys::IORING_OFF_SQES]
+                    .into_iter()
+                    .filter_map(|off| e.mmap(off).ok())
+                    .collect()
+            }
+            (RingMemory::Engine, Driver::Kernel(_)) => Vec::new(),
+        }
+    }
+
     /// Maps the rings of a freshly set-up kernel ring and builds the queue views.
     fn from_kernel(
         fd: RingFd,

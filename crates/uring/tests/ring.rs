@@ -696,3 +696,147 @@ fn disabled_ring_runs_nothing_until_enabled() {
         },
     );
 }
+
+/// Forks, runs `child` in the child (which must only make system calls: the parent may
+/// have other threads) and returns its exit status as waitpid(2) reports it.
+fn fork_and_wait(child: impl FnOnce() -> i32) -> i32 {
+    // SAFETY: the child runs only `child` (system calls, no allocation, no lock) and
+    // leaves with _exit, running no destructor of the parent's state.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+    if pid == 0 {
+        let code = child();
+        // SAFETY: ends the child at once, as after fork(2) in a threaded process.
+        unsafe { libc::_exit(code) };
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child, writing its status into `status`.
+    let ret = unsafe { libc::waitpid(pid, &mut status, 0) };
+    assert_eq!(ret, pid, "waitpid: {}", std::io::Error::last_os_error());
+    status
+}
+
+/// In the child: 0 if every region is mapped (`want_mapped`) or every one unmapped
+/// (`!want_mapped`), else 1. msync(2) fails with ENOMEM on an unmapped range.
+fn regions_mapped(regions: &[(*mut u8, usize)], want_mapped: bool) -> i32 {
+    for &(ptr, len) in regions {
+        // SAFETY: msync with MS_ASYNC only checks the range (and schedules nothing
+        // for anonymous memory); it touches no byte of it.
+        let mapped = unsafe { libc::msync(ptr.cast(), len, libc::MS_ASYNC) } == 0;
+        if mapped != want_mapped {
+            return 1;
+        }
+    }
+    0
+}
+
+#[test]
+fn dontfork_keeps_the_rings_out_of_a_forked_child() {
+    for_each_flavor("dontfork", &[], 8, |f, ring| {
+        let regions = ring.memory_regions();
+        assert!(regions.len() >= 2, "[{}] {regions:?}", f.name);
+
+        // Without dontfork the child inherits every mapping of the ring.
+        let status = fork_and_wait(|| regions_mapped(&regions, true));
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "[{}] a child before dontfork sees the rings: status {status:#x}",
+            f.name
+        );
+
+        ring.dontfork().unwrap();
+        // After it, none of them: the child has nothing there to read or corrupt.
+        let status = fork_and_wait(|| regions_mapped(&regions, false));
+        assert!(
+            libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+            "[{}] a child after dontfork still maps the rings: status {status:#x}",
+            f.name
+        );
+        // A write there kills the child (SIGSEGV) instead of reaching the ring.
+        let (sq_ring, _) = regions[0];
+        let status = fork_and_wait(|| {
+            // SAFETY: no core dump for the expected fault (a system call).
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0) };
+            // SAFETY: deliberately writes where the parent's SQ ring is: in this
+            // child the address is unmapped, so the write faults.
+            unsafe { sq_ring.write_volatile(0xff) };
+            0
+        });
+        assert!(
+            libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGSEGV,
+            "[{}] a child writing to the SQ ring after dontfork: status {status:#x}",
+            f.name
+        );
+
+        // The parent's ring works on, with its own completions only.
+        push_nops(ring, [7, 8]);
+        ring.submit_and_wait(2).unwrap();
+        let mut got: Vec<u64> = reap(ring, 2, LIMIT).iter().map(Cqe::user_data).collect();
+        got.sort();
+        assert_eq!(got, [7, 8], "[{}]", f.name);
+        assert!(
+            ring.completion().next().is_none(),
+            "[{}] no extra CQE",
+            f.name
+        );
+    });
+}
+
+/// `push_with` hands out the slot zeroed, whatever the SQE that last used it held, and
+/// what a builder writes there in place is what `push` of the built SQE would send.
+#[test]
+fn push_with_writes_a_zeroed_slot_in_place() {
+    for_each_flavor("push_with", &[sys::IORING_OP_NOP], 4, |f, ring| {
+        // Fill every slot with NOPs that fail with an injected -EIO.
+        {
+            let mut sq = ring.submission();
+            for id in 0..4u64 {
+                let nop = opcode::Nop::new()
+                    .inject_result(-libc::EIO)
+                    .build()
+                    .user_data(id);
+                // SAFETY: a NOP references no memory.
+                unsafe { sq.push(&nop) }.unwrap();
+            }
+        }
+        ring.submit_and_wait(4).unwrap();
+        for cqe in reap(ring, 4, LIMIT) {
+            assert_eq!(cqe.result(), -libc::EIO, "[{}] {cqe:?}", f.name);
+        }
+        // The same slots again, with only user_data set: a plain NOP, result 0.
+        // Then a builder written in place, with flags and an injected result.
+        {
+            let mut sq = ring.submission();
+            for id in 10..13u64 {
+                // SAFETY: a NOP references no memory.
+                unsafe {
+                    sq.push_with(|sqe| {
+                        sqe.set_user_data(id);
+                    })
+                }
+                .unwrap();
+            }
+            // SAFETY: as above.
+            unsafe {
+                sq.push_with(|sqe| {
+                    opcode::Nop::new()
+                        .inject_result(5)
+                        .write(sqe)
+                        .set_user_data(13)
+                        .insert_flags(SqeFlags::IO_DRAIN);
+                })
+            }
+            .unwrap();
+            // SAFETY: nothing is written: the SQ is full.
+            let full = unsafe { sq.push_with(|_| panic!("called on a full SQ")) };
+            assert_eq!(full, Err(PushError), "[{}]", f.name);
+        }
+        ring.submit_and_wait(4).unwrap();
+        let mut got: Vec<(u64, i32)> = reap(ring, 4, LIMIT)
+            .iter()
+            .map(|c| (c.user_data(), c.result()))
+            .collect();
+        got.sort();
+        assert_eq!(got, [(10, 0), (11, 0), (12, 0), (13, 5)], "[{}]", f.name);
+    });
+}
