@@ -732,7 +732,7 @@ fn regions_mapped(regions: &[(*mut u8, usize)], want_mapped: bool) -> i32 {
 
 #[test]
 fn dontfork_keeps_the_rings_out_of_a_forked_child() {
-    for_each_flavor("dontfork", &[], 8, |f, ring| {
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let regions = ring.memory_regions();
         assert!(regions.len() >= 2, "[{}] {regions:?}", f.name);
 
@@ -786,7 +786,7 @@ fn dontfork_keeps_the_rings_out_of_a_forked_child() {
 /// what a builder writes there in place is what `push` of the built SQE would send.
 #[test]
 fn push_with_writes_a_zeroed_slot_in_place() {
-    for_each_flavor("push_with", &[sys::IORING_OP_NOP], 4, |f, ring| {
+    for_each_flavor(test_name!(), &[opcode::Nop::CODE], 4, |f, ring| {
         // Fill every slot with NOPs that fail with an injected -EIO.
         {
             let mut sq = ring.submission();
