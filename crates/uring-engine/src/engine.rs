@@ -74,6 +74,8 @@ pub(crate) struct Engine {
     pub(crate) pbufs: Pbufs,
     /// The thread that issues half of a large batch.
     pub(crate) assist: Assist,
+    /// Reads and writes in flight through Linux AIO (`aio.rs`).
+    pub(crate) aio: crate::aio::Aio,
     /// Restrictions (and other registration state without a table of its own).
     pub(crate) reg: crate::register::RegState,
     /// Serialises consumers of the SQ (the kernel's `uring_lock` around submission).
@@ -138,6 +140,7 @@ impl Engine {
             timers: Timers::default(),
             pbufs: Pbufs::default(),
             assist: Assist::default(),
+            aio: Default::default(),
             reg: Default::default(),
             submit_lock: Mutex::new(()),
             // SAFETY: a fresh fd we own.
@@ -474,7 +477,12 @@ impl Engine {
         if mode == Mode::Inline && req.has(sys::IOSQE_ASYNC) {
             return self.punt(req);
         }
-        match (def.issue)(req, self, mode) {
+        self.apply((def.issue)(req, self, mode));
+    }
+
+    /// Carries out what an inline issue attempt decided.
+    pub(crate) fn apply(self: &Arc<Self>, step: Step) {
+        match step {
             Step::Done(r, res) => self.complete(r, res),
             Step::Block(r) => self.punt(r),
             Step::Wait(r, events) => self.wait_ready(r, events),
@@ -728,6 +736,7 @@ impl Engine {
             d.clear();
         }
         self.assist.shutdown();
+        self.aio.shutdown(self);
         self.timers.shutdown();
         self.reactor.shutdown(self);
         self.wq.shutdown(self);

@@ -133,6 +133,7 @@
 // reactor, timers) and link to each other without being copied.
 #![allow(clippy::vec_box)]
 
+mod aio;
 mod assist;
 mod complete;
 mod config;

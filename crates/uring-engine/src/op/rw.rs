@@ -255,12 +255,32 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     } else {
         (req.off() as i64).wrapping_add(done as i64)
     };
-    let user_nowait = user_flags & libc::RWF_NOWAIT as u32 != 0;
     let flags = if mode == Mode::Inline {
         user_flags as i32 | libc::RWF_NOWAIT
     } else {
         user_flags as i32
     };
+    if off >= 0
+        && done == 0
+        && req.fault.is_none()
+        && req.ltimeout == 0
+        && e.det.is_none()
+        && e.aio.wants(req.fd)
+    {
+        // O_DIRECT through AIO (aio.rs): asynchronous, as the kernel's direct I/O. From
+        // a worker too (without RWF_NOWAIT): `io_submit` may block there for block
+        // allocation, and the worker is free again once the I/O is on the device.
+        let rw = crate::aio::Rw {
+            write: kind.is_write(),
+            iov,
+            off,
+            rw_flags: flags,
+        };
+        match e.aio.submit(e, req, &rw, mode) {
+            Ok(()) => return Step::Parked,
+            Err(r) => req = r,
+        }
+    }
     let ret = loop {
         // SAFETY: the buffers are the application's, valid until the CQE (the push
         // contract); registered ones were checked against their registration.
@@ -282,6 +302,23 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
         }
         break r;
     };
+    finish(req, e, mode, ret, false)
+}
+
+/// An AIO read or write's result (aio.rs), submitted in `mode`: what a
+/// `preadv2`/`pwritev2` attempt returning `ret` leads to.
+pub(crate) fn finish_aio(req: Box<Req>, e: &Arc<Engine>, ret: i32, mode: Mode) -> Step {
+    finish(req, e, mode, ret, true)
+}
+
+/// What an attempt that returned `ret` leads to: done, finished in a worker, or
+/// retried when the fd is ready. `aio`: the result came from the AIO reaper, which
+/// must not block: a worker's read that needs another attempt goes back to a worker.
+fn finish(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode, ret: i32, aio: bool) -> Step {
+    let kind = req.cmd::<Rw>().kind;
+    let done = req.cmd::<Rw>().done;
+    let stream = req.cmd::<Rw>().stream;
+    let user_nowait = req.op_flags() & libc::RWF_NOWAIT as u32 != 0;
     if ret == -libc::EAGAIN && !user_nowait {
         if req.is_regular() {
             return if mode == Mode::Inline {
@@ -322,6 +359,9 @@ pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     if ret > 0 && total < want && !stream && mode == Mode::Worker {
         // A blocking read that came up short before EOF: keep going until 0.
         req.cmd_mut::<Rw>().done = total;
+        if aio {
+            return Step::Block(req);
+        }
         return issue(req, e, mode);
     }
     Step::Done(req, total as i32)

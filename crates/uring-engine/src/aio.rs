@@ -1,0 +1,472 @@
+//! Reads and writes of `O_DIRECT` files go through Linux AIO (`io_submit(2)`), which is
+//! what makes them asynchronous in user space: the kernel's io_uring hands a direct
+//! read to the block layer and returns, and so does `io_submit`, where `preadv2` with
+//! `RWF_NOWAIT` waits for the disk (ext4, xfs, block devices), so that 32 reads in
+//! flight ran one at a time. On a cached file `io_submit` does the read or write
+//! before it returns, as `preadv2` does, with the same results: the two calls can
+//! stand in for each other.
+//!
+//! Only `O_DIRECT` files take this path: on a cached file one `io_submit`
+//! per request costs more than a `preadv2` (about 1.6× here), so the cheaper call stays
+//! where it does the same. Which fds are direct is asked with `fcntl(F_GETFL)` the
+//! first time the ring sees an fd number and again every [`RECHECK`] requests (a
+//! number the application closed and reused for another file is found again); a
+//! stale answer costs speed only, never a result: AIO and `preadv2` give the same
+//! results on both kinds of file.
+//!
+//! Every iocb carries `RWF_NOWAIT` (as the engine's inline attempt always does) and
+//! names the ring's eventfd (`IOCB_FLAG_RESFD`). Completions are read from the AIO
+//! ring in user memory (its head is ours to move, as `user_refill_reqs_available` in
+//! `fs/aio.c` expects), under one lock, by whoever gets there first: the submitting
+//! thread right after `io_submit` (a cached read is there already: no wake-up, no
+//! second thread), or, while requests are still on the device, the reaping thread,
+//! which sleeps until then and then waits on the eventfd. A result goes through the
+//! same decisions as a `preadv2` result (`op::rw::finish`): `-EAGAIN` from a regular
+//! file goes to the worker pool, from a pipe or socket to the reactor, a partial read
+//! of a partly cached file is finished in a worker.
+//!
+//! Not taken through AIO: requests at the file position (`off == -1`; AIO has none),
+//! streams already known, buffer selection, requests with injected faults or a
+//! `LINK_TIMEOUT`, deterministic mode (one thread, seeded order), and any ring whose
+//! `io_setup` fails (AIO compiled out, a seccomp profile that refuses it, `fs.aio-max-nr`
+//! reached): those keep the `preadv2` path.
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
+use std::thread::JoinHandle;
+
+use crate::engine::Engine;
+use crate::op::Mode;
+use crate::req::Req;
+
+/// `struct iocb` of `<linux/aio_abi.h>` (little-endian field order).
+#[repr(C)]
+#[derive(Default)]
+struct Iocb {
+    aio_data: u64,
+    aio_key: u32,
+    aio_rw_flags: i32,
+    aio_lio_opcode: u16,
+    aio_reqprio: i16,
+    aio_fildes: u32,
+    aio_buf: u64,
+    aio_nbytes: u64,
+    aio_offset: i64,
+    aio_reserved2: u64,
+    aio_flags: u32,
+    aio_resfd: u32,
+}
+
+/// `struct io_event`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct IoEvent {
+    data: u64,
+    obj: u64,
+    res: i64,
+    res2: i64,
+}
+
+/// The header of the completion ring `io_setup` maps at the context's address
+/// (`struct aio_ring` in `fs/aio.c`), followed by `nr` events.
+#[repr(C)]
+struct AioRing {
+    id: u32,
+    nr: u32,
+    head: u32,
+    tail: u32,
+    magic: u32,
+    compat_features: u32,
+    incompat_features: u32,
+    header_length: u32,
+}
+
+const _: () = {
+    assert!(size_of::<Iocb>() == 64);
+    assert!(std::mem::offset_of!(Iocb, aio_lio_opcode) == 16);
+    assert!(std::mem::offset_of!(Iocb, aio_offset) == 40);
+    assert!(std::mem::offset_of!(Iocb, aio_resfd) == 60);
+    assert!(size_of::<IoEvent>() == 32);
+    assert!(size_of::<AioRing>() == 32);
+};
+
+#[cfg(target_endian = "big")]
+compile_error!("the iocb layout above is the little-endian one");
+
+const IOCB_CMD_PREAD: u16 = 0;
+const IOCB_CMD_PWRITE: u16 = 1;
+const IOCB_CMD_PREADV: u16 = 7;
+const IOCB_CMD_PWRITEV: u16 = 8;
+const IOCB_FLAG_RESFD: u32 = 1;
+const AIO_RING_MAGIC: u32 = 0xa10a_10a1;
+/// Events read from the ring per pass (the stack buffer).
+const REAP_BATCH: usize = 64;
+
+/// An AIO context and the eventfd its completions signal.
+struct Ctx {
+    id: u64,
+    efd: OwnedFd,
+    /// Whether the ring can be read in user memory (its magic and features are the
+    /// ones this code knows); else `io_getevents` reads it.
+    user_ring: bool,
+}
+
+/// fds whose kind is remembered (higher ones are asked every time).
+const HINTS: usize = 4096;
+/// Requests on one fd between two `fcntl(F_GETFL)`.
+const RECHECK: u32 = 256;
+/// A hint: bit 31 set if the fd was direct, bits 0..30 requests since asked (0: never
+/// asked).
+const DIRECT_BIT: u32 = 1 << 31;
+
+#[derive(Default)]
+struct ReaperState {
+    handle: Option<JoinHandle<()>>,
+    stop: bool,
+}
+
+/// The ring's AIO side, set up on first use.
+#[derive(Default)]
+pub(crate) struct Aio {
+    ctx: OnceLock<Option<Ctx>>,
+    /// Serialises readers of the completion ring.
+    reap_lock: Mutex<()>,
+    /// iocbs submitted and not yet reaped.
+    outstanding: AtomicUsize,
+    /// Set once the ring shuts down: nothing more is submitted.
+    closed: AtomicBool,
+    reaper: Mutex<ReaperState>,
+    reaper_cond: Condvar,
+    /// Per fd number: whether it was opened `O_DIRECT`, and when that was asked.
+    hints: OnceLock<Box<[AtomicU32]>>,
+}
+
+const _: () = assert!(align_of::<Req>() >= 2);
+
+/// What one read or write asks of AIO.
+pub(crate) struct Rw<'a> {
+    pub(crate) write: bool,
+    pub(crate) iov: &'a [libc::iovec],
+    pub(crate) off: i64,
+    pub(crate) rw_flags: i32,
+}
+
+impl Aio {
+    fn ctx(&self, entries: u32) -> Option<&Ctx> {
+        self.ctx.get_or_init(|| setup(entries)).as_ref()
+    }
+
+    /// Whether a read or write on `fd` should go through AIO: the file is `O_DIRECT`.
+    pub(crate) fn wants(&self, fd: i32) -> bool {
+        let Some(slot) = usize::try_from(fd).ok().filter(|&f| f < HINTS) else {
+            return is_direct(fd);
+        };
+        let hints = self
+            .hints
+            .get_or_init(|| (0..HINTS).map(|_| AtomicU32::new(0)).collect());
+        let h = &hints[slot];
+        // Relaxed: a hint orders nothing; a racing update is a stale hint, re-asked.
+        let v = h.load(Ordering::Relaxed);
+        let count = v & !DIRECT_BIT;
+        if count != 0 && count < RECHECK {
+            h.store(v + 1, Ordering::Relaxed);
+            return v & DIRECT_BIT != 0;
+        }
+        let direct = is_direct(fd);
+        h.store(if direct { DIRECT_BIT | 1 } else { 1 }, Ordering::Relaxed);
+        direct
+    }
+
+    /// Submits `req` as one iocb. `Err` gives it back when AIO cannot take it (no
+    /// context, the context is full, `io_submit` refused it — a file without
+    /// `FMODE_NOWAIT`, a bad fd): the caller does it with `preadv2` instead, which
+    /// also gives the error the kernel would.
+    pub(crate) fn submit(
+        &self,
+        e: &Arc<Engine>,
+        req: Box<Req>,
+        rw: &Rw<'_>,
+        mode: Mode,
+    ) -> Result<(), Box<Req>> {
+        if self.closed.load(Ordering::Acquire) || req.fd < 0 {
+            return Err(req);
+        }
+        let Some(ctx) = self.ctx(e.rings.cq_entries) else {
+            return Err(req);
+        };
+        let (op, buf, nbytes) = match (rw.iov, rw.write) {
+            ([one], false) => (IOCB_CMD_PREAD, one.iov_base as u64, one.iov_len as u64),
+            ([one], true) => (IOCB_CMD_PWRITE, one.iov_base as u64, one.iov_len as u64),
+            (v, false) => (IOCB_CMD_PREADV, v.as_ptr() as u64, v.len() as u64),
+            (v, true) => (IOCB_CMD_PWRITEV, v.as_ptr() as u64, v.len() as u64),
+        };
+        let fd = req.fd;
+        let raw = Box::into_raw(req);
+        let cb = Iocb {
+            aio_data: raw as u64 | u64::from(mode == Mode::Worker),
+            aio_rw_flags: rw.rw_flags,
+            aio_lio_opcode: op,
+            aio_fildes: fd as u32,
+            aio_buf: buf,
+            aio_nbytes: nbytes,
+            aio_offset: rw.off,
+            aio_flags: IOCB_FLAG_RESFD,
+            aio_resfd: ctx.efd.as_raw_fd() as u32,
+            ..Iocb::default()
+        };
+        let mut list = [&raw const cb];
+        self.outstanding.fetch_add(1, Ordering::SeqCst);
+        // SAFETY: one valid iocb; the buffers (or the iovec array, copied by the kernel
+        // during the call) are the application's, valid until the CQE (the SQE
+        // contract); `aio_data` is the request, owned by the context until reaped.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_io_submit,
+                ctx.id,
+                1 as libc::c_long,
+                list.as_mut_ptr(),
+            )
+        };
+        if n != 1 {
+            self.outstanding.fetch_sub(1, Ordering::SeqCst);
+            // SAFETY: not submitted: the request is ours again, from `into_raw` above.
+            return Err(unsafe { Box::from_raw(raw) });
+        }
+        // A cached read or write completed inside io_submit: post it now.
+        self.reap(e, ctx, false);
+        if self.outstanding.load(Ordering::SeqCst) > 0 {
+            self.wake_reaper(e);
+        }
+        Ok(())
+    }
+
+    /// Reads the completion ring until it is empty and finishes each request. The
+    /// submitting thread does not wait for the lock (`blocking` false): whoever holds
+    /// it reads on, and what lands after its read signals the eventfd, which the
+    /// reaping thread (woken by the submitter) watches; the reaping thread waits.
+    fn reap(&self, e: &Arc<Engine>, ctx: &Ctx, blocking: bool) {
+        loop {
+            let mut ev = [IoEvent::default(); REAP_BATCH];
+            let n = {
+                let _g = if blocking {
+                    self.reap_lock.lock().expect("aio reap")
+                } else {
+                    match self.reap_lock.try_lock() {
+                        Ok(g) => g,
+                        Err(_) => return,
+                    }
+                };
+                read_events(ctx, &mut ev)
+            };
+            if n == 0 {
+                return;
+            }
+            self.outstanding.fetch_sub(n, Ordering::SeqCst);
+            for v in &ev[..n] {
+                let mode = if v.data & 1 != 0 {
+                    Mode::Worker
+                } else {
+                    Mode::Inline
+                };
+                // SAFETY: `data` is the `Box::into_raw` of `submit` (a `Req` is 8-byte
+                // aligned: bit 0 carried the mode), reaped once (the ring's head moved
+                // past it under the lock).
+                let req = unsafe { Box::from_raw((v.data & !1) as *mut Req) };
+                let res = v.res.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+                let step = crate::op::rw::finish_aio(req, e, res, mode);
+                e.apply(step);
+            }
+            if n < REAP_BATCH {
+                return;
+            }
+        }
+    }
+
+    /// Makes sure the reaping thread watches the eventfd: requests are on the device.
+    fn wake_reaper(&self, e: &Arc<Engine>) {
+        let mut st = self.reaper.lock().expect("aio reaper");
+        if st.stop {
+            return;
+        }
+        if st.handle.is_none() {
+            let weak = Arc::downgrade(e);
+            match std::thread::Builder::new()
+                .name("uring-aio".into())
+                .spawn(move || reaper(weak))
+            {
+                Ok(h) => st.handle = Some(h),
+                Err(_) => {
+                    // No thread: the requests are found by the next submission or at
+                    // shutdown; say so loudly rather than hang quietly.
+                    eprintln!("uring-engine: cannot start the AIO reaping thread");
+                }
+            }
+        }
+        drop(st);
+        self.reaper_cond.notify_one();
+    }
+
+    /// Stops submitting, waits for every request on the device (posting its CQE),
+    /// stops the reaping thread and destroys the context: nothing touches the
+    /// application's buffers afterwards.
+    pub(crate) fn shutdown(&self, e: &Arc<Engine>) {
+        self.closed.store(true, Ordering::Release);
+        let h = {
+            let mut st = self.reaper.lock().expect("aio reaper");
+            st.stop = true;
+            st.handle.take()
+        };
+        self.reaper_cond.notify_all();
+        let Some(Some(ctx)) = self.ctx.get() else {
+            return;
+        };
+        // Wake the reaper if it polls the eventfd.
+        // SAFETY: writing a u64 to our own eventfd.
+        unsafe {
+            libc::write(
+                ctx.efd.as_raw_fd(),
+                (&raw const crate::complete::ONE).cast(),
+                8,
+            )
+        };
+        if let Some(h) = h
+            && h.thread().id() != std::thread::current().id()
+        {
+            let _ = h.join();
+        }
+        while self.outstanding.load(Ordering::SeqCst) > 0 {
+            wait_efd(ctx, 100);
+            self.reap(e, ctx, true);
+        }
+        // SAFETY: a context we own, with nothing in flight.
+        unsafe { libc::syscall(libc::SYS_io_destroy, ctx.id) };
+    }
+}
+
+/// Whether `fd` was opened with `O_DIRECT` (`fcntl(F_GETFL)`); false if it cannot be
+/// asked (the read or write then reports the bad fd).
+fn is_direct(fd: i32) -> bool {
+    // SAFETY: F_GETFL takes no argument and only reads the fd's flags.
+    let fl = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    fl >= 0 && fl & libc::O_DIRECT != 0
+}
+
+/// `io_setup` with room for a full CQ of requests, and the eventfd.
+fn setup(entries: u32) -> Option<Ctx> {
+    if std::env::var_os("URING_ENGINE_NO_AIO").is_some_and(|v| !v.is_empty() && v != "0") {
+        return None;
+    }
+    let mut id: u64 = 0;
+    let nr = entries.clamp(64, 4096) as libc::c_long;
+    // SAFETY: `id` is a valid, zeroed aio_context_t for the kernel to fill.
+    if unsafe { libc::syscall(libc::SYS_io_setup, nr, &raw mut id) } != 0 {
+        return None;
+    }
+    // SAFETY: eventfd has no memory arguments.
+    let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if efd < 0 {
+        // SAFETY: the context just made.
+        unsafe { libc::syscall(libc::SYS_io_destroy, id) };
+        return None;
+    }
+    // SAFETY: the context's id is the address of its mapped ring header, readable as
+    // long as the context lives.
+    let ring = unsafe { &*(id as *const AioRing) };
+    let user_ring = ring.magic == AIO_RING_MAGIC
+        && ring.incompat_features == 0
+        && ring.header_length as usize == size_of::<AioRing>();
+    Some(Ctx {
+        id,
+        // SAFETY: a fresh fd we own.
+        efd: unsafe { OwnedFd::from_raw_fd(efd) },
+        user_ring,
+    })
+}
+
+/// Takes up to `ev.len()` completions off the ring (the caller holds the reap lock).
+fn read_events(ctx: &Ctx, ev: &mut [IoEvent]) -> usize {
+    if !ctx.user_ring {
+        let zero = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: `ev` has room for `ev.len()` events; a zero timeout does not block.
+        let n = unsafe {
+            libc::syscall(
+                libc::SYS_io_getevents,
+                ctx.id,
+                0 as libc::c_long,
+                ev.len() as libc::c_long,
+                ev.as_mut_ptr(),
+                &raw const zero,
+            )
+        };
+        return n.max(0) as usize;
+    }
+    let ring = ctx.id as *mut AioRing;
+    // SAFETY: the ring header lives as long as the context; `nr` never changes.
+    let nr = unsafe { (*ring).nr };
+    // SAFETY: as above; head is only written by the reader holding the reap lock (us:
+    // the kernel reads it, writing it only inside io_getevents, which we do not call
+    // on a user-read ring).
+    let head_ptr = unsafe { &*(&raw const (*ring).head).cast::<std::sync::atomic::AtomicU32>() };
+    // SAFETY: as above.
+    let tail_ptr = unsafe { &*(&raw const (*ring).tail).cast::<std::sync::atomic::AtomicU32>() };
+    let mut head = head_ptr.load(Ordering::Relaxed);
+    // Acquire: pairs with the smp_wmb() in aio_complete between writing the event and
+    // storing the tail: the events before the tail are written.
+    let tail = tail_ptr.load(Ordering::Acquire);
+    let events = ring.wrapping_add(1).cast::<IoEvent>();
+    let mut n = 0;
+    while head != tail && n < ev.len() {
+        if head >= nr {
+            head = 0;
+            continue;
+        }
+        // SAFETY: `head < nr`: inside the mapped ring.
+        ev[n] = unsafe { events.add(head as usize).read_volatile() };
+        n += 1;
+        head = (head + 1) % nr;
+    }
+    // Release: the events are read before the kernel may reuse their slots (it reads
+    // the head in user_refill_reqs_available).
+    head_ptr.store(head, Ordering::Release);
+    n
+}
+
+/// Waits up to `ms` for the eventfd, then clears it.
+fn wait_efd(ctx: &Ctx, ms: i32) {
+    let mut pfd = libc::pollfd {
+        fd: ctx.efd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, ms) };
+    let mut v = 0u64;
+    // SAFETY: reading 8 bytes into a u64 from our non-blocking eventfd.
+    unsafe { libc::read(ctx.efd.as_raw_fd(), (&raw mut v).cast(), 8) };
+}
+
+/// The reaping thread: sleeps while nothing is on the device, else waits for the
+/// eventfd and reaps.
+fn reaper(engine: Weak<Engine>) {
+    loop {
+        let Some(e) = engine.upgrade() else { return };
+        let a = &e.aio;
+        {
+            let mut st = a.reaper.lock().expect("aio reaper");
+            // SeqCst with submit's increment-then-lock: either we see the request, or
+            // it takes the lock after we wait and notifies.
+            while !st.stop && a.outstanding.load(Ordering::SeqCst) == 0 {
+                st = a.reaper_cond.wait(st).expect("aio reaper");
+            }
+            if st.stop {
+                return;
+            }
+        }
+        let Some(Some(ctx)) = a.ctx.get() else { return };
+        wait_efd(ctx, -1);
+        a.reap(&e, ctx, true);
+    }
+}
