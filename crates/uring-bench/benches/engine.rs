@@ -8,10 +8,15 @@
 //! - 4 KiB random reads from a cached 64 MiB file at depth 32 (anchor: `pread` in a
 //!   loop);
 //! - loopback TCP echo, one connection, 64-byte messages, a SEND then a RECV per
-//!   round trip (anchor: blocking `write`/`read`); the echo server is a plain thread.
+//!   round trip (anchor: blocking `write`/`read`); the echo server is a plain thread;
+//! - O_DIRECT 4 KiB random reads, then writes, at depth 32 on a 64 MiB file on disk
+//!   (in the target directory; skipped, visibly, where that is tmpfs), no anchor.
 //!
-//! Targets (issue 4): random reads ≥ 0.7× the kernel and ahead of `pread`; NOP ≥ 0.3×
-//! the kernel.
+//! Targets (issue 16): cached reads and O_DIRECT reads and writes ≥ 0.9× the kernel,
+//! NOP ≥ 1.0× the kernel.
+//!
+//! The figures also go to `target/bench/engine.json` (rates, ratios, machine), to
+//! compare runs.
 //!
 //! Environment: `URING_BENCH_ROUNDS` (default 5), `URING_BENCH_QUICK=1` (2 rounds,
 //! a tenth of the work). Without `--bench` (as `cargo test --all-targets` runs it)
@@ -36,6 +41,8 @@ struct Plan {
     nops: u64,
     reads: u64,
     echoes: u64,
+    /// O_DIRECT reads and writes per round.
+    direct: u64,
     test_mode: bool,
 }
 
@@ -65,6 +72,7 @@ impl Plan {
             nops: 2_000_000 / scale,
             reads: 400_000 / scale,
             echoes: 50_000 / scale,
+            direct: 30_000 / scale,
             test_mode,
         }
     }
@@ -126,39 +134,73 @@ impl Rng {
     }
 }
 
-/// 4 KiB random reads at depth 32: IOPS. Every CQE is checked (a short read is an
-/// error).
-fn randread(backend: Backend, file: &std::fs::File, total: u64) -> io::Result<f64> {
+/// Page-aligned buffers, as O_DIRECT wants.
+struct Bufs {
+    ptr: *mut u8,
+    layout: std::alloc::Layout,
+}
+
+impl Bufs {
+    fn new() -> Bufs {
+        let layout = std::alloc::Layout::from_size_align(BS * DEPTH as usize, BS).expect("layout");
+        // SAFETY: a non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!ptr.is_null(), "out of memory");
+        Bufs { ptr, layout }
+    }
+}
+
+impl Drop for Bufs {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+    }
+}
+
+/// 4 KiB random reads (or writes) at depth 32: IOPS. Every CQE is checked (a short
+/// transfer is an error).
+fn randio(backend: Backend, file: &std::fs::File, total: u64, write: bool) -> io::Result<f64> {
+    let bufs = Bufs::new();
     let mut ring = ring(backend, 2 * DEPTH)?;
-    let mut bufs = vec![0u8; BS * DEPTH as usize];
-    let base = bufs.as_mut_ptr();
+    let base = bufs.ptr;
     let fd = Fd(file.as_raw_fd());
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
     let t = Instant::now();
     let push = |ring: &mut Ring, slot: u64, rng: &mut Rng| {
-        // SAFETY: slot < DEPTH, inside `bufs`.
-        let buf = unsafe { base.add(slot as usize * BS) };
-        let sqe = opcode::Read::new(fd, buf, BS as u32)
-            .offset(rng.block())
-            .build()
-            .user_data(slot);
-        // SAFETY: `bufs` outlives the ring's requests (all reaped before return); one
-        // request per slot at a time.
+        // In bounds: slot < DEPTH.
+        let buf = base.wrapping_add(slot as usize * BS);
+        let sqe = if write {
+            opcode::Write::new(fd, buf, BS as u32)
+                .offset(rng.block())
+                .build()
+        } else {
+            opcode::Read::new(fd, buf, BS as u32)
+                .offset(rng.block())
+                .build()
+        }
+        .user_data(slot);
+        // SAFETY: `bufs` outlives the ring's requests (all reaped before return; on an
+        // error the ring is dropped first, which waits for them); one request per slot.
         unsafe { ring.submission().push(&sqe) }.expect("SQ has room");
     };
     for slot in 0..u64::from(DEPTH) {
         push(&mut ring, slot, &mut rng);
     }
     let (mut issued, mut done) = (u64::from(DEPTH), 0u64);
+    let mut back = [(0u64, 0i32); 2 * DEPTH as usize];
     while done < total {
         ring.submit_and_wait(1)?;
-        let cqes: Vec<(u64, i32)> = ring
-            .completion()
-            .map(|c| (c.user_data(), c.result()))
-            .collect();
-        for (slot, res) in cqes {
+        let mut n = 0;
+        for c in ring.completion() {
+            back[n] = (c.user_data(), c.result());
+            n += 1;
+        }
+        for &(slot, res) in &back[..n] {
             if res != BS as i32 {
-                return Err(io::Error::other(format!("read: {res}")));
+                return Err(io::Error::other(format!(
+                    "{}: {res}",
+                    if write { "write" } else { "read" }
+                )));
             }
             done += 1;
             if issued < total {
@@ -168,9 +210,53 @@ fn randread(backend: Backend, file: &std::fs::File, total: u64) -> io::Result<f6
         }
     }
     let rate = total as f64 / t.elapsed().as_secs_f64();
-    // Drain the tail (issued may exceed done by up to DEPTH-1; all reaped above, as
-    // done counts up to total == issued).
+    // Every request was reaped: done counts up to total == issued.
+    drop(ring);
     Ok(rate)
+}
+
+/// 4 KiB random reads at depth 32: IOPS.
+fn randread(backend: Backend, file: &std::fs::File, total: u64) -> io::Result<f64> {
+    randio(backend, file, total, false)
+}
+
+/// A 64 MiB file on disk for O_DIRECT, filled with data (blocks that exist, so
+/// writes overwrite), or why there is none.
+fn direct_file(size: u64) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    // SAFETY: an all-zero statfs is a valid out-buffer.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let cdir =
+        std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()).map_err(|e| e.to_string())?;
+    // SAFETY: a NUL-terminated path and a writable statfs.
+    if unsafe { libc::statfs(cdir.as_ptr(), &mut st) } == 0 && st.f_type == libc::TMPFS_MAGIC {
+        return Err(format!("{} is tmpfs, not a disk", dir.display()));
+    }
+    let path = dir.join(format!("engine-bench-direct-{}", std::process::id()));
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&path)
+        .map_err(|e| format!("{}: O_DIRECT: {e}", path.display()));
+    let _ = std::fs::remove_file(&path);
+    let file = file?;
+    let chunk = Bufs::new();
+    // SAFETY: the buffer is BS * DEPTH writable bytes.
+    unsafe { chunk.ptr.write_bytes(0x5a, BS * DEPTH as usize) };
+    let len = BS * DEPTH as usize;
+    for off in (0..size).step_by(len) {
+        // SAFETY: `chunk` is `len` initialised bytes, aligned for O_DIRECT.
+        let n = unsafe { libc::pwrite(file.as_raw_fd(), chunk.ptr.cast(), len, off as i64) };
+        if n != len as isize {
+            return Err(format!("filling: {}", io::Error::last_os_error()));
+        }
+    }
+    file.sync_all().map_err(|e| e.to_string())?;
+    Ok(file)
 }
 
 /// The anchor: `pread` in a loop, same offsets.
@@ -269,11 +355,17 @@ fn echo_sync(addr: std::net::SocketAddr, total: u64) -> io::Result<f64> {
     Ok(total as f64 / t.elapsed().as_secs_f64())
 }
 
-fn header(plan: &Plan) {
+/// The kernel release, the CPU model and the CPUs this process may use.
+fn machine() -> (String, String, usize) {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
         .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned());
     let cpu = uring_bench::cpu_model();
     let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
+    (kernel, cpu, nproc)
+}
+
+fn header(plan: &Plan) {
+    let (kernel, cpu, nproc) = machine();
     let env = uring_bench::settings(&["URING_BENCH_QUICK", "URING_BENCH_ROUNDS"]);
     let how = if plan.test_mode {
         " (test mode: no --bench, checking only; numbers mean nothing)"
@@ -285,8 +377,14 @@ fn header(plan: &Plan) {
     println!("- command: `{env}cargo bench -p uring-bench --bench engine`");
     println!("- kernel: {kernel}; CPU: {cpu}, nproc {nproc}");
     println!(
-        "- {} rounds, interleaved; per round: {} NOPs, {} reads, {} round trips",
-        plan.rounds, plan.nops, plan.reads, plan.echoes
+        "- {} rounds, interleaved; per round: {} NOPs, {} reads, {} round trips, {} O_DIRECT reads and as many writes",
+        plan.rounds, plan.nops, plan.reads, plan.echoes, plan.direct
+    );
+    println!(
+        "- load average at the start: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
     );
     println!();
 }
@@ -329,39 +427,148 @@ fn ratio(a: &Result<f64, String>, b: &Result<f64, String>) -> String {
     }
 }
 
-/// Measures `job` on the kernel and on the engine against `anchor` (its name, its
-/// job), prints the table row of `workload` with the `target`; the errors.
+/// One line of the table (and of `engine.json`).
+struct Row {
+    workload: String,
+    kernel: Result<f64, String>,
+    engine: Result<f64, String>,
+    anchor: Option<(&'static str, Result<f64, String>)>,
+    target: String,
+}
+
+/// Measures `job` on the kernel and on the engine (and `anchor`, its name and job, if
+/// any), prints the table row of `workload` with the `target`, keeps it in `rows`;
+/// the errors.
 fn against_kernel<'a>(
     plan: &Plan,
+    rows: &mut Vec<Row>,
     workload: &str,
-    anchor: (&'static str, Box<dyn Fn() -> io::Result<f64> + 'a>),
+    anchor: Option<Job<'a>>,
     target: &str,
     job: impl Fn(Backend) -> Box<dyn Fn() -> io::Result<f64> + 'a>,
 ) -> Vec<String> {
-    let (anchor_name, anchor_job) = anchor;
-    let r = measure(
-        plan,
-        &[
-            ("kernel", job(Backend::Kernel)),
-            ("engine", job(Backend::Engine)),
-            (anchor_name, anchor_job),
-        ],
-    );
+    let mut jobs: Vec<Job<'a>> = vec![
+        ("kernel", job(Backend::Kernel)),
+        ("engine", job(Backend::Engine)),
+    ];
+    let anchor_name = anchor.as_ref().map(|a| a.0);
+    if let Some(a) = anchor {
+        jobs.push(a);
+    }
+    let mut r = measure(plan, &jobs).into_iter();
+    let kernel = r.next().expect("kernel");
+    let engine = r.next().expect("engine");
+    let anchor = anchor_name.map(|n| (n, r.next().expect("anchor")));
+    let (a_rate, a_ratio) = match &anchor {
+        Some((n, a)) => (format!("{} ({n})", fmt(a)), ratio(&engine, a)),
+        None => ("-".into(), "-".into()),
+    };
     println!(
-        "| {workload} | {} | {} | {} ({anchor_name}) | {} | {} | {target} |",
-        fmt(&r[0]),
-        fmt(&r[1]),
-        fmt(&r[2]),
-        ratio(&r[1], &r[0]),
-        ratio(&r[1], &r[2])
+        "| {workload} | {} | {} | {a_rate} | {} | {a_ratio} | {target} |",
+        fmt(&kernel),
+        fmt(&engine),
+        ratio(&engine, &kernel),
     );
-    r.into_iter().filter_map(Result::err).collect()
+    let errors = [&kernel, &engine]
+        .into_iter()
+        .chain(anchor.as_ref().map(|a| &a.1))
+        .filter_map(|r| r.as_ref().err().cloned())
+        .collect();
+    rows.push(Row {
+        workload: workload.into(),
+        kernel,
+        engine,
+        anchor,
+        target: target.into(),
+    });
+    errors
+}
+
+/// `target/bench/engine.json`: the machine, the plan and every row (rates per second,
+/// ratios), to compare runs.
+fn write_json(
+    plan: &Plan,
+    rows: &[Row],
+    skipped: &[(String, String)],
+) -> io::Result<std::path::PathBuf> {
+    fn num(r: &Result<f64, String>) -> String {
+        match r {
+            Ok(x) => format!("{x:.1}"),
+            Err(_) => "null".into(),
+        }
+    }
+    fn ratio_num(a: &Result<f64, String>, b: &Result<f64, String>) -> String {
+        match (a, b) {
+            (Ok(a), Ok(b)) => format!("{:.4}", a / b),
+            _ => "null".into(),
+        }
+    }
+    fn string(s: &str) -> String {
+        let mut o = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => o.push_str("\\\""),
+                '\\' => o.push_str("\\\\"),
+                c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+                c => o.push(c),
+            }
+        }
+        o.push('"');
+        o
+    }
+    let (kernel, cpu, nproc) = machine();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let mut out = format!(
+        "{{\n  \"bench\": \"engine\",\n  \"unix_time\": {},\n  \"kernel\": {},\n  \"cpu\": {},\n  \"nproc\": {nproc},\n  \"loadavg\": {},\n  \"rounds\": {},\n  \"test_mode\": {},\n  \"rows\": [",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        string(&kernel),
+        string(&cpu),
+        string(load.trim()),
+        plan.rounds,
+        plan.test_mode
+    );
+    for (i, r) in rows.iter().enumerate() {
+        let (an, ar, ae) = match &r.anchor {
+            Some((n, a)) => (string(n), num(a), ratio_num(&r.engine, a)),
+            None => ("null".into(), "null".into(), "null".into()),
+        };
+        out.push_str(&format!(
+            "{}\n    {{\"workload\": {}, \"kernel_per_s\": {}, \"engine_per_s\": {}, \"anchor\": {an}, \"anchor_per_s\": {ar}, \"engine_over_kernel\": {}, \"engine_over_anchor\": {ae}, \"target\": {}}}",
+            if i > 0 { "," } else { "" },
+            string(&r.workload),
+            num(&r.kernel),
+            num(&r.engine),
+            ratio_num(&r.engine, &r.kernel),
+            string(&r.target),
+        ));
+    }
+    out.push_str("\n  ],\n  \"skipped\": [");
+    for (i, (w, why)) in skipped.iter().enumerate() {
+        out.push_str(&format!(
+            "{}\n    {{\"workload\": {}, \"why\": {}}}",
+            if i > 0 { "," } else { "" },
+            string(w),
+            string(why)
+        ));
+    }
+    out.push_str("\n  ]\n}\n");
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .map_or_else(|| std::path::PathBuf::from("target"), |p| p.join("bench"));
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("engine.json");
+    std::fs::write(&path, out)?;
+    Ok(path)
 }
 
 fn main() {
     let plan = Plan::from_env();
     header(&plan);
     let mut failed = false;
+    let mut rows = Vec::new();
+    let mut skipped: Vec<(String, String)> = Vec::new();
     println!(
         "| workload | kernel /s | engine /s | anchor /s | engine/kernel | engine/anchor | target |"
     );
@@ -369,20 +576,14 @@ fn main() {
 
     // NOP.
     let nops = plan.nops;
-    let r = measure(
+    let mut errors = against_kernel(
         &plan,
-        &[
-            ("kernel", Box::new(move || nop(Backend::Kernel, nops))),
-            ("engine", Box::new(move || nop(Backend::Engine, nops))),
-        ],
+        &mut rows,
+        "NOP, batch 32",
+        None,
+        "engine ≥ 1.0× kernel",
+        |b| Box::new(move || nop(b, nops)),
     );
-    println!(
-        "| NOP, batch 32 | {} | {} | - | {} | - | engine ≥ 0.3× kernel |",
-        fmt(&r[0]),
-        fmt(&r[1]),
-        ratio(&r[1], &r[0])
-    );
-    let mut errors: Vec<String> = r.into_iter().filter_map(Result::err).collect();
 
     // Random reads from a cached file.
     let dir = std::env::var("CARGO_TARGET_TMPDIR")
@@ -406,23 +607,60 @@ fn main() {
     let f = &file;
     errors.extend(against_kernel(
         &plan,
+        &mut rows,
         "4 KiB random read, QD 32, cached",
-        ("pread", Box::new(move || pread(f, reads))),
-        "engine ≥ 0.7× kernel, > pread",
+        Some(("pread", Box::new(move || pread(f, reads)))),
+        "engine ≥ 0.9× kernel",
         |b| Box::new(move || randread(b, f, reads)),
     ));
+
+    // O_DIRECT on disk.
+    match direct_file(if plan.test_mode { 1 << 20 } else { FILE_SIZE }) {
+        Ok(dfile) => {
+            if plan.test_mode {
+                dfile.set_len(FILE_SIZE).unwrap();
+            }
+            let n = plan.direct;
+            let d = &dfile;
+            for (name, write) in [
+                ("4 KiB random read, QD 32, O_DIRECT", false),
+                ("4 KiB random write, QD 32, O_DIRECT", true),
+            ] {
+                errors.extend(against_kernel(
+                    &plan,
+                    &mut rows,
+                    name,
+                    None,
+                    "engine ≥ 0.9× kernel",
+                    |b| Box::new(move || randio(b, d, n, write)),
+                ));
+            }
+        }
+        Err(why) => {
+            println!("| O_DIRECT reads and writes | - | - | - | - | - | not run: {why} |");
+            skipped.push(("O_DIRECT".into(), why));
+        }
+    }
 
     // Loopback TCP echo.
     let addr = echo_server();
     let echoes = plan.echoes;
     errors.extend(against_kernel(
         &plan,
+        &mut rows,
         "TCP echo, 64 B, loopback",
-        ("write+read", Box::new(move || echo_sync(addr, echoes))),
+        Some(("write+read", Box::new(move || echo_sync(addr, echoes)))),
         "-",
         |b| Box::new(move || echo(b, addr, echoes)),
     ));
     println!();
+    if !plan.test_mode {
+        // (A test-mode run would overwrite a real run's figures with meaningless ones.)
+        match write_json(&plan, &rows, &skipped) {
+            Ok(p) => println!("figures: {}", p.display()),
+            Err(e) => errors.push(format!("writing engine.json: {e}")),
+        }
+    }
     for e in &errors {
         eprintln!("error: {e}");
         failed = true;
