@@ -59,12 +59,12 @@ pub(crate) fn copies(opcode: u8) -> bool {
 }
 
 impl Assist {
-    /// Hands `reqs` to the assisting thread (starting it if needed). Returns them if
-    /// the thread cannot be had, for the caller to issue itself.
-    pub(crate) fn give(&self, e: &Arc<Engine>, reqs: Vec<Box<Req>>) -> Option<Vec<Box<Req>>> {
+    /// Hands `batch[from..]` to the assisting thread (starting it if needed). False if
+    /// the thread cannot be had: the requests stay in `batch`, for the caller.
+    pub(crate) fn give(&self, e: &Arc<Engine>, batch: &mut Vec<Box<Req>>, from: usize) -> bool {
         let mut st = self.state.lock().expect("assist");
         if st.stop {
-            return Some(reqs);
+            return false;
         }
         if st.handle.is_none() {
             let weak = Arc::downgrade(e);
@@ -73,10 +73,11 @@ impl Assist {
                 .spawn(move || run(weak))
             {
                 Ok(h) => st.handle = Some(h),
-                Err(_) => return Some(reqs),
+                Err(_) => return false,
             }
         }
-        st.work.extend(reqs);
+        // Moved, not reallocated: both vectors keep their capacity from batch to batch.
+        st.work.extend(batch.drain(from..));
         // Release: the work pushed under the lock is there for whoever sees the flag
         // (the spinning thread takes the lock anyway).
         self.pending.store(true, Ordering::Release);
@@ -84,7 +85,7 @@ impl Assist {
         if self.sleeping.load(Ordering::SeqCst) {
             self.cond.notify_one();
         }
-        None
+        true
     }
 
     /// Whether the assistant holds or runs work handed to it.
@@ -109,6 +110,8 @@ impl Assist {
 }
 
 fn run(engine: Weak<Engine>) {
+    // Swapped with the shared list: the two vectors trade places, keeping capacity.
+    let mut work = Vec::new();
     loop {
         let Some(e) = engine.upgrade() else { return };
         let a = &e.assist;
@@ -116,13 +119,14 @@ fn run(engine: Weak<Engine>) {
         while !a.pending.load(Ordering::Acquire) && Instant::now() < spin_until {
             std::hint::spin_loop();
         }
-        let work = {
+        {
             let mut st = a.state.lock().expect("assist");
             loop {
                 if !st.work.is_empty() {
                     a.running.store(true, Ordering::Release);
                     a.pending.store(false, Ordering::Relaxed);
-                    break std::mem::take(&mut st.work);
+                    std::mem::swap(&mut work, &mut st.work);
+                    break;
                 }
                 if st.stop {
                     return;
@@ -133,8 +137,8 @@ fn run(engine: Weak<Engine>) {
                 st = a.cond.wait(st).expect("assist");
                 a.sleeping.store(false, Ordering::SeqCst);
             }
-        };
-        e.issue_batch_as_submitter(work);
+        }
+        e.issue_batch_as_submitter(&mut work);
         a.running.store(false, Ordering::Release);
     }
 }

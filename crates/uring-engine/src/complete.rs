@@ -68,7 +68,7 @@ impl Engine {
         let next = req.link.take();
         let hard = req.has(sys::IOSQE_IO_HARDLINK);
         let drain_head = req.drain_head;
-        drop(req);
+        self.reqs.put(req);
         self.retire(drain_head);
         if let Some(next) = next {
             if fail && !hard {
@@ -106,7 +106,7 @@ impl Engine {
             op::net::post_notif(self, &req);
             let next = req.link.take();
             let drain_head = req.drain_head;
-            drop(req);
+            self.reqs.put(req);
             self.retire(drain_head);
             match next {
                 Some(n) => req = n,

@@ -79,7 +79,11 @@ pub(crate) struct Engine {
     /// Restrictions (and other registration state without a table of its own).
     pub(crate) reg: crate::register::RegState,
     /// Serialises consumers of the SQ (the kernel's `uring_lock` around submission).
-    submit_lock: Mutex<()>,
+    /// Holds the batch vector between submissions, for its capacity (no allocation
+    /// per submission).
+    submit_lock: Mutex<Vec<Box<Req>>>,
+    /// Freed requests, reused by the next submissions (`req.rs`).
+    pub(crate) reqs: crate::req::ReqCache,
     /// The pollable fd standing for the ring: an eventfd made readable when CQEs are
     /// posted (once [`Engine::pollable`] asked for it).
     pub(crate) notify: OwnedFd,
@@ -142,7 +146,8 @@ impl Engine {
             assist: Assist::default(),
             aio: Default::default(),
             reg: Default::default(),
-            submit_lock: Mutex::new(()),
+            submit_lock: Mutex::new(Vec::new()),
+            reqs: crate::req::ReqCache::new(p.sq_entries),
             // SAFETY: a fresh fd we own.
             notify: unsafe { std::os::fd::FromRawFd::from_raw_fd(efd) },
             poll_enabled: AtomicBool::new(false),
@@ -174,7 +179,7 @@ impl Engine {
     /// Consumes up to `to_submit` SQEs (`io_submit_sqes`). Returns how many were
     /// consumed, counting one that failed to prepare (its CQE carries the error).
     pub(crate) fn submit(self: &Arc<Self>, to_submit: u32) -> u32 {
-        let _g = self.submit_lock.lock().expect("submit lock");
+        let mut held = self.submit_lock.lock().expect("submit lock");
         let head = self.rings.sq_head();
         let avail = self
             .rings
@@ -183,7 +188,7 @@ impl Engine {
             .min(self.rings.sq_entries);
         let n = to_submit.min(avail);
         let mut chain: Vec<Box<Req>> = Vec::new();
-        let mut batch: Vec<Box<Req>> = Vec::new();
+        let mut batch: Vec<Box<Req>> = std::mem::take(&mut *held);
         let mut consumed = 0;
         let mut submitted = 0;
         while consumed < n {
@@ -198,7 +203,7 @@ impl Engine {
                 break;
             }
             submitted += 1;
-            let mut req = Req::new(sqe, ext);
+            let mut req = self.reqs.get(sqe, ext);
             if let Some(d) = &self.det {
                 // Deterministic mode: the request's place in the seeded order (det.rs).
                 req.key = d.key();
@@ -254,23 +259,22 @@ impl Engine {
         // CQE reaped before the head moved made the next submit count the old SQE
         // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
-        self.dispatch(batch);
+        self.dispatch(&mut batch);
+        *held = batch;
         submitted
     }
 
     /// Starts what a submission made ready: half of it on the assisting thread when
     /// it is a batch of copying requests and there is a second CPU (see `assist.rs`).
-    fn dispatch(self: &Arc<Self>, mut batch: Vec<Box<Req>>) {
+    fn dispatch(self: &Arc<Self>, batch: &mut Vec<Box<Req>>) {
         if batch.len() >= assist::MIN_BATCH
             && self.assist_allowed()
             && batch.iter().filter(|r| assist::copies(r.opcode())).count() >= assist::MIN_BATCH
         {
-            let half = batch.split_off(batch.len() / 2);
-            if let Some(back) = self.assist.give(self, half) {
-                batch.extend(back);
-            }
+            let half = batch.len() / 2;
+            self.assist.give(self, batch, half);
         }
-        for r in batch {
+        for r in batch.drain(..) {
             self.start(r, Mode::Inline);
         }
     }
@@ -285,9 +289,9 @@ impl Engine {
     }
 
     /// Issues requests on behalf of the submitter, from the assisting thread.
-    pub(crate) fn issue_batch_as_submitter(self: &Arc<Self>, batch: Vec<Box<Req>>) {
+    pub(crate) fn issue_batch_as_submitter(self: &Arc<Self>, batch: &mut Vec<Box<Req>>) {
         let _in = EnterGuard::new();
-        for r in batch {
+        for r in batch.drain(..) {
             self.start(r, Mode::Inline);
         }
     }

@@ -1,7 +1,7 @@
 //! A request: one SQE copied out of the ring, with what its op prepared, its place in
 //! a link chain, and the file it resolved.
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use uring_sys as sys;
 
@@ -54,9 +54,63 @@ pub(crate) struct Req {
     pub(crate) key: u64,
 }
 
+/// Freed requests kept for reuse, as the kernel keeps `io_kiocb`s in its request cache
+/// (`io_alloc_req`): in steady state a submission takes its requests from here and a
+/// completion gives them back, so no request costs a heap allocation. Bounded: a
+/// burst larger than the cache frees the rest.
+pub(crate) struct ReqCache {
+    free: Mutex<Vec<Box<Req>>>,
+    cap: usize,
+}
+
+impl ReqCache {
+    /// A cache for a ring of `sq_entries`: room for two SQs' worth of requests.
+    pub(crate) fn new(sq_entries: u32) -> ReqCache {
+        let cap = (2 * sq_entries as usize).clamp(32, 1024);
+        ReqCache {
+            free: Mutex::new(Vec::new()),
+            cap,
+        }
+    }
+
+    /// A request for `sqe`: a freed one if there is one, else a new one.
+    pub(crate) fn get(&self, sqe: sys::io_uring_sqe, ext: [u8; 64]) -> Box<Req> {
+        let cached = self.free.lock().expect("request cache").pop();
+        match cached {
+            Some(mut b) => {
+                *b = Req::value(sqe, ext);
+                b
+            }
+            None => Req::new(sqe, ext),
+        }
+    }
+
+    /// Gives back a finished request. What it holds (a registered file's reference,
+    /// its op's state, a chain) is released now, not when the box is reused.
+    pub(crate) fn put(&self, mut req: Box<Req>) {
+        req.file = None;
+        req.cmd = Cmd::None;
+        req.fault = None;
+        req.link = None;
+        let mut free = self.free.lock().expect("request cache");
+        if free.len() < self.cap {
+            if free.capacity() == 0 {
+                // Once per ring: the whole capacity, so pushes never reallocate.
+                free.reserve_exact(self.cap);
+            }
+            free.push(req);
+        }
+    }
+}
+
 impl Req {
     pub(crate) fn new(sqe: sys::io_uring_sqe, ext: [u8; 64]) -> Box<Req> {
-        Box::new(Req {
+        Box::new(Req::value(sqe, ext))
+    }
+
+    /// A fresh request for `sqe`, by value.
+    fn value(sqe: sys::io_uring_sqe, ext: [u8; 64]) -> Req {
+        Req {
             sqe,
             ext,
             fd: -1,
@@ -73,7 +127,7 @@ impl Req {
             ltimeout: 0,
             fault: None,
             key: 0,
-        })
+        }
     }
 
     #[inline]
