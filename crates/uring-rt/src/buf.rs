@@ -1,0 +1,302 @@
+//! Owned buffers: what an operation may hand to the kernel.
+//!
+//! An operation takes its buffer by value, keeps it (in its op slot, see `driver.rs`)
+//! for as long as the kernel may read or write it, and gives it back with the result:
+//! [`BufResult`]. The traits promise what the kernel needs: a pointer that stays valid
+//! and does not move while the buffer is owned, whatever happens to the value that
+//! holds it (it is moved into the slot and back out).
+
+use std::ops::{Bound, RangeBounds};
+
+/// The result of an operation that took a buffer: the outcome, and the buffer back.
+pub type BufResult<T, B> = (std::io::Result<T>, B);
+
+/// A buffer the kernel may read from: `bytes_init()` bytes at `stable_ptr()`.
+///
+/// # Safety
+/// The pointer returned by [`stable_ptr`](Self::stable_ptr) must be valid for reads of
+/// [`bytes_total`](Self::bytes_total) bytes (of which the first
+/// [`bytes_init`](Self::bytes_init) are initialised), and stay valid and unmoved while
+/// the value is owned, moved or not, until it is dropped or mutably accessed through
+/// its own API: the kernel reads it while the value sits in an op slot.
+pub unsafe trait IoBuf: Unpin + 'static {
+    /// The start of the buffer; stable while the value is owned.
+    fn stable_ptr(&self) -> *const u8;
+
+    /// Bytes initialised, from the start: what a write sends.
+    fn bytes_init(&self) -> usize;
+
+    /// Bytes the buffer holds in all (its capacity): what a read may fill.
+    fn bytes_total(&self) -> usize;
+
+    /// A view of `range` of this buffer, taken by value; [`Slice::into_inner`] gives
+    /// the buffer back.
+    ///
+    /// # Panics
+    /// When the range is reversed or ends past [`bytes_total`](Self::bytes_total), as
+    /// slicing a slice does. [`try_slice`](Self::try_slice) returns the buffer instead.
+    fn slice(self, range: impl RangeBounds<usize>) -> Slice<Self>
+    where
+        Self: Sized,
+    {
+        match self.try_slice(range) {
+            Ok(s) => s,
+            Err(b) => panic!(
+                "uring_rt: slice range out of bounds of a buffer of {} bytes",
+                b.bytes_total()
+            ),
+        }
+    }
+
+    /// A view of `range` of this buffer, or the buffer back when the range is reversed
+    /// or ends past [`bytes_total`](Self::bytes_total).
+    ///
+    /// # Errors
+    /// The buffer itself, untouched, for a range out of bounds.
+    fn try_slice(self, range: impl RangeBounds<usize>) -> Result<Slice<Self>, Self>
+    where
+        Self: Sized,
+    {
+        let begin = match range.start_bound() {
+            Bound::Included(&n) => n,
+            Bound::Excluded(&n) => match n.checked_add(1) {
+                Some(n) => n,
+                None => return Err(self),
+            },
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&n) => match n.checked_add(1) {
+                Some(n) => n,
+                None => return Err(self),
+            },
+            Bound::Excluded(&n) => n,
+            Bound::Unbounded => self.bytes_total(),
+        };
+        if begin > end || end > self.bytes_total() {
+            return Err(self);
+        }
+        Ok(Slice {
+            buf: self,
+            begin,
+            end,
+        })
+    }
+}
+
+/// A buffer the kernel may write into.
+///
+/// # Safety
+/// As [`IoBuf`], and [`stable_mut_ptr`](Self::stable_mut_ptr) is valid for writes of
+/// [`bytes_total`](IoBuf::bytes_total) bytes under the same conditions.
+pub unsafe trait IoBufMut: IoBuf {
+    /// The start of the buffer, for writing; stable while the value is owned.
+    fn stable_mut_ptr(&mut self) -> *mut u8;
+
+    /// Records that the first `pos` bytes are initialised (after a read filled them).
+    /// A `pos` below [`bytes_init`](IoBuf::bytes_init) changes nothing.
+    ///
+    /// # Safety
+    /// The first `pos` bytes must have been written, and `pos <= bytes_total()`.
+    unsafe fn set_init(&mut self, pos: usize);
+}
+
+// SAFETY: a Vec's heap buffer does not move when the Vec value moves; it is only
+// reallocated through `&mut Vec` methods, which the op slot never calls.
+unsafe impl IoBuf for Vec<u8> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+// SAFETY: as for IoBuf; the spare capacity is writable.
+unsafe impl IoBufMut for Vec<u8> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        if self.len() < pos {
+            // SAFETY: the caller wrote the first `pos <= capacity` bytes.
+            unsafe { self.set_len(pos) };
+        }
+    }
+}
+
+// SAFETY: a boxed slice's heap memory does not move with the Box.
+unsafe impl IoBuf for Box<[u8]> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: as for IoBuf; the whole slice is initialised and writable.
+unsafe impl IoBufMut for Box<[u8]> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, _pos: usize) {}
+}
+
+// SAFETY: 'static memory never moves nor goes away.
+unsafe impl IoBuf for &'static [u8] {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+// SAFETY: 'static memory never moves nor goes away.
+unsafe impl IoBuf for &'static str {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+#[cfg(feature = "bytes")]
+// SAFETY: `Bytes` points to shared heap (or 'static) memory that does not move with
+// the handle and stays alive while the handle lives.
+unsafe impl IoBuf for bytes::Bytes {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.len()
+    }
+}
+
+#[cfg(feature = "bytes")]
+// SAFETY: `BytesMut` owns its heap memory uniquely; it moves only through `&mut`
+// methods that grow it, which the op slot never calls.
+unsafe impl IoBuf for bytes::BytesMut {
+    fn stable_ptr(&self) -> *const u8 {
+        self.as_ptr()
+    }
+    fn bytes_init(&self) -> usize {
+        self.len()
+    }
+    fn bytes_total(&self) -> usize {
+        self.capacity()
+    }
+}
+
+#[cfg(feature = "bytes")]
+// SAFETY: as for IoBuf; the spare capacity is writable.
+unsafe impl IoBufMut for bytes::BytesMut {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.as_mut_ptr()
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        if self.len() < pos {
+            // SAFETY: the caller wrote the first `pos <= capacity` bytes.
+            unsafe { self.set_len(pos) };
+        }
+    }
+}
+
+/// A range of an owned buffer, itself an owned buffer: reads fill and writes send only
+/// that range. Made by [`IoBuf::slice`].
+#[derive(Debug)]
+pub struct Slice<T> {
+    buf: T,
+    begin: usize,
+    end: usize,
+}
+
+impl<T> Slice<T> {
+    /// The offset of the range's start in the buffer.
+    pub fn begin(&self) -> usize {
+        self.begin
+    }
+
+    /// The offset of the range's end in the buffer.
+    pub fn end(&self) -> usize {
+        self.end
+    }
+
+    /// The whole buffer.
+    pub fn get_ref(&self) -> &T {
+        &self.buf
+    }
+
+    /// The buffer back.
+    pub fn into_inner(self) -> T {
+        self.buf
+    }
+}
+
+// SAFETY: a sub-range of a stable buffer is stable; `begin <= end <= bytes_total`
+// (checked when the slice was made; the buffer cannot shrink while it is owned here).
+unsafe impl<T: IoBuf> IoBuf for Slice<T> {
+    fn stable_ptr(&self) -> *const u8 {
+        self.buf.stable_ptr().wrapping_add(self.begin)
+    }
+    fn bytes_init(&self) -> usize {
+        self.buf
+            .bytes_init()
+            .clamp(self.begin, self.end)
+            .saturating_sub(self.begin)
+    }
+    fn bytes_total(&self) -> usize {
+        self.end - self.begin
+    }
+}
+
+// SAFETY: as for IoBuf.
+unsafe impl<T: IoBufMut> IoBufMut for Slice<T> {
+    fn stable_mut_ptr(&mut self) -> *mut u8 {
+        self.buf.stable_mut_ptr().wrapping_add(self.begin)
+    }
+    unsafe fn set_init(&mut self, pos: usize) {
+        // Only when the bytes before `begin` are initialised already: otherwise this
+        // would declare a gap of uninitialised bytes initialised.
+        if self.begin <= self.buf.bytes_init() {
+            // SAFETY: the caller wrote `pos` bytes from `begin`, and the bytes before
+            // `begin` are initialised (checked above).
+            unsafe { self.buf.set_init(self.begin + pos) };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slice_bounds_and_init() {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(b"abcd");
+        let s = v.slice(2..10);
+        assert_eq!((s.bytes_init(), s.bytes_total()), (2, 8));
+        let v = s.into_inner();
+        let e = v.try_slice(3..17).unwrap_err();
+        #[allow(clippy::reversed_empty_ranges)]
+        let reversed = 5..4;
+        assert!(e.try_slice(reversed).is_err());
+    }
+}

@@ -1,0 +1,708 @@
+//! The I/O driver: one ring, and a slab of op slots that `user_data` indexes.
+//!
+//! # The op slot owns what the kernel may touch
+//! An operation's data (its buffer, iovecs, sockaddr, timespec, path, and the file it
+//! names) is moved into a slot *before* its SQE is built, and the SQE points into it.
+//! Slots live in fixed chunks that are never moved or freed while the driver lives, so
+//! those pointers stay valid wherever the future goes. The slot keeps the data until
+//! the op's **final** CQE (one without `IORING_CQE_F_MORE`):
+//! - the future polls, sees the final CQE and takes the data back (its buffer in the
+//!   [`BufResult`](crate::BufResult));
+//! - the future is dropped first: the slot becomes an *orphan*, an `ASYNC_CANCEL` is
+//!   sent, and every CQE that still arrives goes to the op's orphan hook (which closes an
+//!   fd opened or accepted too late) before the data is dropped with the final one.
+//!
+//! A push that fails (SQ full) leaves nothing in the SQ, so the data goes back to the
+//! future; a submit that fails leaves the SQEs in the SQ for the next one, so nothing
+//! is freed on a failed submit.
+//!
+//! # Multishot
+//! A slot queues every CQE flagged `IORING_CQE_F_MORE` and the final one marks it done,
+//! so one submission can feed a stream ([`Driver::poll_next`]).
+//!
+//! # Shutting down
+//! [`Driver::shutdown`] cancels everything in flight, waits for every final CQE, and
+//! only then lets the ring be closed and unmapped. If the kernel does not finish them
+//! (an operation it will not cancel, blocked for good), the ring and every slot are
+//! leaked instead of freed: the kernel may still write into them.
+use std::any::TypeId;
+use std::collections::VecDeque;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use uring::types::Fd;
+use uring::{Ring, Sqe, opcode, sys};
+
+use crate::runtime::Shared;
+
+/// `user_data` of the eventfd read that carries wakes from other threads.
+const EVENTFD_UD: u64 = u64::MAX >> 1;
+/// Bit 63 of a `user_data` marks an `ASYNC_CANCEL`; the other bits name its target.
+const CANCEL_BIT: u64 = 1 << 63;
+/// `user_data` of the catch-all cancel sent at shutdown.
+const CANCEL_ANY_UD: u64 = u64::MAX;
+/// Generations are 31 bits, so an op's `user_data` never has bit 63 set.
+const GEN_MASK: u32 = u32::MAX >> 1;
+/// Slots per chunk.
+const CHUNK: usize = 64;
+/// How many times a cancel that found nothing (`ENOENT`: the op was not issued yet) is
+/// sent again while its op is still in flight.
+const CANCEL_RETRIES: u8 = 3;
+/// Bytes of op data a slot holds inline; larger data is boxed.
+const INLINE: usize = 96;
+
+/// What an operation's data must do for the driver. Implemented by every op in the
+/// crate; sealed.
+pub trait OpData: 'static {
+    /// What the future returns.
+    type Output;
+
+    /// The SQE, built with `self` at its final place (pointers into `self` are stable).
+    fn sqe(&mut self) -> Sqe;
+
+    /// Turns the final result into the future's output, giving buffers back.
+    fn complete(self, result: io::Result<u32>, flags: u32) -> Self::Output;
+
+    /// Called for each CQE that arrives after the future was dropped (and for results
+    /// the future never took): closes a descriptor the op created, and so on.
+    fn orphan_cqe(&mut self, _res: i32, _flags: u32) {}
+}
+
+/// A slot's identity: index and generation, packed into `user_data`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct OpId {
+    index: u32,
+    generation: u32,
+}
+
+impl OpId {
+    fn user_data(self) -> u64 {
+        u64::from(self.generation) << 32 | u64::from(self.index)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Free,
+    InFlight,
+    Done,
+    Orphan,
+}
+
+#[repr(C, align(16))]
+struct Storage(MaybeUninit<[u8; INLINE]>);
+
+/// How to handle the type-erased data of a slot.
+#[derive(Clone, Copy)]
+struct Erased {
+    drop: unsafe fn(*mut Storage),
+    orphan: unsafe fn(*mut Storage, i32, u32),
+    type_id: fn() -> TypeId,
+}
+
+const fn fits<T>() -> bool {
+    size_of::<T>() <= INLINE && align_of::<T>() <= 16
+}
+
+/// The data of type `T` in `s`.
+///
+/// # Safety
+/// `s` holds a live `T` written by [`put`].
+unsafe fn data_ptr<T>(s: *mut Storage) -> *mut T {
+    if fits::<T>() {
+        s.cast()
+    } else {
+        // SAFETY: `put` stored a `Box<T>`'s raw pointer at the start of `s`.
+        unsafe { s.cast::<*mut T>().read() }
+    }
+}
+
+/// Moves `value` into `s` (inline, or boxed when it does not fit).
+///
+/// # Safety
+/// `s` holds no live data.
+unsafe fn put<T>(s: *mut Storage, value: T) {
+    if fits::<T>() {
+        // SAFETY: `T` fits in the storage's size and alignment; it is empty.
+        unsafe { s.cast::<T>().write(value) }
+    } else {
+        // SAFETY: a pointer fits; the storage is empty.
+        unsafe { s.cast::<*mut T>().write(Box::into_raw(Box::new(value))) }
+    }
+}
+
+/// Moves the `T` out of `s`, leaving it empty.
+///
+/// # Safety
+/// `s` holds a live `T` written by [`put`].
+unsafe fn take<T>(s: *mut Storage) -> T {
+    if fits::<T>() {
+        // SAFETY: the caller's contract; the storage is empty afterwards.
+        unsafe { s.cast::<T>().read() }
+    } else {
+        // SAFETY: `put` stored `Box::into_raw` of a `Box<T>`.
+        *unsafe { Box::from_raw(s.cast::<*mut T>().read()) }
+    }
+}
+
+/// # Safety
+/// `s` holds a live `T` written by [`put`]; it is empty afterwards.
+unsafe fn drop_erased<T>(s: *mut Storage) {
+    // SAFETY: the caller's contract.
+    drop(unsafe { take::<T>(s) });
+}
+
+/// # Safety
+/// `s` holds a live `T` written by [`put`].
+unsafe fn orphan_erased<T: OpData>(s: *mut Storage, res: i32, flags: u32) {
+    // SAFETY: the caller's contract; the reference lives for this call only.
+    unsafe { &mut *data_ptr::<T>(s) }.orphan_cqe(res, flags);
+}
+
+struct Slot {
+    generation: u32,
+    state: State,
+    waker: Option<Waker>,
+    res: i32,
+    flags: u32,
+    cancel_sent: bool,
+    cancel_tries: u8,
+    /// The final CQE went to the future (through `poll_next`).
+    final_taken: bool,
+    /// CQEs flagged `F_MORE` the future has not taken (multishot, zero-copy send).
+    queue: VecDeque<(i32, u32)>,
+    erased: Option<Erased>,
+    storage: Storage,
+}
+
+impl Slot {
+    fn new() -> Slot {
+        Slot {
+            generation: 0,
+            state: State::Free,
+            waker: None,
+            res: 0,
+            flags: 0,
+            cancel_sent: false,
+            cancel_tries: 0,
+            final_taken: false,
+            queue: VecDeque::new(),
+            erased: None,
+            storage: Storage(MaybeUninit::uninit()),
+        }
+    }
+
+    /// Runs the orphan hook on a CQE.
+    fn orphan_cqe(&mut self, res: i32, flags: u32) {
+        if let Some(e) = self.erased {
+            // SAFETY: `erased` is set exactly while the storage holds the data it
+            // describes.
+            unsafe { (e.orphan)(&raw mut self.storage, res, flags) };
+        }
+    }
+
+    /// Drops the data and frees the slot under a new generation.
+    fn release(&mut self) {
+        if let Some(e) = self.erased.take() {
+            // SAFETY: as in `orphan_cqe`; `erased` is cleared with it.
+            unsafe { (e.drop)(&raw mut self.storage) };
+        }
+        self.state = State::Free;
+        self.waker = None;
+        self.queue.clear();
+        self.cancel_sent = false;
+        self.cancel_tries = 0;
+        self.final_taken = false;
+        self.generation = self.generation.wrapping_add(1) & GEN_MASK;
+    }
+}
+
+/// Why an op could not start.
+pub(crate) enum StartError<T> {
+    /// The SQ is full even after a submit: wait for [`Driver::wait_for_sq`].
+    Full(T),
+    /// The runtime is shutting down or shut down.
+    Closed(T),
+}
+
+/// The slots, free list and bookkeeping: everything but the ring, so CQEs can be
+/// dispatched while the CQ is borrowed.
+struct Ops {
+    chunks: Vec<Box<[Slot; CHUNK]>>,
+    free: Vec<u32>,
+    /// Slots in flight or orphaned: not `Free` and not `Done`.
+    in_flight: usize,
+    /// Cancels to push at the next turn (the SQ was full, or a retry).
+    cancel_backlog: Vec<u64>,
+    /// Tasks waiting for room in the SQ.
+    sq_waiters: Vec<Waker>,
+    eventfd_armed: bool,
+    shared: Arc<Shared>,
+}
+
+impl Ops {
+    fn slot(&mut self, index: u32) -> Option<&mut Slot> {
+        let i = index as usize;
+        self.chunks.get_mut(i / CHUNK).map(|c| &mut c[i % CHUNK])
+    }
+
+    fn slot_of(&mut self, id: OpId) -> Option<&mut Slot> {
+        self.slot(id.index)
+            .filter(|s| s.generation == id.generation && s.state != State::Free)
+    }
+
+    fn alloc(&mut self) -> u32 {
+        if let Some(i) = self.free.pop() {
+            return i;
+        }
+        let base = self.chunks.len() * CHUNK;
+        self.chunks
+            .push(Box::new(std::array::from_fn(|_| Slot::new())));
+        // Hand out low indexes first.
+        self.free
+            .extend((base as u32 + 1..(base + CHUNK) as u32).rev());
+        base as u32
+    }
+
+    fn release(&mut self, index: u32) {
+        if let Some(s) = self.slot(index) {
+            s.release();
+            self.free.push(index);
+        }
+    }
+
+    /// One CQE.
+    fn dispatch(&mut self, ud: u64, res: i32, flags: u32) {
+        if ud == EVENTFD_UD {
+            // Wakes from other threads are in the remote queue; clear the flag before
+            // the loop drains that queue (pairs with the swap in `TaskWaker::wake`).
+            self.shared.notified.store(false, Ordering::SeqCst);
+            self.eventfd_armed = false;
+            return;
+        }
+        if ud & CANCEL_BIT != 0 {
+            if ud != CANCEL_ANY_UD && res == -libc::ENOENT {
+                // The cancel found nothing: the op may not have been issued yet (the
+                // engine issues a batch in any order). Send it again a few times.
+                let target = ud & !CANCEL_BIT;
+                let id = OpId {
+                    index: target as u32,
+                    generation: (target >> 32) as u32,
+                };
+                if let Some(s) = self.slot_of(id)
+                    && matches!(s.state, State::InFlight | State::Orphan)
+                    && s.cancel_tries < CANCEL_RETRIES
+                {
+                    s.cancel_tries += 1;
+                    self.cancel_backlog.push(target);
+                }
+            }
+            return;
+        }
+        let id = OpId {
+            index: ud as u32,
+            generation: (ud >> 32) as u32,
+        };
+        let Some(slot) = self.slot_of(id) else {
+            return;
+        };
+        let more = flags & sys::IORING_CQE_F_MORE != 0;
+        match slot.state {
+            State::InFlight => {
+                if more {
+                    slot.queue.push_back((res, flags));
+                } else {
+                    slot.res = res;
+                    slot.flags = flags;
+                    slot.state = State::Done;
+                }
+                let waker = slot.waker.take();
+                if !more {
+                    self.in_flight -= 1;
+                }
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+            State::Orphan => {
+                slot.orphan_cqe(res, flags);
+                if !more {
+                    self.in_flight -= 1;
+                    self.release(id.index);
+                }
+            }
+            State::Done | State::Free => {}
+        }
+    }
+}
+
+/// The ring and its op slots.
+pub(crate) struct Driver {
+    ring: Option<Ring>,
+    ops: Ops,
+    eventfd: Option<OwnedFd>,
+    /// The eventfd read's 8-byte buffer, at a stable heap address.
+    eventfd_buf: Box<u64>,
+    /// Set when a drain could not finish: slots and ring are leaked, never freed.
+    leaked: bool,
+}
+
+impl Driver {
+    pub(crate) fn new(ring: Ring, eventfd: Option<OwnedFd>, shared: Arc<Shared>) -> Driver {
+        Driver {
+            ring: Some(ring),
+            ops: Ops {
+                chunks: Vec::new(),
+                free: Vec::new(),
+                in_flight: 0,
+                cancel_backlog: Vec::new(),
+                sq_waiters: Vec::new(),
+                eventfd_armed: false,
+                shared,
+            },
+            eventfd,
+            eventfd_buf: Box::new(0),
+            leaked: false,
+        }
+    }
+
+    /// The ring, while the runtime runs.
+    pub(crate) fn ring(&self) -> Option<&Ring> {
+        self.ring.as_ref()
+    }
+
+    /// Ops in flight (not counting the eventfd read).
+    pub(crate) fn in_flight(&self) -> usize {
+        self.ops.in_flight
+    }
+
+    /// Pushes `sqe`, submitting once to make room if the SQ is full.
+    ///
+    /// # Safety
+    /// As [`uring::SubmissionQueue::push`]: what the SQE points to stays valid until its
+    /// final CQE.
+    unsafe fn push(ring: &mut Ring, sqe: &Sqe) -> bool {
+        // SAFETY: the caller's contract.
+        if unsafe { ring.submission().push(sqe) }.is_ok() {
+            return true;
+        }
+        // SQ full: submit what it holds (errors leave it full; the caller waits).
+        let _ = ring.submit();
+        // SAFETY: the caller's contract.
+        unsafe { ring.submission().push(sqe) }.is_ok()
+    }
+
+    /// Starts an op: moves `data` into a slot, builds its SQE there and pushes it.
+    pub(crate) fn start<T: OpData>(&mut self, data: T) -> Result<OpId, StartError<T>> {
+        let Some(ring) = self.ring.as_mut() else {
+            return Err(StartError::Closed(data));
+        };
+        let index = self.ops.alloc();
+        let Some(slot) = self.ops.slot(index) else {
+            unreachable!("alloc returns a slot that exists");
+        };
+        // SAFETY: a free slot holds no data.
+        unsafe { put(&raw mut slot.storage, data) };
+        slot.erased = Some(Erased {
+            drop: drop_erased::<T>,
+            orphan: orphan_erased::<T>,
+            type_id: TypeId::of::<T>,
+        });
+        let id = OpId {
+            index,
+            generation: slot.generation,
+        };
+        // SAFETY: the storage holds the `T` just put; the reference ends with the call.
+        let sqe = unsafe { &mut *data_ptr::<T>(&raw mut slot.storage) }
+            .sqe()
+            .user_data(id.user_data());
+        // SAFETY: the SQE points into the slot's data (or memory it owns), which stays
+        // at its place until the final CQE releases the slot (see the module docs).
+        if unsafe { Self::push(ring, &sqe) } {
+            slot.state = State::InFlight;
+            self.ops.in_flight += 1;
+            Ok(id)
+        } else {
+            // Never pushed: the kernel cannot see it, so the data can go back.
+            slot.erased = None;
+            // SAFETY: the storage holds the `T` put above; `erased` is cleared.
+            let data = unsafe { take::<T>(&raw mut slot.storage) };
+            self.ops.release(index);
+            Err(StartError::Full(data))
+        }
+    }
+
+    /// Registers `waker` to be woken once the SQ has room (after the next submit).
+    pub(crate) fn wait_for_sq(&mut self, waker: &Waker) {
+        self.ops.sq_waiters.push(waker.clone());
+    }
+
+    /// The final CQE's `(res, flags)`, once it arrived.
+    pub(crate) fn poll_complete(&mut self, id: OpId, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
+        let Some(slot) = self.ops.slot_of(id) else {
+            return Poll::Ready((-libc::ECANCELED, 0));
+        };
+        if slot.state == State::Done {
+            return Poll::Ready((slot.res, slot.flags));
+        }
+        match &slot.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => slot.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// The next CQE of a multishot op: `Some((res, flags))` for each, the final one
+    /// included, then `None`.
+    #[allow(dead_code)] // the hook multishot streams build on
+    pub(crate) fn poll_next(&mut self, id: OpId, cx: &mut Context<'_>) -> Poll<Option<(i32, u32)>> {
+        let Some(slot) = self.ops.slot_of(id) else {
+            return Poll::Ready(None);
+        };
+        if let Some(c) = slot.queue.pop_front() {
+            return Poll::Ready(Some(c));
+        }
+        if slot.state == State::Done {
+            if slot.final_taken {
+                return Poll::Ready(None);
+            }
+            slot.final_taken = true;
+            return Poll::Ready(Some((slot.res, slot.flags)));
+        }
+        match &slot.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => slot.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// Takes the data back from a completed op and frees its slot.
+    ///
+    /// # Panics
+    /// If `T` is not the op's data type (a bug of this crate).
+    pub(crate) fn take<T: OpData>(&mut self, id: OpId) -> T {
+        let slot = self.ops.slot_of(id).expect("take: a live op slot");
+        let erased = slot.erased.take().expect("take: the slot holds data");
+        assert_eq!((erased.type_id)(), TypeId::of::<T>(), "take: op data type");
+        // SAFETY: the storage holds a `T` (type checked above); `erased` is cleared.
+        let data = unsafe { take::<T>(&raw mut slot.storage) };
+        self.ops.release(id.index);
+        data
+    }
+
+    /// Asks the kernel to cancel the op; its future stays and gets the outcome
+    /// (`ECANCELED`, or the result if it won the race).
+    pub(crate) fn cancel(&mut self, id: OpId) {
+        if let Some(slot) = self.ops.slot_of(id)
+            && slot.state == State::InFlight
+            && !slot.cancel_sent
+        {
+            slot.cancel_sent = true;
+            self.push_cancel(id.user_data());
+        }
+    }
+
+    fn push_cancel(&mut self, target: u64) {
+        let sqe = opcode::AsyncCancel::new(target)
+            .build()
+            .user_data(CANCEL_BIT | target);
+        let pushed = match self.ring.as_mut() {
+            // SAFETY: ASYNC_CANCEL by user_data references no memory.
+            Some(ring) => unsafe { Self::push(ring, &sqe) },
+            None => return,
+        };
+        if !pushed {
+            self.ops.cancel_backlog.push(target);
+        }
+    }
+
+    /// The future of op `id` is gone: free the slot if the op is over, else make it an
+    /// orphan and cancel it. Results the future never took go to the orphan hook.
+    pub(crate) fn drop_op(&mut self, id: OpId) {
+        let Some(slot) = self.ops.slot_of(id) else {
+            return;
+        };
+        slot.waker = None;
+        while let Some((res, flags)) = slot.queue.pop_front() {
+            slot.orphan_cqe(res, flags);
+        }
+        match slot.state {
+            State::Done => {
+                if !slot.final_taken {
+                    let (res, flags) = (slot.res, slot.flags);
+                    slot.orphan_cqe(res, flags);
+                }
+                self.ops.release(id.index);
+            }
+            State::InFlight => {
+                slot.state = State::Orphan;
+                let sent = std::mem::replace(&mut slot.cancel_sent, true);
+                if !sent && self.ring.is_some() {
+                    self.push_cancel(id.user_data());
+                }
+            }
+            State::Orphan | State::Free => {}
+        }
+    }
+
+    /// Arms the eventfd read that carries wakes from other threads, if not armed.
+    fn arm_eventfd(&mut self) {
+        let (Some(ring), Some(efd)) = (self.ring.as_mut(), self.eventfd.as_ref()) else {
+            return;
+        };
+        if self.ops.eventfd_armed {
+            return;
+        }
+        let buf: *mut u64 = &raw mut *self.eventfd_buf;
+        let sqe = opcode::Read::new(Fd(efd.as_raw_fd()), buf.cast::<u8>(), 8)
+            .build()
+            .user_data(EVENTFD_UD);
+        // SAFETY: the 8-byte buffer is boxed in the driver, which outlives the read:
+        // shutdown waits for its final CQE (or leaks the driver's memory).
+        if unsafe { Self::push(ring, &sqe) } {
+            self.ops.eventfd_armed = true;
+        }
+    }
+
+    /// One turn of I/O: pushes pending cancels, submits (and waits for a completion
+    /// when `wait`), then dispatches every CQE. One `io_uring_enter` at most, unless
+    /// the SQ filled up on the way.
+    ///
+    /// # Errors
+    /// An errno of the ring other than the passing ones (`EINTR`, `EAGAIN`, `EBUSY`).
+    pub(crate) fn turn(&mut self, wait: bool) -> io::Result<()> {
+        let backlog = std::mem::take(&mut self.ops.cancel_backlog);
+        for &target in &backlog {
+            self.push_cancel(target);
+        }
+        let mut backlog = backlog;
+        backlog.clear();
+        if self.ops.cancel_backlog.is_empty() {
+            self.ops.cancel_backlog = backlog;
+        }
+        self.arm_eventfd();
+        let Some(ring) = self.ring.as_mut() else {
+            return Ok(());
+        };
+        let r = if wait {
+            ring.submit_and_wait(1)
+        } else {
+            ring.submit()
+        };
+        match r {
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
+                ) => {}
+            Err(e) => return Err(e),
+        }
+        for w in self.ops.sq_waiters.drain(..) {
+            w.wake();
+        }
+        self.reap();
+        Ok(())
+    }
+
+    /// Dispatches the CQEs in the CQ, without entering the kernel.
+    pub(crate) fn reap(&mut self) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        for cqe in ring.completion() {
+            self.ops
+                .dispatch(cqe.user_data(), cqe.result(), cqe.flags());
+        }
+    }
+
+    /// Cancels everything and waits for every final CQE (see the module docs). Ops
+    /// whose futures still live keep their data in their slot, done or cancelled; the
+    /// ring is closed and unmapped when the drain finished, leaked when it did not.
+    pub(crate) fn shutdown(&mut self, give_up_after: Duration) {
+        let Some(ring) = self.ring.as_mut() else {
+            return;
+        };
+        let any = opcode::AsyncCancel::new(0)
+            .any(true)
+            .build()
+            .user_data(CANCEL_ANY_UD);
+        let ext_arg = ring.params().is_feature_ext_arg();
+        let mut last_progress = Instant::now();
+        let mut send_cancel = true;
+        while self.ops.in_flight > 0 || self.ops.eventfd_armed {
+            let Some(ring) = self.ring.as_mut() else {
+                return;
+            };
+            if send_cancel {
+                // SAFETY: ASYNC_CANCEL of everything references no memory.
+                let _ = unsafe { Self::push(ring, &any) };
+                send_cancel = false;
+            }
+            let before = (self.ops.in_flight, self.ops.eventfd_armed);
+            let r = if ext_arg {
+                ring.submitter().wait_timeout(1, Duration::from_millis(50))
+            } else {
+                ring.submit_and_wait(1)
+            };
+            if let Err(e) = r
+                && !matches!(
+                    e.raw_os_error(),
+                    Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ETIME)
+                )
+            {
+                break;
+            }
+            self.reap();
+            if (self.ops.in_flight, self.ops.eventfd_armed) != before {
+                last_progress = Instant::now();
+            } else {
+                // Ops issued after the last cancel, or the kernel's own pace: ask again.
+                send_cancel = true;
+                if last_progress.elapsed() > give_up_after {
+                    break;
+                }
+            }
+        }
+        if self.ops.in_flight > 0 || self.ops.eventfd_armed {
+            // The kernel may still write into slots and ring memory: leak them.
+            self.leaked = true;
+            std::mem::forget(self.ring.take());
+            std::mem::forget(std::mem::take(&mut self.ops.chunks));
+            std::mem::forget(std::mem::replace(&mut self.eventfd_buf, Box::new(0)));
+        } else {
+            self.ring = None;
+        }
+    }
+
+    /// Whether shutdown had to leak the ring.
+    pub(crate) fn leaked(&self) -> bool {
+        self.leaked
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if self.ring.is_some() {
+            self.shutdown(Duration::from_secs(5));
+        }
+        // Slots still holding data (results no future took): release them. After a
+        // drain that did not finish, `chunks` was leaked and is empty here.
+        for chunk in &mut self.ops.chunks {
+            for slot in chunk.iter_mut() {
+                if slot.state == State::Done && !slot.final_taken {
+                    let (res, flags) = (slot.res, slot.flags);
+                    slot.orphan_cqe(res, flags);
+                }
+                if slot.state != State::Free {
+                    slot.release();
+                }
+            }
+        }
+    }
+}

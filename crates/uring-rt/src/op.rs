@@ -1,0 +1,201 @@
+//! The future of one operation.
+//!
+//! [`Op`] is what every I/O method returns. It starts the operation at its first poll
+//! (nothing happens before), and it can be cancelled two ways:
+//! - **dropped**: the op's slot keeps the buffer and everything else the kernel may
+//!   touch, sends `ASYNC_CANCEL`, and frees them at the final CQE. A result that
+//!   arrives anyway is disposed of (an fd opened too late is closed), so a dropped
+//!   *read* may have consumed data that nobody sees: from a file that is harmless
+//!   (read it again at its offset); from a pipe or socket, it is lost.
+//! - **[`Op::cancel`], then awaited**: the cancel is sent and the future goes on to
+//!   give the outcome: `ECANCELED` with the buffer, or, if the op won the race, its
+//!   result with the data. Nothing is lost. This is the pattern for a `select` over
+//!   a read from a stream:
+//!
+//! ```no_run
+//! # use std::{future::poll_fn, pin::Pin, task::Poll, time::Duration};
+//! # async fn f(pipe: uring_rt::fs::File) {
+//! let mut read = pipe.read(vec![0u8; 4096]);
+//! let mut sleep = uring_rt::time::sleep(Duration::from_millis(1));
+//! let timed_out = poll_fn(|cx| {
+//!     if Pin::new(&mut read).poll(cx).is_ready() { unreachable!("sketch") }
+//!     Pin::new(&mut sleep).poll(cx).map(|()| true)
+//! })
+//! .await;
+//! if timed_out {
+//!     read.cancel();
+//!     let (res, buf) = read.await; // Err(ECANCELED), or Ok(n) with n bytes in `buf`
+//! #   let _ = (res, buf);
+//! }
+//! # }
+//! ```
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use crate::driver::{OpData, OpId, StartError};
+use crate::runtime::{self, Context as RtContext};
+
+/// Private supertrait of [`Operation`]: the hooks the driver calls.
+pub(crate) mod sealed {
+    pub use crate::driver::OpData as Sealed;
+}
+
+/// The data of an operation (its buffer, its file, …), owned by its slot while the
+/// kernel may use it. Sealed: the operations are those of this crate.
+pub trait Operation: sealed::Sealed {}
+
+impl<T: OpData> Operation for T {}
+
+enum State<T> {
+    /// Not polled yet (or waiting for room in the SQ).
+    Idle(T),
+    /// Fails at its first poll, without reaching the kernel (bad input).
+    Failed(io::Error, T),
+    /// In its slot.
+    Submitted {
+        cx: Rc<RtContext>,
+        id: OpId,
+    },
+    Done,
+}
+
+/// The future of one operation; see the [module docs](self) for how it is
+/// cancelled. Its output is the operation's, with any buffer given back.
+#[must_use = "an operation does nothing until awaited"]
+pub struct Op<T: Operation> {
+    state: State<T>,
+}
+
+// The data is never pinned: it moves into the slot, and out again, by value.
+impl<T: Operation> Unpin for Op<T> {}
+
+impl<T: Operation> fmt::Debug for Op<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self.state {
+            State::Idle(_) => "idle",
+            State::Failed(..) => "failed",
+            State::Submitted { .. } => "submitted",
+            State::Done => "done",
+        };
+        f.debug_struct("Op").field("state", &s).finish()
+    }
+}
+
+impl<T: Operation> Op<T> {
+    pub(crate) fn new(data: T) -> Op<T> {
+        Op {
+            state: State::Idle(data),
+        }
+    }
+
+    /// An op that gives `error` (and its data back) at its first poll.
+    pub(crate) fn failed(error: io::Error, data: T) -> Op<T> {
+        Op {
+            state: State::Failed(error, data),
+        }
+    }
+
+    /// Asks the kernel to cancel the operation. Awaiting it afterwards gives the
+    /// outcome: `ECANCELED` (`ErrorKind::Other` with raw errno 125), or the op's
+    /// result if it completed first. An op not started yet fails with `ECANCELED`
+    /// without starting.
+    pub fn cancel(&mut self) {
+        match std::mem::replace(&mut self.state, State::Done) {
+            State::Idle(data) => {
+                self.state = State::Failed(io::Error::from_raw_os_error(libc::ECANCELED), data)
+            }
+            State::Submitted { cx, id } => {
+                cx.driver.borrow_mut().cancel(id);
+                self.state = State::Submitted { cx, id };
+            }
+            other => self.state = other,
+        }
+    }
+
+    /// Whether the operation has reached the kernel (been polled once).
+    pub fn is_submitted(&self) -> bool {
+        matches!(self.state, State::Submitted { .. })
+    }
+}
+
+/// The error for an op polled with no runtime on the thread.
+fn no_runtime() -> io::Error {
+    io::Error::other("uring_rt: no runtime on this thread (await the op inside block_on)")
+}
+
+fn shut_down() -> io::Error {
+    io::Error::other("uring_rt: the runtime is shut down")
+}
+
+/// A CQE result as the outcome of an op.
+pub(crate) fn result(res: i32) -> io::Result<u32> {
+    if res < 0 {
+        Err(io::Error::from_raw_os_error(-res))
+    } else {
+        Ok(res as u32)
+    }
+}
+
+impl<T: Operation> Future for Op<T> {
+    type Output = T::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
+        // `Op` is Unpin: its data lives in the slot once submitted.
+        let this = self.get_mut();
+        loop {
+            match std::mem::replace(&mut this.state, State::Done) {
+                State::Idle(data) => {
+                    let Some(rt) = runtime::current() else {
+                        return Poll::Ready(data.complete(Err(no_runtime()), 0));
+                    };
+                    let started = rt.driver.borrow_mut().start(data);
+                    match started {
+                        Ok(id) => this.state = State::Submitted { cx: rt, id },
+                        Err(StartError::Full(data)) => {
+                            rt.driver.borrow_mut().wait_for_sq(cx.waker());
+                            this.state = State::Idle(data);
+                            return Poll::Pending;
+                        }
+                        Err(StartError::Closed(data)) => {
+                            return Poll::Ready(data.complete(Err(shut_down()), 0));
+                        }
+                    }
+                }
+                State::Failed(e, data) => return Poll::Ready(data.complete(Err(e), 0)),
+                State::Submitted { cx: rt, id } => {
+                    let mut driver = rt.driver.borrow_mut();
+                    match driver.poll_complete(id, cx) {
+                        Poll::Ready((res, flags)) => {
+                            let data: T = driver.take(id);
+                            drop(driver);
+                            return Poll::Ready(data.complete(result(res), flags));
+                        }
+                        Poll::Pending => {
+                            drop(driver);
+                            this.state = State::Submitted { cx: rt, id };
+                            return Poll::Pending;
+                        }
+                    }
+                }
+                State::Done => panic!("uring_rt: an Op polled after it completed"),
+            }
+        }
+    }
+}
+
+impl<T: Operation> Drop for Op<T> {
+    fn drop(&mut self) {
+        if let State::Submitted { cx, id } = &self.state {
+            match cx.driver.try_borrow_mut() {
+                Ok(mut d) => d.drop_op(*id),
+                // Dropped from inside the driver (a waker's side effect): the loop
+                // handles it at the end of the turn.
+                Err(_) => cx.deferred_drops.borrow_mut().push(*id),
+            }
+        }
+    }
+}

@@ -1,0 +1,844 @@
+//! The runtime: one ring, one thread, a local executor.
+//!
+//! # The loop
+//! Each turn: move wakes that came from other threads into the run queue, poll every
+//! task that was runnable at the start of the turn (a task that wakes itself waits for
+//! the next turn, so I/O is never starved), then enter the ring once: submit what the
+//! turn pushed and, only when no task is runnable, wait for a completion. CQEs are
+//! dispatched by `user_data` to their op slots (see `driver.rs`), whose wakers put
+//! tasks back in the run queue.
+//!
+//! # Wakers
+//! A task's waker is an `Arc` holding its id, a `scheduled` flag (so a task is queued
+//! once however often it is woken) and the runtime's [`Shared`] part. Woken on the
+//! runtime's own thread, it pushes to the local run queue; woken anywhere else (another
+//! thread, or another runtime on this thread), it pushes to the shared remote queue and
+//! writes the runtime's eventfd, on which a read is armed in the ring, so a runtime
+//! that waits in `io_uring_enter` wakes up.
+//!
+//! In the engine's deterministic mode the eventfd read is not armed: that mode runs
+//! one thread and only what the program itself does, and an fd waiting for the outside
+//! world would tie the virtual clock to real time. Wakes from other threads are still
+//! taken at every turn, but cannot interrupt a wait.
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::marker::PhantomData;
+use std::os::fd::{AsFd, OwnedFd};
+use std::pin::{Pin, pin};
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use uring::{Backend, EngineConfig, SetupError, sys};
+
+use crate::driver::Driver;
+
+/// A task's identity: slab index and generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TaskId {
+    index: u32,
+    generation: u32,
+}
+
+/// The id of the future `block_on` runs.
+const MAIN: TaskId = TaskId {
+    index: u32::MAX,
+    generation: 0,
+};
+
+/// The part of a runtime other threads can reach through a waker.
+pub(crate) struct Shared {
+    /// Tasks woken from elsewhere, taken by the loop at every turn.
+    remote: Mutex<Vec<TaskId>>,
+    /// Set by the first remote wake after the loop last took the eventfd's CQE; only
+    /// that wake writes the eventfd. Cleared by the driver when the read completes.
+    pub(crate) notified: AtomicBool,
+    eventfd: OwnedFd,
+}
+
+impl Shared {
+    fn wake_remote(&self, id: TaskId) {
+        self.remote
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(id);
+        // SeqCst: the push above is visible to the loop before it can see the flag
+        // clear again (pairs with the store in the driver's eventfd dispatch, which
+        // precedes the loop's drain of `remote`).
+        if !self.notified.swap(true, Ordering::SeqCst) {
+            // An eventfd write of 1 fails only when the counter would overflow, which
+            // still leaves the fd readable.
+            let _ = rustix::io::write(&self.eventfd, &1u64.to_ne_bytes());
+        }
+    }
+}
+
+/// A task's waker.
+struct TaskWaker {
+    id: TaskId,
+    scheduled: AtomicBool,
+    shared: Arc<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // Acquire/Release: the loop's clear of `scheduled` (before it polls the task)
+        // happens before a wake that must queue the task again.
+        if self.scheduled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let local = CURRENT
+            .try_with(|c| match &*c.borrow() {
+                Some(cx) if Arc::ptr_eq(&cx.shared, &self.shared) => {
+                    cx.run_queue.borrow_mut().push_back(self.id);
+                    true
+                }
+                _ => false,
+            })
+            .unwrap_or(false);
+        if !local {
+            self.shared.wake_remote(self.id);
+        }
+    }
+}
+
+type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+struct Task {
+    generation: u32,
+    /// `None` while the task is being polled (or once it is gone).
+    future: Option<LocalFuture>,
+    waker: Arc<TaskWaker>,
+    /// Aborted while it was being polled: dropped right after the poll.
+    aborted: bool,
+}
+
+/// The tasks of a runtime, in a slab indexed by [`TaskId`].
+#[derive(Default)]
+struct Tasks {
+    slots: Vec<Option<Task>>,
+    generations: Vec<u32>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl Tasks {
+    fn get_mut(&mut self, id: TaskId) -> Option<&mut Task> {
+        self.slots
+            .get_mut(id.index as usize)?
+            .as_mut()
+            .filter(|t| t.generation == id.generation)
+    }
+
+    fn vacant(&mut self) -> TaskId {
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                self.generations.push(0);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        TaskId {
+            index,
+            generation: self.generations[index as usize],
+        }
+    }
+
+    fn insert(&mut self, id: TaskId, task: Task) {
+        self.slots[id.index as usize] = Some(task);
+        self.len += 1;
+    }
+
+    fn remove(&mut self, id: TaskId) -> Option<Task> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.as_ref()?.generation != id.generation {
+            return None;
+        }
+        let task = slot.take();
+        let g = &mut self.generations[id.index as usize];
+        *g = g.wrapping_add(1);
+        self.free.push(id.index);
+        self.len -= 1;
+        task
+    }
+
+    /// Takes every task out, to drop them with no borrow held.
+    fn drain(&mut self) -> Vec<Task> {
+        let mut out = Vec::new();
+        for i in 0..self.slots.len() {
+            if let Some(t) = &self.slots[i] {
+                let id = TaskId {
+                    index: i as u32,
+                    generation: t.generation,
+                };
+                out.extend(self.remove(id));
+            }
+        }
+        out
+    }
+}
+
+/// Where the runtime takes the time from.
+pub(crate) enum Clock {
+    /// `CLOCK_MONOTONIC`.
+    Real,
+    /// Virtual time (the engine's deterministic mode): it starts at the runtime's
+    /// creation and moves only when a timer of this runtime fires, to that timer's
+    /// deadline, as the engine's own clock does.
+    Virtual { now: Cell<Instant> },
+}
+
+impl Clock {
+    pub(crate) fn now(&self) -> Instant {
+        match self {
+            Clock::Real => Instant::now(),
+            Clock::Virtual { now, .. } => now.get(),
+        }
+    }
+
+    /// A timer with `deadline` fired.
+    pub(crate) fn advance_to(&self, deadline: Instant) {
+        if let Clock::Virtual { now, .. } = self
+            && deadline > now.get()
+        {
+            now.set(deadline);
+        }
+    }
+}
+
+/// The runtime's state, shared (by `Rc`) with the futures of its ops and tasks.
+pub(crate) struct Context {
+    pub(crate) driver: RefCell<Driver>,
+    tasks: RefCell<Tasks>,
+    run_queue: RefCell<VecDeque<TaskId>>,
+    shared: Arc<Shared>,
+    pub(crate) clock: Clock,
+    /// Op ids whose futures were dropped while the driver was borrowed.
+    pub(crate) deferred_drops: RefCell<Vec<crate::driver::OpId>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Rc<Context>>> = const { RefCell::new(None) };
+}
+
+/// The runtime running on this thread, if any.
+pub(crate) fn current() -> Option<Rc<Context>> {
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
+}
+
+/// Sets [`CURRENT`] for the life of the guard.
+struct Enter {
+    prev: Option<Rc<Context>>,
+}
+
+impl Enter {
+    fn new(cx: &Rc<Context>) -> Enter {
+        let prev = CURRENT.with(|c| c.replace(Some(cx.clone())));
+        Enter { prev }
+    }
+}
+
+impl Drop for Enter {
+    fn drop(&mut self) {
+        let prev = self.prev.take();
+        let _ = CURRENT.try_with(|c| c.replace(prev));
+    }
+}
+
+impl Context {
+    fn spawn_task(self: &Rc<Self>, future: LocalFuture) -> TaskId {
+        let mut tasks = self.tasks.borrow_mut();
+        let id = tasks.vacant();
+        let waker = Arc::new(TaskWaker {
+            id,
+            scheduled: AtomicBool::new(true),
+            shared: self.shared.clone(),
+        });
+        tasks.insert(
+            id,
+            Task {
+                generation: id.generation,
+                future: Some(future),
+                waker,
+                aborted: false,
+            },
+        );
+        drop(tasks);
+        self.run_queue.borrow_mut().push_back(id);
+        id
+    }
+
+    /// Polls task `id` once.
+    fn poll_task(&self, id: TaskId) {
+        let (mut future, waker) = {
+            let mut tasks = self.tasks.borrow_mut();
+            let Some(task) = tasks.get_mut(id) else {
+                return;
+            };
+            // Cleared before the poll: a wake during the poll queues it again.
+            task.waker.scheduled.store(false, Ordering::Release);
+            match task.future.take() {
+                Some(f) => (f, Waker::from(task.waker.clone())),
+                None => return,
+            }
+        };
+        let ready = future
+            .as_mut()
+            .poll(&mut TaskContext::from_waker(&waker))
+            .is_ready();
+        let done = {
+            let mut tasks = self.tasks.borrow_mut();
+            match tasks.get_mut(id) {
+                Some(task) if !ready && !task.aborted => {
+                    task.future = Some(future);
+                    None
+                }
+                Some(_) => {
+                    tasks.remove(id);
+                    Some(future)
+                }
+                None => Some(future),
+            }
+        };
+        // Dropped with no borrow held: its drop may cancel ops or spawn.
+        drop(done);
+    }
+
+    fn abort(&self, id: TaskId) {
+        let future = {
+            let mut tasks = self.tasks.borrow_mut();
+            match tasks.get_mut(id) {
+                Some(t) if t.future.is_some() => tasks.remove(id).and_then(|t| t.future),
+                Some(t) => {
+                    t.aborted = true;
+                    None
+                }
+                None => None,
+            }
+        };
+        drop(future);
+    }
+
+    /// Moves remote wakes into the run queue; returns whether there were any.
+    fn take_remote(&self) -> bool {
+        let mut remote = self.shared.remote.lock().unwrap_or_else(|e| e.into_inner());
+        if remote.is_empty() {
+            return false;
+        }
+        self.run_queue.borrow_mut().extend(remote.drain(..));
+        true
+    }
+
+    fn flush_deferred_drops(&self) {
+        let ids = std::mem::take(&mut *self.deferred_drops.borrow_mut());
+        if ids.is_empty() {
+            return;
+        }
+        let mut driver = self.driver.borrow_mut();
+        for &id in &ids {
+            driver.drop_op(id);
+        }
+    }
+}
+
+/// Configures and builds a [`Runtime`].
+///
+/// ```no_run
+/// # fn main() -> std::io::Result<()> {
+/// let rt = uring_rt::Runtime::builder().entries(512).build()?;
+/// rt.block_on(async { /* ... */ });
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Builder {
+    entries: u32,
+    backend: Backend,
+    backend_exact: bool,
+    sqpoll: Option<Duration>,
+    taskrun: bool,
+    engine: Option<EngineConfig>,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            entries: 256,
+            backend: Backend::Auto,
+            backend_exact: false,
+            sqpoll: None,
+            taskrun: true,
+            engine: None,
+        }
+    }
+}
+
+impl Builder {
+    /// A builder with the defaults: 256 SQ entries, [`Backend::Auto`], task-run flags
+    /// where the kernel has them, no SQPOLL.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// SQ entries of the ring (rounded up to a power of two; the CQ has twice as many).
+    /// More entries let more ops wait in one submission. Default 256.
+    pub fn entries(mut self, entries: u32) -> Self {
+        self.entries = entries;
+        self
+    }
+
+    /// The backend: [`Backend::Kernel`], [`Backend::Engine`], or [`Backend::Auto`] (the
+    /// default: the kernel, or the engine where io_uring is refused). The environment
+    /// variable `URING_BACKEND` overrides it.
+    pub fn backend(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self.backend_exact = false;
+        self
+    }
+
+    /// The backend, whatever `URING_BACKEND` says (for harnesses that run one body on
+    /// each backend).
+    #[doc(hidden)]
+    pub fn backend_exact(mut self, backend: Backend) -> Self {
+        self.backend = backend;
+        self.backend_exact = true;
+        self
+    }
+
+    /// Options of the engine backend (deterministic mode, fault injection). Without
+    /// it, the engine reads `URING_ENGINE_SEED` and `URING_ENGINE_FAULTS`.
+    pub fn engine_config(mut self, config: EngineConfig) -> Self {
+        self.engine = Some(config);
+        self
+    }
+
+    /// `IORING_SETUP_SQPOLL`: a kernel thread polls the SQ, so submitting needs no
+    /// system call while it is awake; it sleeps after `idle`. Off by default (it costs
+    /// a CPU while busy). Replaces the task-run flags, which SQPOLL excludes.
+    pub fn sqpoll(mut self, idle: Duration) -> Self {
+        self.sqpoll = Some(idle);
+        self
+    }
+
+    /// Whether to ask for `SINGLE_ISSUER | DEFER_TASKRUN` (or else `COOP_TASKRUN`) with
+    /// `TASKRUN_FLAG` when the kernel has them (default true; each is tried in turn
+    /// and dropped when refused). These spare the kernel interrupting the thread to
+    /// post completions; the runtime's thread-per-core shape satisfies their rules.
+    pub fn taskrun_flags(mut self, on: bool) -> Self {
+        self.taskrun = on;
+        self
+    }
+
+    /// Builds the runtime on this thread.
+    ///
+    /// # Errors
+    /// The ring's setup error (io_uring refused with no fallback, memlock, entries out
+    /// of range), a malformed `URING_BACKEND` or engine variable, or the eventfd's.
+    pub fn build(&self) -> io::Result<Runtime> {
+        let backend = if self.backend_exact {
+            self.backend
+        } else {
+            Backend::from_env()?.unwrap_or(self.backend)
+        };
+        let engine = match &self.engine {
+            Some(c) => c.clone(),
+            None => EngineConfig::try_from_env()
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?,
+        };
+        let base = uring::Ring::builder()
+            .backend_exact(backend)
+            .engine_config(engine.clone());
+        let attempts: &[u32] = match (self.sqpoll, self.taskrun) {
+            (Some(_), _) => &[sys::IORING_SETUP_SINGLE_ISSUER, 0],
+            (None, true) => &[
+                sys::IORING_SETUP_SINGLE_ISSUER
+                    | sys::IORING_SETUP_DEFER_TASKRUN
+                    | sys::IORING_SETUP_TASKRUN_FLAG,
+                sys::IORING_SETUP_COOP_TASKRUN | sys::IORING_SETUP_TASKRUN_FLAG,
+                0,
+            ],
+            (None, false) => &[0],
+        };
+        let mut ring = None;
+        let mut last = None;
+        for &flags in attempts {
+            let mut b = base.clone().raw_flags(flags);
+            if let Some(idle) = self.sqpoll {
+                b = b.sqpoll(idle);
+            }
+            match b.build(self.entries) {
+                Ok(r) => {
+                    ring = Some(r);
+                    break;
+                }
+                // A flag this kernel (or the engine) lacks: try with fewer.
+                Err(e @ SetupError::Invalid { .. }) => last = Some(e),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let ring = match (ring, last) {
+            (Some(r), _) => r,
+            (None, Some(e)) => return Err(e.into()),
+            (None, None) => unreachable!("at least one attempt"),
+        };
+        let deterministic = ring.backend() == Backend::Engine && engine.seed().is_some();
+        let eventfd = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )?;
+        let reader = if deterministic {
+            None
+        } else {
+            Some(eventfd.as_fd().try_clone_to_owned()?)
+        };
+        let shared = Arc::new(Shared {
+            remote: Mutex::new(Vec::new()),
+            notified: AtomicBool::new(false),
+            eventfd,
+        });
+        let clock = if deterministic {
+            Clock::Virtual {
+                now: Cell::new(Instant::now()),
+            }
+        } else {
+            Clock::Real
+        };
+        let cx = Rc::new(Context {
+            driver: RefCell::new(Driver::new(ring, reader, shared.clone())),
+            tasks: RefCell::new(Tasks::default()),
+            run_queue: RefCell::new(VecDeque::new()),
+            shared,
+            clock,
+            deferred_drops: RefCell::new(Vec::new()),
+        });
+        Ok(Runtime {
+            cx,
+            _not_send: PhantomData,
+        })
+    }
+}
+
+/// A thread-per-core runtime: one ring and a local executor, on the thread that
+/// created it (`Runtime` is neither `Send` nor `Sync`).
+///
+/// Dropping it drops every task (their ops are cancelled), waits for the last CQE of
+/// every op, then closes and unmaps the ring. If the kernel does not finish some op
+/// within 5 seconds of the last progress (an op it will not cancel, blocked for good),
+/// the ring and the op slots are **leaked**, not freed, since the kernel may still
+/// write into them; [`Runtime::shutdown`] says which happened.
+pub struct Runtime {
+    cx: Rc<Context>,
+    _not_send: PhantomData<*const ()>,
+}
+
+impl fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.cx.driver.borrow();
+        f.debug_struct("Runtime")
+            .field("backend", &d.ring().map(|r| r.backend()))
+            .field("ops_in_flight", &d.in_flight())
+            .field("tasks", &self.cx.tasks.borrow().len)
+            .finish()
+    }
+}
+
+impl Runtime {
+    /// A runtime with the default settings (see [`Builder::new`]).
+    ///
+    /// # Errors
+    /// As [`Builder::build`].
+    pub fn new() -> io::Result<Runtime> {
+        Builder::new().build()
+    }
+
+    /// A [`Builder`].
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// The backend the ring runs on ([`Backend::Kernel`] or [`Backend::Engine`]).
+    pub fn backend(&self) -> Backend {
+        self.cx
+            .driver
+            .borrow()
+            .ring()
+            .map_or(Backend::Kernel, |r| r.backend())
+    }
+
+    /// The setup flags the ring got (`IORING_SETUP_*`), after the fallbacks.
+    pub fn setup_flags(&self) -> u32 {
+        self.cx
+            .driver
+            .borrow()
+            .ring()
+            .map_or(0, |r| r.params().flags())
+    }
+
+    /// Runs `future` to completion on this thread, with the tasks it spawns.
+    ///
+    /// Tasks still running when `future` completes stay in the runtime, and run again
+    /// at the next `block_on`.
+    ///
+    /// # Panics
+    /// When called from inside a runtime's `block_on` (nested), when a task panics
+    /// (the panic goes on through `block_on`), when the ring fails beyond repair (an
+    /// errno other than `EINTR`, `EAGAIN`, `EBUSY` from `io_uring_enter`), and in the
+    /// engine's deterministic mode when no task can ever run again (a deadlock).
+    pub fn block_on<F: Future>(&self, future: F) -> F::Output {
+        assert!(
+            current().is_none(),
+            "uring_rt: block_on called from inside a runtime (nested block_on)"
+        );
+        let _enter = Enter::new(&self.cx);
+        let cx = &self.cx;
+        let main = Arc::new(TaskWaker {
+            id: MAIN,
+            scheduled: AtomicBool::new(true),
+            shared: cx.shared.clone(),
+        });
+        let main_waker = Waker::from(main.clone());
+        let mut future = pin!(future);
+        cx.run_queue.borrow_mut().push_back(MAIN);
+        loop {
+            cx.take_remote();
+            let n = cx.run_queue.borrow().len();
+            for _ in 0..n {
+                let Some(id) = cx.run_queue.borrow_mut().pop_front() else {
+                    break;
+                };
+                if id == MAIN {
+                    main.scheduled.store(false, Ordering::Release);
+                    if let Poll::Ready(v) = future
+                        .as_mut()
+                        .poll(&mut TaskContext::from_waker(&main_waker))
+                    {
+                        return v;
+                    }
+                } else if id.index != MAIN.index {
+                    cx.poll_task(id);
+                }
+            }
+            cx.flush_deferred_drops();
+            let idle = cx.run_queue.borrow().is_empty() && !cx.take_remote();
+            let mut driver = cx.driver.borrow_mut();
+            if idle && driver.in_flight() == 0 && matches!(cx.clock, Clock::Virtual { .. }) {
+                panic!("uring_rt: deadlock: no task can run and no operation is in flight");
+            }
+            if let Err(e) = driver.turn(idle) {
+                panic!("uring_rt: the ring failed: {e}");
+            }
+        }
+    }
+
+    /// Cancels every op, drops every task and waits for the last CQE; then closes the
+    /// ring. Returns `true` when the drain finished, `false` when the kernel did not
+    /// finish some op within `give_up_after` of the last progress and the ring and
+    /// the op slots were leaked instead (see the type's docs). Dropping the runtime
+    /// does the same with 5 seconds.
+    pub fn shutdown(self, give_up_after: Duration) -> bool {
+        self.shutdown_inner(give_up_after)
+    }
+
+    fn shutdown_inner(&self, give_up_after: Duration) -> bool {
+        let _enter = (current().is_none()).then(|| Enter::new(&self.cx));
+        loop {
+            let tasks = self.cx.tasks.borrow_mut().drain();
+            if tasks.is_empty() {
+                break;
+            }
+            drop(tasks);
+        }
+        self.cx.run_queue.borrow_mut().clear();
+        self.cx.flush_deferred_drops();
+        let mut d = self.cx.driver.borrow_mut();
+        d.shutdown(give_up_after);
+        !d.leaked()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.shutdown_inner(Duration::from_secs(5));
+    }
+}
+
+/// Runs `future` on a new runtime with the default settings (see [`Builder::new`]) and
+/// returns its output; the runtime is dropped afterwards.
+///
+/// # Panics
+/// When the runtime cannot be built (io_uring refused with no fallback possible), and
+/// as [`Runtime::block_on`].
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    let rt = match Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => panic!("uring_rt::block_on: cannot build a runtime: {e}"),
+    };
+    rt.block_on(future)
+}
+
+/// Why a [`JoinHandle`] has no output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JoinError {
+    /// The task was aborted ([`JoinHandle::abort`]) or its runtime was dropped.
+    Cancelled,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the task was cancelled")
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+impl From<JoinError> for io::Error {
+    fn from(e: JoinError) -> io::Error {
+        io::Error::new(io::ErrorKind::Interrupted, e)
+    }
+}
+
+struct JoinState<T> {
+    output: Option<Result<T, JoinError>>,
+    waiter: Option<Waker>,
+}
+
+/// Completes the join state when the task ends, or with [`JoinError::Cancelled`] when
+/// its future is dropped before.
+struct Completer<T>(Rc<RefCell<JoinState<T>>>);
+
+impl<T> Completer<T> {
+    fn finish(&self, output: Result<T, JoinError>) {
+        let waiter = {
+            let mut s = self.0.borrow_mut();
+            if s.output.is_none() {
+                s.output = Some(output);
+            }
+            s.waiter.take()
+        };
+        if let Some(w) = waiter {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Drop for Completer<T> {
+    fn drop(&mut self) {
+        let unfinished = self.0.borrow().output.is_none();
+        if unfinished {
+            self.finish(Err(JoinError::Cancelled));
+        }
+    }
+}
+
+/// The handle of a spawned task: await it for the task's output, or abort the task.
+/// Dropping the handle detaches the task, which runs on.
+#[must_use = "dropping a JoinHandle detaches the task; await it or call abort"]
+pub struct JoinHandle<T> {
+    state: Rc<RefCell<JoinState<T>>>,
+    cx: Weak<Context>,
+    id: TaskId,
+    taken: bool,
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Stops the task: its future is dropped (now, or right after its current poll if
+    /// it is running), which cancels its ops. Awaiting the handle then gives
+    /// [`JoinError::Cancelled`], unless the task had already finished.
+    pub fn abort(&self) {
+        if let Some(cx) = self.cx.upgrade() {
+            cx.abort(self.id);
+        }
+    }
+
+    /// Whether the task has finished (or was aborted).
+    pub fn is_finished(&self) -> bool {
+        self.taken || self.state.borrow().output.is_some()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if this.taken {
+            return Poll::Ready(Err(JoinError::Cancelled));
+        }
+        let mut s = this.state.borrow_mut();
+        match s.output.take() {
+            Some(out) => {
+                this.taken = true;
+                Poll::Ready(out)
+            }
+            None => {
+                s.waiter = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Spawns `future` as a task on the runtime of this thread. Tasks are not `Send`: they
+/// run on this thread only.
+///
+/// # Panics
+/// When no runtime runs on this thread (call it inside [`Runtime::block_on`]).
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let Some(cx) = current() else {
+        panic!("uring_rt::spawn called outside a runtime (call it inside block_on)");
+    };
+    let state = Rc::new(RefCell::new(JoinState {
+        output: None,
+        waiter: None,
+    }));
+    let completer = Completer(state.clone());
+    let id = cx.spawn_task(Box::pin(async move {
+        let out = future.await;
+        completer.finish(Ok(out));
+    }));
+    JoinHandle {
+        state,
+        cx: Rc::downgrade(&cx),
+        id,
+        taken: false,
+    }
+}
+
+/// Yields to the other tasks: the current task runs again at the next turn of the
+/// loop, after the ring was entered once.
+pub async fn yield_now() {
+    struct YieldNow(bool);
+    impl Future for YieldNow {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<()> {
+            if self.0 {
+                return Poll::Ready(());
+            }
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+    YieldNow(false).await
+}

@@ -1,0 +1,166 @@
+//! The executor: block_on, spawn, join, abort, yield, wakes from other threads.
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::future::poll_fn;
+use std::rc::Rc;
+use std::sync::{Arc, Mutex};
+use std::task::{Poll, Waker};
+use std::time::Duration;
+
+use uring_rt::{JoinError, spawn, time, yield_now};
+
+#[test]
+fn block_on_spawn_join_and_yield() {
+    common::each_backend("block_on_spawn_join_and_yield", |rt, _| {
+        let out = rt.block_on(async {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let mut handles = Vec::new();
+            for i in 0..4 {
+                let log = log.clone();
+                handles.push(spawn(async move {
+                    for step in 0..3 {
+                        log.borrow_mut().push((i, step));
+                        yield_now().await;
+                    }
+                    i * 10
+                }));
+            }
+            let mut sum = 0;
+            for h in handles {
+                sum += h.await.unwrap();
+            }
+            // Yielding interleaves the tasks: each step of every task before the next.
+            let log = log.borrow();
+            assert_eq!(log.len(), 12);
+            assert_eq!(&log[..4], &[(0, 0), (1, 0), (2, 0), (3, 0)]);
+            sum
+        });
+        assert_eq!(out, 60);
+    });
+}
+
+#[test]
+fn abort_cancels_the_task_and_its_sleep() {
+    common::each_backend("abort_cancels_the_task_and_its_sleep", |rt, _| {
+        rt.block_on(async {
+            let ran = Rc::new(Cell::new(false));
+            let r = ran.clone();
+            let h = spawn(async move {
+                time::sleep(Duration::from_secs(3600)).await;
+                r.set(true);
+            });
+            yield_now().await; // the task starts and arms its timeout
+            h.abort();
+            assert_eq!(h.await, Err(JoinError::Cancelled));
+            assert!(!ran.get());
+            // A finished task's output survives a late abort.
+            let h = spawn(async { 7 });
+            yield_now().await;
+            yield_now().await;
+            h.abort();
+            assert_eq!(h.await, Ok(7));
+        });
+    });
+}
+
+#[test]
+fn a_detached_task_runs_on() {
+    common::each_backend("a_detached_task_runs_on", |rt, _| {
+        let done = Rc::new(Cell::new(false));
+        let d = done.clone();
+        rt.block_on(async move {
+            drop(spawn(async move {
+                time::sleep(Duration::from_millis(1)).await;
+                d.set(true);
+            }));
+            time::sleep(Duration::from_millis(20)).await;
+        });
+        assert!(done.get());
+    });
+}
+
+/// A one-shot slot a plain thread fills and wakes.
+#[derive(Default)]
+struct Slot {
+    value: Option<u32>,
+    waker: Option<Waker>,
+}
+
+#[test]
+fn a_wake_from_another_thread_reaches_a_waiting_runtime() {
+    common::each_backend("a_wake_from_another_thread", |rt, _| {
+        for round in 0..20 {
+            let slot = Arc::new(Mutex::new(Slot::default()));
+            let s = slot.clone();
+            let got = rt.block_on(async move {
+                // Nothing else in flight: the loop waits in io_uring_enter until the
+                // eventfd read completes.
+                let t = std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(2));
+                    let mut g = s.lock().unwrap();
+                    g.value = Some(round);
+                    if let Some(w) = g.waker.take() {
+                        w.wake();
+                    }
+                });
+                let v = poll_fn(|cx| {
+                    let mut g = slot.lock().unwrap();
+                    match g.value {
+                        Some(v) => Poll::Ready(v),
+                        None => {
+                            g.waker = Some(cx.waker().clone());
+                            Poll::Pending
+                        }
+                    }
+                })
+                .await;
+                t.join().unwrap();
+                v
+            });
+            assert_eq!(got, round);
+        }
+    });
+}
+
+#[test]
+fn wakers_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Waker>();
+    uring_rt::block_on(async {
+        let w = poll_fn(|cx| Poll::Ready(cx.waker().clone())).await;
+        std::thread::spawn(move || w.wake()).join().unwrap();
+    });
+}
+
+#[test]
+fn builder_probes_setup_flags() {
+    common::each_backend("builder_probes_setup_flags", |rt, backend| {
+        let flags = rt.setup_flags();
+        if backend == uring_rt::Backend::Kernel {
+            // 6.1+ has DEFER_TASKRUN; older kernels fall back (COOP_TASKRUN, or none).
+            eprintln!("kernel setup flags: {flags:#x}");
+        }
+        assert_eq!(rt.block_on(async { 1 + 1 }), 2);
+    });
+}
+
+#[test]
+#[should_panic(expected = "outside a runtime")]
+fn spawn_outside_a_runtime_panics_clearly() {
+    drop(spawn(async {}));
+}
+
+#[test]
+fn an_op_outside_a_runtime_is_an_error() {
+    let f = std::fs::File::open("/proc/self/stat").unwrap();
+    let f = uring_rt::fs::File::from(f);
+    // Polled by a foreign executor: an error, not a panic.
+    let waker = Waker::noop();
+    let mut cx = std::task::Context::from_waker(waker);
+    let mut op = f.read_at(vec![0u8; 16], 0);
+    match std::pin::Pin::new(&mut op).poll(&mut cx) {
+        Poll::Ready((Err(e), _)) => assert!(e.to_string().contains("no runtime")),
+        other => panic!("{:?}", other.map(|(r, _)| r.map_err(|e| e.to_string()))),
+    }
+}
