@@ -1,22 +1,70 @@
 //! Reading application memory at prep time: the engine's `copy_from_user`.
 //!
-//! The kernel copies what an SQE points to with `copy_from_user`, which fails with
-//! `-EFAULT` on an address it cannot read. The engine reads the memory directly (the
-//! SQE contract says it is valid), but every prep-time read goes through
-//! [`check`] first, which refuses a null address as the kernel does, and, while
-//! [`crate::fuzz_prep`] runs on this thread, any range outside the fuzzer's arena: so
-//! a fuzzer can hand prep arbitrary pointers and get `-EFAULT`, never a crash.
+//! The kernel copies what an SQE points to (iovecs, msghdr, socket addresses,
+//! timespecs, paths, `open_how`, epoll events, futex vectors, fd arrays) with
+//! `copy_from_user`, which fails with `-EFAULT` on an address it cannot read. A C
+//! program may pass such an address on purpose (liburing's tests do) and must get the
+//! errno, never a crash: so the engine never dereferences those pointers. It copies
+//! through the kernel, which faults safely:
+//!
+//! - `process_vm_readv(2)` on its own process: one system call per copy, no fd, and
+//!   allowed by Docker's default seccomp profile (on kernels ≥ 4.8, the profile's
+//!   `minKernel` rule) — the very place the engine exists for — and by the ptrace
+//!   access check, which a process always passes for itself. It copies straight into
+//!   the engine's buffer; a range that is partly unreadable comes back short, which is
+//!   `-EFAULT` as in the kernel.
+//! - Where a filter refuses it (`EPERM`, `ENOSYS`: gVisor, stricter profiles), a pipe:
+//!   `write(2)` of the range into it (`EFAULT` if unreadable) and `read(2)` back, in
+//!   pieces of the pipe's capacity, under a lock. Two system calls per copy; chosen
+//!   once per process.
+//!
+//! Cost on the development machine (AMD EPYC VM, 2 vCPUs, loaded; CPU time per 64-byte
+//! copy, `perf stat` task-clock over 200,000 copies): `getppid` 0.29 µs (the system
+//! call floor), `process_vm_readv` 1.64 µs, pipe write+read 1.08 µs, `pwrite` to a
+//! memfd read back through a mapping 0.93 µs. `process_vm_readv` costs more per call
+//! but needs no fd in the application's table and no per-thread state; the fallback is
+//! the pipe. Only prep-time reads of structures pay it: data buffers go to the system
+//! calls themselves, which fault safely on their own.
+//!
+//! While [`crate::fuzz_prep`] runs on this thread, reads outside the fuzzer's arena
+//! are `-EFAULT` before any system call, so a fuzzer can hand prep arbitrary pointers.
 use std::cell::Cell;
+use std::ffi::CString;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 
 thread_local! {
     /// The fuzzer's arena on this thread (start, end), or (0, 0).
     static ARENA: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
 }
 
+/// A type every bit pattern of which is a valid value (a plain C struct of integers
+/// and pointers), so that bytes copied from the application can be one.
+///
+/// # Safety
+/// Implement only for types without invalid bit patterns (no `bool`, enum, reference,
+/// `NonNull`…).
+pub(crate) unsafe trait Plain: Copy {}
+
+// SAFETY: integers.
+unsafe impl Plain for u8 {}
+// SAFETY: integers.
+unsafe impl Plain for i32 {}
+// SAFETY: integers.
+unsafe impl Plain for u64 {}
+// SAFETY: a pointer and a length, any bits.
+unsafe impl Plain for libc::iovec {}
+// SAFETY: integers and pointers.
+unsafe impl Plain for libc::msghdr {}
+// SAFETY: integers.
+unsafe impl Plain for libc::epoll_event {}
+// SAFETY: integers.
+unsafe impl Plain for uring_sys::__kernel_timespec {}
+
 /// Whether `len` bytes at `addr` may be read at prep: `-EFAULT` for null, and while
 /// fuzzing, for anything outside the arena.
 #[inline]
-pub(crate) fn check(addr: u64, len: usize) -> Result<(), i32> {
+fn check(addr: u64, len: usize) -> Result<(), i32> {
     if addr == 0 {
         return Err(-libc::EFAULT);
     }
@@ -30,16 +78,97 @@ pub(crate) fn check(addr: u64, len: usize) -> Result<(), i32> {
     Ok(())
 }
 
-/// How many bytes from `addr` lie in the fuzzer's arena (`usize::MAX` when not
-/// fuzzing): the bound of a scan for a terminating NUL.
-#[inline]
-pub(crate) fn readable_from(addr: u64) -> usize {
-    let (start, end) = ARENA.with(Cell::get);
-    if end == 0 {
-        return usize::MAX;
+/// Copies `len` bytes at application address `addr` to `dst`: `copy_from_user`.
+///
+/// # Safety
+/// `dst` must be valid for writes of `len` bytes.
+pub(crate) unsafe fn copy_from_user(dst: *mut u8, addr: u64, len: usize) -> Result<(), i32> {
+    if len == 0 {
+        return Ok(());
     }
-    let a = addr as usize;
-    if a < start || a > end { 0 } else { end - a }
+    check(addr, len)?;
+    if ARENA.with(Cell::get).1 != 0 {
+        // Fuzzing: the range lies in the arena (checked), which is ours.
+        // SAFETY: `addr..addr+len` is inside the live arena; `dst` is the caller's.
+        unsafe { std::ptr::copy_nonoverlapping(addr as *const u8, dst, len) };
+        return Ok(());
+    }
+    // SAFETY: forwarded: `dst` holds `len` bytes.
+    unsafe { kernel_copy(dst, addr, len, Dir::FromUser) }
+}
+
+/// Copies `len` bytes from `src` to application address `addr`: `copy_to_user`.
+///
+/// # Safety
+/// `src` must be valid for reads of `len` bytes.
+pub(crate) unsafe fn copy_to_user(addr: u64, src: *const u8, len: usize) -> Result<(), i32> {
+    if len == 0 {
+        return Ok(());
+    }
+    check(addr, len)?;
+    if ARENA.with(Cell::get).1 != 0 {
+        // SAFETY: `addr..addr+len` is inside the live arena; `src` is the caller's.
+        unsafe { std::ptr::copy_nonoverlapping(src, addr as *mut u8, len) };
+        return Ok(());
+    }
+    // SAFETY: forwarded: `src` holds `len` bytes.
+    unsafe { kernel_copy(src.cast_mut(), addr, len, Dir::ToUser) }
+}
+
+/// Writes `v` at application address `addr`.
+pub(crate) fn write<T: Plain>(addr: u64, v: T) -> Result<(), i32> {
+    // SAFETY: `v` is `size_of::<T>()` readable bytes.
+    unsafe { copy_to_user(addr, (&raw const v).cast(), size_of::<T>()) }
+}
+
+/// Reads a `T` at application address `addr`.
+pub(crate) fn read<T: Plain>(addr: u64) -> Result<T, i32> {
+    let mut v = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: `v` has room for a T; the copy fills every byte or fails.
+    unsafe { copy_from_user(v.as_mut_ptr().cast(), addr, size_of::<T>())? };
+    // SAFETY: every byte was written, and any bytes are a valid T (`Plain`).
+    Ok(unsafe { v.assume_init() })
+}
+
+/// Reads `n` consecutive `T`s at application address `addr` (alignment not required,
+/// as the kernel does not require it).
+pub(crate) fn read_vec<T: Plain>(addr: u64, n: usize) -> Result<Vec<T>, i32> {
+    let bytes = n.checked_mul(size_of::<T>()).ok_or(-libc::EFAULT)?;
+    let mut v = Vec::<T>::with_capacity(n);
+    // SAFETY: `v` has room for `n` Ts, `bytes` bytes.
+    unsafe { copy_from_user(v.as_mut_ptr().cast(), addr, bytes)? };
+    // SAFETY: all `n` were written, and any bytes are valid Ts (`Plain`).
+    unsafe { v.set_len(n) };
+    Ok(v)
+}
+
+/// Copies a NUL-terminated string of fewer than `max` bytes at application address
+/// `addr` (`strncpy_from_user`): `None` if no NUL comes within `max`, `-EFAULT` if the
+/// memory before the NUL cannot be read.
+pub(crate) fn read_cstr(addr: u64, max: usize) -> Option<Result<CString, i32>> {
+    if let Err(e) = check(addr, 1) {
+        return Some(Err(e));
+    }
+    let page = rustix::param::page_size();
+    let mut out = Vec::<u8>::new();
+    let mut at = addr;
+    // Page by page, so that a string that ends before an unreadable page is read.
+    while out.len() < max {
+        let in_page = page - (at as usize % page);
+        let n = in_page.min(max - out.len());
+        let start = out.len();
+        out.resize(start + n, 0);
+        // SAFETY: `out` has `n` bytes from `start`.
+        if let Err(e) = unsafe { copy_from_user(out.as_mut_ptr().add(start), at, n) } {
+            return Some(Err(e));
+        }
+        if let Some(nul) = out[start..].iter().position(|&b| b == 0) {
+            out.truncate(start + nul);
+            return Some(Ok(CString::new(out).expect("no NUL before the first")));
+        }
+        at += n as u64;
+    }
+    None
 }
 
 /// Runs `f` with `[start, end)` as the only readable memory for prep on this thread.
@@ -53,4 +182,222 @@ pub(crate) fn with_arena<R>(start: usize, end: usize, f: impl FnOnce() -> R) -> 
     ARENA.with(|a| a.set((start, end)));
     let _reset = Reset;
     f()
+}
+
+/// How copies are made: not chosen yet, `process_vm_readv`, or the pipe.
+static MODE: AtomicU8 = AtomicU8::new(UNKNOWN);
+const UNKNOWN: u8 = 0;
+const VM_READV: u8 = 1;
+const PIPE: u8 = 2;
+
+/// This process's pid, for `process_vm_readv`; 0 until known, reset in a forked child
+/// (whose pid differs: with the parent's, it would read the parent's memory).
+static PID: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forget_pid() {
+    PID.store(0, Ordering::Relaxed);
+}
+
+fn pid() -> i32 {
+    let p = PID.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    static AT_FORK: std::sync::Once = std::sync::Once::new();
+    AT_FORK.call_once(|| {
+        // SAFETY: registers a handler that only stores to an atomic, which is
+        // async-signal-safe as a forked child requires.
+        unsafe { libc::pthread_atfork(None, None, Some(forget_pid)) };
+    });
+    // SAFETY: getpid has no preconditions.
+    let p = unsafe { libc::getpid() };
+    PID.store(p, Ordering::Relaxed);
+    p
+}
+
+/// Which way a copy goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    FromUser,
+    ToUser,
+}
+
+/// Copies `len` bytes between the engine's `buf` and the application's `addr` through
+/// the kernel, which faults safely.
+///
+/// # Safety
+/// `buf` must be valid for writes (`FromUser`) or reads (`ToUser`) of `len` bytes.
+unsafe fn kernel_copy(buf: *mut u8, addr: u64, len: usize, dir: Dir) -> Result<(), i32> {
+    if MODE.load(Ordering::Relaxed) != PIPE {
+        let local = libc::iovec {
+            iov_base: buf.cast(),
+            iov_len: len,
+        };
+        let remote = libc::iovec {
+            iov_base: addr as *mut libc::c_void,
+            iov_len: len,
+        };
+        // SAFETY: one local iovec over the caller's `buf`, one remote range of our own
+        // process, accessed by the kernel with its fault handling.
+        let n = unsafe {
+            match dir {
+                Dir::FromUser => libc::process_vm_readv(pid(), &local, 1, &remote, 1, 0),
+                Dir::ToUser => libc::process_vm_writev(pid(), &local, 1, &remote, 1, 0),
+            }
+        };
+        if n == len as isize {
+            MODE.store(VM_READV, Ordering::Relaxed);
+            return Ok(());
+        }
+        match (n, std::io::Error::last_os_error().raw_os_error()) {
+            // A short copy: the range ends in memory that cannot be accessed.
+            (0.., _) | (_, Some(libc::EFAULT)) => return Err(-libc::EFAULT),
+            (_, Some(libc::EPERM | libc::ENOSYS)) if MODE.load(Ordering::Relaxed) == UNKNOWN => {
+                MODE.store(PIPE, Ordering::Relaxed);
+            }
+            (_, Some(e)) => return Err(-e),
+            (_, None) => return Err(-libc::EFAULT),
+        }
+    }
+    // SAFETY: forwarded.
+    unsafe { pipe_copy(buf, addr, len, dir) }
+}
+
+/// The fallback: through a pipe of this process, in pieces of its capacity.
+///
+/// # Safety
+/// As [`kernel_copy`].
+unsafe fn pipe_copy(buf: *mut u8, addr: u64, len: usize, dir: Dir) -> Result<(), i32> {
+    /// The pipe (read end, write end) and its capacity; one copy at a time.
+    static PIPE_FDS: Mutex<Option<(i32, i32, usize)>> = Mutex::new(None);
+    let mut guard = PIPE_FDS.lock().unwrap_or_else(|e| e.into_inner());
+    if guard.is_none() {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
+            return Err(-std::io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::ENOMEM));
+        }
+        // SAFETY: F_GETPIPE_SZ on our pipe.
+        let cap = unsafe { libc::fcntl(fds[1], libc::F_GETPIPE_SZ) }.max(4096) as usize;
+        *guard = Some((fds[0], fds[1], cap));
+    }
+    let (r, w, cap) = guard.expect("pipe made above");
+    let (from, to) = match dir {
+        Dir::FromUser => (addr as usize, buf as usize),
+        Dir::ToUser => (buf as usize, addr as usize),
+    };
+    let mut done = 0;
+    while done < len {
+        let n = cap.min(len - done);
+        // SAFETY: the kernel reads `n` bytes at `from + done`, with its fault handling
+        // for the application's side; the pipe is empty (every piece is read back).
+        let wrote = unsafe { libc::write(w, (from + done) as *const libc::c_void, n) };
+        if wrote <= 0 {
+            return Err(-libc::EFAULT);
+        }
+        let wrote = wrote as usize;
+        // SAFETY: the kernel writes `wrote` ≤ `len - done` bytes at `to + done`, with
+        // its fault handling for the application's side.
+        let got = unsafe { libc::read(r, (to + done) as *mut libc::c_void, wrote) };
+        if got != wrote as isize {
+            // Unwritable destination: empty the pipe for the next copy.
+            let mut sink = [0u8; 4096];
+            // SAFETY: reads into a local buffer until the non-blocking pipe is empty.
+            while unsafe { libc::read(r, sink.as_mut_ptr().cast(), sink.len()) } > 0 {}
+            return Err(-libc::EFAULT);
+        }
+        if wrote < n {
+            // A partial write stops at the first unreadable page.
+            return Err(-libc::EFAULT);
+        }
+        done += wrote;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copies_what_is_readable_and_faults_on_the_rest() {
+        let data: [u64; 3] = [1, 2, 3];
+        assert_eq!(read::<u64>(data.as_ptr() as u64 + 8), Ok(2));
+        assert_eq!(read_vec::<u64>(data.as_ptr() as u64, 3), Ok(vec![1, 2, 3]));
+        assert_eq!(read::<u64>(0x1000), Err(-libc::EFAULT));
+        assert_eq!(read::<u64>(0), Err(-libc::EFAULT));
+        let s = c"hello";
+        assert_eq!(read_cstr(s.as_ptr() as u64, 64), Some(Ok(CString::from(s))));
+        assert_eq!(read_cstr(s.as_ptr() as u64, 3), None);
+        assert_eq!(read_cstr(0x1000, 64), Some(Err(-libc::EFAULT)));
+    }
+
+    #[test]
+    fn the_pipe_fallback_copies_and_faults_the_same() {
+        let data = vec![7u8; 200_000];
+        let mut out = vec![0u8; data.len()];
+        // SAFETY: `out` has room for all of it.
+        unsafe {
+            pipe_copy(
+                out.as_mut_ptr(),
+                data.as_ptr() as u64,
+                data.len(),
+                Dir::FromUser,
+            )
+        }
+        .unwrap();
+        assert_eq!(out, data);
+        // SAFETY: as above.
+        let bad = unsafe { pipe_copy(out.as_mut_ptr(), 0x1000, 16, Dir::FromUser) };
+        assert_eq!(bad, Err(-libc::EFAULT));
+        let mut back = vec![0u8; 100];
+        // SAFETY: both directions between our own buffers, then to a bad address.
+        unsafe {
+            pipe_copy(out.as_mut_ptr(), back.as_mut_ptr() as u64, 100, Dir::ToUser).unwrap();
+            assert_eq!(back, vec![7u8; 100]);
+            let bad = pipe_copy(out.as_mut_ptr(), 0x1000, 16, Dir::ToUser);
+            assert_eq!(bad, Err(-libc::EFAULT));
+            // The pipe is empty again: the next copy is right.
+            pipe_copy(out.as_mut_ptr(), back.as_mut_ptr() as u64, 100, Dir::ToUser).unwrap();
+        }
+        assert_eq!(write(0x1000, 5u64), Err(-libc::EFAULT));
+        let mut x = 0u64;
+        write(&raw mut x as u64, 9u64).unwrap();
+        assert_eq!(x, 9);
+    }
+
+    #[test]
+    fn a_string_that_ends_before_an_unreadable_page_is_read() {
+        let page = rustix::param::page_size();
+        // SAFETY: a fresh anonymous mapping of two pages.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        }
+        .cast::<u8>();
+        assert_ne!(p.cast(), libc::MAP_FAILED);
+        // SAFETY: the mapping's pages: "ab\0" at the end of the first, the second made
+        // unreadable.
+        unsafe {
+            let s = p.add(page - 3);
+            s.copy_from_nonoverlapping(c"ab".as_ptr().cast::<u8>(), 3);
+            libc::mprotect(p.add(page).cast(), page, libc::PROT_NONE);
+            assert_eq!(
+                read_cstr(s as u64, 4096),
+                Some(Ok(CString::new("ab").unwrap()))
+            );
+            // Without its NUL the string runs into the unreadable page.
+            *p.add(page - 1) = b'c';
+            assert_eq!(read_cstr(s as u64, 4096), Some(Err(-libc::EFAULT)));
+            libc::munmap(p.cast(), 2 * page);
+        }
+    }
 }

@@ -215,3 +215,44 @@ fn auto_falls_back_to_the_engine_when_io_uring_is_refused() {
         "{text}"
     );
 }
+
+/// A LONG_MAX-second wait timeout waits (it aborted the process on the engine: an
+/// Instant overflow panicked inside the library), and a malformed engine variable makes
+/// io_uring_queue_init return -EINVAL with the reason on stderr (it aborted too).
+#[test]
+fn limits_are_errors_or_waits_never_aborts() {
+    if !system_liburing("limits_are_errors_or_waits_never_aborts") {
+        return;
+    }
+    let bin = compile("limits", false);
+    let kernel = run(&bin, &[], Lib::Ours("kernel"));
+    assert_success("limits on the kernel", &kernel);
+    let engine = run(&bin, &[], Lib::Ours("engine"));
+    assert_success("limits on the engine", &engine);
+    assert_eq!(
+        String::from_utf8_lossy(&engine.stdout),
+        String::from_utf8_lossy(&kernel.stdout),
+        "the engine (left) differs from the kernel (right)"
+    );
+    for (var, value) in [
+        ("URING_ENGINE_SEED", "banana"),
+        ("URING_ENGINE_FAULTS", "at=x"),
+    ] {
+        let out = std::process::Command::new(&bin)
+            .env("LD_LIBRARY_PATH", drop_in_dir())
+            .env("URING_BACKEND", "engine")
+            .env(var, value)
+            .output()
+            .unwrap();
+        assert_success(&format!("limits with {var}={value}"), &out);
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "queue_init = -22\n",
+            "{var}={value}"
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(var),
+            "{var}={value}: no reason on stderr"
+        );
+    }
+}

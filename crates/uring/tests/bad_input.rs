@@ -4,11 +4,14 @@
 use uring_testkit as common;
 use uring_testkit::test_name;
 
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
-use common::reap;
-use uring::types::Timespec;
-use uring::{SqeFlags, WaitArgs, opcode};
+use common::{diff, reap};
+use uring::types::{Fd, OpenHow, Timespec};
+use uring::{Ring, SqeFlags, WaitArgs, opcode};
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -84,4 +87,285 @@ fn huge_timeout_sqes_are_armed_and_removable() {
             );
         },
     );
+}
+
+/// An address no mapping covers.
+const BAD: u64 = 0x1000;
+
+fn bad<T>() -> *mut T {
+    BAD as *mut T
+}
+
+/// What the requests of [`bad_pointers_in_sqes_fail_with_efault`] work on.
+struct Fixture {
+    _dir: tempfile::TempDir,
+    file: std::fs::File,
+    path: CString,
+    dgram: (UnixDatagram, UnixDatagram),
+    udp: std::net::UdpSocket,
+    tcp: OwnedFd,
+    epoll: OwnedFd,
+    /// A page mapped without access: a second kind of bad address.
+    none: *mut u8,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, vec![7u8; 8192]).unwrap();
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&p)
+            .unwrap();
+        let dgram = UnixDatagram::pair().unwrap();
+        // Data waiting, so that a receive with a good header would not block.
+        dgram.1.send(b"queued").unwrap();
+        let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        // SAFETY: plain socket(2) and epoll_create1(2); the fds are checked and owned.
+        let (tcp, epoll) = unsafe {
+            let t = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            let e = libc::epoll_create1(libc::EPOLL_CLOEXEC);
+            assert!(t >= 0 && e >= 0);
+            use std::os::fd::FromRawFd;
+            (OwnedFd::from_raw_fd(t), OwnedFd::from_raw_fd(e))
+        };
+        // SAFETY: a fresh anonymous mapping aliases nothing.
+        let none = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(none, libc::MAP_FAILED);
+        Fixture {
+            path: common::cpath(&p),
+            _dir: dir,
+            file,
+            dgram,
+            udp,
+            tcp,
+            epoll,
+            none: none.cast(),
+        }
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        // SAFETY: the page mapped in `new`, used by no request any more.
+        unsafe { libc::munmap(self.none.cast(), 4096) };
+    }
+}
+
+/// Runs every SQE alone and returns (name, result).
+fn run_each(ring: &mut Ring, sqes: &[(&'static str, uring::Sqe)]) -> Vec<(&'static str, i32)> {
+    sqes.iter()
+        .map(|(name, sqe)| {
+            // SAFETY: each SQE points to the fixture (alive for the call) or to bad
+            // addresses, which is what is tested: the ring must not touch them.
+            let c = unsafe { common::run1(ring, *sqe) };
+            (*name, c.result())
+        })
+        .collect()
+}
+
+/// Every pointer an SQE carries, read at prep (iovecs, msghdr, sockaddr, timespec,
+/// paths, open_how, epoll event, futex vector) or written at completion, may be bad:
+/// the CQE says `-EFAULT` where the kernel's does, and the process lives on.
+#[test]
+fn bad_pointers_in_sqes_fail_with_efault() {
+    let fx = Fixture::new();
+    let file = Fd(fx.file.as_raw_fd());
+    let path = fx.path.as_ptr();
+    let name = c"user.x".as_ptr();
+    let none = fx.none;
+    let mut iov_bad_base = [libc::iovec {
+        iov_base: bad(),
+        iov_len: 16,
+    }];
+    let how = OpenHow::new();
+    // SAFETY: an all-zero msghdr is valid (null pointers, zero lengths).
+    let mut msg_bad_iov: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg_bad_iov.msg_iov = bad();
+    msg_bad_iov.msg_iovlen = 1;
+    let mut one = [0u8; 4];
+    let mut iov_ok = [libc::iovec {
+        iov_base: one.as_mut_ptr().cast(),
+        iov_len: 4,
+    }];
+    // SAFETY: as above.
+    let mut msg_bad_name: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg_bad_name.msg_iov = iov_ok.as_mut_ptr();
+    msg_bad_name.msg_iovlen = 1;
+    msg_bad_name.msg_name = bad();
+    msg_bad_name.msg_namelen = 16;
+    let mut msg_bad_control = msg_bad_name;
+    msg_bad_control.msg_name = std::ptr::null_mut();
+    msg_bad_control.msg_namelen = 0;
+    msg_bad_control.msg_control = bad();
+    msg_bad_control.msg_controllen = 64;
+    let dgram = Fd(fx.dgram.0.as_raw_fd());
+    let udp = Fd(fx.udp.as_raw_fd());
+    let payload = b"x";
+    let sqes: Vec<(&'static str, uring::Sqe)> = vec![
+        (
+            "readv iovec array",
+            opcode::Readv::new(file, bad(), 1).build(),
+        ),
+        (
+            "writev iovec array",
+            opcode::Writev::new(file, bad(), 1).build(),
+        ),
+        (
+            "readv iovec array in a PROT_NONE page",
+            opcode::Readv::new(file, none.cast(), 1).build(),
+        ),
+        (
+            "readv iov_base",
+            opcode::Readv::new(file, iov_bad_base.as_mut_ptr(), 1).build(),
+        ),
+        ("read buffer", opcode::Read::new(file, bad(), 16).build()),
+        ("write buffer", opcode::Write::new(file, bad(), 16).build()),
+        ("sendmsg msghdr", opcode::SendMsg::new(dgram, bad()).build()),
+        (
+            "recvmsg msghdr",
+            opcode::RecvMsg::new(Fd(fx.dgram.1.as_raw_fd()), bad()).build(),
+        ),
+        (
+            "sendmsg msg_iov",
+            opcode::SendMsg::new(dgram, &raw const msg_bad_iov).build(),
+        ),
+        (
+            "sendmsg msg_name",
+            opcode::SendMsg::new(dgram, &raw const msg_bad_name).build(),
+        ),
+        (
+            "sendmsg msg_control",
+            opcode::SendMsg::new(dgram, &raw const msg_bad_control).build(),
+        ),
+        (
+            "sendmsg_zc msghdr",
+            opcode::SendMsgZc::new(udp, bad()).build(),
+        ),
+        (
+            "send destination",
+            opcode::Send::new(udp, payload.as_ptr(), 1)
+                .dest_addr(bad())
+                .dest_addr_len(16)
+                .build(),
+        ),
+        (
+            "send_zc destination",
+            opcode::SendZc::new(udp, payload.as_ptr(), 1)
+                .dest_addr(bad())
+                .dest_addr_len(16)
+                .build(),
+        ),
+        ("send buffer", opcode::Send::new(dgram, bad(), 8).build()),
+        (
+            "connect sockaddr",
+            opcode::Connect::new(Fd(fx.tcp.as_raw_fd()), bad(), 16).build(),
+        ),
+        (
+            "bind sockaddr",
+            opcode::Bind::new(Fd(fx.tcp.as_raw_fd()), bad(), 16).build(),
+        ),
+        ("timeout timespec", opcode::Timeout::new(bad()).build()),
+        (
+            "timeout update timespec",
+            opcode::TimeoutRemove::new(77)
+                .update(Some(BAD as *const Timespec))
+                .build(),
+        ),
+        (
+            "openat path",
+            opcode::OpenAt::new(libc::AT_FDCWD, bad()).build(),
+        ),
+        (
+            "openat path in a PROT_NONE page",
+            opcode::OpenAt::new(libc::AT_FDCWD, none.cast()).build(),
+        ),
+        (
+            "openat2 path",
+            opcode::OpenAt2::new(libc::AT_FDCWD, bad(), &raw const how).build(),
+        ),
+        (
+            "openat2 open_how",
+            opcode::OpenAt2::new(libc::AT_FDCWD, path, bad()).build(),
+        ),
+        (
+            "statx path",
+            opcode::Statx::new(libc::AT_FDCWD, bad(), bad()).build(),
+        ),
+        (
+            "statx buffer",
+            opcode::Statx::new(libc::AT_FDCWD, path, bad()).build(),
+        ),
+        (
+            "unlinkat path",
+            opcode::UnlinkAt::new(libc::AT_FDCWD, bad()).build(),
+        ),
+        (
+            "mkdirat path",
+            opcode::MkDirAt::new(libc::AT_FDCWD, bad()).build(),
+        ),
+        (
+            "renameat path",
+            opcode::RenameAt::new(libc::AT_FDCWD, bad(), libc::AT_FDCWD, path).build(),
+        ),
+        (
+            "symlinkat target",
+            opcode::SymlinkAt::new(bad(), libc::AT_FDCWD, path).build(),
+        ),
+        (
+            "linkat path",
+            opcode::LinkAt::new(libc::AT_FDCWD, bad(), libc::AT_FDCWD, path).build(),
+        ),
+        (
+            "epoll_ctl event",
+            opcode::EpollCtl::new(
+                Fd(fx.epoll.as_raw_fd()),
+                fx.file.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                bad(),
+            )
+            .build(),
+        ),
+        (
+            "futex_waitv vector",
+            opcode::FutexWaitV::new(bad(), 1).build(),
+        ),
+        (
+            "futex_wait word",
+            opcode::FutexWait::new(
+                bad(),
+                0,
+                uring::types::futex2::BITSET_MATCH_ANY,
+                uring::types::futex2::SIZE_U32 | uring::types::futex2::PRIVATE,
+            )
+            .build(),
+        ),
+        (
+            "setxattr name",
+            opcode::SetXattr::new(path, bad(), payload.as_ptr(), 1).build(),
+        ),
+        (
+            "getxattr value",
+            opcode::GetXattr::new(path, name, bad(), 64).build(),
+        ),
+    ];
+    let ops: Vec<u8> = sqes.iter().map(|(_, s)| s.opcode()).collect();
+    diff::both(test_name!(), &ops, 8, |ring| {
+        let got = run_each(ring, &sqes);
+        for (what, res) in &got {
+            assert!(*res <= 0 || *what == "send buffer", "{what}: {res}");
+        }
+        got
+    });
 }

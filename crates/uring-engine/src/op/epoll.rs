@@ -21,10 +21,7 @@ pub(crate) fn prep_epoll_ctl(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     let mut cmd = EpollCtl::default();
     if req.sqe.len as i32 != libc::EPOLL_CTL_DEL {
         // The event is copied at prep (`ep_op_has_event`).
-        crate::user::check(req.addr(), size_of::<libc::epoll_event>())?;
-        // SAFETY: the application promises the event is valid during submission;
-        // read_unaligned copes with the packed layout.
-        let ev = unsafe { (req.addr() as *const libc::epoll_event).read_unaligned() };
+        let ev = crate::user::read::<libc::epoll_event>(req.addr())?;
         cmd = EpollCtl {
             events: ev.events,
             data: ev.u64,

@@ -11,7 +11,7 @@
 //! Difference: a path pointer that is neither null nor valid memory is the
 //! application's broken promise (the SQE contract), not an `-EFAULT`: only null is
 //! checked.
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::sync::Arc;
 
 use uring_sys as sys;
@@ -34,27 +34,9 @@ pub(crate) fn user_path(addr: u64, empty_ok: bool) -> Result<CString, i32> {
 }
 
 /// Copies a NUL-terminated string of fewer than `max` bytes: `None` if no NUL comes
-/// within `max`, `Some(Err(-EFAULT))` for null.
+/// within `max`, `Some(Err(-EFAULT))` for memory that cannot be read.
 pub(crate) fn user_str(addr: u64, max: usize) -> Option<Result<CString, i32>> {
-    if let Err(e) = crate::user::check(addr, 1) {
-        return Some(Err(e));
-    }
-    let p = addr as *const libc::c_char;
-    let room = crate::user::readable_from(addr);
-    // SAFETY: the application promises a NUL-terminated string at `addr` (the SQE
-    // contract); strnlen reads no further than its NUL, `max` bytes, or what
-    // `user::readable_from` allows.
-    let n = unsafe { libc::strnlen(p, max.min(room)) };
-    if n == room {
-        // No NUL in readable memory.
-        return Some(Err(-libc::EFAULT));
-    }
-    if n == max {
-        return None;
-    }
-    // SAFETY: `n` bytes then a NUL at `p`, just measured.
-    let s = unsafe { CStr::from_ptr(p) };
-    Some(Ok(s.to_owned()))
+    crate::user::read_cstr(addr, max)
 }
 
 /// The ops that name files by path refuse `IOSQE_FIXED_FILE` with `-EBADF`.

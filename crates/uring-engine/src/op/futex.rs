@@ -71,6 +71,9 @@ pub(crate) struct FutexWaitv {
     reserved: u32,
 }
 
+// SAFETY: integers and an address, as `struct futex_waitv`: any bits are a value.
+unsafe impl crate::user::Plain for FutexWaitv {}
+
 /// `futex2_to_flags` + `futex_flags_valid`: only 32-bit futexes exist.
 fn check_flags(flags: u32) -> Result<(), i32> {
     if flags & !FUTEX2_VALID != 0 || flags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32 {
@@ -121,19 +124,13 @@ pub(crate) fn prep_waitv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if nr == 0 || nr > WAITV_MAX {
         return Err(-libc::EINVAL);
     }
-    let src = req.addr() as *const FutexWaitv;
-    crate::user::check(src as u64, nr as usize * size_of::<FutexWaitv>())?;
-    let mut v = Vec::with_capacity(nr as usize);
-    for i in 0..nr as usize {
-        // SAFETY: the SQE contract: `addr` points to `len` futex_waitv entries, valid
-        // during submission.
-        let w = unsafe { src.add(i).read_unaligned() };
+    let v = crate::user::read_vec::<FutexWaitv>(req.addr(), nr as usize)?;
+    for w in &v {
         if w.flags & !FUTEX2_VALID != 0 || w.reserved != 0 {
             return Err(-libc::EINVAL);
         }
         check_flags(w.flags)?;
         check_input(w.val)?;
-        v.push(w);
     }
     req.set_cmd(Futexv {
         waitv: v,

@@ -148,12 +148,9 @@ fn msg_mut(req: &mut Req) -> Option<&mut NetMsg> {
 
 // ---- Helpers ----
 
-/// Reads a `T` from application memory (`copy_from_user`); `-EFAULT` for null.
-fn read_user<T: Copy>(addr: u64) -> Result<T, i32> {
-    crate::user::check(addr, size_of::<T>())?;
-    // SAFETY: the application promises that what the SQE points to is valid during
-    // submission (the SQE contract); read_unaligned copes with any alignment.
-    Ok(unsafe { (addr as *const T).read_unaligned() })
+/// Reads a `T` from application memory (`copy_from_user`).
+fn read_user<T: crate::user::Plain>(addr: u64) -> Result<T, i32> {
+    crate::user::read(addr)
 }
 
 /// `move_addr_to_kernel`: copies a socket address of `len` bytes into `m`.
@@ -165,15 +162,8 @@ fn copy_addr(m: &mut NetMsg, addr: u64, len: i64) -> Result<(), i32> {
         m.addrlen = 0;
         return Ok(());
     }
-    crate::user::check(addr, len as usize)?;
-    // SAFETY: as `read_user`; `len` fits in the destination.
-    unsafe {
-        std::ptr::copy_nonoverlapping(
-            addr as *const u8,
-            (&raw mut m.addr).cast::<u8>(),
-            len as usize,
-        );
-    }
+    // SAFETY: `len` ≤ SOCK_STORAGE bytes fit in `m.addr`.
+    unsafe { crate::user::copy_from_user((&raw mut m.addr).cast::<u8>(), addr, len as usize)? };
     m.addrlen = len as u32;
     Ok(())
 }
@@ -183,20 +173,7 @@ fn copy_iovecs(addr: u64, n: usize, too_many: i32) -> Result<Vec<libc::iovec>, i
     if n > MAX_IOV {
         return Err(too_many);
     }
-    let mut v = Vec::<libc::iovec>::with_capacity(n);
-    if n > 0 {
-        crate::user::check(addr, n * size_of::<libc::iovec>())?;
-        // SAFETY: as `read_user`, for `n` iovecs; `v` has room for them.
-        // Copied as bytes: the kernel does not require the array to be aligned.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                addr as *const u8,
-                v.as_mut_ptr().cast::<u8>(),
-                n * size_of::<libc::iovec>(),
-            );
-            v.set_len(n);
-        }
-    }
+    let v = crate::user::read_vec::<libc::iovec>(addr, n)?;
     let mut total: usize = 0;
     for i in &v {
         if i.iov_len > isize::MAX as usize {

@@ -74,6 +74,9 @@ struct OpenHow {
     resolve: u64,
 }
 
+// SAFETY: three u64, as `struct open_how`: any bits are a value.
+unsafe impl crate::user::Plain for OpenHow {}
+
 const OPEN_HOW_SIZE: usize = size_of::<OpenHow>();
 
 // ---- OPENAT / OPENAT2 ----
@@ -139,18 +142,13 @@ pub(crate) fn prep_openat2(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if len < OPEN_HOW_SIZE {
         return Err(-libc::EINVAL);
     }
-    let src = req.off() as *const u8;
-    crate::user::check(src as u64, len)?;
-    let mut how = OpenHow::default();
-    // SAFETY: the application promises `len` readable bytes at `addr2` (the SQE
-    // contract); we copy the first 24 and check the rest is zero, as
-    // `copy_struct_from_user`.
-    unsafe {
-        std::ptr::copy_nonoverlapping(src, (&raw mut how).cast::<u8>(), OPEN_HOW_SIZE);
-        for i in OPEN_HOW_SIZE..len {
-            if src.add(i).read() != 0 {
-                return Err(-libc::E2BIG);
-            }
+    // As `copy_struct_from_user`: the first 24 bytes, and the rest must be zero.
+    let how = crate::user::read::<OpenHow>(req.off())?;
+    if len > OPEN_HOW_SIZE {
+        let tail =
+            crate::user::read_vec::<u8>(req.off() + OPEN_HOW_SIZE as u64, len - OPEN_HOW_SIZE)?;
+        if tail.iter().any(|&b| b != 0) {
+            return Err(-libc::E2BIG);
         }
     }
     openat_common(req, how)

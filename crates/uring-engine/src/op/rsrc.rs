@@ -65,13 +65,14 @@ pub(crate) fn issue_files_update(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) ->
             let mut done = 0;
             let mut err = 0;
             while done < nr {
-                if fds.is_null() {
-                    err = -libc::EFAULT;
-                    break;
-                }
-                // SAFETY: the SQE contract: `addr` points to `len` ints, writable,
-                // valid until the completion.
-                let fd = unsafe { fds.add(done as usize).read_unaligned() };
+                let at = fds as u64 + u64::from(done) * 4;
+                let fd = match crate::user::read::<i32>(at) {
+                    Ok(fd) => fd,
+                    Err(e2) => {
+                        err = e2;
+                        break;
+                    }
+                };
                 let file = match dup(fd) {
                     Ok(f) => f,
                     Err(e2) => {
@@ -80,8 +81,12 @@ pub(crate) fn issue_files_update(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) ->
                     }
                 };
                 match t.install_fixed(file, sys::IORING_FILE_INDEX_ALLOC) {
-                    // SAFETY: as above.
-                    Ok(slot) => unsafe { fds.add(done as usize).write_unaligned(slot) },
+                    Ok(slot) => {
+                        if let Err(e2) = crate::user::write::<i32>(at, slot) {
+                            err = e2;
+                            break;
+                        }
+                    }
                     Err(e2) => {
                         err = e2;
                         break;
@@ -99,12 +104,13 @@ pub(crate) fn issue_files_update(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) ->
         let mut done = 0;
         let mut err = 0;
         while done < nr {
-            if fds.is_null() {
-                err = -libc::EFAULT;
-                break;
-            }
-            // SAFETY: as above.
-            let fd = unsafe { fds.add(done as usize).read_unaligned() };
+            let fd = match crate::user::read::<i32>(fds as u64 + u64::from(done) * 4) {
+                Ok(fd) => fd,
+                Err(e2) => {
+                    err = e2;
+                    break;
+                }
+            };
             if fd != sys::IORING_REGISTER_FILES_SKIP {
                 let file = if fd == -1 {
                     None

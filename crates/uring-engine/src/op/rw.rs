@@ -128,22 +128,7 @@ fn prep_vec(req: &mut Req, kind: RwKind) -> Result<(), i32> {
     if n > MAX_IOV {
         return Err(-libc::EINVAL);
     }
-    let mut v = Vec::<libc::iovec>::with_capacity(n as usize);
-    if n > 0 {
-        let src = req.addr() as *const libc::iovec;
-        crate::user::check(src as u64, n as usize * size_of::<libc::iovec>())?;
-        // SAFETY: the application promises `addr` points to `len` iovecs valid during
-        // submission (the SQE contract); `v` has room for `n`.
-        // Copied as bytes: the kernel does not require the array to be aligned.
-        unsafe {
-            std::ptr::copy_nonoverlapping(
-                src.cast::<u8>(),
-                v.as_mut_ptr().cast::<u8>(),
-                n as usize * size_of::<libc::iovec>(),
-            );
-            v.set_len(n as usize);
-        }
-    }
+    let v = crate::user::read_vec::<libc::iovec>(req.addr(), n as usize)?;
     // A length is an ssize_t to the kernel: negative is -EINVAL (`iovec_from_user`).
     if v.iter().any(|i| i.iov_len > isize::MAX as usize) {
         return Err(-libc::EINVAL);

@@ -39,10 +39,7 @@ pub(crate) struct TimeoutRemove {
 
 /// Reads the timespec at `addr` (`-EFAULT` for null, `-EINVAL` if negative).
 fn read_timespec(addr: u64) -> Result<u64, i32> {
-    crate::user::check(addr, size_of::<sys::__kernel_timespec>())?;
-    // SAFETY: the SQE contract: `addr` points to a `__kernel_timespec` valid during
-    // submission, which is when prep runs.
-    let ts = unsafe { (addr as *const sys::__kernel_timespec).read_unaligned() };
+    let ts = crate::user::read::<sys::__kernel_timespec>(addr)?;
     if ts.tv_sec < 0 || ts.tv_nsec < 0 {
         return Err(-libc::EINVAL);
     }

@@ -87,11 +87,7 @@ fn prep_set(req: &mut Req, kind: XattrKind) -> Result<(), i32> {
         if size > XATTR_SIZE_MAX {
             return Err(-libc::E2BIG);
         }
-        let src = req.off() as *const u8;
-        crate::user::check(src as u64, size as usize)?;
-        // SAFETY: the application promises `size` readable bytes at `addr2` (the SQE
-        // contract).
-        value.extend_from_slice(unsafe { std::slice::from_raw_parts(src, size as usize) });
+        value = crate::user::read_vec::<u8>(req.off(), size as usize)?;
     }
     let path = if kind == XattrKind::Set {
         user_path(req.addr3(), false)?
