@@ -28,6 +28,9 @@ pub(crate) struct CqState {
     pub(crate) eventfd: Option<(OwnedFd, bool)>,
     /// Threads waiting for CQEs.
     pub(crate) waiters: u32,
+    /// A CQE was dropped, the overflow list being full (the kernel's
+    /// `IO_CHECK_CQ_DROPPED_BIT`): waits fail with `EBADR`.
+    pub(crate) dropped: bool,
 }
 
 /// What is written to an eventfd to signal it.
@@ -82,14 +85,61 @@ impl Engine {
         }
     }
 
-    /// Posts a CQE for a request that stays in flight (a multishot's `F_MORE` one).
-    pub(crate) fn post_more(&self, user_data: u64, res: i32, flags: u32) {
-        self.post(Completion {
+    /// Posts a CQE for a request that stays in flight (a multishot's `F_MORE` one), if
+    /// the CQ has room for it: false if not, and the caller ends the multishot with a
+    /// final CQE of the same result instead (without `F_MORE`, onto the overflow list).
+    /// As the kernel's `io_req_post_cqe`, which never overflows: a multishot whose CQEs
+    /// are not reaped stops, rather than growing the overflow list without end.
+    #[must_use]
+    pub(crate) fn post_more(&self, user_data: u64, res: i32, flags: u32) -> bool {
+        self.post_more_counted(user_data, res, flags, true)
+    }
+
+    /// [`post_more`](Self::post_more), saying whether the CQE counts for count
+    /// timeouts.
+    #[must_use]
+    pub(crate) fn post_more_counted(
+        &self,
+        user_data: u64,
+        res: i32,
+        flags: u32,
+        counted: bool,
+    ) -> bool {
+        let c = Completion {
             user_data,
             res,
             flags: flags | sys::IORING_CQE_F_MORE,
             big: [0; 2],
-        });
+        };
+        let in_enter = IN_ENTER.with(Cell::get);
+        let mut st = self.cq.lock().expect("cq");
+        if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
+            // Posted at the submitter's next wait: room is what the CQ has then, less
+            // what is already deferred.
+            let used = self.rings.cq_tail().wrapping_sub(self.rings.cq_head()) as usize;
+            let room = (self.rings.cq_entries as usize).saturating_sub(used);
+            if !st.overflow.is_empty() || st.deferred.len() >= room {
+                return false;
+            }
+            st.deferred.push(c);
+            if self.is(sys::IORING_SETUP_TASKRUN_FLAG) {
+                self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+            }
+        } else {
+            if !st.overflow.is_empty() {
+                return false;
+            }
+            let tail = self.rings.cq_tail();
+            match self.rings.write_cqe(tail, self.rings.cq_head(), &c) {
+                Some(t) => self.rings.set_cq_tail(t),
+                None => return false,
+            }
+        }
+        self.after_post(st, in_enter);
+        if counted && self.timers.counting() {
+            self.timers.count_cqe();
+        }
+        true
     }
 
     /// Fails a chain: each request posts its own preparation error, or `-ECANCELED`
@@ -148,6 +198,11 @@ impl Engine {
                 self.rings.set_cq_tail(t);
                 return;
             }
+        }
+        if st.overflow.len() >= self.overflow_limit {
+            st.dropped = true;
+            self.rings.count_dropped_cqe();
+            return;
         }
         st.overflow.push_back(c);
         self.rings.set_sq_flag(sys::IORING_SQ_CQ_OVERFLOW);

@@ -33,7 +33,13 @@ use uring_sys as sys;
 pub struct Config {
     pub(crate) seed: Option<u64>,
     pub(crate) faults: Option<FaultPlan>,
+    pub(crate) overflow_limit: Option<usize>,
 }
+
+/// How many CQEs the overflow list holds by default before it drops them: about 32 MiB
+/// (the kernel's list is bounded by the memory it may charge to the process; a limit
+/// in entries is the engine's equivalent).
+pub const DEFAULT_OVERFLOW_LIMIT: usize = 1 << 20;
 
 impl Config {
     /// The default: threaded, no faults.
@@ -54,6 +60,15 @@ impl Config {
     /// or else by the deterministic seed, or else 0.
     pub fn faults(mut self, plan: FaultPlan) -> Config {
         self.faults = Some(plan);
+        self
+    }
+
+    /// Bounds the overflow list (CQEs that did not fit in the CQ, `IORING_FEAT_NODROP`)
+    /// to `limit` entries ([`DEFAULT_OVERFLOW_LIMIT`] otherwise). A CQE beyond it is
+    /// dropped as the kernel drops one it cannot allocate: the CQ ring's `overflow`
+    /// counter counts it, and waits fail with `EBADR` from then on.
+    pub fn overflow_limit(mut self, limit: usize) -> Config {
+        self.overflow_limit = Some(limit);
         self
     }
 

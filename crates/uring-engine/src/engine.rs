@@ -53,6 +53,8 @@ pub(crate) struct Engine {
     pub(crate) rings: Rings,
     /// `IORING_SETUP_*`.
     pub(crate) flags: u32,
+    /// Most CQEs the overflow list holds ([`Config::overflow_limit`]).
+    pub(crate) overflow_limit: usize,
     pub(crate) cq: Mutex<CqState>,
     pub(crate) cq_cond: Condvar,
     drain: Mutex<DrainState>,
@@ -128,6 +130,9 @@ impl Engine {
         Ok(Engine {
             rings,
             flags: p.flags,
+            overflow_limit: config
+                .overflow_limit
+                .unwrap_or(crate::config::DEFAULT_OVERFLOW_LIMIT),
             cq: Mutex::new(CqState::default()),
             cq_cond: Condvar::new(),
             drain: Mutex::new(DrainState::default()),
@@ -706,6 +711,18 @@ impl Engine {
             d.run(self);
         }
         if flags & sys::IORING_ENTER_GETEVENTS != 0 {
+            // Completions were lost (io_cqring_wait's IO_CHECK_CQ_DROPPED_BIT): after
+            // flushing what was kept, a wait that would block fails instead.
+            self.flush();
+            if self.ready() < min_complete.min(self.rings.cq_entries)
+                && self.cq.lock().expect("cq").dropped
+            {
+                return if submitted > 0 {
+                    Ok(submitted)
+                } else {
+                    Err(-libc::EBADR)
+                };
+            }
             // A deadline past what an Instant holds (a valid timespec can be 292
             // years away) is no deadline: the kernel saturates to KTIME_MAX and waits.
             let deadline = timeout.and_then(|ts| {

@@ -162,7 +162,10 @@ use std::sync::Arc;
 
 use uring_sys as sys;
 
-pub use config::{Config, ConfigError, Fault, FaultCounts, FaultPlan, FaultRule, Injection};
+pub use config::{
+    Config, ConfigError, DEFAULT_OVERFLOW_LIMIT, Fault, FaultCounts, FaultPlan, FaultRule,
+    Injection,
+};
 pub use register::SUPPORTED as SUPPORTED_REGISTER_OPS;
 pub use rings::Completion;
 

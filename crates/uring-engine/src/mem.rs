@@ -235,5 +235,6 @@ impl RingMemory {
     pub(crate) const SQ_DROPPED: usize = off::SQ_DROPPED as usize;
     pub(crate) const SQ_FLAGS: usize = off::SQ_FLAGS as usize;
     pub(crate) const CQ_FLAGS: usize = off::CQ_FLAGS as usize;
+    pub(crate) const CQ_OVERFLOW: usize = off::CQ_OVERFLOW as usize;
     pub(crate) const CQES: usize = off::CQES as usize;
 }

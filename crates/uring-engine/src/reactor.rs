@@ -526,10 +526,13 @@ fn handle(e: &Arc<Engine>, epfd: RawFd, evs: &[libc::epoll_event]) -> bool {
             if mask == 0 || w.ready {
                 continue;
             }
-            if w.kind == (Kind::Poll { multishot: true }) {
-                e.post_more(w.req.user_data(), mask as i32, 0);
+            if w.kind == (Kind::Poll { multishot: true })
+                && e.post_more(w.req.user_data(), mask as i32, 0)
+            {
                 continue;
             }
+            // A oneshot poll, a retry, or a multishot poll whose CQE found the CQ full:
+            // completed with the mask (the multishot's final CQE).
             w.ready = true;
             w.mask = mask;
             inner.ready.push_back(fd);

@@ -146,6 +146,14 @@ impl Rings {
         self.word(RingMemory::SQ_FLAGS)
     }
 
+    /// Counts a CQE dropped for want of room (`cq_overflow`, which the kernel bumps
+    /// with `WRITE_ONCE` under the completion lock, as this is under ours). Relaxed: a
+    /// statistic the application reads when told of the loss (`-EBADR`).
+    pub(crate) fn count_dropped_cqe(&self) {
+        self.word(RingMemory::CQ_OVERFLOW)
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The CQ flags word (`IORING_CQ_*`), written by the application.
     #[inline]
     pub(crate) fn cq_flags(&self) -> u32 {

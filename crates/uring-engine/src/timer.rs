@@ -47,7 +47,6 @@ use uring_sys as sys;
 use crate::engine::Engine;
 use crate::op::timeout::Timeout;
 use crate::req::Req;
-use crate::rings::Completion;
 
 /// Nanoseconds on the monotonic scale of the timers.
 pub(crate) type Nanos = u64;
@@ -173,8 +172,8 @@ impl Default for Timers {
 /// What expiring did to an entry.
 enum Fired {
     /// A multishot shot: post `-ETIME` with `F_MORE` for this `user_data`; the entry
-    /// stays, re-armed.
-    Shot(u64),
+    /// (this id) stays, re-armed, unless the CQ is full.
+    Shot(u64, u64),
     /// A timeout ends with `-ETIME`.
     Done(Box<Req>),
     /// A link timeout fired: cancel its request.
@@ -492,15 +491,16 @@ impl Timers {
                 self.expire(&mut g, id, now)
             };
             match fired {
-                Fired::Shot(user_data) => e.post_counted(
-                    Completion {
-                        user_data,
-                        res: -libc::ETIME,
-                        flags: sys::IORING_CQE_F_MORE,
-                        big: [0; 2],
-                    },
-                    false,
-                ),
+                Fired::Shot(user_data, id) => {
+                    if !e.post_more_counted(user_data, -libc::ETIME, 0, false) {
+                        // The CQ is full: the multishot ends, its final CQE overflows
+                        // (io_timeout_complete when io_req_post_cqe fails).
+                        let entry = self.lock().unlink(id, &self.seq_armed);
+                        if let Some(entry) = entry {
+                            e.complete(entry.req, -libc::ETIME);
+                        }
+                    }
+                }
                 Fired::Done(req) => e.complete(req, -libc::ETIME),
                 Fired::Link(lt, id, target) => fire_link(e, lt, id, target),
             }
@@ -525,7 +525,7 @@ impl Timers {
             let user_data = entry.req.user_data();
             g.by_deadline.remove(&(old, id));
             g.by_deadline.insert((d, id));
-            return Fired::Shot(user_data);
+            return Fired::Shot(user_data, id);
         }
         let entry = g
             .unlink(id, &self.seq_armed)

@@ -117,3 +117,38 @@ fn child_setup_with_bad_environment() {
         .unwrap_err();
     assert!(e.to_string().contains("Invalid argument"), "{e}");
 }
+
+#[test]
+fn the_overflow_list_is_bounded_and_a_loss_is_reported() {
+    // A 4-entry ring (8 CQEs), an overflow list of at most 16: of 40 NOPs never reaped,
+    // 8 land in the CQ, 16 in the list, and 16 are dropped, counted in the CQ ring's
+    // overflow field; waits then fail with EBADR, as the kernel's do once it dropped a
+    // CQE it could not allocate.
+    let mut ring = Ring::builder()
+        .backend_exact(Backend::Engine)
+        .engine_config(Config::new().overflow_limit(16))
+        .build(4)
+        .unwrap();
+    for batch in 0..10u64 {
+        let mut sq = ring.submission();
+        for i in 0..4 {
+            let nop = uring::opcode::Nop::new().build().user_data(batch * 4 + i);
+            // SAFETY: a NOP points to nothing.
+            unsafe { sq.push(&nop) }.unwrap();
+        }
+        drop(sq);
+        assert_eq!(ring.submit().unwrap(), 4);
+    }
+    assert_eq!(ring.completion().overflow(), 16);
+    // What was kept is all there, in order: the CQ's 8, then the list's 16.
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        got.extend(ring.completion().map(|c| c.user_data()));
+        // Flushing the list into the CQ takes an enter that asks for no CQE.
+        ring.submitter().get_events().unwrap();
+    }
+    assert_eq!(got, (0..24).collect::<Vec<u64>>());
+    // A wait that would block reports the loss.
+    let e = ring.submit_and_wait(1).unwrap_err();
+    assert_eq!(e.raw_os_error(), Some(libc::EBADR), "{e}");
+}

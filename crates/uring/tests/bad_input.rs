@@ -369,3 +369,41 @@ fn bad_pointers_in_sqes_fail_with_efault() {
         got
     });
 }
+
+/// A multishot whose CQEs are not reaped ends when the CQ is full: the CQEs that fit,
+/// each with `F_MORE`, then a final one without it (overflowed), and nothing more —
+/// the overflow list does not grow with it.
+#[test]
+fn a_multishot_ends_when_the_cq_is_full() {
+    common::for_each_backend(
+        test_name!(),
+        &[opcode::Timeout::CODE],
+        4,
+        |backend, ring| {
+            let cq = ring.params().cq_entries() as usize;
+            let every = Timespec::from(Duration::from_millis(1));
+            let t = opcode::Timeout::new(&every)
+                .flags(uring::sys::IORING_TIMEOUT_MULTISHOT)
+                .build()
+                .user_data(5);
+            // SAFETY: `every` outlives the request, which ends below.
+            unsafe { ring.submission().push(&t) }.unwrap();
+            ring.submit().unwrap();
+            // Not reaped for many periods: the CQ fills, then the multishot ends.
+            std::thread::sleep(Duration::from_millis(100));
+            let cqes = reap(ring, cq + 1, LIMIT);
+            let more: Vec<bool> = cqes
+                .iter()
+                .map(|c| c.flags() & uring::sys::IORING_CQE_F_MORE != 0)
+                .collect();
+            let mut want = vec![true; cq];
+            want.push(false);
+            assert_eq!(more, want, "[{}] F_MORE of each CQE", backend.name());
+            assert!(cqes.iter().all(|c| c.result() == -libc::ETIME));
+            // Ended: nothing more comes.
+            std::thread::sleep(Duration::from_millis(20));
+            let _ = ring.submitter().get_events();
+            assert_eq!(ring.completion().count(), 0, "[{}]", backend.name());
+        },
+    );
+}

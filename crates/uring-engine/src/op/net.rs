@@ -499,8 +499,7 @@ pub(crate) fn issue_accept(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> S
         if known && res >= 0 && crate::reactor::poll_now(req.fd, libc::POLLIN).unwrap_or(0) != 0 {
             cflags |= sys::IORING_CQE_F_SOCK_NONEMPTY;
         }
-        if res >= 0 && multishot {
-            e.post_more(req.user_data(), res, cflags);
+        if res >= 0 && multishot && e.post_more(req.user_data(), res, cflags) {
             loops += 1;
             if (cflags != 0 || !known) && loops < MULTISHOT_MAX_RETRY {
                 continue;
@@ -998,7 +997,10 @@ fn recvmsg_multishot_once(mut req: Box<Req>, e: &Engine, loops: &mut u32) -> Flo
                 req.cflags |= cflags;
                 return Flow::Stop(Step::Done(req, res));
             }
-            e.post_more(req.user_data(), res, cflags);
+            if !e.post_more(req.user_data(), res, cflags) {
+                req.cflags |= cflags;
+                return Flow::Stop(Step::Done(req, res));
+            }
             *loops += 1;
             // Datagram sockets do not say what is left: try again.
             if *loops < MULTISHOT_MAX_RETRY {
@@ -1115,8 +1117,10 @@ fn recv_done(
             n.mshot_left = n.mshot_left.saturating_sub(total as u64);
             finished = n.mshot_left == 0;
         }
+        if !finished && !e.post_more(req.user_data(), total as i32, cflags) {
+            finished = true;
+        }
         if !finished {
-            e.post_more(req.user_data(), total as i32, cflags);
             req.cmd_mut::<Net>().done = 0;
             *loops += 1;
             let more = cflags & sys::IORING_CQE_F_SOCK_NONEMPTY != 0

@@ -499,7 +499,10 @@ pub(crate) fn issue_read_multishot(mut req: Box<Req>, e: &Arc<Engine>, _mode: Mo
             return Step::Done(req, 0);
         }
         let cflags = e.pbufs.commit(bgid, sel, r as u32);
-        e.post_more(req.user_data(), r as i32, cflags);
+        if !e.post_more(req.user_data(), r as i32, cflags) {
+            req.cflags |= cflags;
+            return Step::Done(req, r as i32);
+        }
         loops += 1;
         if loops >= 32 {
             return Step::Wait(req, libc::POLLIN);
