@@ -72,7 +72,7 @@ fn probe_json_matches_the_library() {
         .iter()
         .map(|op| op["code"].as_u64().unwrap())
         .collect();
-    let lib: BTreeSet<u64> = uring::Probe::new()
+    let lib: BTreeSet<u64> = uring::Probe::with_new_ring()
         .expect("probe")
         .supported()
         .map(u64::from)

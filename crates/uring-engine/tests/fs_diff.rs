@@ -616,12 +616,12 @@ fn bad_input_gets_the_kernels_codes() {
 #[test]
 fn closing_a_ring_fd_is_refused() {
     let mut engine = diff::ring_on(Backend::Engine, 4).expect("engine ring");
-    let own = engine.as_raw_fd().expect("an fd");
+    let own = engine.fd().map(|f| f.as_raw_fd()).expect("an fd");
     // SAFETY: no memory referenced.
     let seen = unsafe { run(&mut engine, &[close_fd(own, 1)]) };
     assert_eq!(seen, [(1, -libc::EBADF, 0)], "the engine's own fd");
     if let Ok(k) = diff::ring_on(Backend::Kernel, 4) {
-        let kfd = k.as_raw_fd().expect("kernel ring fd");
+        let kfd = k.fd().map(|f| f.as_raw_fd()).expect("kernel ring fd");
         // SAFETY: as above.
         let seen = unsafe { run(&mut engine, &[close_fd(kfd, 2)]) };
         assert_eq!(seen, [(2, -libc::EBADF, 0)], "a kernel ring's fd");

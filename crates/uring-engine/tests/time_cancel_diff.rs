@@ -455,7 +455,7 @@ fn msg_ring_between_two_rings() {
     diff::both_backends(test_name!(), |b| {
         let mut a = ring(b);
         let mut t = ring(b);
-        let tfd = t.as_raw_fd().expect("a ring fd");
+        let tfd = t.fd().map(|f| f.as_raw_fd()).expect("a ring fd");
         let mut got = Vec::new();
         let run = |r: &mut Ring, s: uring::Sqe| -> i32 {
             push(r, &[s]);
@@ -517,7 +517,7 @@ fn msg_ring_between_two_rings() {
             &mut a,
             opcode::MsgRing::send_fd(tfd, 3, DestinationSlot::Slot(0), 0x86).build(),
         ));
-        let own = a.as_raw_fd().expect("a ring fd");
+        let own = a.fd().map(|f| f.as_raw_fd()).expect("a ring fd");
         got.push(run(
             &mut a,
             opcode::MsgRing::send_fd(own, 0, DestinationSlot::Slot(0), 0x87).build(),
@@ -546,7 +546,7 @@ fn setup_errno(r: Result<Ring, SetupError>) -> i32 {
 fn attach_wq_names_a_ring() {
     diff::both_backends(test_name!(), |b| {
         let first = ring(b);
-        let fd = first.as_raw_fd().expect("a ring fd");
+        let fd = first.fd().map(|f| f.as_raw_fd()).expect("a ring fd");
         let ok = setup_errno(Ring::builder().backend_exact(b).attach_wq(fd).build(4));
         let (p, _w) = pipe();
         let not_ring = setup_errno(

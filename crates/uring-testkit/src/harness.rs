@@ -451,7 +451,7 @@ pub fn for_each_backend_only(test: &str, mut body: impl FnMut(Backend)) {
 /// Whether the kernel supports every opcode in `ops`; if not, reports the skip (which
 /// fails under `URING_REQUIRE_KERNEL=1`) naming the missing ones.
 pub fn supports(test: &str, ops: &[u8]) -> bool {
-    // The kernel's probe, whatever URING_BACKEND says (Probe::new honours it).
+    // The kernel's probe, whatever URING_BACKEND says (Probe::with_new_ring honours it).
     let probe = builder(Backend::Kernel)
         .build(2)
         .and_then(|r| r.submitter().probe().map_err(SetupError::Io))

@@ -116,7 +116,7 @@ impl BufRingBuilder {
         let kernel = match &ring.backend {
             Driver::Kernel(k) => k,
             Driver::Engine(engine) => {
-                if ring.as_raw_fd().is_none() {
+                if ring.fd().is_none() {
                     return Err(io::Error::new(
                         io::ErrorKind::Unsupported,
                         "a REGISTERED_FD_ONLY ring has no fd to map a buffer ring from",

@@ -35,7 +35,7 @@ mod submit;
 pub mod types;
 
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::BorrowedFd;
 
 pub use uring_sys as sys;
 
@@ -44,7 +44,7 @@ pub use cq::{CompletionQueue, Cqe};
 pub use error::SetupError;
 pub use probe::Probe;
 pub use register::{NapiSettings, Restriction, SyncCancel};
-pub use setup::{Builder, FEATURES, Parameters, SETUP_FLAGS, flag_names};
+pub use setup::{Builder, FEATURE_NAMES, Parameters, SETUP_FLAG_NAMES, flag_names};
 pub use sq::{PushError, SubmissionQueue};
 pub use submit::{Submitter, WaitArgs};
 pub use uring_engine::Config as EngineConfig;
@@ -144,12 +144,18 @@ impl Ring {
     ///
     /// On the engine, a descriptor that poll/epoll report readable once CQEs have been
     /// posted (see [`uring_engine::EngineRing::fd`]).
-    pub fn as_raw_fd(&self) -> Option<RawFd> {
-        match &self.backend {
+    ///
+    /// Borrowed from the ring, so it cannot outlive it (`Ring` does not implement
+    /// `AsFd`/`AsRawFd`: a ring may have no descriptor).
+    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+        let raw = match &self.backend {
             Driver::Kernel(k) => k.raw_fd(),
             Driver::Engine(_) if self.params.is_setup(sys::IORING_SETUP_REGISTERED_FD_ONLY) => None,
             Driver::Engine(e) => Some(e.fd()),
-        }
+        }?;
+        // SAFETY: the kernel ring's fd, or the engine's pollable fd, is owned by this
+        // ring and stays open as long as it: the borrow cannot outlive it.
+        Some(unsafe { BorrowedFd::borrow_raw(raw) })
     }
 
     /// Which backend runs this ring: [`Backend::Kernel`] or [`Backend::Engine`] (never

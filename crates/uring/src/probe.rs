@@ -5,8 +5,8 @@ use std::io;
 
 use uring_sys as sys;
 
-use crate::setup::SETUP_FLAGS;
-use crate::{Builder, Submitter};
+use crate::setup::SETUP_FLAG_NAMES;
+use crate::{Builder, Ring, Submitter};
 
 /// How many opcode slots a probe asks for (the kernel fills up to its `IORING_OP_LAST`).
 const PROBE_OPS: usize = 256;
@@ -52,11 +52,13 @@ impl Probe {
         })
     }
 
-    /// Probes the kernel with a throwaway ring.
+    /// Creates a throwaway one-entry ring (as [`Ring::new`] would: the kernel, or the
+    /// backend `URING_BACKEND` names) and probes it. With a ring at hand, use
+    /// [`Submitter::probe`] instead.
     ///
     /// # Errors
     /// Why a ring could not be created, or the probe's errno.
-    pub fn new() -> io::Result<Probe> {
+    pub fn with_new_ring() -> io::Result<Probe> {
         let ring = Builder::default().build(1)?;
         ring.submitter().probe()
     }
@@ -121,7 +123,7 @@ pub struct SetupFlagSupport {
 /// `ATTACH_WQ` is tried against a second ring's fd; `CQSIZE` with 8 CQ entries.
 pub fn setup_flags() -> Vec<SetupFlagSupport> {
     let anchor = Builder::default().build(4).ok();
-    SETUP_FLAGS
+    SETUP_FLAG_NAMES
         .iter()
         .map(|&(flag, name)| {
             let mut b = Builder::default().raw_flags(flag | prerequisite(flag));
@@ -129,7 +131,7 @@ pub fn setup_flags() -> Vec<SetupFlagSupport> {
                 b = b.cq_entries(8);
             }
             if flag == sys::IORING_SETUP_ATTACH_WQ {
-                match anchor.as_ref().and_then(|r| r.as_raw_fd()) {
+                match anchor.as_ref().and_then(Ring::fd) {
                     Some(fd) => b = b.attach_wq(fd),
                     None => {
                         return SetupFlagSupport {

@@ -391,8 +391,8 @@ impl Submitter<'_> {
                 // An engine ring names itself by its fd even without one for
                 // the application (REGISTERED_FD_ONLY).
                 crate::submit::Driver::Engine(e) => (e.ring_fd() as u32, 0),
-                crate::submit::Driver::Kernel(_) => match src.as_raw_fd() {
-                    Some(fd) => (fd as u32, 0),
+                crate::submit::Driver::Kernel(_) => match src.fd() {
+                    Some(fd) => (std::os::fd::AsRawFd::as_raw_fd(&fd) as u32, 0),
                     None => return Err(io::Error::from_raw_os_error(libc::EBADF)),
                 },
             },

@@ -16,10 +16,10 @@ use crate::submit::{Driver, KernelRing, RingFd, RingId};
 use crate::{Backend, EngineConfig};
 
 /// Every setup flag with its name, in bit order (declared in `uring-sys`).
-pub const SETUP_FLAGS: &[(u32, &str)] = sys::IORING_SETUP_FLAG_NAMES;
+pub const SETUP_FLAG_NAMES: &[(u32, &str)] = sys::IORING_SETUP_FLAG_NAMES;
 
 /// Every feature flag with its name, in bit order (declared in `uring-sys`).
-pub const FEATURES: &[(u32, &str)] = sys::IORING_FEAT_NAMES;
+pub const FEATURE_NAMES: &[(u32, &str)] = sys::IORING_FEAT_NAMES;
 
 pub use sys::flag_names;
 
@@ -295,7 +295,7 @@ impl Builder {
             unsafe { uring_engine::EngineRing::with_user_memory(entries, &mut params, config) }
                 .map_err(|e| match e.raw_os_error() {
                     Some(libc::EINVAL) => SetupError::Invalid {
-                        flags: flag_names(params.flags, SETUP_FLAGS),
+                        flags: flag_names(params.flags, SETUP_FLAG_NAMES),
                         source: e,
                     },
                     _ => SetupError::Io(e),
@@ -376,7 +376,7 @@ fn validate(entries: u32, p: &sys::io_uring_params) -> Result<(), SetupError> {
     for &(flag, needs, rule) in rules {
         if flags & flag != 0 && flags & needs == 0 {
             return Err(SetupError::Flags {
-                flags: flag_names(flag, SETUP_FLAGS),
+                flags: flag_names(flag, SETUP_FLAG_NAMES),
                 rule,
             });
         }
@@ -391,7 +391,10 @@ fn validate(entries: u32, p: &sys::io_uring_params) -> Result<(), SetupError> {
     let no_ipi = taskrun | sys::IORING_SETUP_TASKRUN_FLAG;
     if flags & sys::IORING_SETUP_SQPOLL != 0 && flags & no_ipi != 0 {
         return Err(SetupError::Flags {
-            flags: flag_names(flags & (no_ipi | sys::IORING_SETUP_SQPOLL), SETUP_FLAGS),
+            flags: flag_names(
+                flags & (no_ipi | sys::IORING_SETUP_SQPOLL),
+                SETUP_FLAG_NAMES,
+            ),
             rule: "task-run flags (COOP_TASKRUN, TASKRUN_FLAG, DEFER_TASKRUN) make no sense \
                    with SQPOLL, whose thread runs the work",
         });
@@ -417,7 +420,7 @@ fn classify(e: io::Error, p: &sys::io_uring_params) -> SetupError {
             source: e,
         },
         Some(libc::EINVAL) => SetupError::Invalid {
-            flags: flag_names(p.flags, SETUP_FLAGS),
+            flags: flag_names(p.flags, SETUP_FLAG_NAMES),
             source: e,
         },
         _ => SetupError::Io(e),
@@ -439,7 +442,7 @@ impl ProvidedMemory {
         let flags = p.flags;
         let (sq, cq) =
             sys::ring_sizes(entries, flags, p.cq_entries).map_err(|_| SetupError::Invalid {
-                flags: flag_names(flags, SETUP_FLAGS),
+                flags: flag_names(flags, SETUP_FLAG_NAMES),
                 source: io::Error::from_raw_os_error(libc::EINVAL),
             })?;
         let (rings, sqes) = sys::ring_memory_sizes(flags, sq, cq);

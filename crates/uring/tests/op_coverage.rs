@@ -19,7 +19,7 @@ fn op_name(code: u8) -> String {
 
 #[test]
 fn every_supported_opcode_has_a_builder() {
-    let probe = match Probe::new() {
+    let probe = match Probe::with_new_ring() {
         Ok(p) => p,
         Err(e) => return common::skip(test_name!(), &e.to_string()),
     };

@@ -81,7 +81,7 @@ fn msg_ring_data_between_two_rings() {
     let test = test_name!();
     common::for_each_backend(test, &[opcode::MsgRing::CODE], 8, |backend, a| {
         let mut b = common::new_ring(backend, 8);
-        let bfd = b.as_raw_fd().unwrap();
+        let bfd = b.fd().map(|f| f.as_raw_fd()).unwrap();
         let m = opcode::MsgRing::data(bfd, 77, 0xabc).build().user_data(1);
         // SAFETY: no memory referenced.
         assert_eq!(unsafe { run1(a, m) }.result(), 0, "the sender's CQE");
@@ -119,7 +119,7 @@ fn msg_ring_sends_a_fixed_file_to_another_ring() {
         file.write_all_at(b"sent across rings", 0).unwrap();
         common::raw_register_files(a, &[file.as_raw_fd()]);
         common::raw_register_files_sparse(&b, 4);
-        let bfd = b.as_raw_fd().unwrap();
+        let bfd = b.fd().map(|f| f.as_raw_fd()).unwrap();
 
         let m = opcode::MsgRing::send_fd(bfd, 0, DestinationSlot::Slot(2), 0x11)
             .build()

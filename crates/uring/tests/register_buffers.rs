@@ -281,7 +281,7 @@ fn cloned_buffers_work_in_the_destination_ring() {
 
         // By registered index: SRC_REGISTERED.
         let mut dst = common::builder(backend).build(8).unwrap();
-        let src_fd = src.as_raw_fd().unwrap();
+        let src_fd = src.fd().map(|f| f.as_raw_fd()).unwrap();
         let index = dst.submitter().register_ring_fd_of(src_fd).unwrap();
         // SAFETY: as above.
         unsafe {
@@ -314,7 +314,7 @@ fn clone_from_a_ring_without_fd_uses_its_registered_index() {
                 return;
             }
         };
-        assert!(src.as_raw_fd().is_none());
+        assert!(src.fd().map(|f| f.as_raw_fd()).is_none());
         // SAFETY: `buf` outlives both rings (declared before them).
         unsafe { src.submitter().register_buffers(&[iov(&mut buf)]) }.unwrap();
         let mut dst = common::builder(backend).build(4).unwrap();

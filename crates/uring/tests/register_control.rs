@@ -358,7 +358,7 @@ fn msg_data(fd: i32, user_data: u64, res: u32) -> uring::Sqe {
 #[test]
 fn send_msg_ring_without_a_source_ring() {
     for_each_flavor(test_name!(), &[], 4, |f, ring| {
-        let Some(fd) = ring.as_raw_fd() else {
+        let Some(fd) = ring.fd().map(|f| f.as_raw_fd()) else {
             // Nothing to name the target by: the blind message takes a real fd.
             return;
         };
@@ -385,7 +385,7 @@ fn send_msg_ring_without_a_source_ring() {
     });
     // The refusals are the kernel's register call's own, whatever the target.
     let ring = common::new_ring(uring::Backend::Kernel, 4);
-    let fd = ring.as_raw_fd().unwrap();
+    let fd = ring.fd().map(|f| f.as_raw_fd()).unwrap();
     assert_errno(
         Submitter::register_sync_msg(&msg_data(fd, 1, 1).flags(SqeFlags::ASYNC)),
         libc::EINVAL,
@@ -427,7 +427,7 @@ fn other_ring_fds_can_be_registered_and_used_by_index() {
         let ring = common::builder(backend).build(4).unwrap();
         let index = ring
             .submitter()
-            .register_ring_fd_of(target.as_raw_fd().unwrap())
+            .register_ring_fd_of(target.fd().map(|f| f.as_raw_fd()).unwrap())
             .unwrap();
         // The index names the target ring in io_uring_enter: a NOP submitted through it
         // lands in the target's CQ.

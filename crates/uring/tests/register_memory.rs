@@ -1,5 +1,6 @@
 //! Ring memory and capabilities on the real kernel: `IORING_REGISTER_MEM_REGION`
 //! (registered wait arguments), `RESIZE_RINGS`, `QUERY`, `ZCRX_IFQ`.
+use std::os::fd::AsRawFd;
 use uring_testkit as common;
 use uring_testkit::test_name;
 mod register_common;
@@ -186,7 +187,12 @@ fn wait_regions_need_a_disabled_ring_and_kernel_regions_map() {
             // SAFETY: as above.
             unsafe { ring.submitter().register_region(&reg) }.unwrap();
             assert_ne!(rd.mmap_offset, 0, "the kernel says where to map it");
-            let region = Map::ring(ring.as_raw_fd().unwrap(), rd.mmap_offset, 4096).unwrap();
+            let region = Map::ring(
+                ring.fd().map(|f| f.as_raw_fd()).unwrap(),
+                rd.mmap_offset,
+                4096,
+            )
+            .unwrap();
             ring.submitter().enable_rings().unwrap();
             region.write(128, wait_slot(Duration::from_millis(30)));
             let (e, took) = wait_registered(&ring, 128);
@@ -273,7 +279,7 @@ fn resize_moves_pending_completions_into_new_rings() {
             );
 
             let mut ring = common::builder(backend).defer_taskrun().build(4).unwrap();
-            let fd = ring.as_raw_fd().unwrap();
+            let fd = ring.fd().map(|f| f.as_raw_fd()).unwrap();
             let mut bad = sys::io_uring_params {
                 flags: sys::IORING_SETUP_SQPOLL,
                 ..p

@@ -134,7 +134,7 @@ fn every_setup_flag_of_6_18_is_accepted() {
 
 #[test]
 fn probe_reports_the_core_opcodes() {
-    let probe = Probe::new().unwrap();
+    let probe = Probe::with_new_ring().unwrap();
     for &(code, name) in opcode::DECLARED {
         if !probe.is_supported(code) {
             common::skip(&format!("probe {name}"), "kernel lacks the opcode");

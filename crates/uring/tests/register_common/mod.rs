@@ -122,5 +122,5 @@ pub fn write_all(fd: &impl AsRawFd, data: &[u8]) {
 
 /// Whether the flavour's ring can be named by an fd (not `REGISTERED_FD_ONLY`).
 pub fn has_fd(ring: &Ring) -> bool {
-    ring.as_raw_fd().is_some()
+    ring.fd().is_some()
 }
