@@ -22,6 +22,11 @@
 //! of `sq.rs` and `cq.rs` and each atomic's comment.
 #![cfg(target_os = "linux")]
 
+/// The examples of the repository's README, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeExamples;
+
 pub mod buf_ring;
 mod cq;
 pub mod error;
