@@ -5,8 +5,11 @@
 //! the probe, and `build()`, which writes a zeroed SQE. [`DECLARED`] lists every code
 //! declared here; a test checks it against the kernel's probe.
 //!
-//! Optional arguments of type `Option<T>` take the bare `T` too
-//! (`.file_index(DestinationSlot::Alloc)`); pointers the SQE carries must stay valid
+//! Every argument takes its plain type, except a file: that takes anything
+//! [`IntoTarget`] (an [`Fd`](crate::types::Fd), a [`Fixed`](crate::types::Fixed) index,
+//! a raw fd, `&File`), sealed as the io-uring crate's `UseFixed`. An optional argument
+//! that is unset by default (`Option<T>` inside) is set by its bare value
+//! (`.file_index(DestinationSlot::Alloc)`). Pointers the SQE carries must stay valid
 //! until the completion arrives (the contract of
 //! [`SubmissionQueue::push`](crate::SubmissionQueue::push)).
 //!
@@ -106,7 +109,7 @@ use uring_sys as sys;
 
 use crate::Sqe;
 use crate::types::{
-    DestinationSlot, EpollEvent, FutexWaitV as FutexWaitVEntry, IntoArg, MsgHdr, MsgRingCmd,
+    DestinationSlot, EpollEvent, FutexWaitV as FutexWaitVEntry, IntoTarget, MsgHdr, MsgRingCmd,
     OpenHow, SigInfo, Statx as StatxBuf, Target, Timespec,
 };
 
@@ -114,8 +117,13 @@ macro_rules! opcodes {
     ($(
         $(#[$meta:meta])*
         $name:ident = $code:ident {
-            new($($req:ident : $req_ty:ty),* $(,)?);
-            $( $(#[$odoc:meta])* opt $opt:ident : $opt_ty:ty = $default:expr; )*
+            new($($req:ident : $({ $($conv:tt)+ })? $($req_ty:ty)?),* $(,)?);
+            $(
+                $(#[$odoc:meta])*
+                opt $opt:ident
+                    $(: $opt_ty:ty = $default:expr;)?
+                    $(?: $({ $($oconv:tt)+ })? $($oin:ty)?;)?
+            )*
             build($s:ident, $sqe:ident) $body:block
         }
     )*) => {
@@ -124,8 +132,8 @@ macro_rules! opcodes {
             #[derive(Debug, Clone, Copy)]
             #[must_use = "an opcode builder does nothing until built and pushed"]
             pub struct $name {
-                $($req: $req_ty,)*
-                $($opt: $opt_ty,)*
+                $($req: opcodes!(@field $([$($conv)+])? $([$req_ty])?),)*
+                $($opt: opcodes!(@opt_field $([$opt_ty])? $(? $([$($oconv)+])? $({$oin})?)?),)*
             }
 
             impl $name {
@@ -135,19 +143,16 @@ macro_rules! opcodes {
                 /// The builder with its required arguments; optional ones take the
                 /// kernel's defaults.
                 #[inline]
-                pub fn new($($req: impl IntoArg<$req_ty>),*) -> Self {
-                    $name { $($req: $req.into_arg(),)* $($opt: $default,)* }
+                pub fn new($($req: $($($conv)+)? $($req_ty)?),*) -> Self {
+                    $name {
+                        $($req: opcodes!(@value $req $([$($conv)+])?),)*
+                        $($opt: opcodes!(@default $($default)? $(? $([$($oconv)+])? $({$oin})?)?),)*
+                    }
                 }
 
                 $(
-                    #[doc = concat!("Sets `", stringify!($opt), "`.")]
-                    #[doc = ""]
-                    $(#[$odoc])*
-                    #[inline]
-                    pub fn $opt(mut self, $opt: impl IntoArg<$opt_ty>) -> Self {
-                        self.$opt = $opt.into_arg();
-                        self
-                    }
+                    opcodes!(@setter $opt [$(#[$odoc])*]
+                        $([$opt_ty])? $(? $([$($oconv)+])? $({$oin})?)?);
                 )*
 
                 /// Builds the SQE.
@@ -178,6 +183,52 @@ macro_rules! opcodes {
 
         /// Every opcode declared in this module, with its builder's name.
         pub const DECLARED: &[(u8, &str)] = &[$((sys::$code, stringify!($name))),*];
+    };
+
+    // A required argument: `name: Type` is taken and kept as is; `name: { impl
+    // IntoTarget }` takes any file-like value and keeps the `Target`.
+    (@field [impl IntoTarget]) => { Target };
+    (@field [$t:ty]) => { $t };
+    (@value $v:ident [impl IntoTarget]) => { $v.into_target() };
+    (@value $v:ident) => { $v };
+
+    // An optional argument: `opt name: Type = default;` is set by `.name(Type)`;
+    // `opt name?: Type;` is an `Option<Type>`, `None` unless `.name(Type)` sets it;
+    // `opt name?: { impl IntoTarget };` likewise an `Option<Target>`.
+    (@opt_field [$t:ty]) => { $t };
+    (@opt_field ? [impl IntoTarget]) => { Option<Target> };
+    (@opt_field ? {$t:ty}) => { Option<$t> };
+    (@default $d:expr) => { $d };
+    (@default ? $($rest:tt)*) => { None };
+    (@setter $opt:ident [$($doc:tt)*] [$t:ty]) => {
+        #[doc = concat!("Sets `", stringify!($opt), "`.")]
+        #[doc = ""]
+        $($doc)*
+        #[inline]
+        pub fn $opt(mut self, $opt: $t) -> Self {
+            self.$opt = $opt;
+            self
+        }
+    };
+    (@setter $opt:ident [$($doc:tt)*] ? [impl IntoTarget]) => {
+        #[doc = concat!("Sets `", stringify!($opt), "` (unset by default).")]
+        #[doc = ""]
+        $($doc)*
+        #[inline]
+        pub fn $opt(mut self, $opt: impl IntoTarget) -> Self {
+            self.$opt = Some($opt.into_target());
+            self
+        }
+    };
+    (@setter $opt:ident [$($doc:tt)*] ? {$t:ty}) => {
+        #[doc = concat!("Sets `", stringify!($opt), "` (unset by default).")]
+        #[doc = ""]
+        $($doc)*
+        #[inline]
+        pub fn $opt(mut self, $opt: $t) -> Self {
+            self.$opt = Some($opt);
+            self
+        }
     };
 }
 
@@ -278,12 +329,12 @@ opcodes! {
         /// (`IORING_NOP_TW`, `IORING_NOP_CQE32`, …).
         opt nop_flags: u32 = 0;
         /// `IORING_NOP_INJECT_RESULT`: complete with this result.
-        opt inject_result: Option<i32> = None;
+        opt inject_result?: i32;
         /// `IORING_NOP_FILE` (and `IORING_NOP_FIXED_FILE` for a registered index): look
         /// the file up; a bad one fails the request.
-        opt fd: Option<Target> = None;
+        opt fd?: { impl IntoTarget };
         /// `IORING_NOP_FIXED_BUFFER`: look up this registered buffer.
-        opt buf_index: Option<u16> = None;
+        opt buf_index?: u16;
         build(s, sqe) {
             let mut flags = s.nop_flags;
             if let Some(res) = s.inject_result {
@@ -312,7 +363,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_readv2`. `IORING_OP_READV`, Linux 5.1.
     Readv = IORING_OP_READV {
-        new(fd: Target, iovecs: *const libc::iovec, len: u32);
+        new(fd: { impl IntoTarget }, iovecs: *const libc::iovec, len: u32);
         /// File offset; -1 (`u64::MAX`) reads at the file position.
         opt offset: u64 = 0;
         /// I/O priority, as ioprio_set(2).
@@ -320,10 +371,10 @@ opcodes! {
         /// `RWF_*` flags of preadv2(2).
         opt rw_flags: i32 = 0;
         /// Read into a buffer of this provided-buffer group (`IOSQE_BUFFER_SELECT`).
-        opt buf_group: Option<u16> = None;
+        opt buf_group?: u16;
         /// Protection information (`IORING_RW_ATTR_FLAG_PI`), for O_DIRECT on devices
         /// with integrity metadata.
-        opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
+        opt attr_pi?: *const sys::io_uring_attr_pi;
         build(s, sqe) {
             prep_rw(sqe, s.fd, s.iovecs as u64, s.len, s.offset, s.ioprio, s.rw_flags);
             set_buf_group(sqe, s.buf_group);
@@ -336,7 +387,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_writev2`. `IORING_OP_WRITEV`, Linux 5.1.
     Writev = IORING_OP_WRITEV {
-        new(fd: Target, iovecs: *const libc::iovec, len: u32);
+        new(fd: { impl IntoTarget }, iovecs: *const libc::iovec, len: u32);
         /// File offset; -1 (`u64::MAX`) writes at the file position.
         opt offset: u64 = 0;
         /// I/O priority, as ioprio_set(2).
@@ -344,7 +395,7 @@ opcodes! {
         /// `RWF_*` flags of pwritev2(2).
         opt rw_flags: i32 = 0;
         /// Protection information (`IORING_RW_ATTR_FLAG_PI`).
-        opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
+        opt attr_pi?: *const sys::io_uring_attr_pi;
         /// Write stream hint (Linux 6.16), 0 for none.
         opt write_stream: u8 = 0;
         build(s, sqe) {
@@ -359,7 +410,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_fsync`. `IORING_OP_FSYNC`, Linux 5.1.
     Fsync = IORING_OP_FSYNC {
-        new(fd: Target);
+        new(fd: { impl IntoTarget });
         /// `IORING_FSYNC_DATASYNC` for fdatasync(2).
         opt flags: u32 = 0;
         /// Start of the range to sync.
@@ -379,7 +430,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_read_fixed`. `IORING_OP_READ_FIXED`, Linux 5.1.
     ReadFixed = IORING_OP_READ_FIXED {
-        new(fd: Target, buf: *mut u8, len: u32, buf_index: u16);
+        new(fd: { impl IntoTarget }, buf: *mut u8, len: u32, buf_index: u16);
         /// File offset; -1 (`u64::MAX`) reads at the file position.
         opt offset: u64 = 0;
         /// I/O priority, as ioprio_set(2).
@@ -387,7 +438,7 @@ opcodes! {
         /// `RWF_*` flags of preadv2(2).
         opt rw_flags: i32 = 0;
         /// Protection information (`IORING_RW_ATTR_FLAG_PI`).
-        opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
+        opt attr_pi?: *const sys::io_uring_attr_pi;
         build(s, sqe) {
             prep_rw(sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
             sqe.buf.buf_index = s.buf_index;
@@ -401,7 +452,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_write_fixed`. `IORING_OP_WRITE_FIXED`,
     /// Linux 5.1.
     WriteFixed = IORING_OP_WRITE_FIXED {
-        new(fd: Target, buf: *const u8, len: u32, buf_index: u16);
+        new(fd: { impl IntoTarget }, buf: *const u8, len: u32, buf_index: u16);
         /// File offset; -1 (`u64::MAX`) writes at the file position.
         opt offset: u64 = 0;
         /// I/O priority, as ioprio_set(2).
@@ -409,7 +460,7 @@ opcodes! {
         /// `RWF_*` flags of pwritev2(2).
         opt rw_flags: i32 = 0;
         /// Protection information (`IORING_RW_ATTR_FLAG_PI`).
-        opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
+        opt attr_pi?: *const sys::io_uring_attr_pi;
         /// Write stream hint (Linux 6.16), 0 for none.
         opt write_stream: u8 = 0;
         build(s, sqe) {
@@ -426,7 +477,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_poll_add` / `io_uring_prep_poll_multishot`.
     /// `IORING_OP_POLL_ADD`, Linux 5.1 (multishot 5.13).
     PollAdd = IORING_OP_POLL_ADD {
-        new(fd: Target, events: u32);
+        new(fd: { impl IntoTarget }, events: u32);
         /// `IORING_POLL_ADD_MULTI`.
         opt multishot: bool = false;
         /// `IORING_POLL_ADD_LEVEL`: level-triggered. In the uapi, but 6.18's `POLL_ADD`
@@ -455,9 +506,9 @@ opcodes! {
     PollRemove = IORING_OP_POLL_REMOVE {
         new(user_data: u64);
         /// `IORING_POLL_UPDATE_EVENTS`: the poll's new event mask.
-        opt events: Option<u32> = None;
+        opt events?: u32;
         /// `IORING_POLL_UPDATE_USER_DATA`: the poll's new `user_data`.
-        opt new_user_data: Option<u64> = None;
+        opt new_user_data?: u64;
         /// `IORING_POLL_ADD_MULTI` with an update: the updated poll is multishot.
         opt multishot: bool = false;
         build(s, sqe) {
@@ -484,7 +535,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_sync_file_range`. `IORING_OP_SYNC_FILE_RANGE`,
     /// Linux 5.2.
     SyncFileRange = IORING_OP_SYNC_FILE_RANGE {
-        new(fd: Target, len: u32);
+        new(fd: { impl IntoTarget }, len: u32);
         /// Start of the range.
         opt offset: u64 = 0;
         /// `SYNC_FILE_RANGE_*`.
@@ -501,7 +552,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_sendmsg`. `IORING_OP_SENDMSG`, Linux 5.3.
     SendMsg = IORING_OP_SENDMSG {
-        new(fd: Target, msg: *const MsgHdr);
+        new(fd: { impl IntoTarget }, msg: *const MsgHdr);
         /// `MSG_*` flags (`MSG_NOSIGNAL` is always added by the kernel).
         opt flags: i32 = 0;
         /// `IORING_RECVSEND_POLL_FIRST`: wait for room before trying.
@@ -525,12 +576,12 @@ opcodes! {
     /// `io_uring_prep_recvmsg_multishot`. `IORING_OP_RECVMSG`, Linux 5.3 (multishot
     /// 6.0).
     RecvMsg = IORING_OP_RECVMSG {
-        new(fd: Target, msg: *mut MsgHdr);
+        new(fd: { impl IntoTarget }, msg: *mut MsgHdr);
         /// `MSG_*` flags.
         opt flags: i32 = 0;
         /// Receive into a buffer of this provided-buffer group (`IOSQE_BUFFER_SELECT`);
         /// `msg`'s single iovec, if any, only caps the length.
-        opt buf_group: Option<u16> = None;
+        opt buf_group?: u16;
         /// `IORING_RECV_MULTISHOT` (needs a buffer group).
         opt multishot: bool = false;
         /// `IORING_RECVSEND_POLL_FIRST`: wait for data before trying.
@@ -586,7 +637,7 @@ opcodes! {
         /// Timeout flags of the update (`IORING_TIMEOUT_ABS`, clocks).
         opt flags: u32 = 0;
         /// `IORING_TIMEOUT_UPDATE`: the new expiry (must outlive the request).
-        opt update: Option<*const Timespec> = None;
+        opt update?: *const Timespec;
         /// With an update: the target is a linked timeout (`IORING_LINK_TIMEOUT_UPDATE`).
         opt link: bool = false;
         build(s, sqe) {
@@ -614,7 +665,7 @@ opcodes! {
     /// `io_uring_prep_multishot_accept[_direct]`. `IORING_OP_ACCEPT`, Linux 5.5
     /// (direct 5.15, multishot 5.19).
     Accept = IORING_OP_ACCEPT {
-        new(fd: Target);
+        new(fd: { impl IntoTarget });
         /// Where to write the peer's address (null: not wanted).
         opt addr: *mut libc::sockaddr = std::ptr::null_mut();
         /// In: room at `addr`; out: the address length.
@@ -622,7 +673,7 @@ opcodes! {
         /// `SOCK_NONBLOCK`, `SOCK_CLOEXEC`.
         opt flags: i32 = 0;
         /// Install the socket in the registered file table (a direct descriptor).
-        opt file_index: Option<DestinationSlot> = None;
+        opt file_index?: DestinationSlot;
         /// `IORING_ACCEPT_MULTISHOT` (with a file index, only `Alloc`).
         opt multishot: bool = false;
         /// `IORING_ACCEPT_DONTWAIT`: `-EAGAIN` instead of waiting for a connection.
@@ -659,9 +710,9 @@ opcodes! {
         new(user_data: u64);
         /// `IORING_ASYNC_CANCEL_FD` (`_FD_FIXED` for a registered index): match the file
         /// (and, if `user_data` is non-zero, also the `user_data`).
-        opt fd: Option<Target> = None;
+        opt fd?: { impl IntoTarget };
         /// `IORING_ASYNC_CANCEL_OP`: match the opcode (and `user_data` if non-zero).
-        opt opcode: Option<u8> = None;
+        opt opcode?: u8;
         /// `IORING_ASYNC_CANCEL_ANY`: match every request (implies `all`).
         opt any: bool = false;
         /// `IORING_ASYNC_CANCEL_ALL`: cancel every match; the result is their number (0,
@@ -721,7 +772,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_connect`. `IORING_OP_CONNECT`, Linux 5.5.
     Connect = IORING_OP_CONNECT {
-        new(fd: Target, addr: *const libc::sockaddr, addrlen: libc::socklen_t);
+        new(fd: { impl IntoTarget }, addr: *const libc::sockaddr, addrlen: libc::socklen_t);
         build(s, sqe) {
             s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.addr as u64;
@@ -734,7 +785,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_fallocate`. `IORING_OP_FALLOCATE`, Linux 5.6.
     Fallocate = IORING_OP_FALLOCATE {
-        new(fd: Target, len: u64);
+        new(fd: { impl IntoTarget }, len: u64);
         /// Start of the range.
         opt offset: u64 = 0;
         /// `FALLOC_FL_*`.
@@ -760,7 +811,7 @@ opcodes! {
         /// Mode of a created file.
         opt mode: u32 = 0;
         /// Install as a direct descriptor.
-        opt file_index: Option<DestinationSlot> = None;
+        opt file_index?: DestinationSlot;
         build(s, sqe) {
             sqe.fd = s.dirfd;
             sqe.addr_or_splice_off_in.addr = s.path as u64;
@@ -776,7 +827,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_close` / `io_uring_prep_close_direct`.
     /// `IORING_OP_CLOSE`, Linux 5.6 (direct 5.15).
     Close = IORING_OP_CLOSE {
-        new(fd: Target);
+        new(fd: { impl IntoTarget });
         build(s, sqe) {
             match s.fd {
                 Target::Fd(fd) => sqe.fd = fd,
@@ -832,7 +883,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_read`. `IORING_OP_READ`, Linux 5.6.
     Read = IORING_OP_READ {
-        new(fd: Target, buf: *mut u8, len: u32);
+        new(fd: { impl IntoTarget }, buf: *mut u8, len: u32);
         /// File offset; -1 (`u64::MAX`) reads at the file position.
         opt offset: u64 = 0;
         /// I/O priority, as ioprio_set(2).
@@ -840,9 +891,9 @@ opcodes! {
         /// `RWF_*` flags of preadv2(2).
         opt rw_flags: i32 = 0;
         /// Read into a buffer of this provided-buffer group (`IOSQE_BUFFER_SELECT`).
-        opt buf_group: Option<u16> = None;
+        opt buf_group?: u16;
         /// Protection information (`IORING_RW_ATTR_FLAG_PI`).
-        opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
+        opt attr_pi?: *const sys::io_uring_attr_pi;
         build(s, sqe) {
             prep_rw(sqe, s.fd, s.buf as u64, s.len, s.offset, s.ioprio, s.rw_flags);
             set_buf_group(sqe, s.buf_group);
@@ -854,7 +905,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_write`. `IORING_OP_WRITE`, Linux 5.6.
     Write = IORING_OP_WRITE {
-        new(fd: Target, buf: *const u8, len: u32);
+        new(fd: { impl IntoTarget }, buf: *const u8, len: u32);
         /// File offset; -1 (`u64::MAX`) writes at the file position.
         opt offset: u64 = 0;
         /// I/O priority, as ioprio_set(2).
@@ -862,7 +913,7 @@ opcodes! {
         /// `RWF_*` flags of pwritev2(2).
         opt rw_flags: i32 = 0;
         /// Protection information (`IORING_RW_ATTR_FLAG_PI`).
-        opt attr_pi: Option<*const sys::io_uring_attr_pi> = None;
+        opt attr_pi?: *const sys::io_uring_attr_pi;
         /// Write stream hint (Linux 6.16), 0 for none.
         opt write_stream: u8 = 0;
         build(s, sqe) {
@@ -877,7 +928,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_fadvise` / `io_uring_prep_fadvise64`.
     /// `IORING_OP_FADVISE`, Linux 5.6 (64-bit length 6.7).
     Fadvise = IORING_OP_FADVISE {
-        new(fd: Target, offset: u64, len: u64, advice: i32);
+        new(fd: { impl IntoTarget }, offset: u64, len: u64, advice: i32);
         build(s, sqe) {
             s.fd.apply(sqe);
             sqe.off_or_addr2.off = s.offset;
@@ -915,7 +966,7 @@ opcodes! {
     /// `io_uring_prep_send_bundle`. `IORING_OP_SEND`, Linux 5.6 (sendto 6.10, bundles
     /// 6.10, vectorized 6.17).
     Send = IORING_OP_SEND {
-        new(fd: Target, buf: *const u8, len: u32);
+        new(fd: { impl IntoTarget }, buf: *const u8, len: u32);
         /// `MSG_*` flags (`MSG_NOSIGNAL` is always added by the kernel).
         opt flags: i32 = 0;
         /// Destination address (sendto(2)); null: the connected peer.
@@ -923,7 +974,7 @@ opcodes! {
         /// Length of the destination address.
         opt dest_addr_len: libc::socklen_t = 0;
         /// Send from a buffer of this provided-buffer group (`IOSQE_BUFFER_SELECT`).
-        opt buf_group: Option<u16> = None;
+        opt buf_group?: u16;
         /// `IORING_RECVSEND_BUNDLE`: send as many provided buffers as are queued.
         opt bundle: bool = false;
         /// `IORING_RECVSEND_POLL_FIRST`: wait for room before trying.
@@ -956,11 +1007,11 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_recv` / `io_uring_prep_recv_multishot`.
     /// `IORING_OP_RECV`, Linux 5.6 (multishot 6.0, bundles 6.10).
     Recv = IORING_OP_RECV {
-        new(fd: Target, buf: *mut u8, len: u32);
+        new(fd: { impl IntoTarget }, buf: *mut u8, len: u32);
         /// `MSG_*` flags (not `MSG_WAITALL` with multishot).
         opt flags: i32 = 0;
         /// Receive into a buffer of this provided-buffer group (`IOSQE_BUFFER_SELECT`).
-        opt buf_group: Option<u16> = None;
+        opt buf_group?: u16;
         /// `IORING_RECV_MULTISHOT` (needs a buffer group).
         opt multishot: bool = false;
         /// `IORING_RECVSEND_BUNDLE`: fill as many provided buffers as the data needs.
@@ -1000,7 +1051,7 @@ opcodes! {
     OpenAt2 = IORING_OP_OPENAT2 {
         new(dirfd: RawFd, path: *const c_char, how: *const OpenHow);
         /// Install as a direct descriptor.
-        opt file_index: Option<DestinationSlot> = None;
+        opt file_index?: DestinationSlot;
         build(s, sqe) {
             sqe.fd = s.dirfd;
             sqe.addr_or_splice_off_in.addr = s.path as u64;
@@ -1015,7 +1066,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_epoll_ctl`. `IORING_OP_EPOLL_CTL`, Linux 5.6.
     EpollCtl = IORING_OP_EPOLL_CTL {
-        new(epfd: Target, fd: RawFd, op: i32, event: *const EpollEvent);
+        new(epfd: { impl IntoTarget }, fd: RawFd, op: i32, event: *const EpollEvent);
         build(s, sqe) {
             s.epfd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.event as u64;
@@ -1029,7 +1080,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_splice`. `IORING_OP_SPLICE`, Linux 5.7.
     Splice = IORING_OP_SPLICE {
-        new(fd_in: Target, off_in: i64, fd_out: Target, off_out: i64, len: u32);
+        new(fd_in: { impl IntoTarget }, off_in: i64, fd_out: { impl IntoTarget }, off_out: i64, len: u32);
         /// `SPLICE_F_*` (`SPLICE_F_FD_IN_FIXED` is set for a registered `fd_in`).
         opt flags: u32 = 0;
         build(s, sqe) {
@@ -1078,7 +1129,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_tee`. `IORING_OP_TEE`, Linux 5.8.
     Tee = IORING_OP_TEE {
-        new(fd_in: Target, fd_out: Target, len: u32);
+        new(fd_in: { impl IntoTarget }, fd_out: { impl IntoTarget }, len: u32);
         /// `SPLICE_F_*` (`SPLICE_F_FD_IN_FIXED` is set for a registered `fd_in`).
         opt flags: u32 = 0;
         build(s, sqe) {
@@ -1095,7 +1146,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_shutdown`. `IORING_OP_SHUTDOWN`, Linux 5.11.
     Shutdown = IORING_OP_SHUTDOWN {
-        new(fd: Target, how: i32);
+        new(fd: { impl IntoTarget }, how: i32);
         build(s, sqe) {
             s.fd.apply(sqe);
             sqe.len = s.how as u32;
@@ -1184,11 +1235,11 @@ opcodes! {
     /// `io_uring_prep_msg_ring_fd[_alloc]`. `IORING_OP_MSG_RING`, Linux 5.18 (send-fd
     /// 6.0).
     MsgRing = IORING_OP_MSG_RING {
-        new(ring_fd: Target, cmd: MsgRingCmd);
+        new(ring_fd: { impl IntoTarget }, cmd: MsgRingCmd);
         /// `IORING_MSG_RING_CQE_SKIP`: post no CQE on the target (send-fd only).
         opt cqe_skip: bool = false;
         /// `IORING_MSG_RING_FLAGS_PASS`: the target CQE's `flags` (data only).
-        opt cqe_flags: Option<u32> = None;
+        opt cqe_flags?: u32;
         build(s, sqe) {
             s.ring_fd.apply(sqe);
             let mut flags = 0;
@@ -1220,7 +1271,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_fsetxattr`. `IORING_OP_FSETXATTR`, Linux 5.19.
     FSetXattr = IORING_OP_FSETXATTR {
-        new(fd: Target, name: *const c_char, value: *const u8, len: u32);
+        new(fd: { impl IntoTarget }, name: *const c_char, value: *const u8, len: u32);
         /// `XATTR_CREATE`, `XATTR_REPLACE`.
         opt flags: i32 = 0;
         build(s, sqe) {
@@ -1253,7 +1304,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_fgetxattr`. `IORING_OP_FGETXATTR`, Linux 5.19.
     FGetXattr = IORING_OP_FGETXATTR {
-        new(fd: Target, name: *const c_char, value: *mut u8, len: u32);
+        new(fd: { impl IntoTarget }, name: *const c_char, value: *mut u8, len: u32);
         build(s, sqe) {
             s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.name as u64;
@@ -1283,7 +1334,7 @@ opcodes! {
     Socket = IORING_OP_SOCKET {
         new(domain: i32, socket_type: i32, protocol: i32);
         /// Install as a direct descriptor (`SOCK_CLOEXEC` is refused then).
-        opt file_index: Option<DestinationSlot> = None;
+        opt file_index?: DestinationSlot;
         build(s, sqe) {
             sqe.fd = s.domain;
             sqe.off_or_addr2.off = s.socket_type as u32 as u64;
@@ -1301,7 +1352,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_uring_cmd` / `io_uring_prep_cmd_sock`.
     /// `IORING_OP_URING_CMD`, Linux 5.19 (sockets 6.7, multishot 6.18).
     UringCmd = IORING_OP_URING_CMD {
-        new(fd: Target, cmd_op: u32);
+        new(fd: { impl IntoTarget }, cmd_op: u32);
         /// The command bytes of a 64-byte SQE (`addr3` and its padding).
         opt cmd: [u8; 16] = [0; 16];
         /// The `addr` word (a buffer, or a socket option's level and name).
@@ -1311,9 +1362,9 @@ opcodes! {
         /// The `optlen` / `file_index` word.
         opt optlen: u32 = 0;
         /// `IORING_URING_CMD_FIXED`: the command uses registered buffer `buf_index`.
-        opt buf_index: Option<u16> = None;
+        opt buf_index?: u16;
         /// `IORING_URING_CMD_MULTISHOT` with buffers from this provided-buffer group.
-        opt buf_group: Option<u16> = None;
+        opt buf_group?: u16;
         build(s, sqe) {
             s.fd.apply(sqe);
             sqe.off_or_addr2.cmd_op = sys::cmd_op_struct { cmd_op: s.cmd_op, __pad1: 0 };
@@ -1345,7 +1396,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_send_zc` / `io_uring_prep_send_zc_fixed`.
     /// `IORING_OP_SEND_ZC`, Linux 6.0.
     SendZc = IORING_OP_SEND_ZC {
-        new(fd: Target, buf: *const u8, len: u32);
+        new(fd: { impl IntoTarget }, buf: *const u8, len: u32);
         /// `MSG_*` flags.
         opt flags: i32 = 0;
         /// Destination address (sendto(2)); null: the connected peer.
@@ -1353,7 +1404,7 @@ opcodes! {
         /// Length of the destination address.
         opt dest_addr_len: libc::socklen_t = 0;
         /// `IORING_RECVSEND_FIXED_BUF`: `buf` lies in registered buffer `buf_index`.
-        opt buf_index: Option<u16> = None;
+        opt buf_index?: u16;
         /// `IORING_SEND_ZC_REPORT_USAGE`: the notification's `res` says whether the
         /// data was copied after all (`IORING_NOTIF_USAGE_ZC_COPIED`).
         opt report_usage: bool = false;
@@ -1388,12 +1439,12 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_sendmsg_zc`. `IORING_OP_SENDMSG_ZC`,
     /// Linux 6.1.
     SendMsgZc = IORING_OP_SENDMSG_ZC {
-        new(fd: Target, msg: *const MsgHdr);
+        new(fd: { impl IntoTarget }, msg: *const MsgHdr);
         /// `MSG_*` flags.
         opt flags: i32 = 0;
         /// `IORING_RECVSEND_FIXED_BUF`: the iovecs lie in registered buffer
         /// `buf_index` (Linux 6.15).
-        opt buf_index: Option<u16> = None;
+        opt buf_index?: u16;
         /// `IORING_SEND_ZC_REPORT_USAGE`.
         opt report_usage: bool = false;
         /// `IORING_RECVSEND_POLL_FIRST`: wait for room before trying.
@@ -1423,7 +1474,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_read_multishot`. `IORING_OP_READ_MULTISHOT`,
     /// Linux 6.7.
     ReadMulti = IORING_OP_READ_MULTISHOT {
-        new(fd: Target, buf_group: u16);
+        new(fd: { impl IntoTarget }, buf_group: u16);
         /// Bytes per read; 0: the buffer's size.
         opt len: u32 = 0;
         /// File offset (-1: the file position).
@@ -1512,7 +1563,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_ftruncate`. `IORING_OP_FTRUNCATE`, Linux 6.9.
     Ftruncate = IORING_OP_FTRUNCATE {
-        new(fd: Target, len: u64);
+        new(fd: { impl IntoTarget }, len: u64);
         build(s, sqe) {
             s.fd.apply(sqe);
             sqe.off_or_addr2.off = s.len;
@@ -1523,7 +1574,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_bind`. `IORING_OP_BIND`, Linux 6.11.
     Bind = IORING_OP_BIND {
-        new(fd: Target, addr: *const libc::sockaddr, addrlen: libc::socklen_t);
+        new(fd: { impl IntoTarget }, addr: *const libc::sockaddr, addrlen: libc::socklen_t);
         build(s, sqe) {
             s.fd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.addr as u64;
@@ -1535,7 +1586,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_listen`. `IORING_OP_LISTEN`, Linux 6.11.
     Listen = IORING_OP_LISTEN {
-        new(fd: Target, backlog: i32);
+        new(fd: { impl IntoTarget }, backlog: i32);
         build(s, sqe) {
             s.fd.apply(sqe);
             sqe.len = s.backlog as u32;
@@ -1549,7 +1600,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_recv_zc`. `IORING_OP_RECV_ZC`, Linux 6.15.
     RecvZc = IORING_OP_RECV_ZC {
-        new(fd: Target, len: u32);
+        new(fd: { impl IntoTarget }, len: u32);
         /// The zcrx instance (`zcrx_id` of its registration).
         opt ifq: u32 = 0;
         /// `IORING_RECVSEND_POLL_FIRST`.
@@ -1568,7 +1619,7 @@ opcodes! {
     ///
     /// Maps to liburing's `io_uring_prep_epoll_wait`. `IORING_OP_EPOLL_WAIT`, Linux 6.15.
     EpollWait = IORING_OP_EPOLL_WAIT {
-        new(epfd: Target, events: *mut EpollEvent, max_events: u32);
+        new(epfd: { impl IntoTarget }, events: *mut EpollEvent, max_events: u32);
         build(s, sqe) {
             s.epfd.apply(sqe);
             sqe.addr_or_splice_off_in.addr = s.events as u64;
@@ -1582,7 +1633,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_readv_fixed`. `IORING_OP_READV_FIXED`,
     /// Linux 6.15.
     ReadvFixed = IORING_OP_READV_FIXED {
-        new(fd: Target, iovecs: *const libc::iovec, len: u32, buf_index: u16);
+        new(fd: { impl IntoTarget }, iovecs: *const libc::iovec, len: u32, buf_index: u16);
         /// File offset; -1 (`u64::MAX`) reads at the file position.
         opt offset: u64 = 0;
         /// I/O priority, as ioprio_set(2).
@@ -1601,7 +1652,7 @@ opcodes! {
     /// Maps to liburing's `io_uring_prep_writev_fixed`. `IORING_OP_WRITEV_FIXED`,
     /// Linux 6.15.
     WritevFixed = IORING_OP_WRITEV_FIXED {
-        new(fd: Target, iovecs: *const libc::iovec, len: u32, buf_index: u16);
+        new(fd: { impl IntoTarget }, iovecs: *const libc::iovec, len: u32, buf_index: u16);
         /// File offset; -1 (`u64::MAX`) writes at the file position.
         opt offset: u64 = 0;
         /// I/O priority, as ioprio_set(2).
@@ -1628,7 +1679,7 @@ opcodes! {
         /// `O_CLOEXEC`, `O_NONBLOCK`, `O_DIRECT`.
         opt flags: u32 = 0;
         /// Install both ends as direct descriptors.
-        opt file_index: Option<DestinationSlot> = None;
+        opt file_index?: DestinationSlot;
         build(s, sqe) {
             sqe.addr_or_splice_off_in.addr = s.fds as u64;
             sqe.op_flags.pipe_flags = s.flags;
@@ -1641,8 +1692,8 @@ impl AsyncCancel {
     /// Cancels requests on file `fd` (the first, or all with [`all`](Self::all)).
     ///
     /// Maps to liburing's `io_uring_prep_cancel_fd`.
-    pub fn by_fd(fd: impl IntoArg<Target>) -> Self {
-        AsyncCancel::new(0).fd(fd.into_arg())
+    pub fn by_fd(fd: impl IntoTarget) -> Self {
+        AsyncCancel::new(0).fd(fd)
     }
 }
 
@@ -1650,7 +1701,7 @@ impl MsgRing {
     /// Posts a CQE with `res` and `user_data` on the ring `ring_fd`.
     ///
     /// Maps to liburing's `io_uring_prep_msg_ring`.
-    pub fn data(ring_fd: impl IntoArg<Target>, res: i32, user_data: u64) -> Self {
+    pub fn data(ring_fd: impl IntoTarget, res: i32, user_data: u64) -> Self {
         MsgRing::new(ring_fd, MsgRingCmd::Data { res, user_data })
     }
 
@@ -1659,7 +1710,7 @@ impl MsgRing {
     ///
     /// Maps to liburing's `io_uring_prep_msg_ring_fd`.
     pub fn send_fd(
-        ring_fd: impl IntoArg<Target>,
+        ring_fd: impl IntoTarget,
         src: u32,
         dest: DestinationSlot,
         user_data: u64,
@@ -1697,7 +1748,7 @@ impl UringCmd {
     ///
     /// Maps to liburing's `io_uring_prep_cmd_sock(SOCKET_URING_OP_GETSOCKOPT, …)`.
     pub fn getsockopt(
-        fd: impl IntoArg<Target>,
+        fd: impl IntoTarget,
         level: i32,
         optname: i32,
         optval: *mut u8,
@@ -1713,7 +1764,7 @@ impl UringCmd {
     ///
     /// Maps to liburing's `io_uring_prep_cmd_sock(SOCKET_URING_OP_SETSOCKOPT, …)`.
     pub fn setsockopt(
-        fd: impl IntoArg<Target>,
+        fd: impl IntoTarget,
         level: i32,
         optname: i32,
         optval: *const u8,
@@ -1726,12 +1777,12 @@ impl UringCmd {
     }
 
     /// `SOCKET_URING_OP_SIOCINQ`: completes with the bytes waiting to be read.
-    pub fn siocinq(fd: impl IntoArg<Target>) -> Self {
+    pub fn siocinq(fd: impl IntoTarget) -> Self {
         UringCmd::new(fd, sys::SOCKET_URING_OP_SIOCINQ)
     }
 
     /// `SOCKET_URING_OP_SIOCOUTQ`: completes with the bytes not yet sent.
-    pub fn siocoutq(fd: impl IntoArg<Target>) -> Self {
+    pub fn siocoutq(fd: impl IntoTarget) -> Self {
         UringCmd::new(fd, sys::SOCKET_URING_OP_SIOCOUTQ)
     }
 }

@@ -1162,7 +1162,7 @@ impl Submitter<'_> {
     /// `EBADFD` for an fd that is not a ring, `EOVERFLOW` if the target's CQ is full and
     /// cannot take it.
     ///
-    /// A target on the engine backend (its [`as_raw_fd`](crate::Ring::as_raw_fd)) gets
+    /// A target on the engine backend (its [`fd`](crate::Ring::fd)) gets
     /// the message from the engine; so does any target when the kernel refuses
     /// io_uring (`ENOSYS`, `EPERM`), with the kernel's codes.
     pub fn register_sync_msg(sqe: &Sqe) -> io::Result<()> {

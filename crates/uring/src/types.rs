@@ -59,64 +59,58 @@ impl<T: AsRawFd> From<&T> for Target {
     }
 }
 
-/// A conversion for the arguments of opcode builders: every type converts to itself
-/// and to `Some` of itself, [`Fd`], [`Fixed`], raw fds and `&impl AsRawFd` to a
-/// [`Target`] (or `Some` of one), and `*mut T` to `*const T`.
-///
-/// Unlike `Into`, it lets integer literals infer their type from the parameter.
-pub trait IntoArg<T> {
+/// What an opcode builder's file argument accepts: [`Fd`], [`Fixed`], a raw fd, a
+/// [`Target`], or `&impl AsRawFd` (a `File`, a socket). Sealed: the conversions are
+/// this crate's, as the io-uring crate's `UseFixed`; every other argument of a builder
+/// takes its plain type.
+pub trait IntoTarget: sealed::Sealed {
     /// The conversion.
-    fn into_arg(self) -> T;
+    fn into_target(self) -> Target;
 }
 
-impl<T> IntoArg<T> for T {
+mod sealed {
+    /// Only this crate implements [`IntoTarget`](super::IntoTarget).
+    pub trait Sealed {}
+
+    impl Sealed for super::Target {}
+    impl Sealed for super::Fd {}
+    impl Sealed for super::Fixed {}
+    impl Sealed for std::os::fd::RawFd {}
+    impl<T: std::os::fd::AsRawFd> Sealed for &T {}
+}
+
+impl IntoTarget for Target {
     #[inline]
-    fn into_arg(self) -> T {
+    fn into_target(self) -> Target {
         self
     }
 }
 
-impl IntoArg<Target> for Fd {
+impl IntoTarget for Fd {
     #[inline]
-    fn into_arg(self) -> Target {
+    fn into_target(self) -> Target {
         Target::Fd(self.0)
     }
 }
 
-impl IntoArg<Target> for Fixed {
+impl IntoTarget for Fixed {
     #[inline]
-    fn into_arg(self) -> Target {
+    fn into_target(self) -> Target {
         Target::Fixed(self.0)
     }
 }
 
-impl IntoArg<Target> for RawFd {
+impl IntoTarget for RawFd {
     #[inline]
-    fn into_arg(self) -> Target {
+    fn into_target(self) -> Target {
         Target::Fd(self)
     }
 }
 
-impl<T> IntoArg<*const T> for *mut T {
+impl<T: AsRawFd> IntoTarget for &T {
     #[inline]
-    fn into_arg(self) -> *const T {
-        self
-    }
-}
-
-impl<T> IntoArg<*const Timespec> for &T
-where
-    T: AsRef<Timespec>,
-{
-    #[inline]
-    fn into_arg(self) -> *const Timespec {
-        self.as_ref()
-    }
-}
-
-impl AsRef<Timespec> for Timespec {
-    fn as_ref(&self) -> &Timespec {
-        self
+    fn into_target(self) -> Target {
+        Target::Fd(self.as_raw_fd())
     }
 }
 
@@ -151,67 +145,6 @@ impl Timespec {
 impl From<Duration> for Timespec {
     fn from(d: Duration) -> Timespec {
         Timespec::new().sec(d.as_secs()).nsec(d.subsec_nanos())
-    }
-}
-
-impl<T: AsRawFd> IntoArg<Target> for &T {
-    #[inline]
-    fn into_arg(self) -> Target {
-        Target::Fd(self.as_raw_fd())
-    }
-}
-
-impl IntoArg<Option<Target>> for Fd {
-    #[inline]
-    fn into_arg(self) -> Option<Target> {
-        Some(Target::Fd(self.0))
-    }
-}
-
-impl IntoArg<Option<Target>> for Fixed {
-    #[inline]
-    fn into_arg(self) -> Option<Target> {
-        Some(Target::Fixed(self.0))
-    }
-}
-
-impl IntoArg<Option<Target>> for RawFd {
-    #[inline]
-    fn into_arg(self) -> Option<Target> {
-        Some(Target::Fd(self))
-    }
-}
-
-impl<T: AsRawFd> IntoArg<Option<Target>> for &T {
-    #[inline]
-    fn into_arg(self) -> Option<Target> {
-        Some(Target::Fd(self.as_raw_fd()))
-    }
-}
-
-impl IntoArg<RawFd> for Fd {
-    #[inline]
-    fn into_arg(self) -> RawFd {
-        self.0
-    }
-}
-
-/// Optional builder arguments take the bare value: `.file_index(DestinationSlot::Alloc)`
-/// stands for `.file_index(Some(DestinationSlot::Alloc))`.
-impl<T> IntoArg<Option<T>> for T {
-    #[inline]
-    fn into_arg(self) -> Option<T> {
-        Some(self)
-    }
-}
-
-impl<T> IntoArg<Option<*const Timespec>> for &T
-where
-    T: AsRef<Timespec>,
-{
-    #[inline]
-    fn into_arg(self) -> Option<*const Timespec> {
-        Some(self.as_ref())
     }
 }
 

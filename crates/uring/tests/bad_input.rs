@@ -280,7 +280,7 @@ fn bad_pointers_in_sqes_fail_with_efault() {
         (
             "timeout update timespec",
             opcode::TimeoutRemove::new(77)
-                .update(Some(BAD as *const Timespec))
+                .update(BAD as *const Timespec)
                 .build(),
         ),
         (
