@@ -459,7 +459,6 @@ impl Driver {
 
     /// The next CQE of a multishot op: `Some((res, flags))` for each, the final one
     /// included, then `None`.
-    #[allow(dead_code)] // the hook multishot streams build on
     pub(crate) fn poll_next(&mut self, id: OpId, cx: &mut Context<'_>) -> Poll<Option<(i32, u32)>> {
         let Some(slot) = self.ops.slot_of(id) else {
             return Poll::Ready(None);
@@ -479,6 +478,27 @@ impl Driver {
             _ => slot.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    /// Runs `f` on the data of a live op, in its slot.
+    ///
+    /// # Panics
+    /// If `T` is not the op's data type (a bug of this crate).
+    #[allow(dead_code)] // used by multishot streams
+    pub(crate) fn with_data<T: OpData, R>(
+        &mut self,
+        id: OpId,
+        f: impl FnOnce(&mut T) -> R,
+    ) -> Option<R> {
+        let slot = self.ops.slot_of(id)?;
+        let erased = slot.erased?;
+        assert_eq!(
+            (erased.type_id)(),
+            TypeId::of::<T>(),
+            "with_data: op data type"
+        );
+        // SAFETY: the storage holds a live `T` (checked above); the borrow ends with `f`.
+        Some(f(unsafe { &mut *data_ptr::<T>(&raw mut slot.storage) }))
     }
 
     /// Takes the data back from a completed op and frees its slot.

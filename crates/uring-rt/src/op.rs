@@ -199,3 +199,75 @@ impl<T: Operation> Drop for Op<T> {
         }
     }
 }
+
+/// A multishot operation: one submission, a stream of CQEs (each flagged
+/// `IORING_CQE_F_MORE` but the last). Dropping it cancels the op; CQEs that arrive
+/// afterwards go to the data's orphan hook (an accepted fd is closed, a provided
+/// buffer returned).
+pub(crate) struct MultiOp<T: Operation> {
+    state: State<T>,
+}
+
+#[allow(dead_code)] // the base of the multishot streams (accept, recv) of `net`
+impl<T: Operation> MultiOp<T> {
+    pub(crate) fn new(data: T) -> MultiOp<T> {
+        MultiOp {
+            state: State::Idle(data),
+        }
+    }
+
+    /// The next CQE as `(result, flags)`; `None` after the final one.
+    pub(crate) fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<(io::Result<u32>, u32)>> {
+        loop {
+            match std::mem::replace(&mut self.state, State::Done) {
+                State::Idle(data) => {
+                    let Some(rt) = runtime::current() else {
+                        return Poll::Ready(Some((Err(no_runtime()), 0)));
+                    };
+                    let started = rt.driver.borrow_mut().start(data);
+                    match started {
+                        Ok(id) => self.state = State::Submitted { cx: rt, id },
+                        Err(StartError::Full(data)) => {
+                            rt.driver.borrow_mut().wait_for_sq(cx.waker());
+                            self.state = State::Idle(data);
+                            return Poll::Pending;
+                        }
+                        Err(StartError::Closed(_)) => {
+                            return Poll::Ready(Some((Err(shut_down()), 0)));
+                        }
+                    }
+                }
+                State::Failed(e, _) => return Poll::Ready(Some((Err(e), 0))),
+                State::Submitted { cx: rt, id } => {
+                    let next = rt.driver.borrow_mut().poll_next(id, cx);
+                    self.state = State::Submitted { cx: rt, id };
+                    return next.map(|o| o.map(|(res, flags)| (result(res), flags)));
+                }
+                State::Done => return Poll::Ready(None),
+            }
+        }
+    }
+
+    /// Runs `f` on the op's data where it lives (in its slot once started).
+    pub(crate) fn with_data<R>(&mut self, f: impl FnOnce(&mut T) -> R) -> Option<R> {
+        match &mut self.state {
+            State::Idle(d) | State::Failed(_, d) => Some(f(d)),
+            State::Submitted { cx, id } => cx.driver.borrow_mut().with_data(*id, f),
+            State::Done => None,
+        }
+    }
+}
+
+impl<T: Operation> Drop for MultiOp<T> {
+    fn drop(&mut self) {
+        if let State::Submitted { cx, id } = &self.state {
+            match cx.driver.try_borrow_mut() {
+                Ok(mut d) => d.drop_op(*id),
+                Err(_) => cx.deferred_drops.borrow_mut().push(*id),
+            }
+        }
+    }
+}

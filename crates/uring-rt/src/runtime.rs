@@ -574,6 +574,12 @@ impl Runtime {
             .map_or(Backend::Kernel, |r| r.backend())
     }
 
+    /// Ops in flight or cancelled and not yet finished (for tests of cancellation).
+    #[doc(hidden)]
+    pub fn ops_in_flight(&self) -> usize {
+        self.cx.driver.borrow().in_flight()
+    }
+
     /// The setup flags the ring got (`IORING_SETUP_*`), after the fallbacks.
     pub fn setup_flags(&self) -> u32 {
         self.cx

@@ -223,3 +223,66 @@ impl Interval {
         self.period
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::op::MultiOp;
+
+    /// A multishot timeout: the driver's stream of CQEs from one submission.
+    struct Ticks {
+        ts: Timespec,
+        count: u32,
+    }
+
+    impl OpData for Ticks {
+        type Output = ();
+        fn sqe(&mut self) -> Sqe {
+            opcode::Timeout::new(&raw const self.ts)
+                .count(self.count)
+                .flags(uring::sys::IORING_TIMEOUT_MULTISHOT)
+                .build()
+        }
+        fn complete(self, _: io::Result<u32>, _: u32) {}
+    }
+
+    #[test]
+    fn a_multishot_op_yields_a_stream_of_cqes() {
+        for backend in [uring::Backend::Kernel, uring::Backend::Engine] {
+            let rt = crate::Runtime::builder()
+                .backend_exact(backend)
+                .build()
+                .unwrap();
+            let got = rt.block_on(async {
+                let mut op = MultiOp::new(Ticks {
+                    ts: Timespec::from(Duration::from_millis(1)),
+                    count: 3,
+                });
+                let mut got = Vec::new();
+                while let Some((res, flags)) = std::future::poll_fn(|cx| op.poll_next(cx)).await {
+                    got.push((
+                        res.unwrap_err().raw_os_error(),
+                        flags & uring::sys::IORING_CQE_F_MORE != 0,
+                    ));
+                }
+                // Dropping a live stream cancels it and frees its slot.
+                let mut live = MultiOp::new(Ticks {
+                    ts: Timespec::from(Duration::from_secs(3600)),
+                    count: 0,
+                });
+                assert!(
+                    std::future::poll_fn(|cx| Poll::Ready(live.poll_next(cx).is_pending())).await
+                );
+                drop(live);
+                got
+            });
+            let etime = Some(libc::ETIME);
+            assert_eq!(
+                got,
+                vec![(etime, true), (etime, true), (etime, false)],
+                "{backend:?}"
+            );
+            assert!(rt.shutdown(Duration::from_secs(5)));
+        }
+    }
+}
