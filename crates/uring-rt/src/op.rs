@@ -13,21 +13,29 @@
 //!   a read from a stream:
 //!
 //! ```no_run
-//! # use std::{future::poll_fn, pin::Pin, task::Poll, time::Duration};
-//! # async fn f(pipe: uring_rt::fs::File) {
-//! let mut read = pipe.read(vec![0u8; 4096]);
+//! # use std::{future::{poll_fn, Future}, pin::Pin, task::Poll, time::Duration};
+//! # async fn f(pipe: uring_rt::fs::File) -> std::io::Result<()> {
+//! let mut read = pipe.read(Vec::with_capacity(4096));
 //! let mut sleep = uring_rt::time::sleep(Duration::from_millis(1));
-//! let timed_out = poll_fn(|cx| {
-//!     if Pin::new(&mut read).poll(cx).is_ready() { unreachable!("sketch") }
-//!     Pin::new(&mut sleep).poll(cx).map(|()| true)
+//! // Whichever is ready first; `read` stays where it is.
+//! let first = poll_fn(|cx| match Pin::new(&mut read).poll(cx) {
+//!     Poll::Ready(out) => Poll::Ready(Some(out)),
+//!     Poll::Pending => Pin::new(&mut sleep).poll(cx).map(|()| None),
 //! })
 //! .await;
-//! if timed_out {
-//!     read.cancel();
-//!     let (res, buf) = read.await; // Err(ECANCELED), or Ok(n) with n bytes in `buf`
-//! #   let _ = (res, buf);
+//! let (res, buf) = match first {
+//!     Some(out) => out,
+//!     None => {
+//!         read.cancel();
+//!         read.await // Err(ECANCELED), or Ok(n) with the n bytes in `buf`
+//!     }
+//! };
+//! match res {
+//!     Ok(n) => println!("{:?}", &buf[..n]),
+//!     Err(e) if e.raw_os_error() == Some(libc::ECANCELED) => println!("timed out"),
+//!     Err(e) => return Err(e),
 //! }
-//! # }
+//! # Ok(()) }
 //! ```
 use std::fmt;
 use std::future::Future;
