@@ -299,4 +299,18 @@ mod tests {
         let reversed = 5..4;
         assert!(e.try_slice(reversed).is_err());
     }
+
+    #[cfg(feature = "bytes")]
+    #[test]
+    fn bytes_types_are_buffers() {
+        let mut m = bytes::BytesMut::with_capacity(8);
+        m.extend_from_slice(b"ab");
+        assert_eq!((m.bytes_init(), m.bytes_total() >= 8), (2, true));
+        // SAFETY: nothing is written; 1 <= len keeps what is there.
+        unsafe { m.set_init(1) };
+        assert_eq!(m.len(), 2);
+        let b = m.freeze();
+        assert_eq!((b.bytes_init(), b.bytes_total()), (2, 2));
+        assert_eq!(b.slice(1..).bytes_init(), 1);
+    }
 }

@@ -93,41 +93,46 @@ impl Future for Sleep {
     type Output = ();
 
     /// # Panics
-    /// When polled outside a runtime, or if the ring refuses the timeout (which a
-    /// timeout gives no reason to).
+    /// When polled outside a runtime.
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if this.op.is_none() {
-            let Some(rt) = runtime::current() else {
-                panic!("uring_rt::time::sleep polled outside a runtime");
-            };
-            let now = rt.clock.now();
-            let (deadline, left) = match this.when {
-                When::After(d) => (now.checked_add(d), d),
-                When::At(t) => (Some(t), t.saturating_duration_since(now)),
-            };
-            this.deadline = deadline;
-            this.op = Some(Op::new(TimeoutOp {
-                ts: Timespec::from(left),
-            }));
-        }
-        let Some(op) = this.op.as_mut() else {
-            unreachable!("set above");
-        };
-        match Pin::new(op).poll(cx) {
-            Poll::Ready(r) => {
-                if let Err(e) = r {
-                    // ECANCELED when the runtime shuts down under it: that is the end.
-                    if e.raw_os_error() != Some(libc::ECANCELED) {
-                        panic!("uring_rt: a timeout failed: {e}");
-                    }
+        loop {
+            if this.op.is_none() {
+                let Some(rt) = runtime::current() else {
+                    panic!("uring_rt::time::sleep polled outside a runtime");
+                };
+                let now = rt.clock.now();
+                let (deadline, left) = match this.when {
+                    When::After(d) => (now.checked_add(d), d),
+                    When::At(t) => (Some(t), t.saturating_duration_since(now)),
+                };
+                this.deadline = deadline;
+                if let Some(d) = deadline {
+                    // A re-arm (below) waits for what is left, not the whole duration.
+                    this.when = When::At(d);
                 }
-                if let (Some(rt), Some(d)) = (runtime::current(), this.deadline) {
-                    rt.clock.advance_to(d);
-                }
-                Poll::Ready(())
+                this.op = Some(Op::new(TimeoutOp {
+                    ts: Timespec::from(left),
+                }));
             }
-            Poll::Pending => Poll::Pending,
+            let Some(op) = this.op.as_mut() else {
+                unreachable!("set above");
+            };
+            match Pin::new(op).poll(cx) {
+                Poll::Ready(Err(e)) if e.raw_os_error() != Some(libc::ECANCELED) => {
+                    // The timeout itself failed (an injected fault, a passing error of
+                    // the ring): arm it again for the time left, rather than end early.
+                    this.op = None;
+                }
+                Poll::Ready(_) => {
+                    // Fired, or cancelled because the runtime shuts down: that is the end.
+                    if let (Some(rt), Some(d)) = (runtime::current(), this.deadline) {
+                        rt.clock.advance_to(d);
+                    }
+                    return Poll::Ready(());
+                }
+                Poll::Pending => return Poll::Pending,
+            }
         }
     }
 }

@@ -164,3 +164,45 @@ fn an_op_outside_a_runtime_is_an_error() {
         other => panic!("{:?}", other.map(|(r, _)| r.map_err(|e| e.to_string()))),
     }
 }
+
+#[test]
+fn sqpoll_runtime_does_io() {
+    for backend in common::backends() {
+        let b = uring_rt::Runtime::builder()
+            .backend_exact(backend)
+            .sqpoll(Duration::from_millis(10));
+        let rt = match b.build() {
+            Ok(rt) => rt,
+            Err(e)
+                if backend == uring_rt::Backend::Kernel
+                    && e.raw_os_error() == Some(libc::EPERM) =>
+            {
+                eprintln!("SKIP sqpoll_runtime_does_io [kernel]: {e}");
+                continue;
+            }
+            Err(e) => panic!("[{}] {e}", backend.name()),
+        };
+        assert_ne!(rt.setup_flags() & uring::sys::IORING_SETUP_SQPOLL, 0);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        rt.block_on(async {
+            let f = uring_rt::fs::File::create(&path).await.unwrap();
+            for i in 0..50u64 {
+                let (r, _) = f.write_at(vec![i as u8; 100], i * 100).await;
+                assert_eq!(r.unwrap(), 100);
+            }
+            f.sync_all().await.unwrap();
+            time::sleep(Duration::from_millis(20)).await; // the poll thread sleeps; wake it
+            let (r, _) = f.write_at(vec![9u8; 1], 5000).await;
+            assert_eq!(r.unwrap(), 1);
+        });
+        let data = std::fs::read(&path).unwrap();
+        assert_eq!(data.len(), 5001);
+        assert!(
+            data[..5000]
+                .chunks(100)
+                .enumerate()
+                .all(|(i, c)| c.iter().all(|&b| b == i as u8))
+        );
+    }
+}

@@ -127,3 +127,26 @@ fn fixed_buffers_read_write_and_return_to_the_pool() {
         assert_eq!(std::fs::read(&path).unwrap(), b"fixed");
     });
 }
+
+#[test]
+fn a_failing_timeout_is_armed_again_not_cut_short() {
+    use uring_engine::{Fault, FaultPlan, FaultRule};
+    let plan = FaultPlan::new().rule(
+        FaultRule::on(&[uring::sys::IORING_OP_TIMEOUT])
+            .at(0, Fault::Error(libc::EIO))
+            .at(1, Fault::Error(libc::EINTR)),
+    );
+    let Some(rt) = common::runtime_on(
+        "a_failing_timeout",
+        uring_rt::Backend::Engine,
+        Some(EngineConfig::new().faults(plan.clone())),
+    ) else {
+        return;
+    };
+    rt.block_on(async {
+        let t0 = Instant::now();
+        time::sleep(Duration::from_millis(5)).await;
+        assert!(t0.elapsed() >= Duration::from_millis(5));
+    });
+    assert_eq!(plan.counts().errors, 2);
+}
