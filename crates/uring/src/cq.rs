@@ -99,6 +99,31 @@ impl CqInner {
         unsafe { &*self.flags }
     }
 
+    /// Where the CQEs are and how they are laid out, for a [`CompletionQueue`] to keep.
+    #[inline]
+    fn layout(&self) -> CqLayout {
+        CqLayout {
+            cqes: self.cqes,
+            mask: self.ring_mask,
+            cqe_shift: self.cqe_shift,
+            mixed: self.mixed,
+            plain: self.plain,
+        }
+    }
+}
+
+/// The CQE array and its layout, copied into each [`CompletionQueue`] so that the
+/// compiler keeps it in registers while reaping.
+#[derive(Debug, Clone, Copy)]
+struct CqLayout {
+    cqes: *const u8,
+    mask: u32,
+    cqe_shift: u32,
+    mixed: bool,
+    plain: bool,
+}
+
+impl CqLayout {
     /// Reads the CQE at `head`, and how many slots it takes (0 for a skip entry of a
     /// mixed ring, whose slot is consumed but yields no CQE).
     ///
@@ -106,28 +131,27 @@ impl CqInner {
     /// `head` must be before the tail last loaded with `Acquire`.
     #[inline(always)]
     unsafe fn read(&self, head: u32) -> (Cqe, u32) {
-        let i = (head & self.ring_mask) as usize;
-        // SAFETY: i < ring_entries, so the slot is inside the CQE array; the caller
-        // ensures the kernel has published it.
+        let i = (head & self.mask) as usize;
+        if self.plain {
+            // The common ring: 16-byte CQEs (a constant shift), nothing more to read.
+            // SAFETY: i < ring_entries, so the slot is inside the CQE array; the
+            // caller ensures the kernel has published it.
+            let c = unsafe { self.cqes.add(i << 4).cast::<sys::io_uring_cqe>().read() };
+            return (Cqe::new(c.user_data, c.res, c.flags), 1);
+        }
+        // SAFETY: as above, for slots of `1 << cqe_shift` bytes; a 32-byte CQE (CQE32,
+        // or flagged on a mixed ring) has its second half in the same or next slot,
+        // which the kernel never wraps (it posts a skip entry first).
         unsafe {
             let p = self.cqes.add(i << self.cqe_shift);
             let c = p.cast::<sys::io_uring_cqe>().read();
-            let mut cqe = Cqe {
-                user_data: c.user_data,
-                res: c.res,
-                flags: c.flags,
-                big: [0; 2],
-            };
-            if self.plain {
-                // The common ring: 16-byte CQEs, nothing more to look at.
-                (cqe, 1)
-            } else if self.cqe_shift == 5 {
+            let mut cqe = Cqe::new(c.user_data, c.res, c.flags);
+            if self.cqe_shift == 5 {
                 cqe.big = p.add(16).cast::<[u64; 2]>().read();
                 (cqe, 1)
             } else if self.mixed && c.flags & sys::IORING_CQE_F_SKIP != 0 {
                 (cqe, 0)
             } else if self.mixed && c.flags & sys::IORING_CQE_F_32 != 0 {
-                // The kernel never wraps a 32-byte CQE: it posts a skip entry first.
                 cqe.big = p.add(16).cast::<[u64; 2]>().read();
                 (cqe, 2)
             } else {
@@ -195,6 +219,7 @@ impl Cqe {
     }
 
     /// Builds a CQE, e.g. for tests of code that consumes them.
+    #[inline]
     pub fn new(user_data: u64, res: i32, flags: u32) -> Cqe {
         Cqe {
             user_data,
@@ -223,6 +248,7 @@ impl fmt::Debug for Cqe {
 pub struct CompletionQueue<'a> {
     head: u32,
     tail: u32,
+    layout: CqLayout,
     inner: &'a CqInner,
 }
 
@@ -231,6 +257,7 @@ impl<'a> CompletionQueue<'a> {
         CompletionQueue {
             head: inner.head(),
             tail: inner.tail(),
+            layout: inner.layout(),
             inner,
         }
     }
@@ -291,7 +318,7 @@ impl<'a> CompletionQueue<'a> {
         let mut head = self.head;
         while head != self.tail {
             // SAFETY: head is before the acquired tail.
-            let (cqe, n) = unsafe { self.inner.read(head) };
+            let (cqe, n) = unsafe { self.layout.read(head) };
             if n != 0 {
                 return Some(cqe);
             }
@@ -324,7 +351,7 @@ impl Iterator for CompletionQueue<'_> {
     fn next(&mut self) -> Option<Cqe> {
         while self.head != self.tail {
             // SAFETY: head is before the acquired tail.
-            let (cqe, n) = unsafe { self.inner.read(self.head) };
+            let (cqe, n) = unsafe { self.layout.read(self.head) };
             self.head = self.head.wrapping_add(n.max(1));
             if n != 0 {
                 return Some(cqe);
@@ -335,7 +362,7 @@ impl Iterator for CompletionQueue<'_> {
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         (
-            if self.inner.mixed { 0 } else { self.len() },
+            if self.layout.mixed { 0 } else { self.len() },
             Some(self.len()),
         )
     }
