@@ -206,3 +206,53 @@ fn sqpoll_runtime_does_io() {
         );
     }
 }
+
+#[test]
+fn a_tiny_ring_under_many_ops_waits_for_room_and_loses_nothing() {
+    // 2 SQ entries, 4 CQ entries, 200 reads and 50 sleeps at once: pushes find the SQ
+    // full (the op waits for room, its data back in its future), and completions
+    // overflow the CQ (the kernel keeps them; submit says EBUSY until they are reaped).
+    for backend in common::backends() {
+        let Some(rt) = common::runtime_on("tiny_ring", backend, None)
+            .map(|_| ())
+            .and_then(|()| {
+                uring_rt::Runtime::builder()
+                    .backend_exact(backend)
+                    .entries(2)
+                    .build()
+                    .ok()
+            })
+        else {
+            continue;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t");
+        std::fs::write(&path, (0..=255u8).collect::<Vec<_>>()).unwrap();
+        let total = rt.block_on(async {
+            let f = Rc::new(uring_rt::fs::File::open(&path).await.unwrap());
+            let mut hs = Vec::new();
+            for i in 0..200u64 {
+                let f = f.clone();
+                hs.push(spawn(async move {
+                    let (r, b) = f.read_at(Vec::with_capacity(1), i % 256).await;
+                    assert_eq!(r.unwrap(), 1);
+                    assert_eq!(b[0], (i % 256) as u8);
+                    1u64
+                }));
+            }
+            for _ in 0..50 {
+                hs.push(spawn(async {
+                    time::sleep(Duration::from_micros(100)).await;
+                    0
+                }));
+            }
+            let mut total = 0;
+            for h in hs {
+                total += h.await.unwrap();
+            }
+            total
+        });
+        assert_eq!(total, 200, "[{}]", backend.name());
+        assert!(rt.shutdown(Duration::from_secs(10)));
+    }
+}

@@ -7,7 +7,7 @@
 
 use std::io::Write;
 
-use uring_rt::{Backend, EngineConfig, Runtime};
+use uring_rt::{Backend, Builder, EngineConfig, Runtime};
 
 /// The backends to run, as `URING_BACKEND` says.
 pub fn backends() -> Vec<Backend> {
@@ -20,11 +20,19 @@ pub fn backends() -> Vec<Backend> {
 
 /// A runtime on `backend`, or `None` (a visible skip) when the kernel refuses io_uring.
 pub fn runtime_on(test: &str, backend: Backend, engine: Option<EngineConfig>) -> Option<Runtime> {
-    let mut b = Runtime::builder().backend_exact(backend);
-    if let Some(c) = engine {
-        b = b.engine_config(c);
-    }
-    match b.build() {
+    build_on(test, backend, |b| match engine {
+        Some(c) => b.engine_config(c),
+        None => b,
+    })
+}
+
+/// A runtime on `backend` from the builder `f` makes, or `None` as [`runtime_on`].
+pub fn build_on(
+    test: &str,
+    backend: Backend,
+    f: impl FnOnce(Builder) -> Builder,
+) -> Option<Runtime> {
+    match f(Runtime::builder().backend_exact(backend)).build() {
         Ok(rt) => {
             assert_eq!(rt.backend(), backend);
             Some(rt)
