@@ -19,8 +19,12 @@
 //! ring in user memory (its head is ours to move, as `user_refill_reqs_available` in
 //! `fs/aio.c` expects), under one lock, by whoever gets there first: the submitting
 //! thread right after `io_submit` (a cached read is there already: no wake-up, no
-//! second thread), or, while requests are still on the device, the reaping thread,
-//! which sleeps until then and then waits on the eventfd. A result goes through the
+//! second thread), a thread waiting in `enter` (it waits on the eventfd itself, as the
+//! kernel completes direct I/O in the waiting task: one wake-up per completion batch;
+//! a CQE posted from elsewhere kicks the eventfd), or else the reaping thread, which
+//! sleeps while nothing is on the device and stands aside while a thread waits in
+//! `enter`, so programs that wait elsewhere (poll on the ring fd, peek the CQ) get
+//! their completions too. A result goes through the
 //! same decisions as a `preadv2` result (`op::rw::finish`): `-EAGAIN` from a regular
 //! file goes to the worker pool, from a pipe or socket to the reactor, a partial read
 //! of a partly cached file is finished in a worker.
@@ -99,6 +103,9 @@ const IOCB_CMD_PREADV: u16 = 7;
 const IOCB_CMD_PWRITEV: u16 = 8;
 const IOCB_FLAG_RESFD: u32 = 1;
 const AIO_RING_MAGIC: u32 = 0xa10a_10a1;
+/// How long the reaping thread leaves the device's completions to a thread waiting in
+/// `enter` before it looks again.
+const STAND_ASIDE: std::time::Duration = std::time::Duration::from_millis(1);
 /// Events read from the ring per pass (the stack buffer).
 const REAP_BATCH: usize = 64;
 
@@ -137,6 +144,13 @@ pub(crate) struct Aio {
     closed: AtomicBool,
     reaper: Mutex<ReaperState>,
     reaper_cond: Condvar,
+    /// Threads waiting in `enter` on the eventfd ([`Aio::block`]).
+    enter_waiters: AtomicUsize,
+    /// The reaping thread sleeps with nothing on the device: a submission must wake
+    /// it (else it is awake, or looks again soon).
+    reaper_idle: AtomicBool,
+    /// The reaping thread was started.
+    reaper_started: AtomicBool,
     /// Per fd number: whether it was opened `O_DIRECT`, and when that was asked.
     hints: OnceLock<Box<[AtomicU32]>>,
 }
@@ -175,6 +189,62 @@ impl Aio {
         let direct = is_direct(fd);
         h.store(if direct { DIRECT_BIT | 1 } else { 1 }, Ordering::Relaxed);
         direct
+    }
+
+    /// Whether `fd` was last found `O_DIRECT`, without asking (a hint: for choices
+    /// that only cost speed, such as not handing AIO work to the assisting thread,
+    /// whose copying would be the device's).
+    pub(crate) fn known_direct(&self, fd: i32) -> bool {
+        let Some(hints) = self.hints.get() else {
+            return false;
+        };
+        usize::try_from(fd)
+            .ok()
+            .and_then(|f| hints.get(f))
+            .is_some_and(|h| h.load(Ordering::Relaxed) & DIRECT_BIT != 0)
+    }
+
+    /// Whether requests are on the device (submitted, not reaped).
+    pub(crate) fn in_flight(&self) -> bool {
+        self.outstanding.load(Ordering::SeqCst) > 0
+    }
+
+    /// Waits (until `until`, if given) for the eventfd: a direct completion, or a
+    /// [`kick`](Self::kick). The caller is a thread waiting in `enter`; while it
+    /// waits, the reaping thread stands aside.
+    pub(crate) fn block(&self, until: Option<std::time::Instant>) {
+        let Some(Some(ctx)) = self.ctx.get() else {
+            return;
+        };
+        let ms = until.map_or(-1, |u| {
+            let left = u.saturating_duration_since(std::time::Instant::now());
+            // Rounded up: a wait that returns early only loops.
+            left.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32
+        });
+        self.enter_waiters.fetch_add(1, Ordering::SeqCst);
+        wait_efd(ctx, ms);
+        self.enter_waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Reaps on behalf of a thread that waited in [`block`](Self::block).
+    pub(crate) fn reap_waiting(&self, e: &Arc<Engine>) {
+        if let Some(Some(ctx)) = self.ctx.get() {
+            self.reap(e, ctx, true);
+        }
+    }
+
+    /// Wakes a thread in [`block`](Self::block): a CQE was posted from elsewhere.
+    pub(crate) fn kick(&self) {
+        if let Some(Some(ctx)) = self.ctx.get() {
+            // SAFETY: writing a u64 to our own eventfd.
+            unsafe {
+                libc::write(
+                    ctx.efd.as_raw_fd(),
+                    (&raw const crate::complete::ONE).cast(),
+                    8,
+                )
+            };
+        }
     }
 
     /// Submits `req` as one iocb. `Err` gives it back when AIO cannot take it (no
@@ -284,6 +354,9 @@ impl Aio {
 
     /// Makes sure the reaping thread watches the eventfd: requests are on the device.
     fn wake_reaper(&self, e: &Arc<Engine>) {
+        if self.reaper_started.load(Ordering::Acquire) && !self.reaper_idle.load(Ordering::SeqCst) {
+            return;
+        }
         let mut st = self.reaper.lock().expect("aio reaper");
         if st.stop {
             return;
@@ -294,7 +367,10 @@ impl Aio {
                 .name("uring-aio".into())
                 .spawn(move || reaper(weak))
             {
-                Ok(h) => st.handle = Some(h),
+                Ok(h) => {
+                    st.handle = Some(h);
+                    self.reaper_started.store(true, Ordering::Release);
+                }
                 Err(_) => {
                     // No thread: the requests are found by the next submission or at
                     // shutdown; say so loudly rather than hang quietly.
@@ -456,13 +532,31 @@ fn reaper(engine: Weak<Engine>) {
         let a = &e.aio;
         {
             let mut st = a.reaper.lock().expect("aio reaper");
-            // SeqCst with submit's increment-then-lock: either we see the request, or
-            // it takes the lock after we wait and notifies.
-            while !st.stop && a.outstanding.load(Ordering::SeqCst) == 0 {
-                st = a.reaper_cond.wait(st).expect("aio reaper");
-            }
-            if st.stop {
-                return;
+            loop {
+                if st.stop {
+                    return;
+                }
+                // SeqCst, idle before outstanding, against submit's outstanding
+                // before idle: either we see its request, or it sees us idle and
+                // notifies (under the lock, so not before we wait).
+                a.reaper_idle.store(true, Ordering::SeqCst);
+                if a.outstanding.load(Ordering::SeqCst) == 0 {
+                    st = a.reaper_cond.wait(st).expect("aio reaper");
+                    a.reaper_idle.store(false, Ordering::SeqCst);
+                    continue;
+                }
+                a.reaper_idle.store(false, Ordering::SeqCst);
+                if a.enter_waiters.load(Ordering::SeqCst) > 0 {
+                    // A thread waiting in enter reaps: stand aside, and look again
+                    // in a while (it may stop waiting and leave requests behind).
+                    st = a
+                        .reaper_cond
+                        .wait_timeout(st, STAND_ASIDE)
+                        .expect("aio reaper")
+                        .0;
+                } else {
+                    break;
+                }
             }
         }
         let Some(Some(ctx)) = a.ctx.get() else { return };

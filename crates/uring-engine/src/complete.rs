@@ -28,6 +28,8 @@ pub(crate) struct CqState {
     pub(crate) eventfd: Option<(OwnedFd, bool)>,
     /// Threads waiting for CQEs.
     pub(crate) waiters: u32,
+    /// Threads waiting for CQEs on the AIO eventfd (`aio.rs`), kicked by a post.
+    pub(crate) aio_waiters: u32,
     /// A CQE was dropped, the overflow list being full (the kernel's
     /// `IO_CHECK_CQ_DROPPED_BIT`): waits fail with `EBADR`.
     pub(crate) dropped: bool,
@@ -218,9 +220,13 @@ impl Engine {
             unsafe { libc::write(efd.as_raw_fd(), (&raw const ONE).cast(), 8) };
         }
         let waiters = st.waiters;
+        let aio_waiters = st.aio_waiters;
         drop(st);
         if waiters > 0 {
             self.cq_cond.notify_all();
+        }
+        if aio_waiters > 0 {
+            self.aio.kick();
         }
         if self.poll_enabled.load(Ordering::Relaxed) && !self.signalled.swap(true, Ordering::SeqCst)
         {

@@ -274,7 +274,11 @@ impl Engine {
     fn dispatch(self: &Arc<Self>, batch: &mut Vec<Box<Req>>) {
         if batch.len() >= assist::MIN_BATCH
             && self.assist_allowed()
-            && batch.iter().filter(|r| assist::copies(r.opcode())).count() >= assist::MIN_BATCH
+            && batch
+                .iter()
+                .filter(|r| assist::copies(r.opcode()) && !self.aio.known_direct(r.sqe.fd))
+                .count()
+                >= assist::MIN_BATCH
         {
             let half = batch.len() / 2;
             self.assist.give(self, batch, half);

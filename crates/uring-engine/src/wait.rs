@@ -1,5 +1,6 @@
 //! Waiting for completions (`io_uring/wait.c`'s `io_cqring_wait`): until enough CQEs
 //! are ready, a timeout passes, or a minimum wait passes with at least one ready.
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::engine::Engine;
@@ -13,7 +14,7 @@ impl Engine {
     /// Waits until `want` CQEs are ready, `deadline` passes (`ETIME`), or, with a
     /// minimum wait, `min_until` passes with at least one ready (`io_cqring_wait`).
     pub(crate) fn wait(
-        &self,
+        self: &Arc<Self>,
         want: u32,
         deadline: Option<Instant>,
         min_until: Option<Instant>,
@@ -45,6 +46,18 @@ impl Engine {
                 // microseconds away, closer than a sleep and a wake-up.
                 drop(st);
                 std::thread::yield_now();
+                continue;
+            }
+            if self.aio.in_flight() {
+                // Direct I/O on the device: wait for it here and reap it on this
+                // thread, as the kernel completes it in the waiting task — one
+                // wake-up, not the reaping thread's and then ours. A completion from
+                // anywhere else kicks the same eventfd (`after_post`).
+                st.aio_waiters += 1;
+                drop(st);
+                self.aio.block(until);
+                self.cq.lock().expect("cq").aio_waiters -= 1;
+                self.aio.reap_waiting(self);
                 continue;
             }
             st.waiters += 1;
