@@ -33,7 +33,8 @@
 //! streams already known, buffer selection, requests with injected faults or a
 //! `LINK_TIMEOUT`, deterministic mode (one thread, seeded order), and any ring whose
 //! `io_setup` fails (AIO compiled out, a seccomp profile that refuses it, `fs.aio-max-nr`
-//! reached): those keep the `preadv2` path.
+//! reached), and every ring when `URING_ENGINE_NO_AIO=1` (to compare): those keep the
+//! `preadv2` path.
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};

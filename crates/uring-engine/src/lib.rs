@@ -56,8 +56,9 @@
 //! | `op/futex.rs` | `futex.c` | `FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAITV` |
 //! | `op/waitid.rs` | `waitid.c` | `WAITID` |
 //!
-//! What has no kernel counterpart: `assist.rs` (a second thread issuing half of a
-//! large batch), `det.rs` (deterministic mode), `fault.rs` and `config.rs` (fault
+//! What has no kernel counterpart: `aio.rs` (O_DIRECT reads and writes through Linux
+//! AIO, where the kernel hands them to the block layer itself), `assist.rs` (a second
+//! thread issuing half of a large batch), `det.rs` (deterministic mode), `fault.rs` and `config.rs` (fault
 //! injection), `registry.rs` (finding an engine ring by fd), `user.rs` (the engine's
 //! `copy_from_user`).
 //!
