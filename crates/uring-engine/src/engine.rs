@@ -197,18 +197,17 @@ impl Engine {
         let mut consumed = 0;
         let mut submitted = 0;
         while consumed < n {
-            let mut sqe = sys::io_uring_sqe::zeroed();
-            let mut ext = [0u8; 64];
+            let mut req = self.reqs.take();
             let ok = self
                 .rings
-                .sqe(head.wrapping_add(consumed), &mut sqe, &mut ext);
+                .sqe(head.wrapping_add(consumed), &mut req.sqe, &mut req.ext);
             consumed += 1;
             if !ok {
                 // Dropped (an index out of range): consumed, not submitted; stop.
+                self.reqs.put(req);
                 break;
             }
             submitted += 1;
-            let mut req = self.reqs.get(sqe, ext);
             if let Some(d) = &self.det {
                 // Deterministic mode: the request's place in the seeded order (det.rs).
                 req.key = d.key();

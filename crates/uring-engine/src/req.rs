@@ -73,15 +73,18 @@ impl ReqCache {
         }
     }
 
-    /// A request for `sqe`: a freed one if there is one, else a new one.
-    pub(crate) fn get(&self, sqe: sys::io_uring_sqe, ext: [u8; 64]) -> Box<Req> {
+    /// A blank request, whose SQE the caller fills in place (the ring's slot is copied
+    /// once, straight into it): a freed one if there is one, else a new one. Its `ext`
+    /// holds what the last SQE of this ring put there (zeros on a ring of 64-byte SQEs,
+    /// whose requests never write it).
+    pub(crate) fn take(&self) -> Box<Req> {
         let cached = self.free.lock().expect("request cache").pop();
         match cached {
             Some(mut b) => {
-                *b = Req::value(sqe, ext);
+                b.reset();
                 b
             }
-            None => Req::new(sqe, ext),
+            None => Req::new(sys::io_uring_sqe::zeroed(), [0; 64]),
         }
     }
 
@@ -106,6 +109,43 @@ impl ReqCache {
 impl Req {
     pub(crate) fn new(sqe: sys::io_uring_sqe, ext: [u8; 64]) -> Box<Req> {
         Box::new(Req::value(sqe, ext))
+    }
+
+    /// Every field but the SQE as a fresh request has it. (A new field must be added
+    /// here: the pattern names them all.)
+    fn reset(&mut self) {
+        let Req {
+            sqe: _,
+            ext: _,
+            fd,
+            file,
+            cflags,
+            big,
+            expect,
+            failed,
+            drain_head,
+            regular,
+            link,
+            cmd,
+            wait_events,
+            ltimeout,
+            fault,
+            key,
+        } = self;
+        *fd = -1;
+        *file = None;
+        *cflags = 0;
+        *big = [0; 2];
+        *expect = None;
+        *failed = None;
+        *drain_head = false;
+        *regular = None;
+        *link = None;
+        *cmd = Cmd::None;
+        *wait_events = None;
+        *ltimeout = 0;
+        *fault = None;
+        *key = 0;
     }
 
     /// A fresh request for `sqe`, by value.
