@@ -110,6 +110,8 @@ impl Assist {
 }
 
 fn run(engine: Weak<Engine>) {
+    // The kernel's io threads take no signals (see wq.rs).
+    crate::wq::block_signals(false);
     // Swapped with the shared list: the two vectors trade places, keeping capacity.
     let mut work = Vec::new();
     loop {

@@ -292,7 +292,8 @@ impl Det {
             Item::Work(req, Class::Bounded) => {
                 // Finite work: do it blocking, as the worker would.
                 let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
-                let step = (def.issue)(req, e, Mode::Worker);
+                // A worker's work, on the application's thread: no SIGXFSZ for it.
+                let step = crate::wq::without_sigxfsz(|| (def.issue)(req, e, Mode::Worker));
                 self.dispatch(e, step, Class::Bounded);
             }
             Item::Work(req, Class::Unbounded) => {

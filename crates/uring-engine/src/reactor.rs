@@ -473,6 +473,8 @@ fn reissue(e: &Arc<Engine>, req: Box<Req>) {
 
 /// The reactor thread.
 fn run(engine: Weak<Engine>, epfd: RawFd) {
+    // The kernel's io threads take no signals (see wq.rs).
+    crate::wq::block_signals(false);
     const BATCH: usize = 64;
     let mut evs = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
     loop {

@@ -102,6 +102,8 @@ fn run(
     idle: Duration,
     cpu: Option<u32>,
 ) {
+    // The kernel's io threads take no signals (see wq.rs).
+    crate::wq::block_signals(false);
     if let Some(cpu) = cpu {
         // SAFETY: a zeroed cpu_set_t is empty; CPU_SET on it is in range for cpu < 1024.
         unsafe {

@@ -652,6 +652,8 @@ fn fire_link(e: &Arc<Engine>, lt: Box<Req>, id: u64, target: u64) {
 
 /// The timer thread: sleeps until the nearest deadline, fires what expired.
 fn timer_thread(shared: Arc<Shared>, engine: Weak<Engine>) {
+    // The kernel's io threads take no signals (see wq.rs).
+    crate::wq::block_signals(false);
     loop {
         {
             let mut g = shared.inner.lock().expect("timers");

@@ -7,6 +7,26 @@
 //! Running work is interrupted for cancellation and ring teardown by a signal
 //! (`SIGRTMAX - 1`, handled by a no-op installed without `SA_RESTART`), which makes a
 //! blocking system call return `EINTR`, as io-wq does with `TIF_NOTIFY_SIGNAL`.
+//!
+//! # Signals
+//! - The engine's threads (workers, the timer, reactor, SQ poll and assisting threads)
+//!   block every signal but the pool's own, as the kernel's io threads take none: a
+//!   signal meant for the process goes to one of its own threads, and the `SIGXFSZ` a
+//!   write or fallocate past `RLIMIT_FSIZE` sends to the thread that made it stays
+//!   pending there, unseen, while the request completes with `-EFBIG` — as on io-wq.
+//!   The process's dispositions are not changed. Work the engine runs on the
+//!   application's thread in the kernel's stead (deterministic mode) blocks `SIGXFSZ`
+//!   around it and takes back one it raised.
+//! - `SIGRTMAX - 1`: installing the pool's handler replaces the process's disposition
+//!   for that one signal. A handler the program had installed before is kept and
+//!   called for every `SIGRTMAX - 1` that is not the pool's own (the pool's are
+//!   `tgkill`s from this process to a worker thread); a signal sent to the process with
+//!   no handler installed before is ignored where it used to terminate. A program that
+//!   installs its own handler for it later takes it over: cancellation of running work
+//!   then depends on that handler interrupting system calls (no `SA_RESTART`).
+//! - A cancellation signal can arrive after the worker checked for cancellation and
+//!   before it entered its blocking call, and be lost there: the canceller therefore
+//!   signals again (1 ms, doubling to 100 ms) until the worker has left that request.
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once, Weak};
@@ -36,6 +56,33 @@ pub(crate) struct Slot {
     pub(crate) fd_op: AtomicU64,
     pub(crate) busy: AtomicBool,
     pub(crate) cancel: AtomicBool,
+    /// Counts the requests the worker took, so that a canceller signalling again
+    /// knows it is still the same one.
+    generation: AtomicU64,
+    /// False once the worker's thread is leaving: `thread` may no longer be signalled.
+    /// Held while signalling, so the thread cannot leave meanwhile.
+    alive: Mutex<bool>,
+}
+
+/// Signals the worker of `slot` again while it still runs the cancelled request of
+/// `generation` (see the module docs: the first signal can come too early).
+fn kick_until_left(slot: Arc<Slot>, generation: u64) {
+    block_signals(false);
+    let mut wait = Duration::from_millis(1);
+    loop {
+        std::thread::sleep(wait);
+        let alive = slot.alive.lock().unwrap_or_else(|e| e.into_inner());
+        if !*alive
+            || !slot.busy.load(Ordering::Acquire)
+            || slot.generation.load(Ordering::Acquire) != generation
+        {
+            return;
+        }
+        // SAFETY: the thread has not left (`alive`, held): its pthread_t is valid.
+        unsafe { libc::pthread_kill(slot.thread, signal()) };
+        drop(alive);
+        wait = (wait * 2).min(Duration::from_millis(100));
+    }
 }
 
 #[derive(Default)]
@@ -67,21 +114,104 @@ fn signal() -> i32 {
     libc::SIGRTMAX() - 1
 }
 
-extern "C" fn on_signal(_: i32) {}
+thread_local! {
+    /// Whether this thread is a worker of some pool (read in the signal handler: a
+    /// const-initialised Cell without destructor, so reading it is signal-safe).
+    static IS_WORKER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The disposition of `SIGRTMAX - 1` before the pool installed its handler.
+static PREVIOUS: std::sync::OnceLock<libc::sigaction> = std::sync::OnceLock::new();
+
+extern "C" fn on_signal(sig: i32, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
+    // SAFETY: the kernel passes a valid siginfo to an SA_SIGINFO handler.
+    let (code, pid) = unsafe { ((*info).si_code, (*info).si_pid()) };
+    // SAFETY: getpid is async-signal-safe.
+    let ours = code == libc::SI_TKILL && pid == unsafe { libc::getpid() };
+    if ours && IS_WORKER.with(std::cell::Cell::get) {
+        // The pool's: its only purpose, interrupting the system call, is done.
+        return;
+    }
+    let Some(prev) = PREVIOUS.get() else { return };
+    if prev.sa_sigaction == libc::SIG_DFL || prev.sa_sigaction == libc::SIG_IGN {
+        return;
+    }
+    if prev.sa_flags & libc::SA_SIGINFO != 0 {
+        // SAFETY: the program installed this as an SA_SIGINFO handler.
+        let f: extern "C" fn(i32, *mut libc::siginfo_t, *mut libc::c_void) =
+            unsafe { std::mem::transmute(prev.sa_sigaction) };
+        f(sig, info, ctx);
+    } else {
+        // SAFETY: the program installed this as a plain handler.
+        let f: extern "C" fn(i32) = unsafe { std::mem::transmute(prev.sa_sigaction) };
+        f(sig);
+    }
+}
 
 fn install_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: a zeroed sigaction with a valid handler and an empty mask is valid;
-        // the handler does nothing, so it is async-signal-safe.
+        // the handler only reads its arguments and calls the program's previous
+        // handler, as the signal would have; `old` receives the previous disposition.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
             sa.sa_sigaction = on_signal as *const () as usize;
             libc::sigemptyset(&mut sa.sa_mask);
-            sa.sa_flags = 0; // no SA_RESTART: interrupted calls return EINTR
+            // No SA_RESTART: interrupted calls return EINTR.
+            sa.sa_flags = libc::SA_SIGINFO;
+            let mut old: libc::sigaction = std::mem::zeroed();
+            if libc::sigaction(signal(), std::ptr::null(), &mut old) == 0 {
+                let _ = PREVIOUS.set(old);
+            }
             libc::sigaction(signal(), &sa, std::ptr::null_mut());
         }
     });
+}
+
+/// Blocks, on the calling engine thread, every signal but the pool's own (for a
+/// worker) or every signal (for the others): see the module docs.
+pub(crate) fn block_signals(worker: bool) {
+    // SAFETY: a sigset filled and edited with the libc calls made for it, then applied
+    // to this thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        if worker {
+            libc::sigdelset(&mut set, signal());
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+}
+
+/// Runs `f`, a request's work done on the application's thread in the kernel's
+/// stead, with `SIGXFSZ` blocked, and takes back a `SIGXFSZ` it raised on this thread
+/// (the kernel's io-wq worker would have got it, and ignored it): the request says
+/// `-EFBIG`, the process is not killed.
+pub(crate) fn without_sigxfsz<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: sigsets built by their libc calls; the mask is this thread's and is
+    // restored below; sigtimedwait with a zero timeout only takes a pending SIGXFSZ.
+    unsafe {
+        let mut xfsz: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut xfsz);
+        libc::sigaddset(&mut xfsz, libc::SIGXFSZ);
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &xfsz, &mut old);
+        let mut pending: libc::sigset_t = std::mem::zeroed();
+        libc::sigpending(&mut pending);
+        let was_pending = libc::sigismember(&pending, libc::SIGXFSZ) == 1;
+        let r = f();
+        libc::sigpending(&mut pending);
+        if !was_pending && libc::sigismember(&pending, libc::SIGXFSZ) == 1 {
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            libc::sigtimedwait(&xfsz, std::ptr::null_mut(), &zero);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        r
+    }
 }
 
 impl Wq {
@@ -241,6 +371,11 @@ impl Wq {
                 // SAFETY: the thread is alive: its slot is in the list until it exits,
                 // and it removes itself under the same lock we hold.
                 unsafe { libc::pthread_kill(s.thread, signal()) };
+                let (slot, generation) = (s.clone(), s.generation.load(Ordering::Acquire));
+                // If the signal came before the worker blocked, it is lost: repeat it.
+                let _ = std::thread::Builder::new()
+                    .name("iou-wrk-cancel".into())
+                    .spawn(move || kick_until_left(slot, generation));
                 n += 1;
                 if !all {
                     break;
@@ -289,6 +424,8 @@ impl Wq {
 
 fn worker(engine: Weak<Engine>, class: Class) {
     install_handler();
+    block_signals(true);
+    IS_WORKER.with(|w| w.set(true));
     let c = class as usize;
     let slot = Arc::new(Slot {
         // SAFETY: pthread_self has no preconditions.
@@ -297,7 +434,17 @@ fn worker(engine: Weak<Engine>, class: Class) {
         fd_op: AtomicU64::new(0),
         busy: AtomicBool::new(false),
         cancel: AtomicBool::new(false),
+        generation: AtomicU64::new(0),
+        alive: Mutex::new(true),
     });
+    /// Marks the slot left when the worker returns, whichever way.
+    struct Leave(Arc<Slot>);
+    impl Drop for Leave {
+        fn drop(&mut self) {
+            *self.0.alive.lock().unwrap_or_else(|e| e.into_inner()) = false;
+        }
+    }
+    let _leave = Leave(slot.clone());
     CURRENT.with(|cur| *cur.borrow_mut() = Some(slot.clone()));
     let Some(e) = engine.upgrade() else { return };
     let wq = &e.wq;
@@ -313,6 +460,7 @@ fn worker(engine: Weak<Engine>, class: Class) {
                 Ordering::Relaxed,
             );
             slot.cancel.store(false, Ordering::Relaxed);
+            slot.generation.fetch_add(1, Ordering::Release);
             slot.busy.store(true, Ordering::Release);
             drop(st);
             e.run_in_worker(req);
@@ -333,4 +481,67 @@ fn worker(engine: Weak<Engine>, class: Class) {
     }
     st.count[c] -= 1;
     st.slots.retain(|s| !Arc::ptr_eq(s, &slot));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+    use std::time::Instant;
+
+    /// A cancellation signal that arrives while the worker is still in user space,
+    /// before its blocking call, must not leave the call blocked: the canceller
+    /// signals again until the worker has left the request.
+    #[test]
+    fn a_cancel_signalled_before_the_blocking_call_is_not_lost() {
+        let wq = Arc::new(Wq::new(4));
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the pipe's two descriptors.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        let (r, w) = (fds[0], fds[1]);
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let (done_tx, done_rx) = mpsc::channel();
+        let pool = wq.clone();
+        let worker = std::thread::spawn(move || {
+            install_handler();
+            block_signals(true);
+            IS_WORKER.with(|w| w.set(true));
+            let slot = Arc::new(Slot {
+                // SAFETY: pthread_self has no preconditions.
+                thread: unsafe { libc::pthread_self() },
+                user_data: AtomicU64::new(7),
+                fd_op: AtomicU64::new(0),
+                busy: AtomicBool::new(true),
+                cancel: AtomicBool::new(false),
+                generation: AtomicU64::new(1),
+                alive: Mutex::new(true),
+            });
+            pool.state.lock().unwrap().slots.push(slot.clone());
+            ready_tx.send(()).unwrap();
+            // Busy in user space while the first signal comes and goes.
+            let spin = Instant::now();
+            while spin.elapsed() < Duration::from_millis(100) {
+                std::hint::spin_loop();
+            }
+            let mut byte = 0u8;
+            // SAFETY: a one-byte read into a local.
+            let n = unsafe { libc::read(r, (&raw mut byte).cast(), 1) };
+            let err = std::io::Error::last_os_error().raw_os_error();
+            slot.busy.store(false, Ordering::Release);
+            *slot.alive.lock().unwrap() = false;
+            pool.state.lock().unwrap().slots.clear();
+            done_tx.send((n, err)).unwrap();
+        });
+        ready_rx.recv().unwrap();
+        assert_eq!(wq.interrupt_running(|ud, _, _| ud == 7, true), 1);
+        let got = done_rx.recv_timeout(Duration::from_secs(10));
+        // Unblock the read whatever happened, so the thread ends.
+        // SAFETY: our pipe's write end.
+        unsafe { libc::close(w) };
+        worker.join().unwrap();
+        // SAFETY: our pipe's read end.
+        unsafe { libc::close(r) };
+        let (n, err) = got.expect("the blocking read was not interrupted: the signal was lost");
+        assert_eq!((n, err), (-1, Some(libc::EINTR)));
+    }
 }

@@ -152,3 +152,86 @@ fn the_overflow_list_is_bounded_and_a_loss_is_reported() {
     let e = ring.submit_and_wait(1).unwrap_err();
     assert_eq!(e.raw_os_error(), Some(libc::EBADR), "{e}");
 }
+
+#[test]
+fn a_program_handler_for_the_pool_signal_is_kept() {
+    let (ok, stderr) = child(
+        "child_with_its_own_sigrtmax_1_handler",
+        &[("URING_SOUND_CHILD", "1")],
+    );
+    assert!(ok, "the child failed:\n{stderr}");
+}
+
+static APP_SIGNALS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+extern "C" fn app_handler(_: i32) {
+    APP_SIGNALS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+}
+
+#[test]
+#[ignore = "run by a_program_handler_for_the_pool_signal_is_kept in a child process"]
+fn child_with_its_own_sigrtmax_1_handler() {
+    use std::os::fd::AsRawFd;
+    use std::sync::atomic::Ordering;
+    use uring::{SqeFlags, opcode, types::Fd};
+    assert!(std::env::var_os("URING_SOUND_CHILD").is_some());
+    let sig = libc::SIGRTMAX() - 1;
+    // SAFETY: a plain handler that only bumps an atomic.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = app_handler as *const () as usize;
+        libc::sigemptyset(&mut sa.sa_mask);
+        assert_eq!(libc::sigaction(sig, &sa, std::ptr::null_mut()), 0);
+    }
+    let mut ring = Ring::builder()
+        .backend_exact(Backend::Engine)
+        .build(8)
+        .unwrap();
+    let (r, _w) = std::io::pipe().unwrap();
+    let mut byte = [0u8; 1];
+    // A read that blocks in a worker, then cancelled: the pool signals the worker.
+    let read = opcode::Read::new(Fd(r.as_raw_fd()), byte.as_mut_ptr(), 1)
+        .build()
+        .flags(SqeFlags::ASYNC)
+        .user_data(1);
+    // SAFETY: `byte` outlives the read, reaped below.
+    unsafe { ring.submission().push(&read) }.unwrap();
+    ring.submit().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let cancel = opcode::AsyncCancel::new(1).build().user_data(2);
+    // SAFETY: a cancel points to nothing.
+    unsafe { ring.submission().push(&cancel) }.unwrap();
+    ring.submit_and_wait(2).unwrap();
+    let mut got: Vec<(u64, i32)> = ring
+        .completion()
+        .map(|c| (c.user_data(), c.result()))
+        .collect();
+    while got.len() < 2 {
+        ring.submit_and_wait(1).unwrap();
+        got.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+    }
+    got.sort();
+    // As the kernel: a running io-wq read is interrupted (-EINTR) and the cancel
+    // says -EALREADY; one caught before it ran is -ECANCELED / 0.
+    assert!(
+        got == [(1, -libc::EINTR), (2, -libc::EALREADY)] || got == [(1, -libc::ECANCELED), (2, 0)],
+        "{got:?}"
+    );
+    assert_eq!(
+        APP_SIGNALS.load(Ordering::SeqCst),
+        0,
+        "the pool's signal reached the program"
+    );
+    // The program's own signal still reaches its handler.
+    // SAFETY: a signal to this process, which handles it.
+    unsafe { libc::kill(libc::getpid(), sig) };
+    let start = std::time::Instant::now();
+    while APP_SIGNALS.load(Ordering::SeqCst) == 0 && start.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    assert_eq!(
+        APP_SIGNALS.load(Ordering::SeqCst),
+        1,
+        "the program's handler was replaced"
+    );
+}

@@ -407,3 +407,78 @@ fn a_multishot_ends_when_the_cq_is_full() {
         },
     );
 }
+
+/// A FALLOCATE, or a write done off the submitting thread, past `RLIMIT_FSIZE`
+/// completes with `-EFBIG` and the process lives on: the kernel's io-wq worker gets
+/// the `SIGXFSZ`, and ignores it. Run in a child process (the limit and the signal's
+/// disposition are the process's).
+#[test]
+fn writes_past_rlimit_fsize_are_efbig_not_sigxfsz() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--ignored", "--exact", "child_writes_past_rlimit_fsize"])
+        .args(["--nocapture", "--test-threads=1"])
+        .output()
+        .expect("run the test binary");
+    assert!(
+        out.status.success(),
+        "child: {}\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("efbig ok"));
+}
+
+#[test]
+#[ignore = "run by writes_past_rlimit_fsize_are_efbig_not_sigxfsz in a child process"]
+fn child_writes_past_rlimit_fsize() {
+    // SAFETY: getrlimit/setrlimit on this (child) process, lowering the soft limit.
+    unsafe {
+        let mut r: libc::rlimit = std::mem::zeroed();
+        assert_eq!(libc::getrlimit(libc::RLIMIT_FSIZE, &mut r), 0);
+        r.rlim_cur = 64 << 10;
+        assert_eq!(libc::setrlimit(libc::RLIMIT_FSIZE, &r), 0);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let data = vec![1u8; 4096];
+    let rings: Vec<(&str, uring::Builder)> = vec![
+        ("kernel", common::builder(uring::Backend::Kernel)),
+        ("engine", common::builder(uring::Backend::Engine)),
+        (
+            "engine/deterministic",
+            common::builder(uring::Backend::Engine)
+                .engine_config(uring::EngineConfig::new().deterministic(3)),
+        ),
+    ];
+    for (name, builder) in rings {
+        let mut ring = match builder.build(4) {
+            Ok(r) => r,
+            Err(e) if name == "kernel" => {
+                common::skip("child_writes_past_rlimit_fsize [kernel]", &e.to_string());
+                continue;
+            }
+            Err(e) => panic!("{name}: {e}"),
+        };
+        let file = std::fs::File::create(dir.path().join(name.replace('/', "-"))).unwrap();
+        let fd = Fd(file.as_raw_fd());
+        let sqes = [
+            opcode::Fallocate::new(fd, 1 << 20).build().user_data(1),
+            opcode::Write::new(fd, data.as_ptr(), 4096)
+                .offset(1 << 20)
+                .build()
+                .flags(SqeFlags::ASYNC)
+                .user_data(2),
+        ];
+        for sqe in sqes {
+            // SAFETY: `data` outlives the request, reaped here.
+            let c = unsafe { common::run1(&mut ring, sqe) };
+            assert_eq!(
+                c.result(),
+                -libc::EFBIG,
+                "{name}: request {}",
+                c.user_data()
+            );
+        }
+    }
+    println!("efbig ok");
+}
