@@ -608,6 +608,21 @@ impl Drop for EngineRing {
     }
 }
 
+/// Whether the calling thread may run on `cpu` (the SQ poll thread's, with
+/// `IORING_SETUP_SQ_AFF`).
+fn cpu_allowed(cpu: u32) -> bool {
+    if cpu as usize >= libc::CPU_SETSIZE as usize {
+        return false;
+    }
+    // SAFETY: all-zero is a valid cpu_set_t, which sched_getaffinity fills for this
+    // thread (pid 0); CPU_ISSET reads it within CPU_SETSIZE, checked above.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) == 0
+            && libc::CPU_ISSET(cpu as usize, &set)
+    }
+}
+
 /// The checks of `io_uring_setup` and `io_uring_create`; returns the SQ and CQ sizes.
 fn check_params(entries: u32, p: &sys::io_uring_params) -> Result<(u32, u32), i32> {
     let f = p.flags;
@@ -636,6 +651,10 @@ fn check_params(entries: u32, p: &sys::io_uring_params) -> Result<(u32, u32), i3
             sys::IORING_SETUP_COOP_TASKRUN | sys::IORING_SETUP_DEFER_TASKRUN,
         )
     {
+        return Err(-libc::EINVAL);
+    }
+    if f & sys::IORING_SETUP_SQ_AFF != 0 && !cpu_allowed(p.sq_thread_cpu) {
+        // io_sq_offload_create: a CPU this task may not run on is -EINVAL.
         return Err(-libc::EINVAL);
     }
     let taskrun = sys::IORING_SETUP_COOP_TASKRUN

@@ -482,3 +482,24 @@ fn child_writes_past_rlimit_fsize() {
     }
     println!("efbig ok");
 }
+
+/// An SQ poll thread pinned to a CPU this process may not run on is refused at setup
+/// (`EINVAL`), on both backends.
+#[test]
+fn sqpoll_on_a_cpu_out_of_reach_is_einval() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    common::for_each_backend_only(test_name!(), |backend| {
+        for cpu in [cpus + 64, 1023] {
+            let e = common::builder(backend)
+                .sqpoll(Duration::from_millis(10))
+                .sqpoll_cpu(cpu)
+                .build(4)
+                .unwrap_err();
+            assert!(
+                e.to_string().contains("Invalid argument"),
+                "[{}] cpu {cpu}: {e}",
+                backend.name()
+            );
+        }
+    });
+}
