@@ -6,7 +6,12 @@
 //! attempt is a system call of its own, slower than the kernel's in-place issue, and a
 //! second core is how the engine keeps up. Order is not observable: io_uring promises
 //! none between independent requests, and a link chain always stays on one thread.
-use std::sync::atomic::{AtomicBool, Ordering};
+//!
+//! Only while the second core is free: when the assistant finds itself preempted (a gap
+//! in its spin, or work it picks up late), hand-offs stop for [`BACK_OFF`] and the
+//! submitter issues whole batches alone, which on a busy machine is faster than
+//! waiting for a thread the scheduler does not run.
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -22,6 +27,24 @@ pub(crate) const MIN_BATCH: usize = 8;
 /// How long the assistant looks for more work before it sleeps: a batch every few
 /// tens of microseconds keeps it awake, so handing work over costs no wake-up.
 const SPIN: Duration = Duration::from_micros(50);
+
+/// A gap this long between two turns of the assistant's spin, or between a hand-off and
+/// its pickup by the spinning assistant, means the scheduler gave its CPU to something
+/// else: the other core is busy. (A scheduler slice is a millisecond or more; the
+/// jitter of an idle VM's vCPU, tens of microseconds, stays below.)
+const PREEMPTED: Duration = Duration::from_micros(200);
+
+/// How long hand-offs stop once the assistant found its CPU taken: the submitter does
+/// its batches alone, as it would on one CPU, instead of waiting for a thread the
+/// scheduler does not run (and the assistant's spinning no longer takes CPU time from
+/// the submitter or from whoever else needs it).
+const BACK_OFF: Duration = Duration::from_millis(100);
+
+/// Nanoseconds since the first call, for the atomics below.
+fn now_ns() -> u64 {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_nanos() as u64
+}
 
 #[derive(Default)]
 struct State {
@@ -41,6 +64,10 @@ pub(crate) struct Assist {
     sleeping: AtomicBool,
     /// The thread is issuing a batch.
     running: AtomicBool,
+    /// No hand-off before this time ([`now_ns`]): the assistant was preempted.
+    off_until: AtomicU64,
+    /// When the pending work was handed over ([`now_ns`]).
+    given_at: AtomicU64,
 }
 
 /// Whether `opcode` moves data in its inline attempt (worth running in parallel).
@@ -62,15 +89,23 @@ impl Assist {
     /// Hands `batch[from..]` to the assisting thread (starting it if needed). False if
     /// the thread cannot be had: the requests stay in `batch`, for the caller.
     pub(crate) fn give(&self, e: &Arc<Engine>, batch: &mut Vec<Box<Req>>, from: usize) -> bool {
+        // Relaxed: a hint about the machine, ordering nothing.
+        if now_ns() < self.off_until.load(Ordering::Relaxed) {
+            return false;
+        }
         let mut st = self.state.lock().expect("assist");
         if st.stop {
             return false;
         }
         if st.handle.is_none() {
+            // Room for a whole SQ in both work lists from the start: a hand-off never
+            // allocates, even the first one after a back-off.
+            let cap = e.rings.sq_entries as usize;
+            st.work.reserve(cap);
             let weak = Arc::downgrade(e);
             match std::thread::Builder::new()
                 .name("uring-assist".into())
-                .spawn(move || run(weak))
+                .spawn(move || run(weak, cap))
             {
                 Ok(h) => st.handle = Some(h),
                 Err(_) => return false,
@@ -78,6 +113,7 @@ impl Assist {
         }
         // Moved, not reallocated: both vectors keep their capacity from batch to batch.
         st.work.extend(batch.drain(from..));
+        self.given_at.store(now_ns(), Ordering::Relaxed);
         // Release: the work pushed under the lock is there for whoever sees the flag
         // (the spinning thread takes the lock anyway).
         self.pending.store(true, Ordering::Release);
@@ -86,6 +122,12 @@ impl Assist {
             self.cond.notify_one();
         }
         true
+    }
+
+    /// Stops hand-offs for [`BACK_OFF`].
+    fn back_off(&self) {
+        self.off_until
+            .store(now_ns() + BACK_OFF.as_nanos() as u64, Ordering::Relaxed);
     }
 
     /// Whether the assistant holds or runs work handed to it.
@@ -109,17 +151,34 @@ impl Assist {
     }
 }
 
-fn run(engine: Weak<Engine>) {
+fn run(engine: Weak<Engine>, cap: usize) {
     // The kernel's io threads take no signals (see wq.rs).
     crate::wq::block_signals(false);
     // Swapped with the shared list: the two vectors trade places, keeping capacity.
-    let mut work = Vec::new();
+    let mut work = Vec::with_capacity(cap);
     loop {
         let Some(e) = engine.upgrade() else { return };
         let a = &e.assist;
-        let spin_until = Instant::now() + SPIN;
-        while !a.pending.load(Ordering::Acquire) && Instant::now() < spin_until {
+        let mut last = Instant::now();
+        let spin_until = last + SPIN;
+        let mut spun = true;
+        while !a.pending.load(Ordering::Acquire) && last < spin_until {
             std::hint::spin_loop();
+            let now = Instant::now();
+            if now - last > PREEMPTED {
+                a.back_off();
+                spun = false;
+                break;
+            }
+            last = now;
+        }
+        if spun
+            && a.pending.load(Ordering::Acquire)
+            && now_ns().saturating_sub(a.given_at.load(Ordering::Relaxed))
+                > PREEMPTED.as_nanos() as u64
+        {
+            // Handed over while we spun, found late: we were not running.
+            a.back_off();
         }
         {
             let mut st = a.state.lock().expect("assist");
