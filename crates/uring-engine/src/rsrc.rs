@@ -123,6 +123,10 @@ impl FileTable {
         let file = if fd == -1 {
             None
         } else {
+            if is_ring(fd) {
+                // io_sqe_files_register: a ring in its own table would never be freed.
+                return Err(-libc::EBADF);
+            }
             Some(Arc::new(dup(fd)?))
         };
         self.install(slot, file)
@@ -185,6 +189,14 @@ impl FileTable {
 }
 
 /// Duplicates `fd` with close-on-exec, as a registered file reference.
+/// Whether `fd` is an io_uring instance, which a file table refuses (the kernel's
+/// `io_is_uring_fops`): an engine ring's fd (or a duplicate) or a kernel ring's.
+pub(crate) fn is_ring(fd: i32) -> bool {
+    crate::op::msg_ring::lookup(fd).is_some()
+        || std::fs::read_link(format!("/proc/self/fd/{fd}"))
+            .is_ok_and(|l| l.as_os_str() == "anon_inode:[io_uring]")
+}
+
 pub(crate) fn dup(fd: i32) -> Result<OwnedFd, i32> {
     // SAFETY: F_DUPFD_CLOEXEC creates a new descriptor or fails; it touches no memory.
     let new = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) };

@@ -503,3 +503,31 @@ fn sqpoll_on_a_cpu_out_of_reach_is_einval() {
         }
     });
 }
+
+/// A ring's own fd cannot be a registered file (`EBADF`), and a registration that
+/// names one fails as a whole, keeping none of the other files.
+#[test]
+fn a_ring_cannot_be_a_registered_file() {
+    common::for_each_backend_only(test_name!(), |backend| {
+        let ring = common::builder(backend).build(4).unwrap();
+        let other = common::builder(backend).build(4).unwrap();
+        let (r, w) = common::pipe();
+        for ring_fd in [
+            ring.fd().unwrap().as_raw_fd(),
+            other.fd().unwrap().as_raw_fd(),
+        ] {
+            let fds = [r.as_raw_fd(), w.as_raw_fd(), -1, ring_fd, -1];
+            let e = ring.submitter().register_files(&fds).unwrap_err();
+            assert_eq!(
+                e.raw_os_error(),
+                Some(libc::EBADF),
+                "[{}] {e}",
+                backend.name()
+            );
+        }
+        // Nothing stayed registered: a registration without the ring now succeeds.
+        ring.submitter()
+            .register_files(&[r.as_raw_fd(), w.as_raw_fd()])
+            .unwrap();
+    });
+}
