@@ -162,9 +162,10 @@ pub fn workspace_root() -> PathBuf {
 /// there.)
 pub fn liburing_headers(test: &str, tag: &str) -> Option<PathBuf> {
     let Some(git_dir) = std::env::var_os("LIBURING_GIT_DIR") else {
-        skip(
-            test,
-            "LIBURING_GIT_DIR is not set (a git directory of axboe/liburing with its tags)",
+        // Not a kernel limitation: liburing's git history is a test input that a
+        // machine without access to github.com cannot have. Visible, not a failure.
+        eprintln!(
+            "N/A {test}: LIBURING_GIT_DIR is not set (a git directory of axboe/liburing with its tags)"
         );
         return None;
     };
@@ -187,9 +188,10 @@ pub fn liburing_headers(test: &str, tag: &str) -> Option<PathBuf> {
 /// reports the skip and gives `None` without it.
 pub fn liburing_file(test: &str, tag: &str, path: &str) -> Option<String> {
     let Some(git_dir) = std::env::var_os("LIBURING_GIT_DIR") else {
-        skip(
-            test,
-            "LIBURING_GIT_DIR is not set (a git directory of axboe/liburing with its tags)",
+        // Not a kernel limitation: liburing's git history is a test input that a
+        // machine without access to github.com cannot have. Visible, not a failure.
+        eprintln!(
+            "N/A {test}: LIBURING_GIT_DIR is not set (a git directory of axboe/liburing with its tags)"
         );
         return None;
     };
