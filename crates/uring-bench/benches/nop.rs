@@ -29,11 +29,10 @@
 //! that every implementation works: one round of 10,000 NOPs per configuration.
 
 use std::io;
-use std::path::PathBuf;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use uring_bench::alloc::CountingAlloc;
+use uring_bench::report;
 use uring_bench::{NopConfig, Timed, nop_io_uring_crate, nop_liburing, nop_ours};
 
 #[global_allocator]
@@ -84,8 +83,8 @@ struct Plan {
 
 impl Plan {
     fn from_env() -> Self {
-        let test_mode = !std::env::args().any(|a| a == "--bench");
-        let quick = std::env::var("URING_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let test_mode = report::test_mode();
+        let quick = report::quick();
         let (rounds, ops) = if test_mode {
             (1, Some(10_000))
         } else if quick {
@@ -94,11 +93,11 @@ impl Plan {
             (7, None)
         };
         Self {
-            rounds: env_number("URING_BENCH_ROUNDS").map_or(rounds, |r| r.max(1) as usize),
-            ops: env_number("URING_BENCH_OPS").or(ops),
+            rounds: report::env_number("URING_BENCH_ROUNDS").map_or(rounds, |r| r.max(1) as usize),
+            ops: report::env_number("URING_BENCH_OPS").or(ops),
             test_mode,
-            only: env_list("URING_BENCH_ONLY"),
-            batches: env_list("URING_BENCH_BATCHES"),
+            only: report::env_list("URING_BENCH_ONLY"),
+            batches: report::env_list("URING_BENCH_BATCHES"),
         }
     }
 
@@ -123,15 +122,6 @@ impl Plan {
     fn ops(&self, batch: u32) -> u64 {
         self.ops
             .unwrap_or(if batch == 1 { 500_000 } else { 2_000_000 })
-    }
-}
-
-fn env_number(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.replace(['_', ','], "");
-    match v.parse() {
-        Ok(n) => Some(n),
-        Err(_) => panic!("{name}={v:?} is not a number"),
     }
 }
 
@@ -164,8 +154,8 @@ impl Rounds {
 
 fn main() {
     let plan = Plan::from_env();
-    let machine = machine();
-    let load_before = loadavg();
+    let machine = report::machine();
+    let load_before = report::loadavg();
     print_header(&plan, &machine);
 
     println!(
@@ -274,12 +264,12 @@ fn main() {
     if plan.only.is_some() || plan.batches.is_some() {
         println!("- a partial run (URING_BENCH_ONLY/BATCHES): no JSON written");
     } else if !plan.test_mode {
-        let report = json!({
+        let figures = json!({
             "benchmark": "nop",
             "command": command(),
             "machine": machine,
             "load_average_before": load_before,
-            "load_average_after": loadavg(),
+            "load_average_after": report::loadavg(),
             "rounds": plan.rounds,
             "entries": uring_bench::DEFAULT_ENTRIES,
             "sqpoll_idle_ms": uring_bench::SQPOLL_IDLE.as_millis() as u64,
@@ -287,7 +277,7 @@ fn main() {
             "errors": errors,
             "skipped": skipped,
         });
-        match write_json(&report) {
+        match report::write_json(env!("CARGO_TARGET_TMPDIR"), "nop", &figures) {
             Ok(path) => println!("- figures written to {}", path.display()),
             Err(e) => eprintln!("warning: could not write the JSON figures: {e}"),
         }
@@ -295,47 +285,6 @@ fn main() {
     if !errors.is_empty() {
         std::process::exit(1);
     }
-}
-
-/// Writes `report` to `target/bench/nop.json` (the target directory is the
-/// parent of the `CARGO_TARGET_TMPDIR` cargo gives benchmarks).
-fn write_json(report: &Value) -> io::Result<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .map_or_else(|| PathBuf::from("target"), PathBuf::from)
-        .join("bench");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("nop.json");
-    let text = serde_json::to_string_pretty(report).map_err(io::Error::other)?;
-    std::fs::write(&path, text + "\n")?;
-    Ok(path)
-}
-
-/// The first three fields of `/proc/loadavg` (1, 5 and 15 minutes).
-fn loadavg() -> Option<[f64; 3]> {
-    let s = std::fs::read_to_string("/proc/loadavg").ok()?;
-    let mut it = s.split_whitespace().map(str::parse::<f64>);
-    Some([it.next()?.ok()?, it.next()?.ok()?, it.next()?.ok()?])
-}
-
-/// Comma-separated values of an environment variable, if set and not empty.
-fn env_list(name: &str) -> Option<Vec<String>> {
-    let v = std::env::var(name).ok().filter(|v| !v.is_empty())?;
-    Some(v.split(',').map(|s| s.trim().to_owned()).collect())
-}
-
-/// The kernel release, the CPU model and the number of CPUs.
-fn machine() -> Value {
-    let kernel = Command::new("uname")
-        .arg("-r")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/osrelease").ok())
-        .map_or_else(|| "unknown".to_owned(), |s| s.trim().to_owned());
-    let cpu = uring_bench::cpu_model();
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    json!({ "kernel": kernel, "cpu": cpu, "nproc": nproc })
 }
 
 /// The command that reproduces this run, with the environment it read.
@@ -359,19 +308,7 @@ fn print_header(plan: &Plan, machine: &Value) {
     };
     println!("## NOP throughput{how}");
     println!();
-    println!("- command: `{}`", command());
-    println!(
-        "- kernel: {}",
-        machine["kernel"].as_str().unwrap_or("unknown")
-    );
-    println!(
-        "- CPU: {}, nproc {}",
-        machine["cpu"].as_str().unwrap_or("unknown"),
-        machine["nproc"]
-    );
-    if let Some([one, five, fifteen]) = loadavg() {
-        println!("- load average at start: {one} {five} {fifteen} (1, 5, 15 min)");
-    }
+    report::print_machine(&command(), machine);
     let ops = match plan.ops {
         Some(n) => format!("{n} NOPs per round"),
         None => "500,000 NOPs per round at batch 1, 2,000,000 otherwise".to_owned(),

@@ -18,6 +18,7 @@ use std::io;
 use std::time::{Duration, Instant};
 
 pub mod alloc;
+pub mod report;
 
 /// `struct Queues`, the split parts of a ring of crate `$api`, and its [`NopQueues`]:
 /// the `io-uring` crate and ours have the same shape there (`sync`, iterating the CQ),
@@ -189,7 +190,7 @@ fn time_nops(queues: &mut impl NopQueues, what: &str, cfg: &NopConfig) -> io::Re
 /// The calling thread's CPU time so far (`CLOCK_THREAD_CPUTIME_ID`), through
 /// glibc's `clock_gettime` (which valgrind knows how to run, unlike a direct call
 /// into the vDSO).
-fn thread_cpu_time() -> Duration {
+pub fn thread_cpu_time() -> Duration {
     let mut t = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
