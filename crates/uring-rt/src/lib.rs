@@ -46,6 +46,7 @@ mod buf;
 mod driver;
 mod fixed;
 pub mod fs;
+pub mod net;
 pub mod op;
 mod runtime;
 pub mod time;

@@ -1,0 +1,46 @@
+//! Sockets on the ring: `SOCKET`, `BIND`, `LISTEN`, `ACCEPT`, `CONNECT`, `SEND`, `RECV`,
+//! `SHUTDOWN`.
+//!
+//! [`TcpListener`] and [`TcpStream`] work as their `std::net` namesakes, with the I/O
+//! as ring operations that take owned buffers and give them back ([`BufResult`]), as
+//! the files of [`crate::fs`] do. Creating, binding and listening go through the
+//! `SOCKET`, `BIND` and `LISTEN` opcodes where the ring has them (Linux 5.19 and 6.11,
+//! and the engine), and through the plain system calls otherwise: the result is the
+//! same socket.
+//!
+//! Every op holds the socket's descriptor while the kernel may use it, so dropping a
+//! socket with ops in flight closes the descriptor when the last of them ends, never
+//! under them. Dropping an op's future cancels it (see [`crate::op`]); an accepted
+//! connection that arrives after its `accept` was dropped is closed, never leaked.
+//!
+//! Socket options go through [`AsFd`](std::os::fd::AsFd) with any crate that takes
+//! one (`rustix::net::sockopt`, `socket2::SockRef`); the common ones have methods.
+//!
+//! ```no_run
+//! use uring_rt::net::{TcpListener, TcpStream};
+//!
+//! # fn main() -> std::io::Result<()> {
+//! uring_rt::block_on(async {
+//!     let listener = TcpListener::bind("127.0.0.1:0").await?;
+//!     let addr = listener.local_addr()?;
+//!     let client = uring_rt::spawn(async move {
+//!         let stream = TcpStream::connect(addr).await?;
+//!         let (res, _) = stream.write_all(b"ping".to_vec()).await;
+//!         res
+//!     });
+//!     let (stream, _peer) = listener.accept().await?;
+//!     let (res, buf) = stream.read(Vec::with_capacity(16)).await;
+//!     println!("{} bytes: {:?}", res?, buf);
+//!     client.await??;
+//!     Ok(())
+//! })
+//! # }
+//! ```
+//!
+//! [`BufResult`]: crate::BufResult
+
+mod socket;
+mod tcp;
+
+pub use socket::{Receive, Transmit};
+pub use tcp::{TcpListener, TcpStream};

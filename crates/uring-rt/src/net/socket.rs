@@ -1,0 +1,464 @@
+//! The socket under every type of [`crate::net`]: its shared descriptor, the opcodes
+//! the ring offers, and the ops every socket type uses.
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::mem::MaybeUninit;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::rc::{Rc, Weak};
+
+use rustix::net::addr::SocketAddrStorage;
+use rustix::net::{AddressFamily, SocketAddrAny, SocketFlags, SocketType};
+use uring::types::Fd;
+use uring::{Sqe, opcode};
+
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::driver::OpData;
+use crate::op::Op;
+use crate::runtime::{self, Context};
+
+/// The largest length one request carries; longer buffers transfer short.
+const MAX_LEN: usize = u32::MAX as usize;
+
+/// The opcodes of the running ring that have a system-call fallback.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Caps {
+    pub(crate) socket: bool,
+    pub(crate) bind: bool,
+    pub(crate) listen: bool,
+}
+
+thread_local! {
+    /// The capabilities of the runtime last asked about. The `Weak` keeps that
+    /// runtime's allocation, so another runtime never has the same address.
+    static CAPS: RefCell<Option<(Weak<Context>, Caps)>> = const { RefCell::new(None) };
+}
+
+/// What the current runtime's ring offers (`IORING_REGISTER_PROBE`, once per runtime);
+/// nothing outside a runtime or when the probe fails.
+pub(crate) fn caps() -> Caps {
+    let Some(cx) = runtime::current() else {
+        return Caps::default();
+    };
+    CAPS.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if let Some((rt, caps)) = cell.as_ref()
+            && std::ptr::eq(rt.as_ptr(), Rc::as_ptr(&cx))
+        {
+            return *caps;
+        }
+        let probe = cx
+            .driver
+            .borrow()
+            .ring()
+            .and_then(|r| r.submitter().probe().ok());
+        let caps = probe.map_or_else(Caps::default, |p| Caps {
+            socket: p.is_supported(opcode::Socket::CODE),
+            bind: p.is_supported(opcode::Bind::CODE),
+            listen: p.is_supported(opcode::Listen::CODE),
+        });
+        *cell = Some((Rc::downgrade(&cx), caps));
+        caps
+    })
+}
+
+/// The descriptor of a socket, shared with its ops so that it is closed only once the
+/// last op that names it has finished.
+struct Inner {
+    fd: RawFd,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.fd >= 0 {
+            // SAFETY: we own the descriptor and no op uses it any more (ops hold this
+            // Rc while the kernel may see the number).
+            drop(unsafe { OwnedFd::from_raw_fd(self.fd) });
+        }
+    }
+}
+
+/// A socket's descriptor, shared by the socket and its ops in flight.
+#[derive(Clone)]
+pub(crate) struct Socket(Rc<Inner>);
+
+impl fmt::Debug for Socket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.fd)
+    }
+}
+
+impl Socket {
+    /// A socket of `domain` and `ty` (`SOCK_CLOEXEC` added): `IORING_OP_SOCKET`, or
+    /// socket(2) where the ring lacks it.
+    pub(crate) async fn new(domain: AddressFamily, ty: SocketType) -> io::Result<Socket> {
+        let fd = if caps().socket {
+            Op::new(NewSocket {
+                domain: i32::from(domain.as_raw()),
+                ty: ty.as_raw() as i32 | libc::SOCK_CLOEXEC,
+            })
+            .await?
+        } else {
+            rustix::net::socket_with(domain, ty, SocketFlags::CLOEXEC, None)?
+        };
+        Ok(Socket::from_fd(fd))
+    }
+
+    /// Takes `fd` over. It is put in blocking mode: the ring waits for readiness
+    /// itself, and the engine's fallback counts on it.
+    pub(crate) fn from_std(fd: OwnedFd) -> io::Result<Socket> {
+        rustix::io::ioctl_fionbio(&fd, false)?;
+        Ok(Socket::from_fd(fd))
+    }
+
+    pub(crate) fn from_fd(fd: OwnedFd) -> Socket {
+        Socket(Rc::new(Inner {
+            fd: fd.into_raw_fd(),
+        }))
+    }
+
+    /// The descriptor, or a duplicate of it while a dropped op still uses it.
+    pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
+        match Rc::try_unwrap(self.0) {
+            Ok(mut inner) => {
+                let fd = std::mem::replace(&mut inner.fd, -1);
+                // SAFETY: the descriptor was ours; `inner` no longer closes it.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            }
+            Err(shared) => Socket(shared).as_fd().try_clone_to_owned(),
+        }
+    }
+
+    pub(crate) fn fd(&self) -> RawFd {
+        self.0.fd
+    }
+
+    /// bind(2): `IORING_OP_BIND`, or the system call where the ring lacks it.
+    pub(crate) async fn bind(&self, addr: SocketAddrAny) -> io::Result<()> {
+        if caps().bind {
+            Op::new(Bind {
+                sock: self.clone(),
+                addr,
+            })
+            .await
+        } else {
+            Ok(rustix::net::bind(self, &addr)?)
+        }
+    }
+
+    /// listen(2): `IORING_OP_LISTEN`, or the system call where the ring lacks it.
+    pub(crate) async fn listen(&self, backlog: i32) -> io::Result<()> {
+        if caps().listen {
+            Op::new(Listen {
+                sock: self.clone(),
+                backlog,
+            })
+            .await
+        } else {
+            Ok(rustix::net::listen(self, backlog)?)
+        }
+    }
+
+    pub(crate) fn connect(&self, addr: SocketAddrAny) -> Op<Connect> {
+        Op::new(Connect {
+            sock: self.clone(),
+            addr,
+        })
+    }
+
+    pub(crate) fn accept(&self) -> Op<Accept> {
+        Op::new(Accept {
+            sock: self.clone(),
+            addr: MaybeUninit::uninit(),
+            len: size_of::<SocketAddrStorage>() as libc::socklen_t,
+        })
+    }
+
+    pub(crate) fn read<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
+        Op::new(Receive {
+            sock: self.clone(),
+            buf,
+        })
+    }
+
+    pub(crate) fn write<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
+        Op::new(Transmit {
+            sock: self.clone(),
+            buf,
+        })
+    }
+
+    /// Writes all of `buf`'s initialised bytes, writing again after short writes.
+    pub(crate) async fn write_all<B: IoBuf>(&self, mut buf: B) -> BufResult<(), B> {
+        let total = buf.bytes_init();
+        let mut done = 0;
+        while done < total {
+            let (res, slice) = self.write(buf.slice(done..total)).await;
+            buf = slice.into_inner();
+            match res {
+                Ok(0) => {
+                    return (
+                        Err(io::Error::new(
+                            io::ErrorKind::WriteZero,
+                            "the socket accepted 0 bytes",
+                        )),
+                        buf,
+                    );
+                }
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return (Err(e), buf),
+            }
+        }
+        (Ok(()), buf)
+    }
+
+    /// shutdown(2) through `IORING_OP_SHUTDOWN`.
+    pub(crate) async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        let how = match how {
+            std::net::Shutdown::Read => libc::SHUT_RD,
+            std::net::Shutdown::Write => libc::SHUT_WR,
+            std::net::Shutdown::Both => libc::SHUT_RDWR,
+        };
+        Op::new(ShutdownOp {
+            sock: self.clone(),
+            how,
+        })
+        .await
+    }
+
+    pub(crate) fn local_addr(&self) -> io::Result<SocketAddrAny> {
+        Ok(rustix::net::getsockname(self)?)
+    }
+
+    pub(crate) fn peer_addr(&self) -> io::Result<SocketAddrAny> {
+        rustix::net::getpeername(self)?.ok_or_else(|| io::Error::from_raw_os_error(libc::ENOTCONN))
+    }
+}
+
+impl AsFd for Socket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        // SAFETY: the descriptor stays open while `self` (which holds the Rc) lives.
+        unsafe { BorrowedFd::borrow_raw(self.0.fd) }
+    }
+}
+
+impl AsRawFd for Socket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.fd
+    }
+}
+
+fn unit(result: io::Result<u32>) -> io::Result<()> {
+    result.map(drop)
+}
+
+/// Closes a descriptor the kernel made for an op whose future is gone.
+fn close_orphan(res: i32) {
+    if res >= 0 {
+        // SAFETY: a descriptor the kernel created for a future that is gone: ours to
+        // close, and nobody else knows its number.
+        drop(unsafe { OwnedFd::from_raw_fd(res) });
+    }
+}
+
+/// The data of a `SOCKET`.
+struct NewSocket {
+    domain: i32,
+    ty: i32,
+}
+
+impl OpData for NewSocket {
+    type Output = io::Result<OwnedFd>;
+
+    fn sqe(&mut self) -> Sqe {
+        opcode::Socket::new(self.domain, self.ty, 0).build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        // SAFETY: the kernel returned a new descriptor that is ours.
+        result.map(|fd| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    }
+
+    fn orphan_cqe(&mut self, res: i32, _flags: u32) {
+        close_orphan(res);
+    }
+}
+
+/// The data of a `BIND`.
+struct Bind {
+    sock: Socket,
+    addr: SocketAddrAny,
+}
+
+impl OpData for Bind {
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> Sqe {
+        opcode::Bind::new(
+            Fd(self.sock.fd()),
+            self.addr.as_ptr().cast(),
+            self.addr.addr_len(),
+        )
+        .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        unit(result)
+    }
+}
+
+/// The data of a `LISTEN`.
+struct Listen {
+    sock: Socket,
+    backlog: i32,
+}
+
+impl OpData for Listen {
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> Sqe {
+        opcode::Listen::new(Fd(self.sock.fd()), self.backlog).build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        unit(result)
+    }
+}
+
+/// The data of a `CONNECT`.
+pub(crate) struct Connect {
+    sock: Socket,
+    addr: SocketAddrAny,
+}
+
+impl OpData for Connect {
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> Sqe {
+        opcode::Connect::new(
+            Fd(self.sock.fd()),
+            self.addr.as_ptr().cast(),
+            self.addr.addr_len(),
+        )
+        .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        unit(result)
+    }
+}
+
+/// The data of an `ACCEPT`: the new connection's descriptor and the peer's address.
+pub struct Accept {
+    sock: Socket,
+    addr: MaybeUninit<SocketAddrStorage>,
+    len: libc::socklen_t,
+}
+
+impl fmt::Debug for Accept {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Accept").field("fd", &self.sock).finish()
+    }
+}
+
+impl OpData for Accept {
+    type Output = io::Result<(OwnedFd, Option<SocketAddrAny>)>;
+
+    fn sqe(&mut self) -> Sqe {
+        opcode::Accept::new(Fd(self.sock.fd()))
+            .addr(self.addr.as_mut_ptr().cast())
+            .addrlen(&raw mut self.len)
+            .flags(libc::SOCK_CLOEXEC)
+            .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        // SAFETY: the kernel returned a new descriptor that is ours.
+        let fd = unsafe { OwnedFd::from_raw_fd(result? as RawFd) };
+        let len = self.len as usize;
+        let addr = (len >= size_of::<libc::sa_family_t>() && len <= size_of::<SocketAddrStorage>())
+            // SAFETY: the kernel wrote an address of `len` bytes (checked in bounds).
+            .then(|| unsafe { SocketAddrAny::read(self.addr.as_ptr(), self.len) });
+        Ok((fd, addr))
+    }
+
+    fn orphan_cqe(&mut self, res: i32, _flags: u32) {
+        close_orphan(res);
+    }
+}
+
+/// The data of a stream socket's `read` (`IORING_OP_RECV`).
+pub struct Receive<B> {
+    sock: Socket,
+    buf: B,
+}
+
+impl<B> fmt::Debug for Receive<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receive").field("fd", &self.sock).finish()
+    }
+}
+
+impl<B: IoBufMut> OpData for Receive<B> {
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> Sqe {
+        let len = self.buf.bytes_total().min(MAX_LEN) as u32;
+        opcode::Recv::new(Fd(self.sock.fd()), self.buf.stable_mut_ptr(), len).build()
+    }
+
+    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        let result = result.map(|n| {
+            // SAFETY: the kernel wrote `n <= len <= bytes_total` bytes from the start.
+            unsafe { self.buf.set_init(n as usize) };
+            n as usize
+        });
+        (result, self.buf)
+    }
+}
+
+/// The data of a stream socket's `write` (`IORING_OP_SEND`).
+pub struct Transmit<B> {
+    sock: Socket,
+    buf: B,
+}
+
+impl<B> fmt::Debug for Transmit<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transmit").field("fd", &self.sock).finish()
+    }
+}
+
+impl<B: IoBuf> OpData for Transmit<B> {
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> Sqe {
+        let len = self.buf.bytes_init().min(MAX_LEN) as u32;
+        opcode::Send::new(Fd(self.sock.fd()), self.buf.stable_ptr(), len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        (result.map(|n| n as usize), self.buf)
+    }
+}
+
+/// The data of a `SHUTDOWN`.
+struct ShutdownOp {
+    sock: Socket,
+    how: i32,
+}
+
+impl OpData for ShutdownOp {
+    type Output = io::Result<()>;
+
+    fn sqe(&mut self) -> Sqe {
+        opcode::Shutdown::new(Fd(self.sock.fd()), self.how).build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        unit(result)
+    }
+}

@@ -1,0 +1,314 @@
+//! TCP: [`TcpListener`] and [`TcpStream`].
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use rustix::net::{AddressFamily, SocketAddrAny, SocketType, sockopt};
+
+use super::socket::{Receive, Socket, Transmit};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::op::Op;
+
+/// The backlog of [`TcpListener::bind`]; the kernel caps it at `net.core.somaxconn`.
+const BACKLOG: i32 = 1024;
+
+/// `addr`'s addresses, or `InvalidInput` when there are none.
+fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+    let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
+    if addrs.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "the address resolved to no socket address",
+        ));
+    }
+    Ok(addrs)
+}
+
+fn family(addr: &SocketAddr) -> AddressFamily {
+    match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    }
+}
+
+/// A `SocketAddrAny` of an IP socket as a `SocketAddr`.
+pub(crate) fn ip_addr(addr: SocketAddrAny) -> io::Result<SocketAddr> {
+    Ok(SocketAddr::try_from(addr)?)
+}
+
+/// A TCP socket listening for connections, as `std::net::TcpListener`.
+///
+/// Dropped, it closes its descriptor once the ops that use it have finished.
+pub struct TcpListener {
+    sock: Socket,
+}
+
+impl fmt::Debug for TcpListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpListener")
+            .field("fd", &self.sock)
+            .finish()
+    }
+}
+
+impl TcpListener {
+    /// A listener bound to `addr` (the first of its addresses that binds), with
+    /// `SO_REUSEADDR` set and a backlog of 1024: `SOCKET`, `BIND` and `LISTEN` on the
+    /// ring where it has them, the system calls otherwise.
+    ///
+    /// `addr` is resolved with [`ToSocketAddrs`], which blocks the thread on a DNS
+    /// lookup for a host name (not for an IP address).
+    ///
+    /// # Errors
+    /// The last address's error (`EADDRINUSE`, `EACCES`, …); `InvalidInput` when
+    /// `addr` resolves to nothing.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<TcpListener> {
+        Self::bind_with(addr, |_| Ok(())).await
+    }
+
+    /// As [`bind`](Self::bind), with `configure` called on the socket before it is
+    /// bound: to set options such as `SO_REUSEPORT` or `IPV6_V6ONLY`.
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind), and `configure`'s.
+    pub async fn bind_with(
+        addr: impl ToSocketAddrs,
+        configure: impl Fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> io::Result<TcpListener> {
+        let mut last = None;
+        for a in resolve(addr)? {
+            match Self::bind_one(a, &configure).await {
+                Ok(l) => return Ok(l),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable)))
+    }
+
+    async fn bind_one(
+        addr: SocketAddr,
+        configure: &impl Fn(BorrowedFd<'_>) -> io::Result<()>,
+    ) -> io::Result<TcpListener> {
+        let sock = Socket::new(family(&addr), SocketType::STREAM).await?;
+        sockopt::set_socket_reuseaddr(&sock, true)?;
+        configure(sock.as_fd())?;
+        sock.bind(SocketAddrAny::from(addr)).await?;
+        sock.listen(BACKLOG).await?;
+        Ok(TcpListener { sock })
+    }
+
+    /// Takes over a listener made elsewhere (put in blocking mode: the ring waits for
+    /// connections itself).
+    ///
+    /// # Errors
+    /// The `ioctl(FIONBIO)`'s.
+    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
+        Ok(TcpListener {
+            sock: Socket::from_std(listener.into())?,
+        })
+    }
+
+    /// The listener as a `std::net::TcpListener`. If a dropped op still uses the
+    /// descriptor, this is a duplicate of it.
+    ///
+    /// # Errors
+    /// The duplication's (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
+        Ok(self.sock.into_fd()?.into())
+    }
+
+    /// The address the listener is bound to (getsockname(2)).
+    ///
+    /// # Errors
+    /// The system call's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.sock.local_addr()?)
+    }
+
+    /// Waits for a connection (`IORING_OP_ACCEPT`) and returns it with the peer's
+    /// address. Dropping the future before it completes cancels the accept; a
+    /// connection the kernel accepted anyway is closed, not leaked.
+    ///
+    /// # Errors
+    /// The kernel's (`EMFILE`, `ECONNABORTED`, …).
+    pub async fn accept(&self) -> io::Result<(TcpStream, SocketAddr)> {
+        let (fd, addr) = self.sock.accept().await?;
+        let stream = TcpStream {
+            sock: Socket::from_fd(fd),
+        };
+        let addr = match addr {
+            Some(a) => ip_addr(a)?,
+            None => stream.peer_addr()?,
+        };
+        Ok((stream, addr))
+    }
+}
+
+impl AsFd for TcpListener {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+impl AsRawFd for TcpListener {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
+
+/// A TCP connection, as `std::net::TcpStream`, whose I/O goes through the ring with
+/// owned buffers.
+///
+/// Its methods take `&self`: one task may read while another writes (share the
+/// stream with an `Rc`). Dropped, it closes its descriptor once the ops that use it
+/// have finished.
+pub struct TcpStream {
+    sock: Socket,
+}
+
+impl fmt::Debug for TcpStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TcpStream").field("fd", &self.sock).finish()
+    }
+}
+
+impl TcpStream {
+    /// Connects to `addr` (each of its addresses in turn until one connects):
+    /// `SOCKET` (or socket(2)) then `IORING_OP_CONNECT`.
+    ///
+    /// `addr` is resolved with [`ToSocketAddrs`], which blocks the thread on a DNS
+    /// lookup for a host name (not for an IP address).
+    ///
+    /// # Errors
+    /// The last address's error (`ECONNREFUSED`, `ETIMEDOUT`, …); `InvalidInput`
+    /// when `addr` resolves to nothing.
+    pub async fn connect(addr: impl ToSocketAddrs) -> io::Result<TcpStream> {
+        let mut last = None;
+        for a in resolve(addr)? {
+            match Self::connect_one(a).await {
+                Ok(s) => return Ok(s),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable)))
+    }
+
+    async fn connect_one(addr: SocketAddr) -> io::Result<TcpStream> {
+        let sock = Socket::new(family(&addr), SocketType::STREAM).await?;
+        sock.connect(SocketAddrAny::from(addr)).await?;
+        Ok(TcpStream { sock })
+    }
+
+    /// Takes over a connection made elsewhere (put in blocking mode: the ring waits
+    /// for readiness itself).
+    ///
+    /// # Errors
+    /// The `ioctl(FIONBIO)`'s.
+    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
+        Ok(TcpStream {
+            sock: Socket::from_std(stream.into())?,
+        })
+    }
+
+    /// The connection as a `std::net::TcpStream` (in blocking mode). If a dropped op
+    /// still uses the descriptor, this is a duplicate of it.
+    ///
+    /// # Errors
+    /// The duplication's (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
+        Ok(self.sock.into_fd()?.into())
+    }
+
+    /// The stream's descriptor, given up (as [`into_std`](Self::into_std)).
+    ///
+    /// # Errors
+    /// As [`into_std`](Self::into_std).
+    pub fn into_fd(self) -> io::Result<OwnedFd> {
+        self.sock.into_fd()
+    }
+
+    /// The local address (getsockname(2)).
+    ///
+    /// # Errors
+    /// The system call's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.sock.local_addr()?)
+    }
+
+    /// The peer's address (getpeername(2)).
+    ///
+    /// # Errors
+    /// `ENOTCONN`, or the system call's.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.sock.peer_addr()?)
+    }
+
+    /// Sets `TCP_NODELAY` (Nagle's algorithm off when `true`).
+    ///
+    /// # Errors
+    /// The setsockopt(2)'s.
+    pub fn set_nodelay(&self, on: bool) -> io::Result<()> {
+        Ok(sockopt::set_tcp_nodelay(&self.sock, on)?)
+    }
+
+    /// Whether `TCP_NODELAY` is set.
+    ///
+    /// # Errors
+    /// The getsockopt(2)'s.
+    pub fn nodelay(&self) -> io::Result<bool> {
+        Ok(sockopt::tcp_nodelay(&self.sock)?)
+    }
+
+    /// Reads into `buf` (`IORING_OP_RECV`): up to `buf.bytes_total()` bytes, from the
+    /// start of `buf`. Returns the count (0 at end of stream, or for an empty buffer)
+    /// and the buffer, its initialised length extended to cover what was read.
+    ///
+    /// Dropping the op before it completes may lose data the kernel already took
+    /// from the socket; to stop a read without losing any, [`Op::cancel`] it and
+    /// await it (see [`crate::op`]).
+    ///
+    /// # Errors
+    /// The kernel's (`ECONNRESET`, …).
+    pub fn read<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
+        self.sock.read(buf)
+    }
+
+    /// Writes `buf`'s initialised bytes (`IORING_OP_SEND`, `MSG_NOSIGNAL`). Returns
+    /// the count written (maybe short) and the buffer.
+    ///
+    /// # Errors
+    /// The kernel's (`EPIPE`, `ECONNRESET`, …).
+    pub fn write<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
+        self.sock.write(buf)
+    }
+
+    /// Writes all of `buf`'s initialised bytes, writing again after short writes.
+    ///
+    /// # Errors
+    /// `WriteZero` if the socket takes nothing; otherwise as [`write`](Self::write).
+    /// How much was written before an error is not known.
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.sock.write_all(buf).await
+    }
+
+    /// Shuts down the reading, writing or both halves (`IORING_OP_SHUTDOWN`).
+    ///
+    /// # Errors
+    /// The kernel's (`ENOTCONN`).
+    pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.sock.shutdown(how).await
+    }
+}
+
+impl AsFd for TcpStream {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+impl AsRawFd for TcpStream {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
