@@ -242,6 +242,43 @@ impl Builder {
         }
     }
 
+    /// Creates the ring with the first of `preferred` flag sets that the backend
+    /// accepts: each set is added in turn to the flags chosen so far, and a refusal
+    /// with `EINVAL` ([`SetupError::Invalid`]: a flag this kernel, or the engine, does
+    /// not know) moves on to the next. End the list with `0` to fall back to the
+    /// builder's own flags. For optional flags such as `DEFER_TASKRUN` (Linux 6.1) or
+    /// `COOP_TASKRUN` (5.19), which a program wants where it can have them.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), uring::SetupError> {
+    /// use uring::sys;
+    /// let ring = uring::Ring::builder().build_preferring(
+    ///     256,
+    ///     &[
+    ///         sys::IORING_SETUP_SINGLE_ISSUER | sys::IORING_SETUP_DEFER_TASKRUN,
+    ///         sys::IORING_SETUP_COOP_TASKRUN,
+    ///         0,
+    ///     ],
+    /// )?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// Any other error at once (as [`build`](Self::build)); when every set is
+    /// refused, the last refusal. An empty `preferred` builds with no extra flags.
+    pub fn build_preferring(&self, entries: u32, preferred: &[u32]) -> Result<Ring, SetupError> {
+        let Some((&last, first)) = preferred.split_last() else {
+            return self.build(entries);
+        };
+        for &extra in first {
+            match self.clone().flag(extra).build(entries) {
+                Err(SetupError::Invalid { .. }) => {}
+                other => return other,
+            }
+        }
+        self.clone().flag(last).build(entries)
+    }
+
     fn build_kernel(&self, entries: u32) -> Result<Ring, SetupError> {
         // Free the slots of this thread's registered rings dropped elsewhere first: a
         // REGISTERED_FD_ONLY ring needs one.
