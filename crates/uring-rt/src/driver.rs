@@ -42,6 +42,9 @@ use crate::runtime::Shared;
 
 /// `user_data` of the eventfd read that carries wakes from other threads.
 const EVENTFD_UD: u64 = u64::MAX >> 1;
+/// `user_data` of the `MSG_RING` message another runtime posts to this ring to make it
+/// take its remote queue (see `Shared::notify`).
+pub(crate) const MSG_WAKE_UD: u64 = EVENTFD_UD - 1;
 /// Bit 63 of a `user_data` marks an `ASYNC_CANCEL`; the other bits name its target.
 const CANCEL_BIT: u64 = 1 << 63;
 /// `user_data` of the catch-all cancel sent at shutdown.
@@ -278,11 +281,13 @@ impl Ops {
 
     /// One CQE.
     fn dispatch(&mut self, ud: u64, res: i32, flags: u32) {
-        if ud == EVENTFD_UD {
+        if ud == EVENTFD_UD || ud == MSG_WAKE_UD {
             // Wakes from other threads are in the remote queue; clear the flag before
-            // the loop drains that queue (pairs with the swap in `TaskWaker::wake`).
+            // the loop drains that queue (pairs with the swap in `Shared::notify`).
             self.shared.notified.store(false, Ordering::SeqCst);
-            self.eventfd_armed = false;
+            if ud == EVENTFD_UD {
+                self.eventfd_armed = false;
+            }
             return;
         }
         if ud & CANCEL_BIT != 0 {
@@ -337,6 +342,33 @@ impl Ops {
                 }
             }
             State::Done | State::Free => {}
+        }
+    }
+}
+
+/// A `MSG_RING` notification to another runtime's ring: `IORING_MSG_DATA` with
+/// [`MSG_WAKE_UD`] posted to the target's CQ (waking it from `io_uring_enter`).
+struct MsgWake {
+    /// Holds the target's ring fd (a duplicate, in `Shared`) open until the message is
+    /// issued, so the fd in the SQE cannot name another file meanwhile.
+    target: Arc<Shared>,
+}
+
+impl OpData for MsgWake {
+    type Output = ();
+
+    fn sqe(&mut self) -> Sqe {
+        let fd = self.target.ring_fd.as_ref().map_or(-1, |f| f.as_raw_fd());
+        opcode::MsgRing::data(Fd(fd), 0, MSG_WAKE_UD).build()
+    }
+
+    fn complete(self, _: io::Result<u32>, _: u32) {}
+
+    fn orphan_cqe(&mut self, res: i32, _flags: u32) {
+        // Not delivered (a kernel without MSG_RING, the target ring gone, cancelled at
+        // shutdown): the eventfd carries the notification instead, so it is not lost.
+        if res < 0 {
+            self.target.write_eventfd();
         }
     }
 }
@@ -435,6 +467,28 @@ impl Driver {
             self.ops.release(index);
             Err(StartError::Full(data))
         }
+    }
+
+    /// Starts an op no future waits for: its slot is an orphan from the start, so its
+    /// CQEs go to the data's orphan hook and the final one frees it. Returns whether
+    /// it was pushed (the SQ may be full).
+    pub(crate) fn start_detached<T: OpData>(&mut self, data: T) -> bool {
+        let Ok(id) = self.start(data) else {
+            return false;
+        };
+        if let Some(slot) = self.ops.slot_of(id) {
+            slot.state = State::Orphan;
+            // Not to be cancelled when dropped; shutdown's cancel-all still reaches it.
+            slot.cancel_sent = true;
+        }
+        true
+    }
+
+    /// Queues a `MSG_RING` that makes `target` (another runtime on this backend) take
+    /// its remote queue. Submitted with this ring's next turn; if it fails there, the
+    /// target's eventfd is written instead. Returns false when it could not be pushed.
+    pub(crate) fn notify_by_msg_ring(&mut self, target: Arc<Shared>) -> bool {
+        self.start_detached(MsgWake { target })
     }
 
     /// Registers `waker` to be woken once the SQ has room (after the next submit).

@@ -3,10 +3,12 @@
 //!
 //! A [`Runtime`] owns one ring and a local executor on the thread that made it. Tasks
 //! ([`spawn`]) are not `Send`; wakers are, and a wake from another thread reaches the
-//! runtime through an eventfd read armed on its ring. Each turn of the loop polls the
-//! runnable tasks, then enters the ring once (submitting the turn's SQEs, waiting only
-//! when nothing is runnable), and dispatches completions by `user_data` into a slab of
-//! op slots: no allocation per I/O in steady state.
+//! runtime through a `MSG_RING` message from another runtime's ring or an eventfd
+//! read armed on its own. [`Builder::run`] starts one runtime per core, and a
+//! [`Core`] sends tasks and file descriptors from one to another. Each turn of the
+//! loop polls the runnable tasks, then enters the ring once (submitting the turn's
+//! SQEs, waiting only when nothing is runnable), and dispatches completions by
+//! `user_data` into a slab of op slots: no allocation per I/O in steady state.
 //!
 //! Operations take their buffers by value ([`IoBuf`], [`IoBufMut`]) and give them back
 //! with the result ([`BufResult`]). The op's **slot**, not its future, owns everything
@@ -43,6 +45,7 @@
 #![warn(missing_docs)]
 
 mod buf;
+mod cores;
 mod driver;
 mod fixed;
 pub mod fs;
@@ -52,6 +55,7 @@ mod runtime;
 pub mod time;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
+pub use cores::{Core, RemoteJoinHandle, cores};
 pub use fixed::{FixedBuf, FixedBufPool};
 pub use op::Op;
 pub use runtime::{Builder, JoinError, JoinHandle, Runtime, block_on, spawn, yield_now};

@@ -13,8 +13,10 @@
 //! once however often it is woken) and the runtime's [`Shared`] part. Woken on the
 //! runtime's own thread, it pushes to the local run queue; woken anywhere else (another
 //! thread, or another runtime on this thread), it pushes to the shared remote queue and
-//! writes the runtime's eventfd, on which a read is armed in the ring, so a runtime
-//! that waits in `io_uring_enter` wakes up.
+//! notifies the runtime, so one that waits in `io_uring_enter` wakes up: by a
+//! `MSG_RING` message from the ring of the runtime the waker runs on, if any (same
+//! backend), else by writing the runtime's eventfd, on which a read is armed in the
+//! ring. Work sent by a [`Core`](crate::Core) takes the same way.
 //!
 //! In the engine's deterministic mode the eventfd read is not armed: that mode runs
 //! one thread and only what the program itself does, and an fd waiting for the outside
@@ -29,12 +31,12 @@ use std::marker::PhantomData;
 use std::os::fd::{AsFd, OwnedFd};
 use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use uring::{Backend, EngineConfig, SetupError, sys};
+use uring::{Backend, EngineConfig, sys};
 
 use crate::driver::Driver;
 
@@ -51,30 +53,111 @@ const MAIN: TaskId = TaskId {
     generation: 0,
 };
 
-/// The part of a runtime other threads can reach through a waker.
+/// What other threads leave for the runtime, taken by the loop at every turn.
+#[derive(Default)]
+struct Remote {
+    /// Tasks woken from elsewhere.
+    wakes: Vec<TaskId>,
+    /// Work sent from other threads (see [`Core`](crate::Core)): each spawns a task.
+    messages: Vec<Message>,
+    /// The runtime is shut down: messages are refused (dropped at once).
+    closed: bool,
+}
+
+/// Work sent to a runtime from another thread; it runs on the runtime's thread,
+/// inside its loop.
+pub(crate) type Message = Box<dyn FnOnce() + Send>;
+
+/// The part of a runtime other threads can reach through a waker or a
+/// [`Core`](crate::Core).
 pub(crate) struct Shared {
-    /// Tasks woken from elsewhere, taken by the loop at every turn.
-    remote: Mutex<Vec<TaskId>>,
-    /// Set by the first remote wake after the loop last took the eventfd's CQE; only
-    /// that wake writes the eventfd. Cleared by the driver when the read completes.
+    remote: Mutex<Remote>,
+    /// Set by the first remote wake after the loop last took a notification; only
+    /// that wake notifies the runtime. Cleared by the driver when the notification
+    /// (the eventfd read, or a `MSG_RING` message) completes.
     pub(crate) notified: AtomicBool,
     eventfd: OwnedFd,
+    /// A duplicate of the ring's fd, the target of `MSG_RING` notifications from other
+    /// runtimes on the same backend. A duplicate keeps the ring alive while a message
+    /// to it may be in flight (one posted to a ring whose runtime is gone lands in a
+    /// CQ nobody reads). `None` where the ring has no fd (`REGISTERED_FD_ONLY`) or in
+    /// the engine's deterministic mode.
+    pub(crate) ring_fd: Option<OwnedFd>,
+    pub(crate) backend: Backend,
+    /// Notifications sent, by way: `MSG_RING` from another ring, eventfd write.
+    pub(crate) notified_by_msg_ring: AtomicU64,
+    pub(crate) notified_by_eventfd: AtomicU64,
 }
 
 impl Shared {
-    fn wake_remote(&self, id: TaskId) {
-        self.remote
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(id);
-        // SeqCst: the push above is visible to the loop before it can see the flag
-        // clear again (pairs with the store in the driver's eventfd dispatch, which
-        // precedes the loop's drain of `remote`).
-        if !self.notified.swap(true, Ordering::SeqCst) {
-            // An eventfd write of 1 fails only when the counter would overflow, which
-            // still leaves the fd readable.
-            let _ = rustix::io::write(&self.eventfd, &1u64.to_ne_bytes());
+    fn remote(&self) -> std::sync::MutexGuard<'_, Remote> {
+        self.remote.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wake_remote(self: &Arc<Self>, id: TaskId) {
+        self.remote().wakes.push(id);
+        self.notify();
+    }
+
+    /// Queues `message` for the runtime's thread; gives it back when the runtime is
+    /// shut down.
+    pub(crate) fn send(self: &Arc<Self>, message: Message) -> Result<(), Message> {
+        {
+            let mut remote = self.remote();
+            if remote.closed {
+                return Err(message);
+            }
+            remote.messages.push(message);
         }
+        self.notify();
+        Ok(())
+    }
+
+    /// Makes a runtime that waits in `io_uring_enter` (or is about to) take its remote
+    /// queue: a `MSG_RING` message from the ring of the runtime running on this thread
+    /// when there is one on the same backend (submitted with that runtime's next
+    /// turn, no system call of its own), else a write to the eventfd.
+    fn notify(self: &Arc<Self>) {
+        // SeqCst: the push to `remote` above is visible to the loop before it can see
+        // the flag clear again (pairs with the store in the driver's dispatch of the
+        // notification, which precedes the loop's drain of `remote`).
+        if self.notified.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        if self.notify_by_msg_ring() {
+            self.notified_by_msg_ring.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.write_eventfd();
+        }
+    }
+
+    /// Queues a `MSG_RING` notification on the ring of this thread's runtime.
+    fn notify_by_msg_ring(self: &Arc<Self>) -> bool {
+        if self.ring_fd.is_none() {
+            return false;
+        }
+        let Some(cx) = current() else {
+            return false;
+        };
+        if Arc::ptr_eq(&cx.shared, self)
+            || cx.shared.ring_fd.is_none()
+            || cx.shared.backend != self.backend
+        {
+            return false;
+        }
+        // Held while a CQE is dispatched (a wake from inside the driver): eventfd.
+        let Ok(mut driver) = cx.driver.try_borrow_mut() else {
+            return false;
+        };
+        driver.notify_by_msg_ring(self.clone())
+    }
+
+    /// Writes the eventfd, on which the runtime keeps a read armed.
+    pub(crate) fn write_eventfd(&self) {
+        self.notified_by_eventfd.fetch_add(1, Ordering::Relaxed);
+        // An eventfd write of 1 fails only when the counter would overflow, which
+        // still leaves the fd readable.
+        let _ = rustix::io::write(&self.eventfd, &1u64.to_ne_bytes());
     }
 }
 
@@ -221,10 +304,12 @@ pub(crate) struct Context {
     pub(crate) driver: RefCell<Driver>,
     tasks: RefCell<Tasks>,
     run_queue: RefCell<VecDeque<TaskId>>,
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) clock: Clock,
     /// Op ids whose futures were dropped while the driver was borrowed.
     pub(crate) deferred_drops: RefCell<Vec<crate::driver::OpId>>,
+    /// The runtimes started together with this one by [`Builder::run`], if it was.
+    pub(crate) pool: RefCell<Option<crate::cores::Membership>>,
 }
 
 thread_local! {
@@ -329,14 +414,33 @@ impl Context {
         drop(future);
     }
 
-    /// Moves remote wakes into the run queue; returns whether there were any.
+    /// Moves remote wakes into the run queue and runs the messages sent from other
+    /// threads (each spawns a task); returns whether there were any.
     fn take_remote(&self) -> bool {
-        let mut remote = self.shared.remote.lock().unwrap_or_else(|e| e.into_inner());
-        if remote.is_empty() {
-            return false;
+        let messages = {
+            let mut remote = self.shared.remote();
+            if remote.wakes.is_empty() && remote.messages.is_empty() {
+                return false;
+            }
+            self.run_queue.borrow_mut().extend(remote.wakes.drain(..));
+            std::mem::take(&mut remote.messages)
+        };
+        // Run with the lock released: a message may send to this runtime again.
+        for message in messages {
+            message();
         }
-        self.run_queue.borrow_mut().extend(remote.drain(..));
         true
+    }
+
+    /// Refuses messages from now on and drops those not run yet (their handles
+    /// say [`JoinError::Cancelled`]).
+    fn close_remote(&self) {
+        let messages = {
+            let mut remote = self.shared.remote();
+            remote.closed = true;
+            std::mem::take(&mut remote.messages)
+        };
+        drop(messages);
     }
 
     fn flush_deferred_drops(&self) {
@@ -367,6 +471,10 @@ pub struct Builder {
     sqpoll: Option<Duration>,
     taskrun: bool,
     engine: Option<EngineConfig>,
+    /// Runtimes [`Builder::run`] starts; 0: one per CPU.
+    pub(crate) threads: usize,
+    /// Whether [`Builder::run`] pins each runtime's thread to a CPU.
+    pub(crate) pin: bool,
 }
 
 impl Default for Builder {
@@ -378,6 +486,8 @@ impl Default for Builder {
             sqpoll: None,
             taskrun: true,
             engine: None,
+            threads: 0,
+            pin: true,
         }
     }
 }
@@ -438,6 +548,23 @@ impl Builder {
         self
     }
 
+    /// How many runtimes [`Builder::run`] starts, each on its own thread with its own
+    /// ring (0, the default: one per CPU this process may run on). [`Builder::build`]
+    /// ignores it.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n;
+        self
+    }
+
+    /// Whether [`Builder::run`] pins runtime `i` to the `i`-th CPU this process may
+    /// run on (`sched_setaffinity`; wrapping around when there are more runtimes than
+    /// CPUs). Default true: a thread-per-core runtime keeps its ring, its tasks and
+    /// their data in one CPU's caches.
+    pub fn pin_threads(mut self, on: bool) -> Self {
+        self.pin = on;
+        self
+    }
+
     /// Builds the runtime on this thread.
     ///
     /// # Errors
@@ -468,28 +595,11 @@ impl Builder {
             ],
             (None, false) => &[0],
         };
-        let mut ring = None;
-        let mut last = None;
-        for &flags in attempts {
-            let mut b = base.clone().raw_flags(flags);
-            if let Some(idle) = self.sqpoll {
-                b = b.sqpoll(idle);
-            }
-            match b.build(self.entries) {
-                Ok(r) => {
-                    ring = Some(r);
-                    break;
-                }
-                // A flag this kernel (or the engine) lacks: try with fewer.
-                Err(e @ SetupError::Invalid { .. }) => last = Some(e),
-                Err(e) => return Err(e.into()),
-            }
+        let mut b = base;
+        if let Some(idle) = self.sqpoll {
+            b = b.sqpoll(idle);
         }
-        let ring = match (ring, last) {
-            (Some(r), _) => r,
-            (None, Some(e)) => return Err(e.into()),
-            (None, None) => unreachable!("at least one attempt"),
-        };
+        let ring = b.build_preferring(self.entries, attempts)?;
         let deterministic = ring.backend() == Backend::Engine && engine.seed().is_some();
         let eventfd = rustix::event::eventfd(
             0,
@@ -500,10 +610,18 @@ impl Builder {
         } else {
             Some(eventfd.as_fd().try_clone_to_owned()?)
         };
+        let ring_fd = match ring.fd() {
+            Some(fd) if !deterministic => Some(fd.try_clone_to_owned()?),
+            _ => None,
+        };
         let shared = Arc::new(Shared {
-            remote: Mutex::new(Vec::new()),
+            remote: Mutex::new(Remote::default()),
             notified: AtomicBool::new(false),
             eventfd,
+            ring_fd,
+            backend: ring.backend(),
+            notified_by_msg_ring: AtomicU64::new(0),
+            notified_by_eventfd: AtomicU64::new(0),
         });
         let clock = if deterministic {
             Clock::Virtual {
@@ -519,6 +637,7 @@ impl Builder {
             shared,
             clock,
             deferred_drops: RefCell::new(Vec::new()),
+            pool: RefCell::new(None),
         });
         Ok(Runtime {
             cx,
@@ -563,6 +682,17 @@ impl Runtime {
     /// A [`Builder`].
     pub fn builder() -> Builder {
         Builder::new()
+    }
+
+    /// This runtime as a [`Core`](crate::Core): a `Send + Sync` handle other threads
+    /// use to send it work and descriptors.
+    pub fn core(&self) -> crate::Core {
+        let index = self.cx.pool.borrow().as_ref().map_or(0, |m| m.index());
+        crate::Core::new(index, self.cx.shared.clone())
+    }
+
+    pub(crate) fn context(&self) -> &Rc<Context> {
+        &self.cx
     }
 
     /// The backend the ring runs on ([`Backend::Kernel`] or [`Backend::Engine`]).
@@ -656,6 +786,7 @@ impl Runtime {
 
     fn shutdown_inner(&self, give_up_after: Duration) -> bool {
         let _enter = (current().is_none()).then(|| Enter::new(&self.cx));
+        self.cx.close_remote();
         loop {
             let tasks = self.cx.tasks.borrow_mut().drain();
             if tasks.is_empty() {
