@@ -14,9 +14,10 @@
 //! - `ours`: `uring_rt::fs::File` on the kernel backend, and `ours (engine)` on the
 //!   engine backend;
 //! - `raw`: a loop on this workspace's `uring::Ring` that does the same requests with
-//!   no runtime (a slot per task, its next request pushed when its CQE arrives);
+//!   no runtime (a slot per task, its next request pushed when its CQE arrives), on a
+//!   ring set up with the flags the runtime asks for (`SINGLE_ISSUER | DEFER_TASKRUN`);
 //! - `tokio::fs` (a current-thread runtime; `File` is seek + read/write on the
-//!   blocking pool, one `File` per task), `tokio-uring`, `monoio` (io_uring driver)
+//!   blocking pool, one `File`, opened on its own, per task), `tokio-uring`, `monoio` (io_uring driver)
 //!   and `compio` (io_uring driver), each with its own `File::read_at`/`write_at`.
 //!
 //! The rate is operations (reads, or writes) per second of the timed pass, which
@@ -160,9 +161,42 @@ impl Files {
 struct Timed {
     /// Operations (reads or writes) per second.
     rate: f64,
+    /// Operations per second of the calling thread's CPU time, which leaves out the
+    /// time a loaded machine kept the thread from a CPU (and the work of other threads:
+    /// tokio::fs's blocking pool, io_uring's workers).
+    cpu_rate: f64,
     /// Heap allocations per operation on the calling thread, where it runs the work
     /// (not for tokio::fs, whose work runs on the blocking pool).
     allocs_per_op: f64,
+}
+
+/// The start of a timed pass.
+struct Start {
+    at: Instant,
+    cpu: std::time::Duration,
+    allocs: u64,
+}
+
+impl Start {
+    fn now() -> Start {
+        Start {
+            allocs: uring_bench::alloc::allocations(),
+            cpu: uring_bench::thread_cpu_time(),
+            at: Instant::now(),
+        }
+    }
+
+    /// What the pass measured, `ops` operations since `self`.
+    fn end(self, ops: u64) -> Timed {
+        let elapsed = self.at.elapsed().as_secs_f64();
+        let cpu = uring_bench::thread_cpu_time().saturating_sub(self.cpu);
+        let ops = ops as f64;
+        Timed {
+            rate: ops / elapsed,
+            cpu_rate: ops / cpu.as_secs_f64(),
+            allocs_per_op: (uring_bench::alloc::allocations() - self.allocs) as f64 / ops,
+        }
+    }
 }
 
 /// Runs `pass(n)` (n operations per task) untimed with a small `n`, then timed with
@@ -174,15 +208,9 @@ where
 {
     let per_task = (total / TASKS as u64).max(1);
     pass(per_task.min(64)).await?;
-    let allocs = uring_bench::alloc::allocations();
-    let start = Instant::now();
+    let start = Start::now();
     pass(per_task).await?;
-    let elapsed = start.elapsed().as_secs_f64();
-    let ops = (per_task * TASKS as u64) as f64;
-    Ok(Timed {
-        rate: ops / elapsed,
-        allocs_per_op: (uring_bench::alloc::allocations() - allocs) as f64 / ops,
-    })
+    Ok(start.end(per_task * TASKS as u64))
 }
 
 /// The task body of the runtimes whose files take owned buffers and give them back
@@ -273,9 +301,18 @@ fn ours_engine(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
 /// request pushed when the CQE of the last one arrives; one `submit_and_wait(1)` per
 /// batch of CQEs.
 fn raw(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
-    let mut ring = Ring::builder()
-        .backend_exact(Backend::Kernel)
-        .build(2 * TASKS as u32)
+    // The flags the runtime asks for first (it falls back when refused; so does this).
+    let taskrun = uring::sys::IORING_SETUP_SINGLE_ISSUER
+        | uring::sys::IORING_SETUP_DEFER_TASKRUN
+        | uring::sys::IORING_SETUP_TASKRUN_FLAG;
+    let build = |flags| {
+        Ring::builder()
+            .backend_exact(Backend::Kernel)
+            .raw_flags(flags)
+            .build(2 * TASKS as u32)
+    };
+    let mut ring = build(taskrun)
+        .or_else(|_| build(0))
         .map_err(io::Error::from)?;
     let fd = Fd(files.std(work).as_raw_fd());
     let mut bufs = vec![[0xa5u8; BS]; TASKS];
@@ -333,14 +370,9 @@ fn raw(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
     };
     let per_task = (total / TASKS as u64).max(1);
     pass(per_task.min(64))?;
-    let allocs = uring_bench::alloc::allocations();
-    let start = Instant::now();
+    let start = Start::now();
     pass(per_task)?;
-    let ops = (per_task * TASKS as u64) as f64;
-    Ok(Timed {
-        rate: ops / start.elapsed().as_secs_f64(),
-        allocs_per_op: (uring_bench::alloc::allocations() - allocs) as f64 / ops,
-    })
+    Ok(start.end(per_task * TASKS as u64))
 }
 
 /// tokio::fs on a current-thread runtime: each task its own `File` (seek, then
@@ -364,11 +396,22 @@ fn tokio_fs(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
         }
         f.flush().await
     }
+    // One open file description per task: descriptors cloned with dup(2) would share
+    // the file position between the tasks' seeks.
+    let own: Vec<std::fs::File> = (0..TASKS)
+        .map(|_| {
+            std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(files.path(work))
+        })
+        .collect::<io::Result<_>>()?;
     let rt = tokio::runtime::Builder::new_current_thread().build()?;
-    let std = files.std(work);
     rt.block_on(timed(total, |n| {
-        let tasks: io::Result<Vec<_>> = (0..TASKS)
-            .map(|t| {
+        let tasks: io::Result<Vec<_>> = own
+            .iter()
+            .enumerate()
+            .map(|(t, std)| {
                 let f = tokio::fs::File::from_std(std.try_clone()?);
                 Ok(tokio::spawn(task(f, work, t, n)))
             })
@@ -555,14 +598,22 @@ fn command() -> String {
 #[derive(Default)]
 struct Rounds {
     rates: Vec<f64>,
+    cpu_rates: Vec<f64>,
     allocs_per_op: Vec<f64>,
     error: Option<String>,
 }
 
 impl Rounds {
+    fn median_of(&self, v: &[f64]) -> Option<f64> {
+        (self.error.is_none() && !v.is_empty()).then(|| uring_bench::median(v.to_vec()))
+    }
+
     fn median(&self) -> Option<f64> {
-        (self.error.is_none() && !self.rates.is_empty())
-            .then(|| uring_bench::median(self.rates.clone()))
+        self.median_of(&self.rates)
+    }
+
+    fn cpu_median(&self) -> Option<f64> {
+        self.median_of(&self.cpu_rates)
     }
 }
 
@@ -638,6 +689,7 @@ fn main() {
                 match (imp.run)(&files, work, total) {
                     Ok(t) => {
                         r.rates.push(t.rate);
+                        r.cpu_rates.push(t.cpu_rate);
                         r.allocs_per_op.push(t.allocs_per_op);
                     }
                     Err(e) => r.error = Some(format!("{label}, {}: {e}", imp.name)),
@@ -650,11 +702,20 @@ fn main() {
             .zip(&rounds)
             .map(|(imp, r)| (imp.name, r.median()))
             .collect();
-        let ratios: Vec<(&str, Option<f64>, f64)> = RATIOS
+        let cpu_medians: Vec<(&str, Option<f64>)> = IMPS
             .iter()
-            .map(|&(key, num, dens, target)| (key, ratio(&medians, num, dens), target))
+            .zip(&rounds)
+            .map(|(imp, r)| (imp.name, r.cpu_median()))
             .collect();
-        table.push((label, medians.clone(), ratios.clone()));
+        let ratios_of = |m: &[(&str, Option<f64>)]| -> Vec<(&str, Option<f64>, f64)> {
+            RATIOS
+                .iter()
+                .map(|&(key, num, dens, target)| (key, ratio(m, num, dens), target))
+                .collect()
+        };
+        let ratios = ratios_of(&medians);
+        let cpu_ratios = ratios_of(&cpu_medians);
+        table.push((label, medians.clone(), ratios.clone(), cpu_ratios.clone()));
         results.push(json!({
             "workload": label,
             "ops_per_round": total,
@@ -662,12 +723,18 @@ fn main() {
                 (imp.name.to_owned(), json!({
                     "ops_per_s_per_round": r.rates,
                     "median_ops_per_s": r.median(),
+                    "ops_per_thread_cpu_s_per_round": r.cpu_rates,
+                    "median_ops_per_thread_cpu_s": r.cpu_median(),
                     "allocations_per_op_per_round": r.allocs_per_op,
                     "error": r.error,
                 }))
             }).collect::<serde_json::Map<String, Value>>(),
-            "ratios": ratios.iter().map(|&(k, r, target)| {
-                (k.to_owned(), json!({ "ratio": r, "target": (target > 0.0).then_some(target) }))
+            "ratios": ratios.iter().zip(&cpu_ratios).map(|(&(k, r, target), &(_, c, _))| {
+                (k.to_owned(), json!({
+                    "ratio": r,
+                    "ratio_of_thread_cpu_rates": c,
+                    "target": (target > 0.0).then_some(target),
+                }))
             }).collect::<serde_json::Map<String, Value>>(),
         }));
     }
@@ -679,7 +746,7 @@ fn main() {
     }
     println!();
     println!("|---|{}", "---:|".repeat(IMPS.len()));
-    for (label, medians, _) in &table {
+    for (label, medians, _, _) in &table {
         print!("| {label} |");
         for (_, m) in medians {
             print!(" {} |", rate(*m));
@@ -698,17 +765,23 @@ fn main() {
     }
     println!();
     println!("|---|{}", "---:|".repeat(RATIOS.len()));
-    for (label, _, ratios) in &table {
-        print!("| {label} |");
-        for (_, r, target) in ratios {
-            let mark = match r {
-                Some(r) if *target > 0.0 && *r < *target => " (missed)",
-                _ => "",
-            };
-            print!(" {}{mark} |", r.map_or("-".into(), |r| format!("{r:.2}")));
+    for (label, _, ratios, cpu_ratios) in &table {
+        for (how, ratios) in [("", ratios), (", thread CPU time", cpu_ratios)] {
+            print!("| {label}{how} |");
+            for (_, r, target) in ratios {
+                let mark = match r {
+                    Some(r) if *target > 0.0 && *r < *target => " (missed)",
+                    _ => "",
+                };
+                print!(" {}{mark} |", r.map_or("-".into(), |r| format!("{r:.2}")));
+            }
+            println!();
         }
-        println!();
     }
+    println!();
+    println!(
+        "- thread CPU time: rates per second of the runtime thread's CPU time; they leave out the work of other threads (tokio::fs's blocking pool, the kernel's io-wq workers, the engine's), so compare them between implementations that work on their own thread"
+    );
     println!();
 
     if plan.only.is_some() {
