@@ -72,12 +72,15 @@ impl Engine {
         op::net::post_notif(self, &req);
         let next = req.link.take();
         let hard = req.has(sys::IOSQE_IO_HARDLINK);
+        // A failed request that asked to skip its CQE on success posts it anyway, and
+        // the requests it fails post none (REQ_F_SKIP_LINK_CQES).
+        let skip_links = req.has(sys::IOSQE_CQE_SKIP_SUCCESS);
         let drain_head = req.drain_head;
         self.reqs.put(req);
         self.retire(drain_head);
         if let Some(next) = next {
             if fail && !hard {
-                self.fail_chain(next);
+                self.fail_links(next, skip_links);
             } else if let Some(d) = &self.det {
                 // Deterministic mode: issued when its key comes up (det.rs).
                 d.issue(next);
@@ -144,18 +147,36 @@ impl Engine {
         true
     }
 
-    /// Fails a chain: each request posts its own preparation error, or `-ECANCELED`
-    /// (`io_fail_links`).
+    /// Fails a chain whose preparation failed (`io_queue_sqe_fallback`): the head posts
+    /// its error (or `-ECANCELED` for a member's), the rest as [`fail_links`] says, with
+    /// their CQEs skipped if the head asked to skip its own on success.
+    ///
+    /// [`fail_links`]: Self::fail_links
     pub(crate) fn fail_chain(self: &Arc<Self>, mut req: Box<Req>) {
+        let next = req.link.take();
+        let skip_links = req.has(sys::IOSQE_CQE_SKIP_SUCCESS);
+        self.fail_links(req, false);
+        if let Some(next) = next {
+            self.fail_links(next, skip_links);
+        }
+    }
+
+    /// Fails the requests of a chain from `req` on (`io_fail_links`): each completes
+    /// with its own preparation error, or `-ECANCELED`, and posts a CQE unless
+    /// `skip_cqes` (the request that failed them had `IOSQE_CQE_SKIP_SUCCESS`),
+    /// whatever its own flags say.
+    pub(crate) fn fail_links(self: &Arc<Self>, mut req: Box<Req>, skip_cqes: bool) {
         loop {
             let res = req.failed.unwrap_or(-libc::ECANCELED);
-            self.post(Completion {
-                user_data: req.user_data(),
-                res,
-                flags: op::net::fail_flags(&req),
-                big: req.big,
-            });
-            op::net::post_notif(self, &req);
+            if !skip_cqes {
+                self.post(Completion {
+                    user_data: req.user_data(),
+                    res,
+                    flags: op::net::fail_flags(&req),
+                    big: req.big,
+                });
+                op::net::post_notif(self, &req);
+            }
             let next = req.link.take();
             let drain_head = req.drain_head;
             self.reqs.put(req);
