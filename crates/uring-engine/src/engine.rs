@@ -63,6 +63,9 @@ pub(crate) struct Engine {
     /// Whether the drain logic has anything queued or running; read after every
     /// completion (see [`Engine::retire`]).
     drain_pending: AtomicBool,
+    /// A chain was drained for a member's `IOSQE_IO_DRAIN`: the request after it is
+    /// drained too (the kernel's `drain_next`). Read and written under the submit lock.
+    drain_next: AtomicBool,
     pub(crate) files: RwLock<FileTable>,
     pub(crate) bufs: RwLock<BufTable>,
     /// Tags of registered files and buffers that left their tables (`rsrc.rs`).
@@ -138,6 +141,7 @@ impl Engine {
             drain: Mutex::new(DrainState::default()),
             inflight: AtomicUsize::new(0),
             drain_pending: AtomicBool::new(false),
+            drain_next: AtomicBool::new(false),
             files: RwLock::new(FileTable::new(dead_tags.clone())),
             bufs: RwLock::new(BufTable {
                 dead: dead_tags.clone(),
@@ -224,6 +228,9 @@ impl Engine {
             }
             let in_chain = !chain.is_empty();
             let links = req.links_next();
+            if prepared.is_ok() {
+                self.drain_member(&mut req, &mut chain);
+            }
             if let Err(err) = prepared {
                 // `io_submit_fail_init`: fail the request; in a chain, fail the head
                 // too and keep assembling; at the end of a chain, queue it failed.
@@ -266,6 +273,21 @@ impl Engine {
         self.dispatch(&mut batch);
         *held = batch;
         submitted
+    }
+
+    /// `IOSQE_IO_DRAIN` on a member of a chain drains the chain (its head) and the
+    /// request after the chain (`io_init_drain`); `chain` is the chain `req` joins.
+    /// Under the submit lock.
+    fn drain_member(&self, req: &mut Req, chain: &mut [Box<Req>]) {
+        if let Some(head) = chain.first_mut() {
+            if req.has(sys::IOSQE_IO_DRAIN) {
+                // The kernel's REQ_F_IO_DRAIN on the head: the SQE's copy carries it.
+                head.sqe.flags |= sys::IOSQE_IO_DRAIN;
+                self.drain_next.store(true, Ordering::Relaxed);
+            }
+        } else if self.drain_next.swap(false, Ordering::Relaxed) {
+            req.sqe.flags |= sys::IOSQE_IO_DRAIN;
+        }
     }
 
     /// Starts what a submission made ready: half of it on the assisting thread when

@@ -98,3 +98,54 @@ fn skip_success_in_a_failed_chain() {
         },
     );
 }
+
+/// liburing's `link_drain`: `IOSQE_IO_DRAIN` on a member of a chain drains the whole
+/// chain and the request after it, so a write, a chain with a draining member, and a
+/// NOP after the chain complete in SQ order.
+#[test]
+fn drain_inside_a_chain() {
+    diff::both(
+        test_name!(),
+        &[sys::IORING_OP_NOP, sys::IORING_OP_WRITEV],
+        16,
+        |ring| {
+            let file = tempfile::tempfile().expect("tempfile");
+            let buf = vec![0x5au8; 4096];
+            let iov = libc::iovec {
+                iov_base: buf.as_ptr() as *mut _,
+                iov_len: buf.len(),
+            };
+            let nop =
+                |flags: SqeFlags, ud: u64| opcode::Nop::new().build().flags(flags).user_data(ud);
+            let writev = || opcode::Writev::new(Target::Fd(file.as_raw_fd()), &iov, 1).build();
+            let link = SqeFlags::IO_LINK;
+            let link_drain = SqeFlags::IO_LINK | SqeFlags::IO_DRAIN;
+            let mut orders = Vec::new();
+            // One chain: write; nop(L), nop(L|D), nop; nop.
+            let one = [
+                writev().user_data(0),
+                nop(link, 1),
+                nop(link_drain, 2),
+                nop(SqeFlags::empty(), 3),
+                nop(SqeFlags::empty(), 4),
+            ];
+            assert_eq!(push(ring, &one), 5);
+            orders.push(drain(ring, 200).iter().map(|c| c.0).collect::<Vec<_>>());
+            // Two chains, the second draining at its third member (a write).
+            let multi = [
+                writev().user_data(0),
+                nop(link, 1),
+                nop(link_drain, 2),
+                nop(SqeFlags::empty(), 3),
+                nop(link, 4),
+                nop(link, 5),
+                writev().flags(link_drain).user_data(6),
+                nop(SqeFlags::empty(), 7),
+                nop(SqeFlags::empty(), 8),
+            ];
+            assert_eq!(push(ring, &multi), 9);
+            orders.push(drain(ring, 200).iter().map(|c| c.0).collect::<Vec<_>>());
+            orders
+        },
+    );
+}
