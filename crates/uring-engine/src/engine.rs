@@ -350,6 +350,12 @@ impl Engine {
         {
             return Err(-libc::EACCES);
         }
+        if !def.ioprio && req.sqe.ioprio != 0 {
+            return Err(-libc::EINVAL);
+        }
+        if !def.iopoll && self.is(sys::IORING_SETUP_IOPOLL) {
+            return Err(-libc::EINVAL);
+        }
         if req.sqe.personality != 0 {
             // No personalities are ever registered on an engine ring.
             return Err(-libc::EINVAL);

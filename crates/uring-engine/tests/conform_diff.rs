@@ -149,3 +149,53 @@ fn drain_inside_a_chain() {
         },
     );
 }
+
+/// liburing's `link-timeout` (`test_single_link_timeout_error`): `ioprio` set on an op
+/// that takes none fails its preparation with `-EINVAL` (`io_init_req`), which for a
+/// `LINK_TIMEOUT` cancels the request it guards.
+#[test]
+fn ioprio_on_an_op_without_one() {
+    diff::both(
+        test_name!(),
+        &[
+            sys::IORING_OP_NOP,
+            sys::IORING_OP_READV,
+            sys::IORING_OP_LINK_TIMEOUT,
+            sys::IORING_OP_FSYNC,
+            sys::IORING_OP_POLL_ADD,
+        ],
+        16,
+        |ring| {
+            let (r, _w) = pipe();
+            let mut buf = [0u8; 128];
+            let iov = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            };
+            let ts = uring::types::Timespec::from(Duration::from_secs(1));
+            let mut lt = opcode::LinkTimeout::new(&ts).build().user_data(2);
+            lt.as_raw_mut().ioprio = 89;
+            let read = opcode::Readv::new(Target::Fd(r.as_raw_fd()), &iov, 1)
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(1);
+            assert_eq!(push(ring, &[read, lt]), 2);
+            let mut seen = drain(ring, 100);
+            let file = tempfile::tempfile().expect("tempfile");
+            let mut others = [
+                opcode::Nop::new().build().user_data(3),
+                opcode::Fsync::new(&file).build().user_data(4),
+                opcode::PollAdd::new(Target::Fd(r.as_raw_fd()), libc::POLLOUT as u32)
+                    .build()
+                    .user_data(5),
+            ];
+            for sqe in &mut others {
+                sqe.as_raw_mut().ioprio = 1;
+            }
+            push(ring, &others);
+            seen.extend(drain(ring, 100));
+            seen.sort();
+            seen
+        },
+    );
+}

@@ -172,6 +172,12 @@ pub(crate) struct OpDef {
     pub(crate) needs_file: bool,
     /// Accepts `IOSQE_BUFFER_SELECT`.
     pub(crate) buffer_select: bool,
+    /// Reads `sqe.ioprio` (a priority, or the op's own flags); any other op fails
+    /// with `-EINVAL` if it is not zero (`io_init_req`).
+    pub(crate) ioprio: bool,
+    /// Allowed on an `IORING_SETUP_IOPOLL` ring; any other op fails there with
+    /// `-EINVAL` (`io_init_req`).
+    pub(crate) iopoll: bool,
     /// Why the engine refuses the opcode, for one user space cannot do: it is then
     /// absent from the probe and refused with `-EINVAL` at submission, as the kernel
     /// refuses an opcode it does not know.
@@ -186,6 +192,8 @@ impl OpDef {
             issue,
             needs_file: false,
             buffer_select: false,
+            ioprio: false,
+            iopoll: false,
             unsupported: None,
         }
     }
@@ -559,7 +567,52 @@ const fn table() -> [OpDef; OP_COUNT] {
         sys::IORING_OP_RECV_ZC,
         OpDef::unsupported("zero-copy receive needs a NIC queue bound to the ring (zcrx)"),
     );
+    // The opcodes whose kernel entry says `.ioprio = 1` and `.iopoll = 1`.
+    const IOPRIO: [u8; 16] = [
+        sys::IORING_OP_READV,
+        sys::IORING_OP_WRITEV,
+        sys::IORING_OP_READ_FIXED,
+        sys::IORING_OP_WRITE_FIXED,
+        sys::IORING_OP_SENDMSG,
+        sys::IORING_OP_RECVMSG,
+        sys::IORING_OP_ACCEPT,
+        sys::IORING_OP_READ,
+        sys::IORING_OP_WRITE,
+        sys::IORING_OP_SEND,
+        sys::IORING_OP_RECV,
+        sys::IORING_OP_SEND_ZC,
+        sys::IORING_OP_SENDMSG_ZC,
+        sys::IORING_OP_RECV_ZC,
+        sys::IORING_OP_READV_FIXED,
+        sys::IORING_OP_WRITEV_FIXED,
+    ];
+    const IOPOLL: [u8; 14] = [
+        sys::IORING_OP_NOP,
+        sys::IORING_OP_READV,
+        sys::IORING_OP_WRITEV,
+        sys::IORING_OP_READ_FIXED,
+        sys::IORING_OP_WRITE_FIXED,
+        sys::IORING_OP_FILES_UPDATE,
+        sys::IORING_OP_READ,
+        sys::IORING_OP_WRITE,
+        sys::IORING_OP_PROVIDE_BUFFERS,
+        sys::IORING_OP_REMOVE_BUFFERS,
+        sys::IORING_OP_MSG_RING,
+        sys::IORING_OP_URING_CMD,
+        sys::IORING_OP_READV_FIXED,
+        sys::IORING_OP_WRITEV_FIXED,
+    ];
     let mut i = 0;
+    while i < IOPRIO.len() {
+        t[IOPRIO[i] as usize].ioprio = true;
+        i += 1;
+    }
+    i = 0;
+    while i < IOPOLL.len() {
+        t[IOPOLL[i] as usize].iopoll = true;
+        i += 1;
+    }
+    i = 0;
     while i < OP_COUNT {
         assert!(
             !t[i].name.is_empty(),
