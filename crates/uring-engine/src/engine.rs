@@ -588,6 +588,19 @@ impl Engine {
             // An injected delay, cancelled while it slept (fault.rs).
             return self.complete(req, -libc::ECANCELED);
         }
+        if def.pollable
+            && req.has(sys::IOSQE_ASYNC)
+            && req.wait_events.is_none()
+            && !req.is_regular()
+        {
+            // Sent here by IOSQE_ASYNC: a file that can be polled is tried without
+            // blocking, and then waits for readiness, where a cancellation finds it as
+            // a poll (io_wq_submit_work's needs_poll); the worker does not block.
+            match (def.issue)(req, self, Mode::Inline) {
+                Step::Block(r) => req = r,
+                step => return self.apply(step),
+            }
+        }
         loop {
             if let Some(events) = req.wait_events.take() {
                 // Waiting for readiness first.

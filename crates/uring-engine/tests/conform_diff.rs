@@ -199,3 +199,42 @@ fn ioprio_on_an_op_without_one() {
         },
     );
 }
+
+/// liburing's `poll-cancel-all` (`test4`): reads of an empty pipe sent to a worker with
+/// `IOSQE_ASYNC` wait for readiness there as polls, so `ASYNC_CANCEL` with `_ANY`
+/// finds all eight (result 8) and each completes with `-ECANCELED`, not `-EINTR`.
+#[test]
+fn async_pipe_reads_cancel_as_polls() {
+    diff::both(
+        test_name!(),
+        &[sys::IORING_OP_READ, sys::IORING_OP_ASYNC_CANCEL],
+        16,
+        |ring| {
+            let (r, _w) = pipe();
+            let mut bufs = [[0u8; 32]; 8];
+            let reads: Vec<_> = bufs
+                .iter_mut()
+                .enumerate()
+                .map(|(i, b)| {
+                    opcode::Read::new(Target::Fd(r.as_raw_fd()), b.as_mut_ptr(), 32)
+                        .build()
+                        .flags(SqeFlags::ASYNC)
+                        .user_data(i as u64 + 1)
+                })
+                .collect();
+            assert_eq!(push(ring, &reads), 8);
+            std::thread::sleep(Duration::from_millis(20));
+            push(
+                ring,
+                &[opcode::AsyncCancel::new(0)
+                    .any(true)
+                    .all(true)
+                    .build()
+                    .user_data(100)],
+            );
+            let mut seen = drain(ring, 200);
+            seen.sort();
+            seen
+        },
+    );
+}

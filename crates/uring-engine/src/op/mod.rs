@@ -178,6 +178,11 @@ pub(crate) struct OpDef {
     /// Allowed on an `IORING_SETUP_IOPOLL` ring; any other op fails there with
     /// `-EINVAL` (`io_init_req`).
     pub(crate) iopoll: bool,
+    /// Waits for its file to be readable or writable (the kernel's `pollin` or
+    /// `pollout`): sent to a worker with `IOSQE_ASYNC`, it is tried without blocking
+    /// and then waits for readiness rather than blocking the worker
+    /// (`io_wq_submit_work`), so it stays cancellable as a poll.
+    pub(crate) pollable: bool,
     /// Why the engine refuses the opcode, for one user space cannot do: it is then
     /// absent from the probe and refused with `-EINVAL` at submission, as the kernel
     /// refuses an opcode it does not know.
@@ -194,6 +199,7 @@ impl OpDef {
             buffer_select: false,
             ioprio: false,
             iopoll: false,
+            pollable: false,
             unsupported: None,
         }
     }
@@ -602,7 +608,34 @@ const fn table() -> [OpDef; OP_COUNT] {
         sys::IORING_OP_READV_FIXED,
         sys::IORING_OP_WRITEV_FIXED,
     ];
+    // `.pollin = 1` or `.pollout = 1`.
+    const POLLABLE: [u8; 19] = [
+        sys::IORING_OP_READV,
+        sys::IORING_OP_WRITEV,
+        sys::IORING_OP_READ_FIXED,
+        sys::IORING_OP_WRITE_FIXED,
+        sys::IORING_OP_SENDMSG,
+        sys::IORING_OP_RECVMSG,
+        sys::IORING_OP_ACCEPT,
+        sys::IORING_OP_CONNECT,
+        sys::IORING_OP_READ,
+        sys::IORING_OP_WRITE,
+        sys::IORING_OP_SEND,
+        sys::IORING_OP_RECV,
+        sys::IORING_OP_SEND_ZC,
+        sys::IORING_OP_SENDMSG_ZC,
+        sys::IORING_OP_READ_MULTISHOT,
+        sys::IORING_OP_RECV_ZC,
+        sys::IORING_OP_EPOLL_WAIT,
+        sys::IORING_OP_READV_FIXED,
+        sys::IORING_OP_WRITEV_FIXED,
+    ];
     let mut i = 0;
+    while i < POLLABLE.len() {
+        t[POLLABLE[i] as usize].pollable = true;
+        i += 1;
+    }
+    i = 0;
     while i < IOPRIO.len() {
         t[IOPRIO[i] as usize].ioprio = true;
         i += 1;
