@@ -41,7 +41,11 @@ pub(crate) static ONE: u64 = 1;
 impl Engine {
     /// Completes a request with `res`: posts its CQE (unless skipped on success),
     /// then starts or fails what is linked to it.
-    pub(crate) fn complete(self: &Arc<Self>, mut req: Box<Req>, res: i32) {
+    pub(crate) fn complete(self: &Arc<Self>, req: Box<Req>, res: i32) {
+        // On an IOPOLL ring's polled path, the completion waits to be reaped.
+        let Some(mut req) = self.iopoll.hold(req, res) else {
+            return;
+        };
         // An expired TIMEOUT with IORING_TIMEOUT_ETIME_SUCCESS says -ETIME without
         // failing its link; the CQE of a TIMEOUT that expired or met its count is not
         // counted by count timeouts (the kernel's cq_timeouts).

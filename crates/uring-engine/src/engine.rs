@@ -81,6 +81,8 @@ pub(crate) struct Engine {
     pub(crate) assist: Assist,
     /// Reads and writes in flight through Linux AIO (`aio.rs`).
     pub(crate) aio: crate::aio::Aio,
+    /// IOPOLL completions held until reaped (`iopoll.rs`).
+    pub(crate) iopoll: crate::iopoll::Iopoll,
     /// Restrictions (and other registration state without a table of its own).
     pub(crate) reg: crate::register::RegState,
     /// Serialises consumers of the SQ (the kernel's `uring_lock` around submission).
@@ -154,6 +156,7 @@ impl Engine {
             pbufs: Pbufs::default(),
             assist: Assist::default(),
             aio: Default::default(),
+            iopoll: crate::iopoll::Iopoll::new(p.flags, config.seed.is_some()),
             reg: Default::default(),
             submit_lock: Mutex::new(Vec::new()),
             reqs: crate::req::ReqCache::new(p.sq_entries),
@@ -506,6 +509,12 @@ impl Engine {
                 req.fd = req.sqe.fd;
             }
         }
+        if self.is(sys::IORING_SETUP_IOPOLL)
+            && crate::iopoll::is_rw(req.opcode())
+            && let Err(e) = self.iopoll_claim(&mut req)
+        {
+            return self.complete(req, e);
+        }
         if req.fault.is_some() {
             // Fault injection (fault.rs): an error completes it here, a delay or an
             // interrupted attempt hands it on.
@@ -781,6 +790,8 @@ impl Engine {
             let want = min_complete.min(self.rings.cq_entries);
             let waited = match &self.det {
                 Some(d) => d.wait(self, want, deadline, min_until),
+                // IOPOLL: reap the polled requests, wait for nothing else.
+                None if self.iopoll.reaps_in_enter() => self.iopoll_check(want, deadline),
                 None => self.wait(want, deadline, min_until),
             };
             if let Err(e) = waited {
@@ -805,6 +816,7 @@ impl Engine {
         self.timers.shutdown();
         self.reactor.shutdown(self);
         self.wq.shutdown(self);
+        self.iopoll.shutdown();
     }
 }
 

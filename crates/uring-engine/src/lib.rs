@@ -56,6 +56,10 @@
 //! | `op/futex.rs` | `futex.c` | `FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAITV` |
 //! | `op/waitid.rs` | `waitid.c` | `WAITID` |
 //!
+//! `iopoll.rs` holds what `rw.c`'s `io_do_iopoll` and `io_uring.c`'s `io_iopoll_check`
+//! do for `IORING_SETUP_IOPOLL`: completions of polled reads and writes wait there
+//! until `enter` reaps them.
+//!
 //! What has no kernel counterpart: `aio.rs` (O_DIRECT reads and writes through Linux
 //! AIO, where the kernel hands them to the block layer itself), `assist.rs` (a second
 //! thread issuing half of a large batch), `det.rs` (deterministic mode), `fault.rs` and `config.rs` (fault
@@ -141,6 +145,7 @@ mod config;
 mod det;
 mod engine;
 mod fault;
+mod iopoll;
 mod mem;
 pub mod op;
 mod pbuf;
@@ -174,7 +179,9 @@ use engine::Engine;
 use mem::RingMemory;
 
 /// Every setup flag the engine honours.
-pub const SETUP_FLAGS: u32 = sys::IORING_SETUP_SQPOLL
+pub const SETUP_FLAGS: u32 = sys::IORING_SETUP_IOPOLL
+    | sys::IORING_SETUP_HYBRID_IOPOLL
+    | sys::IORING_SETUP_SQPOLL
     | sys::IORING_SETUP_SQ_AFF
     | sys::IORING_SETUP_CQSIZE
     | sys::IORING_SETUP_CLAMP
@@ -311,8 +318,7 @@ impl EngineRing {
     /// asks for ([`Config::from_env`]).
     ///
     /// # Errors
-    /// As the kernel's: `EINVAL` for sizes or flag combinations it refuses (and for
-    /// `IORING_SETUP_IOPOLL`, which needs a device to poll), `ENOMEM`. `EINVAL` too for
+    /// As the kernel's: `EINVAL` for sizes or flag combinations it refuses, `ENOMEM`. `EINVAL` too for
     /// a malformed `URING_ENGINE_SEED` or `URING_ENGINE_FAULTS` (the reason goes to
     /// stderr), and for `IORING_SETUP_NO_MMAP`, whose ring memory is the caller's: that
     /// takes [`with_user_memory`](Self::with_user_memory), which is `unsafe`.
@@ -629,15 +635,12 @@ fn check_params(entries: u32, p: &sys::io_uring_params) -> Result<(u32, u32), i3
     if p.resv.iter().any(|&r| r != 0) {
         return Err(-libc::EINVAL);
     }
-    if f & sys::IORING_SETUP_IOPOLL != 0 || f & sys::IORING_SETUP_HYBRID_IOPOLL != 0 {
-        // Polling a device for completions is the kernel's alone.
-        return Err(-libc::EINVAL);
-    }
     if f & !SETUP_FLAGS != 0 {
         return Err(-libc::EINVAL);
     }
     let needs = |flag: u32, other: u32| f & flag != 0 && f & other == 0;
     if needs(sys::IORING_SETUP_SQ_AFF, sys::IORING_SETUP_SQPOLL)
+        || needs(sys::IORING_SETUP_HYBRID_IOPOLL, sys::IORING_SETUP_IOPOLL)
         || needs(
             sys::IORING_SETUP_DEFER_TASKRUN,
             sys::IORING_SETUP_SINGLE_ISSUER,

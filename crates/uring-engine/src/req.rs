@@ -52,6 +52,9 @@ pub(crate) struct Req {
     pub(crate) fault: Option<crate::fault::Injected>,
     /// Deterministic mode: its place in the seeded order (`det.rs`).
     pub(crate) key: u64,
+    /// On an IOPOLL ring's polled path: its completion waits to be reaped by `enter`
+    /// (`iopoll.rs`).
+    pub(crate) iopoll: bool,
 }
 
 /// Freed requests kept for reuse, as the kernel keeps `io_kiocb`s in its request cache
@@ -131,6 +134,7 @@ impl Req {
             ltimeout,
             fault,
             key,
+            iopoll,
         } = self;
         *fd = -1;
         *file = None;
@@ -146,6 +150,7 @@ impl Req {
         *ltimeout = 0;
         *fault = None;
         *key = 0;
+        *iopoll = false;
     }
 
     /// A fresh request for `sqe`, by value.
@@ -167,6 +172,7 @@ impl Req {
             ltimeout: 0,
             fault: None,
             key: 0,
+            iopoll: false,
         }
     }
 

@@ -238,3 +238,107 @@ fn async_pipe_reads_cancel_as_polls() {
         },
     );
 }
+
+/// A 4 KiB-aligned buffer for O_DIRECT.
+struct Aligned(*mut u8);
+
+impl Aligned {
+    const LAYOUT: std::alloc::Layout = match std::alloc::Layout::from_size_align(4096, 4096) {
+        Ok(l) => l,
+        Err(_) => panic!("layout"),
+    };
+
+    fn new(byte: u8) -> Aligned {
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { std::alloc::alloc(Self::LAYOUT) };
+        assert!(!p.is_null());
+        // SAFETY: `p` is 4096 writable bytes.
+        unsafe { p.write_bytes(byte, 4096) };
+        Aligned(p)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        // SAFETY: 4096 initialised bytes, alive as long as `self`.
+        unsafe { std::slice::from_raw_parts(self.0, 4096) }
+    }
+}
+
+impl Drop for Aligned {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout.
+        unsafe { std::alloc::dealloc(self.0, Self::LAYOUT) };
+    }
+}
+
+/// liburing's `500f9fbadef8`, `defer`, `link`, `cq-overflow`, `read-before-exit`,
+/// `msg-ring` (each sets up an `IORING_SETUP_IOPOLL` ring): the ring is accepted; ops
+/// without the kernel's `.iopoll` fail with `-EINVAL`; a read or write of a file not
+/// opened `O_DIRECT` (or of a pipe) with `-EOPNOTSUPP`; `O_DIRECT` I/O on a file system
+/// that polls completes when reaped, where the device has poll queues (where it has
+/// none, as on a virtio disk, reads say `-EOPNOTSUPP` and writes, which are not polled
+/// bios, succeed); a `NOP` as on any ring.
+#[test]
+fn iopoll_ring() {
+    use std::os::unix::fs::OpenOptionsExt;
+    diff::both_backends(test_name!(), |b| {
+        let mut ring = uring::Ring::builder()
+            .backend_exact(b)
+            .iopoll()
+            .build(8)
+            .unwrap_or_else(|e| panic!("{b:?} IOPOLL ring: {e}"));
+        let dir = tempfile::tempdir_in(".").expect("tempdir");
+        let direct = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(dir.path().join("direct"))
+            .expect("O_DIRECT file");
+        let buffered = tempfile::tempfile_in(".").expect("tempfile");
+        let (r, _w) = pipe();
+        let out = Aligned::new(0x6b);
+        let back = Aligned::new(0);
+        let mut small = [0u8; 16];
+        let dfd = Target::Fd(direct.as_raw_fd());
+        let sqes = [
+            opcode::Nop::new().build().user_data(1),
+            opcode::Write::new(dfd, out.0, 4096).build().user_data(2),
+            opcode::Write::new(Target::Fd(buffered.as_raw_fd()), small.as_ptr(), 16)
+                .build()
+                .user_data(3),
+            opcode::Fsync::new(&direct).build().user_data(4),
+            opcode::Read::new(Target::Fd(r.as_raw_fd()), small.as_mut_ptr(), 16)
+                .build()
+                .user_data(5),
+        ];
+        push(&mut ring, &sqes);
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while seen.len() < sqes.len() && std::time::Instant::now() < deadline {
+            // GETEVENTS reaps the polled write; it waits for nothing else.
+            let _ = ring.submit_and_wait(1);
+            seen.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+        }
+        let wrote = seen.contains(&(2, 4096));
+        // Read back what a polled write wrote, linked after a NOP.
+        let read = [
+            opcode::Nop::new()
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(6),
+            opcode::Read::new(dfd, back.0, 4096).build().user_data(7),
+            // An overwrite: a file system's direct write is not a polled bio.
+            opcode::Write::new(dfd, out.0, 4096).build().user_data(8),
+        ];
+        push(&mut ring, &read);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while seen.len() < sqes.len() + read.len() && std::time::Instant::now() < deadline {
+            let _ = ring.submit_and_wait(1);
+            seen.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+        }
+        seen.sort();
+        // What the polled read found: what the polled write wrote.
+        (seen, wrote && back.bytes() == out.bytes())
+    });
+}
