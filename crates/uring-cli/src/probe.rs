@@ -298,8 +298,6 @@ fn engine_setup_flags() -> Vec<SetupFlag> {
             let honoured = uring_engine::SETUP_FLAGS & flag != 0;
             let error = if honoured {
                 None
-            } else if flag == sys::IORING_SETUP_IOPOLL || flag == sys::IORING_SETUP_HYBRID_IOPOLL {
-                Some("polling a device's completion queue is the kernel's".to_string())
             } else {
                 Some("not honoured by the engine (refused with EINVAL)".to_string())
             };

@@ -161,8 +161,7 @@ fn kernel_flavors() -> Vec<Flavor> {
     ]
 }
 
-/// The same flavours on the engine (it takes every one of these flags; IOPOLL, which
-/// none of them uses, it refuses).
+/// The same flavours on the engine (it takes every one of these flags).
 fn engine_flavors() -> Vec<Flavor> {
     kernel_flavors()
         .into_iter()

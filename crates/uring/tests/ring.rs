@@ -550,91 +550,89 @@ fn write_then_fsync_then_read_back() {
 fn iopoll_on_o_direct_file() {
     use std::os::unix::fs::OpenOptionsExt;
     let test = test_name!();
-    // The engine refuses IOPOLL (a deliberate difference: polling a device's completion
-    // queue is the kernel's; user space cannot), as a kernel refuses a flag it lacks.
-    if common::backends().contains(&uring::Backend::Engine) {
-        let e = common::builder(uring::Backend::Engine)
-            .iopoll()
-            .build(8)
-            .unwrap_err();
-        assert!(
-            matches!(e, uring::SetupError::Invalid { .. }),
-            "engine IOPOLL: {e}"
-        );
-        common::not_applicable(&format!("{test} [engine]"), "the engine refuses IOPOLL");
-    }
-    if !common::backends().contains(&uring::Backend::Kernel) {
-        return;
-    }
-    let f = common::Flavor {
-        name: "iopoll",
-        build: || Ring::builder().iopoll(),
-        register_ring_fd: false,
-        backend: uring::Backend::Kernel,
-    };
-    let Some(mut ring) = common::ring(test, &f, 8) else {
-        return;
-    };
-    let dir =
-        tempfile::tempdir_in(std::env::var("CARGO_TARGET_TMPDIR").unwrap_or(".".into())).unwrap();
-    let path = dir.path().join("direct");
-    let file = match std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(&path)
-    {
-        Ok(file) => file,
-        Err(e) => {
-            return common::not_applicable(test, &format!("filesystem refuses O_DIRECT: {e}"));
+    // On both backends: the engine follows the kernel's IOPOLL rules (completions
+    // reaped by enter, EOPNOTSUPP where the device cannot poll).
+    for backend in common::backends() {
+        let f = common::Flavor {
+            name: if backend == uring::Backend::Engine {
+                "engine/iopoll"
+            } else {
+                "iopoll"
+            },
+            build: || Ring::builder().iopoll(),
+            register_ring_fd: false,
+            backend,
+        };
+        let Some(mut ring) = common::ring(test, &f, 8) else {
+            continue;
+        };
+        let dir = tempfile::tempdir_in(std::env::var("CARGO_TARGET_TMPDIR").unwrap_or(".".into()))
+            .unwrap();
+        let path = dir.path().join("direct");
+        let file = match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_DIRECT)
+            .open(&path)
+        {
+            Ok(file) => file,
+            Err(e) => {
+                return common::not_applicable(test, &format!("filesystem refuses O_DIRECT: {e}"));
+            }
+        };
+        // O_DIRECT wants aligned memory: a 4 KiB-aligned buffer.
+        let layout = std::alloc::Layout::from_size_align(4096, 4096).unwrap();
+        // SAFETY: the layout has non-zero size.
+        let buf = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!buf.is_null());
+        // SAFETY: buf is 4096 writable bytes.
+        unsafe { std::ptr::copy_nonoverlapping(pattern(4096, 9).as_ptr(), buf, 4096) };
+        let w = opcode::Write::new(Fd(file.as_raw_fd()), buf, 4096)
+            .build()
+            .user_data(1);
+        // SAFETY: buf outlives the request (reaped below).
+        unsafe { ring.submission().push(&w) }.unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let cqe = reap(&mut ring, 1, LIMIT)[0];
+        if cqe.result() == -libc::EOPNOTSUPP {
+            // SAFETY: allocated above with this layout.
+            unsafe { std::alloc::dealloc(buf, layout) };
+            common::not_applicable(
+                &format!("{test} [{}]", f.name),
+                "the file system does not poll (IOPOLL needs ext4, XFS, btrfs or a block \
+                 device)",
+            );
+            continue;
         }
-    };
-    // O_DIRECT wants aligned memory: a 4 KiB-aligned buffer from an anonymous mapping.
-    let layout = std::alloc::Layout::from_size_align(4096, 4096).unwrap();
-    // SAFETY: the layout has non-zero size.
-    let buf = unsafe { std::alloc::alloc_zeroed(layout) };
-    assert!(!buf.is_null());
-    // SAFETY: buf is 4096 writable bytes.
-    unsafe { std::ptr::copy_nonoverlapping(pattern(4096, 9).as_ptr(), buf, 4096) };
-    let w = opcode::Write::new(Fd(file.as_raw_fd()), buf, 4096)
-        .build()
-        .user_data(1);
-    // SAFETY: buf outlives the request (reaped below).
-    unsafe { ring.submission().push(&w) }.unwrap();
-    ring.submit_and_wait(1).unwrap();
-    let cqe = reap(&mut ring, 1, LIMIT)[0];
-    if cqe.result() == -libc::EOPNOTSUPP {
+        assert_eq!(cqe.result(), 4096, "[{}] IOPOLL O_DIRECT write", f.name);
+        // SAFETY: buf is 4096 writable bytes.
+        unsafe { buf.write_bytes(0, 4096) };
+        let r = opcode::Read::new(Fd(file.as_raw_fd()), buf, 4096)
+            .build()
+            .user_data(2);
+        // SAFETY: buf outlives the request.
+        unsafe { ring.submission().push(&r) }.unwrap();
+        ring.submit_and_wait(1).unwrap();
+        let res = reap(&mut ring, 1, LIMIT)[0].result();
+        if res == -libc::EOPNOTSUPP {
+            // SAFETY: allocated above with this layout.
+            unsafe { std::alloc::dealloc(buf, layout) };
+            common::not_applicable(
+                &format!("{test} [{}]", f.name),
+                "the block device has no poll queues (queue/io_poll is 0), so a polled \
+                 read is EOPNOTSUPP; IOPOLL needs e.g. NVMe with poll_queues",
+            );
+            continue;
+        }
+        assert_eq!(res, 4096, "[{}]", f.name);
+        // SAFETY: buf holds 4096 initialised bytes, not written while this slice lives.
+        let read_back = unsafe { std::slice::from_raw_parts(buf, 4096) };
+        assert_eq!(read_back, &pattern(4096, 9)[..], "[{}]", f.name);
         // SAFETY: allocated above with this layout.
         unsafe { std::alloc::dealloc(buf, layout) };
-        return common::not_applicable(
-            test,
-            "the block device has no poll queues (queue/io_poll is 0); IOPOLL needs e.g. \
-             NVMe with poll_queues",
-        );
     }
-    assert_eq!(cqe.result(), 4096, "IOPOLL O_DIRECT write");
-    // SAFETY: buf is 4096 writable bytes.
-    unsafe { buf.write_bytes(0, 4096) };
-    let r = opcode::Read::new(Fd(file.as_raw_fd()), buf, 4096)
-        .build()
-        .user_data(2);
-    // SAFETY: buf outlives the request.
-    unsafe { ring.submission().push(&r) }.unwrap();
-    ring.submit_and_wait(1).unwrap();
-    let res = reap(&mut ring, 1, LIMIT)[0].result();
-    if res == -libc::EOPNOTSUPP {
-        // SAFETY: allocated above with this layout.
-        unsafe { std::alloc::dealloc(buf, layout) };
-        return common::not_applicable(test, "the block device does not poll reads (EOPNOTSUPP)");
-    }
-    assert_eq!(res, 4096);
-    // SAFETY: buf holds 4096 initialised bytes, not written while this slice lives.
-    let read_back = unsafe { std::slice::from_raw_parts(buf, 4096) };
-    assert_eq!(read_back, &pattern(4096, 9)[..]);
-    // SAFETY: allocated above with this layout.
-    unsafe { std::alloc::dealloc(buf, layout) };
 }
 
 #[test]

@@ -262,12 +262,6 @@ impl JobSpec {
 
 /// The jobs the arguments ask for.
 fn jobs(a: &BenchArgs) -> Result<Vec<JobSpec>, CliError> {
-    if a.engine.contains(&Engine::UserSpace) && a.iopoll {
-        return Err(CliError::usage(
-            "--iopoll cannot run on the engine: polling a device's completions is the \
-             kernel's (the engine refuses IORING_SETUP_IOPOLL)",
-        ));
-    }
     let (runtime, ops) = match (a.runtime, a.ops) {
         (_, Some(n)) => (None, Some(n)),
         (Some(s), None) => (Some(Duration::from_secs_f64(s)), None),
