@@ -70,6 +70,11 @@ impl Core {
         self.index
     }
 
+    /// The backend of its ring.
+    pub fn backend(&self) -> crate::Backend {
+        self.shared.backend
+    }
+
     /// Whether `self` and `other` are the same runtime.
     pub fn same(&self, other: &Core) -> bool {
         Arc::ptr_eq(&self.shared, &other.shared)
@@ -136,6 +141,44 @@ impl Core {
             self.shared.notified_by_msg_ring.load(Ordering::Relaxed),
             self.shared.notified_by_eventfd.load(Ordering::Relaxed),
         )
+    }
+}
+
+impl crate::net::TcpListener {
+    /// A listener on `addr` with `SO_REUSEPORT` set (and `SO_REUSEADDR`, as
+    /// [`bind`](Self::bind)), so that several can listen on one port: one per core,
+    /// each bound on its own core, and the kernel spreads the incoming connections
+    /// among them (by a hash of their addresses and ports), with no hand-off between
+    /// cores. Every listener of such a group must be made by the same user.
+    ///
+    /// With port 0 each call gets a port of its own: bind the first, then the others
+    /// to its [`local_addr`](Self::local_addr).
+    ///
+    /// ```no_run
+    /// # fn main() -> std::io::Result<()> {
+    /// use uring_rt::net::TcpListener;
+    /// uring_rt::Builder::new().run(|| async {
+    ///     let listener = TcpListener::bind_reuseport("127.0.0.1:8080").await?;
+    ///     loop {
+    ///         let (stream, _) = listener.accept().await?;
+    ///         drop(uring_rt::spawn(async move { /* serve `stream` on this core */ drop(stream) }));
+    ///     }
+    /// })?
+    /// .into_iter()
+    /// .collect::<std::io::Result<Vec<()>>>()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`bind`](Self::bind); `EADDRINUSE` when a listener without `SO_REUSEPORT`
+    /// (or another user's) holds the port.
+    pub async fn bind_reuseport(
+        addr: impl std::net::ToSocketAddrs,
+    ) -> io::Result<crate::net::TcpListener> {
+        Self::bind_with(addr, |fd| {
+            Ok(rustix::net::sockopt::set_socket_reuseport(fd, true)?)
+        })
+        .await
     }
 }
 

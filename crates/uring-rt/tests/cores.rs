@@ -262,3 +262,61 @@ fn a_lone_runtime_is_its_own_single_core() {
     assert!(Core::current().is_none());
     assert!(cores().is_empty());
 }
+
+/// Answers each connection with `index`, for ever.
+async fn answer_with(listener: uring_rt::net::TcpListener, index: u8) {
+    loop {
+        let (s, _) = listener.accept().await.unwrap();
+        let (res, _) = s.write_all(vec![index]).await;
+        res.unwrap();
+    }
+}
+
+#[test]
+fn reuseport_listeners_on_two_cores_share_one_port() {
+    use std::io::Read;
+    use uring_rt::net::TcpListener;
+    const CONNS: usize = 64;
+    for b in common::backends() {
+        let Some(out) = run_on("reuseport_listeners", b, 2, || async {
+            if Core::current().unwrap().index() == 1 {
+                // Serves what core 0 sends it until core 0 is done.
+                return None;
+            }
+            let l0 = TcpListener::bind_reuseport("127.0.0.1:0").await.unwrap();
+            let port = l0.local_addr().unwrap().port();
+            // Core 1 binds the same port; the handle comes back once it has.
+            cores()[1]
+                .spawn_with(move || async move {
+                    let l1 = TcpListener::bind_reuseport(("127.0.0.1", port))
+                        .await
+                        .unwrap();
+                    drop(uring_rt::spawn(answer_with(l1, 1)));
+                })
+                .await
+                .unwrap();
+            drop(uring_rt::spawn(answer_with(l0, 0)));
+            let client = std::thread::spawn(move || {
+                let mut by_core = [0usize; 2];
+                for _ in 0..CONNS {
+                    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+                    let mut b = [0u8; 1];
+                    s.read_exact(&mut b).unwrap();
+                    by_core[b[0] as usize] += 1;
+                }
+                by_core
+            });
+            while !client.is_finished() {
+                uring_rt::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            Some(client.join().unwrap())
+        }) else {
+            continue;
+        };
+        let by_core = out[0].unwrap();
+        assert_eq!(by_core[0] + by_core[1], CONNS);
+        // Spread by a hash of the client's port: both listeners took some (all 64 on
+        // one would be a 1-in-2^63 draw).
+        assert!(by_core[0] > 0 && by_core[1] > 0, "{by_core:?}");
+    }
+}
