@@ -45,10 +45,13 @@
 #![warn(missing_docs)]
 
 mod buf;
+pub mod compat;
 mod cores;
 mod driver;
 mod fixed;
 pub mod fs;
+#[cfg(feature = "hyper")]
+pub mod hyper;
 pub mod net;
 pub mod op;
 mod runtime;
