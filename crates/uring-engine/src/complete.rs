@@ -46,6 +46,9 @@ impl Engine {
         let Some(mut req) = self.iopoll.hold(req, res) else {
             return;
         };
+        if let Some(o) = &self.observer {
+            o.completed(&crate::OpInfo::of(&req), res, req.cflags);
+        }
         // An expired TIMEOUT with IORING_TIMEOUT_ETIME_SUCCESS says -ETIME without
         // failing its link; the CQE of a TIMEOUT that expired or met its count is not
         // counted by count timeouts (the kernel's cq_timeouts).

@@ -34,6 +34,7 @@ pub struct Config {
     pub(crate) seed: Option<u64>,
     pub(crate) faults: Option<FaultPlan>,
     pub(crate) overflow_limit: Option<usize>,
+    pub(crate) observer: Option<crate::observe::ObserverBox>,
 }
 
 /// How many CQEs the overflow list holds by default before it drops them: about 32 MiB
@@ -69,6 +70,14 @@ impl Config {
     /// counter counts it, and waits fail with `EBADR` from then on.
     pub fn overflow_limit(mut self, limit: usize) -> Config {
         self.overflow_limit = Some(limit);
+        self
+    }
+
+    /// Reports every request's submission, issue and completion to `observer`
+    /// ([`Observer`](crate::Observer)): for a simulator that hashes a run or keeps a
+    /// page cache.
+    pub fn observer(mut self, observer: Arc<dyn crate::Observer>) -> Config {
+        self.observer = Some(crate::observe::ObserverBox(observer));
         self
     }
 

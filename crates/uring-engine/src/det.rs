@@ -189,6 +189,16 @@ impl Det {
         self.lock().keys.next_u64()
     }
 
+    /// The earliest time a request held back by an injected delay is due.
+    pub(crate) fn next_delayed(&self) -> Option<Nanos> {
+        self.lock().delayed.iter().map(|(t, _)| *t).min()
+    }
+
+    /// How many requests wait for their fd to be ready.
+    pub(crate) fn parked(&self) -> usize {
+        self.lock().waiting.len()
+    }
+
     /// `Engine::start`: a submitted request, started when its key comes up.
     pub(crate) fn start(&self, req: Box<Req>) {
         self.lock().push(Item::Start(req));
@@ -281,6 +291,7 @@ impl Det {
             Item::Issue(req) => e.issue(req, Mode::Inline),
             Item::Ready(req) => {
                 let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
+                e.observe_issue(&req);
                 let step = (def.issue)(req, e, Mode::Inline);
                 self.dispatch(e, step, Class::Unbounded);
             }
@@ -292,6 +303,7 @@ impl Det {
             Item::Work(req, Class::Bounded) => {
                 // Finite work: do it blocking, as the worker would.
                 let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
+                e.observe_issue(&req);
                 // A worker's work, on the application's thread: no SIGXFSZ for it.
                 let step = crate::wq::without_sigxfsz(|| (def.issue)(req, e, Mode::Worker));
                 self.dispatch(e, step, Class::Bounded);
@@ -300,6 +312,7 @@ impl Det {
                 // Work that may wait forever: only a non-blocking attempt.
                 self.lock().attempting = Some(req.key);
                 let def = op::def(req.opcode()).expect("prepared opcodes have an entry");
+                e.observe_issue(&req);
                 let step = (def.issue)(req, e, Mode::Inline);
                 self.lock().attempting = None;
                 self.dispatch(e, step, Class::Unbounded);

@@ -107,6 +107,8 @@ pub(crate) struct Engine {
     pub(crate) det: Option<crate::det::Det>,
     /// The fault plan's state (`fault.rs`), if the config has one.
     pub(crate) faults: Option<crate::fault::Faults>,
+    /// What watches the requests (`observe.rs`), if the config has one.
+    pub(crate) observer: Option<Arc<dyn crate::Observer>>,
     /// Kept for last: the memory the rings point into.
     _mem: RingMemory,
 }
@@ -173,6 +175,7 @@ impl Engine {
             sqpoll,
             det,
             faults,
+            observer: config.observer.map(|o| o.0),
             _mem: mem,
         })
     }
@@ -228,6 +231,9 @@ impl Engine {
             {
                 // Fault injection: decided here, in SQ order (fault.rs).
                 f.decide(&mut req);
+            }
+            if let Some(o) = &self.observer {
+                o.submitted(&crate::OpInfo::of(&req), prepared.err().unwrap_or(0));
             }
             let in_chain = !chain.is_empty();
             let links = req.links_next();
@@ -526,7 +532,16 @@ impl Engine {
         if mode == Mode::Inline && req.has(sys::IOSQE_ASYNC) {
             return self.punt(req);
         }
+        self.observe_issue(&req);
         self.apply((def.issue)(req, self, mode));
+    }
+
+    /// Tells the observer, if any, that `req`'s op is about to run (`observe.rs`).
+    #[inline]
+    pub(crate) fn observe_issue(&self, req: &Req) {
+        if let Some(o) = &self.observer {
+            o.issuing(&crate::OpInfo::of(req));
+        }
     }
 
     /// Carries out what an inline issue attempt decided.
@@ -627,6 +642,7 @@ impl Engine {
             if self.wq.cancelled(&req) {
                 return self.complete(req, -libc::ECANCELED);
             }
+            self.observe_issue(&req);
             match (def.issue)(req, self, Mode::Worker) {
                 Step::Done(r, res) => return self.complete(r, res),
                 Step::Block(r) => req = r,
@@ -821,10 +837,10 @@ impl Engine {
 }
 
 /// Marks the thread as inside `enter` for its lifetime.
-struct EnterGuard(bool);
+pub(crate) struct EnterGuard(bool);
 
 impl EnterGuard {
-    fn new() -> EnterGuard {
+    pub(crate) fn new() -> EnterGuard {
         EnterGuard(IN_ENTER.with(|c| c.replace(true)))
     }
 }

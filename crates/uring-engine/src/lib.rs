@@ -63,7 +63,8 @@
 //! What has no kernel counterpart: `aio.rs` (O_DIRECT reads and writes through Linux
 //! AIO, where the kernel hands them to the block layer itself), `assist.rs` (a second
 //! thread issuing half of a large batch), `det.rs` (deterministic mode), `fault.rs` and `config.rs` (fault
-//! injection), `registry.rs` (finding an engine ring by fd), `user.rs` (the engine's
+//! injection), `observe.rs` (an [`Observer`] of every request, and [`DetControl`], a
+//! deterministic ring's clock driven from outside, for simulators), `registry.rs` (finding an engine ring by fd), `user.rs` (the engine's
 //! `copy_from_user`).
 //!
 //! # Deterministic replay
@@ -147,6 +148,7 @@ mod engine;
 mod fault;
 mod iopoll;
 mod mem;
+mod observe;
 pub mod op;
 mod pbuf;
 mod reactor;
@@ -172,6 +174,7 @@ pub use config::{
     Config, ConfigError, DEFAULT_OVERFLOW_LIMIT, Fault, FaultCounts, FaultPlan, FaultRule,
     Injection,
 };
+pub use observe::{DetControl, Observer, OpInfo};
 pub use register::SUPPORTED as SUPPORTED_REGISTER_OPS;
 pub use rings::Completion;
 
