@@ -289,6 +289,14 @@ impl Clock {
         }
     }
 
+    /// Sets virtual time to `t` (a simulator keeping several runtimes on one clock);
+    /// real time ignores it.
+    pub(crate) fn set(&self, t: Instant) {
+        if let Clock::Virtual { now, .. } = self {
+            now.set(t);
+        }
+    }
+
     /// A timer with `deadline` fired.
     pub(crate) fn advance_to(&self, deadline: Instant) {
         if let Clock::Virtual { now, .. } = self
@@ -702,6 +710,42 @@ impl Runtime {
             .borrow()
             .ring()
             .map_or(Backend::Kernel, |r| r.backend())
+    }
+
+    /// Runs `f` with this runtime as the thread's current one (so `spawn` and ops
+    /// reach it), for a driver of several runtimes on one thread (`sim`).
+    pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        let _enter = Enter::new(&self.cx);
+        f()
+    }
+
+    /// One turn of the loop that never blocks, for a driver of several runtimes on
+    /// one thread (`sim`; [`block_on`](Self::block_on) refuses to nest): the tasks
+    /// runnable now are polled in the order `order` leaves them in (it may permute
+    /// them), then the ring is entered once, without waiting, and its completions
+    /// dispatched. Returns how many tasks were polled, and whether tasks are runnable
+    /// after it (woken by the completions, or by themselves).
+    ///
+    /// # Errors
+    /// The ring's, as [`block_on`](Self::block_on) panics with.
+    pub(crate) fn turn_now(
+        &self,
+        order: &mut dyn FnMut(&mut [TaskId]),
+    ) -> io::Result<(usize, bool)> {
+        let _enter = Enter::new(&self.cx);
+        let cx = &self.cx;
+        cx.take_remote();
+        let mut ids: Vec<TaskId> = cx.run_queue.borrow_mut().drain(..).collect();
+        order(&mut ids);
+        for &id in &ids {
+            if id.index != MAIN.index {
+                cx.poll_task(id);
+            }
+        }
+        cx.flush_deferred_drops();
+        cx.driver.borrow_mut().turn(false)?;
+        let runnable = !cx.run_queue.borrow().is_empty() || cx.take_remote();
+        Ok((ids.len(), runnable))
     }
 
     /// Ops in flight or cancelled and not yet finished (for tests of cancellation).
