@@ -55,6 +55,7 @@ pub mod hyper;
 pub mod net;
 pub mod op;
 mod runtime;
+pub mod sim;
 pub mod time;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
