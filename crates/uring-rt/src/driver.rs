@@ -431,6 +431,25 @@ impl Driver {
 
     /// Starts an op: moves `data` into a slot, builds its SQE there and pushes it.
     pub(crate) fn start<T: OpData>(&mut self, data: T) -> Result<OpId, StartError<T>> {
+        self.start_inner(data, None)
+    }
+
+    /// [`start`](Self::start), with `waker` registered for the final CQE at once (what
+    /// a first poll of [`poll_take`](Self::poll_take) would do, without a second look-up:
+    /// no CQE can have arrived before the next submit).
+    pub(crate) fn start_with_waker<T: OpData>(
+        &mut self,
+        data: T,
+        waker: &Waker,
+    ) -> Result<OpId, StartError<T>> {
+        self.start_inner(data, Some(waker))
+    }
+
+    fn start_inner<T: OpData>(
+        &mut self,
+        data: T,
+        waker: Option<&Waker>,
+    ) -> Result<OpId, StartError<T>> {
         let Some(ring) = self.ring.as_mut() else {
             return Err(StartError::Closed(data));
         };
@@ -457,6 +476,7 @@ impl Driver {
         // at its place until the final CQE releases the slot (see the module docs).
         if unsafe { Self::push(ring, &sqe) } {
             slot.state = State::InFlight;
+            slot.waker = waker.cloned();
             self.ops.in_flight += 1;
             Ok(id)
         } else {
@@ -496,19 +516,36 @@ impl Driver {
         self.ops.sq_waiters.push(waker.clone());
     }
 
-    /// The final CQE's `(res, flags)`, once it arrived.
-    pub(crate) fn poll_complete(&mut self, id: OpId, cx: &mut Context<'_>) -> Poll<(i32, u32)> {
-        let Some(slot) = self.ops.slot_of(id) else {
-            return Poll::Ready((-libc::ECANCELED, 0));
-        };
-        if slot.state == State::Done {
-            return Poll::Ready((slot.res, slot.flags));
+    /// The op's data back with its final CQE's `(res, flags)`, once that arrived; the
+    /// slot is freed then. Until then, `cx`'s waker is kept to be woken by it.
+    ///
+    /// # Panics
+    /// If `id` names no live op or `T` is not its data type (bugs of this crate).
+    pub(crate) fn poll_take<T: OpData>(
+        &mut self,
+        id: OpId,
+        cx: &mut Context<'_>,
+    ) -> Poll<(T, i32, u32)> {
+        let slot = self.ops.slot_of(id).expect("poll_take: a live op slot");
+        if slot.state != State::Done {
+            match &slot.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => slot.waker = Some(cx.waker().clone()),
+            }
+            return Poll::Pending;
         }
-        match &slot.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => slot.waker = Some(cx.waker().clone()),
-        }
-        Poll::Pending
+        let erased = slot.erased.take().expect("poll_take: the slot holds data");
+        assert_eq!(
+            (erased.type_id)(),
+            TypeId::of::<T>(),
+            "poll_take: op data type"
+        );
+        let (res, flags) = (slot.res, slot.flags);
+        // SAFETY: the storage holds a `T` (type checked above); `erased` is cleared.
+        let data = unsafe { take::<T>(&raw mut slot.storage) };
+        slot.release();
+        self.ops.free.push(id.index);
+        Poll::Ready((data, res, flags))
     }
 
     /// The next CQE of a multishot op: `Some((res, flags))` for each, the final one
@@ -553,20 +590,6 @@ impl Driver {
         );
         // SAFETY: the storage holds a live `T` (checked above); the borrow ends with `f`.
         Some(f(unsafe { &mut *data_ptr::<T>(&raw mut slot.storage) }))
-    }
-
-    /// Takes the data back from a completed op and frees its slot.
-    ///
-    /// # Panics
-    /// If `T` is not the op's data type (a bug of this crate).
-    pub(crate) fn take<T: OpData>(&mut self, id: OpId) -> T {
-        let slot = self.ops.slot_of(id).expect("take: a live op slot");
-        let erased = slot.erased.take().expect("take: the slot holds data");
-        assert_eq!((erased.type_id)(), TypeId::of::<T>(), "take: op data type");
-        // SAFETY: the storage holds a `T` (type checked above); `erased` is cleared.
-        let data = unsafe { take::<T>(&raw mut slot.storage) };
-        self.ops.release(id.index);
-        data
     }
 
     /// Asks the kernel to cancel the op; its future stays and gets the outcome

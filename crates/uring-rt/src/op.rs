@@ -154,43 +154,45 @@ impl<T: Operation> Future for Op<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         // `Op` is Unpin: its data lives in the slot once submitted.
         let this = self.get_mut();
-        loop {
-            match std::mem::replace(&mut this.state, State::Done) {
-                State::Idle(data) => {
-                    let Some(rt) = runtime::current() else {
-                        return Poll::Ready(data.complete(Err(no_runtime()), 0));
-                    };
-                    let started = rt.driver.borrow_mut().start(data);
-                    match started {
-                        Ok(id) => this.state = State::Submitted { cx: rt, id },
-                        Err(StartError::Full(data)) => {
-                            rt.driver.borrow_mut().wait_for_sq(cx.waker());
-                            this.state = State::Idle(data);
-                            return Poll::Pending;
-                        }
-                        Err(StartError::Closed(data)) => {
-                            return Poll::Ready(data.complete(Err(shut_down()), 0));
-                        }
-                    }
-                }
-                State::Failed(e, data) => return Poll::Ready(data.complete(Err(e), 0)),
-                State::Submitted { cx: rt, id } => {
-                    let mut driver = rt.driver.borrow_mut();
-                    match driver.poll_complete(id, cx) {
-                        Poll::Ready((res, flags)) => {
-                            let data: T = driver.take(id);
-                            drop(driver);
-                            return Poll::Ready(data.complete(result(res), flags));
-                        }
-                        Poll::Pending => {
-                            drop(driver);
-                            this.state = State::Submitted { cx: rt, id };
-                            return Poll::Pending;
-                        }
-                    }
-                }
-                State::Done => panic!("uring_rt: an Op polled after it completed"),
+        if let State::Submitted { cx: rt, id } = &this.state {
+            let taken = rt.driver.borrow_mut().poll_take::<T>(*id, cx);
+            let Poll::Ready((data, res, flags)) = taken else {
+                return Poll::Pending;
+            };
+            // Dropped as what it is known to be, not through the state's drop glue.
+            if let State::Submitted { cx: rt, .. } = std::mem::replace(&mut this.state, State::Done)
+            {
+                drop(rt);
             }
+            return Poll::Ready(data.complete(result(res), flags));
+        }
+        match std::mem::replace(&mut this.state, State::Done) {
+            State::Idle(data) => {
+                let Some(rt) = runtime::current() else {
+                    return Poll::Ready(data.complete(Err(no_runtime()), 0));
+                };
+                let started = rt.driver.borrow_mut().start_with_waker(data, cx.waker());
+                // `this.state` is `Done` (taken above): nothing to drop where the new
+                // state goes, so the old one is forgotten rather than run through the
+                // state's drop glue.
+                match started {
+                    Ok(id) => std::mem::forget(std::mem::replace(
+                        &mut this.state,
+                        State::Submitted { cx: rt, id },
+                    )),
+                    Err(StartError::Full(data)) => {
+                        rt.driver.borrow_mut().wait_for_sq(cx.waker());
+                        std::mem::forget(std::mem::replace(&mut this.state, State::Idle(data)));
+                    }
+                    Err(StartError::Closed(data)) => {
+                        return Poll::Ready(data.complete(Err(shut_down()), 0));
+                    }
+                }
+                Poll::Pending
+            }
+            State::Failed(e, data) => Poll::Ready(data.complete(Err(e), 0)),
+            State::Submitted { .. } => unreachable!("handled above"),
+            State::Done => panic!("uring_rt: an Op polled after it completed"),
         }
     }
 }
