@@ -31,8 +31,10 @@
 //! tokio-uring, ≥ 0.9× the raw loop; ours on the engine ≥ 0.8× ours on the kernel.
 //!
 //! Environment: `URING_BENCH_ROUNDS` (default 5), `URING_BENCH_QUICK=1` (2 rounds, a
-//! tenth of the work), `URING_BENCH_ONLY=ours,raw` (only these; no JSON written),
-//! `URING_BENCH_DIR`. Without `--bench` (as `cargo test --all-targets` runs it) one
+//! tenth of the work), `URING_BENCH_DIR`; for partial runs, which write no JSON
+//! (`scripts/rt-fs-instructions.sh` counts instructions with them):
+//! `URING_BENCH_ONLY=ours,raw` (only these implementations), `URING_BENCH_WORK=read`
+//! (or `write`: only that workload), `URING_BENCH_OPS=N` (operations per round). Without `--bench` (as `cargo test --all-targets` runs it) one
 //! tiny round checks that everything works.
 
 use std::io::{self, SeekFrom};
@@ -550,6 +552,8 @@ struct Plan {
     rounds: usize,
     reads: u64,
     writes: u64,
+    /// `URING_BENCH_WORK`: only this workload.
+    work: Option<String>,
     test_mode: bool,
     only: Option<Vec<String>>,
     dir: PathBuf,
@@ -568,8 +572,11 @@ impl Plan {
         };
         Plan {
             rounds: report::env_number("URING_BENCH_ROUNDS").map_or(rounds, |r| r.max(1) as usize),
-            reads: 320_000 / scale,
-            writes: 16_000 / scale,
+            reads: report::env_number("URING_BENCH_OPS").unwrap_or(320_000 / scale),
+            writes: report::env_number("URING_BENCH_OPS").unwrap_or(16_000 / scale),
+            work: std::env::var("URING_BENCH_WORK")
+                .ok()
+                .filter(|w| !w.is_empty()),
             test_mode,
             only: report::env_list("URING_BENCH_ONLY"),
             dir: std::env::var_os("URING_BENCH_DIR")
@@ -590,6 +597,8 @@ fn command() -> String {
         "URING_BENCH_ROUNDS",
         "URING_BENCH_ONLY",
         "URING_BENCH_DIR",
+        "URING_BENCH_OPS",
+        "URING_BENCH_WORK",
     ]);
     format!("{env}cargo bench -p uring-bench --bench rt_fs")
 }
@@ -680,6 +689,13 @@ fn main() {
             plan.writes,
         ),
     ] {
+        let name = match work {
+            Work::Read => "read",
+            Work::Write => "write",
+        };
+        if plan.work.as_ref().is_some_and(|w| w != name) {
+            continue;
+        }
         let mut rounds: Vec<Rounds> = IMPS.iter().map(|_| Rounds::default()).collect();
         for _ in 0..plan.rounds {
             for (imp, r) in IMPS.iter().zip(rounds.iter_mut()) {
@@ -784,8 +800,9 @@ fn main() {
     );
     println!();
 
-    if plan.only.is_some() {
-        println!("- a partial run (URING_BENCH_ONLY): no JSON written");
+    if plan.only.is_some() || plan.work.is_some() || report::env_number("URING_BENCH_OPS").is_some()
+    {
+        println!("- a partial run (URING_BENCH_ONLY, _WORK or _OPS): no JSON written");
     } else if !plan.test_mode {
         let fs_type = fs_type(&plan.dir);
         let out = json!({
