@@ -31,4 +31,4 @@ nop_queues!(io_uring, push(sq, user_data) {
     // SAFETY: a NOP points at no buffer or fd, so there is nothing that has to stay
     // valid until its completion.
     unsafe { sq.push(&sqe) }
-});
+} release(cq) { cq.sync() });

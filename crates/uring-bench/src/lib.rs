@@ -22,12 +22,16 @@ pub mod report;
 
 /// `struct Queues`, the split parts of a ring of crate `$api`, and its [`NopQueues`]:
 /// the `io-uring` crate and ours have the same shape there (`sync`, iterating the CQ),
-/// so one body serves both. Each pushes a NOP its own best way, given as
-/// `push(sq, user_data) { … }` returning the `push` result: the `io-uring` crate builds
-/// the SQE and copies it into the slot; ours writes it in place, as liburing's
-/// `io_uring_get_sqe` + `io_uring_prep_nop` do.
+/// so one body serves both. Each does the two steps where the APIs differ its own
+/// best way:
+/// - `push(sq, user_data) { … }` pushes a NOP and returns the `push` result: the
+///   `io-uring` crate builds the SQE and copies it into the slot; ours writes it in
+///   place, as liburing's `io_uring_get_sqe` + `io_uring_prep_nop` do.
+/// - `release(cq) { … }` hands the reaped CQ slots back to the kernel: the `io-uring`
+///   crate's only way is `sync` (a head store and a tail load); ours has `release`, the
+///   head store alone, as liburing's `io_uring_cq_advance`.
 macro_rules! nop_queues {
-    ($api:ident, push($sq:ident, $user_data:ident) $push:block) => {
+    ($api:ident, push($sq:ident, $user_data:ident) $push:block release($cq:ident) $release:block) => {
         struct Queues<'a> {
             submitter: $api::Submitter<'a>,
             sq: $api::SubmissionQueue<'a>,
@@ -63,7 +67,8 @@ macro_rules! nop_queues {
                     check(cqe.result(), cqe.user_data())?;
                     seen += 1;
                 }
-                self.cq.sync();
+                let $cq = &mut self.cq;
+                $release;
                 Ok(seen)
             }
         }

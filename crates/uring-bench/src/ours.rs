@@ -34,4 +34,4 @@ nop_queues!(uring, push(sq, user_data) {
             uring::opcode::Nop::new().write(sqe).set_user_data(user_data);
         })
     }
-});
+} release(cq) { cq.release() });

@@ -97,6 +97,12 @@ impl SqInner {
         unsafe { (*self.tail).store(tail, Ordering::Release) }
     }
 
+    /// SQEs published (tail stored) and not yet consumed by the kernel.
+    #[inline]
+    pub(crate) fn pending(&self) -> u32 {
+        self.tail().wrapping_sub(self.head())
+    }
+
     /// The SQ flags (`IORING_SQ_*`). Relaxed: the flags are hints that a following
     /// `io_uring_enter` re-checks in the kernel.
     #[inline]
@@ -129,12 +135,14 @@ impl SqInner {
 /// drop) to make them visible, then submit with the [`Submitter`](crate::Submitter).
 ///
 /// Holds a local copy of the head and tail; the shared tail is written only on sync,
-/// and the shared head is loaded only at sync or when the SQ looks full, so a push
-/// touches no shared cache line but its SQE slot. The ring's
+/// and the shared head is loaded only when the SQ looks full (or asked how full it
+/// is), so a push touches no shared cache line but its SQE slot. The ring's
 /// geometry is copied in too, so that the compiler keeps it in registers across a
 /// batch of pushes.
 pub struct SubmissionQueue<'a> {
-    head: u32,
+    /// The tail at which the SQ is full: the kernel's head as last loaded, plus the
+    /// entries. A push compares its tail with this and nothing else.
+    limit: u32,
     tail: u32,
     mask: u32,
     entries: u32,
@@ -159,7 +167,7 @@ impl std::error::Error for PushError {}
 impl<'a> SubmissionQueue<'a> {
     pub(crate) fn new(inner: &'a SqInner) -> Self {
         SubmissionQueue {
-            head: inner.head(),
+            limit: inner.head().wrapping_add(inner.ring_entries),
             tail: inner.tail(),
             mask: inner.ring_mask,
             entries: inner.ring_entries,
@@ -169,12 +177,14 @@ impl<'a> SubmissionQueue<'a> {
         }
     }
 
-    /// Publishes the pushed SQEs to the kernel (tail store, `Release`) and refreshes
-    /// the head (`Acquire`). Like liburing's `__io_uring_flush_sq`.
+    /// Publishes the pushed SQEs to the kernel: one store of the tail, with `Release`.
+    /// Like liburing's `__io_uring_flush_sq`.
+    ///
+    /// The kernel's head is not loaded here: a push loads it when the SQ looks full,
+    /// [`len`](Self::len) and the like when asked.
     #[inline]
     pub fn sync(&mut self) {
         self.inner.set_tail(self.tail);
-        self.head = self.inner.head();
     }
 
     /// Total entries in the SQ.
@@ -183,29 +193,30 @@ impl<'a> SubmissionQueue<'a> {
         self.entries as usize
     }
 
-    /// Entries pushed and not yet consumed by the kernel, as of the last sync.
+    /// Entries pushed and not yet consumed by the kernel (pushed since the last sync
+    /// included), loading the kernel's head.
     #[inline]
     pub fn len(&self) -> usize {
-        self.tail.wrapping_sub(self.head) as usize
+        self.tail.wrapping_sub(self.inner.head()) as usize
     }
 
-    /// Whether no entry is waiting.
+    /// Whether no entry is waiting, loading the kernel's head.
     #[inline]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Whether no entry is free, as of the last sync.
+    /// Whether no entry is free, loading the kernel's head.
     #[inline]
     pub fn is_full(&self) -> bool {
         self.len() == self.capacity()
     }
 
-    /// Free entries, re-reading the kernel's head.
+    /// Free entries, loading the kernel's head.
     #[inline]
     pub fn space_left(&mut self) -> usize {
-        self.head = self.inner.head();
-        self.capacity() - self.len()
+        self.limit = self.inner.head().wrapping_add(self.entries);
+        self.limit.wrapping_sub(self.tail) as usize
     }
 
     /// Whether the SQ poll thread sleeps and needs a wake-up
@@ -280,10 +291,10 @@ impl<'a> SubmissionQueue<'a> {
     #[inline]
     pub unsafe fn push_with(&mut self, fill: impl FnOnce(&mut Sqe)) -> Result<(), PushError> {
         let tail = self.tail;
-        if tail.wrapping_sub(self.head) == self.entries {
+        if tail == self.limit {
             // Looks full: only now learn how far the kernel got.
-            self.head = self.inner.head();
-            if tail.wrapping_sub(self.head) == self.entries {
+            self.limit = self.inner.head().wrapping_add(self.entries);
+            if tail == self.limit {
                 return Err(PushError);
             }
         }
@@ -346,7 +357,8 @@ impl<'a> SubmissionQueue<'a> {
     /// # Safety
     /// As for [`push`](Self::push), for each entry.
     pub unsafe fn push_multiple(&mut self, sqes: &[Sqe]) -> Result<(), PushError> {
-        if self.capacity() - self.len() < sqes.len() && self.space_left() < sqes.len() {
+        let cached = self.limit.wrapping_sub(self.tail) as usize;
+        if cached < sqes.len() && self.space_left() < sqes.len() {
             return Err(PushError);
         }
         for sqe in sqes {
@@ -366,7 +378,7 @@ impl Drop for SubmissionQueue<'_> {
 impl fmt::Debug for SubmissionQueue<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SubmissionQueue")
-            .field("head", &self.head)
+            .field("head", &self.limit.wrapping_sub(self.entries))
             .field("tail", &self.tail)
             .field("capacity", &self.capacity())
             .finish()

@@ -81,10 +81,16 @@ pub(crate) mod orphans {
         ANY.store(true, Ordering::Relaxed);
     }
 
+    /// Whether some thread may have orphaned registrations to undo.
+    #[inline]
+    pub(crate) fn any() -> bool {
+        ANY.load(Ordering::Relaxed)
+    }
+
     /// Undoes the calling thread's orphaned registrations, if any.
     #[inline]
     pub(crate) fn reap() {
-        if ANY.load(Ordering::Relaxed) {
+        if any() {
             reap_slow();
         }
     }
@@ -211,26 +217,6 @@ impl KernelRing {
         }
     }
 
-    /// `io_uring_enter2(2)` on this ring.
-    ///
-    /// # Safety
-    /// As [`sys::syscall::io_uring_enter`] for `arg`/`size`.
-    #[inline]
-    unsafe fn enter(
-        &self,
-        to_submit: u32,
-        min_complete: u32,
-        flags: u32,
-        arg: *const c_void,
-        size: usize,
-    ) -> io::Result<u32> {
-        orphans::reap();
-        let (fd, reg) = self.enter_target()?;
-        // SAFETY: fd is this ring's fd, or its index registered by this very thread
-        // (`reg` says which); arg/size are the caller's.
-        unsafe { sys::syscall::io_uring_enter(fd, to_submit, min_complete, flags | reg, arg, size) }
-    }
-
     /// The fd and flag to enter with: the registered index on the thread that
     /// registered it, the plain fd on any other.
     #[inline]
@@ -329,6 +315,16 @@ impl Drop for KernelRing {
     }
 }
 
+/// The arguments of one `io_uring_enter2(2)` call, as [`Submitter::enter`] takes them.
+#[derive(Clone, Copy)]
+struct EnterArgs {
+    to_submit: u32,
+    min_complete: u32,
+    flags: u32,
+    arg: *const c_void,
+    size: usize,
+}
+
 /// Where a ring's submissions go: the kernel, or the user-space engine.
 #[derive(Debug)]
 pub(crate) enum Driver {
@@ -337,27 +333,57 @@ pub(crate) enum Driver {
 }
 
 impl Driver {
-    /// `io_uring_enter2(2)` on the kernel's ring or the engine's.
+    /// The fd to enter a kernel ring through when it is the common case: a plain fd
+    /// (valid on every thread, unlike a registered index), and no orphaned
+    /// registration waiting to be undone. [`Submitter::enter`] makes that system call
+    /// inline and leaves everything else to [`enter_other`](Self::enter_other).
+    #[inline(always)]
+    fn plain_fd(&self) -> Option<i32> {
+        match self {
+            Driver::Kernel(k) if k.enter_flags == 0 && !orphans::any() => Some(k.enter_fd),
+            _ => None,
+        }
+    }
+
+    /// `io_uring_enter2(2)` on the kernel's ring or the engine's, in the cases
+    /// [`plain_fd`](Self::plain_fd) leaves out: a registered ring fd (whose index is
+    /// valid only on the thread that registered it), orphaned registrations to undo
+    /// first, the engine.
+    ///
+    /// Marked cold, so that the compiler lays out and optimizes its callers for the
+    /// plain case (without it, the arguments were stored to memory before the test).
     ///
     /// # Safety
     /// As [`Submitter::enter`].
+    #[cold]
     #[inline(never)]
-    unsafe fn enter(
-        &self,
-        to_submit: u32,
-        min_complete: u32,
-        flags: u32,
-        arg: *const c_void,
-        size: usize,
-    ) -> io::Result<u32> {
+    unsafe fn enter_other(&self, args: EnterArgs) -> io::Result<u32> {
+        orphans::reap();
+        let EnterArgs {
+            to_submit,
+            min_complete,
+            flags,
+            arg,
+            size,
+        } = args;
         match self {
-            // SAFETY: the caller's contract.
-            Driver::Kernel(k) => unsafe { k.enter(to_submit, min_complete, flags, arg, size) },
-            Driver::Engine(e) => {
-                orphans::reap();
-                // SAFETY: the caller's contract, which is the engine's too.
-                unsafe { e.enter(to_submit, min_complete, flags, arg, size) }
+            Driver::Kernel(k) => {
+                let (fd, reg) = k.enter_target()?;
+                // SAFETY: fd is this ring's fd, or its index registered by this very
+                // thread (`reg` says which); arg/size are the caller's.
+                unsafe {
+                    sys::syscall::io_uring_enter(
+                        fd,
+                        to_submit,
+                        min_complete,
+                        flags | reg,
+                        arg,
+                        size,
+                    )
+                }
             }
+            // SAFETY: the caller's contract, which is the engine's too.
+            Driver::Engine(e) => unsafe { e.enter(to_submit, min_complete, flags, arg, size) },
         }
     }
 
@@ -374,6 +400,38 @@ impl Driver {
             Driver::Engine(_) => None,
         }
     }
+}
+
+/// [`Submitter::submit_and_wait`] with SQPOLL: the poll thread takes the SQEs, so a
+/// system call is made only to wake it or to wait, and what is reported as submitted
+/// is what was handed to it.
+///
+/// Takes the submitter's fields, not `&Submitter`: a call with the address of the
+/// caller's submitter would keep it (and often the SQ and CQ views beside it) in
+/// memory across the whole loop around the call, instead of in registers.
+#[inline(never)]
+fn submit_and_wait_sqpoll(
+    backend: &Driver,
+    sq: &SqInner,
+    setup_flags: u32,
+    ring: RingId,
+    want: usize,
+) -> io::Result<usize> {
+    let submitter = Submitter::new(backend, sq, setup_flags, ring);
+    let to_submit = submitter.pending();
+    let mut flags = 0;
+    if want > 0 || submitter.cq_needs_enter() {
+        flags |= sys::IORING_ENTER_GETEVENTS;
+    }
+    if to_submit > 0 && sq.need_wakeup() {
+        flags |= sys::IORING_ENTER_SQ_WAKEUP;
+    }
+    if flags != 0 {
+        let want = u32::try_from(want).unwrap_or(u32::MAX);
+        // SAFETY: no ext arg; pushed SQEs carry the push contract.
+        unsafe { submitter.enter(to_submit, want, flags, ptr::null(), 0) }?;
+    }
+    Ok(to_submit as usize)
 }
 
 /// Arguments of a wait: a timeout, a minimum wait, a signal mask.
@@ -466,7 +524,7 @@ impl<'a> Submitter<'a> {
     /// SQEs published (synced) and not yet consumed by the kernel.
     #[inline]
     fn pending(&self) -> u32 {
-        self.sq.tail().wrapping_sub(self.sq.head())
+        self.sq.pending()
     }
 
     /// Whether the kernel must be entered with `GETEVENTS` to make completions
@@ -486,7 +544,7 @@ impl<'a> Submitter<'a> {
     /// # Safety
     /// `arg`/`size` must be what `flags` announce (see [`sys::syscall::io_uring_enter`]),
     /// and every SQE published must reference memory valid until it completes.
-    #[inline]
+    #[inline(always)]
     pub unsafe fn enter(
         &self,
         to_submit: u32,
@@ -495,13 +553,26 @@ impl<'a> Submitter<'a> {
         arg: *const c_void,
         size: usize,
     ) -> io::Result<u32> {
+        if let Some(fd) = self.backend.plain_fd() {
+            // The system call inline (rustix's `syscall` instruction): a submit in a
+            // loop makes no function call.
+            // SAFETY: `fd` is this ring's own fd; the rest is the caller's contract.
+            return unsafe {
+                sys::syscall::io_uring_enter(fd, to_submit, min_complete, flags, arg, size)
+            };
+        }
+        // The arguments are packed (stored to memory) only on this path.
+        let args = EnterArgs {
+            to_submit,
+            min_complete,
+            flags,
+            arg,
+            size,
+        };
         // Through the driver, not `self`: the call then takes no address inside the
         // caller's `Submitter`, which the compiler can keep in registers.
         // SAFETY: the caller's contract.
-        unsafe {
-            self.backend
-                .enter(to_submit, min_complete, flags, arg, size)
-        }
+        unsafe { self.backend.enter_other(args) }
     }
 
     /// Submits the published SQEs without waiting. Returns how many were submitted.
@@ -525,10 +596,16 @@ impl<'a> Submitter<'a> {
     ///
     /// # Errors
     /// As [`submit`](Self::submit).
-    #[inline]
+    #[inline(always)]
     pub fn submit_and_wait(&self, want: usize) -> io::Result<usize> {
         if self.is(sys::IORING_SETUP_SQPOLL) {
-            return self.submit_and_wait_sqpoll(want);
+            return submit_and_wait_sqpoll(
+                self.backend,
+                self.sq,
+                self.setup_flags,
+                self.ring,
+                want,
+            );
         }
         let to_submit = self.pending();
         let flags = if want > 0 || self.cq_needs_enter() {
@@ -543,26 +620,6 @@ impl<'a> Submitter<'a> {
         // SAFETY: no ext arg; pushed SQEs carry the push contract.
         let n = unsafe { self.enter(to_submit, want, flags, ptr::null(), 0) }?;
         Ok(n as usize)
-    }
-
-    /// [`submit_and_wait`](Self::submit_and_wait) with SQPOLL: the poll thread takes
-    /// the SQEs, so a system call is made only to wake it or to wait, and what is
-    /// reported as submitted is what was handed to it.
-    fn submit_and_wait_sqpoll(&self, want: usize) -> io::Result<usize> {
-        let to_submit = self.pending();
-        let mut flags = 0;
-        if want > 0 || self.cq_needs_enter() {
-            flags |= sys::IORING_ENTER_GETEVENTS;
-        }
-        if to_submit > 0 && self.sq.need_wakeup() {
-            flags |= sys::IORING_ENTER_SQ_WAKEUP;
-        }
-        if flags != 0 {
-            let want = u32::try_from(want).unwrap_or(u32::MAX);
-            // SAFETY: no ext arg; pushed SQEs carry the push contract.
-            unsafe { self.enter(to_submit, want, flags, ptr::null(), 0) }?;
-        }
-        Ok(to_submit as usize)
     }
 
     /// Submits and waits for `want` completions with a timeout, minimum wait or
