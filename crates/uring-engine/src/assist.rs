@@ -16,8 +16,6 @@ use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use uring_sys as sys;
-
 use crate::engine::Engine;
 use crate::req::Req;
 
@@ -68,21 +66,6 @@ pub(crate) struct Assist {
     off_until: AtomicU64,
     /// When the pending work was handed over ([`now_ns`]).
     given_at: AtomicU64,
-}
-
-/// Whether `opcode` moves data in its inline attempt (worth running in parallel).
-pub(crate) fn copies(opcode: u8) -> bool {
-    matches!(
-        opcode,
-        sys::IORING_OP_READ
-            | sys::IORING_OP_WRITE
-            | sys::IORING_OP_READV
-            | sys::IORING_OP_WRITEV
-            | sys::IORING_OP_READ_FIXED
-            | sys::IORING_OP_WRITE_FIXED
-            | sys::IORING_OP_SEND
-            | sys::IORING_OP_RECV
-    )
 }
 
 impl Assist {

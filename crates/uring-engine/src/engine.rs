@@ -306,7 +306,10 @@ impl Engine {
             && self.assist_allowed()
             && batch
                 .iter()
-                .filter(|r| assist::copies(r.opcode()) && !self.aio.known_direct(r.sqe.fd))
+                .filter(|r| {
+                    op::def(r.opcode()).is_some_and(|d| d.copies)
+                        && !self.aio.known_direct(r.sqe.fd)
+                })
                 .count()
                 >= assist::MIN_BATCH
         {

@@ -568,20 +568,21 @@ fn next_id(g: &mut Inner) -> u64 {
     g.next_id
 }
 
-/// The opcodes the kernel parks outside io-wq (a futex or child wait queue) and the
-/// engine runs in a blocked worker: cancelling them counts as found, not running.
+/// Whether the kernel parks requests of `opcode` outside io-wq (a futex or child wait
+/// queue) where the engine runs them in a blocked worker (the op table's
+/// `waits_in_worker`): cancelling them counts as found, not running.
 pub(crate) fn waits_in_worker(opcode: u8) -> bool {
-    matches!(
-        opcode,
-        sys::IORING_OP_FUTEX_WAIT | sys::IORING_OP_FUTEX_WAITV | sys::IORING_OP_WAITID
-    )
+    crate::op::OPS
+        .get(opcode as usize)
+        .is_some_and(|d| d.waits_in_worker)
 }
 
 /// Whether the clock of a `LINK_TIMEOUT` starts when the request before it is issued.
 /// The kernel starts it (`io_arm_ltimeout`, `io_queue_linked_timeout`) when an issue
 /// attempt leaves the request waiting (for readiness, or queued for io-wq after a
 /// non-blocking attempt failed). A request sent to io-wq from the start —
-/// `IOSQE_ASYNC`, or an op whose prep sets `REQ_F_FORCE_ASYNC` — gets its one attempt
+/// `IOSQE_ASYNC`, or an op whose prep sets `REQ_F_FORCE_ASYNC` (the op table's
+/// `force_async`) — gets its one attempt
 /// there: if it then waits for readiness, the timeout starts (`Engine::wait_ready`);
 /// if it blocks, the timeout never starts and ends with `-ECANCELED` when the request
 /// completes. The engine does the same, with one difference: an `IOSQE_ASYNC` read
@@ -590,38 +591,8 @@ pub(crate) fn waits_in_worker(opcode: u8) -> bool {
 /// either. (`OPENAT2`'s flags live in memory the engine does not re-read here: its
 /// link timeout starts.)
 pub(crate) fn link_timeout_starts(req: &Req) -> bool {
-    !req.has(sys::IOSQE_ASYNC) && !forced_async(req)
-}
-
-/// The ops whose prep sets `REQ_F_FORCE_ASYNC` in 6.18.
-fn forced_async(req: &Req) -> bool {
-    match req.opcode() {
-        sys::IORING_OP_SPLICE
-        | sys::IORING_OP_TEE
-        | sys::IORING_OP_FSYNC
-        | sys::IORING_OP_SYNC_FILE_RANGE
-        | sys::IORING_OP_FALLOCATE
-        | sys::IORING_OP_FTRUNCATE
-        | sys::IORING_OP_MADVISE
-        | sys::IORING_OP_STATX
-        | sys::IORING_OP_RENAMEAT
-        | sys::IORING_OP_UNLINKAT
-        | sys::IORING_OP_MKDIRAT
-        | sys::IORING_OP_SYMLINKAT
-        | sys::IORING_OP_LINKAT
-        | sys::IORING_OP_FSETXATTR
-        | sys::IORING_OP_SETXATTR
-        | sys::IORING_OP_FGETXATTR
-        | sys::IORING_OP_GETXATTR => true,
-        sys::IORING_OP_OPENAT => {
-            req.op_flags() & (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) as u32 != 0
-        }
-        sys::IORING_OP_FADVISE => !matches!(
-            req.op_flags() as i32,
-            libc::POSIX_FADV_NORMAL | libc::POSIX_FADV_RANDOM | libc::POSIX_FADV_SEQUENTIAL
-        ),
-        _ => false,
-    }
+    !req.has(sys::IOSQE_ASYNC)
+        && !crate::op::def(req.opcode()).is_some_and(|d| d.force_async.applies(req))
 }
 
 /// A link timeout fired (`io_link_timeout_fn`, `io_req_task_link_timeout`): cancels

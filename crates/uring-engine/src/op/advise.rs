@@ -25,13 +25,19 @@ pub(crate) fn prep_fadvise(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     Ok(())
 }
 
+/// Whether a `FADVISE`'s advice does I/O (anything but `NORMAL`, `RANDOM`,
+/// `SEQUENTIAL`): its prep then forces it to io-wq (`REQ_F_FORCE_ASYNC`, the op
+/// table's `force_async`).
+pub(crate) fn does_io(req: &Req) -> bool {
+    !matches!(
+        req.op_flags() as i32,
+        libc::POSIX_FADV_NORMAL | libc::POSIX_FADV_RANDOM | libc::POSIX_FADV_SEQUENTIAL
+    )
+}
+
 pub(crate) fn issue_fadvise(req: Box<Req>, _e: &Arc<Engine>, mode: Mode) -> Step {
     let advice = req.op_flags();
-    let inline_ok = matches!(
-        advice as i32,
-        libc::POSIX_FADV_NORMAL | libc::POSIX_FADV_RANDOM | libc::POSIX_FADV_SEQUENTIAL
-    );
-    if mode == Mode::Inline && !inline_ok {
+    if mode == Mode::Inline && does_io(&req) {
         return Step::Block(req);
     }
     // SAFETY: a plain system call on an fd (the raw one: glibc's wrapper returns the

@@ -187,6 +187,38 @@ pub(crate) struct OpDef {
     /// absent from the probe and refused with `-EINVAL` at submission, as the kernel
     /// refuses an opcode it does not know.
     pub(crate) unsupported: Option<&'static str>,
+    /// Whether the kernel's prep sets `REQ_F_FORCE_ASYNC` (the request goes to io-wq
+    /// without an inline attempt): what decides whether a `LINK_TIMEOUT` behind it
+    /// starts (`timer.rs`).
+    pub(crate) force_async: ForceAsync,
+    /// Its inline attempt moves data (a read, a write, a send, a receive): a batch of
+    /// such requests is worth issuing on two threads (`assist.rs`).
+    pub(crate) copies: bool,
+    /// The kernel parks it outside io-wq (on a futex or child wait queue) where the
+    /// engine runs it in a blocked worker: cancelling it counts as found, not running
+    /// (`cancel.rs`, `timer.rs`).
+    pub(crate) waits_in_worker: bool,
+}
+
+/// Whether an op's prep forces it to io-wq (`REQ_F_FORCE_ASYNC`).
+#[derive(Clone, Copy)]
+pub(crate) enum ForceAsync {
+    Never,
+    Always,
+    /// Depending on the SQE (an `OPENAT` that creates or truncates, a `FADVISE` whose
+    /// advice does I/O).
+    If(fn(&Req) -> bool),
+}
+
+impl ForceAsync {
+    /// Whether `req` goes to io-wq from the start.
+    pub(crate) fn applies(self, req: &Req) -> bool {
+        match self {
+            ForceAsync::Never => false,
+            ForceAsync::Always => true,
+            ForceAsync::If(f) => f(req),
+        }
+    }
 }
 
 impl OpDef {
@@ -201,6 +233,9 @@ impl OpDef {
             iopoll: false,
             pollable: false,
             unsupported: None,
+            force_async: ForceAsync::Never,
+            copies: false,
+            waits_in_worker: false,
         }
     }
 
@@ -219,6 +254,26 @@ impl OpDef {
 
     const fn select(mut self) -> OpDef {
         self.buffer_select = true;
+        self
+    }
+
+    const fn force_async(mut self) -> OpDef {
+        self.force_async = ForceAsync::Always;
+        self
+    }
+
+    const fn force_async_if(mut self, when: fn(&Req) -> bool) -> OpDef {
+        self.force_async = ForceAsync::If(when);
+        self
+    }
+
+    const fn copies(mut self) -> OpDef {
+        self.copies = true;
+        self
+    }
+
+    const fn waits_in_worker(mut self) -> OpDef {
+        self.waits_in_worker = true;
         self
     }
 }
@@ -261,42 +316,52 @@ const fn table() -> [OpDef; OP_COUNT] {
     set(
         &mut t,
         sys::IORING_OP_READV,
-        OpDef::new(rw::prep_readv, rw::issue).file().select(),
+        OpDef::new(rw::prep_readv, rw::issue)
+            .copies()
+            .file()
+            .select(),
     );
     set(
         &mut t,
         sys::IORING_OP_WRITEV,
-        OpDef::new(rw::prep_writev, rw::issue).file(),
+        OpDef::new(rw::prep_writev, rw::issue).copies().file(),
     );
     set(
         &mut t,
         sys::IORING_OP_READ_FIXED,
-        OpDef::new(rw::prep_read_fixed, rw::issue).file(),
+        OpDef::new(rw::prep_read_fixed, rw::issue).copies().file(),
     );
     set(
         &mut t,
         sys::IORING_OP_WRITE_FIXED,
-        OpDef::new(rw::prep_write_fixed, rw::issue).file(),
+        OpDef::new(rw::prep_write_fixed, rw::issue).copies().file(),
     );
     set(
         &mut t,
         sys::IORING_OP_READ,
-        OpDef::new(rw::prep_read, rw::issue).file().select(),
+        OpDef::new(rw::prep_read, rw::issue)
+            .copies()
+            .file()
+            .select(),
     );
     set(
         &mut t,
         sys::IORING_OP_WRITE,
-        OpDef::new(rw::prep_write, rw::issue).file(),
+        OpDef::new(rw::prep_write, rw::issue).copies().file(),
     );
     set(
         &mut t,
         sys::IORING_OP_FSYNC,
-        OpDef::new(sync::prep_fsync, sync::issue_fsync).file(),
+        OpDef::new(sync::prep_fsync, sync::issue_fsync)
+            .force_async()
+            .file(),
     );
     set(
         &mut t,
         sys::IORING_OP_SYNC_FILE_RANGE,
-        OpDef::new(sync::prep_sync_file_range, sync::issue_sync_file_range).file(),
+        OpDef::new(sync::prep_sync_file_range, sync::issue_sync_file_range)
+            .force_async()
+            .file(),
     );
     set(
         &mut t,
@@ -311,7 +376,8 @@ const fn table() -> [OpDef; OP_COUNT] {
     set(
         &mut t,
         sys::IORING_OP_OPENAT,
-        OpDef::new(openclose::prep_openat, openclose::issue_openat),
+        OpDef::new(openclose::prep_openat, openclose::issue_openat)
+            .force_async_if(openclose::creates),
     );
     set(
         &mut t,
@@ -326,72 +392,82 @@ const fn table() -> [OpDef; OP_COUNT] {
     set(
         &mut t,
         sys::IORING_OP_STATX,
-        OpDef::new(statx::prep_statx, statx::issue_statx),
+        OpDef::new(statx::prep_statx, statx::issue_statx).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_FALLOCATE,
-        OpDef::new(sync::prep_fallocate, sync::issue_fallocate).file(),
+        OpDef::new(sync::prep_fallocate, sync::issue_fallocate)
+            .force_async()
+            .file(),
     );
     set(
         &mut t,
         sys::IORING_OP_FADVISE,
-        OpDef::new(advise::prep_fadvise, advise::issue_fadvise).file(),
+        OpDef::new(advise::prep_fadvise, advise::issue_fadvise)
+            .force_async_if(advise::does_io)
+            .file(),
     );
     set(
         &mut t,
         sys::IORING_OP_MADVISE,
-        OpDef::new(advise::prep_madvise, advise::issue_madvise),
+        OpDef::new(advise::prep_madvise, advise::issue_madvise).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_RENAMEAT,
-        OpDef::new(fs::prep_renameat, fs::issue_path),
+        OpDef::new(fs::prep_renameat, fs::issue_path).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_UNLINKAT,
-        OpDef::new(fs::prep_unlinkat, fs::issue_path),
+        OpDef::new(fs::prep_unlinkat, fs::issue_path).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_MKDIRAT,
-        OpDef::new(fs::prep_mkdirat, fs::issue_path),
+        OpDef::new(fs::prep_mkdirat, fs::issue_path).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_SYMLINKAT,
-        OpDef::new(fs::prep_symlinkat, fs::issue_path),
+        OpDef::new(fs::prep_symlinkat, fs::issue_path).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_LINKAT,
-        OpDef::new(fs::prep_linkat, fs::issue_path),
+        OpDef::new(fs::prep_linkat, fs::issue_path).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_FSETXATTR,
-        OpDef::new(xattr::prep_fsetxattr, xattr::issue_xattr).file(),
+        OpDef::new(xattr::prep_fsetxattr, xattr::issue_xattr)
+            .force_async()
+            .file(),
     );
     set(
         &mut t,
         sys::IORING_OP_SETXATTR,
-        OpDef::new(xattr::prep_setxattr, xattr::issue_xattr),
+        OpDef::new(xattr::prep_setxattr, xattr::issue_xattr).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_FGETXATTR,
-        OpDef::new(xattr::prep_fgetxattr, xattr::issue_xattr).file(),
+        OpDef::new(xattr::prep_fgetxattr, xattr::issue_xattr)
+            .force_async()
+            .file(),
     );
     set(
         &mut t,
         sys::IORING_OP_GETXATTR,
-        OpDef::new(xattr::prep_getxattr, xattr::issue_xattr),
+        OpDef::new(xattr::prep_getxattr, xattr::issue_xattr).force_async(),
     );
     set(
         &mut t,
         sys::IORING_OP_FTRUNCATE,
-        OpDef::new(truncate::prep_ftruncate, truncate::issue_ftruncate).file(),
+        OpDef::new(truncate::prep_ftruncate, truncate::issue_ftruncate)
+            .force_async()
+            .file(),
     );
     set(
         &mut t,
@@ -431,7 +507,10 @@ const fn table() -> [OpDef; OP_COUNT] {
     set(
         &mut t,
         sys::IORING_OP_SEND,
-        OpDef::new(net::prep_send, net::issue_send).file().select(),
+        OpDef::new(net::prep_send, net::issue_send)
+            .copies()
+            .file()
+            .select(),
     );
     set(
         &mut t,
@@ -451,7 +530,10 @@ const fn table() -> [OpDef; OP_COUNT] {
     set(
         &mut t,
         sys::IORING_OP_RECV,
-        OpDef::new(net::prep_recv, net::issue_recv).file().select(),
+        OpDef::new(net::prep_recv, net::issue_recv)
+            .copies()
+            .file()
+            .select(),
     );
     set(
         &mut t,
@@ -493,12 +575,16 @@ const fn table() -> [OpDef; OP_COUNT] {
     set(
         &mut t,
         sys::IORING_OP_SPLICE,
-        OpDef::new(splice::prep_splice, splice::issue).file(),
+        OpDef::new(splice::prep_splice, splice::issue)
+            .force_async()
+            .file(),
     );
     set(
         &mut t,
         sys::IORING_OP_TEE,
-        OpDef::new(splice::prep_tee, splice::issue).file(),
+        OpDef::new(splice::prep_tee, splice::issue)
+            .force_async()
+            .file(),
     );
     set(
         &mut t,
@@ -528,7 +614,7 @@ const fn table() -> [OpDef; OP_COUNT] {
     set(
         &mut t,
         sys::IORING_OP_FUTEX_WAIT,
-        OpDef::new(futex::prep, futex::issue_wait),
+        OpDef::new(futex::prep, futex::issue_wait).waits_in_worker(),
     );
     set(
         &mut t,
@@ -538,12 +624,12 @@ const fn table() -> [OpDef; OP_COUNT] {
     set(
         &mut t,
         sys::IORING_OP_FUTEX_WAITV,
-        OpDef::new(futex::prep_waitv, futex::issue_waitv),
+        OpDef::new(futex::prep_waitv, futex::issue_waitv).waits_in_worker(),
     );
     set(
         &mut t,
         sys::IORING_OP_WAITID,
-        OpDef::new(waitid::prep, waitid::issue),
+        OpDef::new(waitid::prep, waitid::issue).waits_in_worker(),
     );
     set(
         &mut t,

@@ -132,6 +132,12 @@ fn openat_common(req: &mut Req, mut how: OpenHow) -> Result<(), i32> {
     Ok(())
 }
 
+/// Whether an `OPENAT` creates or truncates: its prep then forces it to io-wq
+/// (`REQ_F_FORCE_ASYNC`, the op table's `force_async`).
+pub(crate) fn creates(req: &Req) -> bool {
+    req.op_flags() & (libc::O_CREAT | libc::O_TRUNC | libc::O_TMPFILE) as u32 != 0
+}
+
 pub(crate) fn prep_openat(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     let how = build_open_how(req.op_flags() as u64, req.sqe.len as u64);
     openat_common(req, how)
