@@ -158,12 +158,35 @@ pub(crate) struct Aio {
 
 const _: () = assert!(align_of::<Req>() >= 2);
 
-/// What one read or write asks of AIO.
-pub(crate) struct Rw<'a> {
-    pub(crate) write: bool,
-    pub(crate) iov: &'a [libc::iovec],
-    pub(crate) off: i64,
-    pub(crate) rw_flags: i32,
+/// What one read or write asks of AIO: an iocb's opcode, buffer (or iovec array) and
+/// length, offset and `RWF_*` flags.
+pub(crate) struct Rw {
+    op: u16,
+    buf: u64,
+    nbytes: u64,
+    off: i64,
+    rw_flags: i32,
+}
+
+impl Rw {
+    /// A read or write of `iov` at `off`. A single iovec is a plain `PREAD`/`PWRITE`;
+    /// an array must stay where it is until [`Aio::submit`] returns (the kernel copies
+    /// it during `io_submit`).
+    pub(crate) fn new(write: bool, iov: &[libc::iovec], off: i64, rw_flags: i32) -> Rw {
+        let (op, buf, nbytes) = match (iov, write) {
+            ([one], false) => (IOCB_CMD_PREAD, one.iov_base as u64, one.iov_len as u64),
+            ([one], true) => (IOCB_CMD_PWRITE, one.iov_base as u64, one.iov_len as u64),
+            (v, false) => (IOCB_CMD_PREADV, v.as_ptr() as u64, v.len() as u64),
+            (v, true) => (IOCB_CMD_PWRITEV, v.as_ptr() as u64, v.len() as u64),
+        };
+        Rw {
+            op,
+            buf,
+            nbytes,
+            off,
+            rw_flags,
+        }
+    }
 }
 
 impl Aio {
@@ -256,7 +279,7 @@ impl Aio {
         &self,
         e: &Arc<Engine>,
         req: Box<Req>,
-        rw: &Rw<'_>,
+        rw: &Rw,
         mode: Mode,
     ) -> Result<(), Box<Req>> {
         if self.closed.load(Ordering::Acquire) || req.fd < 0 {
@@ -265,21 +288,15 @@ impl Aio {
         let Some(ctx) = self.ctx(e.rings.cq_entries) else {
             return Err(req);
         };
-        let (op, buf, nbytes) = match (rw.iov, rw.write) {
-            ([one], false) => (IOCB_CMD_PREAD, one.iov_base as u64, one.iov_len as u64),
-            ([one], true) => (IOCB_CMD_PWRITE, one.iov_base as u64, one.iov_len as u64),
-            (v, false) => (IOCB_CMD_PREADV, v.as_ptr() as u64, v.len() as u64),
-            (v, true) => (IOCB_CMD_PWRITEV, v.as_ptr() as u64, v.len() as u64),
-        };
         let fd = req.fd;
         let raw = Box::into_raw(req);
         let cb = Iocb {
             aio_data: raw as u64 | u64::from(mode == Mode::Worker),
             aio_rw_flags: rw.rw_flags,
-            aio_lio_opcode: op,
+            aio_lio_opcode: rw.op,
             aio_fildes: fd as u32,
-            aio_buf: buf,
-            aio_nbytes: nbytes,
+            aio_buf: rw.buf,
+            aio_nbytes: rw.nbytes,
             aio_offset: rw.off,
             aio_flags: IOCB_FLAG_RESFD,
             aio_resfd: ctx.efd.as_raw_fd() as u32,

@@ -160,14 +160,14 @@ fn shorten(req: &mut Req, rng: &mut Rng) -> Option<u64> {
         }
         sys::IORING_OP_READV | sys::IORING_OP_WRITEV => {
             let v = &mut req.try_cmd_mut::<crate::op::rw::Rw>()?.iov;
-            let total: u64 = v.0.iter().map(|i| i.iov_len as u64).sum();
+            let total: u64 = v.as_slice().iter().map(|i| i.iov_len as u64).sum();
             if total < 2 {
                 return None;
             }
             let n = 1 + rng.below(total - 1);
             let mut left = n as usize;
             let mut keep = 0;
-            for iov in v.0.iter_mut() {
+            for iov in v.as_mut_slice() {
                 if left == 0 {
                     break;
                 }
@@ -175,7 +175,7 @@ fn shorten(req: &mut Req, rng: &mut Rng) -> Option<u64> {
                 left -= iov.iov_len;
                 keep += 1;
             }
-            v.0.truncate(keep);
+            v.truncate(keep);
             Some(n)
         }
         _ => None,

@@ -37,7 +37,7 @@ impl OpInfo {
     pub(crate) fn of(req: &Req) -> OpInfo {
         let vectored = matches!(req.opcode(), sys::IORING_OP_READV | sys::IORING_OP_WRITEV);
         let len = match req.try_cmd::<crate::op::rw::Rw>() {
-            Some(rw) if vectored => rw.iov.0.iter().map(|v| v.iov_len as u64).sum(),
+            Some(rw) if vectored => rw.iov.as_slice().iter().map(|v| v.iov_len as u64).sum(),
             _ => u64::from(req.sqe.len),
         };
         OpInfo {

@@ -55,13 +55,23 @@ impl RwKind {
 /// `struct io_rw`, with what issue learns between attempts.
 pub(crate) struct Rw {
     kind: RwKind,
-    /// Bytes done so far (a read or write finished in a worker after a partial
-    /// inline attempt).
-    done: usize,
     /// The file is known to be a stream (pipe, socket): offsets are ignored.
     stream: bool,
-    /// The copy of the application's iovec array (vectored kinds; empty otherwise).
+    /// Bytes done so far (a read or write finished in a worker after a partial
+    /// inline attempt). Below `i32::MAX`: a request goes on only while short of its
+    /// length, which is clamped to a CQE's result.
+    done: u32,
+    /// The copy of the application's iovec array, advanced past `done` (vectored
+    /// kinds; empty otherwise).
     pub(crate) iov: Iovecs,
+}
+
+impl Rw {
+    /// `n` more bytes are done: the iovecs move past them.
+    fn progress(&mut self, n: usize) {
+        self.done += n as u32;
+        self.iov.advance(n);
+    }
 }
 
 /// The `RWF_*` flags of `preadv2(2)` the kernel accepts in `rw_flags`.
@@ -88,9 +98,9 @@ fn prep_common(req: &mut Req, kind: RwKind) -> Result<(), i32> {
     }
     req.set_cmd(Rw {
         kind,
-        done: 0,
         stream: false,
-        iov: Iovecs(Vec::new()),
+        done: 0,
+        iov: Iovecs::Empty,
     });
     Ok(())
 }
@@ -128,7 +138,16 @@ fn prep_vec(req: &mut Req, kind: RwKind) -> Result<(), i32> {
     if n > MAX_IOV {
         return Err(-libc::EINVAL);
     }
-    let v = crate::user::read_vec::<libc::iovec>(req.addr(), n as usize)?;
+    // One iovec (the common case) is kept inline: no allocation.
+    let iov = if n == 1 {
+        Iovecs::One(crate::user::read::<libc::iovec>(req.addr())?)
+    } else {
+        Iovecs::Many(crate::user::read_vec::<libc::iovec>(
+            req.addr(),
+            n as usize,
+        )?)
+    };
+    let v = iov.as_slice();
     // A length is an ssize_t to the kernel: negative is -EINVAL (`iovec_from_user`).
     if v.iter().any(|i| i.iov_len > isize::MAX as usize) {
         return Err(-libc::EINVAL);
@@ -138,7 +157,7 @@ fn prep_vec(req: &mut Req, kind: RwKind) -> Result<(), i32> {
         return Err(-libc::EINVAL);
     }
     req.expect = Some(total.min(i32::MAX as usize) as i32);
-    req.cmd_mut::<Rw>().iov = Iovecs(v);
+    req.cmd_mut::<Rw>().iov = iov;
     Ok(())
 }
 
@@ -188,106 +207,141 @@ pub(crate) fn is_regular(fd: i32) -> bool {
     matches!(st.st_mode & libc::S_IFMT, libc::S_IFREG | libc::S_IFBLK)
 }
 
-pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
-    let kind = req.cmd::<Rw>().kind;
-    let user_flags = req.op_flags();
-    if user_flags & !RWF_SUPPORTED != 0 {
+/// Issues a read or write: the checks of its flags and registered buffer, then the
+/// attempt, through AIO for an `O_DIRECT` file or as `preadv2`/`pwritev2` (non-blocking
+/// inline), and what its result leads to ([`finish`]).
+pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
+    if req.op_flags() & !RWF_SUPPORTED != 0 {
         return Step::Done(req, -libc::EOPNOTSUPP);
     }
     if req.has(sys::IOSQE_BUFFER_SELECT) {
         return issue_select(req, e, mode);
     }
-    let done = req.cmd::<Rw>().done;
-    // One buffer (possibly a registered one) or the copied iovecs, advanced past what
-    // is done.
-    let mut one = libc::iovec {
-        iov_base: std::ptr::null_mut(),
-        iov_len: 0,
+    if let Err(err) = check_fixed(&req, e) {
+        return Step::Done(req, err);
+    }
+    let pos = position(&req);
+    let flags = attempt_flags(&req, mode);
+    let mut req = match try_aio(req, e, pos, flags, mode) {
+        Ok(()) => return Step::Parked,
+        Err(req) => req,
     };
-    let mut vec: Vec<libc::iovec>;
-    let iov: &[libc::iovec] = if !kind.is_vectored() {
-        let (addr, len) = (req.addr(), req.sqe.len as u64);
-        if kind.is_fixed() {
-            let Some(buf) = e.bufs.read().expect("buffer table").get(req.buf_index()) else {
-                return Step::Done(req, -libc::EFAULT);
-            };
-            if let Err(err) = buf.check(addr, len) {
-                return Step::Done(req, err);
-            }
-        }
-        one.iov_base = (addr as usize + done) as *mut libc::c_void;
-        one.iov_len = len as usize - done;
-        std::slice::from_ref(&one)
+    let ret = attempt(&req, e, mode, pos, flags);
+    if ret == -libc::ESPIPE && pos != -1 {
+        // A pipe or socket: io_uring ignores the offset of a stream.
+        req.cmd_mut::<Rw>().stream = true;
+        return issue(req, e, mode);
+    }
+    finish(req, e, mode, ret, false)
+}
+
+/// A registered buffer kind's memory must lie inside registered buffer `buf_index`
+/// (`io_import_fixed`, `io_import_reg_vec`): `-EFAULT` otherwise.
+fn check_fixed(req: &Req, e: &Engine) -> Result<(), i32> {
+    let rw = req.cmd::<Rw>();
+    if !rw.kind.is_fixed() {
+        return Ok(());
+    }
+    let buf = e
+        .bufs
+        .read()
+        .expect("buffer table")
+        .get(req.buf_index())
+        .ok_or(-libc::EFAULT)?;
+    if rw.kind.is_vectored() {
+        rw.iov
+            .as_slice()
+            .iter()
+            .try_for_each(|i| buf.check(i.iov_base as u64, i.iov_len as u64))
     } else {
-        let v = &req.cmd::<Rw>().iov;
-        if kind.is_fixed() {
-            let Some(buf) = e.bufs.read().expect("buffer table").get(req.buf_index()) else {
-                return Step::Done(req, -libc::EFAULT);
-            };
-            for i in &v.0 {
-                if let Err(err) = buf.check(i.iov_base as u64, i.iov_len as u64) {
-                    return Step::Done(req, err);
-                }
-            }
-        }
-        vec = v.0.clone();
-        advance(&mut vec, done);
-        &vec
-    };
-    let stream = req.cmd::<Rw>().stream;
-    let off = if stream || req.off() == u64::MAX {
+        buf.check(req.addr(), req.sqe.len as u64)
+    }
+}
+
+/// The file offset of the next attempt, past what is done; -1 for a stream or
+/// `off == -1` (the file position).
+fn position(req: &Req) -> i64 {
+    let rw = req.cmd::<Rw>();
+    if rw.stream || req.off() == u64::MAX {
         -1
     } else {
-        (req.off() as i64).wrapping_add(done as i64)
-    };
-    let flags = if mode == Mode::Inline {
-        user_flags as i32 | libc::RWF_NOWAIT
-    } else {
-        user_flags as i32
-    };
-    if off >= 0
-        && done == 0
-        && req.fault.is_none()
-        && req.ltimeout == 0
-        && e.det.is_none()
-        && e.aio.wants(req.fd)
-    {
-        // O_DIRECT through AIO (aio.rs): asynchronous, as the kernel's direct I/O. From
-        // a worker too (without RWF_NOWAIT): `io_submit` may block there for block
-        // allocation, and the worker is free again once the I/O is on the device.
-        let rw = crate::aio::Rw {
-            write: kind.is_write(),
-            iov,
-            off,
-            rw_flags: flags,
-        };
-        match e.aio.submit(e, req, &rw, mode) {
-            Ok(()) => return Step::Parked,
-            Err(r) => req = r,
-        }
+        (req.off() as i64).wrapping_add(i64::from(rw.done))
     }
-    let ret = loop {
-        // SAFETY: the buffers are the application's, valid until the CQE (the push
-        // contract); registered ones were checked against their registration.
-        let r = unsafe {
-            if kind.is_write() {
-                libc::pwritev2(req.fd, iov.as_ptr(), iov.len() as i32, off, flags)
-            } else {
-                libc::preadv2(req.fd, iov.as_ptr(), iov.len() as i32, off, flags)
-            }
-        };
-        let r = sys_res(r as isize);
-        if r == -libc::ESPIPE && !stream && off != -1 {
-            // A pipe or socket: io_uring ignores the offset of a stream.
-            req.cmd_mut::<Rw>().stream = true;
-            return issue(req, e, mode);
-        }
-        if r == -libc::EINTR && mode == Mode::Worker && !e.wq.cancelled(&req) {
-            continue;
-        }
-        break r;
+}
+
+/// The `RWF_*` flags of an attempt: the SQE's, and `RWF_NOWAIT` inline.
+fn attempt_flags(req: &Req, mode: Mode) -> i32 {
+    let user = req.op_flags() as i32;
+    if mode == Mode::Inline {
+        user | libc::RWF_NOWAIT
+    } else {
+        user
+    }
+}
+
+/// Calls `f` with the memory an attempt reads or writes: the SQE's buffer past what
+/// is done, or the copied iovecs (kept advanced past it).
+fn with_iov<R>(req: &Req, f: impl FnOnce(&[libc::iovec]) -> R) -> R {
+    let rw = req.cmd::<Rw>();
+    if rw.kind.is_vectored() {
+        return f(rw.iov.as_slice());
+    }
+    let done = rw.done as usize;
+    let one = libc::iovec {
+        iov_base: (req.addr() as usize).wrapping_add(done) as *mut libc::c_void,
+        iov_len: (req.sqe.len as usize).saturating_sub(done),
     };
-    finish(req, e, mode, ret, false)
+    f(std::slice::from_ref(&one))
+}
+
+/// O_DIRECT through AIO (aio.rs): asynchronous, as the kernel's direct I/O. From a
+/// worker too (without `RWF_NOWAIT`): `io_submit` may block there for block
+/// allocation, and the worker is free again once the I/O is on the device. Gives the
+/// request back where AIO does not apply or refuses it.
+fn try_aio(
+    req: Box<Req>,
+    e: &Arc<Engine>,
+    pos: i64,
+    flags: i32,
+    mode: Mode,
+) -> Result<(), Box<Req>> {
+    if pos < 0
+        || req.cmd::<Rw>().done != 0
+        || req.fault.is_some()
+        || req.ltimeout != 0
+        || e.det.is_some()
+        || !e.aio.wants(req.fd)
+    {
+        return Err(req);
+    }
+    let rw = with_iov(&req, |iov| {
+        crate::aio::Rw::new(req.cmd::<Rw>().kind.is_write(), iov, pos, flags)
+    });
+    e.aio.submit(e, req, &rw, mode)
+}
+
+/// One `preadv2`/`pwritev2` attempt, repeated in a worker when a signal interrupts
+/// it: its result, or `-errno`.
+fn attempt(req: &Req, e: &Engine, mode: Mode, pos: i64, flags: i32) -> i32 {
+    let write = req.cmd::<Rw>().kind.is_write();
+    with_iov(req, |iov| {
+        loop {
+            // SAFETY: the buffers are the application's, valid until the CQE (the push
+            // contract); registered ones were checked against their registration.
+            let r = unsafe {
+                if write {
+                    libc::pwritev2(req.fd, iov.as_ptr(), iov.len() as i32, pos, flags)
+                } else {
+                    libc::preadv2(req.fd, iov.as_ptr(), iov.len() as i32, pos, flags)
+                }
+            };
+            let r = sys_res(r as isize);
+            if r == -libc::EINTR && mode == Mode::Worker && !e.wq.cancelled(req) {
+                continue;
+            }
+            break r;
+        }
+    })
 }
 
 /// An AIO read or write's result (aio.rs), submitted in `mode`: what a
@@ -301,7 +355,7 @@ pub(crate) fn finish_aio(req: Box<Req>, e: &Arc<Engine>, ret: i32, mode: Mode) -
 /// must not block: a worker's read that needs another attempt goes back to a worker.
 fn finish(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode, ret: i32, aio: bool) -> Step {
     let kind = req.cmd::<Rw>().kind;
-    let done = req.cmd::<Rw>().done;
+    let done = req.cmd::<Rw>().done as usize;
     let stream = req.cmd::<Rw>().stream;
     let user_nowait = req.op_flags() & libc::RWF_NOWAIT as u32 != 0;
     if ret == -libc::EAGAIN && !user_nowait {
@@ -338,12 +392,12 @@ fn finish(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode, ret: i32, aio: bool) -
         && req.is_regular()
     {
         // Part of it was cached: finish the rest in a worker, as the kernel does.
-        req.cmd_mut::<Rw>().done = total;
+        req.cmd_mut::<Rw>().progress(ret as usize);
         return Step::Block(req);
     }
     if ret > 0 && total < want && !stream && mode == Mode::Worker {
         // A blocking read that came up short before EOF: keep going until 0.
-        req.cmd_mut::<Rw>().done = total;
+        req.cmd_mut::<Rw>().progress(ret as usize);
         if aio {
             return Step::Block(req);
         }
@@ -360,7 +414,7 @@ fn issue_select(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     let bgid = req.buf_index();
     let rw = req.cmd::<Rw>();
     let want = if rw.kind == RwKind::Readv {
-        rw.iov.0[0].iov_len.min(u32::MAX as usize) as u32
+        rw.iov.as_slice()[0].iov_len.min(u32::MAX as usize) as u32
     } else {
         req.sqe.len
     };
@@ -426,8 +480,52 @@ fn issue_select(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     Step::Done(req, ret)
 }
 
-/// A copy of the application's iovec array.
-pub(crate) struct Iovecs(pub(crate) Vec<libc::iovec>);
+/// A copy of the application's iovec array: one iovec inline, more on the heap.
+pub(crate) enum Iovecs {
+    Empty,
+    One(libc::iovec),
+    Many(Vec<libc::iovec>),
+}
+
+impl Iovecs {
+    pub(crate) fn as_slice(&self) -> &[libc::iovec] {
+        match self {
+            Iovecs::Empty => &[],
+            Iovecs::One(one) => std::slice::from_ref(one),
+            Iovecs::Many(v) => v,
+        }
+    }
+
+    pub(crate) fn as_mut_slice(&mut self) -> &mut [libc::iovec] {
+        match self {
+            Iovecs::Empty => &mut [],
+            Iovecs::One(one) => std::slice::from_mut(one),
+            Iovecs::Many(v) => v,
+        }
+    }
+
+    /// Keeps the first `n` iovecs.
+    pub(crate) fn truncate(&mut self, n: usize) {
+        match self {
+            Iovecs::Many(v) => v.truncate(n),
+            _ if n == 0 => *self = Iovecs::Empty,
+            _ => {}
+        }
+    }
+
+    /// Drops the first `n` bytes (the kernel's `iov_iter_advance`).
+    fn advance(&mut self, n: usize) {
+        match self {
+            Iovecs::Empty => {}
+            Iovecs::One(one) => {
+                let n = n.min(one.iov_len);
+                one.iov_base = (one.iov_base as usize).wrapping_add(n) as *mut libc::c_void;
+                one.iov_len -= n;
+            }
+            Iovecs::Many(v) => advance(v, n),
+        }
+    }
+}
 
 // SAFETY: the iovecs point into application memory whose validity until the CQE is
 // the SQE's contract; moving the pointers between threads moves no data.
