@@ -1,10 +1,11 @@
 //! One workload on one backend, for profilers (`perf record`, `valgrind --tool=callgrind`,
 //! `perf stat`): `cargo run --release -p uring-bench --example engine_ops --
-//! <kernel|engine|pread> <nop|read> [COUNT] [FILE]`.
+//! <kernel|engine|pread> <nop|read|readv> [COUNT] [FILE]`.
 //!
 //! `nop`: NOPs at batch 32. `read`: 4 KiB random reads at depth 32 from FILE (default: a
 //! 64 MiB temporary file, read once so it is cached), offsets as the engine bench draws
-//! them; `pread` runs the same reads with `pread(2)`. `ENGINE_OPS_DIRECT=1` opens FILE
+//! them; `readv`: the same as `READV` of one iovec (what qemu's block layer submits);
+//! `pread` runs the same reads with `pread(2)`. `ENGINE_OPS_DIRECT=1` opens FILE
 //! with `O_DIRECT`. Prints ops per second.
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
@@ -24,7 +25,7 @@ fn main() {
     ) {
         (Some(b), Some(w)) => (b.to_owned(), w.to_owned()),
         _ => {
-            eprintln!("usage: engine_ops <kernel|engine|pread> <nop|read> [COUNT] [FILE]");
+            eprintln!("usage: engine_ops <kernel|engine|pread> <nop|read|readv> [COUNT] [FILE]");
             std::process::exit(2);
         }
     };
@@ -78,9 +79,22 @@ fn main() {
         // SAFETY: a non-zero size; freed at the end, after every request was reaped.
         let base = unsafe { std::alloc::alloc_zeroed(layout) };
         let fd = Fd(file.as_raw_fd());
+        let iovecs: Vec<libc::iovec> = (0..DEPTH as usize)
+            .map(|slot| libc::iovec {
+                iov_base: base.wrapping_add(slot * BS).cast(),
+                iov_len: BS,
+            })
+            .collect();
         let make = |slot: u64, off: u64| {
             if work == "nop" {
                 opcode::Nop::new().build().user_data(slot)
+            } else if work == "readv" {
+                // In bounds: slot < DEPTH.
+                let iov = iovecs.as_ptr().wrapping_add(slot as usize);
+                opcode::Readv::new(fd, iov, 1)
+                    .offset(off)
+                    .build()
+                    .user_data(slot)
             } else {
                 // In bounds: slot < DEPTH.
                 let buf = base.wrapping_add(slot as usize * BS);
