@@ -201,6 +201,9 @@ struct Task {
     /// `None` while the task is being polled (or once it is gone).
     future: Option<LocalFuture>,
     waker: Arc<TaskWaker>,
+    /// `waker` as a `Waker`, made once: lent to each poll (taken out, put back), so a
+    /// poll costs no reference count. `None` while the task is being polled.
+    handle: Option<Waker>,
     /// Aborted while it was being polled: dropped right after the poll.
     aborted: bool,
 }
@@ -362,6 +365,7 @@ impl Context {
             Task {
                 generation: id.generation,
                 future: Some(future),
+                handle: Some(Waker::from(waker.clone())),
                 waker,
                 aborted: false,
             },
@@ -381,7 +385,13 @@ impl Context {
             // Cleared before the poll: a wake during the poll queues it again.
             task.waker.scheduled.store(false, Ordering::Release);
             match task.future.take() {
-                Some(f) => (f, Waker::from(task.waker.clone())),
+                Some(f) => {
+                    let waker = task
+                        .handle
+                        .take()
+                        .unwrap_or_else(|| Waker::from(task.waker.clone()));
+                    (f, waker)
+                }
                 None => return,
             }
         };
@@ -394,6 +404,7 @@ impl Context {
             match tasks.get_mut(id) {
                 Some(task) if !ready && !task.aborted => {
                     task.future = Some(future);
+                    task.handle = Some(waker);
                     None
                 }
                 Some(_) => {
