@@ -28,6 +28,8 @@ pub(crate) struct SqInner {
     sqes: *mut u8,
     /// log2 of the SQE size: 6 (64 bytes) or 7 (`SQE128`).
     sqe_shift: u32,
+    /// `IORING_SETUP_SQPOLL`: a kernel thread consumes the SQ at any time.
+    sqpoll: bool,
 }
 
 // SAFETY: the pointers refer to ring memory owned by the Ring alongside this value;
@@ -60,6 +62,7 @@ impl SqInner {
                 } else {
                     6
                 },
+                sqpoll: p.flags & sys::IORING_SETUP_SQPOLL != 0,
             };
             if p.flags & sys::IORING_SETUP_NO_SQARRAY == 0 {
                 // The index array is the identity, written once, as liburing does:
@@ -347,6 +350,42 @@ impl<'a> SubmissionQueue<'a> {
                 .copy_from_nonoverlapping(cmd.as_ptr(), 64)
         };
         Ok(())
+    }
+
+    /// Takes back the SQEs that were pushed and not consumed yet, so that they are
+    /// never submitted: `seen` gets each, oldest first, and the tail moves back to the
+    /// kernel's head. Returns how many. This is how a program recovers from a submit
+    /// that failed (`io_uring_enter` consumed nothing and returned an errno): once
+    /// taken back, the memory those SQEs name is the program's again.
+    ///
+    /// Takes nothing back (returns 0) on an `SQPOLL` ring, whose poll thread may be
+    /// consuming the entries at this very moment.
+    ///
+    /// Without SQPOLL, the kernel (and the engine) consumes SQEs only inside
+    /// `io_uring_enter`, and no one enters this ring while this `&mut` borrow of it
+    /// lives (short of calling the system call on its raw fd behind its back): the
+    /// entries from the head to the tail stay where they are until the tail moves.
+    pub fn take_back(&mut self, mut seen: impl FnMut(&Sqe)) -> usize {
+        if self.inner.sqpoll {
+            return 0;
+        }
+        // Acquire: pairs with the kernel's `smp_store_release(&rings->sq.head)`; the
+        // entries before it were consumed, the ones from it on were not.
+        let head = self.inner.head();
+        let n = self.tail.wrapping_sub(head);
+        for k in 0..n {
+            let i = (head.wrapping_add(k) & self.mask) as usize;
+            // SAFETY: `i <= mask < entries` slots of `1 << sqe_shift` bytes, aligned to
+            // 64, in the SQE array; an entry between the head and our tail that nobody
+            // consumes (see above) and that we wrote whole in `push_with`.
+            let sqe = unsafe { &*self.sqes.add(i << self.sqe_shift).cast::<Sqe>() };
+            seen(sqe);
+        }
+        self.head = head;
+        self.tail = head;
+        // Release, as every tail store; nothing of the taken-back entries is read again.
+        self.inner.set_tail(head);
+        n as usize
     }
 
     /// Pushes all of `sqes`, or none if they do not all fit.

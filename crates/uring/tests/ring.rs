@@ -167,6 +167,38 @@ fn full_sq_is_an_error_and_overwrites_nothing() {
 }
 
 #[test]
+fn taken_back_sqes_are_never_submitted() {
+    for_each_flavor(test_name!(), &[opcode::Nop::CODE], 8, |f, ring| {
+        let sqpoll = ring.params().is_setup(sys::IORING_SETUP_SQPOLL);
+        // Two rounds: the second shows the SQ works on from where the first left it.
+        for round in 0..2u64 {
+            let first = round * 10;
+            push_nops(ring, first..first + 3);
+            let mut seen = Vec::new();
+            let n = ring
+                .submission()
+                .take_back(|sqe| seen.push(sqe.get_user_data()));
+            if sqpoll {
+                // The poll thread may already hold them: nothing is taken back.
+                assert_eq!(n, 0, "[{}]", f.name);
+                ring.submit_and_wait(3).unwrap();
+                assert_eq!(reap(ring, 3, LIMIT).len(), 3, "[{}]", f.name);
+                continue;
+            }
+            assert_eq!(n, 3, "[{}]", f.name);
+            assert_eq!(seen, vec![first, first + 1, first + 2], "[{}]", f.name);
+            assert!(ring.submission().is_empty(), "[{}]", f.name);
+            assert_eq!(ring.submit().unwrap(), 0, "[{}] nothing left", f.name);
+            push_nops(ring, [first + 5]);
+            ring.submit_and_wait(1).unwrap();
+            let got: Vec<u64> = reap(ring, 1, LIMIT).iter().map(Cqe::user_data).collect();
+            assert_eq!(got, vec![first + 5], "[{}] only the later SQE ran", f.name);
+            assert!(ring.completion().next().is_none(), "[{}]", f.name);
+        }
+    });
+}
+
+#[test]
 fn wait_with_timeout_returns_etime_on_time() {
     for_each_flavor(test_name!(), &[], 8, |f, ring| {
         let start = Instant::now();
