@@ -13,8 +13,12 @@
 //!   fd opened or accepted too late) before the data is dropped with the final one.
 //!
 //! A push that fails (SQ full) leaves nothing in the SQ, so the data goes back to the
-//! future; a submit that fails leaves the SQEs in the SQ for the next one, so nothing
-//! is freed on a failed submit.
+//! future. A submit that fails with a passing errno (`EINTR`, `EAGAIN`, `EBUSY`) leaves
+//! the SQEs in the SQ for the next one. Any other errno means the kernel consumed none
+//! of them: they are taken back out of the SQ ([`uring::SubmissionQueue::take_back`])
+//! and their ops complete with that errno, so nothing the kernel might still read is
+//! freed, nothing is lost, and the futures see the error (the fault tokio's io_uring
+//! path had: it freed an op whose SQE a failed submit had left in the SQ).
 //!
 //! # Multishot
 //! A slot queues every CQE flagged `IORING_CQE_F_MORE` and the final one marks it done,
@@ -86,6 +90,13 @@ pub(crate) struct OpId {
 impl OpId {
     fn user_data(self) -> u64 {
         u64::from(self.generation) << 32 | u64::from(self.index)
+    }
+
+    fn from_user_data(ud: u64) -> OpId {
+        OpId {
+            index: ud as u32,
+            generation: (ud >> 32) as u32,
+        }
     }
 }
 
@@ -246,6 +257,8 @@ struct Ops {
     sq_waiters: Vec<Waker>,
     eventfd_armed: bool,
     shared: Arc<Shared>,
+    /// The `user_data` of SQEs taken back after a failed submit (kept for its room).
+    taken_back: Vec<u64>,
 }
 
 impl Ops {
@@ -295,10 +308,7 @@ impl Ops {
                 // The cancel found nothing: the op may not have been issued yet (the
                 // engine issues a batch in any order). Send it again a few times.
                 let target = ud & !CANCEL_BIT;
-                let id = OpId {
-                    index: target as u32,
-                    generation: (target >> 32) as u32,
-                };
+                let id = OpId::from_user_data(target);
                 if let Some(s) = self.slot_of(id)
                     && matches!(s.state, State::InFlight | State::Orphan)
                     && s.cancel_tries < CANCEL_RETRIES
@@ -309,10 +319,7 @@ impl Ops {
             }
             return;
         }
-        let id = OpId {
-            index: ud as u32,
-            generation: (ud >> 32) as u32,
-        };
+        let id = OpId::from_user_data(ud);
         let Some(slot) = self.slot_of(id) else {
             return;
         };
@@ -382,6 +389,9 @@ pub(crate) struct Driver {
     eventfd_buf: Box<u64>,
     /// Set when a drain could not finish: slots and ring are leaked, never freed.
     leaked: bool,
+    /// An errno the next submit with SQEs to submit fails with, without entering the
+    /// ring (tests of the recovery, [`crate::op::fail_next_submit`]).
+    fail_next_submit: Option<i32>,
 }
 
 impl Driver {
@@ -396,7 +406,9 @@ impl Driver {
                 sq_waiters: Vec::new(),
                 eventfd_armed: false,
                 shared,
+                taken_back: Vec::new(),
             },
+            fail_next_submit: None,
             eventfd,
             eventfd_buf: Box::new(0),
             leaked: false,
@@ -686,10 +698,13 @@ impl Driver {
         let Some(ring) = self.ring.as_mut() else {
             return Ok(());
         };
-        let r = if wait {
-            ring.submit_and_wait(1)
-        } else {
-            ring.submit()
+        let r = match self.fail_next_submit {
+            Some(errno) if !ring.submission().is_empty() => {
+                self.fail_next_submit = None;
+                Err(io::Error::from_raw_os_error(errno))
+            }
+            _ if wait => ring.submit_and_wait(1),
+            _ => ring.submit(),
         };
         match r {
             Ok(_) => {}
@@ -698,13 +713,53 @@ impl Driver {
                     e.raw_os_error(),
                     Some(libc::EINTR | libc::EAGAIN | libc::EBUSY)
                 ) => {}
-            Err(e) => return Err(e),
+            // The error goes to the ops whose SQEs did not reach the kernel; with none,
+            // the ring itself failed.
+            Err(e) => {
+                if self.fail_unsubmitted(e.raw_os_error().unwrap_or(libc::EIO)) == 0 {
+                    return Err(e);
+                }
+            }
         }
         for w in self.ops.sq_waiters.drain(..) {
             w.wake();
         }
         self.reap();
         Ok(())
+    }
+
+    /// After a submit failed with `errno`: takes back the SQEs still in the SQ (the
+    /// kernel never saw them) and completes their ops with `-errno`, as if the kernel
+    /// had failed each: the futures get the error and their buffers, orphans free their
+    /// data. A cancel taken back is sent again at the next turn if its op is still in
+    /// the kernel's hands; the eventfd read is armed again. Returns how many SQEs were
+    /// taken back (none on an SQPOLL ring, whose SQEs stay for the next submit).
+    fn fail_unsubmitted(&mut self, errno: i32) -> usize {
+        let Some(ring) = self.ring.as_mut() else {
+            return 0;
+        };
+        let mut taken = std::mem::take(&mut self.ops.taken_back);
+        let n = ring
+            .submission()
+            .take_back(|sqe| taken.push(sqe.get_user_data()));
+        for &ud in &taken {
+            match ud {
+                EVENTFD_UD => self.ops.eventfd_armed = false,
+                CANCEL_ANY_UD => {}
+                ud if ud & CANCEL_BIT != 0 => {
+                    let target = ud & !CANCEL_BIT;
+                    if let Some(s) = self.ops.slot_of(OpId::from_user_data(target))
+                        && matches!(s.state, State::InFlight | State::Orphan)
+                    {
+                        self.ops.cancel_backlog.push(target);
+                    }
+                }
+                ud => self.ops.dispatch(ud, -errno, 0),
+            }
+        }
+        taken.clear();
+        self.ops.taken_back = taken;
+        n
     }
 
     /// Dispatches the CQEs in the CQ, without entering the kernel.
@@ -747,11 +802,14 @@ impl Driver {
             } else {
                 ring.submit_and_wait(1)
             };
+            // A failed submit: what it left in the SQ never reached the kernel and ends
+            // here; with nothing left there, the ring is beyond use.
             if let Err(e) = r
                 && !matches!(
                     e.raw_os_error(),
                     Some(libc::EINTR | libc::EAGAIN | libc::EBUSY | libc::ETIME)
                 )
+                && self.fail_unsubmitted(e.raw_os_error().unwrap_or(libc::EIO)) == 0
             {
                 break;
             }
@@ -775,6 +833,12 @@ impl Driver {
         } else {
             self.ring = None;
         }
+    }
+
+    /// Makes the next submit that has SQEs to submit fail with `errno` without entering
+    /// the ring.
+    pub(crate) fn fail_next_submit(&mut self, errno: i32) {
+        self.fail_next_submit = Some(errno);
     }
 
     /// Whether shutdown had to leak the ring.

@@ -130,6 +130,21 @@ impl<T: Operation> Op<T> {
     }
 }
 
+/// Makes the next submit of this thread's runtime that has SQEs to submit fail with
+/// `errno` before it enters the ring, as a broken ring would: the ops whose SQEs it
+/// held complete with that errno (see the driver's docs). Returns false outside a
+/// runtime. For tests of that recovery.
+#[doc(hidden)]
+pub fn fail_next_submit(errno: i32) -> bool {
+    match runtime::current() {
+        Some(rt) => {
+            rt.driver.borrow_mut().fail_next_submit(errno);
+            true
+        }
+        None => false,
+    }
+}
+
 /// The error for an op polled with no runtime on the thread.
 fn no_runtime() -> io::Error {
     io::Error::other("uring_rt: no runtime on this thread (await the op inside block_on)")
