@@ -39,8 +39,12 @@
 //!
 //! [`BufResult`]: crate::BufResult
 
+mod multi;
+mod pool;
 mod socket;
 mod tcp;
 
+pub use multi::RecvStream;
+pub use pool::{BufPool, RecvBuf};
 pub use socket::{Receive, Transmit};
-pub use tcp::{TcpListener, TcpStream};
+pub use tcp::{Incoming, TcpListener, TcpStream};

@@ -254,7 +254,7 @@ fn unit(result: io::Result<u32>) -> io::Result<()> {
 }
 
 /// Closes a descriptor the kernel made for an op whose future is gone.
-fn close_orphan(res: i32) {
+pub(crate) fn close_orphan(res: i32) {
     if res >= 0 {
         // SAFETY: a descriptor the kernel created for a future that is gone: ours to
         // close, and nobody else knows its number.

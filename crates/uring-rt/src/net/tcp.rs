@@ -6,6 +6,11 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use rustix::net::{AddressFamily, SocketAddrAny, SocketType, sockopt};
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use super::multi::{Accepts, RecvStream};
+use super::pool::{self, BufPool};
 use super::socket::{Receive, Socket, Transmit};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::Op;
@@ -142,6 +147,54 @@ impl TcpListener {
             None => stream.peer_addr()?,
         };
         Ok((stream, addr))
+    }
+}
+
+impl TcpListener {
+    /// The connections, as a [`Stream`](futures_core::Stream) that never ends: one
+    /// multishot `ACCEPT` (`IORING_ACCEPT_MULTISHOT`, one CQE per connection),
+    /// re-armed whenever the kernel ends it. An accept's error is an item and the
+    /// stream goes on. Dropping the stream cancels the accept; connections accepted
+    /// after that are closed, not leaked.
+    ///
+    /// `next().await` works without importing anything.
+    pub fn incoming(&self) -> Incoming {
+        Incoming {
+            accepts: Accepts::new(self.sock.clone()),
+        }
+    }
+}
+
+/// The connections of a [`TcpListener`]; see [`TcpListener::incoming`].
+pub struct Incoming {
+    accepts: Accepts,
+}
+
+impl fmt::Debug for Incoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Incoming").finish_non_exhaustive()
+    }
+}
+
+impl Incoming {
+    /// The next connection (never `None`).
+    ///
+    /// # Errors
+    /// One accept's (`EMFILE`, `ECONNABORTED`, …); the stream goes on after it.
+    pub async fn next(&mut self) -> Option<io::Result<TcpStream>> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
+    }
+}
+
+impl futures_core::Stream for Incoming {
+    type Item = io::Result<TcpStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().accepts.poll_accept(cx).map(|r| {
+            Some(r.map(|fd| TcpStream {
+                sock: Socket::from_fd(fd),
+            }))
+        })
     }
 }
 
@@ -290,6 +343,24 @@ impl TcpStream {
     /// How much was written before an error is not known.
     pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
         self.sock.write_all(buf).await
+    }
+
+    /// What the stream receives, as a [`Stream`](futures_core::Stream) of owned
+    /// buffers: one multishot `RECV` into the runtime's shared pool (256 buffers of
+    /// 4 KiB), re-armed whenever it ends. See [`RecvStream`].
+    ///
+    /// Reading from the stream in other ways ([`read`](Self::read)) while this is
+    /// alive splits the bytes between them in no given order.
+    ///
+    /// # Errors
+    /// The pool's registration (outside a runtime, or the ring refused it).
+    pub fn recv_stream(&self) -> io::Result<RecvStream> {
+        Ok(RecvStream::new(self.sock.clone(), pool::default_group()?))
+    }
+
+    /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
+    pub fn recv_stream_with(&self, pool: &BufPool) -> RecvStream {
+        RecvStream::new(self.sock.clone(), pool.group.clone())
     }
 
     /// Shuts down the reading, writing or both halves (`IORING_OP_SHUTDOWN`).

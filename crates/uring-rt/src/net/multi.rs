@@ -1,0 +1,267 @@
+//! Multishot operations as streams: `ACCEPT` with `IORING_ACCEPT_MULTISHOT` (one CQE
+//! per connection) and `RECV` with `IORING_RECV_MULTISHOT` into a [`BufPool`] (one
+//! CQE per receive).
+//!
+//! A multishot request ends when the kernel posts a CQE without `IORING_CQE_F_MORE`:
+//! after an error, when the pool ran out of buffers (`ENOBUFS`), or for its own
+//! reasons. The streams here arm it again at their next poll, so the user sees one
+//! endless stream; `ENOBUFS` is never an item (the stream waits for a buffer to come
+//! back, then re-arms). Dropping a stream cancels its request; connections and
+//! buffers that arrive after that are closed and given back to the pool.
+//!
+//! [`BufPool`]: super::BufPool
+use std::io;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+use uring::types::Fd;
+use uring::{Sqe, opcode, sys};
+
+use super::pool::{Group, RecvBuf};
+use super::socket::{Socket, close_orphan};
+use crate::driver::OpData;
+use crate::op::MultiOp;
+
+/// The data of a multishot `ACCEPT`.
+pub(crate) struct AcceptMulti {
+    sock: Socket,
+}
+
+impl OpData for AcceptMulti {
+    type Output = ();
+
+    fn sqe(&mut self) -> Sqe {
+        opcode::Accept::new(Fd(self.sock.fd()))
+            .flags(libc::SOCK_CLOEXEC)
+            .multishot(true)
+            .build()
+    }
+
+    fn complete(self, _result: io::Result<u32>, _flags: u32) {}
+
+    fn orphan_cqe(&mut self, res: i32, _flags: u32) {
+        close_orphan(res);
+    }
+}
+
+/// Accepted connections from a multishot `ACCEPT`, re-armed when it ends.
+pub(crate) struct Accepts {
+    sock: Socket,
+    op: Option<MultiOp<AcceptMulti>>,
+}
+
+impl Accepts {
+    pub(crate) fn new(sock: Socket) -> Accepts {
+        Accepts { sock, op: None }
+    }
+
+    /// The next connection, or the error of one accept (the stream goes on after it).
+    pub(crate) fn poll_accept(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<OwnedFd>> {
+        loop {
+            let sock = &self.sock;
+            let op = self
+                .op
+                .get_or_insert_with(|| MultiOp::new(AcceptMulti { sock: sock.clone() }));
+            match op.poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                // Ended (its final CQE was taken earlier): arm again.
+                Poll::Ready(None) => self.op = None,
+                Poll::Ready(Some((res, flags))) => {
+                    if flags & sys::IORING_CQE_F_MORE == 0 {
+                        self.op = None;
+                    }
+                    return Poll::Ready(res.map(|fd| {
+                        // SAFETY: the kernel returned a new descriptor that is ours.
+                        unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+                    }));
+                }
+            }
+        }
+    }
+}
+
+/// The data of a multishot `RECV` into a buffer group.
+pub(crate) struct RecvMulti {
+    sock: Socket,
+    group: Rc<Group>,
+}
+
+impl OpData for RecvMulti {
+    type Output = ();
+
+    fn sqe(&mut self) -> Sqe {
+        opcode::Recv::new(Fd(self.sock.fd()), std::ptr::null_mut(), 0)
+            .buf_group(self.group.bgid())
+            .multishot(true)
+            .build()
+    }
+
+    fn complete(self, _result: io::Result<u32>, _flags: u32) {}
+
+    fn orphan_cqe(&mut self, res: i32, flags: u32) {
+        // SAFETY: a CQE of this request, which selects from `group`, that nobody took.
+        unsafe { self.group.discard(res, flags) };
+    }
+}
+
+/// Where a receive stream is.
+enum RecvState {
+    /// Not armed (first poll, or its multishot ended): arm at the next poll.
+    Idle,
+    Armed {
+        op: MultiOp<RecvMulti>,
+        /// The group's return count when armed.
+        armed_at: u64,
+    },
+    /// Ran out of buffers: re-arm once the group's return count moves past this.
+    NoBufs(u64),
+    /// End of stream, or an error was returned: the stream is over.
+    Done,
+}
+
+/// Received buffers from a multishot `RECV`, re-armed when it ends.
+pub(crate) struct Recvs {
+    sock: Socket,
+    group: Rc<Group>,
+    state: RecvState,
+    /// Requests armed so far.
+    arms: u64,
+}
+
+impl Recvs {
+    pub(crate) fn new(sock: Socket, group: Rc<Group>) -> Recvs {
+        Recvs {
+            sock,
+            group,
+            state: RecvState::Idle,
+            arms: 0,
+        }
+    }
+
+    /// The next buffer received; `None` at end of stream and after an error.
+    pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<RecvBuf>>> {
+        loop {
+            match &mut self.state {
+                RecvState::Done => return Poll::Ready(None),
+                RecvState::Idle => {
+                    self.arms += 1;
+                    self.state = RecvState::Armed {
+                        op: MultiOp::new(RecvMulti {
+                            sock: self.sock.clone(),
+                            group: self.group.clone(),
+                        }),
+                        armed_at: self.group.returns(),
+                    };
+                }
+                RecvState::NoBufs(at) => {
+                    if self.group.returns() == *at {
+                        self.group.wait_for_return(cx.waker());
+                        return Poll::Pending;
+                    }
+                    self.state = RecvState::Idle;
+                }
+                RecvState::Armed { op, armed_at } => {
+                    let armed_at = *armed_at;
+                    let (res, flags) = match op.poll_next(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(None) => {
+                            self.state = RecvState::Idle;
+                            continue;
+                        }
+                        Poll::Ready(Some(c)) => c,
+                    };
+                    let more = flags & sys::IORING_CQE_F_MORE != 0;
+                    if !more {
+                        // Dropping the op frees its slot (its final CQE is taken).
+                        self.state = RecvState::Idle;
+                    }
+                    let n = match res {
+                        Ok(n) => n,
+                        Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                            // The pool was empty: wait for a buffer to come back,
+                            // unless one did since the request was armed.
+                            self.state = RecvState::NoBufs(armed_at);
+                            continue;
+                        }
+                        Err(e) => {
+                            if !more {
+                                self.state = RecvState::Done;
+                            }
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                    };
+                    // SAFETY: a CQE of this request, which selects from `group`,
+                    // taken once (here).
+                    let buf = unsafe { self.group.take(n as i32, flags) };
+                    match buf {
+                        // End of stream: no bytes (and the buffer, if the kernel
+                        // picked one, goes back).
+                        _ if n == 0 => {
+                            drop(buf);
+                            self.state = RecvState::Done;
+                            return Poll::Ready(None);
+                        }
+                        Some(buf) => return Poll::Ready(Some(Ok(buf))),
+                        None => {
+                            return Poll::Ready(Some(Err(io::Error::other(
+                                "uring_rt: a multishot receive completed without its buffer",
+                            ))));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The buffers a stream socket receives, as a [`Stream`](futures_core::Stream):
+/// a multishot `RECV` into a [`BufPool`](super::BufPool), re-armed whenever it ends.
+/// Each item is a [`RecvBuf`] that goes back to the pool when dropped; the stream
+/// ends (`None`) at the peer's end of stream, and after an error item.
+///
+/// `next().await` works without importing anything. Dropping the stream cancels the
+/// receive; bytes the kernel received for it after that are lost with it (their
+/// buffers go back to the pool), as with a dropped read.
+pub struct RecvStream {
+    recvs: Recvs,
+}
+
+impl std::fmt::Debug for RecvStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvStream")
+            .field("fd", &self.recvs.sock)
+            .finish()
+    }
+}
+
+impl RecvStream {
+    pub(crate) fn new(sock: Socket, group: Rc<Group>) -> RecvStream {
+        RecvStream {
+            recvs: Recvs::new(sock, group),
+        }
+    }
+
+    /// How many times the multishot receive was armed: 1, plus one for each time the
+    /// kernel ended it (the pool ran out of buffers, or its own reasons) and the
+    /// stream armed it again. A figure for sizing a [`BufPool`](super::BufPool).
+    pub fn arms(&self) -> u64 {
+        self.recvs.arms
+    }
+
+    /// The next buffer received: `None` at end of stream.
+    ///
+    /// # Errors
+    /// The receive's (`ECONNRESET`, …); the stream ends after it.
+    pub async fn next(&mut self) -> Option<io::Result<RecvBuf>> {
+        std::future::poll_fn(|cx| self.recvs.poll_recv(cx)).await
+    }
+}
+
+impl futures_core::Stream for RecvStream {
+    type Item = io::Result<RecvBuf>;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().recvs.poll_recv(cx)
+    }
+}

@@ -1,0 +1,155 @@
+//! Multishot accept and receive as streams, on both backends: a connection flood, a
+//! pool that runs dry (`ENOBUFS`, re-armed, never an error), a dropped stream giving
+//! its buffers back.
+mod common;
+
+use std::io::Write;
+use std::rc::Rc;
+use std::time::Duration;
+
+use uring_rt::net::{BufPool, TcpListener, TcpStream};
+use uring_rt::{spawn, time};
+
+/// The bytes client `i` sends.
+fn message(i: usize, len: usize) -> Vec<u8> {
+    (0..len).map(|j| (i * 31 + j) as u8).collect()
+}
+
+#[test]
+fn multishot_accept_and_recv_under_a_connection_flood() {
+    const CONNS: usize = 200;
+    const LEN: usize = 3000;
+    common::each_backend("multishot_flood", |rt, backend| {
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            // The echo server: every connection from the multishot accept, echoed from
+            // its multishot receive.
+            let mut incoming = listener.incoming();
+            let server = spawn(async move {
+                let mut conns = Vec::new();
+                for _ in 0..CONNS {
+                    let conn = incoming.next().await.unwrap().unwrap();
+                    conns.push(spawn(async move {
+                        let mut bytes = conn.recv_stream().unwrap();
+                        while let Some(buf) = bytes.next().await {
+                            let (res, _) = conn.write_all(buf.unwrap()).await;
+                            res.unwrap();
+                        }
+                    }));
+                }
+                for c in conns {
+                    c.await.unwrap();
+                }
+            });
+            let clients: Vec<_> = (0..CONNS)
+                .map(|i| {
+                    spawn(async move {
+                        let stream = Rc::new(TcpStream::connect(addr).await.unwrap());
+                        let msg = message(i, LEN);
+                        let (res, msg) = stream.write_all(msg).await;
+                        res.unwrap();
+                        let mut got = Vec::with_capacity(LEN);
+                        while got.len() < LEN {
+                            let (res, buf) = stream.read(Vec::with_capacity(LEN)).await;
+                            assert!(res.unwrap() > 0, "end of stream before the echo");
+                            got.extend_from_slice(&buf);
+                        }
+                        assert!(got == msg, "client {i}: the echo differs");
+                        stream.shutdown(std::net::Shutdown::Write).await.unwrap();
+                    })
+                })
+                .collect();
+            for c in clients {
+                c.await.unwrap();
+            }
+            time::timeout(Duration::from_secs(20), server)
+                .await
+                .unwrap_or_else(|_| panic!("[{}] the server did not finish", backend.name()))
+                .unwrap();
+        });
+    });
+}
+
+#[test]
+fn a_pool_that_runs_dry_is_rearmed_not_an_error() {
+    common::each_backend("enobufs_rearm", |rt, backend| {
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut client = std::net::TcpStream::connect(addr).unwrap();
+            let (conn, _) = listener.accept().await.unwrap();
+            // 10 KB waits in the socket before the receive is armed: two 64-byte
+            // buffers run out at once.
+            let sent = message(7, 10_000);
+            client.write_all(&sent).unwrap();
+            client.shutdown(std::net::Shutdown::Write).unwrap();
+            let pool = BufPool::new(2, 64).unwrap();
+            let mut bytes = conn.recv_stream_with(&pool);
+            let mut got = Vec::new();
+            let mut held = Vec::new();
+            while let Some(buf) = bytes.next().await {
+                let buf = buf.expect("ENOBUFS is not an item");
+                assert!(buf.len() <= 64);
+                got.extend_from_slice(&buf);
+                // Hold one buffer at a time, so the pool is dry at every receive.
+                held.push(buf);
+                if held.len() > 1 {
+                    held.remove(0);
+                }
+            }
+            assert!(got == sent, "[{}] bytes lost or reordered", backend.name());
+            assert!(
+                bytes.arms() > 1,
+                "[{}] the pool never ran dry (armed {} times)",
+                backend.name(),
+                bytes.arms()
+            );
+            drop(held);
+            assert_eq!(pool.handed_out(), 0);
+        });
+    });
+}
+
+#[test]
+fn a_dropped_stream_gives_its_buffers_back() {
+    common::each_backend("dropped_stream_buffers", |rt, backend| {
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let mut client = std::net::TcpStream::connect(addr).unwrap();
+            let (conn, _) = listener.accept().await.unwrap();
+            client.write_all(&[1u8; 4096]).unwrap();
+            let pool = BufPool::new(8, 64).unwrap();
+            for round in 0..20 {
+                // The kernel fills the pool's buffers; the stream takes one and is
+                // dropped with the others in its queue.
+                let mut bytes = conn.recv_stream_with(&pool);
+                let first = bytes.next().await.unwrap().unwrap();
+                drop(first);
+                drop(bytes);
+                client.write_all(&[2u8; 1024]).unwrap();
+                // All eight must be back: a stream that holds eight at once gets them.
+                let mut bytes = conn.recv_stream_with(&pool);
+                let mut held = Vec::new();
+                let all = time::timeout(Duration::from_secs(10), async {
+                    while held.len() < 8 {
+                        held.push(bytes.next().await.unwrap().unwrap());
+                    }
+                })
+                .await;
+                assert!(
+                    all.is_ok(),
+                    "[{}] round {round}: {} of 8 buffers came back",
+                    backend.name(),
+                    held.len()
+                );
+                assert_eq!(pool.handed_out(), 8);
+                drop(held);
+                drop(bytes);
+                client.write_all(&[3u8; 1024]).unwrap();
+            }
+            assert_eq!(pool.handed_out(), 0);
+        });
+    });
+}
