@@ -91,9 +91,14 @@ pub(crate) struct Engine {
     submit_lock: Mutex<Vec<Box<Req>>>,
     /// Freed requests, reused by the next submissions (`req.rs`).
     pub(crate) reqs: crate::req::ReqCache,
-    /// The pollable fd standing for the ring: an eventfd made readable when CQEs are
-    /// posted (once [`Engine::pollable`] asked for it).
+    /// The engine's own descriptor of the eventfd that stands for the ring, made
+    /// readable when CQEs are posted (once [`Engine::pollable`] asked for it). The
+    /// application holds another ([`Engine::own_fd`]), which it may `dup` and close as
+    /// it pleases, as it may a kernel ring's fd; the engine reads and writes this one.
     pub(crate) notify: OwnedFd,
+    /// The application's descriptor of the same eventfd: the ring fd, as setup
+    /// returns it. Closed with the engine if it still names that eventfd.
+    ring_fd: i32,
     pub(crate) poll_enabled: AtomicBool,
     pub(crate) signalled: AtomicBool,
     /// False while `IORING_SETUP_R_DISABLED` holds the ring.
@@ -125,6 +130,20 @@ impl Engine {
         let efd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if efd < 0 {
             return Err(std::io::Error::last_os_error());
+        }
+        // The engine's own descriptor of it, above the numbers programs expect to see
+        // allocated (anywhere, if the limit on open files is that low).
+        // SAFETY: F_DUPFD_CLOEXEC duplicates an fd we own; no memory is passed.
+        let own = match unsafe { libc::fcntl(efd, libc::F_DUPFD_CLOEXEC, 100) } {
+            // SAFETY: as above.
+            -1 => unsafe { libc::fcntl(efd, libc::F_DUPFD_CLOEXEC, 0) },
+            fd => fd,
+        };
+        if own < 0 {
+            let e = std::io::Error::last_os_error();
+            // SAFETY: closing the fd made above, used nowhere else.
+            unsafe { libc::close(efd) };
+            return Err(e);
         }
         let sqpoll = if p.flags & sys::IORING_SETUP_SQPOLL != 0 {
             Some(crate::sqpoll::SqPoll::new(p))
@@ -163,7 +182,8 @@ impl Engine {
             submit_lock: Mutex::new(Vec::new()),
             reqs: crate::req::ReqCache::new(p.sq_entries),
             // SAFETY: a fresh fd we own.
-            notify: unsafe { std::os::fd::FromRawFd::from_raw_fd(efd) },
+            notify: unsafe { std::os::fd::FromRawFd::from_raw_fd(own) },
+            ring_fd: efd,
             poll_enabled: AtomicBool::new(false),
             signalled: AtomicBool::new(false),
             enabled: AtomicBool::new(p.flags & sys::IORING_SETUP_R_DISABLED == 0),
@@ -659,10 +679,25 @@ impl Engine {
 
     // ---- The ring fd ----
 
-    /// The engine's own descriptor (the pollable fd), which `IORING_OP_CLOSE` must not
-    /// close, as the kernel refuses to close an io_uring fd.
+    /// The ring fd (the pollable fd) as setup returned it, which `IORING_OP_CLOSE` must
+    /// not close, as the kernel refuses to close an io_uring fd.
     pub(crate) fn own_fd(&self) -> i32 {
-        self.notify.as_raw_fd()
+        self.ring_fd
+    }
+
+    /// Whether `fd` names this ring: the ring fd, or a duplicate of it (`kcmp(2)`
+    /// against the engine's own descriptor, which the application cannot close).
+    /// Leaves `errno` as it found it (a C caller's wrappers promise that).
+    pub(crate) fn is_ring_file(&self, fd: i32) -> bool {
+        if fd < 0 || fd == self.ring_fd {
+            return fd >= 0;
+        }
+        // SAFETY: __errno_location is the calling thread's errno, always valid.
+        let saved = unsafe { *libc::__errno_location() };
+        let same = crate::op::cancel::same_file(fd, self.notify.as_raw_fd());
+        // SAFETY: as above.
+        unsafe { *libc::__errno_location() = saved };
+        same
     }
 
     /// The fd that stands for the ring in poll/epoll: readable when CQEs were posted
@@ -673,7 +708,7 @@ impl Engine {
             // SAFETY: writing a u64 to our own eventfd.
             unsafe { libc::write(self.notify.as_raw_fd(), (&raw const ONE).cast(), 8) };
         }
-        self.notify.as_raw_fd()
+        self.ring_fd
     }
 
     /// Re-arms the pollable fd when the application has emptied the CQ.
@@ -836,6 +871,18 @@ impl Engine {
         self.reactor.shutdown(self);
         self.wq.shutdown(self);
         self.iopoll.shutdown();
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // The application's ring fd, unless it closed that number itself (and it may
+        // now name another file, not ours to close).
+        if crate::op::cancel::same_file(self.ring_fd, self.notify.as_raw_fd()) {
+            // SAFETY: the fd names the engine's eventfd (checked), which nothing else
+            // closes.
+            unsafe { libc::close(self.ring_fd) };
+        }
     }
 }
 

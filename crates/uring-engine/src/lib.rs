@@ -404,6 +404,12 @@ impl EngineRing {
         self.engine.pollable()
     }
 
+    /// Whether `fd` names this ring: [`fd`](Self::fd), or a duplicate of it (even once
+    /// the program closed the original, as it may a kernel ring's fd).
+    pub fn owns_fd(&self, fd: RawFd) -> bool {
+        self.engine.is_ring_file(fd)
+    }
+
     /// The descriptor that names this ring to other engine rings
     /// (`IORING_REGISTER_CLONE_BUFFERS`, `IORING_OP_MSG_RING`): the same number as
     /// [`fd`](Self::fd), without arming it for poll.

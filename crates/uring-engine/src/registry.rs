@@ -28,12 +28,9 @@ pub(crate) fn lookup(fd: i32) -> Option<Arc<Engine>> {
     map().lock().expect("ring registry").get(&fd)?.upgrade()
 }
 
-/// The first live engine ring whose fd satisfies `pred` (a duplicate of a ring's fd,
-/// recognised by `kcmp(2)`, for `IORING_OP_MSG_RING` to a fixed file).
-pub(crate) fn find(mut pred: impl FnMut(i32) -> bool) -> Option<Arc<Engine>> {
+/// The first live engine ring that satisfies `pred` (one a duplicate of its fd names,
+/// for `IORING_OP_MSG_RING` to a fixed file, or a ring fd the program `dup`ed).
+pub(crate) fn find(mut pred: impl FnMut(&Engine) -> bool) -> Option<Arc<Engine>> {
     let m = map().lock().expect("ring registry");
-    m.iter()
-        .filter(|(_, w)| w.strong_count() > 0)
-        .find(|&(&fd, _)| pred(fd))
-        .and_then(|(_, w)| w.upgrade())
+    m.values().filter_map(Weak::upgrade).find(|e| pred(e))
 }

@@ -189,14 +189,20 @@ mod engine {
         rings
             .iter()
             .find(|e| e.fd == fd)
+            .or_else(|| rings.iter().find(|e| e.ring.owns_fd(fd)))
             .map(|e| Arc::clone(&e.ring))
     }
 
-    /// Applies `change` to the entry of `fd` and drops the ring once nothing refers
+    /// Applies `change` to the entry of `fd` (the ring fd setup returned or, that not
+    /// matching, a `dup` of it the program made) and drops the ring once nothing refers
     /// to it; false if `fd` is not an engine ring.
     fn update(fd: RawFd, change: impl FnOnce(&mut Entry)) -> bool {
         let mut rings = RINGS.write().unwrap_or_else(|e| e.into_inner());
-        let Some(i) = rings.iter().position(|e| e.fd == fd) else {
+        let Some(i) = rings
+            .iter()
+            .position(|e| e.fd == fd)
+            .or_else(|| rings.iter().position(|e| e.ring.owns_fd(fd)))
+        else {
             return false;
         };
         change(&mut rings[i]);
@@ -211,9 +217,19 @@ mod engine {
     }
 
     /// Forgets C's fd of an engine ring, dropping the ring unless a registered index
-    /// still refers to it; false if `fd` is not an engine ring.
+    /// still refers to it; false if `fd` is not an engine ring. A `dup` of the ring fd
+    /// is closed here (the ring closes only the fd it returned).
     pub(super) fn remove(fd: RawFd) -> bool {
-        COUNT.load(Ordering::Relaxed) != 0 && update(fd, |e| e.fd_open = false)
+        let mut dup = false;
+        let found = COUNT.load(Ordering::Relaxed) != 0
+            && update(fd, |e| {
+                dup = e.fd != fd;
+                e.fd_open = false;
+            });
+        if dup {
+            sys::close(fd);
+        }
+        found
     }
 
     /// `io_uring_setup` on the engine: the ring's fd (its registered index with

@@ -59,6 +59,11 @@ fn links_with_fsync() {
 }
 
 #[test]
+fn ring_fd_dup_and_close() {
+    same_as_liburing("ring_dup", &[]);
+}
+
+#[test]
 fn null_arguments() {
     same_as_liburing("null_args", &[]);
 }
@@ -149,7 +154,13 @@ fn same_programs_on_the_engine() {
     if !system_liburing("same_programs_on_the_engine") {
         return;
     }
-    for name in ["link_fsync", "sqpoll", "submit_wait", "buf_ring"] {
+    for name in [
+        "link_fsync",
+        "sqpoll",
+        "submit_wait",
+        "buf_ring",
+        "ring_dup",
+    ] {
         let bin = compile(name, false);
         let kernel = run(&bin, &[], Lib::Ours("kernel"));
         assert_success(&format!("{name} on the kernel"), &kernel);

@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use uring_sys as sys;
 
-use super::cancel::same_file;
 use super::{Mode, Step};
 use crate::engine::Engine;
 use crate::req::Req;
@@ -34,7 +33,7 @@ pub(crate) fn lookup(fd: RawFd) -> Option<Arc<Engine>> {
     if fd < 0 {
         return None;
     }
-    crate::registry::lookup(fd).or_else(|| crate::registry::find(|ring| same_file(fd, ring)))
+    crate::registry::lookup(fd).or_else(|| crate::registry::find(|e| e.is_ring_file(fd)))
 }
 
 /// `IORING_SETUP_ATTACH_WQ` on an engine ring: `wq_fd` must name an engine ring
