@@ -255,15 +255,21 @@ mod engine {
         let fd = ring.fd();
         // SAFETY: as above; the engine filled `p` in.
         let fd_only = unsafe { (*p).flags } & k::IORING_SETUP_REGISTERED_FD_ONLY != 0;
-        RINGS
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(Entry {
-                fd,
-                ring: Arc::new(ring),
-                fd_open: !fd_only,
-                registered: fd_only,
-            });
+        let mut rings = RINGS.write().unwrap_or_else(|e| e.into_inner());
+        for stale in rings.iter_mut().filter(|e| e.fd == fd) {
+            // The program closed this ring's fd itself (close(2), not
+            // io_uring_queue_exit), and the number now names the new ring. The old
+            // ring lives on for any duplicate of its fd (found by `owns_fd`), as a
+            // kernel ring does, but no longer answers to the number.
+            stale.fd = -1;
+        }
+        rings.push(Entry {
+            fd,
+            ring: Arc::new(ring),
+            fd_open: !fd_only,
+            registered: fd_only,
+        });
+        drop(rings);
         COUNT.fetch_add(1, Ordering::Relaxed);
         if fd_only {
             (ENGINE_INDEX | fd as u32) as i32

@@ -1,6 +1,9 @@
 /* A ring fd the program dup()s, closing the original (liburing's sq-poll-dup): the
  * duplicate names the same ring, the original's number may be reused by another file,
- * and io_uring_queue_exit closes the duplicate. */
+ * and io_uring_queue_exit closes the duplicate. And a ring fd the program closes
+ * itself, without io_uring_queue_exit, whose number the next ring gets
+ * (liburing's recv-msgall-stream closes a socket twice): the number names the new
+ * ring. */
 #include "common.h"
 
 static void nop_round(struct io_uring *ring, const char *what, int n)
@@ -50,6 +53,21 @@ int main(void)
 		show("duplicate closed by exit", fcntl(dup_fd, F_GETFD) == -1 && errno == EBADF);
 		show("other file still open", fcntl(other, F_GETFD) >= 0);
 		close(other);
+	}
+	{
+		struct io_uring old, ring;
+		int fd;
+
+		show("init 4", io_uring_queue_init(4, &old, 0));
+		nop_round(&old, "old ring", 1);
+		fd = old.ring_fd;
+		show("close by hand", close(fd));
+		show("init 16", io_uring_queue_init(16, &ring, 0));
+		show("same number", ring.ring_fd == fd);
+		show("sq entries", (int) ring.sq.ring_entries);
+		show("cq entries", (int) ring.cq.ring_entries);
+		nop_round(&ring, "new ring", 8);
+		io_uring_queue_exit(&ring);
 	}
 	return 0;
 }
