@@ -342,3 +342,55 @@ fn iopoll_ring() {
         (seen, wrote && back.bytes() == out.bytes())
     });
 }
+
+/// liburing's `recv-msgall-stream` lets the `msghdr` of a `RECVMSG` go out of scope
+/// once submitted (the kernel copied it), and its stack frame is reused. The kernel
+/// stores `msg_controllen` and `msg_flags` back from the receiving task inside
+/// `io_uring_enter`; the engine stores from its own threads at any moment, so it
+/// stores only what changed since preparation (a documented difference). Engine only:
+/// the `msghdr` is made read-only after the submit, where the kernel's store would fail
+/// the receive with `-EFAULT` and an engine that stored unchanged fields would crash.
+#[test]
+fn recvmsg_stores_back_only_what_changed() {
+    let mut ring = diff::ring_on(uring::Backend::Engine, 8).expect("engine ring");
+    let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
+    let page = 4096;
+    // SAFETY: a fresh anonymous mapping of one page.
+    let mem = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            page,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(mem, libc::MAP_FAILED);
+    let mut buf = [0u8; 64];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    let msg = mem.cast::<libc::msghdr>();
+    // SAFETY: the page is writable and holds a msghdr; all-zero is a valid one.
+    unsafe {
+        msg.write(std::mem::zeroed());
+        (*msg).msg_iov = &mut iov;
+        (*msg).msg_iovlen = 1;
+    }
+    let sqe = opcode::RecvMsg::new(Target::Fd(a.as_raw_fd()), msg)
+        .flags(libc::MSG_WAITALL)
+        .build()
+        .user_data(1);
+    push(&mut ring, &[sqe]);
+    // SAFETY: the page is ours; the engine copied the msghdr at preparation.
+    assert_eq!(unsafe { libc::mprotect(mem, page, libc::PROT_READ) }, 0);
+    use std::io::Write;
+    (&b).write_all(&[7u8; 64]).expect("send");
+    let got = drain(&mut ring, 200);
+    assert_eq!(got, [(1, 64)]);
+    assert_eq!(buf, [7u8; 64]);
+    // SAFETY: unmapping the page mapped above, no longer used.
+    unsafe { libc::munmap(mem, page) };
+}

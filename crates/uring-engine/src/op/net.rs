@@ -114,6 +114,9 @@ pub(crate) struct NetMsg {
     sel_len: u32,
     mshot_namelen: u32,
     mshot_controllen: u32,
+    /// `RECVMSG`: the application's `msg_namelen`, `msg_controllen` and `msg_flags`
+    /// as they were at preparation ([`write_back_msghdr`]).
+    at_prep: (u32, usize, i32),
 }
 
 // SAFETY: the raw pointers are the application's memory, valid until the CQE by the
@@ -134,6 +137,7 @@ impl NetMsg {
             sel_len: 0,
             mshot_namelen: 0,
             mshot_controllen: 0,
+            at_prep: (0, 0, 0),
         })
     }
 }
@@ -859,6 +863,7 @@ pub(crate) fn prep_recv(req: &mut Req, _e: &Engine) -> Result<(), i32> {
     if op == sys::IORING_OP_RECVMSG {
         let mut m = NetMsg::new();
         let h = copy_msghdr(req, &mut m, true)?;
+        m.at_prep = (h.msg_namelen, h.msg_controllen, h.msg_flags);
         if select {
             match h.msg_iovlen {
                 0 => m.sel_len = 0,
@@ -1071,16 +1076,26 @@ fn recv_once(mut req: Box<Req>, e: &Engine, loops: &mut u32) -> Flow {
     recv_done(req, e, sel, done + ret, ret > 0, loops)
 }
 
-/// What `recvmsg(2)` writes back into the application's `msghdr` (`RECVMSG`).
+/// What `recvmsg(2)` writes back into the application's `msghdr` (`RECVMSG`): only
+/// the fields whose value changed since preparation. The kernel stores them all, from
+/// the receiving task inside `io_uring_enter`; the engine stores from another thread,
+/// at any moment, so a program that let its `msghdr` go out of scope after the submit
+/// (the kernel copied it; liburing's recv-msgall-stream test does) would find a live
+/// stack frame overwritten. Storing a value that is already there changes nothing.
 fn write_back_msghdr(req: &Req, h: &libc::msghdr) {
     let umsg = req.addr() as *mut libc::msghdr;
+    let (namelen, controllen, flags) = msg(req).map_or((0, 0, 0), |m| m.at_prep);
     // SAFETY: the application's msghdr, valid until the CQE.
     unsafe {
-        if !h.msg_name.is_null() {
+        if !h.msg_name.is_null() && h.msg_namelen != namelen {
             (&raw mut (*umsg).msg_namelen).write_unaligned(h.msg_namelen);
         }
-        (&raw mut (*umsg).msg_controllen).write_unaligned(h.msg_controllen);
-        (&raw mut (*umsg).msg_flags).write_unaligned(h.msg_flags);
+        if h.msg_controllen != controllen {
+            (&raw mut (*umsg).msg_controllen).write_unaligned(h.msg_controllen);
+        }
+        if h.msg_flags != flags {
+            (&raw mut (*umsg).msg_flags).write_unaligned(h.msg_flags);
+        }
     }
 }
 
