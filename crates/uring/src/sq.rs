@@ -381,7 +381,7 @@ impl<'a> SubmissionQueue<'a> {
             let sqe = unsafe { &*self.sqes.add(i << self.sqe_shift).cast::<Sqe>() };
             seen(sqe);
         }
-        self.head = head;
+        self.limit = head.wrapping_add(self.entries);
         self.tail = head;
         // Release, as every tail store; nothing of the taken-back entries is read again.
         self.inner.set_tail(head);
