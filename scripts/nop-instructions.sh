@@ -36,16 +36,41 @@ count() {
 echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
 echo "- $(valgrind --version), N1=$n1, N2=$n2"
 echo
+imps=(ours liburing io-uring)
+declare -A per_nop
 echo "| batch | ours | liburing | io-uring | ours/liburing | ours/io-uring |"
 echo "|---:|---:|---:|---:|---:|---:|"
 for batch in $batches; do
     row=()
-    for imp in ours liburing io-uring; do
+    for imp in "${imps[@]}"; do
         a=$(count "$imp" "$batch" "$n1")
         b=$(count "$imp" "$batch" "$n2")
-        row+=("$(echo "scale=1; ($b - $a) / ($n2 - $n1)" | bc)")
+        per_nop[$imp,$batch]=$(echo "scale=3; ($b - $a) / ($n2 - $n1)" | bc)
+        row+=("$(printf '%.1f' "${per_nop[$imp,$batch]}")")
     done
-    r1=$(echo "scale=2; ${row[0]} / ${row[1]}" | bc)
-    r2=$(echo "scale=2; ${row[0]} / ${row[2]}" | bc)
+    r1=$(printf '%.2f' "$(echo "scale=4; ${row[0]} / ${row[1]}" | bc)")
+    r2=$(printf '%.2f' "$(echo "scale=4; ${row[0]} / ${row[2]}" | bc)")
     echo "| $batch | ${row[0]} | ${row[1]} | ${row[2]} | $r1 | $r2 |"
 done
+
+# With two batch sizes or more: split the cost per NOP, c(b) = op + batch / b, into
+# what each NOP costs (push, reap) and what each batch costs (sync, submit, the system
+# call's user side, the reap's setup), from the smallest and the largest batch.
+set -- $batches
+lo=$1
+hi=${!#}
+if [[ $lo != "$hi" ]]; then
+    echo
+    echo "Split from batches $lo and $hi (c(b) = per NOP + per batch / b):"
+    echo
+    echo "| | ours | liburing | io-uring |"
+    echo "|---|---:|---:|---:|"
+    ops=() per_batch=()
+    for imp in "${imps[@]}"; do
+        b=$(echo "scale=3; (${per_nop[$imp,$lo]} - ${per_nop[$imp,$hi]}) / (1 / $lo - 1 / $hi)" | bc)
+        per_batch+=("$(printf '%.0f' "$b")")
+        ops+=("$(printf '%.1f' "$(echo "scale=3; ${per_nop[$imp,$hi]} - $b / $hi" | bc)")")
+    done
+    echo "| per NOP | ${ops[0]} | ${ops[1]} | ${ops[2]} |"
+    echo "| per batch | ${per_batch[0]} | ${per_batch[1]} | ${per_batch[2]} |"
+fi

@@ -137,11 +137,11 @@ impl SqInner {
 /// The submission queue of a ring, borrowed: push SQEs, then [`sync`](Self::sync) (or
 /// drop) to make them visible, then submit with the [`Submitter`](crate::Submitter).
 ///
-/// Holds a local copy of the head and tail; the shared tail is written only on sync,
-/// and the shared head is loaded only when the SQ looks full (or asked how full it
-/// is), so a push touches no shared cache line but its SQE slot. The ring's
-/// geometry is copied in too, so that the compiler keeps it in registers across a
-/// batch of pushes.
+/// Holds a local copy of the tail and of the kernel's head (as the tail at which the
+/// SQ is full); the shared tail is written only on sync, and the shared head is loaded
+/// only when the SQ looks full (or asked how full it is), so a push touches no shared
+/// cache line but its SQE slot. The ring's geometry is copied in too, so that the
+/// compiler keeps it in registers across a batch of pushes.
 pub struct SubmissionQueue<'a> {
     /// The tail at which the SQ is full: the kernel's head as last loaded, plus the
     /// entries. A push compares its tail with this and nothing else.

@@ -340,7 +340,14 @@ impl Driver {
     #[inline(always)]
     fn plain_fd(&self) -> Option<i32> {
         match self {
-            Driver::Kernel(k) if k.enter_flags == 0 && !orphans::any() => Some(k.enter_fd),
+            Driver::Kernel(k) if k.enter_flags == 0 && !orphans::any() => {
+                // SAFETY: without `IORING_ENTER_REGISTERED_RING`, `enter_fd` is the
+                // value of the ring's `OwnedFd` (set so in `new` and
+                // `unregister_ring_fd`), never -1. Told to the compiler, it drops the
+                // check that `BorrowedFd::borrow_raw` makes on every system call.
+                unsafe { std::hint::assert_unchecked(k.enter_fd != -1) };
+                Some(k.enter_fd)
+            }
             _ => None,
         }
     }
