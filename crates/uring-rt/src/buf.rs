@@ -29,6 +29,15 @@ pub unsafe trait IoBuf: Unpin + 'static {
     /// Bytes the buffer holds in all (its capacity): what a read may fill.
     fn bytes_total(&self) -> usize;
 
+    /// The index of the registered buffer this one lies in, for `READ_FIXED` and
+    /// `WRITE_FIXED` ([`FixedBuf`](crate::FixedBuf) and slices of it); `None` (the
+    /// default) for plain memory. A wrong index is the kernel's `EFAULT`, not
+    /// undefined behaviour: the kernel checks the range against the registration.
+    #[doc(hidden)]
+    fn fixed_index(&self) -> Option<u16> {
+        None
+    }
+
     /// A view of `range` of this buffer, taken by value; [`Slice::into_inner`] gives
     /// the buffer back.
     ///
@@ -101,123 +110,78 @@ pub unsafe trait IoBufMut: IoBuf {
     unsafe fn set_init(&mut self, pos: usize);
 }
 
-// SAFETY: a Vec's heap buffer does not move when the Vec value moves; it is only
-// reallocated through `&mut Vec` methods, which the op slot never calls.
-unsafe impl IoBuf for Vec<u8> {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.capacity()
-    }
-}
-
-// SAFETY: as for IoBuf; the spare capacity is writable.
-unsafe impl IoBufMut for Vec<u8> {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.as_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, pos: usize) {
-        if self.len() < pos {
-            // SAFETY: the caller wrote the first `pos <= capacity` bytes.
-            unsafe { self.set_len(pos) };
+/// `IoBuf` for a type with `as_ptr` and `len` (the initialised bytes) and `$total`
+/// (`len`, or `capacity` for a growable one). Each use says why its memory is stable.
+macro_rules! io_buf {
+    ($(#[$attr:meta])* $ty:ty, total: $total:ident) => {
+        $(#[$attr])*
+        // SAFETY: as the invocation says: the memory at `as_ptr` neither moves nor goes
+        // away while the value is owned.
+        unsafe impl IoBuf for $ty {
+            fn stable_ptr(&self) -> *const u8 {
+                self.as_ptr()
+            }
+            fn bytes_init(&self) -> usize {
+                self.len()
+            }
+            fn bytes_total(&self) -> usize {
+                self.$total()
+            }
         }
-    }
+    };
 }
 
-// SAFETY: a boxed slice's heap memory does not move with the Box.
-unsafe impl IoBuf for Box<[u8]> {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
-}
-
-// SAFETY: as for IoBuf; the whole slice is initialised and writable.
-unsafe impl IoBufMut for Box<[u8]> {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.as_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, _pos: usize) {}
-}
-
-// SAFETY: 'static memory never moves nor goes away.
-unsafe impl IoBuf for &'static [u8] {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
-}
-
-// SAFETY: 'static memory never moves nor goes away.
-unsafe impl IoBuf for &'static str {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
-}
-
-#[cfg(feature = "bytes")]
-// SAFETY: `Bytes` points to shared heap (or 'static) memory that does not move with
-// the handle and stays alive while the handle lives.
-unsafe impl IoBuf for bytes::Bytes {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.len()
-    }
-}
-
-#[cfg(feature = "bytes")]
-// SAFETY: `BytesMut` owns its heap memory uniquely; it moves only through `&mut`
-// methods that grow it, which the op slot never calls.
-unsafe impl IoBuf for bytes::BytesMut {
-    fn stable_ptr(&self) -> *const u8 {
-        self.as_ptr()
-    }
-    fn bytes_init(&self) -> usize {
-        self.len()
-    }
-    fn bytes_total(&self) -> usize {
-        self.capacity()
-    }
-}
-
-#[cfg(feature = "bytes")]
-// SAFETY: as for IoBuf; the spare capacity is writable.
-unsafe impl IoBufMut for bytes::BytesMut {
-    fn stable_mut_ptr(&mut self) -> *mut u8 {
-        self.as_mut_ptr()
-    }
-    unsafe fn set_init(&mut self, pos: usize) {
-        if self.len() < pos {
-            // SAFETY: the caller wrote the first `pos <= capacity` bytes.
-            unsafe { self.set_len(pos) };
+/// `IoBufMut` for a type of [`io_buf!`] with `as_mut_ptr`: a growable one (`grow`:
+/// `set_len` records what a read filled) or one initialised throughout (`full`).
+macro_rules! io_buf_mut {
+    ($(#[$attr:meta])* $ty:ty, grow) => {
+        $(#[$attr])*
+        // SAFETY: as for its IoBuf; the spare capacity is writable.
+        unsafe impl IoBufMut for $ty {
+            fn stable_mut_ptr(&mut self) -> *mut u8 {
+                self.as_mut_ptr()
+            }
+            unsafe fn set_init(&mut self, pos: usize) {
+                if self.len() < pos {
+                    // SAFETY: the caller wrote the first `pos <= capacity` bytes.
+                    unsafe { self.set_len(pos) };
+                }
+            }
         }
-    }
+    };
+    ($(#[$attr:meta])* $ty:ty, full) => {
+        $(#[$attr])*
+        // SAFETY: as for its IoBuf; all of it is initialised and writable.
+        unsafe impl IoBufMut for $ty {
+            fn stable_mut_ptr(&mut self) -> *mut u8 {
+                self.as_mut_ptr()
+            }
+            unsafe fn set_init(&mut self, _pos: usize) {}
+        }
+    };
 }
+
+// A Vec's heap buffer does not move when the Vec value moves; it is only reallocated
+// through `&mut Vec` methods, which the op slot never calls.
+io_buf!(Vec<u8>, total: capacity);
+io_buf_mut!(Vec<u8>, grow);
+// A boxed slice's heap memory does not move with the Box.
+io_buf!(Box<[u8]>, total: len);
+io_buf_mut!(Box<[u8]>, full);
+// 'static memory never moves nor goes away.
+io_buf!(&'static [u8], total: len);
+io_buf!(&'static str, total: len);
+// `Bytes` points to shared heap (or 'static) memory that does not move with the
+// handle and stays alive while the handle lives.
+io_buf!(#[cfg(feature = "bytes")] bytes::Bytes, total: len);
+// `BytesMut` owns its heap memory uniquely; it moves only through `&mut` methods that
+// grow it, which the op slot never calls.
+io_buf!(#[cfg(feature = "bytes")] bytes::BytesMut, total: capacity);
+io_buf_mut!(
+    #[cfg(feature = "bytes")]
+    bytes::BytesMut,
+    grow
+);
 
 /// A range of an owned buffer, itself an owned buffer: reads fill and writes send only
 /// that range. Made by [`IoBuf::slice`].
@@ -264,6 +228,9 @@ unsafe impl<T: IoBuf> IoBuf for Slice<T> {
     }
     fn bytes_total(&self) -> usize {
         self.end - self.begin
+    }
+    fn fixed_index(&self) -> Option<u16> {
+        self.buf.fixed_index()
     }
 }
 

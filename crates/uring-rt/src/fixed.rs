@@ -218,6 +218,9 @@ unsafe impl IoBuf for FixedBuf {
     fn bytes_total(&self) -> usize {
         self.cap
     }
+    fn fixed_index(&self) -> Option<u16> {
+        Some(self.buf_index())
+    }
 }
 
 // SAFETY: as for IoBuf; this FixedBuf alone writes its memory.

@@ -32,7 +32,7 @@ use std::time::{Duration, SystemTime};
 use uring::types::{Fd, OpenHow};
 use uring::{Sqe, opcode, sys};
 
-use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::buf::{BufResult, IoBuf, IoBufMut, Slice};
 use crate::driver::OpData;
 use crate::op::Op;
 
@@ -155,15 +155,14 @@ impl File {
     /// # Errors
     /// `InvalidInput` for `pos` past `i64::MAX`; the kernel's errno.
     pub fn read_at<B: IoBufMut>(&self, buf: B, pos: u64) -> Op<ReadAt<B>> {
-        let data = ReadAt {
-            file: self.inner.clone(),
-            buf,
-            pos,
-        };
-        match check_off(pos) {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
-        }
+        Op::checked(
+            check_off(pos),
+            ReadAt {
+                file: self.inner.clone(),
+                buf,
+                pos,
+            },
+        )
     }
 
     /// Reads into `buf` at the file position (offset -1), for pipes, sockets and
@@ -185,15 +184,14 @@ impl File {
     /// # Errors
     /// `InvalidInput` for `pos` past `i64::MAX`; the kernel's errno.
     pub fn write_at<B: IoBuf>(&self, buf: B, pos: u64) -> Op<WriteAt<B>> {
-        let data = WriteAt {
-            file: self.inner.clone(),
-            buf,
-            pos,
-        };
-        match check_off(pos) {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
-        }
+        Op::checked(
+            check_off(pos),
+            WriteAt {
+                file: self.inner.clone(),
+                buf,
+                pos,
+            },
+        )
     }
 
     /// Writes `buf`'s initialised bytes at the file position (offset -1), as write(2).
@@ -214,31 +212,13 @@ impl File {
     /// # Errors
     /// `UnexpectedEof` if the file ends first (the bytes read so far are in the
     /// buffer); otherwise as [`read_at`](Self::read_at).
-    pub async fn read_exact_at<B: IoBufMut>(&self, mut buf: B, pos: u64) -> BufResult<(), B> {
-        let total = buf.bytes_total();
-        let mut done = 0;
-        while done < total {
-            let Some(at) = pos.checked_add(done as u64) else {
-                return (Err(invalid("offset past u64::MAX")), buf);
-            };
-            let (res, slice) = self.read_at(buf.slice(done..), at).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::new(
-                            io::ErrorKind::UnexpectedEof,
-                            "end of file before the buffer was filled",
-                        )),
-                        buf,
-                    );
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+    pub async fn read_exact_at<B: IoBufMut>(&self, buf: B, pos: u64) -> BufResult<(), B> {
+        let want = buf.bytes_total();
+        let eof = (
+            io::ErrorKind::UnexpectedEof,
+            "end of file before the buffer was filled",
+        );
+        all_at(buf, pos, want, eof, |b, at| self.read_at(b, at)).await
     }
 
     /// Writes all of `buf`'s initialised bytes from offset `pos`, writing again after
@@ -247,31 +227,10 @@ impl File {
     /// # Errors
     /// `WriteZero` if the kernel writes nothing; otherwise as
     /// [`write_at`](Self::write_at).
-    pub async fn write_all_at<B: IoBuf>(&self, mut buf: B, pos: u64) -> BufResult<(), B> {
-        let total = buf.bytes_init();
-        let mut done = 0;
-        while done < total {
-            let Some(at) = pos.checked_add(done as u64) else {
-                return (Err(invalid("offset past u64::MAX")), buf);
-            };
-            let (res, slice) = self.write_at(buf.slice(done..total), at).await;
-            buf = slice.into_inner();
-            match res {
-                Ok(0) => {
-                    return (
-                        Err(io::Error::new(
-                            io::ErrorKind::WriteZero,
-                            "the write wrote 0 bytes",
-                        )),
-                        buf,
-                    );
-                }
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return (Err(e), buf),
-            }
-        }
-        (Ok(()), buf)
+    pub async fn write_all_at<B: IoBuf>(&self, buf: B, pos: u64) -> BufResult<(), B> {
+        let want = buf.bytes_init();
+        let zero = (io::ErrorKind::WriteZero, "the write wrote 0 bytes");
+        all_at(buf, pos, want, zero, |b, at| self.write_at(b, at)).await
     }
 
     /// Reads into several buffers at offset `pos` (`IORING_OP_READV`, as preadv(2)),
@@ -282,16 +241,15 @@ impl File {
     /// `i64::MAX`; the kernel's errno.
     pub fn readv_at<B: IoBufMut>(&self, bufs: Vec<B>, pos: u64) -> Op<ReadvAt<B>> {
         let check = check_vec(bufs.len()).and(check_off(pos));
-        let data = ReadvAt {
-            file: self.inner.clone(),
-            iovecs: Vec::with_capacity(bufs.len()),
-            bufs,
-            pos,
-        };
-        match check {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
-        }
+        Op::checked(
+            check,
+            ReadvAt {
+                file: self.inner.clone(),
+                iovecs: Vec::with_capacity(bufs.len()),
+                bufs,
+                pos,
+            },
+        )
     }
 
     /// Writes the initialised bytes of several buffers at offset `pos`
@@ -301,16 +259,15 @@ impl File {
     /// As [`readv_at`](Self::readv_at).
     pub fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, pos: u64) -> Op<WritevAt<B>> {
         let check = check_vec(bufs.len()).and(check_off(pos));
-        let data = WritevAt {
-            file: self.inner.clone(),
-            iovecs: Vec::with_capacity(bufs.len()),
-            bufs,
-            pos,
-        };
-        match check {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
-        }
+        Op::checked(
+            check,
+            WritevAt {
+                file: self.inner.clone(),
+                iovecs: Vec::with_capacity(bufs.len()),
+                bufs,
+                pos,
+            },
+        )
     }
 
     /// Flushes data and metadata to the device (`IORING_OP_FSYNC`, as fsync(2)).
@@ -346,16 +303,15 @@ impl File {
         let check = check_off(offset).and_then(|_| {
             u32::try_from(len).map_err(|_| invalid("sync_range length above u32::MAX"))
         });
-        let data = SyncRange {
-            file: self.inner.clone(),
-            offset,
-            len: len as u32,
-            flags,
-        };
-        match check {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
-        }
+        Op::checked(
+            check,
+            SyncRange {
+                file: self.inner.clone(),
+                offset,
+                len: len as u32,
+                flags,
+            },
+        )
     }
 
     /// Allocates or deallocates space (`IORING_OP_FALLOCATE`, as fallocate(2); `mode`
@@ -368,16 +324,15 @@ impl File {
         let check = check_off(offset)
             .and(check_off(len))
             .and_then(|_| check_off(offset.saturating_add(len)));
-        let data = Fallocate {
-            file: self.inner.clone(),
-            offset,
-            len,
-            mode,
-        };
-        match check {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
-        }
+        Op::checked(
+            check,
+            Fallocate {
+                file: self.inner.clone(),
+                offset,
+                len,
+                mode,
+            },
+        )
     }
 
     /// Truncates or extends the file to `size` bytes (`IORING_OP_FTRUNCATE`, as
@@ -387,14 +342,13 @@ impl File {
     /// `InvalidInput` for `size` past `i64::MAX`; the kernel's errno (`EINVAL` before
     /// 6.9, or for a file not open for writing).
     pub fn set_len(&self, size: u64) -> Op<SetLen> {
-        let data = SetLen {
-            file: self.inner.clone(),
-            size,
-        };
-        match check_off(size) {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
-        }
+        Op::checked(
+            check_off(size),
+            SetLen {
+                file: self.inner.clone(),
+                size,
+            },
+        )
     }
 
     /// The file's metadata (`IORING_OP_STATX` on the descriptor, `AT_EMPTY_PATH`).
@@ -427,38 +381,55 @@ impl File {
     }
 
     /// Reads into a registered buffer at offset `pos` (`IORING_OP_READ_FIXED`): the
-    /// kernel skips pinning the pages of each request.
+    /// kernel skips pinning the pages of each request. The same as
+    /// [`read_at`](Self::read_at) with a [`FixedBuf`](crate::FixedBuf), which reads
+    /// with `READ_FIXED` too.
     ///
     /// # Errors
     /// As [`read_at`](Self::read_at); `EFAULT` if the buffer's registration is gone.
     pub fn read_fixed_at(&self, buf: crate::FixedBuf, pos: u64) -> Op<ReadFixedAt> {
-        let data = ReadFixedAt {
-            file: self.inner.clone(),
-            buf,
-            pos,
-        };
-        match check_off(pos) {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
-        }
+        self.read_at(buf, pos)
     }
 
     /// Writes a registered buffer's initialised bytes at offset `pos`
-    /// (`IORING_OP_WRITE_FIXED`).
+    /// (`IORING_OP_WRITE_FIXED`); the same as [`write_at`](Self::write_at) with a
+    /// [`FixedBuf`](crate::FixedBuf).
     ///
     /// # Errors
     /// As [`write_at`](Self::write_at); `EFAULT` if the buffer's registration is gone.
     pub fn write_fixed_at(&self, buf: crate::FixedBuf, pos: u64) -> Op<WriteFixedAt> {
-        let data = WriteFixedAt {
-            file: self.inner.clone(),
-            buf,
-            pos,
+        self.write_at(buf, pos)
+    }
+}
+
+/// The loop of [`File::read_exact_at`] and [`File::write_all_at`]: `op` transfers the
+/// part of `buf` from `done` to `want` at offset `pos + done`, again until `want` bytes
+/// have moved; a transfer of 0 bytes is the error `zero`, an interrupted one is retried.
+async fn all_at<B: IoBuf, F>(
+    mut buf: B,
+    pos: u64,
+    want: usize,
+    zero: (io::ErrorKind, &'static str),
+    op: impl Fn(Slice<B>, u64) -> F,
+) -> BufResult<(), B>
+where
+    F: std::future::Future<Output = BufResult<usize, Slice<B>>>,
+{
+    let mut done = 0;
+    while done < want {
+        let Some(at) = pos.checked_add(done as u64) else {
+            return (Err(invalid("offset past u64::MAX")), buf);
         };
-        match check_off(pos) {
-            Ok(_) => Op::new(data),
-            Err(e) => Op::failed(e, data),
+        let (res, slice) = op(buf.slice(done..want), at).await;
+        buf = slice.into_inner();
+        match res {
+            Ok(0) => return (Err(io::Error::new(zero.0, zero.1)), buf),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (Err(e), buf),
         }
     }
+    (Ok(()), buf)
 }
 
 fn check_vec(n: usize) -> io::Result<()> {
@@ -467,10 +438,6 @@ fn check_vec(n: usize) -> io::Result<()> {
         n if n > IOV_MAX => Err(invalid("more than IOV_MAX (1024) buffers")),
         _ => Ok(()),
     }
-}
-
-fn unit(result: io::Result<u32>) -> io::Result<()> {
-    result.map(drop)
 }
 
 /// The data of [`File::read_at`] and [`File::read`].
@@ -486,9 +453,13 @@ impl<B: IoBufMut> OpData for ReadAt<B> {
 
     fn sqe(&mut self) -> Sqe {
         let len = self.buf.bytes_total().min(MAX_LEN) as u32;
-        opcode::Read::new(Fd(self.file.fd), self.buf.stable_mut_ptr(), len)
-            .offset(self.pos)
-            .build()
+        let (fd, ptr) = (Fd(self.file.fd), self.buf.stable_mut_ptr());
+        match self.buf.fixed_index() {
+            Some(index) => opcode::ReadFixed::new(fd, ptr, len, index)
+                .offset(self.pos)
+                .build(),
+            None => opcode::Read::new(fd, ptr, len).offset(self.pos).build(),
+        }
     }
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
@@ -514,9 +485,13 @@ impl<B: IoBuf> OpData for WriteAt<B> {
 
     fn sqe(&mut self) -> Sqe {
         let len = self.buf.bytes_init().min(MAX_LEN) as u32;
-        opcode::Write::new(Fd(self.file.fd), self.buf.stable_ptr(), len)
-            .offset(self.pos)
-            .build()
+        let (fd, ptr) = (Fd(self.file.fd), self.buf.stable_ptr());
+        match self.buf.fixed_index() {
+            Some(index) => opcode::WriteFixed::new(fd, ptr, len, index)
+                .offset(self.pos)
+                .build(),
+            None => opcode::Write::new(fd, ptr, len).offset(self.pos).build(),
+        }
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
@@ -603,162 +578,70 @@ impl<B: IoBuf> OpData for WritevAt<B> {
 }
 
 /// The data of [`File::read_fixed_at`].
-#[derive(Debug)]
-pub struct ReadFixedAt {
-    file: Rc<FileInner>,
-    buf: crate::FixedBuf,
-    pos: u64,
-}
-
-impl OpData for ReadFixedAt {
-    type Output = BufResult<usize, crate::FixedBuf>;
-
-    fn sqe(&mut self) -> Sqe {
-        let len = self.buf.bytes_total().min(MAX_LEN) as u32;
-        let index = self.buf.buf_index();
-        opcode::ReadFixed::new(Fd(self.file.fd), self.buf.stable_mut_ptr(), len, index)
-            .offset(self.pos)
-            .build()
-    }
-
-    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        let result = result.map(|n| {
-            // SAFETY: the kernel wrote `n` bytes from the start of the buffer.
-            unsafe { self.buf.set_init(n as usize) };
-            n as usize
-        });
-        (result, self.buf)
-    }
-}
+pub type ReadFixedAt = ReadAt<crate::FixedBuf>;
 
 /// The data of [`File::write_fixed_at`].
-#[derive(Debug)]
-pub struct WriteFixedAt {
-    file: Rc<FileInner>,
-    buf: crate::FixedBuf,
-    pos: u64,
+pub type WriteFixedAt = WriteAt<crate::FixedBuf>;
+
+/// Declares the data of an operation whose outcome is `io::Result<()>`: its fields,
+/// and the SQE built from them (`$d` names the data).
+macro_rules! unit_op {
+    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty),* $(,)? } |$d:ident| $sqe:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name {
+            $($field: $ty),*
+        }
+
+        impl OpData for $name {
+            type Output = io::Result<()>;
+
+            fn sqe(&mut self) -> Sqe {
+                let $d = &*self;
+                $sqe
+            }
+
+            fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
+                result.map(drop)
+            }
+        }
+    };
 }
 
-impl OpData for WriteFixedAt {
-    type Output = BufResult<usize, crate::FixedBuf>;
-
-    fn sqe(&mut self) -> Sqe {
-        let len = self.buf.bytes_init().min(MAX_LEN) as u32;
-        let index = self.buf.buf_index();
-        opcode::WriteFixed::new(Fd(self.file.fd), self.buf.stable_ptr(), len, index)
-            .offset(self.pos)
-            .build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        (result.map(|n| n as usize), self.buf)
-    }
+unit_op! {
+    /// The data of [`File::sync_all`] and [`File::sync_data`].
+    Fsync { file: Rc<FileInner>, flags: u32 }
+    |d| opcode::Fsync::new(Fd(d.file.fd)).flags(d.flags).build()
 }
 
-/// The data of [`File::sync_all`] and [`File::sync_data`].
-#[derive(Debug)]
-pub struct Fsync {
-    file: Rc<FileInner>,
-    flags: u32,
+unit_op! {
+    /// The data of [`File::sync_range`].
+    SyncRange { file: Rc<FileInner>, offset: u64, len: u32, flags: u32 }
+    |d| opcode::SyncFileRange::new(Fd(d.file.fd), d.len)
+        .offset(d.offset)
+        .flags(d.flags)
+        .build()
 }
 
-impl OpData for Fsync {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Fsync::new(Fd(self.file.fd))
-            .flags(self.flags)
-            .build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
+unit_op! {
+    /// The data of [`File::fallocate`].
+    Fallocate { file: Rc<FileInner>, offset: u64, len: u64, mode: i32 }
+    |d| opcode::Fallocate::new(Fd(d.file.fd), d.len)
+        .offset(d.offset)
+        .mode(d.mode)
+        .build()
 }
 
-/// The data of [`File::sync_range`].
-#[derive(Debug)]
-pub struct SyncRange {
-    file: Rc<FileInner>,
-    offset: u64,
-    len: u32,
-    flags: u32,
+unit_op! {
+    /// The data of [`File::set_len`].
+    SetLen { file: Rc<FileInner>, size: u64 }
+    |d| opcode::Ftruncate::new(Fd(d.file.fd), d.size).build()
 }
 
-impl OpData for SyncRange {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::SyncFileRange::new(Fd(self.file.fd), self.len)
-            .offset(self.offset)
-            .flags(self.flags)
-            .build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
-}
-
-/// The data of [`File::fallocate`].
-#[derive(Debug)]
-pub struct Fallocate {
-    file: Rc<FileInner>,
-    offset: u64,
-    len: u64,
-    mode: i32,
-}
-
-impl OpData for Fallocate {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Fallocate::new(Fd(self.file.fd), self.len)
-            .offset(self.offset)
-            .mode(self.mode)
-            .build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
-}
-
-/// The data of [`File::set_len`].
-#[derive(Debug)]
-pub struct SetLen {
-    file: Rc<FileInner>,
-    size: u64,
-}
-
-impl OpData for SetLen {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Ftruncate::new(Fd(self.file.fd), self.size).build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
-}
-
-/// The data of a `CLOSE`.
-#[derive(Debug)]
-pub struct Close {
-    fd: RawFd,
-}
-
-impl OpData for Close {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Close::new(Fd(self.fd)).build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
+unit_op! {
+    /// The data of a `CLOSE`.
+    Close { fd: RawFd }
+    |d| opcode::Close::new(Fd(d.fd)).build()
 }
 
 fn zeroed_statx() -> libc::statx {
@@ -1095,34 +978,20 @@ enum PathCode {
     Link,
 }
 
-/// The data of the path operations ([`create_dir`], [`remove_file`], …).
-#[derive(Debug)]
-pub struct PathOp {
-    code: PathCode,
-    a: CString,
-    b: CString,
-    arg: i32,
-}
-
-impl OpData for PathOp {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        let (a, b) = (self.a.as_ptr(), self.b.as_ptr());
-        let cwd = libc::AT_FDCWD;
-        match self.code {
-            PathCode::MkDir => opcode::MkDirAt::new(cwd, a).mode(self.arg as u32).build(),
-            PathCode::Unlink => opcode::UnlinkAt::new(cwd, a).flags(self.arg).build(),
+unit_op! {
+    /// The data of the path operations ([`create_dir`], [`remove_file`], …).
+    PathOp { code: PathCode, a: CString, b: CString, arg: i32 }
+    |d| {
+        let (a, b, cwd) = (d.a.as_ptr(), d.b.as_ptr(), libc::AT_FDCWD);
+        match d.code {
+            PathCode::MkDir => opcode::MkDirAt::new(cwd, a).mode(d.arg as u32).build(),
+            PathCode::Unlink => opcode::UnlinkAt::new(cwd, a).flags(d.arg).build(),
             PathCode::Rename => opcode::RenameAt::new(cwd, a, cwd, b)
-                .flags(self.arg as u32)
+                .flags(d.arg as u32)
                 .build(),
             PathCode::Symlink => opcode::SymlinkAt::new(a, cwd, b).build(),
-            PathCode::Link => opcode::LinkAt::new(cwd, a, cwd, b).flags(self.arg).build(),
+            PathCode::Link => opcode::LinkAt::new(cwd, a, cwd, b).flags(d.arg).build(),
         }
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
     }
 }
 

@@ -100,6 +100,15 @@ impl<T: Operation> Op<T> {
         }
     }
 
+    /// An op that starts with `data` if `check` passed, or else gives `check`'s error
+    /// (and its data back) at its first poll: bad input never reaches the kernel.
+    pub(crate) fn checked<C>(check: io::Result<C>, data: T) -> Op<T> {
+        match check {
+            Ok(_) => Op::new(data),
+            Err(e) => Op::failed(e, data),
+        }
+    }
+
     /// An op that gives `error` (and its data back) at its first poll.
     pub(crate) fn failed(error: io::Error, data: T) -> Op<T> {
         Op {
