@@ -714,6 +714,32 @@ impl Runtime {
         &self.cx
     }
 
+    /// Turns on NAPI busy polling for the sockets this ring waits on
+    /// (`IORING_REGISTER_NAPI`, Linux 6.9): while it waits for completions, the
+    /// ring's task polls the network device's receive queue for up to `busy_poll`
+    /// instead of sleeping until an interrupt; `prefer_busy_poll` also defers the
+    /// device's interrupts while the application polls. Returns the settings the
+    /// kernel had before.
+    ///
+    /// # Errors
+    /// `EINVAL` from a kernel without it (or built without
+    /// `CONFIG_NET_RX_BUSY_POLL`), and from the engine, which cannot reach a device's
+    /// queues from user space: run without it there.
+    pub fn register_napi(
+        &self,
+        busy_poll: Duration,
+        prefer_busy_poll: bool,
+    ) -> io::Result<uring::NapiSettings> {
+        let usec = u32::try_from(busy_poll.as_micros()).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidInput, "busy_poll: over u32::MAX µs")
+        })?;
+        let d = self.cx.driver.borrow();
+        let ring = d
+            .ring()
+            .ok_or_else(|| io::Error::other("the runtime is shut down"))?;
+        ring.submitter().register_napi(usec, prefer_busy_poll, 0)
+    }
+
     /// The backend the ring runs on ([`Backend::Kernel`] or [`Backend::Engine`]).
     pub fn backend(&self) -> Backend {
         self.cx
