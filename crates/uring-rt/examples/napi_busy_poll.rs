@@ -31,7 +31,7 @@ use std::time::Duration;
 use uring_rt::net::{TcpListener, TcpStream};
 use uring_rt::{IoBuf, Runtime};
 
-/// A ping: the sender's `CLOCK_REALTIME`, 16 bytes.
+/// A ping: the sender's `CLOCK_REALTIME` in nanoseconds, 16 bytes.
 const PING: usize = 16;
 
 /// `SO_INCOMING_NAPI_ID` (asm-generic/socket.h), not in every libc crate.
@@ -129,27 +129,19 @@ fn report_napi(who: &str, s: &TcpStream) {
     }
 }
 
-fn now_realtime() -> libc::timespec {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a writable timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
-    ts
+/// `CLOCK_REALTIME` in nanoseconds since the epoch.
+fn now_realtime_ns() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
 }
 
-fn encode(ts: libc::timespec) -> Vec<u8> {
-    let mut v = Vec::with_capacity(PING);
-    v.extend_from_slice(&(ts.tv_sec as i64).to_le_bytes());
-    v.extend_from_slice(&(ts.tv_nsec as i64).to_le_bytes());
-    v
+fn encode(ns: u128) -> Vec<u8> {
+    ns.to_le_bytes().to_vec()
 }
 
-fn decode_us(b: &[u8]) -> f64 {
-    let sec = i64::from_le_bytes(b[..8].try_into().unwrap_or_default());
-    let nsec = i64::from_le_bytes(b[8..16].try_into().unwrap_or_default());
-    sec as f64 * 1e6 + nsec as f64 / 1e3
+fn decode_ns(b: &[u8]) -> u128 {
+    u128::from_le_bytes(b[..PING].try_into().unwrap_or_default())
 }
 
 /// Reads exactly one ping into `buf` (cleared first; its capacity is at least
@@ -190,12 +182,11 @@ async fn client(addr: SocketAddr, pings: usize) -> io::Result<()> {
     let mut rtt = Vec::with_capacity(pings);
     let mut buf = Vec::with_capacity(PING);
     for _ in 0..pings {
-        let (res, _) = s.write_all(encode(now_realtime())).await;
+        let (res, _) = s.write_all(encode(now_realtime_ns())).await;
         res?;
         buf = read_ping(&s, buf).await?;
-        let sent = decode_us(&buf);
-        let now = now_realtime();
-        rtt.push(now.tv_sec as f64 * 1e6 + now.tv_nsec as f64 / 1e3 - sent);
+        let sent = decode_ns(&buf);
+        rtt.push(now_realtime_ns().saturating_sub(sent) as f64 / 1e3);
     }
     if rtt.is_empty() {
         return Ok(());
