@@ -22,9 +22,10 @@
 //! second thread), a thread waiting in `enter` (it waits on the eventfd itself, as the
 //! kernel completes direct I/O in the waiting task: one wake-up per completion batch;
 //! a CQE posted from elsewhere kicks the eventfd), or else the reaping thread, which
-//! sleeps while nothing is on the device and stands aside while a thread waits in
-//! `enter`, so programs that wait elsewhere (poll on the ring fd, peek the CQ) get
-//! their completions too. A result goes through the
+//! waits on the eventfd (quiet while nothing is on the device: the thread costs no CPU
+//! then, and a completion wakes it with no hand-off) and stands aside while a thread
+//! waits in `enter`, so programs that wait elsewhere (poll on the ring fd, peek the CQ)
+//! get their completions too. A result goes through the
 //! same decisions as a `preadv2` result (`op::rw::finish`): `-EAGAIN` from a regular
 //! file goes to the worker pool, from a pipe or socket to the reactor, a partial read
 //! of a partly cached file is finished in a worker.
@@ -147,9 +148,6 @@ pub(crate) struct Aio {
     reaper_cond: Condvar,
     /// Threads waiting in `enter` on the eventfd ([`Aio::block`]).
     enter_waiters: AtomicUsize,
-    /// The reaping thread sleeps with nothing on the device: a submission must wake
-    /// it (else it is awake, or looks again soon).
-    reaper_idle: AtomicBool,
     /// The reaping thread was started.
     reaper_started: AtomicBool,
     /// Per fd number: whether it was opened `O_DIRECT`, and when that was asked.
@@ -370,9 +368,11 @@ impl Aio {
         }
     }
 
-    /// Makes sure the reaping thread watches the eventfd: requests are on the device.
+    /// Makes sure the reaping thread runs: requests are on the device. Once started it
+    /// waits on the eventfd, which the device's completions signal: a submission never
+    /// needs to wake it.
     fn wake_reaper(&self, e: &Arc<Engine>) {
-        if self.reaper_started.load(Ordering::Acquire) && !self.reaper_idle.load(Ordering::SeqCst) {
+        if self.reaper_started.load(Ordering::Acquire) {
             return;
         }
         let mut st = self.reaper.lock().expect("aio reaper");
@@ -396,8 +396,6 @@ impl Aio {
                 }
             }
         }
-        drop(st);
-        self.reaper_cond.notify_one();
     }
 
     /// Stops submitting, waits for every request on the device (posting its CQE),
@@ -542,8 +540,10 @@ fn wait_efd(ctx: &Ctx, ms: i32) {
     unsafe { libc::read(ctx.efd.as_raw_fd(), (&raw mut v).cast(), 8) };
 }
 
-/// The reaping thread: sleeps while nothing is on the device, else waits for the
-/// eventfd and reaps.
+/// The reaping thread: waits for the eventfd and reaps. It waits there also while
+/// nothing is on the device (the eventfd stays quiet then): the first completion of the
+/// next request wakes it directly, where a thread asleep elsewhere would need a
+/// submission to wake it first, one more context switch before each completion.
 fn reaper(engine: Weak<Engine>) {
     loop {
         let Some(e) = engine.upgrade() else { return };
@@ -554,16 +554,6 @@ fn reaper(engine: Weak<Engine>) {
                 if st.stop {
                     return;
                 }
-                // SeqCst, idle before outstanding, against submit's outstanding
-                // before idle: either we see its request, or it sees us idle and
-                // notifies (under the lock, so not before we wait).
-                a.reaper_idle.store(true, Ordering::SeqCst);
-                if a.outstanding.load(Ordering::SeqCst) == 0 {
-                    st = a.reaper_cond.wait(st).expect("aio reaper");
-                    a.reaper_idle.store(false, Ordering::SeqCst);
-                    continue;
-                }
-                a.reaper_idle.store(false, Ordering::SeqCst);
                 if a.enter_waiters.load(Ordering::SeqCst) > 0 {
                     // A thread waiting in enter reaps: stand aside, and look again
                     // in a while (it may stop waiting and leave requests behind).
