@@ -175,3 +175,82 @@ fn tcp_std_conversions() {
         });
     });
 }
+
+#[test]
+fn udp_send_to_recv_from_connect_and_stream() {
+    use uring_rt::net::{BufPool, UdpSocket};
+    common::each_backend("udp", |rt, backend| {
+        rt.block_on(async {
+            let a = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let b = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+            let (res, _) = a.send_to(b"one".to_vec(), b_addr).await;
+            assert_eq!(res.unwrap(), 3);
+            let (res, buf) = b.recv_from(Vec::with_capacity(100)).await;
+            assert_eq!(res.unwrap(), (3, a_addr));
+            assert_eq!(buf, b"one");
+            // A datagram longer than the buffer is cut to it.
+            let (res, _) = a.send_to(vec![9u8; 50], b_addr).await;
+            res.unwrap();
+            let (res, buf) = b.recv_from(Vec::with_capacity(10)).await;
+            assert_eq!(res.unwrap().0, 10);
+            assert_eq!(buf, [9u8; 10]);
+            // Connected: send and recv.
+            a.connect(b_addr).await.unwrap();
+            assert_eq!(a.peer_addr().unwrap(), b_addr);
+            let (res, _) = a.send(b"two".as_slice()).await;
+            res.unwrap();
+            let (res, buf) = b.recv_from(Vec::with_capacity(100)).await;
+            assert_eq!(res.unwrap(), (3, a_addr));
+            assert_eq!(buf, b"two");
+            b.connect(a_addr).await.unwrap();
+            let (res, _) = b.send(b"three".as_slice()).await;
+            res.unwrap();
+            let (res, buf) = a.recv(Vec::with_capacity(100)).await;
+            assert_eq!(res.unwrap(), 5);
+            assert_eq!(buf, b"three");
+            // The multishot stream: 100 datagrams from two senders, each with its
+            // sender, in order per sender, through a small pool that runs dry.
+            let server = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            let to = server.local_addr().unwrap();
+            let pool = BufPool::new(4, 256).unwrap();
+            let mut datagrams = server.recv_stream_with(&pool);
+            let c = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+            for i in 0..50u8 {
+                let (res, _) = a.send_to(vec![i; 10 + i as usize], to).await;
+                res.unwrap();
+                let (res, _) = c.send_to(vec![100 + i; 5], to).await;
+                res.unwrap();
+            }
+            let (mut from_a, mut from_c) = (0u8, 0u8);
+            while from_a < 50 || from_c < 50 {
+                let (buf, from) = datagrams.next().await.unwrap().unwrap();
+                if from == a_addr {
+                    assert_eq!(&buf[..], &vec![from_a; 10 + from_a as usize][..]);
+                    from_a += 1;
+                } else {
+                    assert_eq!(from, c.local_addr().unwrap());
+                    assert_eq!(&buf[..], &[100 + from_c; 5]);
+                    from_c += 1;
+                }
+            }
+            assert!(
+                datagrams.arms() > 1,
+                "[{}] the 4-buffer pool never ran dry",
+                backend.name()
+            );
+            // Echo the received buffer itself back (to `c`: `a` is connected to `b`,
+            // and takes datagrams from `b` only).
+            let (res, _) = c.send_to(b"echo".to_vec(), to).await;
+            res.unwrap();
+            let (buf, from) = datagrams.next().await.unwrap().unwrap();
+            let (res, _) = server.send_to(buf, from).await;
+            res.unwrap();
+            let (res, buf) = c.recv_from(Vec::with_capacity(16)).await;
+            assert_eq!(res.unwrap(), (4, to));
+            assert_eq!(buf, b"echo");
+            drop(datagrams);
+            assert_eq!(pool.handed_out(), 0);
+        });
+    });
+}

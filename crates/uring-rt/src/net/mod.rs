@@ -43,8 +43,10 @@ mod multi;
 mod pool;
 mod socket;
 mod tcp;
+mod udp;
 
-pub use multi::RecvStream;
+pub use multi::{DatagramAddr, DatagramStream, RecvStream};
 pub use pool::{BufPool, RecvBuf};
-pub use socket::{Receive, Transmit};
+pub use socket::{Receive, RecvFrom, SendTo, Transmit};
 pub use tcp::{Incoming, TcpListener, TcpStream};
+pub use udp::UdpSocket;

@@ -18,6 +18,10 @@ use std::task::{Context, Poll};
 use uring::types::Fd;
 use uring::{Sqe, opcode, sys};
 
+use rustix::net::SocketAddrAny;
+use rustix::net::addr::SocketAddrStorage;
+use uring::types::RecvMsgOut;
+
 use super::pool::{Group, RecvBuf};
 use super::socket::{Socket, close_orphan};
 use crate::driver::OpData;
@@ -105,12 +109,66 @@ impl OpData for RecvMulti {
     }
 }
 
+/// The data of a multishot receive into a buffer group.
+pub(crate) trait MultiRecv: OpData {
+    fn new(sock: Socket, group: Rc<Group>) -> Self;
+}
+
+impl MultiRecv for RecvMulti {
+    fn new(sock: Socket, group: Rc<Group>) -> Self {
+        RecvMulti { sock, group }
+    }
+}
+
+/// Room for the source address in each buffer of a multishot `RECVMSG`.
+pub(crate) const NAME_ROOM: usize = size_of::<SocketAddrStorage>();
+
+/// The data of a multishot `RECVMSG` into a buffer group: each buffer holds an
+/// `io_uring_recvmsg_out` header, [`NAME_ROOM`] bytes for the address, the payload.
+pub(crate) struct RecvMsgMulti {
+    sock: Socket,
+    group: Rc<Group>,
+    msg: libc::msghdr,
+}
+
+impl OpData for RecvMsgMulti {
+    type Output = ();
+
+    fn sqe(&mut self) -> Sqe {
+        // SAFETY: msghdr is plain data; all zeros is the empty message.
+        self.msg = unsafe { std::mem::zeroed() };
+        self.msg.msg_namelen = NAME_ROOM as libc::socklen_t;
+        opcode::RecvMsg::new(Fd(self.sock.fd()), &raw mut self.msg)
+            .buf_group(self.group.bgid())
+            .multishot(true)
+            .build()
+    }
+
+    fn complete(self, _result: io::Result<u32>, _flags: u32) {}
+
+    fn orphan_cqe(&mut self, res: i32, flags: u32) {
+        // SAFETY: a CQE of this request, which selects from `group`, that nobody took.
+        unsafe { self.group.discard(res, flags) };
+    }
+}
+
+impl MultiRecv for RecvMsgMulti {
+    fn new(sock: Socket, group: Rc<Group>) -> Self {
+        RecvMsgMulti {
+            sock,
+            group,
+            // SAFETY: as in `sqe`.
+            msg: unsafe { std::mem::zeroed() },
+        }
+    }
+}
+
 /// Where a receive stream is.
-enum RecvState {
+enum RecvState<T: MultiRecv> {
     /// Not armed (first poll, or its multishot ended): arm at the next poll.
     Idle,
     Armed {
-        op: MultiOp<RecvMulti>,
+        op: MultiOp<T>,
         /// The group's return count when armed.
         armed_at: u64,
     },
@@ -120,17 +178,17 @@ enum RecvState {
     Done,
 }
 
-/// Received buffers from a multishot `RECV`, re-armed when it ends.
-pub(crate) struct Recvs {
+/// Received buffers from a multishot `RECV` or `RECVMSG`, re-armed when it ends.
+pub(crate) struct Recvs<T: MultiRecv> {
     sock: Socket,
     group: Rc<Group>,
-    state: RecvState,
+    state: RecvState<T>,
     /// Requests armed so far.
     arms: u64,
 }
 
-impl Recvs {
-    pub(crate) fn new(sock: Socket, group: Rc<Group>) -> Recvs {
+impl<T: MultiRecv> Recvs<T> {
+    pub(crate) fn new(sock: Socket, group: Rc<Group>) -> Recvs<T> {
         Recvs {
             sock,
             group,
@@ -147,10 +205,7 @@ impl Recvs {
                 RecvState::Idle => {
                     self.arms += 1;
                     self.state = RecvState::Armed {
-                        op: MultiOp::new(RecvMulti {
-                            sock: self.sock.clone(),
-                            group: self.group.clone(),
-                        }),
+                        op: MultiOp::new(T::new(self.sock.clone(), self.group.clone())),
                         armed_at: self.group.returns(),
                     };
                 }
@@ -224,7 +279,7 @@ impl Recvs {
 /// receive; bytes the kernel received for it after that are lost with it (their
 /// buffers go back to the pool), as with a dropped read.
 pub struct RecvStream {
-    recvs: Recvs,
+    recvs: Recvs<RecvMulti>,
 }
 
 impl std::fmt::Debug for RecvStream {
@@ -263,5 +318,113 @@ impl futures_core::Stream for RecvStream {
 
     fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.get_mut().recvs.poll_recv(cx)
+    }
+}
+
+/// An address type of datagram sockets: `std::net::SocketAddr` (UDP) and
+/// `std::os::unix::net::SocketAddr` (Unix). Sealed.
+pub trait DatagramAddr: sealed::Sealed + Sized {}
+
+pub(crate) mod sealed {
+    use rustix::net::SocketAddrAny;
+
+    pub trait Sealed: Sized {
+        /// The address the kernel wrote, or `None` if it is not one of this type.
+        fn from_any(addr: SocketAddrAny) -> Option<Self>;
+        /// The address of a sender that has none (an unbound Unix socket).
+        fn unnamed() -> Option<Self>;
+    }
+}
+
+impl<A: sealed::Sealed> DatagramAddr for A {}
+
+/// The datagrams a socket receives, as a [`Stream`](futures_core::Stream) of
+/// `(buffer, sender)`: a multishot `RECVMSG` into a [`BufPool`](super::BufPool),
+/// re-armed whenever it ends; the buffer holds the payload and goes back to the pool
+/// when dropped. A datagram longer than the pool's buffers (less the 144 bytes of
+/// header and address that share them) is truncated, as by recvfrom(2). The stream
+/// does not end; an error is an item and the stream ends after it.
+pub struct DatagramStream<A: DatagramAddr> {
+    recvs: Recvs<RecvMsgMulti>,
+    _addr: std::marker::PhantomData<fn() -> A>,
+}
+
+impl<A: DatagramAddr> std::fmt::Debug for DatagramStream<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatagramStream")
+            .field("fd", &self.recvs.sock)
+            .finish()
+    }
+}
+
+impl<A: DatagramAddr> DatagramStream<A> {
+    pub(crate) fn new(sock: Socket, group: Rc<Group>) -> DatagramStream<A> {
+        DatagramStream {
+            recvs: Recvs::new(sock, group),
+            _addr: std::marker::PhantomData,
+        }
+    }
+
+    /// How many times the multishot receive was armed (see [`RecvStream::arms`]).
+    pub fn arms(&self) -> u64 {
+        self.recvs.arms
+    }
+
+    /// The next datagram and its sender.
+    ///
+    /// # Errors
+    /// The receive's; the stream ends after it.
+    pub async fn next(&mut self) -> Option<io::Result<(RecvBuf, A)>> {
+        std::future::poll_fn(|cx| self.poll_datagram(cx)).await
+    }
+
+    fn poll_datagram(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<(RecvBuf, A)>>> {
+        let mut buf = match std::task::ready!(self.recvs.poll_recv(cx)) {
+            Some(Ok(buf)) => buf,
+            Some(Err(e)) => return Poll::Ready(Some(Err(e))),
+            None => return Poll::Ready(None),
+        };
+        let Ok(out) = RecvMsgOut::parse_with(&buf, NAME_ROOM, 0) else {
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "uring_rt: a multishot RECVMSG buffer too short for its header",
+            ))));
+        };
+        let name = out.name_data();
+        let addr = if name.len() >= size_of::<libc::sa_family_t>() && !out.is_name_truncated() {
+            // SAFETY: the kernel wrote an address of `name.len()` bytes (at most
+            // NAME_ROOM, the size of the storage) at `name`; `read` copies it.
+            let any = unsafe { SocketAddrAny::read(name.as_ptr().cast(), name.len() as u32) };
+            A::from_any(any)
+        } else {
+            A::unnamed()
+        };
+        let Some(addr) = addr else {
+            return Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "uring_rt: a datagram from an address of another family",
+            ))));
+        };
+        let start = out.payload_data().as_ptr() as usize - buf.as_ptr() as usize;
+        let len = out.payload_data().len();
+        buf.narrow(start, len);
+        Poll::Ready(Some(Ok((buf, addr))))
+    }
+}
+
+impl<A: DatagramAddr> futures_core::Stream for DatagramStream<A> {
+    type Item = io::Result<(RecvBuf, A)>;
+
+    fn poll_next(self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().poll_datagram(cx)
+    }
+}
+
+impl sealed::Sealed for std::net::SocketAddr {
+    fn from_any(addr: SocketAddrAny) -> Option<Self> {
+        std::net::SocketAddr::try_from(addr).ok()
+    }
+    fn unnamed() -> Option<Self> {
+        None
     }
 }

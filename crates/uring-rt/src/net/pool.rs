@@ -258,6 +258,13 @@ pub struct RecvBuf {
 }
 
 impl RecvBuf {
+    /// Narrows the view to `start..start + len` of the current view.
+    pub(crate) fn narrow(&mut self, start: usize, len: usize) {
+        debug_assert!(start + len <= self.len);
+        self.start += start;
+        self.len = len;
+    }
+
     /// The buffer id in its pool.
     pub fn bid(&self) -> u16 {
         self.buf.bid()

@@ -462,3 +462,126 @@ impl OpData for ShutdownOp {
         unit(result)
     }
 }
+
+/// A `msghdr` with every field empty.
+fn empty_msghdr() -> libc::msghdr {
+    // SAFETY: msghdr is plain data (pointers, lengths, flags); all zeros is the empty
+    // message (null pointers with zero lengths).
+    unsafe { std::mem::zeroed() }
+}
+
+/// The data of `send_to` (`IORING_OP_SENDMSG` with a destination): `buf`'s initialised
+/// bytes to `addr`, or to the connected peer when `addr` is `None`.
+pub struct SendTo<B> {
+    sock: Socket,
+    buf: B,
+    addr: Option<SocketAddrAny>,
+    iov: libc::iovec,
+    msg: libc::msghdr,
+}
+
+impl<B> fmt::Debug for SendTo<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendTo").field("fd", &self.sock).finish()
+    }
+}
+
+impl<B: IoBuf> OpData for SendTo<B> {
+    type Output = BufResult<usize, B>;
+
+    fn sqe(&mut self) -> Sqe {
+        self.iov = libc::iovec {
+            iov_base: self.buf.stable_ptr().cast_mut().cast(),
+            iov_len: self.buf.bytes_init(),
+        };
+        self.msg = empty_msghdr();
+        self.msg.msg_iov = &raw mut self.iov;
+        self.msg.msg_iovlen = 1;
+        if let Some(a) = &self.addr {
+            self.msg.msg_name = a.as_ptr().cast_mut().cast();
+            self.msg.msg_namelen = a.addr_len();
+        }
+        opcode::SendMsg::new(Fd(self.sock.fd()), &raw const self.msg)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        (result.map(|n| n as usize), self.buf)
+    }
+}
+
+/// The data of `recv_from` (`IORING_OP_RECVMSG`): into `buf`, with the sender's
+/// address.
+pub struct RecvFrom<B> {
+    sock: Socket,
+    buf: B,
+    addr: MaybeUninit<SocketAddrStorage>,
+    iov: libc::iovec,
+    msg: libc::msghdr,
+}
+
+impl<B> fmt::Debug for RecvFrom<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvFrom").field("fd", &self.sock).finish()
+    }
+}
+
+impl<B: IoBufMut> OpData for RecvFrom<B> {
+    type Output = BufResult<(usize, Option<SocketAddrAny>), B>;
+
+    fn sqe(&mut self) -> Sqe {
+        self.iov = libc::iovec {
+            iov_base: self.buf.stable_mut_ptr().cast(),
+            iov_len: self.buf.bytes_total(),
+        };
+        self.msg = empty_msghdr();
+        self.msg.msg_iov = &raw mut self.iov;
+        self.msg.msg_iovlen = 1;
+        self.msg.msg_name = self.addr.as_mut_ptr().cast();
+        self.msg.msg_namelen = size_of::<SocketAddrStorage>() as libc::socklen_t;
+        opcode::RecvMsg::new(Fd(self.sock.fd()), &raw mut self.msg).build()
+    }
+
+    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        let n = match result {
+            Ok(n) => n as usize,
+            Err(e) => return (Err(e), self.buf),
+        };
+        // SAFETY: the kernel wrote `n <= bytes_total` bytes from the start.
+        unsafe { self.buf.set_init(n) };
+        let len = self.msg.msg_namelen as usize;
+        let addr = (len >= size_of::<libc::sa_family_t>() && len <= size_of::<SocketAddrStorage>())
+            // SAFETY: the kernel wrote an address of `len` bytes (checked in bounds).
+            .then(|| unsafe { SocketAddrAny::read(self.addr.as_ptr(), len as u32) });
+        (Ok((n, addr)), self.buf)
+    }
+}
+
+impl Socket {
+    pub(crate) fn send_to<B: IoBuf>(&self, buf: B, addr: Option<SocketAddrAny>) -> Op<SendTo<B>> {
+        Op::new(SendTo {
+            sock: self.clone(),
+            buf,
+            addr,
+            iov: libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+            msg: empty_msghdr(),
+        })
+    }
+
+    pub(crate) fn recv_from<B: IoBufMut>(&self, buf: B) -> Op<RecvFrom<B>> {
+        Op::new(RecvFrom {
+            sock: self.clone(),
+            buf,
+            addr: MaybeUninit::uninit(),
+            iov: libc::iovec {
+                iov_base: std::ptr::null_mut(),
+                iov_len: 0,
+            },
+            msg: empty_msghdr(),
+        })
+    }
+}

@@ -19,7 +19,7 @@ use crate::op::Op;
 const BACKLOG: i32 = 1024;
 
 /// `addr`'s addresses, or `InvalidInput` when there are none.
-fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
+pub(crate) fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     let addrs: Vec<SocketAddr> = addr.to_socket_addrs()?.collect();
     if addrs.is_empty() {
         return Err(io::Error::new(
@@ -30,7 +30,7 @@ fn resolve(addr: impl ToSocketAddrs) -> io::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
-fn family(addr: &SocketAddr) -> AddressFamily {
+pub(crate) fn family(addr: &SocketAddr) -> AddressFamily {
     match addr {
         SocketAddr::V4(_) => AddressFamily::INET,
         SocketAddr::V6(_) => AddressFamily::INET6,

@@ -1,0 +1,188 @@
+//! UDP: [`UdpSocket`].
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+
+use rustix::net::{SocketAddrAny, SocketType};
+
+use super::multi::DatagramStream;
+use super::pool::{self, BufPool};
+use super::socket::{Receive, Socket, Transmit};
+use super::tcp::{family, ip_addr, resolve};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::op::Op;
+
+/// A UDP socket, as `std::net::UdpSocket`, whose I/O goes through the ring with owned
+/// buffers. Its methods take `&self`; dropped, it closes its descriptor once the ops
+/// that use it have finished.
+pub struct UdpSocket {
+    sock: Socket,
+}
+
+impl fmt::Debug for UdpSocket {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpSocket").field("fd", &self.sock).finish()
+    }
+}
+
+impl UdpSocket {
+    /// A socket bound to `addr` (the first of its addresses that binds): `SOCKET` and
+    /// `BIND` on the ring where it has them, the system calls otherwise. Port 0 picks
+    /// a free port.
+    ///
+    /// `addr` is resolved with [`ToSocketAddrs`], which blocks the thread on a DNS
+    /// lookup for a host name (not for an IP address).
+    ///
+    /// # Errors
+    /// The last address's error (`EADDRINUSE`, …); `InvalidInput` when `addr`
+    /// resolves to nothing.
+    pub async fn bind(addr: impl ToSocketAddrs) -> io::Result<UdpSocket> {
+        let mut last = None;
+        for a in resolve(addr)? {
+            let sock = match Socket::new(family(&a), SocketType::DGRAM).await {
+                Ok(s) => s,
+                Err(e) => {
+                    last = Some(e);
+                    continue;
+                }
+            };
+            match sock.bind(SocketAddrAny::from(a)).await {
+                Ok(()) => return Ok(UdpSocket { sock }),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable)))
+    }
+
+    /// Takes over a socket made elsewhere (put in blocking mode: the ring waits for
+    /// readiness itself).
+    ///
+    /// # Errors
+    /// The `ioctl(FIONBIO)`'s.
+    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
+        Ok(UdpSocket {
+            sock: Socket::from_std(socket.into())?,
+        })
+    }
+
+    /// The socket as a `std::net::UdpSocket` (in blocking mode). If a dropped op still
+    /// uses the descriptor, this is a duplicate of it.
+    ///
+    /// # Errors
+    /// The duplication's (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
+        Ok(self.sock.into_fd()?.into())
+    }
+
+    /// The local address (getsockname(2)).
+    ///
+    /// # Errors
+    /// The system call's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.sock.local_addr()?)
+    }
+
+    /// The connected peer's address (getpeername(2)).
+    ///
+    /// # Errors
+    /// `ENOTCONN` when not connected.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        ip_addr(self.sock.peer_addr()?)
+    }
+
+    /// Sets the default destination and the only source datagrams are taken from
+    /// (`IORING_OP_CONNECT`), for [`send`](Self::send) and [`recv`](Self::recv).
+    ///
+    /// # Errors
+    /// The kernel's; `InvalidInput` when `addr` resolves to nothing.
+    pub async fn connect(&self, addr: impl ToSocketAddrs) -> io::Result<()> {
+        let mut last = None;
+        for a in resolve(addr)? {
+            match self.sock.connect(SocketAddrAny::from(a)).await {
+                Ok(()) => return Ok(()),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable)))
+    }
+
+    /// Sends `buf`'s initialised bytes as one datagram to `addr`
+    /// (`IORING_OP_SENDMSG`). Returns the count sent and the buffer.
+    ///
+    /// # Errors
+    /// The kernel's (`EMSGSIZE`, `ENETUNREACH`, …).
+    pub fn send_to<B: IoBuf>(&self, buf: B, addr: SocketAddr) -> Op<super::SendTo<B>> {
+        self.sock.send_to(buf, Some(SocketAddrAny::from(addr)))
+    }
+
+    /// Receives one datagram into `buf` (`IORING_OP_RECVMSG`), truncated to
+    /// `buf.bytes_total()` bytes. Returns its length, its sender, and the buffer.
+    ///
+    /// # Errors
+    /// The kernel's (`ECONNREFUSED` after an ICMP error on a connected socket, …).
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
+        let (res, buf) = self.sock.recv_from(buf).await;
+        let res = res.and_then(|(n, addr)| {
+            let addr = addr.ok_or_else(|| io::Error::other("recvmsg gave no sender address"))?;
+            Ok((n, ip_addr(addr)?))
+        });
+        (res, buf)
+    }
+
+    /// Sends `buf`'s initialised bytes as one datagram to the connected peer
+    /// (`IORING_OP_SEND`).
+    ///
+    /// # Errors
+    /// `EDESTADDRREQ` when not connected; the kernel's.
+    pub fn send<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
+        self.sock.write(buf)
+    }
+
+    /// Receives one datagram from the connected peer into `buf` (`IORING_OP_RECV`).
+    ///
+    /// # Errors
+    /// The kernel's.
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
+        self.sock.read(buf)
+    }
+
+    /// The datagrams the socket receives, as a stream of `(buffer, sender)`: one
+    /// multishot `RECVMSG` into the runtime's shared pool (256 buffers of 4 KiB, so
+    /// datagrams up to 3952 bytes), re-armed whenever it ends. See
+    /// [`DatagramStream`].
+    ///
+    /// # Errors
+    /// The pool's registration (outside a runtime, or the ring refused it).
+    pub fn recv_stream(&self) -> io::Result<DatagramStream<SocketAddr>> {
+        Ok(DatagramStream::new(
+            self.sock.clone(),
+            pool::default_group()?,
+        ))
+    }
+
+    /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
+    pub fn recv_stream_with(&self, pool: &BufPool) -> DatagramStream<SocketAddr> {
+        DatagramStream::new(self.sock.clone(), pool.group.clone())
+    }
+
+    /// Sets `SO_BROADCAST`.
+    ///
+    /// # Errors
+    /// The setsockopt(2)'s.
+    pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
+        Ok(rustix::net::sockopt::set_socket_broadcast(&self.sock, on)?)
+    }
+}
+
+impl AsFd for UdpSocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.sock.as_fd()
+    }
+}
+
+impl AsRawFd for UdpSocket {
+    fn as_raw_fd(&self) -> RawFd {
+        self.sock.as_raw_fd()
+    }
+}
