@@ -53,9 +53,8 @@ static GLOBAL: Counting = Counting;
 
 #[test]
 fn no_allocation_per_read_or_write_after_warm_up() {
-    common::each_backend("no_allocation_per_read_or_write", |rt, backend| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a");
+    common::each_backend_in_dir("no_allocation_per_read_or_write", |rt, backend, dir| {
+        let path = dir.join("a");
         std::fs::write(&path, vec![1u8; 1 << 16]).unwrap();
         rt.block_on(async {
             let f = File::from(

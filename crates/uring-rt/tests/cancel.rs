@@ -257,9 +257,8 @@ fn fds_on(path: &std::path::Path) -> usize {
 #[test]
 fn a_dropped_open_closes_the_late_fd() {
     let _g = serial();
-    common::each_backend("a_dropped_open_closes_the_late_fd", |rt, backend| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("o");
+    common::each_backend_in_dir("a_dropped_open_closes_the_late_fd", |rt, backend, dir| {
+        let path = dir.join("o");
         std::fs::write(&path, b"x").unwrap();
         rt.block_on(async {
             for i in 0..200 {

@@ -8,9 +8,8 @@ use uring_rt::fs::{self, File, OpenOptions};
 
 #[test]
 fn write_read_sync_close() {
-    common::each_backend("write_read_sync_close", |rt, _| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("a");
+    common::each_backend_in_dir("write_read_sync_close", |rt, _, dir| {
+        let path = dir.join("a");
         rt.block_on(async {
             let f = File::create(&path).await.unwrap();
             let (n, buf) = f.write_at(b"hello world".to_vec(), 0).await;
@@ -45,9 +44,8 @@ fn write_read_sync_close() {
 
 #[test]
 fn vectored_and_static_buffers() {
-    common::each_backend("vectored_and_static_buffers", |rt, _| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v");
+    common::each_backend_in_dir("vectored_and_static_buffers", |rt, _, dir| {
+        let path = dir.join("v");
         rt.block_on(async {
             let f = OpenOptions::new()
                 .read(true)
@@ -77,9 +75,8 @@ fn vectored_and_static_buffers() {
 
 #[test]
 fn set_len_fallocate_sync_range() {
-    common::each_backend("set_len_fallocate_sync_range", |rt, _| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("l");
+    common::each_backend_in_dir("set_len_fallocate_sync_range", |rt, _, dir| {
+        let path = dir.join("l");
         rt.block_on(async {
             let f = OpenOptions::new()
                 .read(true)
@@ -103,9 +100,8 @@ fn set_len_fallocate_sync_range() {
 
 #[test]
 fn path_operations() {
-    common::each_backend("path_operations", |rt, _| {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
+    common::each_backend_in_dir("path_operations", |rt, _, dir| {
+        let d = dir;
         rt.block_on(async {
             fs::create_dir(d.join("sub")).await.unwrap();
             assert!(fs::metadata(d.join("sub")).await.unwrap().is_dir());
@@ -135,9 +131,8 @@ fn path_operations() {
 
 #[test]
 fn bad_input_is_an_error_not_a_panic() {
-    common::each_backend("bad_input_is_an_error_not_a_panic", |rt, _| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("b");
+    common::each_backend_in_dir("bad_input_is_an_error_not_a_panic", |rt, _, dir| {
+        let path = dir.join("b");
         std::fs::write(&path, b"data").unwrap();
         rt.block_on(async {
             let f = File::open(&path).await.unwrap();
@@ -186,9 +181,8 @@ fn bad_input_is_an_error_not_a_panic() {
 
 #[test]
 fn o_direct_open_and_aligned_read() {
-    common::each_backend("o_direct_open_and_aligned_read", |rt, _| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("d");
+    common::each_backend_in_dir("o_direct_open_and_aligned_read", |rt, _, dir| {
+        let path = dir.join("d");
         std::fs::write(&path, vec![7u8; 8192]).unwrap();
         rt.block_on(async {
             let f = match OpenOptions::new().read(true).direct(true).open(&path).await {

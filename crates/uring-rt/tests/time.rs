@@ -96,9 +96,8 @@ fn deterministic_engine_runs_on_virtual_time() {
 
 #[test]
 fn fixed_buffers_read_write_and_return_to_the_pool() {
-    common::each_backend("fixed_buffers", |rt, _| {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x");
+    common::each_backend_in_dir("fixed_buffers", |rt, _, dir| {
+        let path = dir.join("x");
         rt.block_on(async {
             let f = uring_rt::fs::OpenOptions::new()
                 .read(true)

@@ -9,6 +9,8 @@
 //!   one body over every ring flavour on both backends, the kernel being the oracle.
 //! - Differential runs ([`diff`]): one body on the engine and on the kernel, the two
 //!   results compared.
+//! - With the feature `rt`, the harness of `uring-rt`'s tests (`rt`): one body on each
+//!   backend, each with a runtime of its own.
 //! - [`reap`], and the seccomp filter of Docker's default profile
 //!   ([`deny_io_uring_setup`]) under which io_uring is refused.
 use std::io::{self, Write};
@@ -18,6 +20,8 @@ use uring::{Cqe, Ring};
 
 pub mod diff;
 pub mod harness;
+#[cfg(feature = "rt")]
+pub mod rt;
 
 pub use harness::*;
 
