@@ -58,7 +58,9 @@
 //!
 //! [`time::now`]: crate::time::now
 mod disk;
+mod net;
 mod rng;
+mod settle;
 mod trace;
 
 use std::cell::RefCell;
@@ -78,6 +80,8 @@ use uring_engine::{DetControl, Observer, OpInfo};
 
 pub use disk::CrashLoss;
 use disk::Disk;
+pub use net::Network;
+use net::{NodeSide, Relay};
 use rng::{Rng, derive};
 use trace::{Event, Trace, What};
 pub use uring_engine::{Fault, FaultCounts, FaultPlan, FaultRule};
@@ -86,13 +90,16 @@ use crate::runtime::{JoinHandle, Runtime};
 
 type Program = Rc<dyn Fn(NodeCtx) -> Pin<Box<dyn Future<Output = ()>>>>;
 
-/// What a node's program is given: who it is and where its files live.
+/// What a node's program is given: who it is, where its files live, and how it
+/// reaches the other nodes.
 #[derive(Debug, Clone)]
 pub struct NodeCtx {
     name: Rc<str>,
     id: usize,
     incarnation: u32,
     dir: Rc<Path>,
+    listener: Rc<std::net::TcpListener>,
+    peers: Rc<[(Rc<str>, std::net::SocketAddr)]>,
 }
 
 impl NodeCtx {
@@ -114,6 +121,25 @@ impl NodeCtx {
     /// The node's own directory, kept across its crashes (removed when the run ends).
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The node's listening socket: on 127.0.0.1, at a port that stays the node's for
+    /// the whole run (across its crashes). Other nodes reach it through the simulated
+    /// network at [`addr_of`](Self::addr_of) this node's name.
+    ///
+    /// # Errors
+    /// Duplicating the socket (`EMFILE`).
+    pub fn listener(&self) -> std::io::Result<crate::net::TcpListener> {
+        crate::net::TcpListener::from_std(self.listener.try_clone()?)
+    }
+
+    /// The address at which this node reaches node `name` through the simulated
+    /// network (see [`Network`]); `None` for an unknown name or the node itself.
+    pub fn addr_of(&self, name: &str) -> Option<std::net::SocketAddr> {
+        self.peers
+            .iter()
+            .find(|(n, _)| &**n == name)
+            .map(|&(_, a)| a)
     }
 }
 
@@ -231,6 +257,11 @@ struct World {
     disks: Vec<Disk>,
     submissions: u64,
     completions: u64,
+    /// The nodes' TCP sockets seen in ops, by `(local port, peer port)`: descriptor,
+    /// bytes sent, write side shut down.
+    sockets: std::collections::HashMap<(u16, u16), (std::os::fd::RawFd, u64, bool)>,
+    /// The relay's listeners, by port.
+    relay_listeners: std::collections::HashMap<u16, std::os::fd::RawFd>,
 }
 
 type SharedWorld = Arc<Mutex<World>>;
@@ -240,6 +271,31 @@ fn lock(w: &SharedWorld) -> MutexGuard<'_, World> {
 }
 
 impl World {
+    /// Remembers TCP socket `fd` of a node by its ports.
+    fn note_socket(
+        &mut self,
+        fd: std::os::fd::RawFd,
+    ) -> Option<&mut (std::os::fd::RawFd, u64, bool)> {
+        let key = settle::ports(fd)?;
+        let e = self.sockets.entry(key).or_insert((fd, 0, false));
+        if e.0 != fd {
+            // A new socket with the same ports as one closed before.
+            *e = (fd, 0, false);
+        }
+        Some(e)
+    }
+
+    /// What is known of a node's end of a connection (see [`NodeSide`]).
+    fn node_side(&self, key: (u16, u16)) -> NodeSide {
+        match self.sockets.get(&key) {
+            Some(&(fd, sent, fin)) if settle::ports(fd) == Some(key) => {
+                NodeSide::Open { fd, sent, fin }
+            }
+            Some(_) => NodeSide::Closed,
+            None => NodeSide::Unknown,
+        }
+    }
+
     fn event(&mut self, node: u32, incarnation: u32, what: What) {
         let t = self.now;
         self.trace.push(Event {
@@ -293,6 +349,36 @@ impl Observer for NodeObserver {
             sys::IORING_OP_FSYNC => disk.synced(op.fd, res),
             sys::IORING_OP_FTRUNCATE | sys::IORING_OP_FALLOCATE if res >= 0 => {
                 disk.metadata_changed(op.fd)
+            }
+            // The network: count what the node sent, for the relay to wait for it
+            // (settle.rs).
+            sys::IORING_OP_SEND
+            | sys::IORING_OP_SENDMSG
+            | sys::IORING_OP_SEND_ZC
+            | sys::IORING_OP_SENDMSG_ZC
+                if res > 0 =>
+            {
+                if let Some(e) = w.note_socket(op.fd) {
+                    e.1 += res as u64;
+                }
+            }
+            sys::IORING_OP_SHUTDOWN if res == 0 && op.len >= libc::SHUT_WR as u64 => {
+                if let Some(e) = w.note_socket(op.fd) {
+                    e.2 = true;
+                }
+            }
+            sys::IORING_OP_CONNECT if res == 0 => {
+                let peer = settle::ports(op.fd).map(|(_, p)| p);
+                w.note_socket(op.fd);
+                if let Some(&l) = peer.and_then(|p| w.relay_listeners.get(&p)) {
+                    settle::wait_until(|| settle::readable(l));
+                }
+            }
+            sys::IORING_OP_ACCEPT if res >= 0 => {
+                w.note_socket(res);
+            }
+            sys::IORING_OP_RECV | sys::IORING_OP_RECVMSG => {
+                w.note_socket(op.fd);
             }
             _ => {}
         }
@@ -381,6 +467,7 @@ pub struct Sim {
     nodes: Vec<NodeSpec>,
     faults: Option<FaultPlan>,
     crashes: Option<Crashes>,
+    network: Network,
     time_limit: Duration,
     step_limit: u64,
     keep_events: usize,
@@ -403,15 +490,16 @@ impl fmt::Debug for Sim {
 
 impl Sim {
     /// A simulation with `seed`, no nodes, no faults, no crashes; a limit of one
-    /// simulated day and 10 million steps.
+    /// simulated day and a million steps.
     pub fn new(seed: u64) -> Sim {
         Sim {
             seed,
             nodes: Vec::new(),
             faults: None,
             crashes: None,
+            network: Network::new(),
             time_limit: Duration::from_secs(86_400),
-            step_limit: 10_000_000,
+            step_limit: 1_000_000,
             keep_events: 200,
             at_end: Vec::new(),
         }
@@ -470,6 +558,12 @@ impl Sim {
         self
     }
 
+    /// How the network between the nodes behaves (latency, cuts, partitions).
+    pub fn network(&mut self, network: Network) -> &mut Sim {
+        self.network = network;
+        self
+    }
+
     /// Fails the run if the clients have not finished after this much simulated time.
     pub fn time_limit(&mut self, limit: Duration) -> &mut Sim {
         self.time_limit = limit;
@@ -513,8 +607,22 @@ impl Sim {
             disks: self.nodes.iter().map(|_| Disk::default()).collect(),
             submissions: 0,
             completions: 0,
+            sockets: Default::default(),
+            relay_listeners: Default::default(),
         }));
         let names: Vec<String> = self.nodes.iter().map(|n| n.name.to_string()).collect();
+        let relay = match Relay::new(self.network, names.clone()) {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(Box::new(Failure {
+                    seed: self.seed,
+                    message: format!("the simulated network: {e}"),
+                    trace: String::new(),
+                    report: Report::default(),
+                }));
+            }
+        };
+        lock(&world).relay_listeners = relay.listener_fds().into_iter().collect();
         let root = TempRoot::new();
         let mut run = Run {
             seed: self.seed,
@@ -527,6 +635,8 @@ impl Sim {
             loss: CrashLoss::default(),
             steps: 0,
             base: Instant::now(),
+            relay,
+            peer_names: self.nodes.iter().map(|n| n.name.clone()).collect(),
         };
         for (i, spec) in self.nodes.into_iter().enumerate() {
             let dir: Rc<Path> = root.path.join(format!("{i}-{}", spec.name)).into();
@@ -592,9 +702,17 @@ struct TempRoot {
 }
 
 impl TempRoot {
+    /// Under `URING_SIM_DIR`, else `/dev/shm` where it exists (a tmpfs: the
+    /// simulation models durability itself, a real `fsync` to a disk would only cost
+    /// time), else the temporary directory.
     fn new() -> TempRoot {
         static N: AtomicU64 = AtomicU64::new(0);
-        let path = std::env::temp_dir().join(format!(
+        let base = match std::env::var_os("URING_SIM_DIR") {
+            Some(d) => PathBuf::from(d),
+            None if Path::new("/dev/shm").is_dir() => PathBuf::from("/dev/shm"),
+            None => std::env::temp_dir(),
+        };
+        let path = base.join(format!(
             "uring-sim-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
@@ -624,6 +742,8 @@ struct Run {
     steps: u64,
     /// The instant simulated time 0 stands for on the nodes' clocks.
     base: Instant,
+    relay: Relay,
+    peer_names: Vec<Rc<str>>,
 }
 
 impl Run {
@@ -644,7 +764,11 @@ impl Run {
                     "{step_limit} steps and the clients have not finished (a livelock?)"
                 ));
             }
-            self.maybe_crash();
+            if self.network_step() {
+                for n in &mut self.nodes {
+                    n.dirty = true;
+                }
+            }
             let dirty: Vec<usize> = (0..self.nodes.len())
                 .filter(|&i| self.nodes[i].dirty && self.nodes[i].live.is_some())
                 .collect();
@@ -652,9 +776,24 @@ impl Run {
                 self.advance_time(time_limit)?;
                 continue;
             }
+            if self.maybe_crash() {
+                continue;
+            }
             let i = dirty[self.rng.below(dirty.len() as u64) as usize];
             self.step(i)?;
         }
+    }
+
+    /// The relay's turn: partitions, connections, bytes due.
+    fn network_step(&mut self) -> bool {
+        let now = self.now();
+        let up: Vec<bool> = self.nodes.iter().map(|n| n.live.is_some()).collect();
+        let world = self.world.clone();
+        let mut log = |line: String| lock(&world).event(u32::MAX, 0, What::Note(line));
+        let fds = |key| lock(&world).node_side(key);
+        self.relay
+            .maybe_partition(now, self.nodes.len(), &mut self.rng, &fds, &mut log);
+        self.relay.step(now, &up, &mut self.rng, &fds, &mut log)
     }
 
     /// Starts (or restarts) node `i`.
@@ -688,11 +827,23 @@ impl Run {
         rt.context()
             .clock
             .set(self.base + Duration::from_nanos(now));
+        let listener = self
+            .relay
+            .listener(i)
+            .map_err(|e| format!("node {}: listener: {e}", node.spec.name))?;
+        let peers: Vec<(Rc<str>, std::net::SocketAddr)> = self
+            .peer_names
+            .iter()
+            .enumerate()
+            .filter_map(|(j, name)| Some((name.clone(), self.relay.addr(i, j)?)))
+            .collect();
         let ctx = NodeCtx {
             name: node.spec.name.clone(),
             id: i,
             incarnation: inc,
             dir: node.dir.clone(),
+            listener: Rc::new(listener),
+            peers: peers.into(),
         };
         let program = node.spec.program.clone();
         let _note = NoteGuard::new(&self.world, i as u32, inc);
@@ -771,6 +922,9 @@ impl Run {
                 next = Some(next.map_or(t, |x| x.min(t)));
             }
         }
+        if let Some(t) = self.relay.next_event() {
+            next = Some(next.map_or(t, |x| x.min(t)));
+        }
         let Some(t) = next else {
             let waiting: Vec<&str> = self
                 .nodes
@@ -810,21 +964,27 @@ impl Run {
         Ok(())
     }
 
-    /// Crashes a node if the seed says so.
-    fn maybe_crash(&mut self) {
-        let Some(c) = self.crashes else { return };
+    /// Crashes a node if the seed says so; returns whether it did.
+    fn maybe_crash(&mut self) -> bool {
+        let Some(c) = self.crashes else { return false };
         if self.crash_count >= c.max || !self.rng.chance(c.per_step) {
-            return;
+            return false;
         }
         let up: Vec<usize> = (0..self.nodes.len())
             .filter(|&i| self.nodes[i].spec.crashable && self.nodes[i].live.is_some())
             .collect();
         if up.is_empty() {
-            return;
+            return false;
         }
         let i = up[self.rng.below(up.len() as u64) as usize];
         self.crash_count += 1;
         self.stop(i);
+        {
+            let world = self.world.clone();
+            let mut log = |line: String| lock(&world).event(u32::MAX, 0, What::Note(line));
+            let fds = |key| lock(&world).node_side(key);
+            self.relay.node_down(i, &fds, &mut log);
+        }
         let loss = {
             let mut w = lock(&self.world);
             let loss = w.disks[i].crash(&mut self.rng);
@@ -844,6 +1004,7 @@ impl Run {
         node.incarnation += 1;
         node.restart_at = Some(restart);
         node.dirty = false;
+        true
     }
 
     /// Drops node `i`'s runtime: its tasks are dropped, its ops cancelled and drained.

@@ -39,6 +39,26 @@ pub(crate) struct Event {
     pub(crate) what: What,
 }
 
+/// Opcodes whose `off` is a file offset (or a count): for the others it may be a
+/// pointer (`ACCEPT`'s address length, `SEND`'s destination), which differs between
+/// runs.
+fn off_is_value(opcode: u8) -> bool {
+    matches!(
+        opcode,
+        sys::IORING_OP_READ
+            | sys::IORING_OP_WRITE
+            | sys::IORING_OP_READV
+            | sys::IORING_OP_WRITEV
+            | sys::IORING_OP_READ_FIXED
+            | sys::IORING_OP_WRITE_FIXED
+            | sys::IORING_OP_FALLOCATE
+            | sys::IORING_OP_SYNC_FILE_RANGE
+            | sys::IORING_OP_FTRUNCATE
+            | sys::IORING_OP_FSYNC
+            | sys::IORING_OP_TIMEOUT
+    )
+}
+
 /// Opcodes whose result is a new file descriptor: its number depends on what else
 /// the process has open (other tests' threads), so the hash takes only its sign.
 fn returns_fd(opcode: u8) -> bool {
@@ -88,7 +108,7 @@ impl Trace {
                 h.write_u8(1);
                 h.write_u8(*opcode);
                 h.write_u64(*user_data);
-                h.write_u64(*offset);
+                h.write_u64(if off_is_value(*opcode) { *offset } else { 0 });
                 h.write_u64(*len);
                 h.write_i32(*prep_error);
             }
@@ -137,12 +157,14 @@ impl Trace {
     pub(crate) fn render(&self, names: &[String]) -> String {
         let mut out = String::new();
         for e in &self.last {
-            let name = names.get(e.node as usize).map_or("?", String::as_str);
+            let who = match names.get(e.node as usize) {
+                Some(name) => format!("{name}#{}", e.incarnation),
+                None => "sim".to_string(),
+            };
             out.push_str(&format!(
-                "  {:>4}.{:06}s {name}#{} {}\n",
+                "  {:>4}.{:06}s {who} {}\n",
                 e.t / 1_000_000_000,
                 e.t % 1_000_000_000 / 1000,
-                e.incarnation,
                 Render(&e.what)
             ));
         }
