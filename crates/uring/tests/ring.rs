@@ -134,6 +134,42 @@ fn more_submissions_than_cq_entries_lose_nothing() {
 }
 
 #[test]
+fn split_views_publish_only_what_they_say() {
+    // The views keep local copies of the indexes: `SubmissionQueue::sync` stores the
+    // tail and nothing more, `len()` loads the kernel's head when asked (not a copy
+    // taken at the last sync), `CompletionQueue::release` stores the head and nothing
+    // more. A fresh view, made after the first ones are forgotten (their drop would
+    // publish too), reads what reached the shared ring.
+    for_each_flavor(test_name!(), &[], 8, |f, ring| {
+        let (submitter, mut sq, mut cq) = ring.split();
+        for id in 0..3u64 {
+            // SAFETY: a NOP references no memory.
+            unsafe {
+                sq.push_with(|sqe| {
+                    opcode::Nop::new().write(sqe).set_user_data(id);
+                })
+            }
+            .unwrap();
+        }
+        assert_eq!(sq.len(), 3, "[{}] pushed, not yet published", f.name);
+        sq.sync();
+        assert_eq!(submitter.submit_and_wait(3).unwrap(), 3, "[{}]", f.name);
+        assert_eq!(sq.len(), 0, "[{}] the kernel's head, loaded now", f.name);
+        cq.sync();
+        let got: BTreeSet<u64> = (&mut cq).map(|c| c.user_data()).collect();
+        assert_eq!(got, BTreeSet::from([0, 1, 2]), "[{}]", f.name);
+        cq.release();
+        std::mem::forget(cq);
+        std::mem::forget(sq);
+        assert!(
+            ring.completion().is_empty(),
+            "[{}] the released head reached the ring",
+            f.name
+        );
+    });
+}
+
+#[test]
 fn full_sq_is_an_error_and_overwrites_nothing() {
     for_each_flavor(test_name!(), &[opcode::Nop::CODE], 4, |f, ring| {
         if ring.params().is_setup(sys::IORING_SETUP_SQPOLL) {
