@@ -236,7 +236,6 @@ impl fmt::Display for Failure {
             "simulation failed with seed {} after {} steps at {:?} of simulated time: {}",
             self.seed, self.report.steps, self.report.virtual_time, self.message
         )?;
-        writeln!(f, "the last events (time, node#incarnation, event):")?;
         f.write_str(&self.trace)?;
         write!(
             f,
@@ -257,11 +256,23 @@ struct World {
     disks: Vec<Disk>,
     submissions: u64,
     completions: u64,
-    /// The nodes' TCP sockets seen in ops, by `(local port, peer port)`: descriptor,
-    /// bytes sent, write side shut down.
-    sockets: std::collections::HashMap<(u16, u16), (std::os::fd::RawFd, u64, bool)>,
+    /// The nodes' TCP sockets seen in ops, by `(local port, peer port)`.
+    sockets: std::collections::HashMap<(u16, u16), Sock>,
+    /// The same, by descriptor: `(inode, ports)`.
+    socket_fds: std::collections::HashMap<std::os::fd::RawFd, (u64, (u16, u16))>,
     /// The relay's listeners, by port.
     relay_listeners: std::collections::HashMap<u16, std::os::fd::RawFd>,
+}
+
+/// A node's TCP socket.
+struct Sock {
+    fd: std::os::fd::RawFd,
+    /// Its inode: the same descriptor number may be another socket later.
+    ino: u64,
+    /// Bytes the node sent on it.
+    sent: u64,
+    /// The node shut down its writing side.
+    fin: bool,
 }
 
 type SharedWorld = Arc<Mutex<World>>;
@@ -272,15 +283,30 @@ fn lock(w: &SharedWorld) -> MutexGuard<'_, World> {
 
 impl World {
     /// Remembers TCP socket `fd` of a node by its ports.
-    fn note_socket(
-        &mut self,
-        fd: std::os::fd::RawFd,
-    ) -> Option<&mut (std::os::fd::RawFd, u64, bool)> {
-        let key = settle::ports(fd)?;
-        let e = self.sockets.entry(key).or_insert((fd, 0, false));
-        if e.0 != fd {
+    fn note_socket(&mut self, fd: std::os::fd::RawFd) -> Option<&mut Sock> {
+        let ino = settle::inode(fd)?;
+        let key = match self.socket_fds.get(&fd) {
+            Some(&(i, key)) if i == ino => key,
+            _ => {
+                let key = settle::ports(fd)?;
+                self.socket_fds.insert(fd, (ino, key));
+                key
+            }
+        };
+        let e = self.sockets.entry(key).or_insert(Sock {
+            fd,
+            ino,
+            sent: 0,
+            fin: false,
+        });
+        if e.ino != ino {
             // A new socket with the same ports as one closed before.
-            *e = (fd, 0, false);
+            *e = Sock {
+                fd,
+                ino,
+                sent: 0,
+                fin: false,
+            };
         }
         Some(e)
     }
@@ -288,9 +314,11 @@ impl World {
     /// What is known of a node's end of a connection (see [`NodeSide`]).
     fn node_side(&self, key: (u16, u16)) -> NodeSide {
         match self.sockets.get(&key) {
-            Some(&(fd, sent, fin)) if settle::ports(fd) == Some(key) => {
-                NodeSide::Open { fd, sent, fin }
-            }
+            Some(s) if settle::inode(s.fd) == Some(s.ino) => NodeSide::Open {
+                fd: s.fd,
+                sent: s.sent,
+                fin: s.fin,
+            },
             Some(_) => NodeSide::Closed,
             None => NodeSide::Unknown,
         }
@@ -359,12 +387,12 @@ impl Observer for NodeObserver {
                 if res > 0 =>
             {
                 if let Some(e) = w.note_socket(op.fd) {
-                    e.1 += res as u64;
+                    e.sent += res as u64;
                 }
             }
             sys::IORING_OP_SHUTDOWN if res == 0 && op.len >= libc::SHUT_WR as u64 => {
                 if let Some(e) = w.note_socket(op.fd) {
-                    e.2 = true;
+                    e.fin = true;
                 }
             }
             sys::IORING_OP_CONNECT if res == 0 => {
@@ -608,6 +636,7 @@ impl Sim {
             submissions: 0,
             completions: 0,
             sockets: Default::default(),
+            socket_fds: Default::default(),
             relay_listeners: Default::default(),
         }));
         let names: Vec<String> = self.nodes.iter().map(|n| n.name.to_string()).collect();

@@ -139,6 +139,9 @@ struct Conn {
     pipes: [Pipe; 2],
     /// Bytes the relay wrote on each leg.
     written: [u64; 2],
+    /// Per leg, what the node's end was seen to have sent and whether its end of
+    /// stream (or close) was seen: `settle` waits only for what is new.
+    seen: [(u64, bool); 2],
 }
 
 /// What the relay did, for the trace.
@@ -348,6 +351,7 @@ impl Relay {
                             legs: [s, t],
                             pipes: [Pipe::default(), Pipe::default()],
                             written: [0; 2],
+                            seen: [(0, false); 2],
                         });
                     }
                     Err(e) => {
@@ -497,14 +501,20 @@ impl Relay {
 
     /// Waits until what the nodes sent on their ends of the connections arrived, and
     /// the ends they closed are seen closed (see `settle.rs`).
-    fn settle(&self, fds: NodeFds<'_>) {
-        for c in &self.conns {
-            for (leg, key) in c.legs.iter().zip(c.keys) {
+    fn settle(&mut self, fds: NodeFds<'_>) {
+        for c in &mut self.conns {
+            for ((leg, key), seen) in c.legs.iter().zip(c.keys).zip(&mut c.seen) {
                 let Some(key) = key else { continue };
+                if seen.1 {
+                    continue;
+                }
                 let me = std::os::fd::AsRawFd::as_raw_fd(leg);
                 let fin = match fds(key) {
                     NodeSide::Open { sent, fin, .. } => {
-                        settle::wait_until(|| settle::received(me).is_none_or(|n| n >= sent));
+                        if sent > seen.0 {
+                            settle::wait_until(|| settle::received(me).is_none_or(|n| n >= sent));
+                            seen.0 = sent;
+                        }
                         fin
                     }
                     NodeSide::Closed => true,
@@ -514,6 +524,7 @@ impl Relay {
                     settle::wait_until(|| {
                         settle::tcp_state(me).is_none_or(|st| st != TCP_ESTABLISHED)
                     });
+                    seen.1 = true;
                 }
             }
         }

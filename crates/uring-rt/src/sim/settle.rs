@@ -110,6 +110,16 @@ pub(crate) fn ports(fd: RawFd) -> Option<(u16, u16)> {
     Some((port(fd, false)?, port(fd, true)?))
 }
 
+/// The inode of `fd` (which tells one socket from another that got the same
+/// descriptor number later), or `None` if it is closed.
+pub(crate) fn inode(fd: RawFd) -> Option<u64> {
+    // SAFETY: `stat` is plain integers; zeroes are a valid value.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid stat buffer; a bad fd fails with EBADF.
+    let r = unsafe { libc::fstat(fd, &mut st) };
+    (r == 0).then_some(st.st_ino)
+}
+
 /// Whether `fd` has something to accept or read (poll without waiting).
 pub(crate) fn readable(fd: RawFd) -> bool {
     let mut pfd = libc::pollfd {

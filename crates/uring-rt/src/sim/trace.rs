@@ -76,7 +76,13 @@ pub(crate) struct Trace {
     events: u64,
     last: VecDeque<Event>,
     keep: usize,
+    /// The run's story: every start, crash and note of a node's program (the last
+    /// [`STORY`] of them).
+    story: VecDeque<Event>,
 }
+
+/// How many events of the story a trace keeps.
+const STORY: usize = 2000;
 
 impl Trace {
     pub(crate) fn new(keep: usize) -> Trace {
@@ -87,6 +93,7 @@ impl Trace {
             events: 0,
             last: VecDeque::with_capacity(keep.min(4096)),
             keep,
+            story: VecDeque::new(),
         }
     }
 
@@ -141,6 +148,14 @@ impl Trace {
             }
         }
         self.events += 1;
+        let told =
+            e.node != u32::MAX && matches!(e.what, What::Start | What::Crash(_) | What::Note(_));
+        if told {
+            if self.story.len() == STORY {
+                self.story.pop_front();
+            }
+            self.story.push_back(e.clone());
+        }
         if self.keep > 0 {
             if self.last.len() == self.keep {
                 self.last.pop_front();
@@ -153,10 +168,21 @@ impl Trace {
         self.hash.finish()
     }
 
-    /// The last events, one a line, with the nodes' names.
+    /// The story of the run (starts, crashes, the programs' notes), then the last
+    /// events, one a line, with the nodes' names.
     pub(crate) fn render(&self, names: &[String]) -> String {
-        let mut out = String::new();
-        for e in &self.last {
+        let mut out = String::from("the run's story (starts, crashes, the programs' notes):\n");
+        Self::lines(&mut out, &self.story, names);
+        out.push_str(&format!(
+            "the last {} events (time, node#incarnation, event):\n",
+            self.last.len()
+        ));
+        Self::lines(&mut out, &self.last, names);
+        out
+    }
+
+    fn lines(out: &mut String, events: &VecDeque<Event>, names: &[String]) {
+        for e in events {
             let who = match names.get(e.node as usize) {
                 Some(name) => format!("{name}#{}", e.incarnation),
                 None => "sim".to_string(),
@@ -168,7 +194,6 @@ impl Trace {
                 Render(&e.what)
             ));
         }
-        out
     }
 }
 
