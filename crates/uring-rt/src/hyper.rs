@@ -28,10 +28,14 @@
 //! })
 //! # }
 //! ```
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::{Future, poll_fn};
 use std::io;
 use std::pin::Pin;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker, ready};
 use std::time::{Duration, Instant};
@@ -97,13 +101,17 @@ where
     }
 }
 
-/// `hyper::rt::Timer` on the ring's timeouts ([`crate::time::sleep_until`]).
+/// `hyper::rt::Timer` on the ring's timeouts.
 ///
 /// hyper wants its sleeps `Send + Sync`, which a ring timeout (tied to its runtime)
-/// is not; so each sleep is a small task on the runtime of the thread that first
-/// polls it, and the sleep hyper holds is a shared flag that task sets. Dropping the
-/// sleep ends the task, which cancels the timeout. A sleep first polled outside any
-/// runtime waits on a thread of its own.
+/// is not, and it makes one per request (the header-read timeout), dropped as soon as
+/// the request arrives. So the sleeps of a runtime share one timer: their deadlines sit
+/// in an ordered map, and one task keeps a single `IORING_OP_TIMEOUT` armed for the
+/// earliest. A new sleep re-arms it only when it is due sooner; a dropped one leaves
+/// the map and arms nothing (the timeout, if it was for that sleep, fires for nothing
+/// and is armed again for the next). Steady state: no ring operation per sleep, at
+/// most one timeout in flight per runtime. A sleep first polled outside any runtime
+/// waits on a thread of its own.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Timer;
 
@@ -118,14 +126,16 @@ impl ::hyper::rt::Timer for Timer {
     fn sleep_until(&self, deadline: Instant) -> Pin<Box<dyn ::hyper::rt::Sleep>> {
         Box::pin(Sleep {
             state: Arc::new(Mutex::new(SleepState {
-                deadline,
                 fired: false,
-                dropped: false,
                 waiter: None,
-                driver: None,
             })),
-            started: false,
+            deadline,
+            entry: None,
         })
+    }
+
+    fn now(&self) -> Instant {
+        crate::time::now()
     }
 }
 
@@ -134,67 +144,17 @@ fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365 * 30)
 }
 
+/// What a [`Sleep`] shares with the timer that fires it.
 struct SleepState {
-    deadline: Instant,
     fired: bool,
-    /// The [`Sleep`] was dropped: its task ends.
-    dropped: bool,
     /// The waker of whoever awaits the [`Sleep`].
     waiter: Option<Waker>,
-    /// The waker of the task that owns the ring timeout.
-    driver: Option<Waker>,
 }
+
+type Shared = Arc<Mutex<SleepState>>;
 
 fn lock(state: &Mutex<SleepState>) -> MutexGuard<'_, SleepState> {
     state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The sleep of [`Timer`].
-struct Sleep {
-    state: Arc<Mutex<SleepState>>,
-    started: bool,
-}
-
-impl fmt::Debug for Sleep {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = lock(&self.state);
-        f.debug_struct("Sleep")
-            .field("deadline", &s.deadline)
-            .field("fired", &s.fired)
-            .finish()
-    }
-}
-
-impl Sleep {
-    /// Starts what sets the flag at the deadline: a task on this thread's runtime, or
-    /// a thread.
-    fn start(&self) {
-        let state = self.state.clone();
-        let deadline = lock(&state).deadline;
-        if crate::runtime::current().is_none() {
-            std::thread::spawn(move || {
-                std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
-                fire(&state);
-            });
-            return;
-        }
-        drop(crate::spawn(async move {
-            let mut timeout = crate::time::sleep_until(deadline);
-            poll_fn(|cx| {
-                {
-                    let mut s = lock(&state);
-                    if s.dropped {
-                        return Poll::Ready(());
-                    }
-                    s.driver = Some(cx.waker().clone());
-                }
-                ready!(Pin::new(&mut timeout).poll(cx));
-                fire(&state);
-                Poll::Ready(())
-            })
-            .await;
-        }));
-    }
 }
 
 fn fire(state: &Mutex<SleepState>) {
@@ -208,13 +168,165 @@ fn fire(state: &Mutex<SleepState>) {
     }
 }
 
+/// The sleeps of one runtime, by deadline, and the task that fires them.
+struct Wheel {
+    /// The runtime it belongs to (a thread may run several runtimes in turn).
+    owner: Weak<crate::runtime::Context>,
+    /// By deadline, then by an id unique in the process (so that a key of another
+    /// runtime's wheel never names an entry of this one).
+    entries: RefCell<BTreeMap<(Instant, u64), Shared>>,
+    /// The deadline the task's timeout is armed for.
+    armed: Cell<Option<Instant>>,
+    /// The task's waker, to re-arm for a sooner deadline.
+    task: RefCell<Option<Waker>>,
+}
+
+thread_local! {
+    static WHEEL: RefCell<Option<Rc<Wheel>>> = const { RefCell::new(None) };
+}
+
+impl Wheel {
+    /// The wheel of the runtime running on this thread (made, and its task spawned,
+    /// at the first sleep); `None` outside a runtime.
+    fn current() -> Option<Rc<Wheel>> {
+        let cx = crate::runtime::current()?;
+        WHEEL
+            .try_with(|w| {
+                let mut w = w.borrow_mut();
+                if let Some(wheel) = w.as_ref()
+                    && wheel.owner.upgrade().is_some_and(|o| Rc::ptr_eq(&o, &cx))
+                {
+                    return wheel.clone();
+                }
+                let wheel = Rc::new(Wheel {
+                    owner: Rc::downgrade(&cx),
+                    entries: RefCell::new(BTreeMap::new()),
+                    armed: Cell::new(None),
+                    task: RefCell::new(None),
+                });
+                drop(crate::spawn(Wheel::run(Rc::downgrade(&wheel))));
+                *w = Some(wheel.clone());
+                wheel
+            })
+            .ok()
+    }
+
+    fn insert(&self, deadline: Instant, state: Shared) -> (Instant, u64) {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
+        self.entries.borrow_mut().insert((deadline, id), state);
+        if self.armed.get().is_none_or(|a| deadline < a) {
+            // Due before the armed timeout (or none is armed): the task re-arms.
+            if let Some(w) = self.task.borrow_mut().take() {
+                w.wake();
+            }
+        }
+        (deadline, id)
+    }
+
+    fn remove(&self, key: (Instant, u64)) {
+        self.entries.borrow_mut().remove(&key);
+    }
+
+    /// The task: fires what is due, keeps one timeout armed for the earliest deadline.
+    /// Ends with its runtime (or once the wheel is replaced and dropped).
+    async fn run(wheel: Weak<Wheel>) {
+        let mut timeout: Option<(Instant, crate::time::Sleep)> = None;
+        poll_fn(|cx| {
+            loop {
+                let Some(wheel) = wheel.upgrade() else {
+                    return Poll::Ready(());
+                };
+                let now = crate::time::now();
+                let due: Vec<Shared> = {
+                    let mut entries = wheel.entries.borrow_mut();
+                    let later = entries.split_off(&(now, u64::MAX));
+                    std::mem::replace(&mut *entries, later)
+                        .into_values()
+                        .collect()
+                };
+                for state in &due {
+                    fire(state);
+                }
+                let next = wheel.entries.borrow().keys().next().map(|k| k.0);
+                *wheel.task.borrow_mut() = Some(cx.waker().clone());
+                let Some(next) = next else {
+                    wheel.armed.set(None);
+                    timeout = None;
+                    return Poll::Pending;
+                };
+                if timeout.as_ref().is_none_or(|(at, _)| *at != next) {
+                    timeout = Some((next, crate::time::sleep_until(next)));
+                }
+                wheel.armed.set(Some(next));
+                let Some((_, sleep)) = timeout.as_mut() else {
+                    unreachable!("set above");
+                };
+                match Pin::new(sleep).poll(cx) {
+                    Poll::Ready(()) => timeout = None,
+                    Poll::Pending => return Poll::Pending,
+                }
+            }
+        })
+        .await
+    }
+}
+
+/// The sleep of [`Timer`].
+struct Sleep {
+    state: Shared,
+    deadline: Instant,
+    /// Where it is registered once first polled: the wheel of that runtime's thread
+    /// (through the thread's `WHEEL`) and its key there.
+    entry: Option<Entry>,
+}
+
+struct Entry {
+    thread: std::thread::ThreadId,
+    key: (Instant, u64),
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .field("fired", &lock(&self.state).fired)
+            .finish()
+    }
+}
+
+impl Sleep {
+    /// Registers the sleep with this thread's runtime, or a thread outside one.
+    fn start(&mut self) {
+        match Wheel::current() {
+            Some(wheel) => {
+                let key = wheel.insert(self.deadline, self.state.clone());
+                self.entry = Some(Entry {
+                    thread: std::thread::current().id(),
+                    key,
+                });
+            }
+            None => {
+                let (state, deadline) = (self.state.clone(), self.deadline);
+                std::thread::spawn(move || {
+                    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+                    fire(&state);
+                });
+                self.entry = Some(Entry {
+                    thread: std::thread::current().id(),
+                    key: (deadline, u64::MAX),
+                });
+            }
+        }
+    }
+}
+
 impl Future for Sleep {
     type Output = ();
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
         let this = self.get_mut();
-        if !this.started {
-            this.started = true;
+        if this.entry.is_none() {
             this.start();
         }
         let mut s = lock(&this.state);
@@ -233,14 +345,17 @@ impl ::hyper::rt::Sleep for Sleep {}
 
 impl Drop for Sleep {
     fn drop(&mut self) {
-        let driver = {
-            let mut s = lock(&self.state);
-            s.dropped = true;
-            s.driver.take()
+        let Some(entry) = &self.entry else {
+            return;
         };
-        // The task sees `dropped` and ends, cancelling its timeout.
-        if let Some(w) = driver {
-            w.wake();
+        // Out of the map when dropped on its runtime's thread; elsewhere (hyper's
+        // sleeps are `Send`) it stays until its deadline, when firing it wakes no one.
+        if entry.thread == std::thread::current().id() && entry.key.1 != u64::MAX {
+            let _ = WHEEL.try_with(|w| {
+                if let Some(wheel) = w.borrow().as_ref() {
+                    wheel.remove(entry.key);
+                }
+            });
         }
     }
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::cell::Cell;
 use std::convert::Infallible;
-use std::future::{Future as _, poll_fn};
+use std::future::poll_fn;
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::Poll;
@@ -114,30 +114,72 @@ fn count(hay: &[u8], needle: &[u8]) -> usize {
 }
 
 #[test]
-fn hyper_timer_fires_and_a_dropped_sleep_cancels_its_timeout() {
+fn hyper_timer_fires_in_order_with_one_timeout_armed() {
     common::each_backend("hyper_timer", |rt, _| {
         let rt_ops = || rt.ops_in_flight();
         rt.block_on(async {
             let timer = uring_rt::hyper::Timer;
-            let base = rt_ops();
             let start = std::time::Instant::now();
             timer.sleep(Duration::from_millis(20)).await;
             assert!(start.elapsed() >= Duration::from_millis(20));
-            // A long sleep, polled once (its task arms a timeout), then dropped.
-            let mut long = timer.sleep(Duration::from_secs(3600));
-            let pending =
-                poll_fn(|cx| Poll::Ready(Pin::new(&mut long).poll(cx).is_pending())).await;
-            assert!(pending);
-            uring_rt::yield_now().await;
-            assert!(rt_ops() > base, "the timeout is armed");
-            drop(long);
-            for _ in 0..100 {
-                if rt_ops() == base {
-                    break;
+            let base = rt_ops();
+            // A thousand long sleeps, each polled once (registered), held at once, then
+            // dropped, as hyper's header-read timeouts are: one timeout in flight at
+            // most for all of them.
+            let poll_once = |s: &mut Pin<Box<dyn hyper::rt::Sleep>>| {
+                let waker = std::task::Waker::noop();
+                let pending = s.as_mut().poll(&mut std::task::Context::from_waker(waker));
+                assert!(pending.is_pending());
+            };
+            let mut held = Vec::new();
+            for i in 0..1000u64 {
+                let mut s = timer.sleep(Duration::from_secs(3600 - i));
+                poll_once(&mut s);
+                held.push(s);
+                if i % 100 == 0 {
+                    uring_rt::yield_now().await;
                 }
+            }
+            // Each sooner deadline re-armed the timeout; the replaced ones finish
+            // cancelling within a few turns.
+            for _ in 0..20 {
                 uring_rt::yield_now().await;
             }
-            assert_eq!(rt_ops(), base, "the dropped sleep's timeout is gone");
+            assert!(
+                rt_ops() <= base + 1,
+                "{} ops for 1000 sleeps",
+                rt_ops() - base
+            );
+            drop(held);
+            uring_rt::yield_now().await;
+            assert!(
+                rt_ops() <= base + 1,
+                "{} ops after the drop",
+                rt_ops() - base
+            );
+            // One due sooner than the armed timeout re-arms it, and fires.
+            let mut held = timer.sleep(Duration::from_secs(3600));
+            let pending = poll_fn(|cx| Poll::Ready(held.as_mut().poll(cx).is_pending())).await;
+            assert!(pending);
+            let start = std::time::Instant::now();
+            timer.sleep(Duration::from_millis(10)).await;
+            assert!(start.elapsed() >= Duration::from_millis(10));
+            // Deadlines fire in order.
+            let order = Rc::new(std::cell::RefCell::new(Vec::new()));
+            let mut tasks = Vec::new();
+            for ms in [30u64, 10, 20] {
+                let order = order.clone();
+                tasks.push(uring_rt::spawn(async move {
+                    uring_rt::hyper::Timer
+                        .sleep(Duration::from_millis(ms))
+                        .await;
+                    order.borrow_mut().push(ms);
+                }));
+            }
+            for t in tasks {
+                t.await.unwrap();
+            }
+            assert_eq!(*order.borrow(), [10, 20, 30]);
         });
     });
 }
