@@ -64,3 +64,63 @@ pub use fixed::{FixedBuf, FixedBufPool};
 pub use op::Op;
 pub use runtime::{Builder, JoinError, JoinHandle, Runtime, block_on, spawn, yield_now};
 pub use uring::{Backend, EngineConfig};
+pub use uring_rt_macros::{sim_test, test};
+
+/// What the attributes' expansions call; not part of the API.
+#[doc(hidden)]
+pub mod __private {
+    use std::future::Future;
+    use std::io::Write;
+
+    use crate::{Backend, Runtime};
+
+    /// What a `#[uring_rt::test]` function may return.
+    pub trait TestResult {
+        /// Panics on an error.
+        fn check(self, test: &str, backend: Backend);
+    }
+
+    impl TestResult for () {
+        fn check(self, _: &str, _: Backend) {}
+    }
+
+    impl<T, E: std::fmt::Debug> TestResult for Result<T, E> {
+        fn check(self, test: &str, backend: Backend) {
+            if let Err(e) = self {
+                panic!("{test} [{}]: {e:?}", backend.name());
+            }
+        }
+    }
+
+    /// Runs `body` on a fresh runtime on each backend `URING_BACKEND` allows (both
+    /// by default); a kernel that refuses io_uring is skipped visibly, or fails the
+    /// test under `URING_REQUIRE_KERNEL=1`.
+    pub fn each_backend<F, Fut>(test: &str, body: F)
+    where
+        F: Fn() -> Fut,
+        Fut: Future,
+        Fut::Output: TestResult,
+    {
+        let backends = match std::env::var("URING_BACKEND").as_deref() {
+            Ok("kernel") => vec![Backend::Kernel],
+            Ok("engine") => vec![Backend::Engine],
+            _ => vec![Backend::Kernel, Backend::Engine],
+        };
+        for b in backends {
+            let rt = match Runtime::builder().backend_exact(b).build() {
+                Ok(rt) => rt,
+                Err(e) if b == Backend::Kernel => {
+                    if std::env::var_os("URING_REQUIRE_KERNEL").is_some_and(|v| v == "1") {
+                        panic!(
+                            "{test}: the kernel refused io_uring under URING_REQUIRE_KERNEL=1: {e}"
+                        );
+                    }
+                    let _ = writeln!(std::io::stderr(), "SKIP {test} [kernel]: {e}");
+                    continue;
+                }
+                Err(e) => panic!("{test}: engine runtime: {e}"),
+            };
+            rt.block_on(body()).check(test, b);
+        }
+    }
+}
