@@ -320,6 +320,41 @@ fn try_aio(
     e.aio.submit(e, req, &rw, mode)
 }
 
+/// `preadv2(2)` or `pwritev2(2)` as the bare system call: glibc's wrappers are
+/// cancellation points, and the enabling and disabling of asynchronous cancellation
+/// around the call cost about 30 instructions per read (callgrind), for threads that
+/// are never cancelled. The offset is passed as glibc passes it (low and high halves;
+/// the kernel's `pos_from_hilo`).
+///
+/// # Safety
+/// Every iovec in `iov` must be valid for the transfer: writable (a read) or readable
+/// (a write) for its length, as `preadv2(2)`/`pwritev2(2)` require.
+unsafe fn rw_syscall(
+    write: bool,
+    fd: i32,
+    iov: &[libc::iovec],
+    pos: i64,
+    flags: i32,
+) -> libc::c_long {
+    let nr = if write {
+        libc::SYS_pwritev2
+    } else {
+        libc::SYS_preadv2
+    };
+    // SAFETY: the caller's contract; the arguments are those of the system call.
+    unsafe {
+        libc::syscall(
+            nr,
+            fd as libc::c_long,
+            iov.as_ptr(),
+            iov.len() as libc::c_long,
+            pos as libc::c_long,
+            ((pos as u64) >> 32) as libc::c_long,
+            flags as libc::c_long,
+        )
+    }
+}
+
 /// One `preadv2`/`pwritev2` attempt, repeated in a worker when a signal interrupts
 /// it: its result, or `-errno`.
 fn attempt(req: &Req, e: &Engine, mode: Mode, pos: i64, flags: i32) -> i32 {
@@ -328,13 +363,7 @@ fn attempt(req: &Req, e: &Engine, mode: Mode, pos: i64, flags: i32) -> i32 {
         loop {
             // SAFETY: the buffers are the application's, valid until the CQE (the push
             // contract); registered ones were checked against their registration.
-            let r = unsafe {
-                if write {
-                    libc::pwritev2(req.fd, iov.as_ptr(), iov.len() as i32, pos, flags)
-                } else {
-                    libc::preadv2(req.fd, iov.as_ptr(), iov.len() as i32, pos, flags)
-                }
-            };
+            let r = unsafe { rw_syscall(write, req.fd, iov, pos, flags) };
             let r = sys_res(r as isize);
             if r == -libc::EINTR && mode == Mode::Worker && !e.wq.cancelled(req) {
                 continue;
@@ -443,7 +472,7 @@ fn issue_select(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     let ret = loop {
         // SAFETY: the buffer is the application's provided buffer, valid until the
         // CQE that names it (the PROVIDE_BUFFERS / buffer ring contract).
-        let r = unsafe { libc::preadv2(req.fd, &iov, 1, off, flags) };
+        let r = unsafe { rw_syscall(false, req.fd, std::slice::from_ref(&iov), off, flags) };
         let r = sys_res(r as isize);
         if r == -libc::EINTR && mode == Mode::Worker && !e.wq.cancelled(&req) {
             continue;
