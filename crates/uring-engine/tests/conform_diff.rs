@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use uring::types::Target;
 use uring::{Cqe, Ring, SqeFlags, opcode, sys};
-use uring_testkit::{diff, pipe, test_name};
+use uring_testkit::{Aligned, diff, pipe, test_name};
 
 fn push(ring: &mut Ring, sqes: &[uring::Sqe]) -> usize {
     // SAFETY: every caller keeps what its SQEs point to alive until they are reaped.
@@ -239,37 +239,6 @@ fn async_pipe_reads_cancel_as_polls() {
     );
 }
 
-/// A 4 KiB-aligned buffer for O_DIRECT.
-struct Aligned(*mut u8);
-
-impl Aligned {
-    const LAYOUT: std::alloc::Layout = match std::alloc::Layout::from_size_align(4096, 4096) {
-        Ok(l) => l,
-        Err(_) => panic!("layout"),
-    };
-
-    fn new(byte: u8) -> Aligned {
-        // SAFETY: the layout has a non-zero size.
-        let p = unsafe { std::alloc::alloc(Self::LAYOUT) };
-        assert!(!p.is_null());
-        // SAFETY: `p` is 4096 writable bytes.
-        unsafe { p.write_bytes(byte, 4096) };
-        Aligned(p)
-    }
-
-    fn bytes(&self) -> &[u8] {
-        // SAFETY: 4096 initialised bytes, alive as long as `self`.
-        unsafe { std::slice::from_raw_parts(self.0, 4096) }
-    }
-}
-
-impl Drop for Aligned {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.0, Self::LAYOUT) };
-    }
-}
-
 /// liburing's `500f9fbadef8`, `defer`, `link`, `cq-overflow`, `read-before-exit`,
 /// `msg-ring` (each sets up an `IORING_SETUP_IOPOLL` ring): the ring is accepted; ops
 /// without the kernel's `.iopoll` fail with `-EINVAL`; a read or write of a file not
@@ -297,13 +266,15 @@ fn iopoll_ring() {
             .expect("O_DIRECT file");
         let buffered = tempfile::tempfile_in(".").expect("tempfile");
         let (r, _w) = pipe();
-        let out = Aligned::new(0x6b);
-        let back = Aligned::new(0);
+        let out = Aligned::filled(0x6b);
+        let back = Aligned::filled(0);
         let mut small = [0u8; 16];
         let dfd = Target::Fd(direct.as_raw_fd());
         let sqes = [
             opcode::Nop::new().build().user_data(1),
-            opcode::Write::new(dfd, out.0, 4096).build().user_data(2),
+            opcode::Write::new(dfd, out.at(0), 4096)
+                .build()
+                .user_data(2),
             opcode::Write::new(Target::Fd(buffered.as_raw_fd()), small.as_ptr(), 16)
                 .build()
                 .user_data(3),
@@ -327,9 +298,13 @@ fn iopoll_ring() {
                 .build()
                 .flags(SqeFlags::IO_LINK)
                 .user_data(6),
-            opcode::Read::new(dfd, back.0, 4096).build().user_data(7),
+            opcode::Read::new(dfd, back.at(0), 4096)
+                .build()
+                .user_data(7),
             // An overwrite: a file system's direct write is not a polled bio.
-            opcode::Write::new(dfd, out.0, 4096).build().user_data(8),
+            opcode::Write::new(dfd, out.at(0), 4096)
+                .build()
+                .user_data(8),
         ];
         push(&mut ring, &read);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
@@ -339,7 +314,7 @@ fn iopoll_ring() {
         }
         seen.sort();
         // What the polled read found: what the polled write wrote.
-        (seen, wrote && back.bytes() == out.bytes())
+        (seen, wrote && back.slice() == out.slice())
     });
 }
 

@@ -1,52 +1,17 @@
 //! O_DIRECT reads and writes at depth, on the engine (which sends them through Linux
 //! AIO, `aio.rs`) and on the kernel: the same CQEs and the same bytes. The file lives
 //! in the target directory, on disk (O_DIRECT on tmpfs needs Linux 6.6).
-use std::alloc::Layout;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
 use uring::types::Fd;
 use uring::{Backend, Ring, opcode};
-use uring_testkit::{diff, not_applicable, pattern, reap, test_name};
+use uring_testkit::aligned::BLOCK as BS;
+use uring_testkit::{Aligned, diff, not_applicable, pattern, reap, test_name};
 
-const BS: usize = 4096;
 const N: usize = 32;
 const LIMIT: Duration = Duration::from_secs(20);
-
-/// Page-aligned memory, as O_DIRECT wants.
-struct Aligned {
-    ptr: *mut u8,
-    layout: Layout,
-}
-
-impl Aligned {
-    fn new(len: usize) -> Aligned {
-        let layout = Layout::from_size_align(len, BS).unwrap();
-        // SAFETY: non-zero size.
-        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
-        assert!(!ptr.is_null());
-        Aligned { ptr, layout }
-    }
-
-    fn at(&self, i: usize) -> *mut u8 {
-        assert!(i * BS < self.layout.size());
-        self.ptr.wrapping_add(i * BS)
-    }
-
-    fn slice(&self) -> &[u8] {
-        // SAFETY: `layout.size()` initialised bytes; no request writes them while the
-        // slice lives (the callers reap first).
-        unsafe { std::slice::from_raw_parts(self.ptr, self.layout.size()) }
-    }
-}
-
-impl Drop for Aligned {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
-    }
-}
 
 fn direct_file(name: &str) -> Option<std::fs::File> {
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
@@ -66,6 +31,41 @@ fn direct_file(name: &str) -> Option<std::fs::File> {
             None
         }
     }
+}
+
+/// An O_DIRECT file of `N` blocks, block `i` holding `pattern(BS, seed + i)`, and
+/// those blocks in memory.
+fn filled_direct_file(test: &str, seed: u8) -> Option<(std::fs::File, Aligned)> {
+    let file = direct_file(test)?;
+    let data = Aligned::patterned(N, seed);
+    // SAFETY: `data` is N * BS initialised bytes, aligned for O_DIRECT.
+    let n = unsafe { libc::pwrite(file.as_raw_fd(), data.at(0).cast(), N * BS, 0) };
+    assert_eq!(n, (N * BS) as isize);
+    Some((file, data))
+}
+
+/// Submits a read of each of the `N` blocks of `file` into the same block of `back`
+/// (`user_data` the block).
+fn submit_reads(ring: &mut Ring, file: &std::fs::File, back: &Aligned) {
+    {
+        let mut sq = ring.submission();
+        for i in 0..N {
+            let r = opcode::Read::new(Fd(file.as_raw_fd()), back.at(i), BS as u32)
+                .offset((i * BS) as u64)
+                .build()
+                .user_data(i as u64);
+            // SAFETY: each caller keeps `back` alive until the ring is dropped.
+            unsafe { sq.push(&r) }.unwrap();
+        }
+    }
+    ring.submit().unwrap();
+}
+
+fn engine_ring() -> Ring {
+    Ring::builder()
+        .backend_exact(Backend::Engine)
+        .build(64)
+        .unwrap()
 }
 
 fn results(ring: &mut Ring, n: usize) -> Vec<(u64, i32)> {
@@ -90,13 +90,7 @@ fn direct_io_at_depth_matches_the_kernel() {
         |ring| {
             let file = direct_file(test).expect("O_DIRECT worked a moment ago");
             let fd = Fd(file.as_raw_fd());
-            let out = Aligned::new(N * BS);
-            for i in 0..N {
-                // SAFETY: block i of `out`, BS bytes.
-                unsafe {
-                    std::ptr::copy_nonoverlapping(pattern(BS, i as u8).as_ptr(), out.at(i), BS)
-                };
-            }
+            let out = Aligned::patterned(N, 0);
             // The file's blocks exist before the writes that overwrite them at depth.
             file.set_len((N * BS) as u64).unwrap();
             {
@@ -156,34 +150,12 @@ fn direct_io_at_depth_matches_the_kernel() {
 #[test]
 fn engine_drop_waits_for_direct_reads() {
     let test = test_name!();
-    let Some(file) = direct_file(test) else {
+    let Some((file, data)) = filled_direct_file(test, 7) else {
         return;
     };
-    let data = Aligned::new(N * BS);
-    for i in 0..N {
-        // SAFETY: block i of `data`.
-        unsafe { std::ptr::copy_nonoverlapping(pattern(BS, 7 + i as u8).as_ptr(), data.at(i), BS) };
-    }
-    // SAFETY: `data` is N * BS initialised bytes, aligned for O_DIRECT.
-    let n = unsafe { libc::pwrite(file.as_raw_fd(), data.ptr.cast(), N * BS, 0) };
-    assert_eq!(n, (N * BS) as isize);
     let back = Aligned::new(N * BS);
-    let mut ring = Ring::builder()
-        .backend_exact(Backend::Engine)
-        .build(64)
-        .unwrap();
-    {
-        let mut sq = ring.submission();
-        for i in 0..N {
-            let r = opcode::Read::new(Fd(file.as_raw_fd()), back.at(i), BS as u32)
-                .offset((i * BS) as u64)
-                .build()
-                .user_data(i as u64);
-            // SAFETY: `back` outlives the ring (dropped below, before it).
-            unsafe { sq.push(&r) }.unwrap();
-        }
-    }
-    ring.submit().unwrap();
+    let mut ring = engine_ring();
+    submit_reads(&mut ring, &file, &back);
     drop(ring);
     // Whatever the drop let finish is in the buffer now; nothing writes it later.
     let after_drop = back.slice().to_vec();
@@ -204,35 +176,13 @@ fn engine_drop_waits_for_direct_reads() {
 #[test]
 fn direct_completions_arrive_without_waiting_in_enter() {
     let test = test_name!();
-    let Some(file) = direct_file(test) else {
+    let Some((file, data)) = filled_direct_file(test, 3) else {
         return;
     };
-    let data = Aligned::new(N * BS);
-    for i in 0..N {
-        // SAFETY: block i of `data`.
-        unsafe { std::ptr::copy_nonoverlapping(pattern(BS, 3 + i as u8).as_ptr(), data.at(i), BS) };
-    }
-    // SAFETY: `data` is N * BS initialised bytes, aligned for O_DIRECT.
-    let n = unsafe { libc::pwrite(file.as_raw_fd(), data.ptr.cast(), N * BS, 0) };
-    assert_eq!(n, (N * BS) as isize);
     let back = Aligned::new(N * BS);
-    let mut ring = Ring::builder()
-        .backend_exact(Backend::Engine)
-        .build(64)
-        .unwrap();
+    let mut ring = engine_ring();
     for round in 0..4 {
-        {
-            let mut sq = ring.submission();
-            for i in 0..N {
-                let r = opcode::Read::new(Fd(file.as_raw_fd()), back.at(i), BS as u32)
-                    .offset((i * BS) as u64)
-                    .build()
-                    .user_data(i as u64);
-                // SAFETY: `back` outlives the ring (dropped after it).
-                unsafe { sq.push(&r) }.unwrap();
-            }
-        }
-        ring.submit().unwrap();
+        submit_reads(&mut ring, &file, &back);
         let start = std::time::Instant::now();
         let mut got = Vec::new();
         while got.len() < N {
