@@ -33,6 +33,25 @@ const SQE_VALID_FLAGS: u8 = sys::IOSQE_FIXED_FILE
     | sys::IOSQE_BUFFER_SELECT
     | sys::IOSQE_CQE_SKIP_SUCCESS;
 
+/// Bumped in every child of `fork(2)` (a `pthread_atfork` handler): an engine whose
+/// generation differs was set up by an ancestor, whose threads the child lacks.
+static FORK_GENERATION: AtomicUsize = AtomicUsize::new(0);
+
+extern "C" fn forked_child() {
+    FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+}
+
+/// The current fork generation, the handler installed on first use.
+fn fork_generation() -> usize {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: registers a handler that only touches an atomic (async-signal-safe,
+        // as a child handler of a multithreaded fork must be).
+        unsafe { libc::pthread_atfork(None, None, Some(forked_child)) };
+    });
+    FORK_GENERATION.load(Ordering::Relaxed)
+}
+
 thread_local! {
     /// Set while this thread is inside `enter` of some engine ring: completions it
     /// makes are the submitter's own (what `DEFER_TASKRUN` and the async eventfd care
@@ -114,6 +133,8 @@ pub(crate) struct Engine {
     pub(crate) faults: Option<crate::fault::Faults>,
     /// What watches the requests (`observe.rs`), if the config has one.
     pub(crate) observer: Option<Arc<dyn crate::Observer>>,
+    /// The fork generation of the process that set the ring up ([`Engine::forked`]).
+    fork_generation: usize,
     /// Kept for last: the memory the rings point into.
     _mem: RingMemory,
 }
@@ -196,8 +217,17 @@ impl Engine {
             det,
             faults,
             observer: config.observer.map(|o| o.0),
+            fork_generation: fork_generation(),
             _mem: mem,
         })
+    }
+
+    /// Whether this is a child of `fork(2)` holding a copy of a ring its ancestor set
+    /// up: the ring memory is shared with the parent, whose engine runs the ring, and
+    /// none of the engine's threads exist here.
+    #[inline]
+    pub(crate) fn forked(&self) -> bool {
+        FORK_GENERATION.load(Ordering::Relaxed) != self.fork_generation
     }
 
     #[inline]
@@ -758,6 +788,10 @@ impl Engine {
         if !self.enabled.load(Ordering::Acquire) {
             return Err(-libc::EBADFD);
         }
+        if self.forked() {
+            // SAFETY: the caller's contract, passed on.
+            return unsafe { self.enter_forked(to_submit, min_complete, flags, arg, argsz) };
+        }
         // The wait arguments.
         let mut timeout = None;
         let mut min_wait = None;
@@ -853,6 +887,56 @@ impl Engine {
             }
         }
         self.reset_pollable();
+        Ok(submitted)
+    }
+
+    /// `enter` in a child of `fork(2)` on its copy of an ancestor's ring: the ring
+    /// memory is shared (a kernel ring's is too), but what is submitted here would run
+    /// in this process's copy of the engine, with none of its threads, and the parent
+    /// would never see it. So submitting fails at once (`EOPNOTSUPP`) instead of
+    /// hanging (but for SQPOLL, whose thread in the parent consumes the shared SQ); waiting watches the shared CQ for what the parent's engine posts, until
+    /// `min_complete` CQEs are there or the timeout passes (`ETIME`).
+    ///
+    /// # Safety
+    /// As [`enter`](Self::enter).
+    unsafe fn enter_forked(
+        &self,
+        to_submit: u32,
+        min_complete: u32,
+        flags: u32,
+        arg: *const libc::c_void,
+        argsz: usize,
+    ) -> Result<u32, i32> {
+        if to_submit > 0 && self.sqpoll.is_none() {
+            return Err(-libc::EOPNOTSUPP);
+        }
+        // With SQPOLL the parent's SQ thread consumes the shared SQ, as the kernel's
+        // (which works with its creator's files) does for every process on the ring.
+        let submitted = if self.sqpoll.is_some() { to_submit } else { 0 };
+        if flags & sys::IORING_ENTER_GETEVENTS == 0 {
+            return Ok(submitted);
+        }
+        let mut deadline = None;
+        if flags & sys::IORING_ENTER_EXT_ARG != 0 {
+            if argsz != size_of::<sys::io_uring_getevents_arg>() || arg.is_null() {
+                return Err(-libc::EINVAL);
+            }
+            // SAFETY: the caller's contract: a valid getevents_arg of this size.
+            let a = unsafe { arg.cast::<sys::io_uring_getevents_arg>().read_unaligned() };
+            if a.ts != 0 {
+                // SAFETY: as above, `ts` points to a __kernel_timespec.
+                let ts = unsafe { (a.ts as *const sys::__kernel_timespec).read_unaligned() };
+                let d = Duration::from_nanos(crate::timer::ts_ns(&ts));
+                deadline = Instant::now().checked_add(d);
+            }
+        }
+        let want = min_complete.min(self.rings.cq_entries);
+        while self.ready() < want {
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(-libc::ETIME);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
         Ok(submitted)
     }
 

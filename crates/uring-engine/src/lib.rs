@@ -618,6 +618,12 @@ pub fn fuzz_prep(bytes: &[u8], setup_flags: u32) -> i32 {
 
 impl Drop for EngineRing {
     fn drop(&mut self) {
+        if self.engine.forked() {
+            // A child of fork(2) holds a copy of its ancestor's engine, whose threads it
+            // lacks: there is nothing to stop and nothing safe to join or free.
+            std::mem::forget(Arc::clone(&self.engine));
+            return;
+        }
         registry::unregister(self.engine.own_fd());
         self.engine.shutdown();
     }

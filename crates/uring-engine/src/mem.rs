@@ -48,13 +48,15 @@ impl Region {
     fn anonymous(len: usize) -> io::Result<Region> {
         let page = rustix::param::page_size();
         let len = len.div_ceil(page) * page;
-        // SAFETY: a fresh private anonymous mapping aliases nothing.
+        // Shared, as a kernel ring's mapping is: a child of fork(2) sees the CQEs its
+        // parent's engine posts (`Engine::enter_forked`).
+        // SAFETY: a fresh anonymous mapping aliases nothing.
         let ptr = unsafe {
             mmap_anonymous(
                 ptr::null_mut(),
                 len,
                 ProtFlags::READ | ProtFlags::WRITE,
-                MapFlags::PRIVATE | MapFlags::POPULATE,
+                MapFlags::SHARED | MapFlags::POPULATE,
             )
         }?;
         Ok(Region {

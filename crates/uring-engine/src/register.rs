@@ -302,6 +302,10 @@ pub const SUPPORTED: &[u32] = &RING_OPS;
 /// for `io_uring_register(2)`); it is only read or written within those bounds.
 pub(crate) unsafe fn register(e: &Arc<Engine>, opcode: u32, arg: *const c_void, nr: u32) -> Res {
     let opcode = opcode & !sys::IORING_REGISTER_USE_REGISTERED_RING;
+    if e.forked() {
+        // A child's copy of an ancestor's ring (see `Engine::enter_forked`).
+        return Err(-libc::EOPNOTSUPP);
+    }
     // SAFETY: the caller's contract, passed on.
     let res = unsafe { dispatch(e, opcode, arg, nr) };
     // Tags of files and buffers the call took out of their tables.
