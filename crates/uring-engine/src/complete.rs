@@ -57,7 +57,11 @@ impl Engine {
             && res == -libc::ETIME
             && req.op_flags() & sys::IORING_TIMEOUT_ETIME_SUCCESS != 0;
         let fail = (res < 0 && !etime_ok) || req.expect.is_some_and(|e| res < e);
-        if fail || !req.has(sys::IOSQE_CQE_SKIP_SUCCESS) {
+        // A LINK_TIMEOUT, fired (-ETIME) or disarmed by its request (-ECANCELED), is
+        // completed without being marked failed: IOSQE_CQE_SKIP_SUCCESS skips its CQE
+        // whatever the result (io_req_task_link_timeout, io_disarm_next).
+        let failed_cqe = fail && req.opcode() != sys::IORING_OP_LINK_TIMEOUT;
+        if failed_cqe || !req.has(sys::IOSQE_CQE_SKIP_SUCCESS) {
             self.post_counted(
                 Completion {
                     user_data: req.user_data(),

@@ -585,10 +585,9 @@ pub(crate) fn waits_in_worker(opcode: u8) -> bool {
 /// `force_async`) — gets its one attempt
 /// there: if it then waits for readiness, the timeout starts (`Engine::wait_ready`);
 /// if it blocks, the timeout never starts and ends with `-ECANCELED` when the request
-/// completes. The engine does the same, with one difference: an `IOSQE_ASYNC` read
-/// or write of a pipe or socket blocks in the engine's worker where io-wq would try
-/// it without blocking and wait for readiness, so its link timeout does not start
-/// either. (`OPENAT2`'s flags live in memory the engine does not re-read here: its
+/// completes. The engine does the same (an `IOSQE_ASYNC` read or write of a pipe or
+/// socket is tried without blocking in the worker and then waits for readiness, as in
+/// io-wq: its link timeout starts then). (`OPENAT2`'s flags live in memory the engine does not re-read here: its
 /// link timeout starts.)
 pub(crate) fn link_timeout_starts(req: &Req) -> bool {
     !req.has(sys::IOSQE_ASYNC)

@@ -369,3 +369,54 @@ fn recvmsg_stores_back_only_what_changed() {
     // SAFETY: unmapping the page mapped above, no longer used.
     unsafe { libc::munmap(mem, page) };
 }
+
+/// liburing's `skip-cqe` (`test_ltimeout_cancel`, `test_ltimeout_fire`): a
+/// `LINK_TIMEOUT` with `IOSQE_CQE_SKIP_SUCCESS` posts no CQE whether its request
+/// completed first (the timeout says `-ECANCELED`) or it fired (`-ETIME`, the request
+/// cancelled): the kernel completes it without marking it failed.
+#[test]
+fn skipped_link_timeout_posts_nothing() {
+    diff::both(
+        test_name!(),
+        &[
+            sys::IORING_OP_NOP,
+            sys::IORING_OP_READ,
+            sys::IORING_OP_LINK_TIMEOUT,
+        ],
+        16,
+        |ring| {
+            let (r, _w) = pipe();
+            let mut buf = [0u8; 1];
+            let long = uring::types::Timespec::from(Duration::from_secs(1));
+            let short = uring::types::Timespec::from(Duration::from_millis(1));
+            let mut seen = Vec::new();
+            for skip in [true, false] {
+                let lt = |ts: &uring::types::Timespec, ud: u64| {
+                    let sqe = opcode::LinkTimeout::new(ts).build().user_data(ud);
+                    if skip {
+                        sqe.flags(SqeFlags::CQE_SKIP_SUCCESS)
+                    } else {
+                        sqe
+                    }
+                };
+                // The NOP completes first: the timeout is disarmed.
+                let nop = opcode::Nop::new()
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(1);
+                push(ring, &[nop, lt(&long, 2)]);
+                seen.push(drain(ring, 100));
+                // The read of an empty pipe waits: the timeout fires.
+                let read = opcode::Read::new(Target::Fd(r.as_raw_fd()), buf.as_mut_ptr(), 1)
+                    .build()
+                    .flags(SqeFlags::IO_LINK)
+                    .user_data(3);
+                push(ring, &[read, lt(&short, 4)]);
+                let mut fired = drain(ring, 200);
+                fired.sort();
+                seen.push(fired);
+            }
+            seen
+        },
+    );
+}
