@@ -67,6 +67,51 @@
 //! deterministic ring's clock driven from outside, for simulators), `registry.rs` (finding an engine ring by fd), `user.rs` (the engine's
 //! `copy_from_user`).
 //!
+//! # Differences from the kernel
+//! The kernel is the oracle: the differential tests (`tests/*_diff.rs`) run each body
+//! on both and compare. What still differs, on purpose or because user space cannot do
+//! it, is listed here; the details of one op are in its file's docs (`op/net.rs`,
+//! `op/cancel.rs`, `op/fs.rs`, `op/openclose.rs`, `reactor.rs`, `det.rs`).
+//!
+//! - **What user space cannot do is refused** as a kernel without it refuses it:
+//!   `URING_CMD` passthrough and zero-copy receive (`-EINVAL`, absent from the probe,
+//!   see [`op_support`]), personalities, NAPI, ring resizing and memory regions
+//!   ([`register_op_support`]); the features it does not report say why
+//!   ([`feature_support`]).
+//! - **The ring fd is an eventfd**, not an io_uring file. A program that makes the
+//!   system calls itself on it (`syscall(__NR_io_uring_enter, ring_fd, …)`, as
+//!   liburing's tests `timeout`, `ring-leak2`, `empty-eownerdead`, `accept-reuse` and
+//!   `rsrc_tags` do through their own `syscall.h`) reaches the kernel, which answers
+//!   `EOPNOTSUPP` or `EBADF`: only calls through a library (the `uring` crate, the
+//!   `uring-ffi` drop-in) reach the engine. A `dup` of the ring fd works through the
+//!   drop-in (found with `kcmp(2)`, where seccomp allows it).
+//! - **A ring does not cross `fork`.** The ring memory is shared with a child, as a
+//!   kernel ring's mapping is, and the child can wait for and reap the CQEs the
+//!   parent's engine posts; but the engine's threads live in the parent, which would
+//!   never see what the child submits, so a submission (or a register call) from the
+//!   child fails at once with `EOPNOTSUPP` (`Engine::enter_forked`; with SQPOLL the
+//!   parent's SQ thread takes the child's SQEs). liburing's `across-fork` (parent and
+//!   child submit on one ring) and `io-cancel` (a child cancels the parent's request;
+//!   the parent reaps the child's requests, cancelled when it exits) fail, quickly.
+//! - **IOPOLL** follows the kernel's rules (`iopoll.rs`): which files can be polled is
+//!   decided from the file system type (ext4, XFS, btrfs) and the device's
+//!   `queue/io_poll`, and the completions come from Linux AIO, held until `enter`
+//!   reaps them; no device is polled.
+//! - **A `RECVMSG` stores back** into the application's `msghdr` only the fields that
+//!   changed since preparation (the kernel stores them all, from the receiving task;
+//!   the engine's threads store at any moment, and a `msghdr` that went out of scope
+//!   after the submit would have a live stack frame overwritten).
+//! - **A request blocked in a worker** (a regular file read, say) is interrupted by a
+//!   signal when cancelled and completes with `-ECANCELED`, or `-EINTR` if its system
+//!   call returned first; a pollable one sent to a worker with `IOSQE_ASYNC` waits for
+//!   readiness as a poll, as in the kernel.
+//! - **Counts and timing**: `ASYNC_CANCEL` with `_ALL`/`_ANY` counts every request it
+//!   cancelled (the kernel counts pending io-wq work of one pass once); workers run
+//!   with the credentials of the thread that set the ring up.
+//!
+//! liburing's own suite (`liburing-2.3`) on the engine through the drop-in, the command
+//! and the figures: `BENCHMARKS.md`, "liburing's own test suite on the engine".
+//!
 //! # Deterministic replay
 //! [`Config::deterministic`] (or `URING_ENGINE_SEED=N`, or `=random` to have a seed
 //! picked and printed) runs a ring on one thread: no workers, no helper threads,
