@@ -105,6 +105,10 @@ struct Inner {
     wake: Option<OwnedFd>,
     handle: Option<JoinHandle<()>>,
     fds: HashMap<RawFd, FdWaiters>,
+    /// The fds each `user_data` waits on, once per waiter: where a removal by
+    /// `user_data` (`POLL_REMOVE`, a poll update) looks, instead of in every list (the
+    /// kernel's hash of polls by `user_data`).
+    by_user_data: HashMap<u64, Vec<RawFd>>,
     /// Fds with waiters marked ready, in the order they became ready (an fd once per
     /// ready waiter).
     ready: VecDeque<RawFd>,
@@ -236,7 +240,9 @@ impl Reactor {
         match r {
             Ok(()) => {
                 entry.registered = want;
+                let user_data = w.req.user_data();
                 entry.waiters.push(w);
+                g.by_user_data.entry(user_data).or_default().push(fd);
                 Ok(())
             }
             Err(err) => {
@@ -347,14 +353,47 @@ impl Reactor {
         pred: &mut dyn FnMut(&Req) -> bool,
         all: bool,
     ) -> Vec<Box<Req>> {
+        self.take(None, pred, all)
+    }
+
+    /// [`take_matching`](Self::take_matching) among the requests of `user_data` only,
+    /// found through their index rather than by looking at every waiter.
+    pub(crate) fn take_user_data(
+        &self,
+        user_data: u64,
+        pred: &mut dyn FnMut(&Req) -> bool,
+        all: bool,
+    ) -> Vec<Box<Req>> {
+        self.take(Some(user_data), pred, all)
+    }
+
+    fn take(
+        &self,
+        user_data: Option<u64>,
+        pred: &mut dyn FnMut(&Req) -> bool,
+        all: bool,
+    ) -> Vec<Box<Req>> {
         let mut out = Vec::new();
         let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            for entry in g.fds.values_mut() {
+            let inner = &mut *g;
+            let mut fds: Vec<RawFd> = match user_data {
+                Some(ud) => inner.by_user_data.get(&ud).cloned().unwrap_or_default(),
+                None => inner.fds.keys().copied().collect(),
+            };
+            fds.sort_unstable();
+            fds.dedup();
+            for fd in fds {
+                let Some(entry) = inner.fds.get_mut(&fd) else {
+                    continue;
+                };
                 let mut i = 0;
                 while i < entry.waiters.len() {
-                    if pred(&entry.waiters[i].req) {
-                        out.push(entry.waiters.remove(i).req);
+                    let r = &entry.waiters[i].req;
+                    if user_data.is_none_or(|ud| r.user_data() == ud) && pred(r) {
+                        let req = entry.waiters.remove(i).req;
+                        unindex(&mut inner.by_user_data, req.user_data(), fd);
+                        out.push(req);
                         if !all {
                             return out;
                         }
@@ -389,6 +428,7 @@ impl Reactor {
                 wake(w.as_raw_fd());
             }
             g.ready.clear();
+            g.by_user_data.clear();
             let parked: Vec<Box<Req>> = g
                 .fds
                 .drain()
@@ -552,6 +592,7 @@ fn handle(e: &Arc<Engine>, epfd: RawFd, evs: &[libc::epoll_event]) -> bool {
             continue;
         };
         let w = entry.waiters.remove(i);
+        unindex(&mut g.by_user_data, w.req.user_data(), fd);
         g.seq += 1;
         let seq = g.seq;
         g.busy = Some(Busy {
@@ -570,6 +611,18 @@ fn handle(e: &Arc<Engine>, epfd: RawFd, evs: &[libc::epoll_event]) -> bool {
         reactor.idle.notify_all();
         if g.shut {
             return false;
+        }
+    }
+}
+
+/// Forgets one wait of `user_data` on `fd` in the index (`Inner::by_user_data`).
+fn unindex(index: &mut HashMap<u64, Vec<RawFd>>, user_data: u64, fd: RawFd) {
+    if let Some(fds) = index.get_mut(&user_data) {
+        if let Some(i) = fds.iter().position(|&f| f == fd) {
+            fds.swap_remove(i);
+        }
+        if fds.is_empty() {
+            index.remove(&user_data);
         }
     }
 }

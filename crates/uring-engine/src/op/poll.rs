@@ -108,7 +108,8 @@ pub(crate) fn prep_poll_remove(req: &mut Req, _e: &Engine) -> Result<(), i32> {
 pub(crate) fn issue_poll_remove(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
     let target = req.addr();
     let flags = req.sqe.len;
-    let found = e.reactor.take_matching(
+    let found = e.reactor.take_user_data(
+        target,
         &mut |r: &Req| r.opcode() == sys::IORING_OP_POLL_ADD && r.user_data() == target,
         false,
     );
