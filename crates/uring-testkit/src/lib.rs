@@ -12,8 +12,7 @@
 //! - With the feature `rt`, the harness of `uring-rt`'s tests (`rt`): one body on each
 //!   backend, each with a runtime of its own.
 //! - [`Aligned`] buffers for O_DIRECT, [`reap`], and the seccomp filter of Docker's
-//!   default profile
-//!   ([`deny_io_uring_setup`]) under which io_uring is refused.
+//!   default profile ([`deny_io_uring_setup`]) under which io_uring is refused.
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
