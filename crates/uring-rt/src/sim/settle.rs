@@ -18,7 +18,7 @@ use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 /// The longest wait for one thing to arrive.
-pub(crate) const PATIENCE: Duration = Duration::from_millis(200);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(1);
 
 /// Polls `done` until it holds or [`PATIENCE`] ran out; yields the CPU between tries
 /// (the softirq thread may need it). Returns whether it held.
