@@ -44,9 +44,11 @@ mod pool;
 mod socket;
 mod tcp;
 mod udp;
+mod unix;
 
 pub use multi::{DatagramAddr, DatagramStream, RecvStream};
 pub use pool::{BufPool, RecvBuf};
 pub use socket::{Receive, RecvFrom, SendTo, Transmit};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
+pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};

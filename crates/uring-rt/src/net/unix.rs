@@ -1,0 +1,500 @@
+//! Unix-domain sockets: [`UnixListener`], [`UnixStream`], [`UnixDatagram`].
+use std::cell::OnceCell;
+use std::ffi::OsStr;
+use std::fmt;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::linux::net::SocketAddrExt;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::net::SocketAddr;
+use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
+
+use super::multi::{Accepts, DatagramStream, RecvStream, sealed};
+use super::pool::{self, BufPool};
+use super::socket::{Receive, SendTo, Socket, Transmit};
+use crate::buf::{BufResult, IoBuf, IoBufMut};
+use crate::op::Op;
+
+/// The backlog of [`UnixListener::bind`]; the kernel caps it at `net.core.somaxconn`.
+const BACKLOG: i32 = 1024;
+
+/// `path` as a socket address.
+fn unix_any(path: &Path) -> io::Result<SocketAddrAny> {
+    Ok(SocketAddrUnix::new(path)?.into())
+}
+
+thread_local! {
+    /// An unnamed address: `std` has no constructor for one, so it comes from an
+    /// unbound socket, once per thread.
+    static UNNAMED: OnceCell<Option<SocketAddr>> = const { OnceCell::new() };
+}
+
+fn unnamed() -> Option<SocketAddr> {
+    UNNAMED.with(|u| {
+        u.get_or_init(|| {
+            std::os::unix::net::UnixDatagram::unbound()
+                .and_then(|s| s.local_addr())
+                .ok()
+        })
+        .clone()
+    })
+}
+
+/// The address the kernel wrote as a `std` Unix address.
+fn std_addr(any: SocketAddrAny) -> io::Result<SocketAddr> {
+    // No path at all: unnamed. (Checked on the length the kernel gave: rustix reads
+    // such an address as an empty abstract name.)
+    if any.addr_len() as usize <= std::mem::offset_of!(libc::sockaddr_un, sun_path) {
+        return unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"));
+    }
+    let u = SocketAddrUnix::try_from(any)?;
+    if let Some(path) = u.path_bytes() {
+        SocketAddr::from_pathname(Path::new(OsStr::from_bytes(path)))
+    } else if let Some(name) = u.abstract_name() {
+        SocketAddr::from_abstract_name(name)
+    } else {
+        unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"))
+    }
+}
+
+impl sealed::Sealed for SocketAddr {
+    fn from_any(addr: SocketAddrAny) -> Option<Self> {
+        std_addr(addr).ok()
+    }
+    fn unnamed() -> Option<Self> {
+        unnamed()
+    }
+}
+
+/// A pair of connected sockets of `ty`.
+fn pair(ty: SocketType) -> io::Result<(Socket, Socket)> {
+    let (a, b) = rustix::net::socketpair(AddressFamily::UNIX, ty, SocketFlags::CLOEXEC, None)?;
+    Ok((Socket::from_fd(a), Socket::from_fd(b)))
+}
+
+/// A Unix-domain socket listening for connections, as
+/// `std::os::unix::net::UnixListener`. Dropping it does not remove the socket file.
+pub struct UnixListener {
+    sock: Socket,
+}
+
+impl fmt::Debug for UnixListener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixListener")
+            .field("fd", &self.sock)
+            .finish()
+    }
+}
+
+impl UnixListener {
+    /// A listener bound to `path`, with a backlog of 1024: `SOCKET`, `BIND` and
+    /// `LISTEN` on the ring where it has them, the system calls otherwise.
+    ///
+    /// # Errors
+    /// `EADDRINUSE` if `path` exists; `InvalidInput` for a path too long for
+    /// `sun_path`; the kernel's.
+    pub async fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
+        let addr = unix_any(path.as_ref())?;
+        let sock = Socket::new(AddressFamily::UNIX, SocketType::STREAM).await?;
+        sock.bind(addr).await?;
+        sock.listen(BACKLOG).await?;
+        Ok(UnixListener { sock })
+    }
+
+    /// Takes over a listener made elsewhere (put in blocking mode).
+    ///
+    /// # Errors
+    /// The `ioctl(FIONBIO)`'s.
+    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
+        Ok(UnixListener {
+            sock: Socket::from_std(listener.into())?,
+        })
+    }
+
+    /// The listener as a `std` one (a duplicate if a dropped op still uses it).
+    ///
+    /// # Errors
+    /// The duplication's (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
+        Ok(self.sock.into_fd()?.into())
+    }
+
+    /// The address the listener is bound to.
+    ///
+    /// # Errors
+    /// The system call's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(self.sock.local_addr()?)
+    }
+
+    /// Waits for a connection (`IORING_OP_ACCEPT`). Dropping the future cancels the
+    /// accept; a connection the kernel accepted anyway is closed, not leaked.
+    ///
+    /// # Errors
+    /// The kernel's (`EMFILE`, …).
+    pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
+        let (fd, addr) = self.sock.accept().await?;
+        let addr = match addr {
+            Some(a) => std_addr(a)?,
+            None => unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"))?,
+        };
+        Ok((
+            UnixStream {
+                sock: Socket::from_fd(fd),
+            },
+            addr,
+        ))
+    }
+
+    /// The connections, as a never-ending stream on one multishot `ACCEPT`; see
+    /// [`TcpListener::incoming`](super::TcpListener::incoming).
+    pub fn incoming(&self) -> UnixIncoming {
+        UnixIncoming {
+            accepts: Accepts::new(self.sock.clone()),
+        }
+    }
+}
+
+/// The connections of a [`UnixListener`]; see [`UnixListener::incoming`].
+pub struct UnixIncoming {
+    accepts: Accepts,
+}
+
+impl fmt::Debug for UnixIncoming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixIncoming").finish_non_exhaustive()
+    }
+}
+
+impl UnixIncoming {
+    /// The next connection (never `None`).
+    ///
+    /// # Errors
+    /// One accept's; the stream goes on after it.
+    pub async fn next(&mut self) -> Option<io::Result<UnixStream>> {
+        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
+    }
+}
+
+impl futures_core::Stream for UnixIncoming {
+    type Item = io::Result<UnixStream>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.get_mut().accepts.poll_accept(cx).map(|r| {
+            Some(r.map(|fd| UnixStream {
+                sock: Socket::from_fd(fd),
+            }))
+        })
+    }
+}
+
+/// A Unix-domain stream connection, as `std::os::unix::net::UnixStream`, whose I/O
+/// goes through the ring with owned buffers; as [`TcpStream`](super::TcpStream).
+pub struct UnixStream {
+    sock: Socket,
+}
+
+impl fmt::Debug for UnixStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixStream")
+            .field("fd", &self.sock)
+            .finish()
+    }
+}
+
+impl UnixStream {
+    /// Connects to the socket at `path` (`SOCKET`, then `IORING_OP_CONNECT`).
+    ///
+    /// # Errors
+    /// `ENOENT`, `ECONNREFUSED`, …; `InvalidInput` for a path too long.
+    pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
+        let addr = unix_any(path.as_ref())?;
+        let sock = Socket::new(AddressFamily::UNIX, SocketType::STREAM).await?;
+        sock.connect(addr).await?;
+        Ok(UnixStream { sock })
+    }
+
+    /// A connected pair (socketpair(2)).
+    ///
+    /// # Errors
+    /// The system call's (`EMFILE`).
+    pub fn pair() -> io::Result<(UnixStream, UnixStream)> {
+        let (a, b) = pair(SocketType::STREAM)?;
+        Ok((UnixStream { sock: a }, UnixStream { sock: b }))
+    }
+
+    /// Takes over a connection made elsewhere (put in blocking mode).
+    ///
+    /// # Errors
+    /// The `ioctl(FIONBIO)`'s.
+    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
+        Ok(UnixStream {
+            sock: Socket::from_std(stream.into())?,
+        })
+    }
+
+    /// The connection as a `std` one (a duplicate if a dropped op still uses it).
+    ///
+    /// # Errors
+    /// The duplication's (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
+        Ok(self.sock.into_fd()?.into())
+    }
+
+    /// The stream's descriptor, given up (as [`into_std`](Self::into_std)).
+    ///
+    /// # Errors
+    /// As [`into_std`](Self::into_std).
+    pub fn into_fd(self) -> io::Result<OwnedFd> {
+        self.sock.into_fd()
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// The system call's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(self.sock.local_addr()?)
+    }
+
+    /// The peer's address.
+    ///
+    /// # Errors
+    /// `ENOTCONN`, or the system call's.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(self.sock.peer_addr()?)
+    }
+
+    /// Reads into `buf` (`IORING_OP_RECV`); see [`TcpStream::read`](super::TcpStream::read).
+    ///
+    /// # Errors
+    /// The kernel's.
+    pub fn read<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
+        self.sock.read(buf)
+    }
+
+    /// Writes `buf`'s initialised bytes (`IORING_OP_SEND`); maybe short.
+    ///
+    /// # Errors
+    /// The kernel's (`EPIPE`, …).
+    pub fn write<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
+        self.sock.write(buf)
+    }
+
+    /// Writes all of `buf`'s initialised bytes, writing again after short writes.
+    ///
+    /// # Errors
+    /// `WriteZero` if the socket takes nothing; otherwise as [`write`](Self::write).
+    pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+        self.sock.write_all(buf).await
+    }
+
+    /// What the stream receives, as a stream of owned buffers of the runtime's shared
+    /// pool; see [`TcpStream::recv_stream`](super::TcpStream::recv_stream).
+    ///
+    /// # Errors
+    /// The pool's registration.
+    pub fn recv_stream(&self) -> io::Result<RecvStream> {
+        Ok(RecvStream::new(self.sock.clone(), pool::default_group()?))
+    }
+
+    /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
+    pub fn recv_stream_with(&self, pool: &BufPool) -> RecvStream {
+        RecvStream::new(self.sock.clone(), pool.group.clone())
+    }
+
+    /// Shuts down the reading, writing or both halves (`IORING_OP_SHUTDOWN`).
+    ///
+    /// # Errors
+    /// The kernel's (`ENOTCONN`).
+    pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.sock.shutdown(how).await
+    }
+}
+
+/// A Unix-domain datagram socket, as `std::os::unix::net::UnixDatagram`, whose I/O
+/// goes through the ring with owned buffers. Dropping it does not remove the socket
+/// file.
+pub struct UnixDatagram {
+    sock: Socket,
+}
+
+impl fmt::Debug for UnixDatagram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnixDatagram")
+            .field("fd", &self.sock)
+            .finish()
+    }
+}
+
+impl UnixDatagram {
+    /// A socket bound to `path` (`SOCKET` and `BIND` where the ring has them).
+    ///
+    /// # Errors
+    /// `EADDRINUSE` if `path` exists; `InvalidInput` for a path too long.
+    pub async fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
+        let addr = unix_any(path.as_ref())?;
+        let sock = Socket::new(AddressFamily::UNIX, SocketType::DGRAM).await?;
+        sock.bind(addr).await?;
+        Ok(UnixDatagram { sock })
+    }
+
+    /// A socket bound to no address (its datagrams come from an unnamed sender).
+    ///
+    /// # Errors
+    /// The socket's.
+    pub async fn unbound() -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            sock: Socket::new(AddressFamily::UNIX, SocketType::DGRAM).await?,
+        })
+    }
+
+    /// A connected pair (socketpair(2)).
+    ///
+    /// # Errors
+    /// The system call's (`EMFILE`).
+    pub fn pair() -> io::Result<(UnixDatagram, UnixDatagram)> {
+        let (a, b) = pair(SocketType::DGRAM)?;
+        Ok((UnixDatagram { sock: a }, UnixDatagram { sock: b }))
+    }
+
+    /// Takes over a socket made elsewhere (put in blocking mode).
+    ///
+    /// # Errors
+    /// The `ioctl(FIONBIO)`'s.
+    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
+        Ok(UnixDatagram {
+            sock: Socket::from_std(socket.into())?,
+        })
+    }
+
+    /// The socket as a `std` one (a duplicate if a dropped op still uses it).
+    ///
+    /// # Errors
+    /// The duplication's (`EMFILE`).
+    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
+        Ok(self.sock.into_fd()?.into())
+    }
+
+    /// The local address.
+    ///
+    /// # Errors
+    /// The system call's.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(self.sock.local_addr()?)
+    }
+
+    /// The connected peer's address.
+    ///
+    /// # Errors
+    /// `ENOTCONN` when not connected.
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+        std_addr(self.sock.peer_addr()?)
+    }
+
+    /// Sets the default destination and the only source (`IORING_OP_CONNECT`).
+    ///
+    /// # Errors
+    /// The kernel's; `InvalidInput` for a path too long.
+    pub async fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
+        self.sock.connect(unix_any(path.as_ref())?).await
+    }
+
+    /// Sends `buf`'s initialised bytes as one datagram to the socket at `path`
+    /// (`IORING_OP_SENDMSG`).
+    ///
+    /// # Errors
+    /// The kernel's (`ENOENT`, `ECONNREFUSED`, …); `InvalidInput` for a path too long
+    /// (the buffer is given back).
+    pub async fn send_to<B: IoBuf>(&self, buf: B, path: impl AsRef<Path>) -> BufResult<usize, B> {
+        match unix_any(path.as_ref()) {
+            Ok(addr) => self.send_to_op(buf, addr).await,
+            Err(e) => (Err(e), buf),
+        }
+    }
+
+    fn send_to_op<B: IoBuf>(&self, buf: B, addr: SocketAddrAny) -> Op<SendTo<B>> {
+        self.sock.send_to(buf, Some(addr))
+    }
+
+    /// Receives one datagram into `buf` (`IORING_OP_RECVMSG`), truncated to
+    /// `buf.bytes_total()`, with its sender's address.
+    ///
+    /// # Errors
+    /// The kernel's.
+    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
+        let (res, buf) = self.sock.recv_from(buf).await;
+        let res = res.and_then(|(n, addr)| {
+            let addr = match addr {
+                Some(a) => std_addr(a)?,
+                None => unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"))?,
+            };
+            Ok((n, addr))
+        });
+        (res, buf)
+    }
+
+    /// Sends one datagram to the connected peer (`IORING_OP_SEND`).
+    ///
+    /// # Errors
+    /// `ENOTCONN` when not connected; the kernel's.
+    pub fn send<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
+        self.sock.write(buf)
+    }
+
+    /// Receives one datagram into `buf` (`IORING_OP_RECV`).
+    ///
+    /// # Errors
+    /// The kernel's.
+    pub fn recv<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
+        self.sock.read(buf)
+    }
+
+    /// The datagrams the socket receives, with their senders, on one multishot
+    /// `RECVMSG` into the runtime's shared pool; see
+    /// [`UdpSocket::recv_stream`](super::UdpSocket::recv_stream).
+    ///
+    /// # Errors
+    /// The pool's registration.
+    pub fn recv_stream(&self) -> io::Result<DatagramStream<SocketAddr>> {
+        Ok(DatagramStream::new(
+            self.sock.clone(),
+            pool::default_group()?,
+        ))
+    }
+
+    /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
+    pub fn recv_stream_with(&self, pool: &BufPool) -> DatagramStream<SocketAddr> {
+        DatagramStream::new(self.sock.clone(), pool.group.clone())
+    }
+
+    /// Shuts down the reading, writing or both halves (`IORING_OP_SHUTDOWN`).
+    ///
+    /// # Errors
+    /// The kernel's.
+    pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+        self.sock.shutdown(how).await
+    }
+}
+
+macro_rules! fd_impls {
+    ($($t:ty),*) => {$(
+        impl AsFd for $t {
+            fn as_fd(&self) -> BorrowedFd<'_> {
+                self.sock.as_fd()
+            }
+        }
+
+        impl AsRawFd for $t {
+            fn as_raw_fd(&self) -> RawFd {
+                self.sock.as_raw_fd()
+            }
+        }
+    )*};
+}
+
+fd_impls!(UnixListener, UnixStream, UnixDatagram);
