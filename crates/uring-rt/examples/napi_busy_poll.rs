@@ -18,9 +18,10 @@
 //! The client sends its clock (`CLOCK_REALTIME`, as the C client) and prints the
 //! round-trip times as the C client does: `rtt(us) min/avg/max/mdev`.
 //!
-//! Differences from the C pair: the pings go over TCP (the runtime's `TcpStream`)
-//! rather than UDP; the runtime waits in the ring rather than spinning (the C
-//! programs' `-b`); the real-time scheduling class is not asked for. On the engine
+//! As in the C pair, the pings are UDP datagrams (`recvmsg`/`sendmsg` there,
+//! `recv_from`/`send_to` and a connected socket's `send`/`recv` here). Differences:
+//! the runtime waits in the ring rather than spinning (the C programs' `-b`), and the
+//! real-time scheduling class is not asked for. On the engine
 //! backend (`URING_BACKEND=engine`) NAPI cannot be registered (the engine cannot poll
 //! a device's queues from user space): the example says so and runs without it.
 use std::io;
@@ -28,7 +29,7 @@ use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::Duration;
 
-use uring_rt::net::{TcpListener, TcpStream};
+use uring_rt::net::UdpSocket;
 use uring_rt::{IoBuf, Runtime};
 
 /// A ping: the sender's `CLOCK_REALTIME` in nanoseconds, 16 bytes.
@@ -107,8 +108,8 @@ fn runtime(who: &str, o: &Options) -> io::Result<Runtime> {
     Ok(rt)
 }
 
-/// Prints the connection's NAPI id, as the C programs' `reportNapi`.
-fn report_napi(who: &str, s: &TcpStream) {
+/// Prints the socket's NAPI id, as the C programs' `reportNapi`.
+fn report_napi(who: &str, s: &UdpSocket) {
     let mut id: u32 = 0;
     let mut len = size_of::<u32>() as libc::socklen_t;
     // SAFETY: `id` and `len` are valid for writes of the sizes given; the descriptor
@@ -144,49 +145,48 @@ fn decode_ns(b: &[u8]) -> u128 {
     u128::from_le_bytes(b[..PING].try_into().unwrap_or_default())
 }
 
-/// Reads exactly one ping into `buf` (cleared first; its capacity is at least
-/// [`PING`]).
-async fn read_ping(s: &TcpStream, mut buf: Vec<u8>) -> io::Result<Vec<u8>> {
-    buf.clear();
-    while buf.len() < PING {
-        let at = buf.len();
-        let (res, slice) = s.read(buf.slice(at..PING)).await;
-        buf = slice.into_inner();
-        if res? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
+async fn server(sock: UdpSocket, pings: usize) -> io::Result<()> {
+    let mut buf = Vec::with_capacity(64);
+    for i in 0..pings {
+        buf.clear();
+        let (res, b) = sock.recv_from(buf).await;
+        let (n, peer) = res?;
+        if i == 0 {
+            println!("server: first ping from {peer}");
+            report_napi("server", &sock);
         }
-    }
-    Ok(buf)
-}
-
-async fn server(listener: TcpListener, pings: usize) -> io::Result<()> {
-    let (s, peer) = listener.accept().await?;
-    s.set_nodelay(true)?;
-    println!("server: connection from {peer}");
-    report_napi("server", &s);
-    let mut buf = Vec::with_capacity(PING);
-    for _ in 0..pings {
-        buf = read_ping(&s, buf).await?;
-        let (res, b) = s.write_all(buf).await;
+        let (res, b) = sock.send_to(b.slice(..n), peer).await;
         res?;
-        buf = b;
+        buf = b.into_inner();
     }
     Ok(())
 }
 
 async fn client(addr: SocketAddr, pings: usize) -> io::Result<()> {
-    println!("client: connecting to {addr} to send {pings} pings");
-    let s = TcpStream::connect(addr).await?;
-    s.set_nodelay(true)?;
-    report_napi("client", &s);
+    println!("client: sending {pings} pings to {addr}");
+    let local: SocketAddr = if addr.is_ipv6() {
+        "[::]:0".parse()
+    } else {
+        "0.0.0.0:0".parse()
+    }
+    .map_err(|_| io::Error::other("a wildcard address"))?;
+    let sock = UdpSocket::bind(local).await?;
+    sock.connect(addr).await?;
     let mut rtt = Vec::with_capacity(pings);
-    let mut buf = Vec::with_capacity(PING);
-    for _ in 0..pings {
-        let (res, _) = s.write_all(encode(now_realtime_ns())).await;
+    let mut buf = Vec::with_capacity(64);
+    for i in 0..pings {
+        let (res, _) = sock.send(encode(now_realtime_ns())).await;
         res?;
-        buf = read_ping(&s, buf).await?;
-        let sent = decode_ns(&buf);
-        rtt.push(now_realtime_ns().saturating_sub(sent) as f64 / 1e3);
+        buf.clear();
+        let (res, b) = sock.recv(buf).await;
+        buf = b;
+        if res? != PING {
+            return Err(io::Error::other("a reply of the wrong length"));
+        }
+        rtt.push(now_realtime_ns().saturating_sub(decode_ns(&buf)) as f64 / 1e3);
+        if i == 0 {
+            report_napi("client", &sock);
+        }
     }
     if rtt.is_empty() {
         return Ok(());
@@ -209,23 +209,23 @@ fn main() -> io::Result<()> {
         "server" => {
             let rt = runtime("server", &o)?;
             rt.block_on(async {
-                let listener = TcpListener::bind(addr).await?;
-                println!("server: listening on {}", listener.local_addr()?);
-                server(listener, o.pings).await
+                let sock = UdpSocket::bind(addr).await?;
+                println!("server: listening on {}", sock.local_addr()?);
+                server(sock, o.pings).await
             })
         }
         "client" => runtime("client", &o)?.block_on(client(addr, o.pings)),
         _ => {
             // Both, over loopback: the server on this thread, the client on another.
             let rt = runtime("server", &o)?;
-            let listener = rt.block_on(TcpListener::bind(addr))?;
-            let bound = listener.local_addr()?;
+            let sock = rt.block_on(UdpSocket::bind(addr))?;
+            let bound = sock.local_addr()?;
             let pings = o.pings;
             std::thread::scope(|scope| {
                 let client = scope.spawn(|| -> io::Result<()> {
                     runtime("client", &o)?.block_on(client(bound, pings))
                 });
-                let served = rt.block_on(server(listener, pings));
+                let served = rt.block_on(server(sock, pings));
                 let client = client
                     .join()
                     .map_err(|_| io::Error::other("the client thread panicked"))?;
