@@ -808,8 +808,10 @@ impl Runtime {
     /// # Panics
     /// When called from inside a runtime's `block_on` (nested), when a task panics
     /// (the panic goes on through `block_on`), when the ring fails beyond repair (an
-    /// errno other than `EINTR`, `EAGAIN`, `EBUSY` from `io_uring_enter`), and in the
-    /// engine's deterministic mode when no task can ever run again (a deadlock).
+    /// errno other than `EINTR`, `EAGAIN`, `EBUSY` from `io_uring_enter` with no SQE
+    /// waiting to take it: a failed submit that left SQEs in the SQ is not a panic,
+    /// their ops complete with its errno), and in the engine's deterministic mode when
+    /// no task can ever run again (a deadlock).
     pub fn block_on<F: Future>(&self, future: F) -> F::Output {
         assert!(
             current().is_none(),
