@@ -245,6 +245,8 @@ impl Engine {
     /// consumed, counting one that failed to prepare (its CQE carries the error).
     pub(crate) fn submit(self: &Arc<Self>, to_submit: u32) -> u32 {
         let mut held = self.submit_lock.lock().expect("submit lock");
+        // Pages of application memory found readable stay so until this returns.
+        let _probes = crate::user::Submission::begin();
         let head = self.rings.sq_head();
         let avail = self
             .rings

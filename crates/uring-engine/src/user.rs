@@ -53,6 +53,9 @@ use std::sync::atomic::{AtomicI32, AtomicU8, Ordering};
 thread_local! {
     /// The fuzzer's arena on this thread (start, end), or (0, 0).
     static ARENA: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+    /// While a submission is read on this thread ([`Submission`]): the last page the
+    /// probe found readable in it, or [`NO_PAGE`]; [`OFF`] outside a submission.
+    static PROBED: Cell<u64> = const { Cell::new(OFF) };
 }
 
 /// A type every bit pattern of which is a valid value (a plain C struct of integers
@@ -131,6 +134,31 @@ pub(crate) unsafe fn copy_from_user(dst: *mut u8, addr: u64, len: usize) -> Resu
     unsafe { kernel_copy(dst, addr, len, Dir::FromUser) }
 }
 
+/// [`PROBED`] outside a submission: nothing is remembered.
+const OFF: u64 = u64::MAX;
+/// [`PROBED`] in a submission before any page was found readable.
+const NO_PAGE: u64 = u64::MAX - 1;
+
+/// The reading of one submission's SQEs on this thread (`Engine::submit`), during which
+/// a page the probe found readable is not probed again: the application keeps what
+/// those SQEs point to mapped until the submission returns (the SQE contract the probe
+/// already relies on), so within it a page stays readable. A batch of `READV`s whose
+/// iovecs share a page costs one probe, not one each.
+pub(crate) struct Submission(());
+
+impl Submission {
+    pub(crate) fn begin() -> Submission {
+        PROBED.with(|p| p.set(NO_PAGE));
+        Submission(())
+    }
+}
+
+impl Drop for Submission {
+    fn drop(&mut self) {
+        PROBED.with(|p| p.set(OFF));
+    }
+}
+
 /// Whether the `rt_sigprocmask` probe was refused in this process ([`NO`]).
 static PROBE: AtomicU8 = AtomicU8::new(UNKNOWN);
 const NO: u8 = 2;
@@ -145,8 +173,14 @@ fn probe_readable(addr: u64, len: usize) -> Result<(), Option<i32>> {
     let page = rustix::param::page_size() as u64;
     let end = addr.checked_add(len as u64).ok_or(Some(-libc::EFAULT))?;
     let mut at = addr;
+    let known = PROBED.with(Cell::get);
     while at < end {
         let page_start = at & !(page - 1);
+        if page_start == known {
+            // Found readable earlier in this submission.
+            at = page_start + page;
+            continue;
+        }
         // 8 bytes inside this page, at or after `addr` where the page allows: the
         // page's readability is all that is asked.
         let probe = at.min(page_start + page - 8);
@@ -162,7 +196,11 @@ fn probe_readable(addr: u64, len: usize) -> Result<(), Option<i32>> {
             )
         };
         match (r, std::io::Error::last_os_error().raw_os_error()) {
-            (-1, Some(libc::EINVAL)) => {}
+            (-1, Some(libc::EINVAL)) => {
+                if known != OFF {
+                    PROBED.with(|p| p.set(page_start));
+                }
+            }
             (-1, Some(libc::EFAULT)) => return Err(Some(-libc::EFAULT)),
             _ => {
                 PROBE.store(NO, Ordering::Relaxed);
@@ -484,6 +522,43 @@ mod tests {
         assert_eq!(r, Ok(()));
         // SAFETY: the mapping made above, no longer used.
         unsafe { libc::munmap(p as *mut libc::c_void, 3 * page as usize) };
+    }
+
+    #[test]
+    fn a_submission_probes_a_page_once() {
+        let page = rustix::param::page_size();
+        // SAFETY: a fresh anonymous mapping of two pages.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                2 * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        let a = p as u64;
+        let fault = Err(Some(-libc::EFAULT));
+        {
+            let _s = Submission::begin();
+            assert_eq!(probe_readable(a, 16), Ok(()));
+            // Made unreadable behind the submission's back (what the SQE contract
+            // forbids): the page found readable is not asked again...
+            // SAFETY: our own mapping.
+            unsafe { libc::mprotect(p, page, libc::PROT_NONE) };
+            assert_eq!(probe_readable(a + 64, 16), Ok(()));
+            // ...but any other page is.
+            // SAFETY: as above.
+            unsafe { libc::mprotect(p.cast::<u8>().add(page).cast(), page, libc::PROT_NONE) };
+            assert_eq!(probe_readable(a + page as u64, 16), fault);
+        }
+        // The next submission asks again.
+        let _s = Submission::begin();
+        assert_eq!(probe_readable(a, 16), fault);
+        // SAFETY: the mapping made above, no longer used.
+        unsafe { libc::munmap(p, 2 * page) };
     }
 
     #[test]
