@@ -254,3 +254,68 @@ fn udp_send_to_recv_from_connect_and_stream() {
         });
     });
 }
+
+#[test]
+fn vectored_and_zero_copy_sends() {
+    use uring_rt::net::UnixStream;
+    common::each_backend("vectored_and_send_zc", |rt, backend| {
+        rt.block_on(async {
+            // writev/readv on a Unix pair.
+            let (a, b) = UnixStream::pair().unwrap();
+            let (res, bufs) = a
+                .writev(vec![b"ab".to_vec(), Vec::new(), b"cde".to_vec()])
+                .await;
+            assert_eq!(res.unwrap(), 5);
+            assert_eq!(bufs.len(), 3);
+            let (res, bufs) = b
+                .readv(vec![Vec::with_capacity(1), Vec::with_capacity(10)])
+                .await;
+            assert_eq!(res.unwrap(), 5);
+            assert_eq!(bufs, [b"a".to_vec(), b"bcde".to_vec()]);
+            // No buffers: an error, before the kernel.
+            let (res, _) = a.writev(Vec::<Vec<u8>>::new()).await;
+            assert_eq!(res.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+
+            // send_zc over TCP: the result, and the buffer back after the notification.
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let reader = spawn(async move {
+                let (conn, _) = listener.accept().await.unwrap();
+                let mut got = Vec::new();
+                loop {
+                    let (res, buf) = conn.read(Vec::with_capacity(1 << 16)).await;
+                    if res.unwrap() == 0 {
+                        break got;
+                    }
+                    got.extend_from_slice(&buf);
+                }
+            });
+            let c = TcpStream::connect(addr).await.unwrap();
+            let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
+            let mut sent = 0;
+            let mut buf = data.clone();
+            while sent < data.len() {
+                let (res, b) = c.send_zc(uring_rt::IoBuf::slice(buf, sent..)).await;
+                buf = b.into_inner();
+                sent += res.unwrap_or_else(|e| panic!("[{}] send_zc: {e}", backend.name()));
+            }
+            assert_eq!(buf, data, "the buffer comes back whole");
+            c.shutdown(Shutdown::Write).await.unwrap();
+            assert!(
+                reader.await.unwrap() == data,
+                "[{}] bytes differ",
+                backend.name()
+            );
+            // To a closed peer: the error, and the buffer back.
+            let (x, y) = UnixStream::pair().unwrap();
+            drop(y);
+            let (res, buf) = x.send_zc(vec![1u8; 10]).await;
+            assert!(
+                res.is_err(),
+                "[{}] send_zc to a closed peer",
+                backend.name()
+            );
+            assert_eq!(buf, [1u8; 10]);
+        });
+    });
+}

@@ -48,7 +48,7 @@ mod unix;
 
 pub use multi::{DatagramAddr, DatagramStream, RecvStream};
 pub use pool::{BufPool, RecvBuf};
-pub use socket::{Receive, RecvFrom, SendTo, Transmit};
+pub use socket::{Receive, RecvFrom, RecvVectored, SendTo, SendVectored, Transmit};
 pub use tcp::{Incoming, TcpListener, TcpStream};
 pub use udp::UdpSocket;
 pub use unix::{UnixDatagram, UnixIncoming, UnixListener, UnixStream};

@@ -585,3 +585,264 @@ impl Socket {
         })
     }
 }
+
+/// `IOV_MAX`: most iovecs one vectored request takes.
+const IOV_MAX: usize = 1024;
+
+fn check_vec(n: usize) -> io::Result<()> {
+    match n {
+        0 => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a vectored request needs at least one buffer",
+        )),
+        n if n > IOV_MAX => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "more than IOV_MAX (1024) buffers",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The data of a stream socket's `readv` (`IORING_OP_RECVMSG` with several iovecs).
+pub struct RecvVectored<B> {
+    sock: Socket,
+    bufs: Vec<B>,
+    iovecs: Vec<libc::iovec>,
+    msg: libc::msghdr,
+}
+
+impl<B> fmt::Debug for RecvVectored<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecvVectored")
+            .field("fd", &self.sock)
+            .field("bufs", &self.bufs.len())
+            .finish()
+    }
+}
+
+impl<B: IoBufMut> OpData for RecvVectored<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn sqe(&mut self) -> Sqe {
+        self.iovecs.clear();
+        for b in &mut self.bufs {
+            self.iovecs.push(libc::iovec {
+                iov_base: b.stable_mut_ptr().cast(),
+                iov_len: b.bytes_total(),
+            });
+        }
+        self.msg = empty_msghdr();
+        self.msg.msg_iov = self.iovecs.as_mut_ptr();
+        self.msg.msg_iovlen = self.iovecs.len();
+        opcode::RecvMsg::new(Fd(self.sock.fd()), &raw mut self.msg).build()
+    }
+
+    fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        let result = result.map(|n| {
+            let mut left = n as usize;
+            for b in &mut self.bufs {
+                let here = left.min(b.bytes_total());
+                // SAFETY: the kernel filled the iovecs in order; `here` bytes of this one.
+                unsafe { b.set_init(here) };
+                left -= here;
+            }
+            n as usize
+        });
+        (result, self.bufs)
+    }
+}
+
+/// The data of a stream socket's `writev` (`IORING_OP_SENDMSG` with several iovecs).
+pub struct SendVectored<B> {
+    sock: Socket,
+    bufs: Vec<B>,
+    iovecs: Vec<libc::iovec>,
+    msg: libc::msghdr,
+}
+
+impl<B> fmt::Debug for SendVectored<B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SendVectored")
+            .field("fd", &self.sock)
+            .field("bufs", &self.bufs.len())
+            .finish()
+    }
+}
+
+impl<B: IoBuf> OpData for SendVectored<B> {
+    type Output = BufResult<usize, Vec<B>>;
+
+    fn sqe(&mut self) -> Sqe {
+        self.iovecs.clear();
+        for b in &self.bufs {
+            self.iovecs.push(libc::iovec {
+                iov_base: b.stable_ptr().cast_mut().cast(),
+                iov_len: b.bytes_init(),
+            });
+        }
+        self.msg = empty_msghdr();
+        self.msg.msg_iov = self.iovecs.as_mut_ptr();
+        self.msg.msg_iovlen = self.iovecs.len();
+        opcode::SendMsg::new(Fd(self.sock.fd()), &raw const self.msg)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
+        (result.map(|n| n as usize), self.bufs)
+    }
+}
+
+/// The data of a zero-copy send (`IORING_OP_SEND_ZC`): the buffer stays here until
+/// the notification CQE says the kernel is done with its pages.
+pub(crate) struct SendZc<B> {
+    sock: Socket,
+    buf: Option<B>,
+}
+
+impl<B: IoBuf> OpData for SendZc<B> {
+    type Output = ();
+
+    fn sqe(&mut self) -> Sqe {
+        let (ptr, len) = match &self.buf {
+            Some(b) => (b.stable_ptr(), b.bytes_init().min(MAX_LEN) as u32),
+            None => (std::ptr::null(), 0),
+        };
+        opcode::SendZc::new(Fd(self.sock.fd()), ptr, len)
+            .flags(libc::MSG_NOSIGNAL)
+            .build()
+    }
+
+    fn complete(self, _result: io::Result<u32>, _flags: u32) {}
+}
+
+impl Socket {
+    pub(crate) fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Op<RecvVectored<B>> {
+        let check = check_vec(bufs.len());
+        Op::checked(
+            check,
+            RecvVectored {
+                sock: self.clone(),
+                iovecs: Vec::with_capacity(bufs.len()),
+                bufs,
+                msg: empty_msghdr(),
+            },
+        )
+    }
+
+    pub(crate) fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Op<SendVectored<B>> {
+        let check = check_vec(bufs.len());
+        Op::checked(
+            check,
+            SendVectored {
+                sock: self.clone(),
+                iovecs: Vec::with_capacity(bufs.len()),
+                bufs,
+                msg: empty_msghdr(),
+            },
+        )
+    }
+
+    /// A zero-copy send (`IORING_OP_SEND_ZC`): the result comes in the first CQE, the
+    /// buffer back only after the notification CQE (`IORING_CQE_F_NOTIF`).
+    pub(crate) async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        // A multishot op that cannot start drops its data; make sure this one can
+        // (nothing changes before its first poll, below, in this same poll).
+        match runtime::current() {
+            Some(cx) if cx.driver.borrow().ring().is_some() => {}
+            Some(_) => {
+                return (
+                    Err(io::Error::other("uring_rt: the runtime is shut down")),
+                    buf,
+                );
+            }
+            None => {
+                return (
+                    Err(io::Error::other(
+                        "uring_rt: no runtime on this thread (await the op inside block_on)",
+                    )),
+                    buf,
+                );
+            }
+        }
+        let mut op = crate::op::MultiOp::new(SendZc {
+            sock: self.clone(),
+            buf: Some(buf),
+        });
+        let mut result = None;
+        while let Some((res, flags)) = std::future::poll_fn(|cx| op.poll_next(cx)).await {
+            if flags & uring::sys::IORING_CQE_F_NOTIF == 0 {
+                result = Some(res.map(|n| n as usize));
+            }
+            if flags & uring::sys::IORING_CQE_F_MORE == 0 {
+                break;
+            }
+        }
+        let buf = op
+            .with_data(|d| d.buf.take())
+            .flatten()
+            .expect("uring_rt: a zero-copy send's buffer stays in its data until taken here");
+        let result = result.unwrap_or_else(|| {
+            Err(io::Error::other(
+                "uring_rt: a zero-copy send ended without its result",
+            ))
+        });
+        (result, buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::net::{TcpListener, TcpStream, UnixDatagram};
+    use crate::{Backend, Runtime};
+
+    /// Makes the current runtime look like a ring without `SOCKET`, `BIND` and
+    /// `LISTEN` (Linux before 5.19 and 6.11).
+    fn without_socket_ops() {
+        let cx = runtime::current().expect("inside block_on");
+        CAPS.with(|c| *c.borrow_mut() = Some((Rc::downgrade(&cx), Caps::default())));
+        let caps = caps();
+        assert!(!caps.socket && !caps.bind && !caps.listen);
+    }
+
+    #[test]
+    fn the_system_calls_stand_in_for_missing_socket_ops() {
+        for backend in [Backend::Kernel, Backend::Engine] {
+            let rt = match Runtime::builder().backend_exact(backend).build() {
+                Ok(rt) => rt,
+                Err(e) if backend == Backend::Kernel => {
+                    assert!(
+                        std::env::var_os("URING_REQUIRE_KERNEL").is_none_or(|v| v != "1"),
+                        "the kernel refused io_uring: {e}"
+                    );
+                    eprintln!("SKIP the_system_calls_stand_in [kernel]: {e}");
+                    continue;
+                }
+                Err(e) => panic!("engine: {e}"),
+            };
+            rt.block_on(async {
+                without_socket_ops();
+                let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let addr = listener.local_addr().unwrap();
+                let client = crate::spawn(async move {
+                    let c = TcpStream::connect(addr).await.unwrap();
+                    let (res, _) = c.write_all(b"fallback".as_slice()).await;
+                    res.unwrap();
+                });
+                let (conn, _) = listener.accept().await.unwrap();
+                let (res, buf) = conn.read(Vec::with_capacity(16)).await;
+                assert_eq!(res.unwrap(), 8);
+                assert_eq!(buf, b"fallback");
+                client.await.unwrap();
+                let dir =
+                    std::env::temp_dir().join(format!("uring-rt-fallback-{}", std::process::id()));
+                let _ = std::fs::remove_file(&dir);
+                let d = UnixDatagram::bind(&dir).await.unwrap();
+                assert_eq!(d.local_addr().unwrap().as_pathname(), Some(dir.as_path()));
+                drop(d);
+                std::fs::remove_file(&dir).unwrap();
+            });
+        }
+    }
+}

@@ -15,7 +15,7 @@ use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, Soc
 
 use super::multi::{Accepts, DatagramStream, RecvStream, sealed};
 use super::pool::{self, BufPool};
-use super::socket::{Receive, SendTo, Socket, Transmit};
+use super::socket::{Receive, RecvVectored, SendTo, SendVectored, Socket, Transmit};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::op::Op;
 
@@ -283,6 +283,39 @@ impl UnixStream {
     /// The kernel's (`EPIPE`, …).
     pub fn write<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
         self.sock.write(buf)
+    }
+
+    /// Reads into several buffers (`IORING_OP_RECVMSG`), filling each in turn.
+    /// Returns the total count and the buffers.
+    ///
+    /// # Errors
+    /// `InvalidInput` for no buffers or more than 1024; the kernel's.
+    pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Op<RecvVectored<B>> {
+        self.sock.readv(bufs)
+    }
+
+    /// Writes the initialised bytes of several buffers (`IORING_OP_SENDMSG`,
+    /// `MSG_NOSIGNAL`); maybe short. Returns the total count and the buffers.
+    ///
+    /// # Errors
+    /// `InvalidInput` for no buffers or more than 1024; the kernel's.
+    pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Op<SendVectored<B>> {
+        self.sock.writev(bufs)
+    }
+
+    /// Sends `buf`'s initialised bytes without copying them (`IORING_OP_SEND_ZC`):
+    /// the kernel sends from the buffer's pages, and the buffer comes back only once
+    /// the notification says the kernel is done with them. Returns the count sent
+    /// (maybe short) and the buffer. Worth it for large buffers on a NIC that
+    /// supports it; over loopback the kernel copies anyway.
+    ///
+    /// Dropping the future keeps the buffer in the op until the notification, as for
+    /// every op.
+    ///
+    /// # Errors
+    /// The kernel's (`EOPNOTSUPP` on a kernel or socket without zero-copy sends).
+    pub async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+        self.sock.send_zc(buf).await
     }
 
     /// Writes all of `buf`'s initialised bytes, writing again after short writes.
