@@ -29,7 +29,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use crate::buf::{IoBuf, Slice};
-use crate::net::{Receive, TcpStream, Transmit};
+use crate::net::{Receive, TcpStream, Transmit, UnixStream};
 use crate::op::Op;
 
 /// The default size of [`PollIo`]'s read buffer.
@@ -51,6 +51,17 @@ pub trait OwnedStream: sealed::Sealed + AsFd {
 impl sealed::Sealed for TcpStream {}
 
 impl OwnedStream for TcpStream {
+    fn read_owned(&self, buf: Vec<u8>) -> Op<Receive<Vec<u8>>> {
+        self.read(buf)
+    }
+    fn write_owned(&self, buf: Slice<Vec<u8>>) -> Op<Transmit<Slice<Vec<u8>>>> {
+        self.write(buf)
+    }
+}
+
+impl sealed::Sealed for UnixStream {}
+
+impl OwnedStream for UnixStream {
     fn read_owned(&self, buf: Vec<u8>) -> Op<Receive<Vec<u8>>> {
         self.read(buf)
     }

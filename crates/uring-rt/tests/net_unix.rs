@@ -146,3 +146,20 @@ fn unix_datagram() {
         });
     });
 }
+
+#[test]
+fn unix_stream_through_poll_io() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use uring_rt::compat::PollIo;
+    common::each_backend("unix_poll_io", |rt, _| {
+        rt.block_on(async {
+            let (a, b) = UnixStream::pair().unwrap();
+            let (mut a, mut b) = (PollIo::new(a), PollIo::new(b));
+            a.write_all(b"through the traits").await.unwrap();
+            a.flush().await.unwrap();
+            let mut got = [0u8; 18];
+            b.read_exact(&mut got).await.unwrap();
+            assert_eq!(&got, b"through the traits");
+        });
+    });
+}
