@@ -6,6 +6,7 @@ mod common;
 
 use std::future::{Future, poll_fn};
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 use std::task::Poll;
 use std::time::Duration;
@@ -105,5 +106,76 @@ fn a_dropped_incoming_stream_closes_the_late_fds() {
             assert_eq!(c.read(&mut b).unwrap(), 0, "[{}] open", backend.name());
         }
         assert_eq!(sockets(), before, "[{}] sockets left open", backend.name());
+    });
+}
+
+/// The `n` lowest descriptor numbers not in use (the kernel hands out the lowest).
+fn free_fds(n: usize) -> Vec<i32> {
+    let probes: Vec<_> = (0..n)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    probes.iter().map(|f| f.as_raw_fd()).collect()
+}
+
+fn set_nofile(soft: u64) -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit into `lim`.
+    assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) }, 0);
+    let old = lim.rlim_cur;
+    lim.rlim_cur = soft;
+    // SAFETY: setrlimit reads one rlimit; lowering the soft limit is always allowed.
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) }, 0);
+    old
+}
+
+#[test]
+fn a_multishot_accept_that_ends_is_rearmed() {
+    let _g = serial();
+    common::each_backend("multishot_accept_rearm", |rt, backend| {
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let _clients: Vec<_> = (0..6)
+                .map(|_| std::net::TcpStream::connect(addr).unwrap())
+                .collect();
+            // Room for two more descriptors: the third accept fails with EMFILE,
+            // which ends the multishot request (a CQE without F_MORE).
+            let room = free_fds(2);
+            let old = set_nofile(room[1] as u64 + 1);
+            let mut incoming = listener.incoming();
+            let mut accepted = Vec::new();
+            let mut errors = Vec::new();
+            while accepted.len() < 2 && errors.is_empty() {
+                match incoming.next().await.unwrap() {
+                    Ok(c) => accepted.push(c),
+                    Err(e) => errors.push(e),
+                }
+            }
+            let third = incoming.next().await.unwrap();
+            set_nofile(old);
+            assert!(errors.is_empty(), "[{}] {errors:?}", backend.name());
+            let e = match third {
+                Ok(c) => panic!(
+                    "[{}] a third connection (fd {}) with room for {room:?}; accepted {:?}",
+                    backend.name(),
+                    c.as_raw_fd(),
+                    accepted.iter().map(|c| c.as_raw_fd()).collect::<Vec<_>>()
+                ),
+                Err(e) => e,
+            };
+            assert_eq!(
+                e.raw_os_error(),
+                Some(libc::EMFILE),
+                "[{}] {e}",
+                backend.name()
+            );
+            // The same stream arms the accept again and takes the rest.
+            while accepted.len() < 6 {
+                accepted.push(incoming.next().await.unwrap().unwrap());
+            }
+        });
     });
 }

@@ -18,6 +18,10 @@ fn unix_listener_and_stream() {
                 listener.local_addr().unwrap().as_pathname(),
                 Some(path.as_path())
             );
+            // A path longer than sun_path: an error, no panic.
+            let long = dir.path().join("x".repeat(200));
+            let e = UnixListener::bind(&long).await.unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ENAMETOOLONG), "{e}");
             // Binding the same path again fails.
             let e = UnixListener::bind(&path).await.unwrap_err();
             assert_eq!(e.kind(), std::io::ErrorKind::AddrInUse);

@@ -95,7 +95,7 @@ impl UnixListener {
     /// `LISTEN` on the ring where it has them, the system calls otherwise.
     ///
     /// # Errors
-    /// `EADDRINUSE` if `path` exists; `InvalidInput` for a path too long for
+    /// `EADDRINUSE` if `path` exists; `ENAMETOOLONG` for a path too long for
     /// `sun_path`; the kernel's.
     pub async fn bind(path: impl AsRef<Path>) -> io::Result<UnixListener> {
         let addr = unix_any(path.as_ref())?;
@@ -210,7 +210,7 @@ impl UnixStream {
     /// Connects to the socket at `path` (`SOCKET`, then `IORING_OP_CONNECT`).
     ///
     /// # Errors
-    /// `ENOENT`, `ECONNREFUSED`, …; `InvalidInput` for a path too long.
+    /// `ENOENT`, `ECONNREFUSED`, …; `ENAMETOOLONG` for a path too long.
     pub async fn connect(path: impl AsRef<Path>) -> io::Result<UnixStream> {
         let addr = unix_any(path.as_ref())?;
         let sock = Socket::new(AddressFamily::UNIX, SocketType::STREAM).await?;
@@ -368,7 +368,7 @@ impl UnixDatagram {
     /// A socket bound to `path` (`SOCKET` and `BIND` where the ring has them).
     ///
     /// # Errors
-    /// `EADDRINUSE` if `path` exists; `InvalidInput` for a path too long.
+    /// `EADDRINUSE` if `path` exists; `ENAMETOOLONG` for a path too long.
     pub async fn bind(path: impl AsRef<Path>) -> io::Result<UnixDatagram> {
         let addr = unix_any(path.as_ref())?;
         let sock = Socket::new(AddressFamily::UNIX, SocketType::DGRAM).await?;
@@ -432,7 +432,7 @@ impl UnixDatagram {
     /// Sets the default destination and the only source (`IORING_OP_CONNECT`).
     ///
     /// # Errors
-    /// The kernel's; `InvalidInput` for a path too long.
+    /// The kernel's; `ENAMETOOLONG` for a path too long.
     pub async fn connect(&self, path: impl AsRef<Path>) -> io::Result<()> {
         self.sock.connect(unix_any(path.as_ref())?).await
     }
@@ -441,7 +441,7 @@ impl UnixDatagram {
     /// (`IORING_OP_SENDMSG`).
     ///
     /// # Errors
-    /// The kernel's (`ENOENT`, `ECONNREFUSED`, …); `InvalidInput` for a path too long
+    /// The kernel's (`ENOENT`, `ECONNREFUSED`, …); `ENAMETOOLONG` for a path too long
     /// (the buffer is given back).
     pub async fn send_to<B: IoBuf>(&self, buf: B, path: impl AsRef<Path>) -> BufResult<usize, B> {
         match unix_any(path.as_ref()) {
