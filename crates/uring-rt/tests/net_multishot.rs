@@ -153,3 +153,35 @@ fn a_dropped_stream_gives_its_buffers_back() {
         });
     });
 }
+
+#[test]
+fn a_pool_serves_only_its_own_runtime() {
+    common::each_backend("pool_of_another_runtime", |rt, backend| {
+        // A second runtime on this thread, with a pool of its own (whose group id the
+        // first runtime's first pool has too).
+        let Some(other) = common::runtime_on("pool_of_another_runtime", backend, None) else {
+            return;
+        };
+        let foreign = other.block_on(async { BufPool::new(4, 64).unwrap() });
+        rt.block_on(async {
+            let _mine = BufPool::new(4, 64).unwrap();
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let mut client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (conn, _) = listener.accept().await.unwrap();
+            client.write_all(b"data").unwrap();
+            let mut bytes = conn.recv_stream_with(&foreign);
+            let e = bytes.next().await.unwrap().unwrap_err();
+            assert!(
+                e.to_string().contains("runtime"),
+                "[{}] {e}",
+                backend.name()
+            );
+            assert!(bytes.next().await.is_none());
+            // The data is still there for a stream on this runtime's pool.
+            let mut bytes = conn.recv_stream().unwrap();
+            assert_eq!(&bytes.next().await.unwrap().unwrap()[..], b"data");
+        });
+        drop(foreign);
+        assert!(other.shutdown(Duration::from_secs(10)));
+    });
+}

@@ -203,6 +203,12 @@ impl<T: MultiRecv> Recvs<T> {
             match &mut self.state {
                 RecvState::Done => return Poll::Ready(None),
                 RecvState::Idle => {
+                    if !self.group.on_current_runtime() {
+                        self.state = RecvState::Done;
+                        return Poll::Ready(Some(Err(io::Error::other(
+                            "uring_rt: a receive stream polled outside the runtime of its buffer pool",
+                        ))));
+                    }
                     self.arms += 1;
                     self.state = RecvState::Armed {
                         op: MultiOp::new(T::new(self.sock.clone(), self.group.clone())),

@@ -33,6 +33,10 @@ pub(crate) const DEFAULT_BUF_LEN: u32 = 4096;
 /// One registered buffer group.
 pub(crate) struct Group {
     ring: BufRing,
+    /// The runtime whose ring the group is registered on: requests of another ring
+    /// must not select it (that ring may have a group of the same id, whose buffers
+    /// this one would then hand out while its kernel writes into them).
+    rt: Weak<Context>,
     /// Buffers handed out as [`RecvBuf`]s.
     out: Cell<usize>,
     /// Buffers given back so far: a stream that ran out of buffers re-arms once this
@@ -45,6 +49,11 @@ pub(crate) struct Group {
 impl Group {
     pub(crate) fn bgid(&self) -> u16 {
         self.ring.bgid()
+    }
+
+    /// Whether the group is registered on the ring of the runtime running here.
+    pub(crate) fn on_current_runtime(&self) -> bool {
+        runtime::current().is_some_and(|cx| std::ptr::eq(self.rt.as_ptr(), Rc::as_ptr(&cx)))
     }
 
     pub(crate) fn returns(&self) -> u64 {
@@ -155,6 +164,7 @@ fn group(entries: u16, buf_len: u32) -> io::Result<Rc<Group>> {
         let buf_ring = BufRing::new(&ring.submitter(), bgid, entries, buf_len)?;
         let g = Rc::new(Group {
             ring: buf_ring,
+            rt: Rc::downgrade(&cx),
             out: Cell::new(0),
             returns: Cell::new(0),
             waiters: RefCell::new(Vec::new()),
@@ -190,7 +200,8 @@ pub(crate) fn default_group() -> io::Result<Rc<Group>> {
 
 /// A pool of provided buffers (a buffer ring, `IORING_REGISTER_PBUF_RING`) that
 /// multishot receives fill: `entries` buffers of `buf_len` bytes, registered on the
-/// current runtime's ring. Streams that share a pool share its buffers.
+/// current runtime's ring. Streams that share a pool share its buffers; a stream
+/// polled on another runtime than the pool's fails (its ring does not know the pool).
 ///
 /// A stream that finds the pool empty (`ENOBUFS`) waits until one of its buffers is
 /// dropped, then receives again: the data waits in the socket meanwhile, nothing is
