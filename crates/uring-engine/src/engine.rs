@@ -622,16 +622,21 @@ impl Engine {
 
     /// Waits for the request's fd to be ready, then issues it again.
     pub(crate) fn wait_ready(self: &Arc<Self>, req: Box<Req>, events: i16) {
-        if req.ltimeout != 0 {
-            // Sent to a worker with IOSQE_ASYNC, it now waits: its LINK_TIMEOUT starts
-            // (io_arm_ltimeout; a no-op if it already did; see timer.rs).
-            self.timers.arm_link(self, req.ltimeout);
-        }
+        let lt = req.ltimeout;
         if let Some(d) = &self.det {
             // Deterministic mode: no reactor thread; `enter` polls it (det.rs).
-            return d.park(req, events);
+            d.park(req, events);
+        } else {
+            self.reactor.arm(self, req, events);
         }
-        self.reactor.arm(self, req, events);
+        if lt != 0 {
+            // It now waits: its LINK_TIMEOUT starts (io_arm_ltimeout; a no-op if it
+            // already did, or if the request completed meanwhile; see timer.rs). Only
+            // once the request is parked, where the timeout firing finds it: armed
+            // before, a short timeout fired with nothing to cancel (-ENOENT) and left
+            // the request waiting.
+            self.timers.arm_link(self, lt);
+        }
     }
 
     /// Takes out every request parked anywhere (queued for a worker, waiting for
@@ -677,6 +682,11 @@ impl Engine {
             // a poll (io_wq_submit_work's needs_poll); the worker does not block.
             match (def.issue)(req, self, Mode::Inline) {
                 Step::Block(r) => req = r,
+                // Cancelled while it ran here (the canceller counted it as running):
+                // it must not go on to wait where the cancellation has looked already.
+                Step::Wait(r, _) if self.wq.cancelled(&r) => {
+                    return self.complete(r, -libc::ECANCELED);
+                }
                 step => return self.apply(step),
             }
         }
@@ -701,6 +711,9 @@ impl Engine {
             match (def.issue)(req, self, Mode::Worker) {
                 Step::Done(r, res) => return self.complete(r, res),
                 Step::Block(r) => req = r,
+                Step::Wait(r, _) if self.wq.cancelled(&r) => {
+                    return self.complete(r, -libc::ECANCELED);
+                }
                 // Readiness is the reactor's; one that epoll refuses comes back here
                 // marked for the poll(2) above.
                 Step::Wait(r, events) => return self.wait_ready(r, events),

@@ -123,6 +123,8 @@ struct Inner {
 struct Busy {
     sqe: sys::io_uring_sqe,
     fd: RawFd,
+    /// Its `LINK_TIMEOUT`'s id, which a firing timeout looks for.
+    ltimeout: u64,
     seq: u64,
     thread: ThreadId,
 }
@@ -406,6 +408,7 @@ impl Reactor {
                 Some(b) if b.thread != std::thread::current().id() => {
                     let mut ghost = Req::new(b.sqe, [0; 64]);
                     ghost.fd = b.fd;
+                    ghost.ltimeout = b.ltimeout;
                     pred(&ghost).then_some(b.seq)
                 }
                 _ => None,
@@ -598,6 +601,7 @@ fn handle(e: &Arc<Engine>, epfd: RawFd, evs: &[libc::epoll_event]) -> bool {
         g.busy = Some(Busy {
             sqe: w.req.sqe,
             fd: w.req.fd,
+            ltimeout: w.req.ltimeout,
             seq,
             thread: std::thread::current().id(),
         });

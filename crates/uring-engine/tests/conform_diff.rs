@@ -202,7 +202,9 @@ fn ioprio_on_an_op_without_one() {
 
 /// liburing's `poll-cancel-all` (`test4`): reads of an empty pipe sent to a worker with
 /// `IOSQE_ASYNC` wait for readiness there as polls, so `ASYNC_CANCEL` with `_ANY`
-/// finds all eight (result 8) and each completes with `-ECANCELED`, not `-EINTR`.
+/// finds all eight (result 8) and each completes with `-ECANCELED`, not `-EINTR`. Twenty
+/// rounds: a read that a worker is moving from its attempt to the wait while the
+/// cancellation looks must still be found (it was missed, a result of 4, under load).
 #[test]
 fn async_pipe_reads_cancel_as_polls() {
     diff::both(
@@ -210,31 +212,32 @@ fn async_pipe_reads_cancel_as_polls() {
         &[sys::IORING_OP_READ, sys::IORING_OP_ASYNC_CANCEL],
         16,
         |ring| {
-            let (r, _w) = pipe();
-            let mut bufs = [[0u8; 32]; 8];
-            let reads: Vec<_> = bufs
-                .iter_mut()
-                .enumerate()
-                .map(|(i, b)| {
-                    opcode::Read::new(Target::Fd(r.as_raw_fd()), b.as_mut_ptr(), 32)
-                        .build()
-                        .flags(SqeFlags::ASYNC)
-                        .user_data(i as u64 + 1)
-                })
-                .collect();
-            assert_eq!(push(ring, &reads), 8);
-            std::thread::sleep(Duration::from_millis(20));
-            push(
-                ring,
-                &[opcode::AsyncCancel::new(0)
-                    .any(true)
-                    .all(true)
-                    .build()
-                    .user_data(100)],
-            );
-            let mut seen = drain(ring, 200);
-            seen.sort();
-            seen
+            let mut rounds = std::collections::BTreeSet::new();
+            for _ in 0..20 {
+                let (r, _w) = pipe();
+                let mut bufs = [[0u8; 32]; 8];
+                let reads: Vec<_> = bufs
+                    .iter_mut()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        opcode::Read::new(Target::Fd(r.as_raw_fd()), b.as_mut_ptr(), 32)
+                            .build()
+                            .flags(SqeFlags::ASYNC)
+                            .user_data(i as u64 + 1)
+                    })
+                    .collect();
+                assert_eq!(push(ring, &reads), 8);
+                std::thread::sleep(Duration::from_millis(20));
+                let cancel = opcode::AsyncCancel::new(0).any(true).all(true).build();
+                push(ring, &[cancel.user_data(100)]);
+                let mut seen: Vec<_> = uring_testkit::reap(ring, 9, Duration::from_secs(5))
+                    .iter()
+                    .map(|c| (c.user_data(), c.result()))
+                    .collect();
+                seen.sort();
+                rounds.insert(seen);
+            }
+            rounds
         },
     );
 }
@@ -481,6 +484,57 @@ fn poll_remove_and_update_by_user_data() {
             // compare what was posted, not the order.
             seen.sort();
             seen
+        },
+    );
+}
+
+/// liburing's `link-timeout` (`test_timeout_link_chain1`, `test_single_link_timeout`
+/// with 10 ns): a `LINK_TIMEOUT` that expires at once still finds the read it guards,
+/// which waits for its pipe (`-ECANCELED` for the read, `-ETIME` for the timeout). The
+/// engine used to start the timeout before parking the read, and a timeout that fired
+/// in between found nothing (`-ENOENT`) and left the read waiting; a round of 200 shows
+/// it on a busy machine.
+#[test]
+fn instant_link_timeout_finds_its_request() {
+    diff::both(
+        test_name!(),
+        &[
+            sys::IORING_OP_READV,
+            sys::IORING_OP_LINK_TIMEOUT,
+            sys::IORING_OP_NOP,
+        ],
+        16,
+        |ring| {
+            let (r, _w) = pipe();
+            let mut buf = [0u8; 128];
+            let iov = libc::iovec {
+                iov_base: buf.as_mut_ptr().cast(),
+                iov_len: buf.len(),
+            };
+            let ts = uring::types::Timespec::from(Duration::from_nanos(10));
+            let mut rounds = std::collections::BTreeSet::new();
+            for _ in 0..200 {
+                let chain = [
+                    opcode::Readv::new(Target::Fd(r.as_raw_fd()), &iov, 1)
+                        .build()
+                        .flags(SqeFlags::IO_LINK)
+                        .user_data(1),
+                    opcode::LinkTimeout::new(&ts)
+                        .build()
+                        .flags(SqeFlags::IO_LINK)
+                        .user_data(2),
+                    opcode::Nop::new().build().user_data(3),
+                ];
+                push(ring, &chain);
+                // (Before the fix: a panic naming the lone -ENOENT after 2 s.)
+                let mut got: Vec<_> = uring_testkit::reap(ring, 3, Duration::from_secs(2))
+                    .iter()
+                    .map(|c| (c.user_data(), c.result()))
+                    .collect();
+                got.sort();
+                rounds.insert(got);
+            }
+            rounds
         },
     );
 }

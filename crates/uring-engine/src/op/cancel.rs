@@ -159,6 +159,17 @@ pub(crate) fn cancel(e: &Arc<Engine>, key: &Key) -> i32 {
         },
         all,
     );
+    // With ALL, a second look at the parked requests: one that a worker was running
+    // during the first look and parked (waiting for readiness) before the running
+    // ones were looked at was in neither place when each was searched.
+    let mut n = n;
+    if all {
+        let late = e.take_parked(&mut |r: &Req| key.matches_req(r), true);
+        n += late.len();
+        for r in late {
+            e.complete(r, -libc::ECANCELED);
+        }
+    }
     // io_futex_cancel and io_waitid_cancel take every match in one pass and return
     // how many; a pass counts once towards an ALL count, and without ALL that
     // number is the result (1, not 0).
