@@ -190,7 +190,7 @@ struct Slot {
     final_taken: bool,
     /// CQEs flagged `F_MORE` the future has not taken (multishot, zero-copy send).
     queue: VecDeque<(i32, u32)>,
-    erased: Option<Erased>,
+    erased: Option<&'static Erased>,
     storage: Storage,
 }
 
@@ -471,11 +471,16 @@ impl Driver {
         };
         // SAFETY: a free slot holds no data.
         unsafe { put(&raw mut slot.storage, data) };
-        slot.erased = Some(Erased {
-            drop: drop_erased::<T>,
-            orphan: orphan_erased::<T>,
-            type_id: TypeId::of::<T>,
-        });
+        // One table per data type, in static memory: a slot keeps a pointer to it.
+        slot.erased = Some(
+            const {
+                &Erased {
+                    drop: drop_erased::<T>,
+                    orphan: orphan_erased::<T>,
+                    type_id: TypeId::of::<T>,
+                }
+            },
+        );
         let id = OpId {
             index,
             generation: slot.generation,
