@@ -1,17 +1,35 @@
 //! Sockets on the ring: `SOCKET`, `BIND`, `LISTEN`, `ACCEPT`, `CONNECT`, `SEND`, `RECV`,
-//! `SHUTDOWN`.
+//! `SENDMSG`, `RECVMSG`, `SEND_ZC`, `SHUTDOWN`, and the multishot forms of `ACCEPT`,
+//! `RECV` and `RECVMSG` with provided buffers.
 //!
-//! [`TcpListener`] and [`TcpStream`] work as their `std::net` namesakes, with the I/O
-//! as ring operations that take owned buffers and give them back ([`BufResult`]), as
-//! the files of [`crate::fs`] do. Creating, binding and listening go through the
-//! `SOCKET`, `BIND` and `LISTEN` opcodes where the ring has them (Linux 5.19 and 6.11,
-//! and the engine), and through the plain system calls otherwise: the result is the
-//! same socket.
+//! [`TcpListener`], [`TcpStream`], [`UdpSocket`], [`UnixListener`], [`UnixStream`] and
+//! [`UnixDatagram`] work as their `std` namesakes, with the I/O as ring operations that
+//! take owned buffers and give them back ([`BufResult`]), as the files of [`crate::fs`]
+//! do. Creating, binding and listening go through the `SOCKET`, `BIND` and `LISTEN`
+//! opcodes where the ring has them (Linux 5.19 and 6.11, and the engine), and through
+//! the plain system calls otherwise: the result is the same socket.
 //!
 //! Every op holds the socket's descriptor while the kernel may use it, so dropping a
 //! socket with ops in flight closes the descriptor when the last of them ends, never
 //! under them. Dropping an op's future cancels it (see [`crate::op`]); an accepted
 //! connection that arrives after its `accept` was dropped is closed, never leaked.
+//!
+//! # Multishot streams
+//! [`TcpListener::incoming`] (and [`UnixListener::incoming`]) is one multishot
+//! `ACCEPT`; [`TcpStream::recv_stream`] (and [`UnixStream::recv_stream`]) one
+//! multishot `RECV`; [`UdpSocket::recv_stream`] (and [`UnixDatagram::recv_stream`]) one
+//! multishot `RECVMSG`, each datagram with its sender. The receives fill the buffers of
+//! a [`BufPool`] (a provided-buffer ring) and yield them as [`RecvBuf`]s, which go back
+//! to the pool when dropped. Each is a `futures_core::Stream` with an inherent
+//! `next()`. A request the kernel ends is armed again by the stream; `ENOBUFS` is never
+//! an item (the stream waits for a buffer to come back). Dropping a stream cancels its
+//! request; connections and buffers that arrive for it afterwards are closed and given
+//! back.
+//!
+//! Receive bundles (`IORING_RECVSEND_BUNDLE`, several buffers per CQE) are not used: a
+//! bundle names its first buffer and the kernel's ring positions after it, and this
+//! pool puts buffers back in the order they are dropped, so those positions may hold
+//! other buffers by the time the CQE is read.
 //!
 //! Socket options go through [`AsFd`](std::os::fd::AsFd) with any crate that takes
 //! one (`rustix::net::sockopt`, `socket2::SockRef`); the common ones have methods.
