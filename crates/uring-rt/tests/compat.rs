@@ -268,3 +268,26 @@ fn futures_io_traits_read_and_write() {
         });
     });
 }
+
+#[test]
+fn hyper_executor_runs_futures_as_local_tasks() {
+    use hyper::rt::Executor as _;
+    common::each_backend("hyper_executor", |rt, _| {
+        rt.block_on(async {
+            let ran = Rc::new(Cell::new(0));
+            for _ in 0..3 {
+                let r = ran.clone();
+                // Not Send (an Rc): hyper's executor takes local futures.
+                uring_rt::hyper::Executor.execute(async move {
+                    uring_rt::yield_now().await;
+                    r.set(r.get() + 1);
+                });
+            }
+            assert_eq!(ran.get(), 0, "spawned, not run inline");
+            for _ in 0..4 {
+                uring_rt::yield_now().await;
+            }
+            assert_eq!(ran.get(), 3);
+        });
+    });
+}

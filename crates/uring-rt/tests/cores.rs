@@ -320,3 +320,47 @@ fn reuseport_listeners_on_two_cores_share_one_port() {
         assert!(by_core[0] > 0 && by_core[1] > 0, "{by_core:?}");
     }
 }
+
+/// The CPUs the calling thread may run on.
+fn my_cpus() -> Vec<usize> {
+    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a writable cpu_set_t of the size passed.
+    let r = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    assert_eq!(r, 0);
+    (0..libc::CPU_SETSIZE as usize)
+        // SAFETY: `cpu` is below CPU_SETSIZE.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .collect()
+}
+
+#[test]
+fn run_defaults_to_one_pinned_runtime_per_cpu() {
+    let allowed = my_cpus();
+    let Some(b) = common::backends().pop() else {
+        return;
+    };
+    if common::build_on("run_defaults", b, |b| b).is_none() {
+        return;
+    }
+    let out = Builder::new()
+        .backend_exact(b)
+        .run(|| async { (Core::current().unwrap().index(), my_cpus()) })
+        .unwrap();
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(out.len(), n);
+    for (i, (index, cpus)) in out.iter().enumerate() {
+        assert_eq!(*index, i);
+        // Pinned to one of the CPUs the process may use, each core its own while
+        // there are enough.
+        assert_eq!(cpus, &[allowed[i % allowed.len()]]);
+    }
+    // Not pinned when asked so.
+    let out = Builder::new()
+        .backend_exact(b)
+        .threads(2)
+        .pin_threads(false)
+        .run(|| async { my_cpus() })
+        .unwrap();
+    assert!(out.iter().all(|cpus| cpus == &allowed));
+}
