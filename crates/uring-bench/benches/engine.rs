@@ -29,8 +29,10 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::time::Instant;
 
+use serde_json::{Value, json};
 use uring::types::Fd;
 use uring::{Backend, Ring, opcode};
+use uring_bench::report;
 
 const FILE_SIZE: u64 = 64 << 20;
 const BS: usize = 4096;
@@ -49,8 +51,8 @@ struct Plan {
 
 impl Plan {
     fn from_env() -> Plan {
-        let test_mode = !std::env::args().any(|a| a == "--bench");
-        let quick = std::env::var("URING_BENCH_QUICK").is_ok_and(|v| !v.is_empty() && v != "0");
+        let test_mode = report::test_mode();
+        let quick = report::quick();
         let rounds = std::env::var("URING_BENCH_ROUNDS")
             .ok()
             .and_then(|v| v.parse().ok())
@@ -399,17 +401,7 @@ fn echo_sync(addr: std::net::SocketAddr, total: u64) -> io::Result<f64> {
     Ok(total as f64 / t.elapsed().as_secs_f64())
 }
 
-/// The kernel release, the CPU model and the CPUs this process may use.
-fn machine() -> (String, String, usize) {
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map_or_else(|_| "unknown".into(), |s| s.trim().to_owned());
-    let cpu = uring_bench::cpu_model();
-    let nproc = std::thread::available_parallelism().map_or(0, |n| n.get());
-    (kernel, cpu, nproc)
-}
-
 fn header(plan: &Plan) {
-    let (kernel, cpu, nproc) = machine();
     let env = uring_bench::settings(&["URING_BENCH_QUICK", "URING_BENCH_ROUNDS"]);
     let how = if plan.test_mode {
         " (test mode: no --bench, checking only; numbers mean nothing)"
@@ -418,17 +410,13 @@ fn header(plan: &Plan) {
     };
     println!("## Engine against kernel{how}");
     println!();
-    println!("- command: `{env}cargo bench -p uring-bench --bench engine`");
-    println!("- kernel: {kernel}; CPU: {cpu}, nproc {nproc}");
+    report::print_machine(
+        &format!("{env}cargo bench -p uring-bench --bench engine"),
+        &report::machine(),
+    );
     println!(
         "- {} rounds, interleaved; per round: {} NOPs, {} reads, {} round trips, {} O_DIRECT reads and as many writes",
         plan.rounds, plan.nops, plan.reads, plan.echoes, plan.direct
-    );
-    println!(
-        "- load average at the start: {}",
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
-            .trim()
     );
     println!();
 }
@@ -535,76 +523,42 @@ fn write_json(
     rows: &[Row],
     skipped: &[(String, String)],
 ) -> io::Result<std::path::PathBuf> {
-    fn num(r: &Result<f64, String>) -> String {
-        match r {
-            Ok(x) => format!("{x:.1}"),
-            Err(_) => "null".into(),
-        }
-    }
-    fn ratio_num(a: &Result<f64, String>, b: &Result<f64, String>) -> String {
-        match (a, b) {
-            (Ok(a), Ok(b)) => format!("{:.4}", a / b),
-            _ => "null".into(),
-        }
-    }
-    fn string(s: &str) -> String {
-        let mut o = String::from('"');
-        for c in s.chars() {
-            match c {
-                '"' => o.push_str("\\\""),
-                '\\' => o.push_str("\\\\"),
-                c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-                c => o.push(c),
-            }
-        }
-        o.push('"');
-        o
-    }
-    let (kernel, cpu, nproc) = machine();
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let mut out = format!(
-        "{{\n  \"bench\": \"engine\",\n  \"unix_time\": {},\n  \"kernel\": {},\n  \"cpu\": {},\n  \"nproc\": {nproc},\n  \"loadavg\": {},\n  \"rounds\": {},\n  \"test_mode\": {},\n  \"rows\": [",
-        std::time::SystemTime::now()
+    let ok = |r: &Result<f64, String>| r.as_ref().ok().copied();
+    let ratio = |a: &Result<f64, String>, b: &Result<f64, String>| Some(ok(a)? / ok(b)?);
+    let machine = report::machine();
+    let rows: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "workload": r.workload,
+                "kernel_per_s": ok(&r.kernel),
+                "engine_per_s": ok(&r.engine),
+                "anchor": r.anchor.as_ref().map(|a| a.0),
+                "anchor_per_s": r.anchor.as_ref().and_then(|a| ok(&a.1)),
+                "engine_over_kernel": ratio(&r.engine, &r.kernel),
+                "engine_over_anchor": r.anchor.as_ref().and_then(|a| ratio(&r.engine, &a.1)),
+                "target": r.target,
+            })
+        })
+        .collect();
+    let figures = json!({
+        "bench": "engine",
+        "unix_time": std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs()),
-        string(&kernel),
-        string(&cpu),
-        string(load.trim()),
-        plan.rounds,
-        plan.test_mode
-    );
-    for (i, r) in rows.iter().enumerate() {
-        let (an, ar, ae) = match &r.anchor {
-            Some((n, a)) => (string(n), num(a), ratio_num(&r.engine, a)),
-            None => ("null".into(), "null".into(), "null".into()),
-        };
-        out.push_str(&format!(
-            "{}\n    {{\"workload\": {}, \"kernel_per_s\": {}, \"engine_per_s\": {}, \"anchor\": {an}, \"anchor_per_s\": {ar}, \"engine_over_kernel\": {}, \"engine_over_anchor\": {ae}, \"target\": {}}}",
-            if i > 0 { "," } else { "" },
-            string(&r.workload),
-            num(&r.kernel),
-            num(&r.engine),
-            ratio_num(&r.engine, &r.kernel),
-            string(&r.target),
-        ));
-    }
-    out.push_str("\n  ],\n  \"skipped\": [");
-    for (i, (w, why)) in skipped.iter().enumerate() {
-        out.push_str(&format!(
-            "{}\n    {{\"workload\": {}, \"why\": {}}}",
-            if i > 0 { "," } else { "" },
-            string(w),
-            string(why)
-        ));
-    }
-    out.push_str("\n  ]\n}\n");
-    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .parent()
-        .map_or_else(|| std::path::PathBuf::from("target"), |p| p.join("bench"));
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("engine.json");
-    std::fs::write(&path, out)?;
-    Ok(path)
+        "kernel": machine["kernel"],
+        "cpu": machine["cpu"],
+        "nproc": machine["nproc"],
+        "loadavg": report::loadavg(),
+        "rounds": plan.rounds,
+        "test_mode": plan.test_mode,
+        "rows": rows,
+        "skipped": skipped
+            .iter()
+            .map(|(w, why)| json!({ "workload": w, "why": why }))
+            .collect::<Vec<_>>(),
+    });
+    report::write_json(env!("CARGO_TARGET_TMPDIR"), "engine", &figures)
 }
 
 fn main() {
