@@ -77,7 +77,8 @@
 //!   `URING_CMD` passthrough and zero-copy receive (`-EINVAL`, absent from the probe,
 //!   see [`op_support`]), personalities, NAPI, ring resizing and memory regions
 //!   ([`register_op_support`]); the features it does not report say why
-//!   ([`feature_support`]).
+//!   ([`feature_support`]). liburing's `eventfd` and `eventfd-ring` tests skip for
+//!   want of `IORING_FEAT_CUR_PERSONALITY`.
 //! - **The ring fd is an eventfd**, not an io_uring file. A program that makes the
 //!   system calls itself on it (`syscall(__NR_io_uring_enter, ring_fd, …)`, as
 //!   liburing's tests `timeout`, `ring-leak2`, `empty-eownerdead`, `accept-reuse` and
@@ -107,7 +108,10 @@
 //!   readiness as a poll, as in the kernel.
 //! - **Counts and timing**: `ASYNC_CANCEL` with `_ALL`/`_ANY` counts every request it
 //!   cancelled (the kernel counts pending io-wq work of one pass once); workers run
-//!   with the credentials of the thread that set the ring up.
+//!   with the credentials of the thread that set the ring up. Readiness is handled by
+//!   the reactor thread, not in the task that made the fd ready: a program that expects
+//!   a multishot receive to have posted within a millisecond of its own sends
+//!   (liburing's `recv-multishot`) can miss CQEs on a loaded machine.
 //!
 //! liburing's own suite (`liburing-2.3`) on the engine through the drop-in, the command
 //! and the figures: `BENCHMARKS.md`, "liburing's own test suite on the engine".
