@@ -609,3 +609,49 @@ fn link_timeout_of_work_sent_to_a_worker_never_starts() {
         got
     });
 }
+
+/// A read of a pipe nobody writes, linked to a `LINK_TIMEOUT` of 1 µs to 1 ms (the
+/// shape `diff_prop` shrank a lost completion to): the timeout always finds the read
+/// where it waits, so the read ends with `-ECANCELED` and the timeout with `-ETIME`,
+/// round after round. The engine used to start the timeout before parking the read
+/// for readiness; a timeout firing in between found it nowhere (`-ENOENT`) and the
+/// read never completed (about 1 run in 8 of `diff_prop` under load). Four reads share
+/// the pipe in each round, and each timeout length gets 25 rounds, to make that window
+/// likely where it exists.
+#[test]
+fn short_link_timeouts_always_find_their_pending_reads() {
+    const READS: u64 = 4;
+    diff::both_backends(test_name!(), |b| {
+        let mut ring = ring(b);
+        let (r, _w) = pipe();
+        let mut bufs = [[0u8; 16]; READS as usize];
+        let mut outcomes = std::collections::BTreeSet::new();
+        for us in [1, 5, 20, 100, 300, 1000] {
+            let ts = Timespec::from(Duration::from_micros(us));
+            for _ in 0..25 {
+                let sqes: Vec<uring::Sqe> = bufs
+                    .iter_mut()
+                    .zip(0..READS)
+                    .flat_map(|(buf, i)| {
+                        [
+                            opcode::Read::new(Target::Fd(r.as_raw_fd()), buf.as_mut_ptr(), 16)
+                                .build()
+                                .flags(SqeFlags::IO_LINK)
+                                .user_data(2 * i + 1),
+                            opcode::LinkTimeout::new(&ts).build().user_data(2 * i + 2),
+                        ]
+                    })
+                    .collect();
+                push(&mut ring, &sqes);
+                let got = uring_testkit::reap(&mut ring, 2 * READS as usize, LIMIT);
+                // Odd user_data: the reads; even: their timeouts.
+                let got: Vec<(bool, i32)> = sorted(&got)
+                    .into_iter()
+                    .map(|(u, res)| (u % 2 == 1, res))
+                    .collect();
+                outcomes.insert(got);
+            }
+        }
+        outcomes
+    });
+}
