@@ -11,14 +11,14 @@
 //! u16, key, value` (little-endian, `sum` a hash of the rest). One writer task takes
 //! the records that are waiting, writes them in one go and `fsync`s them (group
 //! commit); only then are they acknowledged. At start the log is read back up to the
-//! first record that is short or whose sum is wrong (a torn write at a crash), and cut
-//! there.
+//! first record that is short or whose sum is wrong (a torn write at a crash).
 //!
-//! When a write or an `fsync` fails, nothing waiting is acknowledged, and the store
-//! stops taking writes (`ERR`) until it restarts: after a failed `fsync`, Linux may
-//! have dropped the dirty pages and a later `fsync` would say nothing about them, so
-//! the store cannot tell what is on disk any more (the PostgreSQL answer to
-//! "fsyncgate": fail, and recover from the log at the next start).
+//! When a write or an `fsync` fails, nothing waiting is acknowledged, the store closes
+//! its connections and [`serve`] returns the error; `main` starts it again. After a
+//! failed `fsync` Linux may have dropped the dirty pages while reads still see them
+//! (and a later `fsync` says nothing about them), so a restart must not build on the
+//! old log's pages: it copies the valid records into a fresh file, syncs it and
+//! renames it over the log.
 //!
 //! # The planted bugs
 //! `--bug ack-before-fsync` acknowledges a batch as soon as it is written, before its
@@ -60,6 +60,8 @@ struct Store {
     writer: RefCell<Option<Waker>>,
     /// A write or fsync failed: no more writes until a restart.
     failed: Cell<bool>,
+    /// Who waits for `failed`.
+    on_failure: RefCell<Vec<Waker>>,
     bug: Bug,
 }
 
@@ -139,27 +141,38 @@ fn decode(log: &[u8]) -> (Vec<(String, String)>, usize) {
 }
 
 impl Store {
-    /// Opens the log in `dir` and replays it.
+    /// Opens the log in `dir`, replays it, and rewrites its valid records into a
+    /// fresh file (see the module docs).
     async fn open(dir: &Path, bug: Bug) -> io::Result<Rc<Store>> {
+        let (path, fresh) = (dir.join("wal"), dir.join("wal.new"));
+        let old = File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .open(&path)
+            .await?;
+        let size = old.metadata().await?.len();
+        let mut log = Vec::new();
+        if size > 0 {
+            let (res, buf) = old.read_exact_at(vec![0u8; size as usize], 0).await;
+            res?;
+            log = buf;
+        }
+        old.close().await?;
+        let (records, end) = decode(&log);
         let wal = File::options()
             .read(true)
             .write(true)
             .create(true)
-            .open(dir.join("wal"))
+            .truncate(true)
+            .open(&fresh)
             .await?;
-        let size = wal.metadata().await?.len();
-        let mut log = Vec::new();
-        if size > 0 {
-            let (res, buf) = wal.read_exact_at(vec![0u8; size as usize], 0).await;
-            res?;
-            log = buf;
+        if end > 0 {
+            log.truncate(end);
+            wal.write_all_at(log, 0).await.0?;
         }
-        let (records, end) = decode(&log);
-        if end as u64 != size {
-            // A torn or partial record at the end (a crash): cut it off.
-            wal.set_len(end as u64).await?;
-            wal.sync_all().await?;
-        }
+        wal.sync_all().await?;
+        uring_rt::fs::rename(&fresh, &path).await?;
         note(format!(
             "store: recovered {} records ({end} of {size} bytes)",
             records.len()
@@ -171,6 +184,7 @@ impl Store {
             queue: RefCell::new(VecDeque::new()),
             writer: RefCell::new(None),
             failed: Cell::new(false),
+            on_failure: RefCell::new(Vec::new()),
             bug,
         }))
     }
@@ -196,16 +210,23 @@ impl Store {
         ok
     }
 
-    /// The writer: group commit of whatever is queued, forever.
+    /// Fails the store: no more writes (see the module docs).
+    fn fail(&self) {
+        self.failed.set(true);
+        for (_, r) in self.queue.borrow_mut().drain(..) {
+            answer(&r, false);
+        }
+        for w in self.on_failure.borrow_mut().drain(..) {
+            w.wake();
+        }
+    }
+
+    /// The writer: group commit of whatever is queued, until the store fails.
     async fn writer(self: Rc<Self>) {
-        loop {
+        while !self.failed.get() {
             let batch: Vec<(Vec<u8>, Reply)> = self.queue.borrow_mut().drain(..).collect();
             if batch.is_empty() {
                 WaitForWork(&self).await;
-                continue;
-            }
-            if self.failed.get() {
-                batch.iter().for_each(|(_, r)| answer(r, false));
                 continue;
             }
             let bytes: Vec<u8> = batch.iter().flat_map(|(rec, _)| rec.clone()).collect();
@@ -213,8 +234,8 @@ impl Store {
             let (res, _) = self.wal.write_all_at(bytes.clone(), at).await;
             if let Err(e) = res {
                 note(format!("store: write at {at} failed: {e}"));
-                self.failed.set(true);
                 batch.iter().for_each(|(_, r)| answer(r, false));
+                self.fail();
                 continue;
             }
             self.end.set(at + bytes.len() as u64);
@@ -233,8 +254,8 @@ impl Store {
                 }
                 Err(e) => {
                     note(format!("store: fsync failed ({e}): no more writes"));
-                    self.failed.set(true);
                     batch.iter().for_each(|(_, r)| answer(r, false));
+                    self.fail();
                     continue;
                 }
             }
@@ -245,19 +266,46 @@ impl Store {
     }
 }
 
-/// Waits until a `put` wakes the writer.
+/// Waits until a `put` wakes the writer, or the store failed.
 struct WaitForWork<'a>(&'a Store);
 
 impl Future for WaitForWork<'_> {
     type Output = ();
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.0.queue.borrow().is_empty() {
+        if self.0.queue.borrow().is_empty() && !self.0.failed.get() {
             *self.0.writer.borrow_mut() = Some(cx.waker().clone());
             Poll::Pending
         } else {
             Poll::Ready(())
         }
     }
+}
+
+/// Waits until the store failed.
+struct Failed<'a>(&'a Store);
+
+impl Future for Failed<'_> {
+    type Output = ();
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.failed.get() {
+            Poll::Ready(())
+        } else {
+            self.0.on_failure.borrow_mut().push(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+}
+
+/// The output of whichever of `a` and `b` finishes first (the other is dropped).
+async fn race<T>(a: impl Future<Output = T>, b: impl Future<Output = T>) -> T {
+    let (mut a, mut b) = (std::pin::pin!(a), std::pin::pin!(b));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = a.as_mut().poll(cx) {
+            return Poll::Ready(v);
+        }
+        b.as_mut().poll(cx)
+    })
+    .await
 }
 
 /// Reads one line (without its `\n`) from `conn`, keeping what follows in `pending`.
@@ -278,7 +326,15 @@ pub async fn read_line(conn: &TcpStream, pending: &mut Vec<u8>) -> Option<String
 
 async fn serve_conn(store: Rc<Store>, conn: TcpStream) {
     let mut pending = Vec::new();
-    while let Some(line) = read_line(&conn, &mut pending).await {
+    while !store.failed.get() {
+        let Some(line) = race(read_line(&conn, &mut pending), async {
+            Failed(&store).await;
+            None
+        })
+        .await
+        else {
+            return;
+        };
         let mut words = line.splitn(3, ' ');
         let reply = match (words.next(), words.next(), words.next()) {
             (Some("PUT"), Some(k), Some(v)) => {
@@ -300,16 +356,39 @@ async fn serve_conn(store: Rc<Store>, conn: TcpStream) {
     }
 }
 
-/// Runs the store kept in `dir` on `listener` until the runtime stops.
+/// Runs the store kept in `dir` on `listener` until it fails (run it again then).
 ///
 /// # Errors
-/// Opening or recovering the log, accepting.
-pub async fn serve(listener: TcpListener, dir: &Path, bug: Bug) -> io::Result<()> {
+/// Opening or recovering the log, accepting; `Other` when a write or an `fsync`
+/// failed (the store closed its connections).
+pub async fn serve(listener: &TcpListener, dir: &Path, bug: Bug) -> io::Result<()> {
     let store = Store::open(dir, bug).await?;
     let _writer = uring_rt::spawn(store.clone().writer());
     loop {
-        let (conn, _) = listener.accept().await?;
-        let _conn = uring_rt::spawn(serve_conn(store.clone(), conn));
+        let accepted = race(async { Some(listener.accept().await) }, async {
+            Failed(&store).await;
+            None
+        })
+        .await;
+        match accepted {
+            Some(conn) => {
+                let _conn = uring_rt::spawn(serve_conn(store.clone(), conn?.0));
+            }
+            None => return Err(io::Error::other("a write or fsync failed")),
+        }
+    }
+}
+
+/// [`serve`] again and again: what a supervisor does for a process that exits.
+pub async fn serve_forever(listener: TcpListener, dir: &Path, bug: Bug) {
+    loop {
+        if let Err(e) = serve(&listener, dir, bug).await {
+            note(format!("store: stopped ({e}), starting again"));
+            if !uring_rt::sim::is_simulated() {
+                eprintln!("kv: stopped ({e}), starting again");
+            }
+            uring_rt::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -342,6 +421,7 @@ fn main() -> io::Result<()> {
     uring_rt::block_on(async {
         let listener = TcpListener::bind(&addr).await?;
         eprintln!("kv: serving {dir} at {}", listener.local_addr()?);
-        serve(listener, Path::new(&dir), bug).await
+        serve_forever(listener, Path::new(&dir), bug).await;
+        Ok(())
     })
 }

@@ -111,11 +111,7 @@ fn store_sim(s: &mut Sim, bug: Bug) {
     s.network(Network::new().cut(0.005));
     s.node("store", move |node| async move {
         let listener = node.listener().expect("the store's listener");
-        if let Err(e) = kv::serve(listener, node.dir(), bug).await {
-            // What a real server would do: exit (it restarts at the next crash).
-            sim::note(format!("store: stopped: {e}"));
-        }
-        std::future::pending::<()>().await;
+        kv::serve_forever(listener, node.dir(), bug).await;
     });
     s.client("client", client);
 }
@@ -130,9 +126,12 @@ fn the_correct_store_loses_no_acknowledged_write() {
     let sum = sim::check("the_correct_store_loses_no_acknowledged_write", 200, |s| {
         store_sim(s, Bug::None)
     });
-    // The runs did meet what they are meant to survive.
-    assert!(sum.crashes > 50, "{sum:?}");
-    assert!(sum.faults > 200, "{sum:?}");
+    // The runs did meet what they are meant to survive (unless URING_SIM_SEED or
+    // URING_SIM_SEEDS asked for only a few).
+    if sum.seeds >= 100 {
+        assert!(sum.crashes > sum.seeds / 4, "{sum:?}");
+        assert!(sum.faults > sum.seeds, "{sum:?}");
+    }
 }
 
 #[test]

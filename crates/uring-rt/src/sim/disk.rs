@@ -26,7 +26,9 @@
 //!
 //! # What is not modelled
 //! Metadata: a created, renamed or removed file is durable at once (no directory
-//! fsync needed); `ftruncate` and `fallocate` make the file's state durable at once.
+//! fsync needed); `ftruncate`, `fallocate` and an `OPENAT` with `O_TRUNC` make the
+//! file's state durable at once (what a truncation cut off is forgotten, doomed or
+//! not). An `OPENAT2` with `O_TRUNC` is not seen (its flags are behind a pointer).
 //! Writes with `RWF_DSYNC`/`RWF_SYNC`, or to files opened `O_SYNC`/`O_DSYNC`, are
 //! durable when they complete. Files written through registered (fixed) file slots
 //! are seen by their resolved descriptor, like any other. All of these err on the
@@ -194,10 +196,31 @@ impl Disk {
         }
     }
 
-    /// `ftruncate`/`fallocate` on `fd`: its state becomes durable at once (see the
-    /// module docs), except what a failed fsync doomed.
+    /// `fallocate` on `fd`: its state becomes durable at once (see the module docs),
+    /// except what a failed fsync doomed.
     pub(crate) fn metadata_changed(&mut self, fd: RawFd) {
         self.synced(fd, 0);
+    }
+
+    /// `ftruncate` of `fd` to `len`, or an open with `O_TRUNC` (`len` 0): the pages
+    /// past `len` are gone, doomed or not; the rest is durable at once, except what a
+    /// failed fsync doomed.
+    pub(crate) fn truncated(&mut self, fd: RawFd, len: u64) {
+        if fd < 0 {
+            return;
+        }
+        let Some((key, _)) = key_of(borrow(fd)) else {
+            return;
+        };
+        let Some(log) = self.files.get_mut(&key) else {
+            return;
+        };
+        log.sectors
+            .retain(|&s, sector| sector.doomed && (s + 1) * SECTOR <= len);
+        log.durable_len = len;
+        if log.sectors.is_empty() {
+            self.files.remove(&key);
+        }
     }
 
     /// The node crashed: every file with unsynced writes gets its durable contents

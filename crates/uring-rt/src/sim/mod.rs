@@ -375,8 +375,10 @@ impl Observer for NodeObserver {
         let disk = &mut w.disks[self.node as usize];
         match op.opcode {
             sys::IORING_OP_FSYNC => disk.synced(op.fd, res),
-            sys::IORING_OP_FTRUNCATE | sys::IORING_OP_FALLOCATE if res >= 0 => {
-                disk.metadata_changed(op.fd)
+            sys::IORING_OP_FALLOCATE if res >= 0 => disk.metadata_changed(op.fd),
+            sys::IORING_OP_FTRUNCATE if res >= 0 => disk.truncated(op.fd, op.offset),
+            sys::IORING_OP_OPENAT if res >= 0 && op.op_flags & libc::O_TRUNC as u32 != 0 => {
+                disk.truncated(res, 0)
             }
             // The network: count what the node sent, for the relay to wait for it
             // (settle.rs).
