@@ -86,19 +86,22 @@ async fn client(node: NodeCtx) {
     ));
 }
 
-/// The simulation: the store (which crashes), the client, faults everywhere.
+/// The simulation: the store (which crashes), the client, faults everywhere: failed,
+/// short, interrupted and delayed writes and fsyncs, cut connections, partitions.
 fn store_sim(s: &mut Sim, bug: Bug) {
     s.faults(
         FaultPlan::new()
             .rule(
                 FaultRule::on(&[sys::IORING_OP_FSYNC])
                     .errors(&[libc::EIO], 0.03)
+                    .eintr(0.05)
                     .delay(Duration::from_millis(2), 0.3),
             )
             .rule(
                 FaultRule::on(&[sys::IORING_OP_WRITE])
                     .errors(&[libc::EIO, libc::ENOSPC], 0.01)
                     .short(0.1)
+                    .eintr(0.05)
                     .delay(Duration::from_millis(1), 0.2),
             ),
     );
@@ -108,7 +111,12 @@ fn store_sim(s: &mut Sim, bug: Bug) {
             .max(4)
             .restart_after(Duration::from_millis(1), Duration::from_millis(30)),
     );
-    s.network(Network::new().cut(0.005));
+    s.network(Network::new().cut(0.005).partitions(
+        Duration::from_millis(50),
+        Duration::from_millis(1),
+        Duration::from_millis(20),
+        0.3,
+    ));
     s.node("store", move |node| async move {
         let listener = node.listener().expect("the store's listener");
         kv::serve_forever(listener, node.dir(), bug).await;
