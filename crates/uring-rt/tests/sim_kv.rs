@@ -191,3 +191,31 @@ fn finds_the_ack_before_fsync_bug() {
 fn finds_the_ignored_fsync_error_bug() {
     finds(Bug::IgnoreFsyncError);
 }
+
+/// How often each planted bug shows over `URING_SIM_SEEDS` (default 1,000) seeds:
+/// `cargo test --release -p uring-rt --test sim_kv -- --ignored detection_rate --nocapture`.
+#[test]
+#[ignore = "a measurement: run with --release, see its docs"]
+fn detection_rate() {
+    for bug in [Bug::AckBeforeFsync, Bug::IgnoreFsyncError] {
+        let seeds = sim::seeds(1000);
+        let start = std::time::Instant::now();
+        let mut found = Vec::new();
+        for &seed in &seeds {
+            let mut s = Sim::new(seed);
+            store_sim(&mut s, bug);
+            if let Err(f) = s.run() {
+                assert!(f.message.contains("acknowledged write lost"), "{f}");
+                found.push(seed);
+            }
+        }
+        eprintln!(
+            "{bug:?}: {} of {} seeds lose an acknowledged write (first: {:?}) in {:.1?}",
+            found.len(),
+            seeds.len(),
+            found.first(),
+            start.elapsed()
+        );
+        assert!(!found.is_empty());
+    }
+}
