@@ -21,6 +21,11 @@
 //! old kernels), on the user-space engine with the same completion semantics:
 //! [`Builder::backend`] with [`Backend::Auto`] (the default), or `URING_BACKEND`.
 //!
+//! A program is tested on both with `#[uring_rt::test]` ([`test`]), and by
+//! simulation with [`sim`]: several runtimes as nodes on one thread, on the engine's
+//! deterministic mode, one seed choosing every order, fault, crash and network event,
+//! with virtual time and replay by seed (`#[uring_rt::sim_test]`, [`sim_test`]).
+//!
 //! ```no_run
 //! use uring_rt::fs::File;
 //!

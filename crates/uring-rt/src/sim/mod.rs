@@ -738,19 +738,27 @@ impl TempRoot {
     /// time), else the temporary directory.
     fn new() -> TempRoot {
         static N: AtomicU64 = AtomicU64::new(0);
-        let base = match std::env::var_os("URING_SIM_DIR") {
-            Some(d) => PathBuf::from(d),
-            None if Path::new("/dev/shm").is_dir() => PathBuf::from("/dev/shm"),
-            None => std::env::temp_dir(),
-        };
-        let path = base.join(format!(
+        let name = format!(
             "uring-sim-{}-{}",
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        let _ = std::fs::create_dir_all(&path);
-        TempRoot { path }
+        );
+        let bases = match std::env::var_os("URING_SIM_DIR") {
+            Some(d) => vec![PathBuf::from(d)],
+            None => vec![PathBuf::from("/dev/shm"), std::env::temp_dir()],
+        };
+        // The first base where the directory can be made (a container may have no
+        // writable /dev/shm).
+        for base in &bases {
+            let path = base.join(&name);
+            let _ = std::fs::remove_dir_all(&path);
+            if std::fs::create_dir_all(&path).is_ok() {
+                return TempRoot { path };
+            }
+        }
+        TempRoot {
+            path: bases[0].join(&name),
+        }
     }
 }
 
