@@ -716,7 +716,21 @@ impl Engine {
                 }
                 // Readiness is the reactor's; one that epoll refuses comes back here
                 // marked for the poll(2) above.
-                Step::Wait(r, events) => return self.wait_ready(r, events),
+                Step::Wait(r, events) => {
+                    let lt = r.ltimeout;
+                    self.wait_ready(r, events);
+                    if lt != 0 && self.wq.cancelled_sync() {
+                        // Its LINK_TIMEOUT fired while this worker moved it to its
+                        // wait, after the check above: the timeout may have looked
+                        // for it before it was parked (its second look, `fire_link`,
+                        // covers the other order). Taken back by its timeout's id,
+                        // which no other request carries.
+                        for r in self.take_parked(&mut |r: &Req| r.ltimeout == lt, false) {
+                            self.complete(r, -libc::ECANCELED);
+                        }
+                    }
+                    return;
+                }
                 Step::Parked => return,
             }
         }

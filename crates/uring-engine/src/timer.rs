@@ -597,8 +597,8 @@ pub(crate) fn link_timeout_starts(req: &Req) -> bool {
 /// A link timeout fired (`io_link_timeout_fn`, `io_req_task_link_timeout`): cancels
 /// the request it guards, then completes with `-ETIME`, `-EALREADY` or `-ENOENT`.
 fn fire_link(e: &Arc<Engine>, lt: Box<Req>, id: u64, target: u64) {
-    let mut found = e.take_parked(&mut |r: &Req| r.ltimeout == id, false);
-    let res = if let Some(x) = found.pop() {
+    let find = || e.take_parked(&mut |r: &Req| r.ltimeout == id, false).pop();
+    let res = if let Some(x) = find() {
         e.complete(x, -libc::ECANCELED);
         -libc::ETIME
     } else {
@@ -611,6 +611,14 @@ fn fire_link(e: &Arc<Engine>, lt: Box<Req>, id: u64, target: u64) {
             },
             false,
         );
+        // A second look: a worker that ran the request during the first one may have
+        // parked it (waiting for readiness) since; it did so before checking, under
+        // the pool's lock, whether `interrupt_running` flagged it
+        // (`Wq::cancelled_sync`), so it is found here or it takes itself back.
+        if let Some(x) = find() {
+            e.complete(x, -libc::ECANCELED);
+            return e.complete(lt, -libc::ETIME);
+        }
         match (n, waiting) {
             (0, _) => -libc::ENOENT,
             (_, true) => -libc::ETIME,

@@ -394,6 +394,18 @@ impl Wq {
         })
     }
 
+    /// [`cancelled`](Self::cancelled), read under the pool's lock, which
+    /// `interrupt_running` holds as it sets the flag: a canceller that did not set it
+    /// yet looks at the parked requests only after this returns (`timer::fire_link`).
+    pub(crate) fn cancelled_sync(&self) -> bool {
+        let _st = self.state.lock().expect("wq state");
+        CURRENT.with(|c| {
+            c.borrow()
+                .as_ref()
+                .is_some_and(|s| s.cancel.load(Ordering::Acquire))
+        })
+    }
+
     /// Stops the pool: queued work is cancelled, running work interrupted, and every
     /// worker joined, so no worker touches application memory afterwards.
     pub(crate) fn shutdown(&self, engine: &Arc<Engine>) {

@@ -351,3 +351,63 @@ fn plan_from_the_environment() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("URING_ENGINE_FAULTS"));
 }
+
+/// A read of an empty `O_NONBLOCK` pipe given an interrupted attempt is issued on a
+/// worker, whose attempt (`EAGAIN`) sends it to wait for readiness; its
+/// `LINK_TIMEOUT` (1 µs to 200 µs) started when it was handed to the worker, and may
+/// fire while the worker moves it to the wait. The timeout must find it wherever it
+/// is: every read ends `-ECANCELED`; none is lost. (A timeout that looked before the
+/// read was parked and interrupted the worker after it had let go of it said
+/// `-EALREADY` and left the read waiting for good, in most runs of 700 rounds.)
+#[test]
+fn link_timeout_finds_a_read_a_worker_moves_to_its_wait() {
+    const READS: u64 = 4;
+    let plan = FaultPlan::parse("ops=READ,eintr=1").unwrap();
+    let mut ring = ring(EngineConfig::new().faults(plan), 32);
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two descriptors into the array on success.
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
+    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
+    let mut bufs = [[0u8; 16]; READS as usize];
+    let mut outcomes = std::collections::BTreeSet::new();
+    for us in [1, 5, 10, 20, 50, 100, 200] {
+        let ts = uring::types::Timespec::from(Duration::from_micros(us));
+        for _ in 0..100 {
+            let sqes: Vec<uring::Sqe> = bufs
+                .iter_mut()
+                .zip(0..READS)
+                .flat_map(|(buf, i)| {
+                    [
+                        opcode::Read::new(uring::types::Target::Fd(fds[0]), buf.as_mut_ptr(), 16)
+                            .build()
+                            .flags(SqeFlags::IO_LINK)
+                            .user_data(2 * i + 1),
+                        opcode::LinkTimeout::new(&ts).build().user_data(2 * i + 2),
+                    ]
+                })
+                .collect();
+            // SAFETY: the buffers and the timespec outlive the reap below.
+            unsafe { ring.submission().push_multiple(&sqes) }.expect("SQ has room");
+            ring.submit().expect("submit");
+            let got = uring_testkit::reap(&mut ring, 2 * READS as usize, Duration::from_secs(5));
+            for c in got {
+                // A timeout that found its read running says -EALREADY, as the kernel's
+                // for io-wq work it interrupts; the read then cancels itself.
+                let ok = if c.user_data() % 2 == 1 {
+                    [-libc::ECANCELED].as_slice()
+                } else {
+                    &[-libc::ETIME, -libc::EALREADY]
+                };
+                outcomes.insert((c.user_data() % 2 == 1, ok.contains(&c.result()), c.result()));
+            }
+        }
+    }
+    for fd in fds {
+        // SAFETY: our own descriptors, closed once.
+        unsafe { libc::close(fd) };
+    }
+    assert!(
+        outcomes.iter().all(|&(_, ok, _)| ok),
+        "(read?, expected?, result): {outcomes:?}"
+    );
+}
