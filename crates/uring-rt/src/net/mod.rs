@@ -57,6 +57,103 @@
 //!
 //! [`BufResult`]: crate::BufResult
 
+/// The I/O methods of a connected stream socket (`TcpStream`, `UnixStream`), declared
+/// once: each forwards to the stream's [`socket::Socket`] in `self.sock`.
+macro_rules! stream_io {
+    () => {
+        /// Reads into `buf` (`IORING_OP_RECV`): up to `buf.bytes_total()` bytes, from the
+        /// start of `buf`. Returns the count (0 at end of stream, or for an empty buffer)
+        /// and the buffer, its initialised length extended to cover what was read.
+        ///
+        /// Dropping the op before it completes may lose data the kernel already took
+        /// from the socket; to stop a read without losing any, [`Op::cancel`] it and
+        /// await it (see [`crate::op`]).
+        ///
+        /// # Errors
+        /// The kernel's (`ECONNRESET`, …).
+        pub fn read<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
+            self.sock.read(buf)
+        }
+
+        /// Writes `buf`'s initialised bytes (`IORING_OP_SEND`, `MSG_NOSIGNAL`). Returns
+        /// the count written (maybe short) and the buffer.
+        ///
+        /// # Errors
+        /// The kernel's (`EPIPE`, `ECONNRESET`, …).
+        pub fn write<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
+            self.sock.write(buf)
+        }
+
+        /// Reads into several buffers (`IORING_OP_RECVMSG`), filling each in turn.
+        /// Returns the total count and the buffers.
+        ///
+        /// # Errors
+        /// `InvalidInput` for no buffers or more than 1024; the kernel's.
+        pub fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Op<RecvVectored<B>> {
+            self.sock.readv(bufs)
+        }
+
+        /// Writes the initialised bytes of several buffers (`IORING_OP_SENDMSG`,
+        /// `MSG_NOSIGNAL`); maybe short. Returns the total count and the buffers.
+        ///
+        /// # Errors
+        /// `InvalidInput` for no buffers or more than 1024; the kernel's.
+        pub fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Op<SendVectored<B>> {
+            self.sock.writev(bufs)
+        }
+
+        /// Sends `buf`'s initialised bytes without copying them (`IORING_OP_SEND_ZC`):
+        /// the kernel sends from the buffer's pages, and the buffer comes back only once
+        /// the notification says the kernel is done with them. Returns the count sent
+        /// (maybe short) and the buffer. Worth it for large buffers on a NIC that
+        /// supports it; over loopback the kernel copies anyway.
+        ///
+        /// Dropping the future keeps the buffer in the op until the notification, as for
+        /// every op.
+        ///
+        /// # Errors
+        /// The kernel's (`EOPNOTSUPP` on a kernel or socket without zero-copy sends).
+        pub async fn send_zc<B: IoBuf>(&self, buf: B) -> BufResult<usize, B> {
+            self.sock.send_zc(buf).await
+        }
+
+        /// Writes all of `buf`'s initialised bytes, writing again after short writes.
+        ///
+        /// # Errors
+        /// `WriteZero` if the socket takes nothing; otherwise as [`write`](Self::write).
+        /// How much was written before an error is not known.
+        pub async fn write_all<B: IoBuf>(&self, buf: B) -> BufResult<(), B> {
+            self.sock.write_all(buf).await
+        }
+
+        /// What the stream receives, as a [`Stream`](futures_core::Stream) of owned
+        /// buffers: one multishot `RECV` into the runtime's shared pool (256 buffers of
+        /// 4 KiB), re-armed whenever it ends. See [`RecvStream`].
+        ///
+        /// Reading from the stream in other ways ([`read`](Self::read)) while this is
+        /// alive splits the bytes between them in no given order.
+        ///
+        /// # Errors
+        /// The pool's registration (outside a runtime, or the ring refused it).
+        pub fn recv_stream(&self) -> io::Result<RecvStream> {
+            Ok(RecvStream::new(self.sock.clone(), pool::default_group()?))
+        }
+
+        /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
+        pub fn recv_stream_with(&self, pool: &BufPool) -> RecvStream {
+            RecvStream::new(self.sock.clone(), pool.group.clone())
+        }
+
+        /// Shuts down the reading, writing or both halves (`IORING_OP_SHUTDOWN`).
+        ///
+        /// # Errors
+        /// The kernel's (`ENOTCONN`).
+        pub async fn shutdown(&self, how: std::net::Shutdown) -> io::Result<()> {
+            self.sock.shutdown(how).await
+        }
+    };
+}
+
 mod multi;
 mod pool;
 mod socket;
