@@ -75,15 +75,28 @@ fn no_allocation_per_read_or_write_after_warm_up() {
                     buf = b;
                 }
             };
-            // Warm-up: a burst of 64 reads at once grows every cache on the way (the
-            // op slab, the run queue, the engine's request cache: a request a worker
-            // still holds when its CQE is seen makes the next one allocate, until the
-            // cache holds enough), then a steady run.
-            let f2 = std::rc::Rc::new(File::from(std::fs::File::open(&path).unwrap()));
+            // Warm-up: a burst of 64 reads and 64 writes at once grows every cache on
+            // the way (the op slab, the run queue, the engine's request cache: a
+            // request a worker still holds when its CQE is seen makes the next one
+            // allocate, until the cache holds enough), and, where writes go to the
+            // engine's workers, starts several of them: with one worker only, a write
+            // pushed while that worker is still on its way back from the last one
+            // (preempted after posting its CQE) starts a new thread, which allocates;
+            // with idle workers to spare it never has to. Then a steady run.
+            let f2 = std::rc::Rc::new(File::from(
+                std::fs::OpenOptions::new()
+                    .read(true)
+                    .write(true)
+                    .open(&path)
+                    .unwrap(),
+            ));
             let burst: Vec<_> = (0..64)
                 .map(|i| {
                     let f2 = f2.clone();
-                    uring_rt::spawn(async move { f2.read_at(vec![0u8; 512], i * 512).await.0 })
+                    uring_rt::spawn(async move {
+                        f2.read_at(vec![0u8; 512], i * 512).await.0?;
+                        f2.write_at(vec![1u8; 512], (64 + i) * 512).await.0
+                    })
                 })
                 .collect();
             for h in burst {
