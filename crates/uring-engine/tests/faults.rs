@@ -379,9 +379,14 @@ fn link_timeout_finds_a_read_a_worker_moves_to_its_wait() {
     assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
     let mut bufs = [[0u8; 16]; READS as usize];
     let mut outcomes = std::collections::BTreeSet::new();
+    let mut base = 0;
     for us in [1, 5, 10, 20, 50, 100, 200] {
         let ts = uring::types::Timespec::from(Duration::from_micros(us));
         for _ in 0..100 {
+            // Fresh user_data each round: a worker slow to let go of a read it parked
+            // last round still shows that read's user_data as running, and a timeout
+            // looking for the same user_data would interrupt it instead.
+            base += 2 * READS;
             let sqes: Vec<uring::Sqe> = bufs
                 .iter_mut()
                 .zip(0..READS)
@@ -390,8 +395,10 @@ fn link_timeout_finds_a_read_a_worker_moves_to_its_wait() {
                         opcode::Read::new(uring::types::Target::Fd(fds[0]), buf.as_mut_ptr(), 16)
                             .build()
                             .flags(SqeFlags::IO_LINK)
-                            .user_data(2 * i + 1),
-                        opcode::LinkTimeout::new(&ts).build().user_data(2 * i + 2),
+                            .user_data(base + 2 * i + 1),
+                        opcode::LinkTimeout::new(&ts)
+                            .build()
+                            .user_data(base + 2 * i + 2),
                     ]
                 })
                 .collect();
