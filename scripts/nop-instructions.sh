@@ -16,24 +16,15 @@ set -euo pipefail
 batches=${1:-8 32 128}
 n1=${N1:-100000}
 n2=${N2:-300000}
-here=$(cd "$(dirname "$0")/.." && pwd)
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
-bin=$(cargo bench -p uring-bench --bench nop --manifest-path "$here/Cargo.toml" --no-run \
-    --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\/nop-[^"]*\)".*/\1/p' | tail -n1)
-[[ -x "$bin" ]] || { echo "could not build the nop benchmark" >&2; exit 1; }
-out=$(mktemp -d "${TMPDIR:-/tmp}/nop-instructions.XXXXXX")
-trap 'rm -rf "$out"' EXIT INT TERM
+# shellcheck source=scripts/callgrind-lib.sh
+source "$(dirname "$0")/callgrind-lib.sh"
+callgrind_bench nop
 
 # Total instructions of one run: implementation $1, batch $2, $3 timed NOPs.
 count() {
-    URING_BENCH_ONLY=$1 URING_BENCH_BATCHES=$2 URING_BENCH_ROUNDS=1 URING_BENCH_OPS=$3 \
-        valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$bin" --bench \
-        >/dev/null 2>"$out/valgrind.log" || { cat "$out/valgrind.log" >&2; exit 1; }
-    sed -n 's/^summary: *//p' "$out/cg.out"
+    callgrind_total URING_BENCH_ONLY="$1" URING_BENCH_BATCHES="$2" URING_BENCH_OPS="$3"
 }
 
-echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
 echo "- $(valgrind --version), N1=$n1, N2=$n2"
 echo
 imps=(ours liburing io-uring)

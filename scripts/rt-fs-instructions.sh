@@ -16,24 +16,15 @@ imps=${1:-ours raw tokio-uring monoio compio}
 work=${WORK:-read}
 n1=${N1:-20000}
 n2=${N2:-60000}
-here=$(cd "$(dirname "$0")/.." && pwd)
-command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
-bin=$(cargo bench -p uring-bench --bench rt_fs --manifest-path "$here/Cargo.toml" --no-run \
-    --message-format=json 2>/dev/null |
-    sed -n 's/.*"executable":"\([^"]*\/rt_fs-[^"]*\)".*/\1/p' | tail -n1)
-[[ -x "$bin" ]] || { echo "could not build the rt_fs benchmark" >&2; exit 1; }
-out=$(mktemp -d "${TMPDIR:-/tmp}/rt-fs-instructions.XXXXXX")
-trap 'rm -rf "$out"' EXIT INT TERM
+# shellcheck source=scripts/callgrind-lib.sh
+source "$(dirname "$0")/callgrind-lib.sh"
+callgrind_bench rt_fs
 
 # Total instructions of one run: implementation $1, $2 operations.
 count() {
-    URING_BENCH_ONLY=$1 URING_BENCH_WORK=$work URING_BENCH_ROUNDS=1 URING_BENCH_OPS=$2 \
-        valgrind --tool=callgrind --callgrind-out-file="$out/cg.out" "$bin" --bench \
-        >/dev/null 2>"$out/valgrind.log" || { cat "$out/valgrind.log" >&2; exit 1; }
-    sed -n 's/^summary: *//p' "$out/cg.out"
+    callgrind_total URING_BENCH_ONLY="$1" URING_BENCH_WORK="$work" URING_BENCH_OPS="$2"
 }
 
-echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), kernel $(uname -r)"
 echo "- $(valgrind --version), workload $work, N1=$n1, N2=$n2"
 echo
 echo "| implementation | instructions per op |"
