@@ -11,6 +11,39 @@ use std::ops::{Bound, RangeBounds};
 /// The result of an operation that took a buffer: the outcome, and the buffer back.
 pub type BufResult<T, B> = (std::io::Result<T>, B);
 
+/// Points `iovecs` at the whole capacity of each of `bufs`, in order (a vectored
+/// read's array; refilled at each submission, so the pointers are current).
+pub(crate) fn iovecs_to_fill<B: IoBufMut>(bufs: &mut [B], iovecs: &mut Vec<libc::iovec>) {
+    iovecs.clear();
+    iovecs.extend(bufs.iter_mut().map(|b| libc::iovec {
+        iov_base: b.stable_mut_ptr().cast(),
+        iov_len: b.bytes_total(),
+    }));
+}
+
+/// Points `iovecs` at the initialised bytes of each of `bufs`, in order (a vectored
+/// write's array).
+pub(crate) fn iovecs_to_send<B: IoBuf>(bufs: &[B], iovecs: &mut Vec<libc::iovec>) {
+    iovecs.clear();
+    iovecs.extend(bufs.iter().map(|b| libc::iovec {
+        iov_base: b.stable_ptr().cast_mut().cast(),
+        iov_len: b.bytes_init(),
+    }));
+}
+
+/// After a vectored read of `n` bytes into the arrays [`iovecs_to_fill`] made: marks
+/// the bytes the kernel wrote as initialised, filling each buffer in turn.
+pub(crate) fn set_init_vectored<B: IoBufMut>(bufs: &mut [B], n: usize) {
+    let mut left = n;
+    for b in bufs {
+        let here = left.min(b.bytes_total());
+        // SAFETY: the kernel filled the iovecs in order, each to its capacity before
+        // the next; `here` bytes of this one.
+        unsafe { b.set_init(here) };
+        left -= here;
+    }
+}
+
 /// A buffer the kernel may read from: `bytes_init()` bytes at `stable_ptr()`.
 ///
 /// # Safety

@@ -512,13 +512,7 @@ impl<B: IoBufMut> OpData for ReadvAt<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn sqe(&mut self) -> Sqe {
-        self.iovecs.clear();
-        for b in &mut self.bufs {
-            self.iovecs.push(libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            });
-        }
+        crate::buf::iovecs_to_fill(&mut self.bufs, &mut self.iovecs);
         opcode::Readv::new(
             Fd(self.file.fd),
             self.iovecs.as_ptr(),
@@ -530,13 +524,7 @@ impl<B: IoBufMut> OpData for ReadvAt<B> {
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         let result = result.map(|n| {
-            let mut left = n as usize;
-            for b in &mut self.bufs {
-                let here = left.min(b.bytes_total());
-                // SAFETY: the kernel filled the iovecs in order; `here` bytes of this one.
-                unsafe { b.set_init(here) };
-                left -= here;
-            }
+            crate::buf::set_init_vectored(&mut self.bufs, n as usize);
             n as usize
         });
         (result, self.bufs)
@@ -556,13 +544,7 @@ impl<B: IoBuf> OpData for WritevAt<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn sqe(&mut self) -> Sqe {
-        self.iovecs.clear();
-        for b in &self.bufs {
-            self.iovecs.push(libc::iovec {
-                iov_base: b.stable_ptr().cast_mut().cast(),
-                iov_len: b.bytes_init(),
-            });
-        }
+        crate::buf::iovecs_to_send(&self.bufs, &mut self.iovecs);
         opcode::Writev::new(
             Fd(self.file.fd),
             self.iovecs.as_ptr(),

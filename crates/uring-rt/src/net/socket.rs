@@ -624,13 +624,7 @@ impl<B: IoBufMut> OpData for RecvVectored<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn sqe(&mut self) -> Sqe {
-        self.iovecs.clear();
-        for b in &mut self.bufs {
-            self.iovecs.push(libc::iovec {
-                iov_base: b.stable_mut_ptr().cast(),
-                iov_len: b.bytes_total(),
-            });
-        }
+        crate::buf::iovecs_to_fill(&mut self.bufs, &mut self.iovecs);
         self.msg = empty_msghdr();
         self.msg.msg_iov = self.iovecs.as_mut_ptr();
         self.msg.msg_iovlen = self.iovecs.len();
@@ -639,13 +633,7 @@ impl<B: IoBufMut> OpData for RecvVectored<B> {
 
     fn complete(mut self, result: io::Result<u32>, _flags: u32) -> Self::Output {
         let result = result.map(|n| {
-            let mut left = n as usize;
-            for b in &mut self.bufs {
-                let here = left.min(b.bytes_total());
-                // SAFETY: the kernel filled the iovecs in order; `here` bytes of this one.
-                unsafe { b.set_init(here) };
-                left -= here;
-            }
+            crate::buf::set_init_vectored(&mut self.bufs, n as usize);
             n as usize
         });
         (result, self.bufs)
@@ -673,13 +661,7 @@ impl<B: IoBuf> OpData for SendVectored<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn sqe(&mut self) -> Sqe {
-        self.iovecs.clear();
-        for b in &self.bufs {
-            self.iovecs.push(libc::iovec {
-                iov_base: b.stable_ptr().cast_mut().cast(),
-                iov_len: b.bytes_init(),
-            });
-        }
+        crate::buf::iovecs_to_send(&self.bufs, &mut self.iovecs);
         self.msg = empty_msghdr();
         self.msg.msg_iov = self.iovecs.as_mut_ptr();
         self.msg.msg_iovlen = self.iovecs.len();
