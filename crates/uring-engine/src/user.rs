@@ -436,6 +436,24 @@ unsafe fn pipe_copy(buf: *mut u8, addr: u64, len: usize, dir: Dir) -> Result<(),
 mod tests {
     use super::*;
 
+    /// A fresh private anonymous mapping of `n` readable and writable pages.
+    fn pages(n: usize) -> *mut u8 {
+        let page = rustix::param::page_size();
+        // SAFETY: a new mapping; no existing memory is touched.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                n * page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(p, libc::MAP_FAILED);
+        p.cast()
+    }
+
     #[test]
     fn copies_what_is_readable_and_faults_on_the_rest() {
         let data: [u64; 3] = [1, 2, 3];
@@ -486,20 +504,10 @@ mod tests {
     #[test]
     fn the_probe_passes_readable_pages_only() {
         let page = rustix::param::page_size();
-        // SAFETY: a fresh anonymous mapping of three pages, the last made unreadable.
-        let p = unsafe {
-            let p = libc::mmap(
-                std::ptr::null_mut(),
-                3 * page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            assert_ne!(p, libc::MAP_FAILED);
-            libc::mprotect(p.cast::<u8>().add(2 * page).cast(), page, libc::PROT_NONE);
-            p as u64
-        };
+        let p = pages(3);
+        // SAFETY: the mapping's last page, made unreadable.
+        unsafe { libc::mprotect(p.add(2 * page).cast(), page, libc::PROT_NONE) };
+        let p = p as u64;
         let page = page as u64;
         let fault = Err(Some(-libc::EFAULT));
         assert_eq!(probe_readable(p, 1), Ok(()));
@@ -527,18 +535,7 @@ mod tests {
     #[test]
     fn a_submission_probes_a_page_once() {
         let page = rustix::param::page_size();
-        // SAFETY: a fresh anonymous mapping of two pages.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                2 * page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED);
+        let p = pages(2).cast::<libc::c_void>();
         let a = p as u64;
         let fault = Err(Some(-libc::EFAULT));
         {
@@ -564,19 +561,7 @@ mod tests {
     #[test]
     fn a_string_that_ends_before_an_unreadable_page_is_read() {
         let page = rustix::param::page_size();
-        // SAFETY: a fresh anonymous mapping of two pages.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                2 * page,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        }
-        .cast::<u8>();
-        assert_ne!(p.cast(), libc::MAP_FAILED);
+        let p = pages(2);
         // SAFETY: the mapping's pages: "ab\0" at the end of the first, the second made
         // unreadable.
         unsafe {
