@@ -319,3 +319,84 @@ fn vectored_and_zero_copy_sends() {
         });
     });
 }
+
+#[test]
+fn a_dropped_zero_copy_send_keeps_its_buffer_until_the_notification() {
+    use std::cell::Cell;
+    use std::pin::pin;
+    use std::task::Poll;
+    use std::time::Duration;
+
+    /// A buffer that counts its drops.
+    struct Tracked(Vec<u8>, Rc<Cell<u32>>);
+    impl Drop for Tracked {
+        fn drop(&mut self) {
+            self.1.set(self.1.get() + 1);
+        }
+    }
+    // SAFETY: the Vec's heap block does not move while the Tracked is owned, moves
+    // included; its length is initialised.
+    unsafe impl uring_rt::IoBuf for Tracked {
+        fn stable_ptr(&self) -> *const u8 {
+            self.0.as_ptr()
+        }
+        fn bytes_init(&self) -> usize {
+            self.0.len()
+        }
+        fn bytes_total(&self) -> usize {
+            self.0.capacity()
+        }
+    }
+
+    common::each_backend("dropped_send_zc", |rt, backend| {
+        rt.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let reader = spawn(async move {
+                let (conn, _) = listener.accept().await.unwrap();
+                let mut got = Vec::new();
+                loop {
+                    let (res, buf) = conn.read(Vec::with_capacity(1 << 16)).await;
+                    if res.unwrap() == 0 {
+                        break got;
+                    }
+                    got.extend_from_slice(&buf);
+                }
+            });
+            let c = TcpStream::connect(addr).await.unwrap();
+            let data: Vec<u8> = (0..256 * 1024u32).map(|i| (i % 251) as u8).collect();
+            let drops = Rc::new(Cell::new(0));
+            {
+                let mut send = pin!(c.send_zc(Tracked(data.clone(), drops.clone())));
+                // One poll pushes the SQE; no CQE can come before the next submit.
+                let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+                assert!(first.is_pending(), "[{}]", backend.name());
+            }
+            // Dropped before any CQE: the op's slot keeps the buffer the kernel may
+            // still send from, and lets it go once, after the final CQE.
+            assert_eq!(
+                drops.get(),
+                0,
+                "[{}] freed under the kernel",
+                backend.name()
+            );
+            for _ in 0..10_000 {
+                if drops.get() > 0 {
+                    break;
+                }
+                uring_rt::time::sleep(Duration::from_millis(1)).await;
+            }
+            assert_eq!(drops.get(), 1, "[{}] released once", backend.name());
+            c.shutdown(Shutdown::Write).await.unwrap();
+            // Cancelled, the send may have gone out whole, in part or not at all; what
+            // went out is the buffer's bytes.
+            let got = reader.await.unwrap();
+            assert!(
+                data.starts_with(&got),
+                "[{}] {} bytes received differ from the buffer's",
+                backend.name(),
+                got.len()
+            );
+        });
+    });
+}
