@@ -154,6 +154,68 @@ macro_rules! stream_io {
     };
 }
 
+/// The I/O methods of a datagram socket (`UdpSocket`, `UnixDatagram`), declared once:
+/// each forwards to the socket's [`socket::Socket`] in `self.sock`. What differs comes
+/// in as parameters: the type's address and the function (`sender`) that makes one of
+/// the sender the kernel wrote (`None` when it wrote none), the `errno` of a `send` on
+/// an unconnected socket, and the `recv_from` errors worth naming.
+macro_rules! datagram_io {
+    (
+        addr: $addr:ty,
+        sender: $sender:ident,
+        unconnected: $unconnected:literal,
+        recv_from_errors: $recv_from_errors:literal $(,)?
+    ) => {
+        /// Receives one datagram into `buf` (`IORING_OP_RECVMSG`), truncated to
+        /// `buf.bytes_total()` bytes. Returns its length, its sender, and the buffer.
+        ///
+        /// # Errors
+        #[doc = $recv_from_errors]
+        pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, $addr), B> {
+            let (res, buf) = self.sock.recv_from(buf).await;
+            (res.and_then(|(n, addr)| Ok((n, $sender(addr)?))), buf)
+        }
+
+        /// Sends `buf`'s initialised bytes as one datagram to the connected peer
+        /// (`IORING_OP_SEND`). Returns the count sent and the buffer.
+        ///
+        /// # Errors
+        #[doc = concat!("`", $unconnected, "` when not connected; the kernel's.")]
+        pub fn send<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
+            self.sock.write(buf)
+        }
+
+        /// Receives one datagram into `buf` (`IORING_OP_RECV`), truncated to
+        /// `buf.bytes_total()` bytes; once connected, only from the connected peer.
+        /// Returns its length and the buffer.
+        ///
+        /// # Errors
+        /// The kernel's.
+        pub fn recv<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
+            self.sock.read(buf)
+        }
+
+        /// The datagrams the socket receives, as a stream of `(buffer, sender)`: one
+        /// multishot `RECVMSG` into the runtime's shared pool (256 buffers of 4 KiB, so
+        /// datagrams up to 3952 bytes), re-armed whenever it ends. See
+        /// [`DatagramStream`].
+        ///
+        /// # Errors
+        /// The pool's registration (outside a runtime, or the ring refused it).
+        pub fn recv_stream(&self) -> io::Result<DatagramStream<$addr>> {
+            Ok(DatagramStream::new(
+                self.sock.clone(),
+                pool::default_group()?,
+            ))
+        }
+
+        /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
+        pub fn recv_stream_with(&self, pool: &BufPool) -> DatagramStream<$addr> {
+            DatagramStream::new(self.sock.clone(), pool.group.clone())
+        }
+    };
+}
+
 mod multi;
 mod pool;
 mod socket;

@@ -116,54 +116,11 @@ impl UdpSocket {
         self.sock.send_to(buf, Some(SocketAddrAny::from(addr)))
     }
 
-    /// Receives one datagram into `buf` (`IORING_OP_RECVMSG`), truncated to
-    /// `buf.bytes_total()` bytes. Returns its length, its sender, and the buffer.
-    ///
-    /// # Errors
-    /// The kernel's (`ECONNREFUSED` after an ICMP error on a connected socket, …).
-    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
-        let (res, buf) = self.sock.recv_from(buf).await;
-        let res = res.and_then(|(n, addr)| {
-            let addr = addr.ok_or_else(|| io::Error::other("recvmsg gave no sender address"))?;
-            Ok((n, ip_addr(addr)?))
-        });
-        (res, buf)
-    }
-
-    /// Sends `buf`'s initialised bytes as one datagram to the connected peer
-    /// (`IORING_OP_SEND`).
-    ///
-    /// # Errors
-    /// `EDESTADDRREQ` when not connected; the kernel's.
-    pub fn send<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
-        self.sock.write(buf)
-    }
-
-    /// Receives one datagram from the connected peer into `buf` (`IORING_OP_RECV`).
-    ///
-    /// # Errors
-    /// The kernel's.
-    pub fn recv<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
-        self.sock.read(buf)
-    }
-
-    /// The datagrams the socket receives, as a stream of `(buffer, sender)`: one
-    /// multishot `RECVMSG` into the runtime's shared pool (256 buffers of 4 KiB, so
-    /// datagrams up to 3952 bytes), re-armed whenever it ends. See
-    /// [`DatagramStream`].
-    ///
-    /// # Errors
-    /// The pool's registration (outside a runtime, or the ring refused it).
-    pub fn recv_stream(&self) -> io::Result<DatagramStream<SocketAddr>> {
-        Ok(DatagramStream::new(
-            self.sock.clone(),
-            pool::default_group()?,
-        ))
-    }
-
-    /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
-    pub fn recv_stream_with(&self, pool: &BufPool) -> DatagramStream<SocketAddr> {
-        DatagramStream::new(self.sock.clone(), pool.group.clone())
+    datagram_io! {
+        addr: SocketAddr,
+        sender: sender,
+        unconnected: "EDESTADDRREQ",
+        recv_from_errors: "The kernel's (`ECONNREFUSED` after an ICMP error on a connected socket, …).",
     }
 
     /// Sets `SO_BROADCAST`.
@@ -173,6 +130,11 @@ impl UdpSocket {
     pub fn set_broadcast(&self, on: bool) -> io::Result<()> {
         Ok(rustix::net::sockopt::set_socket_broadcast(&self.sock, on)?)
     }
+}
+
+/// The sender the kernel wrote for a datagram, as an IP address.
+fn sender(addr: Option<SocketAddrAny>) -> io::Result<SocketAddr> {
+    ip_addr(addr.ok_or_else(|| io::Error::other("recvmsg gave no sender address"))?)
 }
 
 impl AsFd for UdpSocket {

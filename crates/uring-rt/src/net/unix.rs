@@ -49,7 +49,7 @@ fn std_addr(any: SocketAddrAny) -> io::Result<SocketAddr> {
     // No path at all: unnamed. (Checked on the length the kernel gave: rustix reads
     // such an address as an empty abstract name.)
     if any.addr_len() as usize <= std::mem::offset_of!(libc::sockaddr_un, sun_path) {
-        return unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"));
+        return unnamed_addr();
     }
     let u = SocketAddrUnix::try_from(any)?;
     if let Some(path) = u.path_bytes() {
@@ -57,7 +57,21 @@ fn std_addr(any: SocketAddrAny) -> io::Result<SocketAddr> {
     } else if let Some(name) = u.abstract_name() {
         SocketAddr::from_abstract_name(name)
     } else {
-        unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"))
+        unnamed_addr()
+    }
+}
+
+/// [`unnamed`], or an error where there is none.
+fn unnamed_addr() -> io::Result<SocketAddr> {
+    unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"))
+}
+
+/// The peer or sender the kernel wrote as a `std` Unix address; unnamed where it wrote
+/// none.
+fn sender(addr: Option<SocketAddrAny>) -> io::Result<SocketAddr> {
+    match addr {
+        Some(a) => std_addr(a),
+        None => unnamed_addr(),
     }
 }
 
@@ -138,10 +152,7 @@ impl UnixListener {
     /// The kernel's (`EMFILE`, …).
     pub async fn accept(&self) -> io::Result<(UnixStream, SocketAddr)> {
         let (fd, addr) = self.sock.accept().await?;
-        let addr = match addr {
-            Some(a) => std_addr(a)?,
-            None => unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"))?,
-        };
+        let addr = sender(addr)?;
         Ok((
             UnixStream {
                 sock: Socket::from_fd(fd),
@@ -377,55 +388,11 @@ impl UnixDatagram {
         self.sock.send_to(buf, Some(addr))
     }
 
-    /// Receives one datagram into `buf` (`IORING_OP_RECVMSG`), truncated to
-    /// `buf.bytes_total()`, with its sender's address.
-    ///
-    /// # Errors
-    /// The kernel's.
-    pub async fn recv_from<B: IoBufMut>(&self, buf: B) -> BufResult<(usize, SocketAddr), B> {
-        let (res, buf) = self.sock.recv_from(buf).await;
-        let res = res.and_then(|(n, addr)| {
-            let addr = match addr {
-                Some(a) => std_addr(a)?,
-                None => unnamed().ok_or_else(|| io::Error::other("no unnamed Unix address"))?,
-            };
-            Ok((n, addr))
-        });
-        (res, buf)
-    }
-
-    /// Sends one datagram to the connected peer (`IORING_OP_SEND`).
-    ///
-    /// # Errors
-    /// `ENOTCONN` when not connected; the kernel's.
-    pub fn send<B: IoBuf>(&self, buf: B) -> Op<Transmit<B>> {
-        self.sock.write(buf)
-    }
-
-    /// Receives one datagram into `buf` (`IORING_OP_RECV`).
-    ///
-    /// # Errors
-    /// The kernel's.
-    pub fn recv<B: IoBufMut>(&self, buf: B) -> Op<Receive<B>> {
-        self.sock.read(buf)
-    }
-
-    /// The datagrams the socket receives, with their senders, on one multishot
-    /// `RECVMSG` into the runtime's shared pool; see
-    /// [`UdpSocket::recv_stream`](super::UdpSocket::recv_stream).
-    ///
-    /// # Errors
-    /// The pool's registration.
-    pub fn recv_stream(&self) -> io::Result<DatagramStream<SocketAddr>> {
-        Ok(DatagramStream::new(
-            self.sock.clone(),
-            pool::default_group()?,
-        ))
-    }
-
-    /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
-    pub fn recv_stream_with(&self, pool: &BufPool) -> DatagramStream<SocketAddr> {
-        DatagramStream::new(self.sock.clone(), pool.group.clone())
+    datagram_io! {
+        addr: SocketAddr,
+        sender: sender,
+        unconnected: "ENOTCONN",
+        recv_from_errors: "The kernel's.",
     }
 
     /// Shuts down the reading, writing or both halves (`IORING_OP_SHUTDOWN`).
