@@ -11,6 +11,19 @@ use std::ops::{Bound, RangeBounds};
 /// The result of an operation that took a buffer: the outcome, and the buffer back.
 pub type BufResult<T, B> = (std::io::Result<T>, B);
 
+/// `IOV_MAX`: most iovecs one vectored request takes.
+const IOV_MAX: usize = 1024;
+
+/// Checks the buffer count `n` of a vectored request: at least one, at most `IOV_MAX`.
+pub(crate) fn check_vectored(n: usize) -> std::io::Result<()> {
+    let invalid = |msg| std::io::Error::new(std::io::ErrorKind::InvalidInput, msg);
+    match n {
+        0 => Err(invalid("a vectored request needs at least one buffer")),
+        n if n > IOV_MAX => Err(invalid("more than IOV_MAX (1024) buffers")),
+        _ => Ok(()),
+    }
+}
+
 /// Points `iovecs` at the whole capacity of each of `bufs`, in order (a vectored
 /// read's array; refilled at each submission, so the pointers are current).
 pub(crate) fn iovecs_to_fill<B: IoBufMut>(bufs: &mut [B], iovecs: &mut Vec<libc::iovec>) {

@@ -39,8 +39,6 @@ use crate::op::Op;
 /// The largest length one request carries (the kernel caps a transfer at
 /// `MAX_RW_COUNT`, a little under 2 GiB, anyway): longer buffers transfer short.
 const MAX_LEN: usize = u32::MAX as usize;
-/// `IOV_MAX`: most iovecs one vectored request takes.
-const IOV_MAX: usize = 1024;
 
 fn invalid(msg: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
@@ -240,7 +238,7 @@ impl File {
     /// `InvalidInput` for no buffers or more than `IOV_MAX` (1024), or `pos` past
     /// `i64::MAX`; the kernel's errno.
     pub fn readv_at<B: IoBufMut>(&self, bufs: Vec<B>, pos: u64) -> Op<ReadvAt<B>> {
-        let check = check_vec(bufs.len()).and(check_off(pos));
+        let check = crate::buf::check_vectored(bufs.len()).and(check_off(pos));
         Op::checked(
             check,
             ReadvAt {
@@ -258,7 +256,7 @@ impl File {
     /// # Errors
     /// As [`readv_at`](Self::readv_at).
     pub fn writev_at<B: IoBuf>(&self, bufs: Vec<B>, pos: u64) -> Op<WritevAt<B>> {
-        let check = check_vec(bufs.len()).and(check_off(pos));
+        let check = crate::buf::check_vectored(bufs.len()).and(check_off(pos));
         Op::checked(
             check,
             WritevAt {
@@ -430,14 +428,6 @@ where
         }
     }
     (Ok(()), buf)
-}
-
-fn check_vec(n: usize) -> io::Result<()> {
-    match n {
-        0 => Err(invalid("a vectored request needs at least one buffer")),
-        n if n > IOV_MAX => Err(invalid("more than IOV_MAX (1024) buffers")),
-        _ => Ok(()),
-    }
 }
 
 /// The data of [`File::read_at`] and [`File::read`].

@@ -23,7 +23,7 @@ use rustix::net::addr::SocketAddrStorage;
 use uring::types::RecvMsgOut;
 
 use super::pool::{Group, RecvBuf};
-use super::socket::{Socket, close_orphan};
+use super::socket::{Socket, close_orphan, empty_msghdr};
 use crate::driver::OpData;
 use crate::op::MultiOp;
 
@@ -135,8 +135,7 @@ impl OpData for RecvMsgMulti {
     type Output = ();
 
     fn sqe(&mut self) -> Sqe {
-        // SAFETY: msghdr is plain data; all zeros is the empty message.
-        self.msg = unsafe { std::mem::zeroed() };
+        self.msg = empty_msghdr();
         self.msg.msg_namelen = NAME_ROOM as libc::socklen_t;
         opcode::RecvMsg::new(Fd(self.sock.fd()), &raw mut self.msg)
             .buf_group(self.group.bgid())
@@ -157,8 +156,7 @@ impl MultiRecv for RecvMsgMulti {
         RecvMsgMulti {
             sock,
             group,
-            // SAFETY: as in `sqe`.
-            msg: unsafe { std::mem::zeroed() },
+            msg: empty_msghdr(),
         }
     }
 }

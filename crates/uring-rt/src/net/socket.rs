@@ -464,10 +464,18 @@ impl OpData for ShutdownOp {
 }
 
 /// A `msghdr` with every field empty.
-fn empty_msghdr() -> libc::msghdr {
+pub(crate) fn empty_msghdr() -> libc::msghdr {
     // SAFETY: msghdr is plain data (pointers, lengths, flags); all zeros is the empty
     // message (null pointers with zero lengths).
     unsafe { std::mem::zeroed() }
+}
+
+/// A `msghdr` naming the `len` iovecs at `iov` and nothing else.
+fn msghdr(iov: *mut libc::iovec, len: usize) -> libc::msghdr {
+    let mut msg = empty_msghdr();
+    msg.msg_iov = iov;
+    msg.msg_iovlen = len;
+    msg
 }
 
 /// The data of `send_to` (`IORING_OP_SENDMSG` with a destination): `buf`'s initialised
@@ -494,9 +502,7 @@ impl<B: IoBuf> OpData for SendTo<B> {
             iov_base: self.buf.stable_ptr().cast_mut().cast(),
             iov_len: self.buf.bytes_init(),
         };
-        self.msg = empty_msghdr();
-        self.msg.msg_iov = &raw mut self.iov;
-        self.msg.msg_iovlen = 1;
+        self.msg = msghdr(&raw mut self.iov, 1);
         if let Some(a) = &self.addr {
             self.msg.msg_name = a.as_ptr().cast_mut().cast();
             self.msg.msg_namelen = a.addr_len();
@@ -535,9 +541,7 @@ impl<B: IoBufMut> OpData for RecvFrom<B> {
             iov_base: self.buf.stable_mut_ptr().cast(),
             iov_len: self.buf.bytes_total(),
         };
-        self.msg = empty_msghdr();
-        self.msg.msg_iov = &raw mut self.iov;
-        self.msg.msg_iovlen = 1;
+        self.msg = msghdr(&raw mut self.iov, 1);
         self.msg.msg_name = self.addr.as_mut_ptr().cast();
         self.msg.msg_namelen = size_of::<SocketAddrStorage>() as libc::socklen_t;
         opcode::RecvMsg::new(Fd(self.sock.fd()), &raw mut self.msg).build()
@@ -586,38 +590,56 @@ impl Socket {
     }
 }
 
-/// `IOV_MAX`: most iovecs one vectored request takes.
-const IOV_MAX: usize = 1024;
+/// Declares the data of a stream socket's vectored op (`readv`, `writev`): the
+/// socket, the buffers, their iovecs and the `msghdr` that names them; its `Debug`;
+/// and `op`, which checks the buffer count and makes the op.
+macro_rules! vectored_op {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        pub struct $name<B> {
+            sock: Socket,
+            bufs: Vec<B>,
+            iovecs: Vec<libc::iovec>,
+            msg: libc::msghdr,
+        }
 
-fn check_vec(n: usize) -> io::Result<()> {
-    match n {
-        0 => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "a vectored request needs at least one buffer",
-        )),
-        n if n > IOV_MAX => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "more than IOV_MAX (1024) buffers",
-        )),
-        _ => Ok(()),
-    }
+        impl<B> fmt::Debug for $name<B> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_struct(stringify!($name))
+                    .field("fd", &self.sock)
+                    .field("bufs", &self.bufs.len())
+                    .finish()
+            }
+        }
+
+        impl<B> $name<B>
+        where
+            $name<B>: OpData,
+        {
+            fn op(sock: &Socket, bufs: Vec<B>) -> Op<Self> {
+                let check = crate::buf::check_vectored(bufs.len());
+                Op::checked(
+                    check,
+                    $name {
+                        sock: sock.clone(),
+                        iovecs: Vec::with_capacity(bufs.len()),
+                        bufs,
+                        msg: empty_msghdr(),
+                    },
+                )
+            }
+        }
+    };
 }
 
-/// The data of a stream socket's `readv` (`IORING_OP_RECVMSG` with several iovecs).
-pub struct RecvVectored<B> {
-    sock: Socket,
-    bufs: Vec<B>,
-    iovecs: Vec<libc::iovec>,
-    msg: libc::msghdr,
+vectored_op! {
+    /// The data of a stream socket's `readv` (`IORING_OP_RECVMSG` with several iovecs).
+    RecvVectored
 }
 
-impl<B> fmt::Debug for RecvVectored<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RecvVectored")
-            .field("fd", &self.sock)
-            .field("bufs", &self.bufs.len())
-            .finish()
-    }
+vectored_op! {
+    /// The data of a stream socket's `writev` (`IORING_OP_SENDMSG` with several iovecs).
+    SendVectored
 }
 
 impl<B: IoBufMut> OpData for RecvVectored<B> {
@@ -625,9 +647,7 @@ impl<B: IoBufMut> OpData for RecvVectored<B> {
 
     fn sqe(&mut self) -> Sqe {
         crate::buf::iovecs_to_fill(&mut self.bufs, &mut self.iovecs);
-        self.msg = empty_msghdr();
-        self.msg.msg_iov = self.iovecs.as_mut_ptr();
-        self.msg.msg_iovlen = self.iovecs.len();
+        self.msg = msghdr(self.iovecs.as_mut_ptr(), self.iovecs.len());
         opcode::RecvMsg::new(Fd(self.sock.fd()), &raw mut self.msg).build()
     }
 
@@ -640,31 +660,12 @@ impl<B: IoBufMut> OpData for RecvVectored<B> {
     }
 }
 
-/// The data of a stream socket's `writev` (`IORING_OP_SENDMSG` with several iovecs).
-pub struct SendVectored<B> {
-    sock: Socket,
-    bufs: Vec<B>,
-    iovecs: Vec<libc::iovec>,
-    msg: libc::msghdr,
-}
-
-impl<B> fmt::Debug for SendVectored<B> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SendVectored")
-            .field("fd", &self.sock)
-            .field("bufs", &self.bufs.len())
-            .finish()
-    }
-}
-
 impl<B: IoBuf> OpData for SendVectored<B> {
     type Output = BufResult<usize, Vec<B>>;
 
     fn sqe(&mut self) -> Sqe {
         crate::buf::iovecs_to_send(&self.bufs, &mut self.iovecs);
-        self.msg = empty_msghdr();
-        self.msg.msg_iov = self.iovecs.as_mut_ptr();
-        self.msg.msg_iovlen = self.iovecs.len();
+        self.msg = msghdr(self.iovecs.as_mut_ptr(), self.iovecs.len());
         opcode::SendMsg::new(Fd(self.sock.fd()), &raw const self.msg)
             .flags(libc::MSG_NOSIGNAL)
             .build()
@@ -700,29 +701,11 @@ impl<B: IoBuf> OpData for SendZc<B> {
 
 impl Socket {
     pub(crate) fn readv<B: IoBufMut>(&self, bufs: Vec<B>) -> Op<RecvVectored<B>> {
-        let check = check_vec(bufs.len());
-        Op::checked(
-            check,
-            RecvVectored {
-                sock: self.clone(),
-                iovecs: Vec::with_capacity(bufs.len()),
-                bufs,
-                msg: empty_msghdr(),
-            },
-        )
+        RecvVectored::op(self, bufs)
     }
 
     pub(crate) fn writev<B: IoBuf>(&self, bufs: Vec<B>) -> Op<SendVectored<B>> {
-        let check = check_vec(bufs.len());
-        Op::checked(
-            check,
-            SendVectored {
-                sock: self.clone(),
-                iovecs: Vec::with_capacity(bufs.len()),
-                bufs,
-                msg: empty_msghdr(),
-            },
-        )
+        SendVectored::op(self, bufs)
     }
 
     /// A zero-copy send (`IORING_OP_SEND_ZC`): the result comes in the first CQE, the
