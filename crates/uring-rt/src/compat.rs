@@ -173,14 +173,31 @@ impl<S: OwnedStream> PollIo<S> {
         cx: &mut Context<'_>,
         dst: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        if dst.is_empty() {
-            return Poll::Ready(Ok(0));
+        let mut n = 0;
+        ready!(self.poll_read_into(cx, dst.len(), |src| {
+            n = src.len();
+            dst[..n].copy_from_slice(src);
+        }))?;
+        Poll::Ready(Ok(n))
+    }
+
+    /// The body of every `poll_read`: hands up to `room` received bytes to `put`
+    /// (receiving first when none are buffered) and marks them read; nothing, and
+    /// ready at once, for no room. At the end of the stream `put` gets no bytes.
+    pub(crate) fn poll_read_into(
+        &mut self,
+        cx: &mut Context<'_>,
+        room: usize,
+        put: impl FnOnce(&[u8]),
+    ) -> Poll<io::Result<()>> {
+        if room == 0 {
+            return Poll::Ready(Ok(()));
         }
         let src = ready!(self.poll_fill_buf(cx))?;
-        let n = src.len().min(dst.len());
-        dst[..n].copy_from_slice(&src[..n]);
+        let n = src.len().min(room);
+        put(&src[..n]);
         self.consume(n);
-        Poll::Ready(Ok(n))
+        Poll::Ready(Ok(()))
     }
 
     /// Waits for the send in flight, sending again what a short send left.
@@ -274,6 +291,33 @@ impl<S: OwnedStream> AsRawFd for PollIo<S> {
     }
 }
 
+/// Implements a poll-based write trait over [`PollIo`]'s own poll methods:
+/// tokio's `AsyncWrite`, futures-io's and hyper's `Write` differ only in their path
+/// and the name of the shutdown (`$shutdown`).
+#[cfg(any(feature = "tokio", feature = "futures-io", feature = "hyper"))]
+macro_rules! poll_write_impl {
+    ($(#[$attr:meta])* $trait:path, $shutdown:ident) => {
+        $(#[$attr])*
+        impl<S: OwnedStream> $trait for PollIo<S> {
+            fn poll_write(
+                self: Pin<&mut Self>,
+                cx: &mut Context<'_>,
+                src: &[u8],
+            ) -> Poll<io::Result<usize>> {
+                self.get_mut().poll_write_slice(cx, src)
+            }
+            fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.get_mut().poll_flush_io(cx)
+            }
+            fn $shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                self.get_mut().poll_shutdown_io(cx)
+            }
+        }
+    };
+}
+#[cfg(feature = "hyper")]
+pub(crate) use poll_write_impl;
+
 #[cfg(feature = "tokio")]
 mod tokio_io {
     use super::*;
@@ -286,33 +330,15 @@ mod tokio_io {
             cx: &mut Context<'_>,
             dst: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>> {
-            let this = self.get_mut();
-            if dst.remaining() == 0 {
-                return Poll::Ready(Ok(()));
-            }
-            let src = ready!(this.poll_fill_buf(cx))?;
-            let n = src.len().min(dst.remaining());
-            dst.put_slice(&src[..n]);
-            this.consume(n);
-            Poll::Ready(Ok(()))
+            let room = dst.remaining();
+            self.get_mut()
+                .poll_read_into(cx, room, |src| dst.put_slice(src))
         }
     }
 
-    /// Copies once each way; see the [module docs](super).
-    impl<S: OwnedStream> tokio::io::AsyncWrite for PollIo<S> {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            src: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.get_mut().poll_write_slice(cx, src)
-        }
-        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.get_mut().poll_flush_io(cx)
-        }
-        fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.get_mut().poll_shutdown_io(cx)
-        }
+    poll_write_impl! {
+        /// Copies once each way; see the [module docs](super).
+        tokio::io::AsyncWrite, poll_shutdown
     }
 }
 
@@ -341,20 +367,8 @@ mod futures_impl {
         }
     }
 
-    /// Copies once; see the [module docs](super).
-    impl<S: OwnedStream> futures_io::AsyncWrite for PollIo<S> {
-        fn poll_write(
-            self: Pin<&mut Self>,
-            cx: &mut Context<'_>,
-            src: &[u8],
-        ) -> Poll<io::Result<usize>> {
-            self.get_mut().poll_write_slice(cx, src)
-        }
-        fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.get_mut().poll_flush_io(cx)
-        }
-        fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-            self.get_mut().poll_shutdown_io(cx)
-        }
+    poll_write_impl! {
+        /// Copies once; see the [module docs](super).
+        futures_io::AsyncWrite, poll_close
     }
 }

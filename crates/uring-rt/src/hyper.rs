@@ -37,7 +37,7 @@ use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::task::{Context, Poll, Waker, ready};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use ::hyper::rt::ReadBufCursor;
@@ -52,33 +52,15 @@ impl<S: OwnedStream> ::hyper::rt::Read for PollIo<S> {
         cx: &mut Context<'_>,
         mut dst: ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
-        if dst.remaining() == 0 {
-            return Poll::Ready(Ok(()));
-        }
-        let src = ready!(this.poll_fill_buf(cx))?;
-        let n = src.len().min(dst.remaining());
-        dst.put_slice(&src[..n]);
-        this.consume(n);
-        Poll::Ready(Ok(()))
+        let room = dst.remaining();
+        self.get_mut()
+            .poll_read_into(cx, room, |src| dst.put_slice(src))
     }
 }
 
-/// Copies once; see [`compat`](crate::compat).
-impl<S: OwnedStream> ::hyper::rt::Write for PollIo<S> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        src: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        self.get_mut().poll_write_slice(cx, src)
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_flush_io(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.get_mut().poll_shutdown_io(cx)
-    }
+crate::compat::poll_write_impl! {
+    /// Copies once; see [`compat`](crate::compat).
+    ::hyper::rt::Write, poll_shutdown
 }
 
 /// `hyper::rt::Executor`: runs hyper's background futures (HTTP/2 streams, client
