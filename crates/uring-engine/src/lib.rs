@@ -221,7 +221,7 @@ use uring_sys as sys;
 
 pub use config::{
     Config, ConfigError, DEFAULT_OVERFLOW_LIMIT, Fault, FaultCounts, FaultPlan, FaultRule,
-    Injection,
+    Injection, Rng,
 };
 pub use observe::{DetControl, Observer, OpInfo};
 pub use register::SUPPORTED as SUPPORTED_REGISTER_OPS;

@@ -82,7 +82,7 @@ pub use disk::CrashLoss;
 use disk::Disk;
 pub use net::Network;
 use net::{NodeSide, Relay};
-use rng::{Rng, derive};
+use rng::{Rng, SimRng, derive};
 use trace::{Event, Trace, What};
 pub use uring_engine::{Fault, FaultCounts, FaultPlan, FaultRule};
 
@@ -1115,7 +1115,7 @@ pub fn seeds(count: u64) -> Vec<u64> {
         let v = std::env::var(var).ok()?;
         let v = v.trim();
         if var == "URING_SIM_SEED_BASE" && v == "random" {
-            let base = rng::mix(
+            let base = Rng::mix(
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos() as u64)

@@ -25,7 +25,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::time::Duration;
 
-use super::rng::Rng;
+use super::rng::{Rng, SimRng};
 use super::settle::{self, TCP_CLOSE, TCP_ESTABLISHED};
 
 /// What the simulator knows of a node's end of a connection, by `(local port, peer
