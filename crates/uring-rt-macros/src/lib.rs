@@ -1,11 +1,11 @@
 //! The test attributes of `uring-rt`, re-exported there as `#[uring_rt::test]` and
 //! `#[uring_rt::sim_test]`; see their docs in `uring_rt`.
 use proc_macro::TokenStream;
-use proc_macro2::Span;
+use proc_macro2::{Ident, Span};
 use quote::quote;
 use syn::parse::Parser;
 use syn::punctuated::Punctuated;
-use syn::{Expr, ExprLit, ItemFn, Lit, Meta, Token};
+use syn::{Expr, ExprLit, ItemFn, Lit, Meta, Signature, Token};
 
 fn error(span: Span, msg: &str) -> TokenStream {
     syn::Error::new(span, msg).to_compile_error().into()
@@ -33,42 +33,24 @@ pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
     if !args.is_empty() {
         return error(Span::call_site(), "#[uring_rt::test] takes no arguments");
     }
-    let f = match syn::parse::<ItemFn>(item) {
-        Ok(f) => f,
-        Err(e) => return e.to_compile_error().into(),
-    };
-    if f.sig.asyncness.is_none() {
-        return error(
-            f.sig.fn_token.span,
-            "#[uring_rt::test] goes on an `async fn`",
-        );
-    }
-    if !f.sig.inputs.is_empty() {
-        return error(
-            f.sig.ident.span(),
-            "#[uring_rt::test] functions take no arguments",
-        );
-    }
-    let ItemFn {
-        attrs,
-        vis,
-        sig,
-        block,
-    } = f;
-    let name = &sig.ident;
-    let output = &sig.output;
-    quote! {
-        #[::core::prelude::v1::test]
-        #(#attrs)*
-        #vis fn #name() {
-            async fn body() #output #block
-            ::uring_rt::__private::each_backend(
-                ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
-                body,
-            );
+    let misfit = |sig: &Signature| {
+        if sig.asyncness.is_none() {
+            Some((sig.fn_token.span, "#[uring_rt::test] goes on an `async fn`"))
+        } else if !sig.inputs.is_empty() {
+            Some((
+                sig.ident.span(),
+                "#[uring_rt::test] functions take no arguments",
+            ))
+        } else {
+            None
         }
-    }
-    .into()
+    };
+    wrap_test(
+        item,
+        misfit,
+        quote!(::uring_rt::__private::each_backend),
+        quote!(),
+    )
 }
 
 /// Marks a `fn(&mut uring_rt::sim::Sim)` as a simulation test: for each of `seeds`
@@ -117,33 +99,53 @@ pub fn sim_test(args: TokenStream, item: TokenStream) -> TokenStream {
             }
         }
     }
+    let misfit = |sig: &Signature| {
+        (sig.asyncness.is_some() || sig.inputs.len() != 1).then_some((
+            sig.ident.span(),
+            "#[uring_rt::sim_test] goes on a `fn(&mut uring_rt::sim::Sim)` that adds the nodes",
+        ))
+    };
+    wrap_test(
+        item,
+        misfit,
+        quote!(::uring_rt::sim::check),
+        quote!(#seeds,),
+    )
+}
+
+/// The expansion both attributes share: `item` must be a function whose signature
+/// `misfit` passes (else its span and message are the error). The function becomes
+/// `body`, inside a `#[test] fn` with its name, attributes and visibility that passes
+/// `runner` the test's full name, then `args` (each followed by a comma), then `body`.
+fn wrap_test(
+    item: TokenStream,
+    misfit: impl FnOnce(&Signature) -> Option<(Span, &'static str)>,
+    runner: proc_macro2::TokenStream,
+    args: proc_macro2::TokenStream,
+) -> TokenStream {
     let f = match syn::parse::<ItemFn>(item) {
         Ok(f) => f,
         Err(e) => return e.to_compile_error().into(),
     };
-    if f.sig.asyncness.is_some() || f.sig.inputs.len() != 1 {
-        return error(
-            f.sig.ident.span(),
-            "#[uring_rt::sim_test] goes on a `fn(&mut uring_rt::sim::Sim)` that adds the nodes",
-        );
+    if let Some((span, msg)) = misfit(&f.sig) {
+        return error(span, msg);
     }
     let ItemFn {
         attrs,
         vis,
-        sig,
+        mut sig,
         block,
     } = f;
-    let name = &sig.ident;
-    let inputs = &sig.inputs;
+    let name = std::mem::replace(&mut sig.ident, Ident::new("body", Span::call_site()));
     quote! {
         #[::core::prelude::v1::test]
         #(#attrs)*
         #vis fn #name() {
-            fn setup(#inputs) #block
-            ::uring_rt::sim::check(
+            #sig #block
+            #runner(
                 ::core::concat!(::core::module_path!(), "::", ::core::stringify!(#name)),
-                #seeds,
-                setup,
+                #args
+                body,
             );
         }
     }
