@@ -29,6 +29,18 @@ fn sockets() -> usize {
         .count()
 }
 
+/// Asserts that the connection of each of `clients` was closed on the accepting side
+/// (the client reads end of stream; a leaked one would block until the timeout and
+/// fail), and that the process has `before` sockets open again.
+fn all_closed(clients: Vec<std::net::TcpStream>, before: usize, backend: &str) {
+    for mut c in clients {
+        c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut b = [0u8; 1];
+        assert_eq!(c.read(&mut b).unwrap(), 0, "[{backend}] open");
+    }
+    assert_eq!(sockets(), before, "[{backend}] sockets left open");
+}
+
 #[test]
 fn a_dropped_accept_closes_the_late_fd() {
     let _g = serial();
@@ -58,14 +70,7 @@ fn a_dropped_accept_closes_the_late_fd() {
                 uring_rt::time::sleep(Duration::from_millis(1)).await;
             }
         });
-        // Each accepted connection was closed: its client reads end of stream (a
-        // leaked one would block until the timeout and fail).
-        for mut c in clients.drain(..) {
-            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut b = [0u8; 1];
-            assert_eq!(c.read(&mut b).unwrap(), 0, "[{}] open", backend.name());
-        }
-        assert_eq!(sockets(), before, "[{}] sockets left open", backend.name());
+        all_closed(clients, before, backend.name());
     });
 }
 
@@ -100,12 +105,7 @@ fn a_dropped_incoming_stream_closes_the_late_fds() {
                 }
             }
         });
-        for mut c in clients.drain(..) {
-            c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-            let mut b = [0u8; 1];
-            assert_eq!(c.read(&mut b).unwrap(), 0, "[{}] open", backend.name());
-        }
-        assert_eq!(sockets(), before, "[{}] sockets left open", backend.name());
+        all_closed(clients, before, backend.name());
     });
 }
 
