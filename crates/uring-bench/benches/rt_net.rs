@@ -85,7 +85,7 @@ fn server_main(kind: &str) {
         .ok()
         .and_then(|c| c.parse().ok())
     {
-        pin_to(cpu).expect("pin the server");
+        uring_rt::pin_current_thread(cpu).expect("pin the server");
     }
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().unwrap().port();
@@ -105,6 +105,29 @@ fn server_main(kind: &str) {
         "tokio-http" => servers::tokio_http(listener, announce),
         other => panic!("unknown server {other}"),
     }
+}
+
+/// The echo loop of the owned-buffer servers (ours, monoio, compio, tokio-uring) on
+/// connection `$s`: read up to [`SERVER_BUF`] bytes, write them all back, until end of
+/// stream or an error. Each runtime's `read` and `write_all` give the buffer back with
+/// the result, in a tuple or in the tuple struct `$pair` (compio's `BufResult`).
+macro_rules! echo_owned {
+    ($s:ident $(, $($pair:ident)::+)?) => {{
+        let mut buf = Vec::with_capacity(SERVER_BUF);
+        loop {
+            buf.clear();
+            let $($($pair)::+)? (res, b) = $s.read(buf).await;
+            match res {
+                Ok(n) if n > 0 => {}
+                _ => break,
+            }
+            let $($($pair)::+)? (res, b) = $s.write_all(b).await;
+            buf = b;
+            if res.is_err() {
+                break;
+            }
+        }
+    }};
 }
 
 mod servers {
@@ -136,20 +159,7 @@ mod servers {
                 s.set_nodelay(true).unwrap();
                 drop(uring_rt::spawn(async move {
                     let s: TcpStream = s;
-                    let mut buf = Vec::with_capacity(SERVER_BUF);
-                    loop {
-                        buf.clear();
-                        let (res, b) = s.read(buf).await;
-                        match res {
-                            Ok(n) if n > 0 => {}
-                            _ => break,
-                        }
-                        let (res, b) = s.write_all(b).await;
-                        buf = b;
-                        if res.is_err() {
-                            break;
-                        }
-                    }
+                    echo_owned!(s);
                 }));
             }
         });
@@ -240,22 +250,7 @@ mod servers {
         loop {
             let (mut s, _) = listener.accept().await.unwrap();
             s.set_nodelay(true).unwrap();
-            monoio::spawn(async move {
-                let mut buf = Vec::with_capacity(SERVER_BUF);
-                loop {
-                    buf.clear();
-                    let (res, b) = s.read(buf).await;
-                    match res {
-                        Ok(n) if n > 0 => {}
-                        _ => break,
-                    }
-                    let (res, b) = s.write_all(b).await;
-                    buf = b;
-                    if res.is_err() {
-                        break;
-                    }
-                }
-            });
+            monoio::spawn(async move { echo_owned!(s) });
         }
     }
 
@@ -285,23 +280,7 @@ mod servers {
             loop {
                 let (mut s, _) = listener.accept().await.unwrap();
                 s.set_nodelay(true).unwrap();
-                compio::runtime::spawn(async move {
-                    let mut buf = Vec::with_capacity(SERVER_BUF);
-                    loop {
-                        buf.clear();
-                        let compio::BufResult(res, b) = s.read(buf).await;
-                        match res {
-                            Ok(n) if n > 0 => {}
-                            _ => break,
-                        }
-                        let compio::BufResult(res, b) = s.write_all(b).await;
-                        buf = b;
-                        if res.is_err() {
-                            break;
-                        }
-                    }
-                })
-                .detach();
+                compio::runtime::spawn(async move { echo_owned!(s, compio::BufResult) }).detach();
             }
         });
     }
@@ -313,55 +292,13 @@ mod servers {
             loop {
                 let (s, _) = listener.accept().await.unwrap();
                 s.set_nodelay(true).unwrap();
-                tokio_uring::spawn(async move {
-                    let mut buf = Vec::with_capacity(SERVER_BUF);
-                    loop {
-                        buf.clear();
-                        let (res, b) = s.read(buf).await;
-                        match res {
-                            Ok(n) if n > 0 => {}
-                            _ => break,
-                        }
-                        let (res, b) = s.write_all(b).await;
-                        buf = b;
-                        if res.is_err() {
-                            break;
-                        }
-                    }
-                });
+                tokio_uring::spawn(async move { echo_owned!(s) });
             }
         });
     }
 }
 
 // ---------------------------------------------------------- CPUs and processes ----
-
-/// The CPUs this process may run on.
-fn allowed_cpus() -> Vec<usize> {
-    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `set` is a writable cpu_set_t of the size passed.
-    if unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) } != 0 {
-        return Vec::new();
-    }
-    (0..libc::CPU_SETSIZE as usize)
-        // SAFETY: `cpu` is below CPU_SETSIZE.
-        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
-        .collect()
-}
-
-/// Pins the calling thread (and the processes it starts afterwards) to `cpu`.
-fn pin_to(cpu: usize) -> io::Result<()> {
-    // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: `cpu` comes from `allowed_cpus` (or the parent), below CPU_SETSIZE.
-    unsafe { libc::CPU_SET(cpu, &mut set) };
-    // SAFETY: `set` is a valid cpu_set_t of the size passed; 0 is this thread.
-    if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
-}
 
 /// CPU time of process `pid` so far: the sum over its threads (io_uring's and the
 /// runtimes' worker threads included) of the time each spent on a CPU, from
@@ -376,17 +313,6 @@ fn process_cpu(pid: u32) -> Duration {
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .sum();
     Duration::from_nanos(ns)
-}
-
-/// CPU time of the calling thread.
-fn thread_cpu() -> Duration {
-    let mut t = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `t` is a writable timespec; the clock id is valid on Linux.
-    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
-    Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
 }
 
 /// A server child process, killed when dropped.
@@ -573,10 +499,10 @@ fn ping_pong(
         cqes.extend(ring.completion().map(|c| (c.user_data(), c.result())));
         let now = Instant::now();
         if cpu0.is_none() && now >= t0 {
-            cpu0 = Some((server.cpu(), thread_cpu(), now));
+            cpu0 = Some((server.cpu(), uring_bench::thread_cpu_time(), now));
         }
         if cpu1.is_none() && now >= t1 {
-            cpu1 = Some((server.cpu(), thread_cpu(), now));
+            cpu1 = Some((server.cpu(), uring_bench::thread_cpu_time(), now));
         }
         for &(ud, res) in &cqes {
             let i = (ud >> 1) as usize;
@@ -760,7 +686,7 @@ fn bench() -> io::Result<()> {
     let sizes = env_usizes("URING_BENCH_SIZES")
         .unwrap_or_else(|| if test { vec![1024] } else { SIZES.to_vec() });
 
-    let cpus = allowed_cpus();
+    let cpus = uring_rt::allowed_cpus();
     let (server_cpu, client_cpu) = match cpus.as_slice() {
         [] => (None, None),
         [one] => (Some(*one), Some(*one)),
@@ -768,7 +694,7 @@ fn bench() -> io::Result<()> {
     };
     let machine = report::machine();
     if let Some(cpu) = client_cpu {
-        pin_to(cpu)?;
+        uring_rt::pin_current_thread(cpu)?;
     }
     let keys = [
         "URING_BENCH_SECS",

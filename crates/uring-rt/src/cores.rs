@@ -357,8 +357,12 @@ impl Gate {
     }
 }
 
-/// The CPUs this process may run on (`sched_getaffinity`), in order.
-fn allowed_cpus() -> Vec<usize> {
+/// The CPUs the calling thread may run on, in order: sched_getaffinity(2). Empty
+/// when the call fails.
+///
+/// [`Builder::run`] pins its runtimes to these, one each; a benchmark can place its
+/// own threads and processes with them and [`pin_current_thread`].
+pub fn allowed_cpus() -> Vec<usize> {
     // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: `set` is a writable cpu_set_t of the size passed.
@@ -372,11 +376,22 @@ fn allowed_cpus() -> Vec<usize> {
         .collect()
 }
 
-/// Pins the calling thread to `cpu` (`sched_setaffinity`).
-fn pin_to(cpu: usize) -> io::Result<()> {
+/// Pins the calling thread to `cpu`: sched_setaffinity(2). Threads and processes it
+/// starts afterwards inherit the pinning.
+///
+/// # Errors
+/// `InvalidInput` for a CPU number of `CPU_SETSIZE` (1024) or more; the system call's
+/// (`EINVAL` for a CPU this process may not use).
+pub fn pin_current_thread(cpu: usize) -> io::Result<()> {
+    if cpu >= libc::CPU_SETSIZE as usize {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "a CPU number past CPU_SETSIZE",
+        ));
+    }
     // SAFETY: an all-zero cpu_set_t is a valid (empty) set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    // SAFETY: the callers pass a CPU from `allowed_cpus`, below CPU_SETSIZE.
+    // SAFETY: `cpu` is below CPU_SETSIZE (checked above), the set's capacity.
     unsafe { libc::CPU_SET(cpu, &mut set) };
     // SAFETY: `set` is a valid cpu_set_t of the size passed; 0 is this thread.
     if unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) } != 0 {
@@ -446,7 +461,9 @@ impl Builder {
                         if !gate.wait() {
                             return None;
                         }
-                        let rt = cpu.map_or(Ok(()), pin_to).and_then(|()| self.build());
+                        let rt = cpu
+                            .map_or(Ok(()), pin_current_thread)
+                            .and_then(|()| self.build());
                         match &rt {
                             Ok(rt) => {
                                 lock(cores)[i] = Some(Core::new(i, rt.context().shared.clone()));

@@ -64,7 +64,7 @@ pub mod sim;
 pub mod time;
 
 pub use buf::{BufResult, IoBuf, IoBufMut, Slice};
-pub use cores::{Core, RemoteJoinHandle, cores};
+pub use cores::{Core, RemoteJoinHandle, allowed_cpus, cores, pin_current_thread};
 pub use fixed::{FixedBuf, FixedBufPool};
 pub use op::Op;
 pub use runtime::{Builder, JoinError, JoinHandle, Runtime, block_on, spawn, yield_now};
