@@ -80,6 +80,36 @@ pub trait OpData: 'static {
     fn orphan_cqe(&mut self, _res: i32, _flags: u32) {}
 }
 
+/// Declares the data of an operation whose outcome is `io::Result<()>`: its fields,
+/// and the SQE built from them (`$d` names the data).
+macro_rules! unit_op {
+    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty),* $(,)? } |$d:ident| $sqe:expr) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name {
+            $($field: $ty),*
+        }
+
+        impl $crate::driver::OpData for $name {
+            type Output = ::std::io::Result<()>;
+
+            fn sqe(&mut self) -> ::uring::Sqe {
+                let $d = &*self;
+                $sqe
+            }
+
+            fn complete(
+                self,
+                result: ::std::io::Result<u32>,
+                _flags: u32,
+            ) -> ::std::io::Result<()> {
+                result.map(drop)
+            }
+        }
+    };
+}
+pub(crate) use unit_op;
+
 /// A slot's identity: index and generation, packed into `user_data`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct OpId {

@@ -33,7 +33,7 @@ use uring::types::{Fd, OpenHow};
 use uring::{Sqe, opcode, sys};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut, Slice};
-use crate::driver::OpData;
+use crate::driver::{OpData, unit_op};
 use crate::op::Op;
 
 /// The largest length one request carries (the kernel caps a transfer at
@@ -554,31 +554,6 @@ pub type ReadFixedAt = ReadAt<crate::FixedBuf>;
 
 /// The data of [`File::write_fixed_at`].
 pub type WriteFixedAt = WriteAt<crate::FixedBuf>;
-
-/// Declares the data of an operation whose outcome is `io::Result<()>`: its fields,
-/// and the SQE built from them (`$d` names the data).
-macro_rules! unit_op {
-    ($(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty),* $(,)? } |$d:ident| $sqe:expr) => {
-        $(#[$doc])*
-        #[derive(Debug)]
-        pub struct $name {
-            $($field: $ty),*
-        }
-
-        impl OpData for $name {
-            type Output = io::Result<()>;
-
-            fn sqe(&mut self) -> Sqe {
-                let $d = &*self;
-                $sqe
-            }
-
-            fn complete(self, result: io::Result<u32>, _flags: u32) -> io::Result<()> {
-                result.map(drop)
-            }
-        }
-    };
-}
 
 unit_op! {
     /// The data of [`File::sync_all`] and [`File::sync_data`].

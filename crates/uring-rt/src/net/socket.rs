@@ -13,7 +13,7 @@ use uring::types::Fd;
 use uring::{Sqe, opcode};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
-use crate::driver::OpData;
+use crate::driver::{OpData, unit_op};
 use crate::op::Op;
 use crate::runtime::{self, Context};
 
@@ -249,10 +249,6 @@ impl AsRawFd for Socket {
     }
 }
 
-fn unit(result: io::Result<u32>) -> io::Result<()> {
-    result.map(drop)
-}
-
 /// Closes a descriptor the kernel made for an op whose future is gone.
 pub(crate) fn close_orphan(res: i32) {
     if res >= 0 {
@@ -285,68 +281,22 @@ impl OpData for NewSocket {
     }
 }
 
-/// The data of a `BIND`.
-struct Bind {
-    sock: Socket,
-    addr: SocketAddrAny,
+unit_op! {
+    /// The data of a `BIND`.
+    Bind { sock: Socket, addr: SocketAddrAny }
+    |d| opcode::Bind::new(Fd(d.sock.fd()), d.addr.as_ptr().cast(), d.addr.addr_len()).build()
 }
 
-impl OpData for Bind {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Bind::new(
-            Fd(self.sock.fd()),
-            self.addr.as_ptr().cast(),
-            self.addr.addr_len(),
-        )
-        .build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
+unit_op! {
+    /// The data of a `LISTEN`.
+    Listen { sock: Socket, backlog: i32 }
+    |d| opcode::Listen::new(Fd(d.sock.fd()), d.backlog).build()
 }
 
-/// The data of a `LISTEN`.
-struct Listen {
-    sock: Socket,
-    backlog: i32,
-}
-
-impl OpData for Listen {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Listen::new(Fd(self.sock.fd()), self.backlog).build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
-}
-
-/// The data of a `CONNECT`.
-pub(crate) struct Connect {
-    sock: Socket,
-    addr: SocketAddrAny,
-}
-
-impl OpData for Connect {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Connect::new(
-            Fd(self.sock.fd()),
-            self.addr.as_ptr().cast(),
-            self.addr.addr_len(),
-        )
-        .build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
+unit_op! {
+    /// The data of a `CONNECT`.
+    Connect { sock: Socket, addr: SocketAddrAny }
+    |d| opcode::Connect::new(Fd(d.sock.fd()), d.addr.as_ptr().cast(), d.addr.addr_len()).build()
 }
 
 /// The data of an `ACCEPT`: the new connection's descriptor and the peer's address.
@@ -445,22 +395,10 @@ impl<B: IoBuf> OpData for Transmit<B> {
     }
 }
 
-/// The data of a `SHUTDOWN`.
-struct ShutdownOp {
-    sock: Socket,
-    how: i32,
-}
-
-impl OpData for ShutdownOp {
-    type Output = io::Result<()>;
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Shutdown::new(Fd(self.sock.fd()), self.how).build()
-    }
-
-    fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        unit(result)
-    }
+unit_op! {
+    /// The data of a `SHUTDOWN`.
+    ShutdownOp { sock: Socket, how: i32 }
+    |d| opcode::Shutdown::new(Fd(d.sock.fd()), d.how).build()
 }
 
 /// A `msghdr` with every field empty.
