@@ -8,6 +8,19 @@ use std::rc::Rc;
 use uring_rt::net::{TcpListener, TcpStream};
 use uring_rt::spawn;
 
+/// Accepts one connection on `listener` and reads it to its end: every byte received.
+async fn accept_and_read_all(listener: TcpListener) -> Vec<u8> {
+    let (conn, _) = listener.accept().await.unwrap();
+    let mut got = Vec::new();
+    loop {
+        let (res, buf) = conn.read(Vec::with_capacity(1 << 16)).await;
+        if res.unwrap() == 0 {
+            return got;
+        }
+        got.extend_from_slice(&buf);
+    }
+}
+
 #[test]
 fn tcp_echo_round_trip() {
     common::each_backend("tcp_echo_round_trip", |rt, backend| {
@@ -279,17 +292,7 @@ fn vectored_and_zero_copy_sends() {
             // send_zc over TCP: the result, and the buffer back after the notification.
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            let reader = spawn(async move {
-                let (conn, _) = listener.accept().await.unwrap();
-                let mut got = Vec::new();
-                loop {
-                    let (res, buf) = conn.read(Vec::with_capacity(1 << 16)).await;
-                    if res.unwrap() == 0 {
-                        break got;
-                    }
-                    got.extend_from_slice(&buf);
-                }
-            });
+            let reader = spawn(accept_and_read_all(listener));
             let c = TcpStream::connect(addr).await.unwrap();
             let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 253) as u8).collect();
             let mut sent = 0;
@@ -352,17 +355,7 @@ fn a_dropped_zero_copy_send_keeps_its_buffer_until_the_notification() {
         rt.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            let reader = spawn(async move {
-                let (conn, _) = listener.accept().await.unwrap();
-                let mut got = Vec::new();
-                loop {
-                    let (res, buf) = conn.read(Vec::with_capacity(1 << 16)).await;
-                    if res.unwrap() == 0 {
-                        break got;
-                    }
-                    got.extend_from_slice(&buf);
-                }
-            });
+            let reader = spawn(accept_and_read_all(listener));
             let c = TcpStream::connect(addr).await.unwrap();
             let data: Vec<u8> = (0..256 * 1024u32).map(|i| (i % 251) as u8).collect();
             let drops = Rc::new(Cell::new(0));

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::rc::Rc;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use uring_rt::net::{BufPool, TcpListener, TcpStream};
@@ -13,6 +13,29 @@ use uring_rt::{spawn, time};
 /// The bytes client `i` sends.
 fn message(i: usize, len: usize) -> Vec<u8> {
     (0..len).map(|j| (i * 31 + j) as u8).collect()
+}
+
+/// Client `i` of the echo server at `addr`: sends `message(i, len)`, reads the echo
+/// (`chunk` bytes at a time) until it is as long, checks it, and shuts its writing
+/// half.
+async fn echo_client(addr: SocketAddr, i: usize, len: usize, chunk: usize) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (res, msg) = stream.write_all(message(i, len)).await;
+    res.unwrap();
+    let mut got = Vec::with_capacity(len);
+    while got.len() < len {
+        let (res, buf) = stream.read(Vec::with_capacity(chunk)).await;
+        assert!(
+            res.unwrap() > 0,
+            "client {i}: end of stream before the echo"
+        );
+        got.extend_from_slice(&buf);
+    }
+    assert!(
+        got == msg,
+        "client {i}: the echo differs (bytes lost or reordered)"
+    );
+    stream.shutdown(std::net::Shutdown::Write).await.unwrap();
 }
 
 #[test]
@@ -43,22 +66,7 @@ fn multishot_accept_and_recv_under_a_connection_flood() {
                 }
             });
             let clients: Vec<_> = (0..CONNS)
-                .map(|i| {
-                    spawn(async move {
-                        let stream = Rc::new(TcpStream::connect(addr).await.unwrap());
-                        let msg = message(i, LEN);
-                        let (res, msg) = stream.write_all(msg).await;
-                        res.unwrap();
-                        let mut got = Vec::with_capacity(LEN);
-                        while got.len() < LEN {
-                            let (res, buf) = stream.read(Vec::with_capacity(LEN)).await;
-                            assert!(res.unwrap() > 0, "end of stream before the echo");
-                            got.extend_from_slice(&buf);
-                        }
-                        assert!(got == msg, "client {i}: the echo differs");
-                        stream.shutdown(std::net::Shutdown::Write).await.unwrap();
-                    })
-                })
+                .map(|i| spawn(echo_client(addr, i, LEN, LEN)))
                 .collect();
             for c in clients {
                 c.await.unwrap();
@@ -229,22 +237,7 @@ fn echo_through_delayed_socket_ops_on_the_faulty_engine() {
             }
         });
         let clients: Vec<_> = (0..20)
-            .map(|i| {
-                spawn(async move {
-                    let stream = TcpStream::connect(addr).await.unwrap();
-                    let msg = message(i, 20_000);
-                    let (res, msg) = stream.write_all(msg).await;
-                    res.unwrap();
-                    let mut got = Vec::new();
-                    while got.len() < msg.len() {
-                        let (res, buf) = stream.read(Vec::with_capacity(4096)).await;
-                        assert!(res.unwrap() > 0);
-                        got.extend_from_slice(&buf);
-                    }
-                    assert!(got == msg, "client {i}: bytes lost or reordered");
-                    stream.shutdown(std::net::Shutdown::Write).await.unwrap();
-                })
-            })
+            .map(|i| spawn(echo_client(addr, i, 20_000, 4096)))
             .collect();
         for c in clients {
             c.await.unwrap();
