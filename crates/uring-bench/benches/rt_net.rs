@@ -132,6 +132,7 @@ macro_rules! echo_owned {
 
 mod servers {
     use std::convert::Infallible;
+    use std::future::Future;
     use std::net::TcpListener as StdListener;
 
     use http_body_util::Full;
@@ -148,44 +149,46 @@ mod servers {
         ))))
     }
 
-    pub fn ours(listener: StdListener, announce: impl FnOnce()) {
-        use uring_rt::net::{TcpListener, TcpStream};
+    /// Serves every connection of `listener` (after `announce`) with a task running
+    /// `serve` on it, on a `uring_rt` runtime, until killed.
+    fn ours_serve<F: Future<Output = ()> + 'static>(
+        listener: StdListener,
+        announce: impl FnOnce(),
+        serve: impl Fn(uring_rt::net::TcpStream) -> F,
+    ) {
         let rt = uring_rt::Runtime::new().expect("runtime");
         rt.block_on(async {
-            let listener = TcpListener::from_std(listener).unwrap();
+            let listener = uring_rt::net::TcpListener::from_std(listener).unwrap();
             announce();
             loop {
                 let (s, _) = listener.accept().await.unwrap();
                 s.set_nodelay(true).unwrap();
-                drop(uring_rt::spawn(async move {
-                    let s: TcpStream = s;
-                    echo_owned!(s);
-                }));
+                drop(uring_rt::spawn(serve(s)));
             }
         });
+    }
+
+    pub fn ours(listener: StdListener, announce: impl FnOnce()) {
+        ours_serve(listener, announce, |s| async move { echo_owned!(s) });
     }
 
     pub fn ours_http(listener: StdListener, announce: impl FnOnce()) {
-        use uring_rt::compat::PollIo;
-        use uring_rt::net::TcpListener;
-        let rt = uring_rt::Runtime::new().expect("runtime");
-        rt.block_on(async {
-            let listener = TcpListener::from_std(listener).unwrap();
-            announce();
-            loop {
-                let (s, _) = listener.accept().await.unwrap();
-                s.set_nodelay(true).unwrap();
-                drop(uring_rt::spawn(async move {
-                    let _ = http1::Builder::new()
-                        .timer(uring_rt::hyper::Timer)
-                        .serve_connection(PollIo::new(s), service_fn(hello))
-                        .await;
-                }));
-            }
+        ours_serve(listener, announce, |s| async move {
+            let _ = http1::Builder::new()
+                .timer(uring_rt::hyper::Timer)
+                .serve_connection(uring_rt::compat::PollIo::new(s), service_fn(hello))
+                .await;
         });
     }
 
-    fn tokio_rt(multi: bool) -> tokio::runtime::Runtime {
+    /// As [`ours_serve`], on a tokio runtime: current-thread, or multi-thread with
+    /// one worker when `multi`.
+    fn tokio_serve<F: Future<Output = ()> + Send + 'static>(
+        listener: StdListener,
+        announce: impl FnOnce(),
+        multi: bool,
+        serve: impl Fn(tokio::net::TcpStream) -> F,
+    ) {
         let mut b = if multi {
             let mut b = tokio::runtime::Builder::new_multi_thread();
             b.worker_threads(1);
@@ -193,39 +196,7 @@ mod servers {
         } else {
             tokio::runtime::Builder::new_current_thread()
         };
-        b.enable_all().build().expect("tokio runtime")
-    }
-
-    pub fn tokio(listener: StdListener, announce: impl FnOnce(), multi: bool) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let rt = tokio_rt(multi);
-        rt.block_on(async {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            announce();
-            loop {
-                let (mut s, _) = listener.accept().await.unwrap();
-                s.set_nodelay(true).unwrap();
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; SERVER_BUF];
-                    loop {
-                        match s.read(&mut buf).await {
-                            Ok(n) if n > 0 => {
-                                if s.write_all(&buf[..n]).await.is_err() {
-                                    break;
-                                }
-                            }
-                            _ => break,
-                        }
-                    }
-                });
-            }
-        });
-    }
-
-    pub fn tokio_http(listener: StdListener, announce: impl FnOnce()) {
-        use hyper_util::rt::{TokioIo, TokioTimer};
-        let rt = tokio_rt(false);
+        let rt = b.enable_all().build().expect("tokio runtime");
         rt.block_on(async {
             listener.set_nonblocking(true).unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -233,13 +204,35 @@ mod servers {
             loop {
                 let (s, _) = listener.accept().await.unwrap();
                 s.set_nodelay(true).unwrap();
-                tokio::spawn(async move {
-                    let _ = http1::Builder::new()
-                        .timer(TokioTimer::new())
-                        .serve_connection(TokioIo::new(s), service_fn(hello))
-                        .await;
-                });
+                tokio::spawn(serve(s));
             }
+        });
+    }
+
+    pub fn tokio(listener: StdListener, announce: impl FnOnce(), multi: bool) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        tokio_serve(listener, announce, multi, |mut s| async move {
+            let mut buf = vec![0u8; SERVER_BUF];
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(n) if n > 0 => {
+                        if s.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        });
+    }
+
+    pub fn tokio_http(listener: StdListener, announce: impl FnOnce()) {
+        use hyper_util::rt::{TokioIo, TokioTimer};
+        tokio_serve(listener, announce, false, |s| async move {
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(s), service_fn(hello))
+                .await;
         });
     }
 
