@@ -11,7 +11,7 @@
 //!   results compared.
 //! - With the feature `rt`, the harness of `uring-rt`'s tests (`rt`): one body on each
 //!   backend, each with a runtime of its own.
-//! - [`Aligned`] buffers for O_DIRECT, [`reap`], and the seccomp filter of Docker's
+//! - [`Aligned`] buffers for O_DIRECT, anonymous [`Mapping`]s, [`reap`], and the seccomp filter of Docker's
 //!   default profile ([`deny_io_uring_setup`]) under which io_uring is refused.
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -21,11 +21,13 @@ use uring::{Cqe, Ring};
 pub mod aligned;
 pub mod diff;
 pub mod harness;
+pub mod mapping;
 #[cfg(feature = "rt")]
 pub mod rt;
 
 pub use aligned::Aligned;
 pub use harness::*;
+pub use mapping::Mapping;
 
 /// The name of the function this is written in (the `#[test]` fn, also from inside the
 /// closures it passes to the harness), as a `&'static str`.

@@ -106,7 +106,7 @@ struct Fixture {
     tcp: OwnedFd,
     epoll: OwnedFd,
     /// A page mapped without access: a second kind of bad address.
-    none: *mut u8,
+    none: common::Mapping,
 }
 
 impl Fixture {
@@ -131,18 +131,6 @@ impl Fixture {
             use std::os::fd::FromRawFd;
             (OwnedFd::from_raw_fd(t), OwnedFd::from_raw_fd(e))
         };
-        // SAFETY: a fresh anonymous mapping aliases nothing.
-        let none = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                4096,
-                libc::PROT_NONE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(none, libc::MAP_FAILED);
         Fixture {
             path: common::cpath(&p),
             _dir: dir,
@@ -151,15 +139,8 @@ impl Fixture {
             udp,
             tcp,
             epoll,
-            none: none.cast(),
+            none: common::Mapping::with_prot(4096, libc::PROT_NONE),
         }
-    }
-}
-
-impl Drop for Fixture {
-    fn drop(&mut self) {
-        // SAFETY: the page mapped in `new`, used by no request any more.
-        unsafe { libc::munmap(self.none.cast(), 4096) };
     }
 }
 
@@ -184,7 +165,7 @@ fn bad_pointers_in_sqes_fail_with_efault() {
     let file = Fd(fx.file.as_raw_fd());
     let path = fx.path.as_ptr();
     let name = c"user.x".as_ptr();
-    let none = fx.none;
+    let none = fx.none.ptr();
     let mut iov_bad_base = [libc::iovec {
         iov_base: bad(),
         iov_len: 16,

@@ -376,19 +376,8 @@ fn fadvise_and_madvise() {
 
             // MADV_DONTNEED on private anonymous memory: it reads back as zeros.
             let len = 4 * 4096;
-            // SAFETY: a fresh anonymous private mapping, unmapped below.
-            let mem = unsafe {
-                libc::mmap(
-                    std::ptr::null_mut(),
-                    len,
-                    libc::PROT_READ | libc::PROT_WRITE,
-                    libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                    -1,
-                    0,
-                )
-            };
-            assert_ne!(mem, libc::MAP_FAILED);
-            let mem = mem.cast::<u8>();
+            let map = common::Mapping::new(len);
+            let mem = map.ptr();
             // SAFETY: the mapping is `len` writable bytes.
             unsafe { mem.write_bytes(0xa5, len) };
             let m = opcode::Madvise::new(mem, len as u64, libc::MADV_DONTNEED)
@@ -399,8 +388,7 @@ fn fadvise_and_madvise() {
             // SAFETY: still mapped, `len` readable bytes.
             let after = unsafe { std::slice::from_raw_parts(mem, len) };
             assert!(after.iter().all(|&b| b == 0), "DONTNEED dropped the pages");
-            // SAFETY: the mapping made above, no longer borrowed.
-            unsafe { libc::munmap(mem.cast(), len) };
+            drop(map);
         },
     );
 }

@@ -416,8 +416,9 @@ fn recv_multishot_stops_at_total_len_and_on_no_buffers() {
 /// A provided-buffer ring registered through the raw API, with buffers of chosen
 /// lengths (as bundles need: the legacy provided buffers give one buffer per request).
 struct RawBufRing {
-    ring: *mut u8,
-    ring_len: usize,
+    /// The ring's page (unmapped when dropped: the kernel pinned its pages, and no
+    /// request is in flight any more).
+    ring: common::Mapping,
     mem: Vec<u8>,
     buf_len: usize,
     mask: u16,
@@ -439,20 +440,9 @@ impl RawBufRing {
     ) -> RawBufRing {
         let ring_len = 4096;
         assert!(entries as usize * 16 <= ring_len && entries.is_power_of_two());
-        // SAFETY: a fresh anonymous mapping, unmapped in Drop.
-        let mem = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                ring_len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(mem, libc::MAP_FAILED);
+        let mem = common::Mapping::new(ring_len);
         let reg = sys::io_uring_buf_reg {
-            ring_addr: mem as u64,
+            ring_addr: mem.ptr() as u64,
             ring_entries: entries as u32,
             bgid,
             flags,
@@ -469,8 +459,7 @@ impl RawBufRing {
         }
         .expect("register a buffer ring");
         RawBufRing {
-            ring: mem.cast(),
-            ring_len,
+            ring: mem,
             mem: vec![0; entries as usize * buf_len],
             buf_len,
             mask: entries - 1,
@@ -491,7 +480,7 @@ impl RawBufRing {
         // SAFETY: entry i is inside the ring mapping; fields written one by one so that
         // entry 0's `resv`, the shared tail, is left alone.
         unsafe {
-            let e = self.ring.add(i * 16).cast::<sys::io_uring_buf>();
+            let e = self.ring.ptr().add(i * 16).cast::<sys::io_uring_buf>();
             (&raw mut (*e).addr).write(entry.addr);
             (&raw mut (*e).len).write(entry.len);
             (&raw mut (*e).bid).write(entry.bid);
@@ -503,7 +492,7 @@ impl RawBufRing {
     /// kernel's `smp_load_acquire(&br->tail)`.
     fn publish(&self) {
         // SAFETY: the tail is the aligned u16 at offset 14 of the ring mapping.
-        let tail = unsafe { &*self.ring.add(14).cast::<AtomicU16>() };
+        let tail = unsafe { &*self.ring.ptr().add(14).cast::<AtomicU16>() };
         tail.store(self.tail, Ordering::Release);
     }
 
@@ -513,14 +502,6 @@ impl RawBufRing {
 
     fn buf_mut(&mut self, bid: u16) -> &mut [u8] {
         &mut self.mem[bid as usize * self.buf_len..(bid as usize + 1) * self.buf_len]
-    }
-}
-
-impl Drop for RawBufRing {
-    fn drop(&mut self) {
-        // SAFETY: the mapping made in `register`; the kernel pinned its pages and no
-        // request is in flight any more.
-        unsafe { libc::munmap(self.ring.cast(), self.ring_len) };
     }
 }
 

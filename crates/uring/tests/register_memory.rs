@@ -12,27 +12,17 @@ use std::time::{Duration, Instant};
 use register_common::{LIMIT, assert_errno, errno, nop};
 use uring::{Ring, Submitter, sys};
 
-/// Anonymous shared memory, unmapped on drop.
+/// Memory mapped for a test: anonymous, or a ring's; unmapped on drop.
 struct Map {
     ptr: *mut u8,
     len: usize,
 }
 
 impl Map {
+    /// `len` bytes of anonymous memory.
     fn anonymous(len: usize) -> Map {
-        // SAFETY: a fresh anonymous mapping aliases nothing.
-        let p = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            )
-        };
-        assert_ne!(p, libc::MAP_FAILED, "{}", std::io::Error::last_os_error());
-        Map { ptr: p.cast(), len }
+        let (ptr, len) = common::Mapping::new(len).into_raw();
+        Map { ptr, len }
     }
 
     /// Maps `len` bytes of the ring `fd` at `offset`.
