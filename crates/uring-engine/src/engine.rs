@@ -679,15 +679,22 @@ impl Engine {
         {
             // Sent here by IOSQE_ASYNC: a file that can be polled is tried without
             // blocking, and then waits for readiness, where a cancellation finds it as
-            // a poll (io_wq_submit_work's needs_poll); the worker does not block.
+            // a poll (io_wq_submit_work's needs_poll); the worker does not block. The
+            // attempt may hand it over (to wait, or, a poll or timeout, to park): all
+            // of it in view of cancellation as a handover (wq.rs).
+            let Some(handover) = self.wq.begin_handover() else {
+                return self.complete(req, -libc::ECANCELED);
+            };
             match (def.issue)(req, self, Mode::Inline) {
-                Step::Block(r) => req = r,
-                // Cancelled while it ran here (the canceller counted it as running):
-                // it must not go on to wait where the cancellation has looked already.
-                Step::Wait(r, _) if self.wq.cancelled(&r) => {
-                    return self.complete(r, -libc::ECANCELED);
+                Step::Block(r) => {
+                    handover.resume();
+                    req = r;
                 }
-                step => return self.apply(step),
+                step => {
+                    self.apply(step);
+                    drop(handover);
+                    return;
+                }
             }
         }
         loop {
@@ -711,24 +718,16 @@ impl Engine {
             match (def.issue)(req, self, Mode::Worker) {
                 Step::Done(r, res) => return self.complete(r, res),
                 Step::Block(r) => req = r,
-                Step::Wait(r, _) if self.wq.cancelled(&r) => {
-                    return self.complete(r, -libc::ECANCELED);
-                }
                 // Readiness is the reactor's; one that epoll refuses comes back here
-                // marked for the poll(2) above.
+                // marked for the poll(2) above. Moved there as a handover (wq.rs): a
+                // cancellation (or LINK_TIMEOUT) that flagged this worker before gets
+                // it completed here; one that comes during waits, then finds it there.
                 Step::Wait(r, events) => {
-                    let lt = r.ltimeout;
+                    let Some(handover) = self.wq.begin_handover() else {
+                        return self.complete(r, -libc::ECANCELED);
+                    };
                     self.wait_ready(r, events);
-                    if lt != 0 && self.wq.cancelled_sync() {
-                        // Its LINK_TIMEOUT fired while this worker moved it to its
-                        // wait, after the check above: the timeout may have looked
-                        // for it before it was parked (its second look, `fire_link`,
-                        // covers the other order). Taken back by its timeout's id,
-                        // which no other request carries.
-                        for r in self.take_parked(&mut |r: &Req| r.ltimeout == lt, false) {
-                            self.complete(r, -libc::ECANCELED);
-                        }
-                    }
+                    drop(handover);
                     return;
                 }
                 Step::Parked => return,

@@ -105,7 +105,11 @@
 //! - **A request blocked in a worker** (a regular file read, say) is interrupted by a
 //!   signal when cancelled and completes with `-ECANCELED`, or `-EINTR` if its system
 //!   call returned first; a pollable one sent to a worker with `IOSQE_ASYNC` waits for
-//!   readiness as a poll, as in the kernel.
+//!   readiness as a poll, as in the kernel. A cancel that finds such a request running
+//!   in its worker (`-EALREADY`) always ends it, wherever the worker moves it next; the
+//!   kernel (6.18) may let its worker arm the poll after the cancel looked there, and
+//!   the request then waits on (0 to 16 times in 6,000 `IOSQE_ASYNC` pipe reads each
+//!   cancelled at once: `tests/time_cancel_diff.rs`).
 //! - **Counts and timing**: `ASYNC_CANCEL` with `_ALL`/`_ANY` counts every request it
 //!   cancelled (the kernel counts pending io-wq work of one pass once); workers run
 //!   with the credentials of the thread that set the ring up. Readiness is handled by

@@ -79,9 +79,8 @@ enum Kind {
         left: u32,
     },
     /// `IORING_OP_LINK_TIMEOUT` guarding the request whose `ltimeout` is the entry's
-    /// id (`target`: that request's `user_data`). Unarmed until its request has been
-    /// issued once.
-    Link { target: u64, armed: bool },
+    /// id. Unarmed until its request has been issued once.
+    Link { armed: bool },
 }
 
 struct Entry {
@@ -176,8 +175,8 @@ enum Fired {
     Shot(u64, u64),
     /// A timeout ends with `-ETIME`.
     Done(Box<Req>),
-    /// A link timeout fired: cancel its request.
-    Link(Box<Req>, u64, u64),
+    /// A link timeout fired: cancel its request (the one whose `ltimeout` is this id).
+    Link(Box<Req>, u64),
 }
 
 impl Timers {
@@ -327,10 +326,7 @@ impl Timers {
             id,
             Entry {
                 req: lt,
-                kind: Kind::Link {
-                    target: x.user_data(),
-                    armed: false,
-                },
+                kind: Kind::Link { armed: false },
                 ts,
                 flags,
                 deadline: None,
@@ -502,7 +498,7 @@ impl Timers {
                     }
                 }
                 Fired::Done(req) => e.complete(req, -libc::ETIME),
-                Fired::Link(lt, id, target) => fire_link(e, lt, id, target),
+                Fired::Link(lt, id) => fire_link(e, lt, id),
             }
         }
     }
@@ -532,7 +528,7 @@ impl Timers {
             .expect("indexed entries exist");
         match entry.kind {
             Kind::Timeout { .. } => Fired::Done(entry.req),
-            Kind::Link { target, .. } => Fired::Link(entry.req, id, target),
+            Kind::Link { .. } => Fired::Link(entry.req, id),
         }
     }
 
@@ -595,34 +591,27 @@ pub(crate) fn link_timeout_starts(req: &Req) -> bool {
 }
 
 /// A link timeout fired (`io_link_timeout_fn`, `io_req_task_link_timeout`): cancels
-/// the request it guards, then completes with `-ETIME`, `-EALREADY` or `-ENOENT`.
-fn fire_link(e: &Arc<Engine>, lt: Box<Req>, id: u64, target: u64) {
-    let find = || e.take_parked(&mut |r: &Req| r.ltimeout == id, false).pop();
-    let res = if let Some(x) = find() {
-        e.complete(x, -libc::ECANCELED);
+/// the request it guards, then completes with `-ETIME`, `-EALREADY` or `-ENOENT`. The
+/// request is looked for by the timeout's id, wherever it is (`op::cancel::find`):
+/// parked, running in a worker (as the worker shows it: a worker still showing a
+/// request it let go of cannot be taken for it), or handed over by a worker meanwhile.
+fn fire_link(e: &Arc<Engine>, lt: Box<Req>, id: u64) {
+    let found = crate::op::cancel::find(
+        e,
+        &mut |r: &Req| r.ltimeout == id,
+        &mut |r: &crate::wq::Running| r.ltimeout == id,
+        false,
+    );
+    let res = if !found.taken.is_empty() {
+        for x in found.taken {
+            e.complete(x, -libc::ECANCELED);
+        }
         -libc::ETIME
     } else {
-        let mut waiting = false;
-        let n = e.wq.interrupt_running(
-            |user_data, _, opcode| {
-                let hit = user_data == target;
-                waiting |= hit && waits_in_worker(opcode);
-                hit
-            },
-            false,
-        );
-        // A second look: a worker that ran the request during the first one may have
-        // parked it (waiting for readiness) since; it did so before checking, under
-        // the pool's lock, whether `interrupt_running` flagged it
-        // (`Wq::cancelled_sync`), so it is found here or it takes itself back.
-        if let Some(x) = find() {
-            e.complete(x, -libc::ECANCELED);
-            return e.complete(lt, -libc::ETIME);
-        }
-        match (n, waiting) {
-            (0, _) => -libc::ENOENT,
-            (_, true) => -libc::ETIME,
-            (_, false) => -libc::EALREADY,
+        match found.running.first() {
+            None => -libc::ENOENT,
+            Some(r) if waits_in_worker(r.opcode) => -libc::ETIME,
+            Some(_) => -libc::EALREADY,
         }
     };
     e.complete(lt, res);

@@ -27,6 +27,21 @@
 //! - A cancellation signal can arrive after the worker checked for cancellation and
 //!   before it entered its blocking call, and be lost there: the canceller therefore
 //!   signals again (1 ms, doubling to 100 ms) until the worker has left that request.
+//!
+//! # Handovers
+//! A worker may hand its request elsewhere instead of finishing it: to wait for
+//! readiness (an attempt said `EAGAIN`), or to the reactor or the timers (an
+//! `IOSQE_ASYNC` poll or timeout). Meanwhile the request is in neither place, and a
+//! canceller that looked at the parked requests first and at the workers next could
+//! miss it, or flag the worker after it let go of the request. So a worker marks the
+//! handover ([`Wq::begin_handover`]), under the pool's lock, after checking there
+//! whether it was flagged already (then it completes the request `-ECANCELED` rather
+//! than hand it over); a canceller that matches a worker in a handover waits for its
+//! end (as `Reactor::take` waits for the request it is issuing), then finds the
+//! request where it went. And a worker that finished or handed over its request may
+//! still show it as running for a moment; the same `user_data` may then be running
+//! in another worker already (the application reused it once it saw the CQE), so a
+//! cancellation of one request picks the worker that took its request last.
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Once, Weak};
@@ -54,10 +69,16 @@ pub(crate) struct Slot {
     pub(crate) user_data: AtomicU64,
     /// The running request's fd and opcode, packed `fd << 8 | opcode`.
     pub(crate) fd_op: AtomicU64,
+    /// The running request's `LINK_TIMEOUT` id (`Req::ltimeout`; 0: none).
+    ltimeout: AtomicU64,
     pub(crate) busy: AtomicBool,
     pub(crate) cancel: AtomicBool,
-    /// Counts the requests the worker took, so that a canceller signalling again
-    /// knows it is still the same one.
+    /// The worker is handing its request over (see the module docs). Written under
+    /// the pool's lock.
+    handing: AtomicBool,
+    /// When the running request was taken, in the pool's order of takes
+    /// (`State::taken`): a canceller signalling again knows it is still the same one,
+    /// and one choosing among workers showing the same `user_data` takes the latest.
     generation: AtomicU64,
     /// False once the worker's thread is leaving: `thread` may no longer be signalled.
     /// Held while signalling, so the thread cannot leave meanwhile.
@@ -93,12 +114,72 @@ struct State {
     slots: Vec<Arc<Slot>>,
     handles: Vec<JoinHandle<()>>,
     shutdown: bool,
+    /// Counts the requests workers took from the queues (`Slot::generation`).
+    taken: u64,
+}
+
+/// What cancellation sees of a request a worker is running.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Running {
+    pub(crate) user_data: u64,
+    /// The fd of its SQE.
+    pub(crate) fd: i32,
+    pub(crate) opcode: u8,
+    /// Its `LINK_TIMEOUT`'s id (`Req::ltimeout`; 0: none).
+    pub(crate) ltimeout: u64,
+}
+
+impl Slot {
+    /// The running request, as cancellation sees it. Under the pool's lock, where the
+    /// worker wrote it.
+    fn running(&self) -> Running {
+        let fd_op = self.fd_op.load(Ordering::Relaxed);
+        Running {
+            user_data: self.user_data.load(Ordering::Relaxed),
+            fd: (fd_op >> 8) as i32,
+            opcode: fd_op as u8,
+            ltimeout: self.ltimeout.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A worker's handover of its request (see the module docs), from
+/// [`Wq::begin_handover`] until dropped.
+pub(crate) struct Handover<'a> {
+    wq: &'a Wq,
+    slot: Option<Arc<Slot>>,
+    /// The request came back to the worker, which goes on running it.
+    resumed: bool,
+}
+
+impl Handover<'_> {
+    /// Ends the handover with the request back in the worker's hands (an attempt
+    /// that must block): it shows as running again.
+    pub(crate) fn resume(mut self) {
+        self.resumed = true;
+    }
+}
+
+impl Drop for Handover<'_> {
+    fn drop(&mut self) {
+        let Some(slot) = &self.slot else { return };
+        let _st = self.wq.state.lock().unwrap_or_else(|e| e.into_inner());
+        slot.handing.store(false, Ordering::Relaxed);
+        if !self.resumed {
+            // The request is elsewhere now (or completed): this worker no longer
+            // shows it.
+            slot.busy.store(false, Ordering::Release);
+        }
+        self.wq.handed.notify_all();
+    }
 }
 
 /// The pool of one ring (or of several, shared with `IORING_SETUP_ATTACH_WQ`).
 pub(crate) struct Wq {
     state: Mutex<State>,
     cond: Condvar,
+    /// Signalled when a worker's handover ends.
+    handed: Condvar,
     max: Mutex<[usize; 2]>,
     /// `IORING_REGISTER_IOWQ_AFF`: the CPUs workers run on, with a generation that
     /// running workers compare to re-apply it.
@@ -229,6 +310,7 @@ impl Wq {
         Wq {
             state: Mutex::new(State::default()),
             cond: Condvar::new(),
+            handed: Condvar::new(),
             max: Mutex::new([(sq_entries as usize).min(4 * cpus).max(1), nproc.max(1)]),
             aff: Mutex::new((0, None)),
         }
@@ -348,25 +430,72 @@ impl Wq {
         out
     }
 
-    /// Interrupts running requests matching `pred(user_data, fd, opcode)`; returns
-    /// how many.
+    /// Interrupts running requests matching `pred`: every one (`all`), or the one
+    /// taken last (a worker may still show a request it finished or handed over, whose
+    /// `user_data` the application may have reused since). A matching worker that is
+    /// handing its request over is waited for, and the workers looked at again: the
+    /// request is then where it went, for the caller to look there next. Returns the
+    /// requests interrupted.
     pub(crate) fn interrupt_running(
         &self,
-        mut pred: impl FnMut(u64, i32, u8) -> bool,
+        pred: impl FnMut(&Running) -> bool,
         all: bool,
-    ) -> usize {
-        let st = self.state.lock().expect("wq state");
-        let mut n = 0;
-        for s in &st.slots {
-            if !s.busy.load(Ordering::Acquire) {
+    ) -> Vec<Running> {
+        self.interrupt(pred, all, true)
+    }
+
+    fn interrupt(
+        &self,
+        mut pred: impl FnMut(&Running) -> bool,
+        all: bool,
+        wait: bool,
+    ) -> Vec<Running> {
+        // The calling thread's own slot is left alone: its request is not in a system
+        // call (this thread is here), and a cancellation that its own completion
+        // issued (a linked one) finds it finished. A worker that is itself in a
+        // handover does not wait for another's: two could wait for each other.
+        let me = CURRENT.with(|c| c.borrow().clone());
+        let wait = wait
+            && !me
+                .as_ref()
+                .is_some_and(|s| s.handing.load(Ordering::Relaxed));
+        let mut st = self.state.lock().expect("wq state");
+        loop {
+            let mut hits: Vec<(&Arc<Slot>, Running)> = st
+                .slots
+                .iter()
+                .filter(|s| {
+                    s.busy.load(Ordering::Acquire)
+                        && !me.as_ref().is_some_and(|m| Arc::ptr_eq(m, s))
+                })
+                .map(|s| (s, s.running()))
+                .filter(|(_, r)| pred(r))
+                .collect();
+            if !all && hits.len() > 1 {
+                let latest = hits
+                    .iter()
+                    .copied()
+                    .max_by_key(|(s, _)| s.generation.load(Ordering::Relaxed))
+                    .expect("not empty");
+                hits = vec![latest];
+            }
+            if wait
+                && let Some(&(s, _)) = hits.iter().find(|(s, _)| s.handing.load(Ordering::Relaxed))
+            {
+                let (s, generation) = (s.clone(), s.generation.load(Ordering::Relaxed));
+                while s.handing.load(Ordering::Relaxed)
+                    && s.generation.load(Ordering::Relaxed) == generation
+                {
+                    st = self.handed.wait(st).expect("wq state");
+                }
                 continue;
             }
-            let fd_op = s.fd_op.load(Ordering::Relaxed);
-            if pred(
-                s.user_data.load(Ordering::Relaxed),
-                (fd_op >> 8) as i32,
-                fd_op as u8,
-            ) {
+            let mut out = Vec::new();
+            for (s, running) in hits {
+                if s.handing.load(Ordering::Relaxed) {
+                    // Not waited for: it is not running the request any more.
+                    continue;
+                }
                 s.cancel.store(true, Ordering::Release);
                 // SAFETY: the thread is alive: its slot is in the list until it exits,
                 // and it removes itself under the same lock we hold.
@@ -376,13 +505,10 @@ impl Wq {
                 let _ = std::thread::Builder::new()
                     .name("iou-wrk-cancel".into())
                     .spawn(move || kick_until_left(slot, generation));
-                n += 1;
-                if !all {
-                    break;
-                }
+                out.push(running);
             }
+            return out;
         }
-        n
     }
 
     /// Whether the running request of the calling worker was cancelled.
@@ -394,15 +520,25 @@ impl Wq {
         })
     }
 
-    /// [`cancelled`](Self::cancelled), read under the pool's lock, which
-    /// `interrupt_running` holds as it sets the flag: a canceller that did not set it
-    /// yet looks at the parked requests only after this returns (`timer::fire_link`).
-    pub(crate) fn cancelled_sync(&self) -> bool {
-        let _st = self.state.lock().expect("wq state");
-        CURRENT.with(|c| {
-            c.borrow()
-                .as_ref()
-                .is_some_and(|s| s.cancel.load(Ordering::Acquire))
+    /// The calling worker is about to hand its request over (see the module docs):
+    /// until the returned guard is dropped, a canceller matching it waits. `None` if
+    /// it was cancelled already: the caller completes it with `-ECANCELED` instead.
+    /// Off a worker's thread (deterministic mode), a guard that does nothing.
+    pub(crate) fn begin_handover(&self) -> Option<Handover<'_>> {
+        let slot = CURRENT.with(|c| c.borrow().clone());
+        if let Some(s) = &slot {
+            // Under the lock `interrupt_running` holds as it flags: it flagged the
+            // worker before, or it sees the handover.
+            let _st = self.state.lock().expect("wq state");
+            if s.cancel.load(Ordering::Acquire) {
+                return None;
+            }
+            s.handing.store(true, Ordering::Relaxed);
+        }
+        Some(Handover {
+            wq: self,
+            slot,
+            resumed: false,
         })
     }
 
@@ -425,7 +561,7 @@ impl Wq {
                 continue;
             }
             while !h.is_finished() {
-                self.interrupt_running(|_, _, _| true, true);
+                self.interrupt(|_| true, true, false);
                 self.cond.notify_all();
                 std::thread::sleep(Duration::from_millis(1));
             }
@@ -444,8 +580,10 @@ fn worker(engine: Weak<Engine>, class: Class) {
         thread: unsafe { libc::pthread_self() },
         user_data: AtomicU64::new(0),
         fd_op: AtomicU64::new(0),
+        ltimeout: AtomicU64::new(0),
         busy: AtomicBool::new(false),
         cancel: AtomicBool::new(false),
+        handing: AtomicBool::new(false),
         generation: AtomicU64::new(0),
         alive: Mutex::new(true),
     });
@@ -471,8 +609,10 @@ fn worker(engine: Weak<Engine>, class: Class) {
                 ((req.sqe.fd as u32 as u64) << 8) | req.opcode() as u64,
                 Ordering::Relaxed,
             );
+            slot.ltimeout.store(req.ltimeout, Ordering::Relaxed);
             slot.cancel.store(false, Ordering::Relaxed);
-            slot.generation.fetch_add(1, Ordering::Release);
+            st.taken += 1;
+            slot.generation.store(st.taken, Ordering::Release);
             slot.busy.store(true, Ordering::Release);
             drop(st);
             e.run_in_worker(req);
@@ -523,8 +663,10 @@ mod tests {
                 thread: unsafe { libc::pthread_self() },
                 user_data: AtomicU64::new(7),
                 fd_op: AtomicU64::new(0),
+                ltimeout: AtomicU64::new(0),
                 busy: AtomicBool::new(true),
                 cancel: AtomicBool::new(false),
+                handing: AtomicBool::new(false),
                 generation: AtomicU64::new(1),
                 alive: Mutex::new(true),
             });
@@ -545,7 +687,7 @@ mod tests {
             done_tx.send((n, err)).unwrap();
         });
         ready_rx.recv().unwrap();
-        assert_eq!(wq.interrupt_running(|ud, _, _| ud == 7, true), 1);
+        assert_eq!(wq.interrupt_running(|r| r.user_data == 7, true).len(), 1);
         let got = done_rx.recv_timeout(Duration::from_secs(10));
         // Unblock the read whatever happened, so the thread ends.
         // SAFETY: our pipe's write end.

@@ -8,11 +8,14 @@
 //! pending timeouts — `Engine::take_parked`) are taken out and complete with
 //! `-ECANCELED`, and the cancel says 0; one running in a worker is interrupted (its
 //! system call returns `EINTR`) and the cancel says `-EALREADY`, as io-wq's running
-//! work. Futex and waitid waits, which the kernel parks on wait queues and the engine
-//! blocks in a worker, count as found and complete with `-ECANCELED`, with the
-//! kernel's own matching (by `user_data` or `_ANY` only; never by file) and result:
-//! 1 (their cancel functions return a count), and once per kind towards an `_ALL`
-//! count.
+//! work. A request moves between those places while it is looked for (a worker hands
+//! it to the reactor to wait for readiness; the reactor sends it to a worker when it
+//! must block): [`find`] looks in the order it moves, and waits for a move in
+//! progress, so it is found once, wherever it is. Futex and waitid waits, which the
+//! kernel parks on wait queues and the engine blocks in a worker, count as found and
+//! complete with `-ECANCELED`, with the kernel's own matching (by `user_data` or
+//! `_ANY` only; never by file) and result: 1 (their cancel functions return a
+//! count), and once per kind towards an `_ALL` count.
 //! Requests held back by `IOSQE_IO_DRAIN`, or linked behind another, are not
 //! cancellable, as in the kernel.
 //!
@@ -29,6 +32,7 @@ use super::{Mode, Step};
 use crate::engine::Engine;
 use crate::req::Req;
 use crate::timer::{ts_ns, waits_in_worker};
+use crate::wq::Running;
 
 /// `CANCEL_FLAGS`.
 const CANCEL_FLAGS: u32 = sys::IORING_ASYNC_CANCEL_ALL
@@ -132,42 +136,66 @@ fn resolve_file(e: &Engine, fd: i32, fixed: bool) -> Result<i32, i32> {
     }
 }
 
+/// What [`find`] took out of its place, and interrupted in the workers.
+pub(crate) struct Found {
+    /// Parked requests taken out: the caller completes them (`-ECANCELED`).
+    pub(crate) taken: Vec<Box<Req>>,
+    /// Requests running in a worker, flagged and interrupted.
+    pub(crate) running: Vec<Running>,
+}
+
+/// Looks for the requests matching `parked` (where they wait) and `running` (in a
+/// worker): the first, or every one (`all`). A request moves while it is looked
+/// for, so the places are looked at in the order it moves through them: the parked
+/// requests (the reactor waits for the one it is issuing, which may go to the
+/// worker pool), the pool's queue again, the workers (which wait for one handing
+/// its request over), the parked requests again (where a handed-over request
+/// went). Like `io_try_cancel`, a running match does not end the search: a parked
+/// one is still taken (without `all`, the kernel's poll cancellation after io-wq's
+/// `-EALREADY`).
+pub(crate) fn find(
+    e: &Arc<Engine>,
+    parked: &mut dyn FnMut(&Req) -> bool,
+    running: &mut dyn FnMut(&Running) -> bool,
+    all: bool,
+) -> Found {
+    let mut taken = e.take_parked(parked, all);
+    if taken.is_empty() || all {
+        taken.extend(e.wq.take_queued(&mut *parked, all));
+    }
+    if !taken.is_empty() && !all {
+        return Found {
+            taken,
+            running: Vec::new(),
+        };
+    }
+    let running = e.wq.interrupt_running(running, all);
+    if taken.is_empty() || all {
+        taken.extend(e.take_parked(parked, all));
+    }
+    Found { taken, running }
+}
+
 /// `__io_async_cancel`: cancels what `key` matches; 0 / count / `-ENOENT` /
 /// `-EALREADY`.
 pub(crate) fn cancel(e: &Arc<Engine>, key: &Key) -> i32 {
     let all = key.all();
-    let taken = e.take_parked(&mut |r: &Req| key.matches_req(r), all);
-    let n = taken.len();
-    for r in taken {
-        e.complete(r, -libc::ECANCELED);
-    }
-    if n > 0 && !all {
-        return 0;
-    }
-    let (mut futex, mut waitid, mut running) = (0usize, 0usize, 0usize);
-    e.wq.interrupt_running(
-        |user_data, fd, opcode| {
-            let hit = key.matches_running(user_data, fd, opcode);
-            if hit {
-                match opcode {
-                    sys::IORING_OP_WAITID => waitid += 1,
-                    op if waits_in_worker(op) => futex += 1,
-                    _ => running += 1,
-                }
-            }
-            hit
-        },
+    let found = find(
+        e,
+        &mut |r: &Req| key.matches_req(r),
+        &mut |r: &Running| key.matches_running(r.user_data, r.fd, r.opcode),
         all,
     );
-    // With ALL, a second look at the parked requests: one that a worker was running
-    // during the first look and parked (waiting for readiness) before the running
-    // ones were looked at was in neither place when each was searched.
-    let mut n = n;
-    if all {
-        let late = e.take_parked(&mut |r: &Req| key.matches_req(r), true);
-        n += late.len();
-        for r in late {
-            e.complete(r, -libc::ECANCELED);
+    let n = found.taken.len();
+    for r in found.taken {
+        e.complete(r, -libc::ECANCELED);
+    }
+    let (mut futex, mut waitid, mut running) = (0usize, 0usize, 0usize);
+    for r in &found.running {
+        match r.opcode {
+            sys::IORING_OP_WAITID => waitid += 1,
+            op if waits_in_worker(op) => futex += 1,
+            _ => running += 1,
         }
     }
     // io_futex_cancel and io_waitid_cancel take every match in one pass and return
@@ -176,6 +204,8 @@ pub(crate) fn cancel(e: &Arc<Engine>, key: &Key) -> i32 {
     let passes = (futex > 0) as usize + (waitid > 0) as usize;
     if all {
         (n + passes + running).min(i32::MAX as usize) as i32
+    } else if n > 0 {
+        0
     } else if futex + waitid > 0 {
         1
     } else if running > 0 {
