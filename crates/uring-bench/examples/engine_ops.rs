@@ -1,10 +1,11 @@
 //! One workload on one backend, for profilers (`perf record`, `valgrind --tool=callgrind`,
 //! `perf stat`): `cargo run --release -p uring-bench --example engine_ops --
-//! <kernel|engine|pread> <nop|read|readv> [COUNT] [FILE]`.
+//! <kernel|engine|pread> <nop|read|readv|write> [COUNT] [FILE]`.
 //!
 //! `nop`: NOPs at batch 32. `read`: 4 KiB random reads at depth 32 from FILE (default: a
 //! 64 MiB temporary file, read once so it is cached), offsets as the engine bench draws
 //! them; `readv`: the same as `READV` of one iovec (what qemu's block layer submits);
+//! `write`: 4 KiB random writes at depth 32 to FILE (overwrites: give a file with data);
 //! `pread` runs the same reads with `pread(2)`. `ENGINE_OPS_DIRECT=1` opens FILE
 //! with `O_DIRECT`. Prints ops per second.
 use std::os::fd::AsRawFd;
@@ -25,7 +26,9 @@ fn main() {
     ) {
         (Some(b), Some(w)) => (b.to_owned(), w.to_owned()),
         _ => {
-            eprintln!("usage: engine_ops <kernel|engine|pread> <nop|read|readv> [COUNT] [FILE]");
+            eprintln!(
+                "usage: engine_ops <kernel|engine|pread> <nop|read|readv|write> [COUNT] [FILE]"
+            );
             std::process::exit(2);
         }
     };
@@ -92,6 +95,13 @@ fn main() {
                 // In bounds: slot < DEPTH.
                 let iov = iovecs.as_ptr().wrapping_add(slot as usize);
                 opcode::Readv::new(fd, iov, 1)
+                    .offset(off)
+                    .build()
+                    .user_data(slot)
+            } else if work == "write" {
+                // In bounds: slot < DEPTH.
+                let buf = base.wrapping_add(slot as usize * BS);
+                opcode::Write::new(fd, buf, BS as u32)
                     .offset(off)
                     .build()
                     .user_data(slot)
