@@ -36,6 +36,7 @@
 //! `io_setup` fails (AIO compiled out, a seccomp profile that refuses it, `fs.aio-max-nr`
 //! reached), and every ring when `URING_ENGINE_NO_AIO=1` (to compare): those keep the
 //! `preadv2` path.
+use std::cell::Cell;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -47,7 +48,7 @@ use crate::req::Req;
 
 /// `struct iocb` of `<linux/aio_abi.h>` (little-endian field order).
 #[repr(C)]
-#[derive(Default)]
+#[derive(Clone, Copy, Default)]
 struct Iocb {
     aio_data: u64,
     aio_key: u32,
@@ -61,6 +62,25 @@ struct Iocb {
     aio_reserved2: u64,
     aio_flags: u32,
     aio_resfd: u32,
+}
+
+impl Iocb {
+    const fn zeroed() -> Iocb {
+        Iocb {
+            aio_data: 0,
+            aio_key: 0,
+            aio_rw_flags: 0,
+            aio_lio_opcode: 0,
+            aio_reqprio: 0,
+            aio_fildes: 0,
+            aio_buf: 0,
+            aio_nbytes: 0,
+            aio_offset: 0,
+            aio_reserved2: 0,
+            aio_flags: 0,
+            aio_resfd: 0,
+        }
+    }
 }
 
 /// `struct io_event`.
@@ -152,6 +172,32 @@ pub(crate) struct Aio {
     reaper_started: AtomicBool,
     /// Per fd number: whether it was opened `O_DIRECT`, and when that was asked.
     hints: OnceLock<Box<[AtomicU32]>>,
+    /// iocbs made inside a [`Batch`], submitted together when it ends.
+    pending: Mutex<Vec<Iocb>>,
+}
+
+thread_local! {
+    /// How many [`Batch`]es this thread is inside: while one is open, its iocbs wait in
+    /// `pending` for its end.
+    static BATCHING: Cell<u32> = const { Cell::new(0) };
+}
+
+/// A submission's worth of AIO requests, submitted in one `io_submit` when it is
+/// dropped ([`Aio::batch`]).
+pub(crate) struct Batch<'a> {
+    e: &'a Arc<Engine>,
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        let depth = BATCHING.with(|b| {
+            b.set(b.get() - 1);
+            b.get()
+        });
+        if depth == 0 {
+            self.e.aio.flush(self.e);
+        }
+    }
 }
 
 const _: () = assert!(align_of::<Req>() >= 2);
@@ -168,8 +214,10 @@ pub(crate) struct Rw {
 
 impl Rw {
     /// A read or write of `iov` at `off`. A single iovec is a plain `PREAD`/`PWRITE`;
-    /// an array must stay where it is until [`Aio::submit`] returns (the kernel copies
-    /// it during `io_submit`).
+    /// an array must stay where it is until the iocb is submitted (the kernel copies it
+    /// during `io_submit`), which may be at the end of a [`Batch`]: the request's own
+    /// copy of the array (it lives in the request, which the context owns until it is
+    /// reaped).
     pub(crate) fn new(write: bool, iov: &[libc::iovec], off: i64, rw_flags: i32) -> Rw {
         let (op, buf, nbytes) = match (iov, write) {
             ([one], false) => (IOCB_CMD_PREAD, one.iov_base as u64, one.iov_len as u64),
@@ -269,10 +317,24 @@ impl Aio {
         }
     }
 
-    /// Submits `req` as one iocb. `Err` gives it back when AIO cannot take it (no
-    /// context, the context is full, `io_submit` refused it — a file without
-    /// `FMODE_NOWAIT`, a bad fd): the caller does it with `preadv2` instead, which
-    /// also gives the error the kernel would.
+    /// Opens a batch: until it is dropped, [`submit`](Self::submit) on this thread
+    /// queues its iocbs, and the end of the batch submits them in one `io_submit`.
+    /// One call for a submission's requests is one block-layer plug, so the device is
+    /// notified once for all of them (a virtio disk's notification is an exit to the
+    /// hypervisor), as the kernel's io_uring plugs a submission; `io_submit` of one
+    /// iocb does not plug. Whatever the batch is inside must not wait for these
+    /// requests' completions.
+    pub(crate) fn batch<'a>(&self, e: &'a Arc<Engine>) -> Batch<'a> {
+        BATCHING.with(|b| b.set(b.get() + 1));
+        Batch { e }
+    }
+
+    /// Submits `req` as one iocb (inside a [`batch`](Self::batch): queues it). `Err`
+    /// gives it back when AIO cannot take it (no context, the context is full,
+    /// `io_submit` refused it — a file without `FMODE_NOWAIT`, a bad fd): the caller
+    /// does it with `preadv2` instead, which also gives the error the kernel would. A
+    /// queued iocb that `io_submit` refuses goes the same way, from the end of the
+    /// batch ([`crate::op::rw::issue_without_aio`]).
     pub(crate) fn submit(
         &self,
         e: &Arc<Engine>,
@@ -300,8 +362,13 @@ impl Aio {
             aio_resfd: ctx.efd.as_raw_fd() as u32,
             ..Iocb::default()
         };
-        let mut list = [&raw const cb];
         self.outstanding.fetch_add(1, Ordering::SeqCst);
+        if BATCHING.with(Cell::get) > 0 {
+            // The end of the batch submits it.
+            self.pending.lock().expect("aio pending").push(cb);
+            return Ok(());
+        }
+        let mut list = [&raw const cb];
         // SAFETY: one valid iocb; the buffers (or the iovec array, copied by the kernel
         // during the call) are the application's, valid until the CQE (the SQE
         // contract); `aio_data` is the request, owned by the context until reaped.
@@ -324,6 +391,72 @@ impl Aio {
             self.wake_reaper(e);
         }
         Ok(())
+    }
+
+    /// Submits what batches queued: `REAP_BATCH` iocbs per `io_submit`. An iocb that
+    /// `io_submit` refuses is done without AIO, as [`submit`](Self::submit)'s `Err`.
+    fn flush(&self, e: &Arc<Engine>) {
+        let Some(Some(ctx)) = self.ctx.get() else {
+            return;
+        };
+        let mut any = false;
+        loop {
+            let mut cbs = [const { Iocb::zeroed() }; REAP_BATCH];
+            let n = {
+                let mut p = self.pending.lock().expect("aio pending");
+                let n = p.len().min(REAP_BATCH);
+                for (dst, src) in cbs.iter_mut().zip(p.drain(..n)) {
+                    *dst = src;
+                }
+                n
+            };
+            if n == 0 {
+                break;
+            }
+            any = true;
+            let mut list = [std::ptr::null::<Iocb>(); REAP_BATCH];
+            for (l, cb) in list.iter_mut().zip(&cbs[..n]) {
+                *l = cb;
+            }
+            let mut at = 0;
+            while at < n {
+                // SAFETY: `n - at` valid iocbs (as in `submit`); the kernel reads each
+                // during the call.
+                let r = unsafe {
+                    libc::syscall(
+                        libc::SYS_io_submit,
+                        ctx.id,
+                        (n - at) as libc::c_long,
+                        list[at..n].as_mut_ptr(),
+                    )
+                };
+                if r > 0 {
+                    at += r as usize;
+                    continue;
+                }
+                // The iocb at `at` was refused (the ones before it are in): do it
+                // without AIO, and go on with the rest.
+                self.outstanding.fetch_sub(1, Ordering::SeqCst);
+                let data = cbs[at].aio_data;
+                at += 1;
+                let mode = if data & 1 != 0 {
+                    Mode::Worker
+                } else {
+                    Mode::Inline
+                };
+                // SAFETY: not submitted: the request is ours again, from the
+                // `into_raw` of `submit` (bit 0 carried the mode).
+                let req = unsafe { Box::from_raw((data & !1) as *mut Req) };
+                let step = crate::op::rw::issue_without_aio(req, e, mode);
+                e.apply(step);
+            }
+        }
+        if any {
+            self.reap(e, ctx, false);
+            if self.outstanding.load(Ordering::SeqCst) > 0 {
+                self.wake_reaper(e);
+            }
+        }
     }
 
     /// Reads the completion ring until it is empty and finishes each request. The

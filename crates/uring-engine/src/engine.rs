@@ -368,6 +368,7 @@ impl Engine {
             let half = batch.len() / 2;
             self.assist.give(self, batch, half);
         }
+        let _aio = self.aio.batch(self);
         for r in batch.drain(..) {
             self.start(r, Mode::Inline);
         }
@@ -385,6 +386,7 @@ impl Engine {
     /// Issues requests on behalf of the submitter, from the assisting thread.
     pub(crate) fn issue_batch_as_submitter(self: &Arc<Self>, batch: &mut Vec<Box<Req>>) {
         let _in = EnterGuard::new();
+        let _aio = self.aio.batch(self);
         for r in batch.drain(..) {
             self.start(r, Mode::Inline);
         }

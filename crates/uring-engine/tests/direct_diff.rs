@@ -201,3 +201,69 @@ fn direct_completions_arrive_without_waiting_in_enter() {
     }
     drop(ring);
 }
+
+/// A submission's direct reads go to the device in one `io_submit` on the engine; one
+/// that `io_submit` refuses in the middle of it (here a read with `RWF_ATOMIC`, which
+/// reads do not take, and a read of an fd closed since the ring last saw it direct)
+/// ends as the kernel ends it, and the ones around it are read.
+#[test]
+fn a_refused_read_inside_a_submission_ends_as_on_the_kernel() {
+    /// An fd number far above what the test process opens: nothing else takes it
+    /// while it is closed.
+    const HIGH_FD: i32 = 4000;
+    let test = test_name!();
+    let Some((file, data)) = filled_direct_file(test, 11) else {
+        return;
+    };
+    let Some((other, _)) = filled_direct_file(test, 12) else {
+        return;
+    };
+    diff::both(test, &[opcode::Read::CODE], 64, |ring| {
+        let fd = Fd(file.as_raw_fd());
+        let back = Aligned::new((N + 2) * BS);
+        // The ring sees HIGH_FD as a direct file once, then it is closed.
+        // SAFETY: dup2 onto a number this test alone uses.
+        assert_eq!(unsafe { libc::dup2(other.as_raw_fd(), HIGH_FD) }, HIGH_FD);
+        let first = opcode::Read::new(Fd(HIGH_FD), back.at(N), BS as u32)
+            .offset(0)
+            .build()
+            .user_data(300);
+        // SAFETY: `back` outlives the request (reaped below).
+        unsafe { ring.submission().push(&first) }.unwrap();
+        ring.submit().unwrap();
+        let mut seen = results(ring, 1);
+        // SAFETY: closing our own duplicate.
+        unsafe { libc::close(HIGH_FD) };
+        {
+            let mut sq = ring.submission();
+            for i in 0..N {
+                let r = opcode::Read::new(fd, back.at(i), BS as u32)
+                    .offset((i * BS) as u64)
+                    .build()
+                    .user_data(i as u64);
+                // SAFETY: as above.
+                unsafe { sq.push(&r) }.unwrap();
+                if i == N / 3 {
+                    let atomic = opcode::Read::new(fd, back.at(N), BS as u32)
+                        .offset(0)
+                        .rw_flags(0x40 /* RWF_ATOMIC */)
+                        .build()
+                        .user_data(301);
+                    // SAFETY: as above.
+                    unsafe { sq.push(&atomic) }.unwrap();
+                }
+                if i == 2 * N / 3 {
+                    let closed = opcode::Read::new(Fd(HIGH_FD), back.at(N + 1), BS as u32)
+                        .offset(0)
+                        .build()
+                        .user_data(302);
+                    // SAFETY: as above.
+                    unsafe { sq.push(&closed) }.unwrap();
+                }
+            }
+        }
+        ring.submit().unwrap();
+        seen.extend(results(ring, N + 2));
+        (seen, back.slice()[..N * BS] == data.slice()[..])
+    });
+}

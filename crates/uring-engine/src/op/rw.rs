@@ -222,10 +222,22 @@ pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     }
     let pos = position(&req);
     let flags = attempt_flags(&req, mode);
-    let mut req = match try_aio(req, e, pos, flags, mode) {
-        Ok(()) => return Step::Parked,
-        Err(req) => req,
-    };
+    match try_aio(req, e, pos, flags, mode) {
+        Ok(()) => Step::Parked,
+        Err(req) => issue_here(req, e, mode, pos, flags),
+    }
+}
+
+/// A read or write that AIO refused at the end of a batch (`aio.rs`): the attempt
+/// [`issue`] makes when AIO does not take it.
+pub(crate) fn issue_without_aio(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
+    let pos = position(&req);
+    let flags = attempt_flags(&req, mode);
+    issue_here(req, e, mode, pos, flags)
+}
+
+/// The attempt with `preadv2`/`pwritev2` on this thread, and what it leads to.
+fn issue_here(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode, pos: i64, flags: i32) -> Step {
     let ret = attempt(&req, e, mode, pos, flags);
     if ret == -libc::ESPIPE && pos != -1 {
         // A pipe or socket: io_uring ignores the offset of a stream.
