@@ -216,6 +216,81 @@ macro_rules! datagram_io {
     };
 }
 
+/// What every socket type (holding its [`socket::Socket`] in `self.sock`) implements
+/// alike: `Debug` (its name and descriptor), `AsFd` and `AsRawFd`.
+macro_rules! socket_impls {
+    ($($t:ident),* $(,)?) => {$(
+        impl std::fmt::Debug for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($t)).field("fd", &self.sock).finish()
+            }
+        }
+
+        impl std::os::fd::AsFd for $t {
+            fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+                std::os::fd::AsFd::as_fd(&self.sock)
+            }
+        }
+
+        impl std::os::fd::AsRawFd for $t {
+            fn as_raw_fd(&self) -> std::os::fd::RawFd {
+                std::os::fd::AsRawFd::as_raw_fd(&self.sock)
+            }
+        }
+    )*};
+}
+
+/// The stream of a listener's multishot accept (`TcpListener::incoming`,
+/// `UnixListener::incoming`), declared once: `$name`, whose items are `$conn`s.
+macro_rules! incoming {
+    ($(#[$doc:meta])* $name:ident => $conn:ident) => {
+        $(#[$doc])*
+        pub struct $name {
+            accepts: super::multi::Accepts,
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).finish_non_exhaustive()
+            }
+        }
+
+        impl $name {
+            fn new(sock: &Socket) -> $name {
+                $name {
+                    accepts: super::multi::Accepts::new(sock.clone()),
+                }
+            }
+
+            /// The next connection (never `None`).
+            ///
+            /// # Errors
+            /// One accept's (`EMFILE`, `ECONNABORTED`, …); the stream goes on after it.
+            pub async fn next(&mut self) -> Option<io::Result<$conn>> {
+                std::future::poll_fn(|cx| {
+                    futures_core::Stream::poll_next(std::pin::Pin::new(&mut *self), cx)
+                })
+                .await
+            }
+        }
+
+        impl futures_core::Stream for $name {
+            type Item = io::Result<$conn>;
+
+            fn poll_next(
+                self: std::pin::Pin<&mut Self>,
+                cx: &mut std::task::Context<'_>,
+            ) -> std::task::Poll<Option<Self::Item>> {
+                self.get_mut().accepts.poll_accept(cx).map(|r| {
+                    Some(r.map(|fd| $conn {
+                        sock: Socket::from_fd(fd),
+                    }))
+                })
+            }
+        }
+    };
+}
+
 mod multi;
 mod pool;
 mod socket;

@@ -1,15 +1,11 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
-use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use rustix::net::{AddressFamily, SocketAddrAny, SocketType, sockopt};
 
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use super::multi::{Accepts, RecvStream};
+use super::multi::RecvStream;
 use super::pool::{self, BufPool};
 use super::socket::{Receive, RecvVectored, SendVectored, Socket, Transmit};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
@@ -47,14 +43,6 @@ pub(crate) fn ip_addr(addr: SocketAddrAny) -> io::Result<SocketAddr> {
 /// Dropped, it closes its descriptor once the ops that use it have finished.
 pub struct TcpListener {
     sock: Socket,
-}
-
-impl fmt::Debug for TcpListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpListener")
-            .field("fd", &self.sock)
-            .finish()
-    }
 }
 
 impl TcpListener {
@@ -159,55 +147,13 @@ impl TcpListener {
     ///
     /// `next().await` works without importing anything.
     pub fn incoming(&self) -> Incoming {
-        Incoming {
-            accepts: Accepts::new(self.sock.clone()),
-        }
+        Incoming::new(&self.sock)
     }
 }
 
-/// The connections of a [`TcpListener`]; see [`TcpListener::incoming`].
-pub struct Incoming {
-    accepts: Accepts,
-}
-
-impl fmt::Debug for Incoming {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Incoming").finish_non_exhaustive()
-    }
-}
-
-impl Incoming {
-    /// The next connection (never `None`).
-    ///
-    /// # Errors
-    /// One accept's (`EMFILE`, `ECONNABORTED`, …); the stream goes on after it.
-    pub async fn next(&mut self) -> Option<io::Result<TcpStream>> {
-        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
-    }
-}
-
-impl futures_core::Stream for Incoming {
-    type Item = io::Result<TcpStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().accepts.poll_accept(cx).map(|r| {
-            Some(r.map(|fd| TcpStream {
-                sock: Socket::from_fd(fd),
-            }))
-        })
-    }
-}
-
-impl AsFd for TcpListener {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
-    }
-}
-
-impl AsRawFd for TcpListener {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
+incoming! {
+    /// The connections of a [`TcpListener`]; see [`TcpListener::incoming`].
+    Incoming => TcpStream
 }
 
 /// A TCP connection, as `std::net::TcpStream`, whose I/O goes through the ring with
@@ -218,12 +164,6 @@ impl AsRawFd for TcpListener {
 /// have finished.
 pub struct TcpStream {
     sock: Socket,
-}
-
-impl fmt::Debug for TcpStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TcpStream").field("fd", &self.sock).finish()
-    }
 }
 
 impl TcpStream {
@@ -316,14 +256,4 @@ impl TcpStream {
     stream_io!();
 }
 
-impl AsFd for TcpStream {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
-    }
-}
-
-impl AsRawFd for TcpStream {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-}
+socket_impls!(TcpListener, TcpStream);

@@ -1,8 +1,6 @@
 //! UDP: [`UdpSocket`].
-use std::fmt;
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
 use rustix::net::{SocketAddrAny, SocketType};
 
@@ -18,12 +16,6 @@ use crate::op::Op;
 /// that use it have finished.
 pub struct UdpSocket {
     sock: Socket,
-}
-
-impl fmt::Debug for UdpSocket {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UdpSocket").field("fd", &self.sock).finish()
-    }
 }
 
 impl UdpSocket {
@@ -137,14 +129,4 @@ fn sender(addr: Option<SocketAddrAny>) -> io::Result<SocketAddr> {
     ip_addr(addr.ok_or_else(|| io::Error::other("recvmsg gave no sender address"))?)
 }
 
-impl AsFd for UdpSocket {
-    fn as_fd(&self) -> BorrowedFd<'_> {
-        self.sock.as_fd()
-    }
-}
-
-impl AsRawFd for UdpSocket {
-    fn as_raw_fd(&self) -> RawFd {
-        self.sock.as_raw_fd()
-    }
-}
+socket_impls!(UdpSocket);

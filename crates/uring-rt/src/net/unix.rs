@@ -1,19 +1,16 @@
 //! Unix-domain sockets: [`UnixListener`], [`UnixStream`], [`UnixDatagram`].
 use std::cell::OnceCell;
 use std::ffi::OsStr;
-use std::fmt;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::SocketAddr;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use rustix::net::{AddressFamily, SocketAddrAny, SocketAddrUnix, SocketFlags, SocketType};
 
-use super::multi::{Accepts, DatagramStream, RecvStream, sealed};
+use super::multi::{DatagramStream, RecvStream, sealed};
 use super::pool::{self, BufPool};
 use super::socket::{Receive, RecvVectored, SendTo, SendVectored, Socket, Transmit};
 use crate::buf::{BufResult, IoBuf, IoBufMut};
@@ -96,14 +93,6 @@ pub struct UnixListener {
     sock: Socket,
 }
 
-impl fmt::Debug for UnixListener {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixListener")
-            .field("fd", &self.sock)
-            .finish()
-    }
-}
-
 impl UnixListener {
     /// A listener bound to `path`, with a backlog of 1024: `SOCKET`, `BIND` and
     /// `LISTEN` on the ring where it has them, the system calls otherwise.
@@ -164,57 +153,19 @@ impl UnixListener {
     /// The connections, as a never-ending stream on one multishot `ACCEPT`; see
     /// [`TcpListener::incoming`](super::TcpListener::incoming).
     pub fn incoming(&self) -> UnixIncoming {
-        UnixIncoming {
-            accepts: Accepts::new(self.sock.clone()),
-        }
+        UnixIncoming::new(&self.sock)
     }
 }
 
-/// The connections of a [`UnixListener`]; see [`UnixListener::incoming`].
-pub struct UnixIncoming {
-    accepts: Accepts,
-}
-
-impl fmt::Debug for UnixIncoming {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixIncoming").finish_non_exhaustive()
-    }
-}
-
-impl UnixIncoming {
-    /// The next connection (never `None`).
-    ///
-    /// # Errors
-    /// One accept's; the stream goes on after it.
-    pub async fn next(&mut self) -> Option<io::Result<UnixStream>> {
-        std::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut *self), cx)).await
-    }
-}
-
-impl futures_core::Stream for UnixIncoming {
-    type Item = io::Result<UnixStream>;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.get_mut().accepts.poll_accept(cx).map(|r| {
-            Some(r.map(|fd| UnixStream {
-                sock: Socket::from_fd(fd),
-            }))
-        })
-    }
+incoming! {
+    /// The connections of a [`UnixListener`]; see [`UnixListener::incoming`].
+    UnixIncoming => UnixStream
 }
 
 /// A Unix-domain stream connection, as `std::os::unix::net::UnixStream`, whose I/O
 /// goes through the ring with owned buffers; as [`TcpStream`](super::TcpStream).
 pub struct UnixStream {
     sock: Socket,
-}
-
-impl fmt::Debug for UnixStream {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixStream")
-            .field("fd", &self.sock)
-            .finish()
-    }
 }
 
 impl UnixStream {
@@ -288,14 +239,6 @@ impl UnixStream {
 /// file.
 pub struct UnixDatagram {
     sock: Socket,
-}
-
-impl fmt::Debug for UnixDatagram {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("UnixDatagram")
-            .field("fd", &self.sock)
-            .finish()
-    }
 }
 
 impl UnixDatagram {
@@ -404,20 +347,4 @@ impl UnixDatagram {
     }
 }
 
-macro_rules! fd_impls {
-    ($($t:ty),*) => {$(
-        impl AsFd for $t {
-            fn as_fd(&self) -> BorrowedFd<'_> {
-                self.sock.as_fd()
-            }
-        }
-
-        impl AsRawFd for $t {
-            fn as_raw_fd(&self) -> RawFd {
-                self.sock.as_raw_fd()
-            }
-        }
-    )*};
-}
-
-fd_impls!(UnixListener, UnixStream, UnixDatagram);
+socket_impls!(UnixListener, UnixStream, UnixDatagram);
