@@ -139,7 +139,8 @@ fn kernel_flavors() -> Vec<Flavor> {
             false,
         ),
         k("sqe128+cqe32", || Ring::builder().sqe128().cqe32(), false),
-        k("no_sqarray", || Ring::builder().no_sqarray(), false),
+        // The default has no SQ index array (NO_SQARRAY); this one keeps it.
+        k("sq_array", || Ring::builder().sq_array(), false),
         k(
             "single_issuer+defer_taskrun",
             || Ring::builder().defer_taskrun().taskrun_flag(),

@@ -28,6 +28,13 @@ pub use sys::flag_names;
 /// Maps to `io_uring_setup(2)` followed by the ring mappings, as liburing's
 /// `io_uring_queue_init_params` does.
 ///
+/// Like liburing (2.6 and later), a ring has no SQ index array by default: `build`
+/// asks for `IORING_SETUP_NO_SQARRAY` and, where the kernel (before 6.6) or the engine
+/// refuses it with `EINVAL`, sets the ring up again without it. The array only maps
+/// SQ slots to SQEs, which this crate always does one to one; without it the kernel
+/// skips a load and a bounds check per SQE. [`sq_array`](Self::sq_array) keeps the
+/// array; [`no_sqarray`](Self::no_sqarray) insists on having none (no fallback).
+///
 /// ```no_run
 /// # fn main() -> std::io::Result<()> {
 /// use std::time::Duration;
@@ -41,6 +48,8 @@ pub use sys::flag_names;
 #[derive(Debug, Clone, Default)]
 pub struct Builder {
     params: sys::io_uring_params,
+    /// Set by [`Builder::sq_array`]: do not ask for `NO_SQARRAY`.
+    sq_array: bool,
     register_ring_fd: bool,
     separate_mappings: bool,
     backend: Backend,
@@ -161,8 +170,24 @@ impl Builder {
     }
 
     /// `IORING_SETUP_NO_SQARRAY`: no SQ index array; the SQ tail indexes SQEs directly.
-    pub fn no_sqarray(self) -> Self {
+    ///
+    /// Rings have none by default already; this makes it a requirement: where the
+    /// backend lacks the flag, `build` fails (`EINVAL`) instead of falling back to a
+    /// ring with the array.
+    pub fn no_sqarray(mut self) -> Self {
+        self.sq_array = false;
         self.flag(sys::IORING_SETUP_NO_SQARRAY)
+    }
+
+    /// Keeps the SQ index array (`sq_off.array`), which rings otherwise do without
+    /// (see [`Builder`]): the ring is set up without `IORING_SETUP_NO_SQARRAY`, as
+    /// before Linux 6.6. The array holds the identity (slot `i` submits SQE `i`), as
+    /// this crate's [`SubmissionQueue`](crate::SubmissionQueue) needs; only code that
+    /// drives the ring's memory itself, through the array, has a use for it.
+    pub fn sq_array(mut self) -> Self {
+        self.sq_array = true;
+        self.params.flags &= !sys::IORING_SETUP_NO_SQARRAY;
+        self
     }
 
     /// Register the ring fd in the ring right after setup
@@ -211,7 +236,9 @@ impl Builder {
         self.flag(flags)
     }
 
-    /// The setup flags chosen so far.
+    /// The setup flags chosen so far. `NO_SQARRAY` shows only if asked for with
+    /// [`no_sqarray`](Self::no_sqarray): the default adds it at [`build`](Self::build)
+    /// (see [`Ring::params`] for the flags a ring got).
     pub fn flags(&self) -> u32 {
         self.params.flags
     }
@@ -233,12 +260,32 @@ impl Builder {
                 .unwrap_or(self.backend)
         };
         match backend {
-            Backend::Kernel => self.build_kernel(entries),
-            Backend::Engine => self.build_engine(entries),
-            Backend::Auto => match self.build_kernel(entries) {
-                Err(SetupError::Disabled { .. }) => self.build_engine(entries),
+            Backend::Kernel => self.without_sq_array(|b| b.build_kernel(entries)),
+            Backend::Engine => self.without_sq_array(|b| b.build_engine(entries)),
+            Backend::Auto => match self.without_sq_array(|b| b.build_kernel(entries)) {
+                Err(SetupError::Disabled { .. }) => {
+                    self.without_sq_array(|b| b.build_engine(entries))
+                }
                 other => other,
             },
+        }
+    }
+
+    /// Runs `build` with `NO_SQARRAY` added, unless [`sq_array`](Self::sq_array) or
+    /// [`no_sqarray`](Self::no_sqarray) said otherwise, and again without it if the
+    /// backend refuses it with `EINVAL` (a kernel before 6.6), as liburing's
+    /// `io_uring_queue_init_params` does. A refusal for another reason comes back
+    /// from the second try as well.
+    fn without_sq_array(
+        &self,
+        build: impl Fn(&Builder) -> Result<Ring, SetupError>,
+    ) -> Result<Ring, SetupError> {
+        if self.sq_array || self.params.flags & sys::IORING_SETUP_NO_SQARRAY != 0 {
+            return build(self);
+        }
+        match build(&self.clone().flag(sys::IORING_SETUP_NO_SQARRAY)) {
+            Err(SetupError::Invalid { .. }) => build(self),
+            other => other,
         }
     }
 

@@ -107,6 +107,60 @@ fn flag_combinations_the_kernel_forbids_are_explained() {
     });
 }
 
+/// Rings have no SQ index array by default (`NO_SQARRAY`, as liburing 2.6 and later
+/// set up), keep it with `sq_array()`, and carry NOPs through several wraps of the SQ
+/// either way. A refused setup is tried again without the default flag, so the error
+/// names the caller's flags only; asked for explicitly, `NO_SQARRAY` stays.
+#[test]
+fn rings_have_no_sq_array_unless_asked_for() {
+    common::for_each_backend_only(test_name!(), |backend| {
+        let nosq = sys::IORING_SETUP_NO_SQARRAY;
+        let b = || common::builder(backend);
+        let cases = [
+            ("default", b(), false),
+            ("sq_array", b().sq_array(), true),
+            (
+                "sq_array then no_sqarray",
+                b().sq_array().no_sqarray(),
+                false,
+            ),
+            (
+                "no_sqarray then sq_array",
+                b().no_sqarray().sq_array(),
+                true,
+            ),
+        ];
+        for (what, builder, array) in cases {
+            let mut ring = builder.build(8).unwrap();
+            assert_eq!(ring.params().is_setup(nosq), !array, "{what}");
+            assert_eq!(ring.params().raw().sq_off.array != 0, array, "{what}");
+            for round in 0..5u64 {
+                let mut sq = ring.submission();
+                for i in 0..6 {
+                    // SAFETY: a NOP references no memory.
+                    unsafe { sq.push(&opcode::Nop::new().build().user_data(round * 6 + i)) }
+                        .unwrap();
+                }
+                drop(sq);
+                ring.submit_and_wait(6).unwrap();
+                let got: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
+                let want: Vec<u64> = (round * 6..round * 6 + 6).collect();
+                assert_eq!(got, want, "{what}, round {round}");
+            }
+        }
+
+        let refused = b().cq_entries(4).build(8).unwrap_err();
+        assert!(matches!(refused, SetupError::Invalid { .. }), "{refused:?}");
+        let msg = refused.to_string();
+        assert!(
+            msg.contains("CQSIZE") && !msg.contains("NO_SQARRAY"),
+            "{msg}"
+        );
+        let refused = b().no_sqarray().cq_entries(4).build(8).unwrap_err();
+        assert!(refused.to_string().contains("NO_SQARRAY"), "{refused}");
+    });
+}
+
 #[test]
 fn unknown_flags_say_the_kernel_refused_them() {
     common::for_each_backend_only(test_name!(), |backend| {
