@@ -8,10 +8,15 @@
 //! out the time a loaded machine kept the thread waiting for a CPU; with
 //! SQPOLL it misses the poll thread's work).
 //!
+//! Each implementation sets its ring up with its library's defaults, and the
+//! header says which setup flags those are (ours: `NO_SQARRAY`, as liburing 2.6
+//! and later; Debian's liburing 2.3 and the `io-uring` crate: none); the SQPOLL
+//! configuration adds `SQPOLL` to each. None registers its ring fd.
+//!
 //! The figures also go, as JSON, to `target/bench/nop.json` (machine, load
-//! average before and after, every round's rate, medians, ratios, and the
-//! heap allocations per NOP of the Rust implementations' timed loops, counted
-//! by [`CountingAlloc`]).
+//! average before and after, setup flags, every round's rate, medians, ratios,
+//! and the heap allocations per NOP of the Rust implementations' timed loops,
+//! counted by [`CountingAlloc`]).
 //!
 //! Environment:
 //! - `URING_BENCH_ROUNDS`: rounds per configuration (default 7).
@@ -156,7 +161,8 @@ fn main() {
     let plan = Plan::from_env();
     let machine = report::machine();
     let load_before = report::loadavg();
-    print_header(&plan, &machine);
+    let setup = uring_bench::default_setup_flags(uring_bench::DEFAULT_ENTRIES);
+    print_header(&plan, &machine, &setup);
 
     println!(
         "| config | ours Mops/s | liburing Mops/s | io-uring Mops/s | ours/liburing | ours/io-uring | CPU time: ours/liburing | ours/io-uring | ours allocs/op |"
@@ -273,6 +279,7 @@ fn main() {
             "rounds": plan.rounds,
             "entries": uring_bench::DEFAULT_ENTRIES,
             "sqpoll_idle_ms": uring_bench::SQPOLL_IDLE.as_millis() as u64,
+            "setup_flags": setup.iter().map(|(imp, f)| (imp.to_string(), json!(f))).collect::<serde_json::Map<_, _>>(),
             "results": results,
             "errors": errors,
             "skipped": skipped,
@@ -299,8 +306,9 @@ fn command() -> String {
     format!("{env}cargo bench -p uring-bench --bench nop")
 }
 
-/// Prints the machine, the command line and the plan, as Markdown.
-fn print_header(plan: &Plan, machine: &Value) {
+/// Prints the machine, the command line, the plan and each implementation's setup
+/// flags, as Markdown.
+fn print_header(plan: &Plan, machine: &Value, setup: &[(&str, String)]) {
     let how = if plan.test_mode {
         " (test mode: no --bench, checking only; numbers mean nothing)"
     } else {
@@ -318,6 +326,11 @@ fn print_header(plan: &Plan, machine: &Value) {
         plan.rounds,
         uring_bench::DEFAULT_ENTRIES,
         uring_bench::SQPOLL_IDLE.as_millis()
+    );
+    let flags: Vec<String> = setup.iter().map(|(imp, f)| format!("{imp} {f}")).collect();
+    println!(
+        "- setup flags of a plain ring, each library's defaults: {}",
+        flags.join("; ")
     );
     println!();
 }

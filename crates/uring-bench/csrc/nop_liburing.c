@@ -114,3 +114,21 @@ out:
 	io_uring_queue_exit(&ring);
 	return ret < 0 ? ret : elapsed;
 }
+
+// The setup flags the linked liburing gives a plain ring of `entries`: `p.flags`
+// after io_uring_queue_init_params, with whatever the library adds by default
+// (liburing 2.6 and later add IORING_SETUP_NO_SQARRAY, 2.3 adds nothing).
+// Returns the flags, or -errno.
+int64_t liburing_default_flags(unsigned entries)
+{
+	struct io_uring_params p;
+	struct io_uring ring;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	ret = io_uring_queue_init_params(entries, &ring, &p);
+	if (ret < 0)
+		return ret;
+	io_uring_queue_exit(&ring);
+	return p.flags;
+}

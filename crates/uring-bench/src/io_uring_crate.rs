@@ -26,6 +26,35 @@ pub fn nop_io_uring_crate(cfg: &NopConfig) -> io::Result<Timed> {
     time_nops(&mut Queues { submitter, sq, cq }, "io-uring", cfg)
 }
 
+/// [`nop_io_uring_crate`] on a ring `setup` configures, its fd registered if
+/// `register_ring_fd` (plain runs only).
+///
+/// # Errors
+/// As [`nop_io_uring_crate`].
+#[doc(hidden)]
+pub fn nop_io_uring_crate_with(
+    cfg: &NopConfig,
+    setup: &dyn Fn(&mut io_uring::Builder),
+    register_ring_fd: bool,
+) -> io::Result<Timed> {
+    cfg.validate()?;
+    let mut builder = IoUring::builder();
+    setup(&mut builder);
+    let mut ring = builder.build(cfg.entries)?;
+    let (mut submitter, sq, cq) = ring.split();
+    if register_ring_fd {
+        submitter.register_ring_fd()?;
+    }
+    let mut queues = Queues { submitter, sq, cq };
+    let timed = time_nops(&mut queues, "io-uring", cfg);
+    if register_ring_fd {
+        // The slot (one of 16 per thread) would otherwise hold the ring until the
+        // thread exits.
+        queues.submitter.unregister_ring_fd()?;
+    }
+    timed
+}
+
 nop_queues!(io_uring, push(sq, user_data) {
     let sqe = io_uring::opcode::Nop::new().build().user_data(user_data);
     // SAFETY: a NOP points at no buffer or fd, so there is nothing that has to stay

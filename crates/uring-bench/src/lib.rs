@@ -79,9 +79,29 @@ mod io_uring_crate;
 mod liburing;
 mod ours;
 
-pub use io_uring_crate::nop_io_uring_crate;
-pub use liburing::nop_liburing;
-pub use ours::nop_ours;
+pub use io_uring_crate::{nop_io_uring_crate, nop_io_uring_crate_with};
+pub use liburing::{liburing_default_flags, nop_liburing};
+pub use ours::{nop_ours, nop_ours_with};
+
+/// The setup flags each implementation's plain ring gets from its library's defaults
+/// (the benchmark sets none itself), by name: `(implementation, flags)`. Ours and
+/// liburing's are read from a ring set up for the purpose; the `io-uring` crate's
+/// builder adds none.
+pub fn default_setup_flags(entries: u32) -> Vec<(&'static str, String)> {
+    let names = |r: io::Result<u32>| match r {
+        Ok(f) => uring::flag_names(f, uring::SETUP_FLAG_NAMES),
+        Err(e) => format!("unknown ({e})"),
+    };
+    let ours = uring::Ring::builder()
+        .build(entries)
+        .map(|r| r.params().flags())
+        .map_err(io::Error::from);
+    vec![
+        ("ours", names(ours)),
+        ("liburing", names(liburing_default_flags(entries))),
+        ("io-uring", "none".to_owned()),
+    ]
+}
 
 /// Ring entries used by the benchmark: large enough for the biggest batch (128).
 pub const DEFAULT_ENTRIES: u32 = 256;

@@ -23,7 +23,28 @@ mod ffi {
             completions: *mut u64,
             cpu_ns: *mut u64,
         ) -> i64;
+
+        /// The setup flags the linked liburing gives a plain ring of `entries`
+        /// (`p.flags` after `io_uring_queue_init_params`), or `-errno`.
+        pub fn liburing_default_flags(entries: u32) -> i64;
     }
+}
+
+/// The setup flags (`IORING_SETUP_*`) the linked liburing gives a plain ring of
+/// `entries`: none for liburing 2.3, `NO_SQARRAY` from 2.6 on (the library found at
+/// run time decides: `LD_LIBRARY_PATH` can swap in another).
+///
+/// # Errors
+/// The kernel's errno from the ring setup.
+pub fn liburing_default_flags(entries: u32) -> io::Result<u32> {
+    // SAFETY: takes a number, sets up and tears down its own ring.
+    let ret = unsafe { ffi::liburing_default_flags(entries) };
+    if ret < 0 {
+        let errno = i32::try_from(-ret).unwrap_or(i32::MAX);
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    // Flags are a u32 in io_uring_params.
+    Ok(u32::try_from(ret).unwrap_or(u32::MAX))
 }
 
 /// Times `cfg.total` NOPs on liburing (`io_uring_queue_init_params`,

@@ -26,6 +26,18 @@ pub fn nop_ours(cfg: &NopConfig) -> io::Result<Timed> {
     time_nops(&mut Queues { submitter, sq, cq }, "ours", cfg)
 }
 
+/// [`nop_ours`] on a ring built by `builder` (plain runs only).
+///
+/// # Errors
+/// As [`nop_ours`].
+#[doc(hidden)]
+pub fn nop_ours_with(cfg: &NopConfig, builder: &uring::Builder) -> io::Result<Timed> {
+    cfg.validate()?;
+    let mut ring = builder.build(cfg.entries)?;
+    let (submitter, sq, cq) = ring.split();
+    time_nops(&mut Queues { submitter, sq, cq }, "ours", cfg)
+}
+
 nop_queues!(uring, push(sq, user_data) {
     // SAFETY: a NOP points at no buffer or fd, so there is nothing that has to stay
     // valid until its completion.
