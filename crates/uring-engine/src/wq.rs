@@ -698,4 +698,118 @@ mod tests {
         let (n, err) = got.expect("the blocking read was not interrupted: the signal was lost");
         assert_eq!((n, err), (-1, Some(libc::EINTR)));
     }
+
+    /// A slot for a test thread standing in for a worker, running `user_data` as the
+    /// pool's `generation`-th take, registered in `wq`; the thread can take the
+    /// pool's signal.
+    fn stand_in(wq: &Wq, user_data: u64, generation: u64) -> Arc<Slot> {
+        install_handler();
+        block_signals(true);
+        IS_WORKER.with(|w| w.set(true));
+        let slot = Arc::new(Slot {
+            // SAFETY: pthread_self has no preconditions.
+            thread: unsafe { libc::pthread_self() },
+            user_data: AtomicU64::new(user_data),
+            fd_op: AtomicU64::new(0),
+            ltimeout: AtomicU64::new(0),
+            busy: AtomicBool::new(true),
+            cancel: AtomicBool::new(false),
+            handing: AtomicBool::new(false),
+            generation: AtomicU64::new(generation),
+            alive: Mutex::new(true),
+        });
+        CURRENT.with(|c| *c.borrow_mut() = Some(slot.clone()));
+        wq.state.lock().unwrap().slots.push(slot.clone());
+        slot
+    }
+
+    /// The stand-in leaves: no longer busy, signalled or listed.
+    fn leave(wq: &Wq, slot: &Arc<Slot>) {
+        slot.busy.store(false, Ordering::Release);
+        *slot.alive.lock().unwrap() = false;
+        wq.state
+            .lock()
+            .unwrap()
+            .slots
+            .retain(|s| !Arc::ptr_eq(s, slot));
+    }
+
+    /// A canceller that matches a worker handing its request over waits until the
+    /// handover ends, and then leaves that worker alone: the request is elsewhere.
+    #[test]
+    fn a_canceller_waits_for_a_handover_and_does_not_flag_it() {
+        let wq = Arc::new(Wq::new(4));
+        let ended = Arc::new(AtomicBool::new(false));
+        let (handing_tx, handing_rx) = mpsc::channel();
+        let (_never_tx, never_rx) = mpsc::channel::<()>();
+        let (pool, end) = (wq.clone(), ended.clone());
+        let worker = std::thread::spawn(move || {
+            let slot = stand_in(&pool, 7, 1);
+            let handover = pool.begin_handover().expect("not flagged yet");
+            handing_tx.send(()).unwrap();
+            // Give the canceller time to start waiting (the outcome must not depend
+            // on it).
+            let _ = never_rx.recv_timeout(Duration::from_millis(100));
+            end.store(true, Ordering::SeqCst);
+            drop(handover);
+            let flagged = slot.cancel.load(Ordering::Acquire);
+            let busy = slot.busy.load(Ordering::Acquire);
+            leave(&pool, &slot);
+            (flagged, busy)
+        });
+        handing_rx.recv().unwrap();
+        let hit = wq.interrupt_running(|r| r.user_data == 7, false);
+        assert!(ended.load(Ordering::SeqCst), "returned during the handover");
+        assert!(hit.is_empty(), "{hit:?}");
+        assert_eq!(worker.join().unwrap(), (false, false), "(flagged, busy)");
+    }
+
+    /// Two workers show the same `user_data` (one still shows a request it finished;
+    /// the application reused its `user_data`): a cancellation of one request
+    /// interrupts the worker that took its request last; with `all`, both.
+    #[test]
+    fn one_cancel_interrupts_the_latest_of_two_workers_with_one_user_data() {
+        let wq = Arc::new(Wq::new(4));
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let mut releases = Vec::new();
+        let mut workers = Vec::new();
+        for generation in [1, 2] {
+            let (pool, ready) = (wq.clone(), ready_tx.clone());
+            let (release_tx, release_rx) = mpsc::channel::<()>();
+            releases.push(release_tx);
+            workers.push(std::thread::spawn(move || {
+                let slot = stand_in(&pool, 7, generation);
+                ready.send(()).unwrap();
+                // Interrupted by the pool's signal, maybe: recv goes on waiting.
+                let _ = release_rx.recv();
+                let flagged = slot.cancel.load(Ordering::Acquire);
+                leave(&pool, &slot);
+                flagged
+            }));
+        }
+        ready_rx.recv().unwrap();
+        ready_rx.recv().unwrap();
+        let hit = wq.interrupt_running(|r| r.user_data == 7, false);
+        assert_eq!(hit.len(), 1);
+        let flagged: Vec<bool> = {
+            let st = wq.state.lock().unwrap();
+            let mut v: Vec<_> = st
+                .slots
+                .iter()
+                .map(|s| {
+                    (
+                        s.generation.load(Ordering::Relaxed),
+                        s.cancel.load(Ordering::Acquire),
+                    )
+                })
+                .collect();
+            v.sort();
+            v.into_iter().map(|(_, c)| c).collect()
+        };
+        assert_eq!(flagged, [false, true], "flagged, by generation");
+        assert_eq!(wq.interrupt_running(|r| r.user_data == 7, true).len(), 2);
+        drop(releases);
+        let flagged: Vec<bool> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+        assert_eq!(flagged, [true, true]);
+    }
 }
