@@ -7,12 +7,35 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use uring_rt::net::{BufPool, TcpListener, TcpStream};
+use uring_rt::net::{BufPool, Incoming, TcpListener, TcpStream};
 use uring_rt::{spawn, time};
 
 /// The bytes client `i` sends.
 fn message(i: usize, len: usize) -> Vec<u8> {
     (0..len).map(|j| (i * 31 + j) as u8).collect()
+}
+
+/// The echo server: `n` connections from `incoming` (one multishot accept), each
+/// echoed from its multishot receive, into the runtime's shared pool or into a pool of
+/// its own of `own_pool` (count, length) buffers.
+async fn echo_server(mut incoming: Incoming, n: usize, own_pool: Option<(u16, u32)>) {
+    let mut conns = Vec::new();
+    for _ in 0..n {
+        let conn = incoming.next().await.unwrap().unwrap();
+        conns.push(spawn(async move {
+            let mut bytes = match own_pool {
+                Some((count, len)) => conn.recv_stream_with(&BufPool::new(count, len).unwrap()),
+                None => conn.recv_stream().unwrap(),
+            };
+            while let Some(buf) = bytes.next().await {
+                let (res, _) = conn.write_all(buf.unwrap()).await;
+                res.unwrap();
+            }
+        }));
+    }
+    for c in conns {
+        c.await.unwrap();
+    }
 }
 
 /// Client `i` of the echo server at `addr`: sends `message(i, len)`, reads the echo
@@ -46,25 +69,7 @@ fn multishot_accept_and_recv_under_a_connection_flood() {
         rt.block_on(async {
             let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
             let addr = listener.local_addr().unwrap();
-            // The echo server: every connection from the multishot accept, echoed from
-            // its multishot receive.
-            let mut incoming = listener.incoming();
-            let server = spawn(async move {
-                let mut conns = Vec::new();
-                for _ in 0..CONNS {
-                    let conn = incoming.next().await.unwrap().unwrap();
-                    conns.push(spawn(async move {
-                        let mut bytes = conn.recv_stream().unwrap();
-                        while let Some(buf) = bytes.next().await {
-                            let (res, _) = conn.write_all(buf.unwrap()).await;
-                            res.unwrap();
-                        }
-                    }));
-                }
-                for c in conns {
-                    c.await.unwrap();
-                }
-            });
+            let server = spawn(echo_server(listener.incoming(), CONNS, None));
             let clients: Vec<_> = (0..CONNS)
                 .map(|i| spawn(echo_client(addr, i, LEN, LEN)))
                 .collect();
@@ -219,23 +224,7 @@ fn echo_through_delayed_socket_ops_on_the_faulty_engine() {
     rt.block_on(async {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut incoming = listener.incoming();
-        let server = spawn(async move {
-            let mut conns = Vec::new();
-            for _ in 0..20 {
-                let conn = incoming.next().await.unwrap().unwrap();
-                conns.push(spawn(async move {
-                    let mut bytes = conn.recv_stream_with(&BufPool::new(8, 512).unwrap());
-                    while let Some(buf) = bytes.next().await {
-                        let (res, _) = conn.write_all(buf.unwrap()).await;
-                        res.unwrap();
-                    }
-                }));
-            }
-            for c in conns {
-                c.await.unwrap();
-            }
-        });
+        let server = spawn(echo_server(listener.incoming(), 20, Some((8, 512))));
         let clients: Vec<_> = (0..20)
             .map(|i| spawn(echo_client(addr, i, 20_000, 4096)))
             .collect();
