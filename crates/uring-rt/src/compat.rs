@@ -48,27 +48,23 @@ pub trait OwnedStream: sealed::Sealed + AsFd {
     fn write_owned(&self, buf: Slice<Vec<u8>>) -> Op<Transmit<Slice<Vec<u8>>>>;
 }
 
-impl sealed::Sealed for TcpStream {}
+/// The stream sockets' [`OwnedStream`]: their own `read` and `write`.
+macro_rules! owned_stream {
+    ($($t:ty),*) => {$(
+        impl sealed::Sealed for $t {}
 
-impl OwnedStream for TcpStream {
-    fn read_owned(&self, buf: Vec<u8>) -> Op<Receive<Vec<u8>>> {
-        self.read(buf)
-    }
-    fn write_owned(&self, buf: Slice<Vec<u8>>) -> Op<Transmit<Slice<Vec<u8>>>> {
-        self.write(buf)
-    }
+        impl OwnedStream for $t {
+            fn read_owned(&self, buf: Vec<u8>) -> Op<Receive<Vec<u8>>> {
+                self.read(buf)
+            }
+            fn write_owned(&self, buf: Slice<Vec<u8>>) -> Op<Transmit<Slice<Vec<u8>>>> {
+                self.write(buf)
+            }
+        }
+    )*};
 }
 
-impl sealed::Sealed for UnixStream {}
-
-impl OwnedStream for UnixStream {
-    fn read_owned(&self, buf: Vec<u8>) -> Op<Receive<Vec<u8>>> {
-        self.read(buf)
-    }
-    fn write_owned(&self, buf: Slice<Vec<u8>>) -> Op<Transmit<Slice<Vec<u8>>>> {
-        self.write(buf)
-    }
-}
+owned_stream!(TcpStream, UnixStream);
 
 /// A stream with poll-based reads and writes (see the [module docs](self) for the
 /// copies that costs), for hyper, tokio and futures-io. Build it with
