@@ -85,79 +85,74 @@ impl Accepts {
     }
 }
 
-/// The data of a multishot `RECV` into a buffer group.
-pub(crate) struct RecvMulti {
-    sock: Socket,
-    group: Rc<Group>,
-}
-
-impl OpData for RecvMulti {
-    type Output = ();
-
-    fn sqe(&mut self) -> Sqe {
-        opcode::Recv::new(Fd(self.sock.fd()), std::ptr::null_mut(), 0)
-            .buf_group(self.group.bgid())
-            .multishot(true)
-            .build()
-    }
-
-    fn complete(self, _result: io::Result<u32>, _flags: u32) {}
-
-    fn orphan_cqe(&mut self, res: i32, flags: u32) {
-        // SAFETY: a CQE of this request, which selects from `group`, that nobody took.
-        unsafe { self.group.discard(res, flags) };
-    }
-}
-
 /// The data of a multishot receive into a buffer group.
 pub(crate) trait MultiRecv: OpData {
     fn new(sock: Socket, group: Rc<Group>) -> Self;
 }
 
-impl MultiRecv for RecvMulti {
-    fn new(sock: Socket, group: Rc<Group>) -> Self {
-        RecvMulti { sock, group }
-    }
+/// Declares the data of a multishot receive into a buffer group: the socket, the
+/// group, `$field`s made with `$init`, and the SQE — `$sqe`'s builder with the group
+/// and the multishot flag added (`$d` names the data). Its CQEs that nobody takes give
+/// their buffers back to the group.
+macro_rules! multi_recv {
+    (
+        $(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty = $init:expr),* $(,)? }
+        |$d:ident| $sqe:expr
+    ) => {
+        $(#[$doc])*
+        pub(crate) struct $name {
+            sock: Socket,
+            group: Rc<Group>,
+            $($field: $ty),*
+        }
+
+        impl OpData for $name {
+            type Output = ();
+
+            fn sqe(&mut self) -> Sqe {
+                let $d = &mut *self;
+                let bgid = $d.group.bgid();
+                $sqe.buf_group(bgid).multishot(true).build()
+            }
+
+            fn complete(self, _result: io::Result<u32>, _flags: u32) {}
+
+            fn orphan_cqe(&mut self, res: i32, flags: u32) {
+                // SAFETY: a CQE of this request, which selects from `group`, that nobody
+                // took.
+                unsafe { self.group.discard(res, flags) };
+            }
+        }
+
+        impl MultiRecv for $name {
+            fn new(sock: Socket, group: Rc<Group>) -> Self {
+                $name {
+                    sock,
+                    group,
+                    $($field: $init),*
+                }
+            }
+        }
+    };
+}
+
+multi_recv! {
+    /// The data of a multishot `RECV` into a buffer group.
+    RecvMulti {}
+    |d| opcode::Recv::new(Fd(d.sock.fd()), std::ptr::null_mut(), 0)
 }
 
 /// Room for the source address in each buffer of a multishot `RECVMSG`.
 pub(crate) const NAME_ROOM: usize = size_of::<SocketAddrStorage>();
 
-/// The data of a multishot `RECVMSG` into a buffer group: each buffer holds an
-/// `io_uring_recvmsg_out` header, [`NAME_ROOM`] bytes for the address, the payload.
-pub(crate) struct RecvMsgMulti {
-    sock: Socket,
-    group: Rc<Group>,
-    msg: libc::msghdr,
-}
-
-impl OpData for RecvMsgMulti {
-    type Output = ();
-
-    fn sqe(&mut self) -> Sqe {
-        self.msg = empty_msghdr();
-        self.msg.msg_namelen = NAME_ROOM as libc::socklen_t;
-        opcode::RecvMsg::new(Fd(self.sock.fd()), &raw mut self.msg)
-            .buf_group(self.group.bgid())
-            .multishot(true)
-            .build()
-    }
-
-    fn complete(self, _result: io::Result<u32>, _flags: u32) {}
-
-    fn orphan_cqe(&mut self, res: i32, flags: u32) {
-        // SAFETY: a CQE of this request, which selects from `group`, that nobody took.
-        unsafe { self.group.discard(res, flags) };
-    }
-}
-
-impl MultiRecv for RecvMsgMulti {
-    fn new(sock: Socket, group: Rc<Group>) -> Self {
-        RecvMsgMulti {
-            sock,
-            group,
-            msg: empty_msghdr(),
-        }
+multi_recv! {
+    /// The data of a multishot `RECVMSG` into a buffer group: each buffer holds an
+    /// `io_uring_recvmsg_out` header, [`NAME_ROOM`] bytes for the address, the payload.
+    RecvMsgMulti { msg: libc::msghdr = empty_msghdr() }
+    |d| {
+        d.msg = empty_msghdr();
+        d.msg.msg_namelen = NAME_ROOM as libc::socklen_t;
+        opcode::RecvMsg::new(Fd(d.sock.fd()), &raw mut d.msg)
     }
 }
 
