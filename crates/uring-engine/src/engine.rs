@@ -67,6 +67,15 @@ struct DrainState {
     running: usize,
 }
 
+/// What the submit lock guards, kept from one submission to the next.
+#[derive(Default)]
+struct SubmitState {
+    /// Empty between submissions; kept for its capacity.
+    batch: Vec<Box<Req>>,
+    /// Free requests for the next SQEs.
+    spare: crate::req::Spare,
+}
+
 /// One engine ring. Shared (`Arc`) by the handle, the workers and the helper threads.
 pub(crate) struct Engine {
     pub(crate) rings: Rings,
@@ -105,9 +114,9 @@ pub(crate) struct Engine {
     /// Restrictions (and other registration state without a table of its own).
     pub(crate) reg: crate::register::RegState,
     /// Serialises consumers of the SQ (the kernel's `uring_lock` around submission).
-    /// Holds the batch vector between submissions, for its capacity (no allocation
-    /// per submission).
-    submit_lock: Mutex<Vec<Box<Req>>>,
+    /// Holds what submissions reuse: the batch vector (no allocation per submission)
+    /// and the spare requests (`req.rs`).
+    submit_lock: Mutex<SubmitState>,
     /// Freed requests, reused by the next submissions (`req.rs`).
     pub(crate) reqs: crate::req::ReqCache,
     /// The engine's own descriptor of the eventfd that stands for the ring, made
@@ -200,8 +209,8 @@ impl Engine {
             aio: Default::default(),
             iopoll: crate::iopoll::Iopoll::new(p.flags, config.seed.is_some()),
             reg: Default::default(),
-            submit_lock: Mutex::new(Vec::new()),
-            reqs: crate::req::ReqCache::new(p.sq_entries),
+            submit_lock: Mutex::default(),
+            reqs: crate::req::ReqCache::new(),
             // SAFETY: a fresh fd we own.
             notify: unsafe { std::os::fd::FromRawFd::from_raw_fd(own) },
             ring_fd: efd,
@@ -245,6 +254,7 @@ impl Engine {
     /// consumed, counting one that failed to prepare (its CQE carries the error).
     pub(crate) fn submit(self: &Arc<Self>, to_submit: u32) -> u32 {
         let mut held = self.submit_lock.lock().expect("submit lock");
+        let SubmitState { batch, spare } = &mut *held;
         // Pages of application memory found readable stay so until this returns.
         let _probes = crate::user::Submission::begin();
         let head = self.rings.sq_head();
@@ -255,11 +265,10 @@ impl Engine {
             .min(self.rings.sq_entries);
         let n = to_submit.min(avail);
         let mut chain: Vec<Box<Req>> = Vec::new();
-        let mut batch: Vec<Box<Req>> = std::mem::take(&mut *held);
         let mut consumed = 0;
         let mut submitted = 0;
         while consumed < n {
-            let mut req = self.reqs.take();
+            let mut req = self.reqs.take(spare);
             let ok = self
                 .rings
                 .sqe(head.wrapping_add(consumed), &mut req.sqe, &mut req.ext);
@@ -304,9 +313,9 @@ impl Engine {
                     if links {
                         continue;
                     }
-                    self.queue(link_up(std::mem::take(&mut chain)), &mut batch);
+                    self.queue(link_up(std::mem::take(&mut chain)), batch);
                 } else {
-                    self.queue(req, &mut batch);
+                    self.queue(req, batch);
                 }
                 if !self.is(sys::IORING_SETUP_SUBMIT_ALL) {
                     break;
@@ -316,23 +325,22 @@ impl Engine {
             if in_chain || links {
                 chain.push(req);
                 if !links {
-                    self.queue(link_up(std::mem::take(&mut chain)), &mut batch);
+                    self.queue(link_up(std::mem::take(&mut chain)), batch);
                 }
             } else {
-                self.queue(req, &mut batch);
+                self.queue(req, batch);
             }
         }
         if !chain.is_empty() {
             // A chain left open at the end of the batch is submitted as it is.
-            self.queue(link_up(chain), &mut batch);
+            self.queue(link_up(chain), batch);
         }
         // The SQEs are copied out: give the slots back before anything completes, so
         // an application that sees a CQE also sees its SQE consumed (with SQPOLL, a
         // CQE reaped before the head moved made the next submit count the old SQE
         // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
-        self.dispatch(&mut batch);
-        *held = batch;
+        self.dispatch(batch);
         submitted
     }
 

@@ -1,11 +1,22 @@
 //! A request: one SQE copied out of the ring, with what its op prepared, its place in
 //! a link chain, and the file it resolved.
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use uring_sys as sys;
 
 use crate::op::{Cmd, OpCmd};
+
+mod returned;
+
+/// The atomics `returned.rs` is written against: std's here, loom's in its model
+/// (`tests/loom_returned.rs`).
+mod atomic {
+    pub(super) use std::sync::atomic::{AtomicPtr, Ordering};
+}
+
+use atomic::AtomicPtr;
+use returned::{Drain, Returned};
 
 /// One request in flight. Owned by whoever holds it at the moment: the submitting
 /// thread, a worker, the reactor, a timer list; never shared.
@@ -55,57 +66,83 @@ pub(crate) struct Req {
     /// On an IOPOLL ring's polled path: its completion waits to be reaped by `enter`
     /// (`iopoll.rs`).
     pub(crate) iopoll: bool,
+    /// The next request on the request cache's returned list while this one is on it
+    /// (`req/returned.rs`); meaningless otherwise.
+    next_returned: AtomicPtr<Req>,
+}
+
+impl returned::Node for Req {
+    #[inline]
+    fn next_returned(&self) -> &AtomicPtr<Req> {
+        &self.next_returned
+    }
 }
 
 /// Freed requests kept for reuse, as the kernel keeps `io_kiocb`s in its request cache
-/// (`io_alloc_req`): in steady state a submission takes its requests from here and a
-/// completion gives them back, so no request costs a heap allocation. Bounded: a
-/// burst larger than the cache frees the rest.
+/// (`io_alloc_req`, and `io_req_add_to_cache` on completion): in steady state a
+/// submission takes its requests from here and a completion gives them back, so no
+/// request costs a heap allocation.
+///
+/// Two lists, no lock of its own. Requests are taken only by the submission, under the
+/// engine's submit lock, from the [`Spare`] chain that lock guards; they are given back
+/// by whichever thread completes them (the submitter, a worker, the reactor, a timer,
+/// the AIO reaper) onto a lock-free list (`req/returned.rs`), which the submission
+/// takes whole, in one atomic exchange, when its spare ones run out. A request costs
+/// following a link to take and one compare-and-swap to give back.
+///
+/// As the kernel's cache, it keeps what it was given until the ring goes: at most as
+/// many requests as were once taken and not yet given back at the same time.
 pub(crate) struct ReqCache {
-    free: Mutex<Vec<Box<Req>>>,
-    cap: usize,
+    /// Requests completed since the submission last took the list.
+    returned: Returned<Req>,
+}
+
+/// The submitter's free requests, under the submit lock: taken by [`ReqCache::take`].
+pub(crate) struct Spare(Drain<Req>);
+
+impl Default for Spare {
+    fn default() -> Spare {
+        Spare(Drain::empty())
+    }
 }
 
 impl ReqCache {
-    /// A cache for a ring of `sq_entries`: room for two SQs' worth of requests.
-    pub(crate) fn new(sq_entries: u32) -> ReqCache {
-        let cap = (2 * sq_entries as usize).clamp(32, 1024);
+    pub(crate) fn new() -> ReqCache {
         ReqCache {
-            free: Mutex::new(Vec::new()),
-            cap,
+            returned: Returned::new(),
         }
     }
 
     /// A blank request, whose SQE the caller fills in place (the ring's slot is copied
-    /// once, straight into it): a freed one if there is one, else a new one. Its `ext`
-    /// holds what the last SQE of this ring put there (zeros on a ring of 64-byte SQEs,
-    /// whose requests never write it).
-    pub(crate) fn take(&self) -> Box<Req> {
-        let cached = self.free.lock().expect("request cache").pop();
-        match cached {
-            Some(mut b) => {
-                b.reset();
-                b
-            }
-            None => Req::new(sys::io_uring_sqe::zeroed(), [0; 64]),
+    /// once, straight into it): a spare one if there is one, else a returned one, else
+    /// a new one. Its `ext` holds what the last SQE of this ring put there (zeros on a
+    /// ring of 64-byte SQEs, whose requests never write it).
+    #[inline]
+    pub(crate) fn take(&self, spare: &mut Spare) -> Box<Req> {
+        match spare.0.next() {
+            Some(r) => r,
+            None => self.refill(spare),
         }
     }
 
-    /// Gives back a finished request. What it holds (a registered file's reference,
-    /// its op's state, a chain) is released now, not when the box is reused.
+    /// [`take`](Self::take) with no spare request: the returned ones become the spare
+    /// ones; takes one of them, or makes one.
+    #[cold]
+    fn refill(&self, spare: &mut Spare) -> Box<Req> {
+        spare.0 = self.returned.take_all();
+        spare
+            .0
+            .next()
+            .unwrap_or_else(|| Req::new(sys::io_uring_sqe::zeroed(), [0; 64]))
+    }
+
+    /// Gives back a finished request, from any thread. What it holds (a registered
+    /// file's reference, its op's state, a chain) is released now, not when the box is
+    /// reused, and the rest is made blank for its next SQE.
+    #[inline]
     pub(crate) fn put(&self, mut req: Box<Req>) {
-        req.file = None;
-        req.cmd = Cmd::None;
-        req.fault = None;
-        req.link = None;
-        let mut free = self.free.lock().expect("request cache");
-        if free.len() < self.cap {
-            if free.capacity() == 0 {
-                // Once per ring: the whole capacity, so pushes never reallocate.
-                free.reserve_exact(self.cap);
-            }
-            free.push(req);
-        }
+        req.reset();
+        self.returned.push(req);
     }
 }
 
@@ -114,8 +151,9 @@ impl Req {
         Box::new(Req::value(sqe, ext))
     }
 
-    /// Every field but the SQE as a fresh request has it. (A new field must be added
-    /// here: the pattern names them all.)
+    /// Every field but the SQE (and the returned list's link) as a fresh request has
+    /// it, releasing what the request held. (A new field must be added here: the
+    /// pattern names them all.)
     fn reset(&mut self) {
         let Req {
             sqe: _,
@@ -135,6 +173,7 @@ impl Req {
             fault,
             key,
             iopoll,
+            next_returned: _,
         } = self;
         *fd = -1;
         *file = None;
@@ -173,6 +212,7 @@ impl Req {
             fault: None,
             key: 0,
             iopoll: false,
+            next_returned: AtomicPtr::new(std::ptr::null_mut()),
         }
     }
 
