@@ -13,6 +13,8 @@
 //! It runs in the normal test suite (three threads, three nodes, at most two preemptions); for
 //! a deeper search:
 //! `LOOM_MAX_PREEMPTIONS=4 cargo test -p uring-engine --test loom_returned --release`.
+// The nodes are boxes on purpose: the list links the boxes themselves.
+#![allow(clippy::vec_box)]
 use loom::cell::UnsafeCell;
 use loom::sync::Arc;
 use loom::thread;
@@ -38,10 +40,6 @@ struct Req {
     /// lost or failed to free.
     _alive: Arc<()>,
 }
-
-// SAFETY (of the `Send` the list needs): `data` is only touched by the node's owner of
-// the moment; the model checks that ownership passes with a happens-before edge.
-unsafe impl Send for Req {}
 
 impl Node for Req {
     fn next_returned(&self) -> &AtomicPtr<Req> {
