@@ -4,63 +4,28 @@
 //! this test feeds it 200 000 seeded random SQEs, and every opcode with random
 //! fields, on the setup flavours that change prep.
 use uring::sys;
-use uring_engine::fuzz_prep;
+use uring_engine::{Rng, fuzz_prep};
 
-/// What prep may answer: the codes the kernel's prep paths return.
-const ALLOWED: &[i32] = &[
-    0,
-    -libc::EINVAL,
-    -libc::EOPNOTSUPP,
-    -libc::EBADF,
-    -libc::EFAULT,
-    -libc::ENOMEM,
-    -libc::EPERM,
-    -libc::EACCES,
-    -libc::ENOENT,
-    -libc::E2BIG,
-    -libc::ERANGE,
-    -libc::ENAMETOOLONG,
-    -libc::EMSGSIZE,
-    -libc::EOVERFLOW,
-];
+mod prep_codes;
 
-const FLAVOURS: &[u32] = &[
-    0,
-    sys::IORING_SETUP_SQE128 | sys::IORING_SETUP_CQE32,
-    sys::IORING_SETUP_CQE_MIXED,
-    sys::IORING_SETUP_NO_SQARRAY,
-    sys::IORING_SETUP_SINGLE_ISSUER | sys::IORING_SETUP_DEFER_TASKRUN,
-];
+use prep_codes::{ALLOWED, FLAVOURS};
 
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// A field value: zero half the time (most fields must be zero to get past the
-    /// reserved-field checks), else a small number, a flag-like bit, or anything.
-    fn field(&mut self, bytes: usize) -> u64 {
-        let mask = if bytes == 8 {
-            u64::MAX
-        } else {
-            (1u64 << (bytes * 8)) - 1
-        };
-        let v = match self.next() % 8 {
-            0..=3 => 0,
-            4 => self.next() % 16,
-            5 => 1 << (self.next() % (bytes as u64 * 8)),
-            6 => u64::MAX,
-            _ => self.next(),
-        };
-        v & mask
-    }
+/// A field value: zero half the time (most fields must be zero to get past the
+/// reserved-field checks), else a small number, a flag-like bit, or anything.
+fn field(r: &mut Rng, bytes: usize) -> u64 {
+    let mask = if bytes == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (bytes * 8)) - 1
+    };
+    let v = match r.next_u64() % 8 {
+        0..=3 => 0,
+        4 => r.next_u64() % 16,
+        5 => 1 << (r.next_u64() % (bytes as u64 * 8)),
+        6 => u64::MAX,
+        _ => r.next_u64(),
+    };
+    v & mask
 }
 
 /// A random SQE of `opcode` (its fields laid out as `io_uring_sqe`), a control byte
@@ -68,33 +33,37 @@ impl Rng {
 fn sqe(r: &mut Rng, opcode: u8, size: usize) -> Vec<u8> {
     let mut b = Vec::with_capacity(size + 1 + 256);
     b.push(opcode);
-    b.push(if r.next() % 2 == 0 {
+    b.push(if r.next_u64() % 2 == 0 {
         0
     } else {
-        r.field(1) as u8
+        field(r, 1) as u8
     }); // flags
-    b.extend_from_slice(&(r.field(2) as u16).to_le_bytes()); // ioprio
-    b.extend_from_slice(&(r.field(4) as u32).to_le_bytes()); // fd
-    b.extend_from_slice(&r.field(8).to_le_bytes()); // off / addr2
-    b.extend_from_slice(&r.field(8).to_le_bytes()); // addr
-    b.extend_from_slice(&(r.field(4) as u32).to_le_bytes()); // len
-    b.extend_from_slice(&(r.field(4) as u32).to_le_bytes()); // op flags
-    b.extend_from_slice(&r.next().to_le_bytes()); // user_data
-    b.extend_from_slice(&(r.field(2) as u16).to_le_bytes()); // buf_index
-    b.extend_from_slice(&(r.field(2) as u16).to_le_bytes()); // personality
-    b.extend_from_slice(&(r.field(4) as u32).to_le_bytes()); // file_index
-    b.extend_from_slice(&r.field(8).to_le_bytes()); // addr3
-    b.extend_from_slice(&r.field(8).to_le_bytes()); // pad2
+    b.extend_from_slice(&(field(r, 2) as u16).to_le_bytes()); // ioprio
+    b.extend_from_slice(&(field(r, 4) as u32).to_le_bytes()); // fd
+    b.extend_from_slice(&field(r, 8).to_le_bytes()); // off / addr2
+    b.extend_from_slice(&field(r, 8).to_le_bytes()); // addr
+    b.extend_from_slice(&(field(r, 4) as u32).to_le_bytes()); // len
+    b.extend_from_slice(&(field(r, 4) as u32).to_le_bytes()); // op flags
+    b.extend_from_slice(&r.next_u64().to_le_bytes()); // user_data
+    b.extend_from_slice(&(field(r, 2) as u16).to_le_bytes()); // buf_index
+    b.extend_from_slice(&(field(r, 2) as u16).to_le_bytes()); // personality
+    b.extend_from_slice(&(field(r, 4) as u32).to_le_bytes()); // file_index
+    b.extend_from_slice(&field(r, 8).to_le_bytes()); // addr3
+    b.extend_from_slice(&field(r, 8).to_le_bytes()); // pad2
     while b.len() < size {
-        b.push(if r.next() % 4 == 0 { r.next() as u8 } else { 0 });
+        b.push(if r.next_u64() % 4 == 0 {
+            r.next_u64() as u8
+        } else {
+            0
+        });
     }
-    b.push(r.next() as u8); // which address fields point into the arena
-    let arena = (r.next() % 256) as usize;
+    b.push(r.next_u64() as u8); // which address fields point into the arena
+    let arena = (r.next_u64() % 256) as usize;
     for _ in 0..arena {
-        b.push(match r.next() % 4 {
+        b.push(match r.next_u64() % 4 {
             0 => 0,
-            1 => r.next() as u8 % 8,
-            _ => r.next() as u8,
+            1 => r.next_u64() as u8 % 8,
+            _ => r.next_u64() as u8,
         });
     }
     b
@@ -112,7 +81,7 @@ fn check(bytes: &[u8], flags: u32, seen: &mut std::collections::BTreeMap<i32, u6
 
 #[test]
 fn random_sqes_get_kernel_error_codes() {
-    let mut r = Rng(0x5eed);
+    let mut r = Rng::new(0x5eed);
     let mut seen = std::collections::BTreeMap::new();
     for i in 0..200_000u32 {
         let flags = FLAVOURS[i as usize % FLAVOURS.len()];
@@ -122,12 +91,12 @@ fn random_sqes_get_kernel_error_codes() {
             64
         };
         // Mostly opcodes the engine knows, some past the end.
-        let opcode = (r.next() % (sys::IORING_OP_LAST as u64 + 4)) as u8;
+        let opcode = (r.next_u64() % (sys::IORING_OP_LAST as u64 + 4)) as u8;
         let mut b = sqe(&mut r, opcode, size);
         if i % 16 == 0 {
             // Raw noise too, of any length.
-            let len = (r.next() % 200) as usize;
-            b = (0..len).map(|_| r.next() as u8).collect();
+            let len = (r.next_u64() % 200) as usize;
+            b = (0..len).map(|_| r.next_u64() as u8).collect();
             b.resize(b.len().max(1), 0);
         }
         check(&b, flags, &mut seen);
@@ -139,7 +108,7 @@ fn random_sqes_get_kernel_error_codes() {
 
 #[test]
 fn every_opcode_with_random_fields() {
-    let mut r = Rng(0x0bc0de);
+    let mut r = Rng::new(0x0bc0de);
     for opcode in 0..=255u8 {
         let mut seen = std::collections::BTreeMap::new();
         for i in 0..400 {

@@ -5,33 +5,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use uring_sys as sys;
 
-const FLAVOURS: &[u32] = &[
-    0,
-    sys::IORING_SETUP_SQE128 | sys::IORING_SETUP_CQE32,
-    sys::IORING_SETUP_CQE_MIXED,
-    sys::IORING_SETUP_NO_SQARRAY,
-    sys::IORING_SETUP_SINGLE_ISSUER | sys::IORING_SETUP_DEFER_TASKRUN,
-];
+#[path = "../../tests/prep_codes/mod.rs"]
+mod prep_codes;
 
-/// The codes the kernel's prep paths return (as `tests/fuzz_prep.rs`).
-const ALLOWED: &[i32] = &[
-    0,
-    -libc::EINVAL,
-    -libc::EOPNOTSUPP,
-    -libc::EBADF,
-    -libc::EFAULT,
-    -libc::ENOMEM,
-    -libc::EPERM,
-    -libc::EACCES,
-    -libc::ENOENT,
-    -libc::E2BIG,
-    -libc::ERANGE,
-    -libc::ENAMETOOLONG,
-    -libc::EMSGSIZE,
-    -libc::EOVERFLOW,
-];
+use prep_codes::{ALLOWED, FLAVOURS};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&flavour, sqe)) = data.split_first() else {
