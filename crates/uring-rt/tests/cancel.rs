@@ -16,7 +16,7 @@ use std::sync::Mutex;
 use std::task::Poll;
 use std::time::Duration;
 
-use uring_engine::{FaultPlan, FaultRule};
+use uring_engine::{FaultPlan, FaultRule, Rng};
 use uring_rt::fs::File;
 use uring_rt::{Backend, EngineConfig, Runtime, spawn, time, yield_now};
 
@@ -28,21 +28,6 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").unwrap().count()
-}
-
-/// xorshift64*: the tests' own seeded generator.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Byte `i` of the stream the writer sends.
@@ -79,7 +64,7 @@ fn pipe_torture(rt: &Runtime, iters: u64, seed: u64) {
     rt.block_on(async move {
         let (r, w) = pipe_pair();
         let writer = spawn(async move {
-            let mut rng = Rng(seed ^ 0x9e37_79b9_7f4a_7c15);
+            let mut rng = Rng::new(seed ^ 0x9e37_79b9_7f4a_7c15);
             let mut sent = 0u64;
             for _ in 0..iters {
                 let n = 1 + rng.below(64);
@@ -95,7 +80,7 @@ fn pipe_torture(rt: &Runtime, iters: u64, seed: u64) {
             }
             sent
         });
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut got = 0u64;
         let (mut cancelled, mut won) = (0u64, 0u64);
         loop {
@@ -144,7 +129,7 @@ fn file_torture(rt: &Runtime, iters: u64, seed: u64) {
     std::fs::write(&path, (0..LEN).map(pattern).collect::<Vec<_>>()).unwrap();
     rt.block_on(async move {
         let f = File::open(&path).await.unwrap();
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let (mut pos, mut reads, mut dropped) = (0u64, 0u64, 0u64);
         for i in 0..iters {
             let cap = 1 + rng.below(4096) as usize;
