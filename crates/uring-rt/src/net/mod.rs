@@ -240,6 +240,62 @@ macro_rules! socket_impls {
     )*};
 }
 
+/// The methods every socket type has alike, declared once: `from_std` and `into_std`
+/// to and from its `std` namesake `$std`, and `local_addr` (`$addr` making the
+/// type's address of the kernel's); then, as named, `into_fd` and `peer_addr`. The
+/// type holds its [`socket::Socket`] in `self.sock`.
+macro_rules! std_socket {
+    ($std:ty, $addr:ident $(, $extra:ident)*) => {
+        #[doc = concat!("Takes over a `", stringify!($std), "` made elsewhere, put in")]
+        /// blocking mode: the ring waits for readiness itself.
+        ///
+        /// # Errors
+        /// The `ioctl(FIONBIO)`'s.
+        pub fn from_std(socket: $std) -> io::Result<Self> {
+            Ok(Self {
+                sock: Socket::from_std(socket.into())?,
+            })
+        }
+
+        #[doc = concat!("The socket as a `", stringify!($std), "` (in blocking mode). If a")]
+        /// dropped op still uses the descriptor, this is a duplicate of it.
+        ///
+        /// # Errors
+        /// The duplication's (`EMFILE`).
+        pub fn into_std(self) -> io::Result<$std> {
+            Ok(self.sock.into_fd()?.into())
+        }
+
+        /// The local address (getsockname(2)).
+        ///
+        /// # Errors
+        /// The system call's.
+        pub fn local_addr(&self) -> io::Result<SocketAddr> {
+            $addr(self.sock.local_addr()?)
+        }
+
+        $(std_socket!(@$extra $addr);)*
+    };
+    (@into_fd $addr:ident) => {
+        /// The socket's descriptor, given up (as [`into_std`](Self::into_std)).
+        ///
+        /// # Errors
+        /// As [`into_std`](Self::into_std).
+        pub fn into_fd(self) -> io::Result<std::os::fd::OwnedFd> {
+            self.sock.into_fd()
+        }
+    };
+    (@peer_addr $addr:ident) => {
+        /// The connected peer's address (getpeername(2)).
+        ///
+        /// # Errors
+        /// `ENOTCONN` when not connected; the system call's.
+        pub fn peer_addr(&self) -> io::Result<SocketAddr> {
+            $addr(self.sock.peer_addr()?)
+        }
+    };
+}
+
 /// The stream of a listener's multishot accept (`TcpListener::incoming`,
 /// `UnixListener::incoming`), declared once: `$name`, whose items are `$conn`s.
 macro_rules! incoming {

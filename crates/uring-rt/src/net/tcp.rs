@@ -1,7 +1,7 @@
 //! TCP: [`TcpListener`] and [`TcpStream`].
 use std::io;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd};
 
 use rustix::net::{AddressFamily, SocketAddrAny, SocketType, sockopt};
 
@@ -91,33 +91,7 @@ impl TcpListener {
         Ok(TcpListener { sock })
     }
 
-    /// Takes over a listener made elsewhere (put in blocking mode: the ring waits for
-    /// connections itself).
-    ///
-    /// # Errors
-    /// The `ioctl(FIONBIO)`'s.
-    pub fn from_std(listener: std::net::TcpListener) -> io::Result<TcpListener> {
-        Ok(TcpListener {
-            sock: Socket::from_std(listener.into())?,
-        })
-    }
-
-    /// The listener as a `std::net::TcpListener`. If a dropped op still uses the
-    /// descriptor, this is a duplicate of it.
-    ///
-    /// # Errors
-    /// The duplication's (`EMFILE`).
-    pub fn into_std(self) -> io::Result<std::net::TcpListener> {
-        Ok(self.sock.into_fd()?.into())
-    }
-
-    /// The address the listener is bound to (getsockname(2)).
-    ///
-    /// # Errors
-    /// The system call's.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock.local_addr()?)
-    }
+    std_socket!(std::net::TcpListener, ip_addr);
 
     /// Waits for a connection (`IORING_OP_ACCEPT`) and returns it with the peer's
     /// address. Dropping the future before it completes cancels the accept; a
@@ -193,49 +167,7 @@ impl TcpStream {
         Ok(TcpStream { sock })
     }
 
-    /// Takes over a connection made elsewhere (put in blocking mode: the ring waits
-    /// for readiness itself).
-    ///
-    /// # Errors
-    /// The `ioctl(FIONBIO)`'s.
-    pub fn from_std(stream: std::net::TcpStream) -> io::Result<TcpStream> {
-        Ok(TcpStream {
-            sock: Socket::from_std(stream.into())?,
-        })
-    }
-
-    /// The connection as a `std::net::TcpStream` (in blocking mode). If a dropped op
-    /// still uses the descriptor, this is a duplicate of it.
-    ///
-    /// # Errors
-    /// The duplication's (`EMFILE`).
-    pub fn into_std(self) -> io::Result<std::net::TcpStream> {
-        Ok(self.sock.into_fd()?.into())
-    }
-
-    /// The stream's descriptor, given up (as [`into_std`](Self::into_std)).
-    ///
-    /// # Errors
-    /// As [`into_std`](Self::into_std).
-    pub fn into_fd(self) -> io::Result<OwnedFd> {
-        self.sock.into_fd()
-    }
-
-    /// The local address (getsockname(2)).
-    ///
-    /// # Errors
-    /// The system call's.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock.local_addr()?)
-    }
-
-    /// The peer's address (getpeername(2)).
-    ///
-    /// # Errors
-    /// `ENOTCONN`, or the system call's.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock.peer_addr()?)
-    }
+    std_socket!(std::net::TcpStream, ip_addr, into_fd, peer_addr);
 
     /// Sets `TCP_NODELAY` (Nagle's algorithm off when `true`).
     ///

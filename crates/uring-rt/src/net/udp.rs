@@ -47,41 +47,7 @@ impl UdpSocket {
         Err(last.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrNotAvailable)))
     }
 
-    /// Takes over a socket made elsewhere (put in blocking mode: the ring waits for
-    /// readiness itself).
-    ///
-    /// # Errors
-    /// The `ioctl(FIONBIO)`'s.
-    pub fn from_std(socket: std::net::UdpSocket) -> io::Result<UdpSocket> {
-        Ok(UdpSocket {
-            sock: Socket::from_std(socket.into())?,
-        })
-    }
-
-    /// The socket as a `std::net::UdpSocket` (in blocking mode). If a dropped op still
-    /// uses the descriptor, this is a duplicate of it.
-    ///
-    /// # Errors
-    /// The duplication's (`EMFILE`).
-    pub fn into_std(self) -> io::Result<std::net::UdpSocket> {
-        Ok(self.sock.into_fd()?.into())
-    }
-
-    /// The local address (getsockname(2)).
-    ///
-    /// # Errors
-    /// The system call's.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock.local_addr()?)
-    }
-
-    /// The connected peer's address (getpeername(2)).
-    ///
-    /// # Errors
-    /// `ENOTCONN` when not connected.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        ip_addr(self.sock.peer_addr()?)
-    }
+    std_socket!(std::net::UdpSocket, ip_addr, peer_addr);
 
     /// Sets the default destination and the only source datagrams are taken from
     /// (`IORING_OP_CONNECT`), for [`send`](Self::send) and [`recv`](Self::recv).

@@ -2,7 +2,6 @@
 use std::cell::OnceCell;
 use std::ffi::OsStr;
 use std::io;
-use std::os::fd::OwnedFd;
 use std::os::linux::net::SocketAddrExt;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::SocketAddr;
@@ -108,31 +107,7 @@ impl UnixListener {
         Ok(UnixListener { sock })
     }
 
-    /// Takes over a listener made elsewhere (put in blocking mode).
-    ///
-    /// # Errors
-    /// The `ioctl(FIONBIO)`'s.
-    pub fn from_std(listener: std::os::unix::net::UnixListener) -> io::Result<UnixListener> {
-        Ok(UnixListener {
-            sock: Socket::from_std(listener.into())?,
-        })
-    }
-
-    /// The listener as a `std` one (a duplicate if a dropped op still uses it).
-    ///
-    /// # Errors
-    /// The duplication's (`EMFILE`).
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixListener> {
-        Ok(self.sock.into_fd()?.into())
-    }
-
-    /// The address the listener is bound to.
-    ///
-    /// # Errors
-    /// The system call's.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        std_addr(self.sock.local_addr()?)
-    }
+    std_socket!(std::os::unix::net::UnixListener, std_addr);
 
     /// Waits for a connection (`IORING_OP_ACCEPT`). Dropping the future cancels the
     /// accept; a connection the kernel accepted anyway is closed, not leaked.
@@ -189,47 +164,7 @@ impl UnixStream {
         Ok((UnixStream { sock: a }, UnixStream { sock: b }))
     }
 
-    /// Takes over a connection made elsewhere (put in blocking mode).
-    ///
-    /// # Errors
-    /// The `ioctl(FIONBIO)`'s.
-    pub fn from_std(stream: std::os::unix::net::UnixStream) -> io::Result<UnixStream> {
-        Ok(UnixStream {
-            sock: Socket::from_std(stream.into())?,
-        })
-    }
-
-    /// The connection as a `std` one (a duplicate if a dropped op still uses it).
-    ///
-    /// # Errors
-    /// The duplication's (`EMFILE`).
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixStream> {
-        Ok(self.sock.into_fd()?.into())
-    }
-
-    /// The stream's descriptor, given up (as [`into_std`](Self::into_std)).
-    ///
-    /// # Errors
-    /// As [`into_std`](Self::into_std).
-    pub fn into_fd(self) -> io::Result<OwnedFd> {
-        self.sock.into_fd()
-    }
-
-    /// The local address.
-    ///
-    /// # Errors
-    /// The system call's.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        std_addr(self.sock.local_addr()?)
-    }
-
-    /// The peer's address.
-    ///
-    /// # Errors
-    /// `ENOTCONN`, or the system call's.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        std_addr(self.sock.peer_addr()?)
-    }
+    std_socket!(std::os::unix::net::UnixStream, std_addr, into_fd, peer_addr);
 
     stream_io!();
 }
@@ -272,39 +207,7 @@ impl UnixDatagram {
         Ok((UnixDatagram { sock: a }, UnixDatagram { sock: b }))
     }
 
-    /// Takes over a socket made elsewhere (put in blocking mode).
-    ///
-    /// # Errors
-    /// The `ioctl(FIONBIO)`'s.
-    pub fn from_std(socket: std::os::unix::net::UnixDatagram) -> io::Result<UnixDatagram> {
-        Ok(UnixDatagram {
-            sock: Socket::from_std(socket.into())?,
-        })
-    }
-
-    /// The socket as a `std` one (a duplicate if a dropped op still uses it).
-    ///
-    /// # Errors
-    /// The duplication's (`EMFILE`).
-    pub fn into_std(self) -> io::Result<std::os::unix::net::UnixDatagram> {
-        Ok(self.sock.into_fd()?.into())
-    }
-
-    /// The local address.
-    ///
-    /// # Errors
-    /// The system call's.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        std_addr(self.sock.local_addr()?)
-    }
-
-    /// The connected peer's address.
-    ///
-    /// # Errors
-    /// `ENOTCONN` when not connected.
-    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        std_addr(self.sock.peer_addr()?)
-    }
+    std_socket!(std::os::unix::net::UnixDatagram, std_addr, peer_addr);
 
     /// Sets the default destination and the only source (`IORING_OP_CONNECT`).
     ///
