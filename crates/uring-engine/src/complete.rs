@@ -92,7 +92,11 @@ impl Engine {
         if let Some(next) = next {
             if fail && !hard {
                 self.fail_links(next, skip_links);
-            } else if let Some(d) = &self.det {
+                return;
+            }
+            // This request's CQE comes before anything of the next one's.
+            crate::engine::flush_inline(self);
+            if let Some(d) = &self.det {
                 // Deterministic mode: issued when its key comes up (det.rs).
                 d.issue(next);
             } else {
@@ -209,6 +213,10 @@ impl Engine {
     /// [`post`](Self::post), saying whether the CQE counts for count timeouts (those of
     /// expiring timeouts do not; see `timer.rs`).
     pub(crate) fn post_counted(&self, c: Completion, counted: bool) {
+        // Made while this thread issues a submission: posted at its end.
+        let Some(c) = crate::engine::defer_inline(self, c, counted) else {
+            return;
+        };
         let in_enter = IN_ENTER.with(Cell::get);
         let mut st = self.cq.lock().expect("cq");
         if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
@@ -222,6 +230,35 @@ impl Engine {
         self.after_post(st, in_enter);
         if counted && self.timers.counting() {
             self.timers.count_cqe();
+        }
+    }
+
+    /// Posts `cqes` (each with whether it counts for count timeouts) as
+    /// [`post_counted`](Self::post_counted) would one by one, under one completion
+    /// lock and with one wake-up; leaves the vector empty.
+    pub(crate) fn post_all(&self, cqes: &mut Vec<(Completion, bool)>) {
+        if cqes.is_empty() {
+            return;
+        }
+        let in_enter = IN_ENTER.with(Cell::get);
+        let mut st = self.cq.lock().expect("cq");
+        let mut counted = 0;
+        for (c, count) in cqes.drain(..) {
+            if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
+                st.deferred.push(c);
+                if self.is(sys::IORING_SETUP_TASKRUN_FLAG) {
+                    self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+                }
+            } else {
+                self.post_locked(&mut st, c);
+            }
+            counted += usize::from(count);
+        }
+        self.after_post(st, in_enter);
+        if self.timers.counting() {
+            for _ in 0..counted {
+                self.timers.count_cqe();
+            }
         }
     }
 

@@ -2,7 +2,7 @@
 //! (inline, worker pool, readiness), the ring fd and `enter`. Mirrors
 //! `io_uring/io_uring.c`; completion is in `complete.rs`, waiting in `wait.rs` (the
 //! kernel's `wait.c`).
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -19,7 +19,7 @@ use crate::op::{self, Mode, Step};
 use crate::pbuf::Pbufs;
 use crate::reactor::Reactor;
 use crate::req::Req;
-use crate::rings::Rings;
+use crate::rings::{Completion, Rings};
 use crate::rsrc::{BufTable, DeadTags, FileTable};
 use crate::timer::Timers;
 use crate::wq::{Class, Wq};
@@ -57,6 +57,100 @@ thread_local! {
     /// makes are the submitter's own (what `DEFER_TASKRUN` and the async eventfd care
     /// about).
     pub(crate) static IN_ENTER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The CQEs of the completions a thread makes while it issues a submission, posted
+/// together when that issue ends (the kernel's `io_submit_flush_completions`): one
+/// completion lock and one wake-up per submission instead of one per request.
+struct InlineCqes {
+    /// The engine whose submission this thread is issuing (null: none).
+    engine: *const Engine,
+    /// The CQEs, and whether each counts for count timeouts.
+    cqes: Vec<(Completion, bool)>,
+}
+
+thread_local! {
+    static INLINE_CQES: RefCell<InlineCqes> = const {
+        RefCell::new(InlineCqes { engine: std::ptr::null(), cqes: Vec::new() })
+    };
+}
+
+/// Keeps `c`, a CQE `e` posts from this thread, for the end of the submission of `e`
+/// this thread is issuing, if it is issuing one; else gives it back, to be posted now.
+#[inline]
+pub(crate) fn defer_inline(e: &Engine, c: Completion, counted: bool) -> Option<Completion> {
+    INLINE_CQES.with(|b| {
+        let mut b = b.borrow_mut();
+        if std::ptr::eq(b.engine, e) {
+            b.cqes.push((c, counted));
+            None
+        } else {
+            Some(c)
+        }
+    })
+}
+
+/// Posts now the CQEs kept by [`defer_inline`] for `e`, the batch staying open: before
+/// a completion starts what waited for it (the next request of a link, a drained
+/// request), whose CQE, if another thread posts it, must not come first (as the
+/// kernel posts a batch before it queues the links of its requests).
+pub(crate) fn flush_inline(e: &Engine) {
+    let cqes = INLINE_CQES.with(|b| {
+        let mut b = b.borrow_mut();
+        (std::ptr::eq(b.engine, e) && !b.cqes.is_empty()).then(|| std::mem::take(&mut b.cqes))
+    });
+    if let Some(mut cqes) = cqes {
+        e.post_all(&mut cqes);
+        keep_capacity(cqes);
+    }
+}
+
+/// Gives this thread's CQE vector back the capacity of `cqes` (emptied), if larger.
+fn keep_capacity(cqes: Vec<(Completion, bool)>) {
+    INLINE_CQES.with(|b| {
+        let mut b = b.borrow_mut();
+        if b.cqes.capacity() < cqes.capacity() {
+            b.cqes = cqes;
+        }
+    });
+}
+
+/// While alive, the CQEs this thread posts for its engine wait for its end
+/// ([`defer_inline`]), which posts them.
+struct InlineBatch<'a>(Option<&'a Engine>);
+
+impl<'a> InlineBatch<'a> {
+    /// Opens the batch of `e` on this thread, unless completions made here are not
+    /// posted at once anyway (`DEFER_TASKRUN` outside `enter`: the deferred list) or
+    /// this thread already batches for some engine.
+    fn open(e: &'a Engine) -> InlineBatch<'a> {
+        if e.is(sys::IORING_SETUP_DEFER_TASKRUN) && !IN_ENTER.with(Cell::get) {
+            return InlineBatch(None);
+        }
+        INLINE_CQES.with(|b| {
+            let mut b = b.borrow_mut();
+            if !b.engine.is_null() {
+                return InlineBatch(None);
+            }
+            b.engine = e;
+            InlineBatch(Some(e))
+        })
+    }
+}
+
+impl Drop for InlineBatch<'_> {
+    fn drop(&mut self) {
+        let Some(e) = self.0 else { return };
+        // Closed first: what posting these completes (a count timeout met) posts at once.
+        let mut cqes = INLINE_CQES.with(|b| {
+            let mut b = b.borrow_mut();
+            b.engine = std::ptr::null();
+            std::mem::take(&mut b.cqes)
+        });
+        e.post_all(&mut cqes);
+        // The vector goes back for its capacity (no allocation per submission).
+        keep_capacity(cqes);
+    }
 }
 
 /// Requests held back by `IOSQE_IO_DRAIN`.
@@ -340,7 +434,9 @@ impl Engine {
         // CQE reaped before the head moved made the next submit count the old SQE
         // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
+        let cqes = InlineBatch::open(self);
         self.dispatch(batch);
+        drop(cqes);
         submitted
     }
 
@@ -354,7 +450,9 @@ impl Engine {
                 head.sqe.flags |= sys::IOSQE_IO_DRAIN;
                 self.drain_next.store(true, Ordering::Relaxed);
             }
-        } else if self.drain_next.swap(false, Ordering::Relaxed) {
+        } else if self.drain_next.load(Ordering::Relaxed) {
+            // (A load first: no locked exchange per request.)
+            self.drain_next.store(false, Ordering::Relaxed);
             req.sqe.flags |= sys::IOSQE_IO_DRAIN;
         }
     }
@@ -453,6 +551,7 @@ impl Engine {
     }
 
     /// Starts a queued chain: issues its head, or fails it whole if preparation failed.
+    #[inline]
     fn start(self: &Arc<Self>, req: Box<Req>, mode: Mode) {
         if let Some(d) = &self.det {
             // Deterministic mode: started when its key comes up (det.rs).
@@ -462,6 +561,7 @@ impl Engine {
     }
 
     /// [`start`](Self::start), now.
+    #[inline]
     pub(crate) fn start_now(self: &Arc<Self>, req: Box<Req>, mode: Mode) {
         if req.failed.is_some() {
             self.fail_chain(req);
@@ -498,11 +598,17 @@ impl Engine {
     }
 
     /// A request completed: counts it out of flight and lets drained requests go.
+    #[inline]
     pub(crate) fn retire(self: &Arc<Self>, drain_head: bool) {
         self.inflight.fetch_sub(1, Ordering::SeqCst);
-        if !drain_head && !self.drain_pending.load(Ordering::SeqCst) {
-            return;
+        if drain_head || self.drain_pending.load(Ordering::SeqCst) {
+            self.retire_drained(drain_head);
         }
+    }
+
+    /// [`retire`](Self::retire) with drained requests waiting or running.
+    #[cold]
+    fn retire_drained(self: &Arc<Self>, drain_head: bool) {
         let mut ready = Vec::new();
         {
             let mut d = self.drain.lock().expect("drain");
@@ -531,6 +637,10 @@ impl Engine {
             if d.queue.is_empty() && d.running == 0 {
                 self.drain_pending.store(false, Ordering::SeqCst);
             }
+        }
+        if !ready.is_empty() {
+            // The CQEs they were drained behind come first.
+            flush_inline(self);
         }
         for r in ready {
             self.start(r, Mode::Inline);
