@@ -42,6 +42,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::thread::JoinHandle;
 
+use uring_sys as sys;
+
 use crate::engine::Engine;
 use crate::op::Mode;
 use crate::req::Req;
@@ -128,6 +130,18 @@ const AIO_RING_MAGIC: u32 = 0xa10a_10a1;
 /// How long the reaping thread leaves the device's completions to a thread waiting in
 /// `enter` before it looks again.
 const STAND_ASIDE: std::time::Duration = std::time::Duration::from_millis(1);
+/// How long a pollable ring's completions go through the reaping thread once the
+/// program was found not to reap them (ms), and how many looks ([`STAND_ASIDE`] each)
+/// completions lie unreaped before that: for a program that entered for its
+/// completions in the last [`HOP_MS`] (it was only slow: preempted on a busy machine),
+/// and for one that did not.
+const HOP_MS: u64 = 1000;
+const HOP_MS_ENTERING: u64 = 20;
+const UNREAPED_LOOKS: u32 = 1;
+const UNREAPED_LOOKS_ENTERING: u32 = 20;
+/// Looks (of [`STAND_ASIDE`] each) with nothing on the device before the reaping thread
+/// of a pollable ring sleeps until the next submission.
+const IDLE_LOOKS: u32 = 100;
 /// Events read from the ring per pass (the stack buffer).
 const REAP_BATCH: usize = 64;
 
@@ -177,6 +191,22 @@ pub(crate) struct Aio {
     hints: OnceLock<Box<[AtomicU32]>>,
     /// iocbs made inside a [`Batch`], submitted together when it ends.
     pending: Mutex<Vec<Iocb>>,
+    /// The reaping thread sleeps until a submission wakes it ([`Aio::wake_reaper`]).
+    reaper_idle: AtomicBool,
+    /// Until when (on [`now_ms`]'s clock) the completions of a pollable ring signal
+    /// the AIO eventfd, watched by the reaping thread, rather than the ring fd: the
+    /// program left them unreaped ([`reaper`]).
+    hop_until: AtomicU64,
+    /// When (on [`now_ms`]'s clock) `enter` last found direct completions to reap
+    /// ([`Aio::reap_now`]): the program enters for them.
+    entered_at: AtomicU64,
+}
+
+/// Milliseconds since the first call, from 1 (the clock of [`Aio::hop_until`]).
+fn now_ms() -> u64 {
+    static START: OnceLock<std::time::Instant> = OnceLock::new();
+    let start = *START.get_or_init(std::time::Instant::now);
+    start.elapsed().as_millis() as u64 + 1
 }
 
 thread_local! {
@@ -284,8 +314,12 @@ impl Aio {
 
     /// Waits (until `until`, if given) for the eventfd: a direct completion, or a
     /// [`kick`](Self::kick). The caller is a thread waiting in `enter`; while it
-    /// waits, the reaping thread stands aside.
-    pub(crate) fn block(&self, until: Option<std::time::Instant>) {
+    /// waits, the reaping thread stands aside. On a pollable ring direct completions
+    /// may signal the ring fd instead ([`direct`](Self::direct)): it waits on both,
+    /// the ring fd cleared first, so that only what comes next wakes it (CQEs posted
+    /// earlier may have left it readable), and made readable again afterwards if
+    /// CQEs wait there.
+    pub(crate) fn block(&self, e: &Engine, until: Option<std::time::Instant>) {
         let Some(Some(ctx)) = self.ctx.get() else {
             return;
         };
@@ -296,8 +330,69 @@ impl Aio {
         });
         self.enter_waiters.fetch_add(1, Ordering::SeqCst);
         self.enter_waits.fetch_add(1, Ordering::SeqCst);
-        wait_efd(ctx, ms);
+        if e.poll_enabled.load(Ordering::SeqCst) {
+            let ring = e.notify.as_raw_fd();
+            clear_efd(ring);
+            // A completion that signalled before the clear is in the AIO ring (the
+            // kernel moves the tail before it signals): reaped on return.
+            if !events_waiting(ctx) {
+                let mut fds = [ctx.efd.as_raw_fd(), ring].map(|fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                });
+                // SAFETY: two valid pollfds.
+                unsafe { libc::poll(fds.as_mut_ptr(), 2, ms) };
+                clear_efd(ctx.efd.as_raw_fd());
+            }
+            if e.signalled.load(Ordering::SeqCst) {
+                signal_efd(ring);
+            }
+        } else {
+            wait_efd(ctx, ms);
+        }
         self.enter_waiters.fetch_sub(1, Ordering::SeqCst);
+    }
+
+    /// Whether the next direct completions signal the ring fd rather than the AIO
+    /// eventfd: on a pollable ring (its fd handed out for poll/epoll), a program that
+    /// waits on the ring fd then wakes on the device's completion itself and reaps in
+    /// `enter` ([`reap_now`](Self::reap_now)), where through the reaping thread it
+    /// took two wake-ups, and the CQEs of a batch reach it one by one. Not while the
+    /// program is found to leave them unreaped ([`reaper`]), and not where the AIO
+    /// ring cannot be read in user memory (nothing could tell).
+    fn direct(&self, e: &Engine, ctx: &Ctx) -> bool {
+        ctx.user_ring
+            && e.poll_enabled.load(Ordering::Relaxed)
+            && now_ms() >= self.hop_until.load(Ordering::Relaxed)
+    }
+
+    /// Whether a program should enter for its completions: direct I/O of a pollable
+    /// ring is on the device, and its completions are reaped in `enter`. The ring says
+    /// so with `IORING_SQ_TASKRUN` (as the kernel's does for task work to run, though
+    /// without `IORING_SETUP_TASKRUN_FLAG`), which makes liburing's peek of an empty
+    /// CQ enter.
+    pub(crate) fn wants_enter(&self, e: &Engine) -> bool {
+        self.outstanding.load(Ordering::SeqCst) > 0 && e.poll_enabled.load(Ordering::Relaxed)
+    }
+
+    /// Reaps what the AIO ring holds now, without waiting: `enter` does, as the
+    /// kernel runs task work there.
+    pub(crate) fn reap_now(&self, e: &Arc<Engine>) {
+        if self.outstanding.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if let Some(Some(ctx)) = self.ctx.get()
+            && self.reap(e, ctx, false) > 0
+        {
+            self.entered_at.store(now_ms(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether completions wait in the AIO ring (never, where it cannot be read in user
+    /// memory).
+    pub(crate) fn events_waiting(&self) -> bool {
+        matches!(self.ctx.get(), Some(Some(ctx)) if events_waiting(ctx))
     }
 
     /// Reaps on behalf of a thread that waited in [`block`](Self::block).
@@ -310,14 +405,7 @@ impl Aio {
     /// Wakes a thread in [`block`](Self::block): a CQE was posted from elsewhere.
     pub(crate) fn kick(&self) {
         if let Some(Some(ctx)) = self.ctx.get() {
-            // SAFETY: writing a u64 to our own eventfd.
-            unsafe {
-                libc::write(
-                    ctx.efd.as_raw_fd(),
-                    (&raw const crate::complete::ONE).cast(),
-                    8,
-                )
-            };
+            signal_efd(ctx.efd.as_raw_fd());
         }
     }
 
@@ -353,6 +441,12 @@ impl Aio {
             return Err(req);
         };
         let fd = req.fd;
+        let direct = self.direct(e, ctx);
+        let resfd = if direct {
+            e.notify.as_raw_fd()
+        } else {
+            ctx.efd.as_raw_fd()
+        };
         let raw = Box::into_raw(req);
         let cb = Iocb {
             aio_data: raw as u64 | u64::from(mode == Mode::Worker),
@@ -363,10 +457,13 @@ impl Aio {
             aio_nbytes: rw.nbytes,
             aio_offset: rw.off,
             aio_flags: IOCB_FLAG_RESFD,
-            aio_resfd: ctx.efd.as_raw_fd() as u32,
+            aio_resfd: resfd as u32,
             ..Iocb::default()
         };
         self.outstanding.fetch_add(1, Ordering::SeqCst);
+        if direct {
+            e.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+        }
         if BATCHING.with(Cell::get) > 0 {
             // The end of the batch submits it.
             self.pending.lock().expect("aio pending").push(cb);
@@ -467,7 +564,8 @@ impl Aio {
     /// submitting thread does not wait for the lock (`blocking` false): whoever holds
     /// it reads on, and what lands after its read signals the eventfd, which the
     /// reaping thread (woken by the submitter) watches; the reaping thread waits.
-    fn reap(&self, e: &Arc<Engine>, ctx: &Ctx, blocking: bool) {
+    fn reap(&self, e: &Arc<Engine>, ctx: &Ctx, blocking: bool) -> usize {
+        let mut reaped = 0;
         loop {
             let mut ev = [IoEvent::default(); REAP_BATCH];
             let n = {
@@ -476,15 +574,18 @@ impl Aio {
                 } else {
                     match self.reap_lock.try_lock() {
                         Ok(g) => g,
-                        Err(_) => return,
+                        Err(_) => return reaped,
                     }
                 };
                 read_events(ctx, &mut ev)
             };
             if n == 0 {
-                return;
+                return reaped;
             }
-            self.outstanding.fetch_sub(n, Ordering::SeqCst);
+            reaped += n;
+            if self.outstanding.fetch_sub(n, Ordering::SeqCst) == n {
+                self.settle_flag(e);
+            }
             for v in &ev[..n] {
                 let mode = if v.data & 1 != 0 {
                     Mode::Worker
@@ -500,16 +601,38 @@ impl Aio {
                 e.apply(step);
             }
             if n < REAP_BATCH {
-                return;
+                return reaped;
             }
         }
     }
 
+    /// Nothing is on the device: `IORING_SQ_TASKRUN` goes, unless completions deferred
+    /// to the next wait (`DEFER_TASKRUN`, `complete.rs`) want it, or a submission
+    /// racing with this one put requests on the device again.
+    fn settle_flag(&self, e: &Engine) {
+        let st = e.cq.lock().expect("cq");
+        if st.deferred.is_empty() {
+            e.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
+        }
+        drop(st);
+        if self.wants_enter(e) {
+            e.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+        }
+    }
+
     /// Makes sure the reaping thread runs: requests are on the device. Once started it
-    /// waits on the eventfd, which the device's completions signal: a submission never
-    /// needs to wake it.
+    /// waits on the eventfd, which the device's completions signal, or looks at the
+    /// AIO ring every [`STAND_ASIDE`]: a submission only wakes it from the sleep of an
+    /// idle pollable ring ([`reaper`]).
     fn wake_reaper(&self, e: &Arc<Engine>) {
         if self.reaper_started.load(Ordering::Acquire) {
+            // SeqCst: pairs with the reaping thread's store of `reaper_idle` before
+            // its load of `outstanding` (this side stored `outstanding` first): one of
+            // the two sees the other.
+            if self.reaper_idle.load(Ordering::SeqCst) {
+                let _st = self.reaper.lock().expect("aio reaper");
+                self.reaper_cond.notify_all();
+            }
             return;
         }
         let mut st = self.reaper.lock().expect("aio reaper");
@@ -550,21 +673,22 @@ impl Aio {
             return;
         };
         // Wake the reaper if it polls the eventfd.
-        // SAFETY: writing a u64 to our own eventfd.
-        unsafe {
-            libc::write(
-                ctx.efd.as_raw_fd(),
-                (&raw const crate::complete::ONE).cast(),
-                8,
-            )
-        };
+        signal_efd(ctx.efd.as_raw_fd());
         if let Some(h) = h
             && h.thread().id() != std::thread::current().id()
         {
             let _ = h.join();
         }
         while self.outstanding.load(Ordering::SeqCst) > 0 {
-            wait_efd(ctx, 100);
+            // Direct completions of a pollable ring signal the ring fd, not this one.
+            wait_efd(
+                ctx,
+                if e.poll_enabled.load(Ordering::SeqCst) {
+                    1
+                } else {
+                    100
+                },
+            );
             self.reap(e, ctx, true);
         }
         // SAFETY: a context we own, with nothing in flight.
@@ -663,6 +787,42 @@ fn read_events(ctx: &Ctx, ev: &mut [IoEvent]) -> usize {
     n
 }
 
+/// The AIO ring's head and tail, where it can be read in user memory.
+fn ring_pos(ctx: &Ctx) -> Option<(u32, u32)> {
+    if !ctx.user_ring {
+        return None;
+    }
+    let ring = ctx.id as *const AioRing;
+    // SAFETY: the ring header lives as long as the context; the kernel writes the tail
+    // and reads the head, the reap lock's holder writes the head (`read_events`).
+    let head = unsafe { &*(&raw const (*ring).head).cast::<std::sync::atomic::AtomicU32>() };
+    // SAFETY: as above.
+    let tail = unsafe { &*(&raw const (*ring).tail).cast::<std::sync::atomic::AtomicU32>() };
+    // Acquire on the tail: pairs with the kernel's smp_wmb() before it stores the tail
+    // (and signals the eventfd after): a signal already consumed shows here.
+    let t = tail.load(Ordering::Acquire);
+    Some((head.load(Ordering::Acquire), t))
+}
+
+/// Whether completions wait in the AIO ring (false where it cannot be read in user
+/// memory).
+fn events_waiting(ctx: &Ctx) -> bool {
+    ring_pos(ctx).is_some_and(|(h, t)| h != t)
+}
+
+/// Makes an eventfd readable.
+fn signal_efd(fd: i32) {
+    // SAFETY: writing a u64 to an eventfd of ours.
+    unsafe { libc::write(fd, (&raw const crate::complete::ONE).cast(), 8) };
+}
+
+/// Clears an eventfd of ours (non-blocking: nothing to clear is not an error).
+fn clear_efd(fd: i32) {
+    let mut v = 0u64;
+    // SAFETY: reading 8 bytes into a u64 from a non-blocking eventfd.
+    unsafe { libc::read(fd, (&raw mut v).cast(), 8) };
+}
+
 /// Waits up to `ms` for the eventfd, then clears it.
 fn wait_efd(ctx: &Ctx, ms: i32) {
     let mut pfd = libc::pollfd {
@@ -689,11 +849,27 @@ fn wait_efd(ctx: &Ctx, ms: i32) {
 /// put the reaping thread back on the eventfd, where it stayed woken beside the
 /// waiter for the rest of the run (twice the context switches in about half the
 /// runs of `engine_ops engine write`).
+///
+/// On a pollable ring whose completions signal the ring fd ([`Aio::direct`]) it does
+/// not wait on the eventfd: it looks at the AIO ring every [`STAND_ASIDE`], and when
+/// completions lay there unreaped for a look (the program reads the CQ without
+/// entering), or for [`UNREAPED_LOOKS_ENTERING`] if the program entered for earlier
+/// ones (it was preempted), it reaps them, and for [`HOP_MS`] (or
+/// [`HOP_MS_ENTERING`]) the completions signal the eventfd and it watches that, as on
+/// any other ring. With nothing on the device for
+/// [`IDLE_LOOKS`] looks it sleeps until a submission.
 fn reaper(engine: Weak<Engine>) {
     let mut seen = 0;
+    // The AIO ring's head when a look found completions waiting there, and how many
+    // looks since found them there with the head unmoved.
+    let mut waiting_at = None;
+    let mut unreaped = 0;
+    let mut idle = 0;
     loop {
         let Some(e) = engine.upgrade() else { return };
         let a = &e.aio;
+        let Some(Some(ctx)) = a.ctx.get() else { return };
+        let mut take_over = false;
         {
             let mut st = a.reaper.lock().expect("aio reaper");
             loop {
@@ -710,13 +886,68 @@ fn reaper(engine: Weak<Engine>) {
                         .wait_timeout(st, STAND_ASIDE)
                         .expect("aio reaper")
                         .0;
-                } else {
+                    continue;
+                }
+                if !a.direct(&e, ctx) {
                     break;
                 }
+                match ring_pos(ctx) {
+                    Some((head, tail)) if head != tail => {
+                        if waiting_at == Some(head) {
+                            unreaped += 1;
+                        } else {
+                            waiting_at = Some(head);
+                            unreaped = 0;
+                        }
+                        let now = now_ms();
+                        let entering =
+                            now.saturating_sub(a.entered_at.load(Ordering::Relaxed)) < HOP_MS;
+                        let (looks, hop) = if entering {
+                            (UNREAPED_LOOKS_ENTERING, HOP_MS_ENTERING)
+                        } else {
+                            (UNREAPED_LOOKS, HOP_MS)
+                        };
+                        if unreaped >= looks {
+                            waiting_at = None;
+                            a.hop_until.store(now + hop, Ordering::Relaxed);
+                            take_over = true;
+                            break;
+                        }
+                    }
+                    _ => waiting_at = None,
+                }
+                if a.outstanding.load(Ordering::SeqCst) == 0 {
+                    idle += 1;
+                    if idle >= IDLE_LOOKS {
+                        idle = 0;
+                        // SeqCst: see `wake_reaper`.
+                        a.reaper_idle.store(true, Ordering::SeqCst);
+                        if a.outstanding.load(Ordering::SeqCst) == 0 && !st.stop {
+                            st = a.reaper_cond.wait(st).expect("aio reaper");
+                        }
+                        a.reaper_idle.store(false, Ordering::SeqCst);
+                        continue;
+                    }
+                } else {
+                    idle = 0;
+                }
+                st = a
+                    .reaper_cond
+                    .wait_timeout(st, STAND_ASIDE)
+                    .expect("aio reaper")
+                    .0;
             }
         }
-        let Some(Some(ctx)) = a.ctx.get() else { return };
-        wait_efd(ctx, -1);
+        if !take_over {
+            // On a pollable ring, completions submitted before a hop signal the ring
+            // fd: look at the AIO ring every while too.
+            let ms = if e.poll_enabled.load(Ordering::Relaxed) {
+                STAND_ASIDE.as_millis() as i32
+            } else {
+                -1
+            };
+            wait_efd(ctx, ms);
+        }
         a.reap(&e, ctx, true);
     }
 }

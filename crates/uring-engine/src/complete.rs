@@ -314,7 +314,10 @@ impl Engine {
             for c in d {
                 self.post_locked(&mut st, c);
             }
-            self.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
+            // Direct I/O on the device keeps it (aio.rs).
+            if !self.aio.wants_enter(self) {
+                self.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
+            }
         }
         if !st.overflow.is_empty() {
             let mut tail = self.rings.cq_tail();

@@ -900,8 +900,11 @@ impl Engine {
             // SAFETY: reading 8 bytes into a valid u64 from our non-blocking eventfd.
             unsafe { libc::read(self.notify.as_raw_fd(), (&raw mut v).cast(), 8) };
             // A post racing with the reset: it saw `signalled` still set and did not
-            // write, so write for it.
-            if self.ready() > 0 && !self.signalled.swap(true, Ordering::SeqCst) {
+            // write, so write for it. Likewise a direct completion that signalled the
+            // fd before the read, waiting in the AIO ring (aio.rs).
+            if (self.ready() > 0 || self.aio.events_waiting())
+                && !self.signalled.swap(true, Ordering::SeqCst)
+            {
                 // SAFETY: as above.
                 unsafe { libc::write(self.notify.as_raw_fd(), (&raw const ONE).cast(), 8) };
             }

@@ -20,6 +20,9 @@ impl Engine {
         min_until: Option<Instant>,
     ) -> Result<(), i32> {
         loop {
+            // Direct completions waiting in the AIO ring: a program woken by the ring
+            // fd enters for them (aio.rs).
+            self.aio.reap_now(self);
             self.flush();
             let mut st = self.cq.lock().expect("cq");
             let ready = self.ready();
@@ -55,7 +58,7 @@ impl Engine {
                 // anywhere else kicks the same eventfd (`after_post`).
                 st.aio_waiters += 1;
                 drop(st);
-                self.aio.block(until);
+                self.aio.block(self, until);
                 self.cq.lock().expect("cq").aio_waiters -= 1;
                 self.aio.reap_waiting(self);
                 continue;

@@ -267,3 +267,135 @@ fn a_refused_read_inside_a_submission_ends_as_on_the_kernel() {
         (seen, back.slice()[..N * BS] == data.slice()[..])
     });
 }
+
+/// Waits up to 100 ms for the ring fd to be readable.
+fn poll_ring_fd(fd: i32) {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, 100) };
+}
+
+/// Rounds of direct writes then reads, each reaped the way `reap_round` says: the
+/// CQEs (sorted) and whether the bytes read back are the ones written.
+fn rounds_through_the_ring_fd(
+    ring: &mut Ring,
+    test: &str,
+    mut reap_round: impl FnMut(&mut Ring, i32) -> Vec<(u64, i32)>,
+) -> (Vec<Vec<(u64, i32)>>, bool) {
+    let file = direct_file(test).expect("O_DIRECT worked a moment ago");
+    file.set_len((N * BS) as u64).unwrap();
+    let fd = ring.fd().expect("the ring's fd").as_raw_fd();
+    let mut seen = Vec::new();
+    let mut same = true;
+    for round in 0..3u8 {
+        let out = Aligned::patterned(N, round * 40);
+        let back = Aligned::new(N * BS);
+        for write in [true, false] {
+            {
+                let mut sq = ring.submission();
+                for i in 0..N {
+                    let (f, off) = (Fd(file.as_raw_fd()), (i * BS) as u64);
+                    let sqe = if write {
+                        opcode::Write::new(f, out.at(i), BS as u32)
+                            .offset(off)
+                            .build()
+                    } else {
+                        opcode::Read::new(f, back.at(i), BS as u32)
+                            .offset(off)
+                            .build()
+                    }
+                    .user_data(i as u64);
+                    // SAFETY: `out` and `back` outlive the requests (reaped below).
+                    unsafe { sq.push(&sqe) }.unwrap();
+                }
+            }
+            ring.submit().unwrap();
+            let mut got = reap_round(ring, fd);
+            got.sort_unstable();
+            seen.push(got);
+        }
+        same &= back.slice() == out.slice();
+    }
+    (seen, same)
+}
+
+/// A program that waits on the ring fd (poll) and enters only when the ring asks it
+/// to, as liburing's peek of an empty CQ does (`IORING_SQ_TASKRUN`: on the engine,
+/// direct I/O is on the device and its completions are reaped in `enter`), gets every
+/// direct completion and the bytes, as on the kernel.
+#[test]
+fn direct_io_reaped_by_a_program_polling_the_ring_fd_matches_the_kernel() {
+    let test = test_name!();
+    if direct_file(test).is_none() {
+        return;
+    }
+    diff::both(
+        test,
+        &[opcode::Read::CODE, opcode::Write::CODE],
+        64,
+        |ring| {
+            rounds_through_the_ring_fd(ring, test, |ring, fd| {
+                let start = std::time::Instant::now();
+                let mut got = Vec::new();
+                while got.len() < N {
+                    assert!(
+                        start.elapsed() < LIMIT,
+                        "{} of {N} after {LIMIT:?}",
+                        got.len()
+                    );
+                    poll_ring_fd(fd);
+                    let mut entered = false;
+                    loop {
+                        let before = got.len();
+                        got.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+                        if got.len() > before {
+                            continue;
+                        }
+                        if entered || !ring.submission().taskrun() {
+                            break;
+                        }
+                        ring.submitter().get_events().unwrap();
+                        entered = true;
+                    }
+                }
+                got
+            })
+        },
+    );
+}
+
+/// A program that polls the ring fd but never enters (it reads the CQ when the fd is
+/// readable) still gets every direct completion: on the engine the reaping thread
+/// finds them left in the AIO ring and posts them.
+#[test]
+fn direct_io_of_a_program_that_polls_the_ring_fd_and_never_enters_matches_the_kernel() {
+    let test = test_name!();
+    if direct_file(test).is_none() {
+        return;
+    }
+    diff::both(
+        test,
+        &[opcode::Read::CODE, opcode::Write::CODE],
+        64,
+        |ring| {
+            rounds_through_the_ring_fd(ring, test, |ring, fd| {
+                let start = std::time::Instant::now();
+                let mut got = Vec::new();
+                while got.len() < N {
+                    assert!(
+                        start.elapsed() < LIMIT,
+                        "{} of {N} after {LIMIT:?}",
+                        got.len()
+                    );
+                    poll_ring_fd(fd);
+                    got.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+                }
+                got
+            })
+        },
+    );
+}
