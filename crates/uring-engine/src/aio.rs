@@ -200,6 +200,8 @@ pub(crate) struct Aio {
     /// When (on [`now_ms`]'s clock) `enter` last found direct completions to reap
     /// ([`Aio::reap_now`]): the program enters for them.
     entered_at: AtomicU64,
+    /// Completions have signalled the ring fd ([`Aio::direct`]).
+    signals_ring: AtomicBool,
 }
 
 /// Milliseconds since the first call, from 1 (the clock of [`Aio::hop_until`]).
@@ -389,6 +391,13 @@ impl Aio {
         }
     }
 
+    /// Whether direct completions have signalled the ring fd: it may then be readable
+    /// with no CQE to show for it, as the kernel signals after it moves the AIO ring's
+    /// tail, and a completion reaped in between signals after the reap.
+    pub(crate) fn signals_ring(&self) -> bool {
+        self.signals_ring.load(Ordering::Relaxed)
+    }
+
     /// Whether completions wait in the AIO ring (never, where it cannot be read in user
     /// memory).
     pub(crate) fn events_waiting(&self) -> bool {
@@ -462,6 +471,7 @@ impl Aio {
         };
         self.outstanding.fetch_add(1, Ordering::SeqCst);
         if direct {
+            self.signals_ring.store(true, Ordering::Relaxed);
             e.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
         }
         if BATCHING.with(Cell::get) > 0 {
@@ -917,6 +927,11 @@ fn reaper(engine: Weak<Engine>) {
                     _ => waiting_at = None,
                 }
                 if a.outstanding.load(Ordering::SeqCst) == 0 {
+                    // The last completions may have signalled the ring fd after they
+                    // were reaped: with nothing on the device, no peek enters to
+                    // clear it, and a program polling it would find it readable for
+                    // ever.
+                    e.reset_pollable();
                     idle += 1;
                     if idle >= IDLE_LOOKS {
                         idle = 0;

@@ -889,9 +889,13 @@ impl Engine {
         self.ring_fd
     }
 
-    /// Re-arms the pollable fd when the application has emptied the CQ.
-    fn reset_pollable(&self) {
-        if !self.poll_enabled.load(Ordering::Relaxed) || !self.signalled.load(Ordering::Relaxed) {
+    /// Re-arms the pollable fd when the application has emptied the CQ. Direct
+    /// completions signal it too, uncounted by `signalled` (aio.rs): once they have,
+    /// it is cleared whenever the CQ is empty.
+    pub(crate) fn reset_pollable(&self) {
+        if !self.poll_enabled.load(Ordering::Relaxed)
+            || !(self.signalled.load(Ordering::Relaxed) || self.aio.signals_ring())
+        {
             return;
         }
         if self.ready() == 0 {
