@@ -14,6 +14,10 @@
 //! stale answer costs speed only, never a result: AIO and `preadv2` give the same
 //! results on both kinds of file.
 //!
+//! The requests of one submission go to the device in one `io_submit` ([`Batch`]):
+//! one block-layer plug, so the device is told once, as the kernel's io_uring plugs
+//! a submission.
+//!
 //! Every iocb carries `RWF_NOWAIT` (as the engine's inline attempt always does) and
 //! names the ring's eventfd (`IOCB_FLAG_RESFD`). Completions are read from the AIO
 //! ring in user memory (its head is ours to move, as `user_refill_reqs_available` in
@@ -25,7 +29,12 @@
 //! waits on the eventfd (quiet while nothing is on the device: the thread costs no CPU
 //! then, and a completion wakes it with no hand-off) and stands aside while a thread
 //! waits in `enter`, so programs that wait elsewhere (poll on the ring fd, peek the CQ)
-//! get their completions too. A result goes through the
+//! get their completions too. On a ring whose fd the program polls, completions
+//! signal the ring fd itself, and `IORING_SQ_TASKRUN` is set while they are on the
+//! device ([`Aio::direct`]): the program wakes on the device's completion, its peek
+//! of an empty CQ enters (liburing's does while the flag is set) and `enter` reaps
+//! them, as the kernel runs task work in the waiting task; the reaping thread then only
+//! takes over completions left unreaped ([`reaper`]). A result goes through the
 //! same decisions as a `preadv2` result (`op::rw::finish`): `-EAGAIN` from a regular
 //! file goes to the worker pool, from a pipe or socket to the reactor, a partial read
 //! of a partly cached file is finished in a worker.
