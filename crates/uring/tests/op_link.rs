@@ -114,6 +114,58 @@ fn hardlink_survives_failure() {
     );
 }
 
+/// A chain's CQEs come in chain order even when its members after the head run on
+/// another thread (`IOSQE_ASYNC`): the head's CQE is posted before the next member
+/// starts. (The engine posts the CQEs of a submission's inline completions together at
+/// its end; a worker's CQE for the next member must not overtake the head's.)
+#[test]
+fn chain_cqes_come_in_order_when_members_run_async() {
+    common::for_each_backend(test_name!(), &[opcode::Nop::CODE], 16, |_backend, ring| {
+        for round in 0..200u64 {
+            let sqes: Vec<_> = (0..4u64)
+                .map(|i| {
+                    let mut sqe = opcode::Nop::new().build().user_data(round * 4 + i);
+                    if i % 2 == 1 {
+                        sqe = sqe.flags(SqeFlags::ASYNC);
+                    }
+                    if i < 3 {
+                        sqe = sqe.flags(SqeFlags::IO_LINK);
+                    }
+                    sqe
+                })
+                .collect();
+            // SAFETY: NOPs reference no memory.
+            let cqes = unsafe { run(ring, &sqes, 4) };
+            let order: Vec<u64> = cqes.iter().map(Cqe::user_data).collect();
+            let want: Vec<u64> = (0..4).map(|i| round * 4 + i).collect();
+            assert_eq!(order, want, "round {round}: {cqes:?}");
+        }
+    });
+}
+
+/// A drained request that runs on another thread (`IOSQE_ASYNC`) posts its CQE after
+/// those of the requests it waited for, though they completed inline in the same
+/// submission (whose CQEs the engine posts together at its end).
+#[test]
+fn drained_async_request_comes_after_what_it_waited_for() {
+    common::for_each_backend(test_name!(), &[opcode::Nop::CODE], 16, |_backend, ring| {
+        for round in 0..200u64 {
+            let sqes = [
+                opcode::Nop::new().build().user_data(round * 3),
+                opcode::Nop::new().build().user_data(round * 3 + 1),
+                opcode::Nop::new()
+                    .build()
+                    .flags(SqeFlags::IO_DRAIN | SqeFlags::ASYNC)
+                    .user_data(round * 3 + 2),
+            ];
+            // SAFETY: NOPs reference no memory.
+            let cqes = unsafe { run(ring, &sqes, 3) };
+            let last = cqes.last().map(Cqe::user_data);
+            assert_eq!(last, Some(round * 3 + 2), "round {round}: {cqes:?}");
+        }
+    });
+}
+
 #[test]
 fn drain_waits_for_everything_before() {
     common::for_each_backend(
