@@ -34,7 +34,7 @@ use uring::{Sqe, opcode, sys};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut, Slice};
 use crate::driver::{OpData, unit_op};
-use crate::op::Op;
+use crate::op::{Op, SharedFd};
 
 /// The largest length one request carries (the kernel caps a transfer at
 /// `MAX_RW_COUNT`, a little under 2 GiB, anyway): longer buffers transfer short.
@@ -57,30 +57,12 @@ fn cstring(path: &Path) -> io::Result<CString> {
     CString::new(path.as_os_str().as_bytes()).map_err(|_| invalid("path contains a NUL byte"))
 }
 
-/// The descriptor of a [`File`], shared with its ops so that it is closed only once
-/// the last op that names it has finished: an op never meets a closed, or reused,
-/// descriptor number.
-#[derive(Debug)]
-struct FileInner {
-    fd: RawFd,
-}
-
-impl Drop for FileInner {
-    fn drop(&mut self) {
-        if self.fd >= 0 {
-            // SAFETY: we own the descriptor and no op uses it any more (ops hold this
-            // Rc while the kernel may see the number).
-            drop(unsafe { OwnedFd::from_raw_fd(self.fd) });
-        }
-    }
-}
-
 /// An open file (or any descriptor: a pipe, a device) whose I/O goes through the ring.
 ///
 /// Dropped, it closes its descriptor once the ops that use it have finished; awaiting
 /// [`close`](File::close) closes it through the ring and reports the error.
 pub struct File {
-    inner: Rc<FileInner>,
+    inner: Rc<SharedFd>,
 }
 
 impl fmt::Debug for File {
@@ -92,9 +74,7 @@ impl fmt::Debug for File {
 impl From<OwnedFd> for File {
     fn from(fd: OwnedFd) -> File {
         File {
-            inner: Rc::new(FileInner {
-                fd: fd.into_raw_fd(),
-            }),
+            inner: SharedFd::new(fd),
         }
     }
 }
@@ -369,10 +349,12 @@ impl File {
     /// # Errors
     /// The kernel's errno for the close (`EIO` from some file systems).
     pub async fn close(self) -> io::Result<()> {
-        match Rc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                let fd = std::mem::replace(&mut inner.fd, -1);
-                Op::new(Close { fd }).await
+        match SharedFd::try_take(self.inner) {
+            Ok(fd) => {
+                Op::new(Close {
+                    fd: fd.into_raw_fd(),
+                })
+                .await
             }
             Err(_) => Ok(()),
         }
@@ -433,7 +415,7 @@ where
 /// The data of [`File::read_at`] and [`File::read`].
 #[derive(Debug)]
 pub struct ReadAt<B> {
-    file: Rc<FileInner>,
+    file: Rc<SharedFd>,
     buf: B,
     pos: u64,
 }
@@ -465,7 +447,7 @@ impl<B: IoBufMut> OpData for ReadAt<B> {
 /// The data of [`File::write_at`] and [`File::write`].
 #[derive(Debug)]
 pub struct WriteAt<B> {
-    file: Rc<FileInner>,
+    file: Rc<SharedFd>,
     buf: B,
     pos: u64,
 }
@@ -492,7 +474,7 @@ impl<B: IoBuf> OpData for WriteAt<B> {
 /// The data of [`File::readv_at`].
 #[derive(Debug)]
 pub struct ReadvAt<B> {
-    file: Rc<FileInner>,
+    file: Rc<SharedFd>,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     pos: u64,
@@ -524,7 +506,7 @@ impl<B: IoBufMut> OpData for ReadvAt<B> {
 /// The data of [`File::writev_at`].
 #[derive(Debug)]
 pub struct WritevAt<B> {
-    file: Rc<FileInner>,
+    file: Rc<SharedFd>,
     bufs: Vec<B>,
     iovecs: Vec<libc::iovec>,
     pos: u64,
@@ -557,13 +539,13 @@ pub type WriteFixedAt = WriteAt<crate::FixedBuf>;
 
 unit_op! {
     /// The data of [`File::sync_all`] and [`File::sync_data`].
-    Fsync { file: Rc<FileInner>, flags: u32 }
+    Fsync { file: Rc<SharedFd>, flags: u32 }
     |d| opcode::Fsync::new(Fd(d.file.fd)).flags(d.flags).build()
 }
 
 unit_op! {
     /// The data of [`File::sync_range`].
-    SyncRange { file: Rc<FileInner>, offset: u64, len: u32, flags: u32 }
+    SyncRange { file: Rc<SharedFd>, offset: u64, len: u32, flags: u32 }
     |d| opcode::SyncFileRange::new(Fd(d.file.fd), d.len)
         .offset(d.offset)
         .flags(d.flags)
@@ -572,7 +554,7 @@ unit_op! {
 
 unit_op! {
     /// The data of [`File::fallocate`].
-    Fallocate { file: Rc<FileInner>, offset: u64, len: u64, mode: i32 }
+    Fallocate { file: Rc<SharedFd>, offset: u64, len: u64, mode: i32 }
     |d| opcode::Fallocate::new(Fd(d.file.fd), d.len)
         .offset(d.offset)
         .mode(d.mode)
@@ -581,7 +563,7 @@ unit_op! {
 
 unit_op! {
     /// The data of [`File::set_len`].
-    SetLen { file: Rc<FileInner>, size: u64 }
+    SetLen { file: Rc<SharedFd>, size: u64 }
     |d| opcode::Ftruncate::new(Fd(d.file.fd), d.size).build()
 }
 
@@ -598,7 +580,7 @@ fn zeroed_statx() -> libc::statx {
 
 /// The data of [`File::metadata`] and [`metadata`].
 pub struct Statx {
-    file: Option<Rc<FileInner>>,
+    file: Option<Rc<SharedFd>>,
     path: CString,
     flags: i32,
     buf: libc::statx,
@@ -899,20 +881,14 @@ impl OpData for Open {
     }
 
     fn complete(self, result: io::Result<u32>, _flags: u32) -> Self::Output {
-        result.map(|fd| {
-            File {
-                // The kernel returned a new descriptor that is ours.
-                inner: Rc::new(FileInner { fd: fd as RawFd }),
-            }
+        result.map(|fd| File {
+            // SAFETY: the kernel returned a new descriptor that is ours.
+            inner: SharedFd::new(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }),
         })
     }
 
     fn orphan_cqe(&mut self, res: i32, _flags: u32) {
-        if res >= 0 {
-            // SAFETY: a descriptor the kernel opened for a future that is gone: ours
-            // to close, and nobody else knows its number.
-            drop(unsafe { OwnedFd::from_raw_fd(res) });
-        }
+        crate::op::close_orphan(res);
     }
 }
 

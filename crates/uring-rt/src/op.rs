@@ -40,6 +40,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
@@ -303,5 +304,51 @@ impl<T: Operation> Drop for MultiOp<T> {
                 Err(_) => cx.deferred_drops.borrow_mut().push(*id),
             }
         }
+    }
+}
+
+/// A descriptor shared (behind an `Rc`) by a file or socket and the ops that name it,
+/// so that it is closed only once the last of them has finished: an op never meets a
+/// closed, or reused, descriptor number.
+#[derive(Debug)]
+pub(crate) struct SharedFd {
+    /// The number; -1 once taken back.
+    pub(crate) fd: RawFd,
+}
+
+impl SharedFd {
+    pub(crate) fn new(fd: OwnedFd) -> Rc<SharedFd> {
+        Rc::new(SharedFd {
+            fd: fd.into_raw_fd(),
+        })
+    }
+
+    /// The descriptor back, when nothing else (no op in flight) shares it; else the
+    /// `Rc` back.
+    pub(crate) fn try_take(this: Rc<SharedFd>) -> Result<OwnedFd, Rc<SharedFd>> {
+        let mut inner = Rc::try_unwrap(this)?;
+        let fd = std::mem::replace(&mut inner.fd, -1);
+        // SAFETY: the descriptor was ours; `inner` no longer closes it.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+}
+
+impl Drop for SharedFd {
+    fn drop(&mut self) {
+        if self.fd >= 0 {
+            // SAFETY: we own the descriptor and no op uses it any more (ops hold this
+            // Rc while the kernel may see the number).
+            drop(unsafe { OwnedFd::from_raw_fd(self.fd) });
+        }
+    }
+}
+
+/// Closes a descriptor the kernel made (`OPENAT`, `ACCEPT`, `SOCKET`) for an op whose
+/// future is gone: `res`, the CQE's result, when it is one.
+pub(crate) fn close_orphan(res: i32) {
+    if res >= 0 {
+        // SAFETY: a descriptor the kernel created for a future that is gone: ours to
+        // close, and nobody else knows its number.
+        drop(unsafe { OwnedFd::from_raw_fd(res) });
     }
 }

@@ -23,9 +23,9 @@ use rustix::net::addr::SocketAddrStorage;
 use uring::types::RecvMsgOut;
 
 use super::pool::{Group, RecvBuf};
-use super::socket::{Socket, close_orphan, empty_msghdr};
+use super::socket::{Socket, empty_msghdr};
 use crate::driver::OpData;
-use crate::op::MultiOp;
+use crate::op::{MultiOp, close_orphan};
 
 /// The data of a multishot `ACCEPT`.
 pub(crate) struct AcceptMulti {

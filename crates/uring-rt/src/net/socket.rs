@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::rc::{Rc, Weak};
 
 use rustix::net::addr::SocketAddrStorage;
@@ -14,7 +14,7 @@ use uring::{Sqe, opcode};
 
 use crate::buf::{BufResult, IoBuf, IoBufMut};
 use crate::driver::{OpData, unit_op};
-use crate::op::Op;
+use crate::op::{Op, SharedFd, close_orphan};
 use crate::runtime::{self, Context};
 
 /// The largest length one request carries; longer buffers transfer short.
@@ -62,25 +62,9 @@ pub(crate) fn caps() -> Caps {
     })
 }
 
-/// The descriptor of a socket, shared with its ops so that it is closed only once the
-/// last op that names it has finished.
-struct Inner {
-    fd: RawFd,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if self.fd >= 0 {
-            // SAFETY: we own the descriptor and no op uses it any more (ops hold this
-            // Rc while the kernel may see the number).
-            drop(unsafe { OwnedFd::from_raw_fd(self.fd) });
-        }
-    }
-}
-
 /// A socket's descriptor, shared by the socket and its ops in flight.
 #[derive(Clone)]
-pub(crate) struct Socket(Rc<Inner>);
+pub(crate) struct Socket(Rc<SharedFd>);
 
 impl fmt::Debug for Socket {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -112,21 +96,12 @@ impl Socket {
     }
 
     pub(crate) fn from_fd(fd: OwnedFd) -> Socket {
-        Socket(Rc::new(Inner {
-            fd: fd.into_raw_fd(),
-        }))
+        Socket(SharedFd::new(fd))
     }
 
     /// The descriptor, or a duplicate of it while a dropped op still uses it.
     pub(crate) fn into_fd(self) -> io::Result<OwnedFd> {
-        match Rc::try_unwrap(self.0) {
-            Ok(mut inner) => {
-                let fd = std::mem::replace(&mut inner.fd, -1);
-                // SAFETY: the descriptor was ours; `inner` no longer closes it.
-                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
-            }
-            Err(shared) => Socket(shared).as_fd().try_clone_to_owned(),
-        }
+        SharedFd::try_take(self.0).or_else(|shared| Socket(shared).as_fd().try_clone_to_owned())
     }
 
     pub(crate) fn fd(&self) -> RawFd {
@@ -246,15 +221,6 @@ impl AsFd for Socket {
 impl AsRawFd for Socket {
     fn as_raw_fd(&self) -> RawFd {
         self.0.fd
-    }
-}
-
-/// Closes a descriptor the kernel made for an op whose future is gone.
-pub(crate) fn close_orphan(res: i32) {
-    if res >= 0 {
-        // SAFETY: a descriptor the kernel created for a future that is gone: ours to
-        // close, and nobody else knows its number.
-        drop(unsafe { OwnedFd::from_raw_fd(res) });
     }
 }
 
