@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 use uring::types::Fd;
 use uring::{Ring, Sqe, opcode, sys};
 
-use crate::runtime::Shared;
+use crate::runtime::{Shared, TaskId, local_task};
 
 /// `user_data` of the eventfd read that carries wakes from other threads.
 const EVENTFD_UD: u64 = u64::MAX >> 1;
@@ -208,10 +208,32 @@ unsafe fn orphan_erased<T: OpData>(s: *mut Storage, res: i32, flags: u32) {
     unsafe { &mut *data_ptr::<T>(s) }.orphan_cqe(res, flags);
 }
 
+/// Who waits for a slot's next CQE.
+enum Waiter {
+    None,
+    /// A task of this runtime (see [`local_task`]): queued by the loop, through
+    /// [`Driver::woken`], without a waker.
+    Task(TaskId),
+    /// Any other waker.
+    Waker(Waker),
+}
+
+impl Waiter {
+    /// Makes `waker` the waiter; `local` is its task when it is a task of this
+    /// runtime (`local_task`).
+    fn set(&mut self, waker: &Waker, local: Option<TaskId>) {
+        match (local, &*self) {
+            (Some(id), _) => *self = Waiter::Task(id),
+            (None, Waiter::Waker(w)) if w.will_wake(waker) => {}
+            (None, _) => *self = Waiter::Waker(waker.clone()),
+        }
+    }
+}
+
 struct Slot {
     generation: u32,
     state: State,
-    waker: Option<Waker>,
+    waiter: Waiter,
     res: i32,
     flags: u32,
     cancel_sent: bool,
@@ -229,7 +251,7 @@ impl Slot {
         Slot {
             generation: 0,
             state: State::Free,
-            waker: None,
+            waiter: Waiter::None,
             res: 0,
             flags: 0,
             cancel_sent: false,
@@ -257,7 +279,7 @@ impl Slot {
             unsafe { (e.drop)(&raw mut self.storage) };
         }
         self.state = State::Free;
-        self.waker = None;
+        self.waiter = Waiter::None;
         self.queue.clear();
         self.cancel_sent = false;
         self.cancel_tries = 0;
@@ -289,6 +311,8 @@ struct Ops {
     shared: Arc<Shared>,
     /// The `user_data` of SQEs taken back after a failed submit (kept for its room).
     taken_back: Vec<u64>,
+    /// Tasks of this runtime woken by CQEs ([`Waiter::Task`]), for the loop to queue.
+    woken: Vec<TaskId>,
 }
 
 impl Ops {
@@ -363,12 +387,14 @@ impl Ops {
                     slot.flags = flags;
                     slot.state = State::Done;
                 }
-                let waker = slot.waker.take();
+                let waiter = std::mem::replace(&mut slot.waiter, Waiter::None);
                 if !more {
                     self.in_flight -= 1;
                 }
-                if let Some(w) = waker {
-                    w.wake();
+                match waiter {
+                    Waiter::Task(id) => self.woken.push(id),
+                    Waiter::Waker(w) => w.wake(),
+                    Waiter::None => {}
                 }
             }
             State::Orphan => {
@@ -437,6 +463,7 @@ impl Driver {
                 eventfd_armed: false,
                 shared,
                 taken_back: Vec::new(),
+                woken: Vec::new(),
             },
             fail_next_submit: None,
             eventfd,
@@ -448,6 +475,12 @@ impl Driver {
     /// The ring, while the runtime runs.
     pub(crate) fn ring(&self) -> Option<&Ring> {
         self.ring.as_ref()
+    }
+
+    /// The tasks of this runtime woken by the CQEs dispatched since the loop last
+    /// emptied this list, in their CQEs' order (a task may appear more than once).
+    pub(crate) fn woken(&mut self) -> &mut Vec<TaskId> {
+        &mut self.ops.woken
     }
 
     /// Ops in flight (not counting the eventfd read).
@@ -495,6 +528,7 @@ impl Driver {
         let Some(ring) = self.ring.as_mut() else {
             return Err(StartError::Closed(data));
         };
+        let local = waker.and_then(|w| local_task(w, &self.ops.shared));
         let index = self.ops.alloc();
         let Some(slot) = self.ops.slot(index) else {
             unreachable!("alloc returns a slot that exists");
@@ -523,7 +557,9 @@ impl Driver {
         // at its place until the final CQE releases the slot (see the module docs).
         if unsafe { Self::push(ring, &sqe) } {
             slot.state = State::InFlight;
-            slot.waker = waker.cloned();
+            if let Some(w) = waker {
+                slot.waiter.set(w, local);
+            }
             self.ops.in_flight += 1;
             Ok(id)
         } else {
@@ -575,10 +611,11 @@ impl Driver {
     ) -> Poll<(T, i32, u32)> {
         let slot = self.ops.slot_of(id).expect("poll_take: a live op slot");
         if slot.state != State::Done {
-            match &slot.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => slot.waker = Some(cx.waker().clone()),
-            }
+            let local = local_task(cx.waker(), &self.ops.shared);
+            let Some(slot) = self.ops.slot_of(id) else {
+                unreachable!("looked up above");
+            };
+            slot.waiter.set(cx.waker(), local);
             return Poll::Pending;
         }
         let erased = slot.erased.take().expect("poll_take: the slot holds data");
@@ -611,10 +648,11 @@ impl Driver {
             slot.final_taken = true;
             return Poll::Ready(Some((slot.res, slot.flags)));
         }
-        match &slot.waker {
-            Some(w) if w.will_wake(cx.waker()) => {}
-            _ => slot.waker = Some(cx.waker().clone()),
-        }
+        let local = local_task(cx.waker(), &self.ops.shared);
+        let Some(slot) = self.ops.slot_of(id) else {
+            unreachable!("looked up above");
+        };
+        slot.waiter.set(cx.waker(), local);
         Poll::Pending
     }
 
@@ -671,7 +709,7 @@ impl Driver {
         let Some(slot) = self.ops.slot_of(id) else {
             return;
         };
-        slot.waker = None;
+        slot.waiter = Waiter::None;
         while let Some((res, flags)) = slot.queue.pop_front() {
             slot.orphan_cqe(res, flags);
         }

@@ -59,6 +59,9 @@ pub trait Operation: sealed::Sealed {}
 
 impl<T: OpData> Operation for T {}
 
+// A tag byte first: which state it is, is one compare (not a niche decoded from the
+// data's fields), in every poll and in the drop glue.
+#[repr(u8)]
 enum State<T> {
     /// Not polled yet (or waiting for room in the SQ).
     Idle(T),

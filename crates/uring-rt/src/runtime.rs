@@ -33,7 +33,7 @@ use std::pin::{Pin, pin};
 use std::rc::{Rc, Weak};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context as TaskContext, Poll, Wake, Waker};
+use std::task::{Context as TaskContext, Poll, RawWaker, RawWakerVTable, Waker};
 use std::time::{Duration, Instant};
 
 use uring::{Backend, EngineConfig, sys};
@@ -161,19 +161,15 @@ impl Shared {
     }
 }
 
-/// A task's waker.
+/// A task's waker: the data behind an `Arc`, made a [`Waker`] by [`task_waker`].
 struct TaskWaker {
     id: TaskId,
     scheduled: AtomicBool,
     shared: Arc<Shared>,
 }
 
-impl Wake for TaskWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
+impl TaskWaker {
+    fn wake_by_ref(&self) {
         // Acquire/Release: the loop's clear of `scheduled` (before it polls the task)
         // happens before a wake that must queue the task again.
         if self.scheduled.swap(true, Ordering::AcqRel) {
@@ -192,6 +188,67 @@ impl Wake for TaskWaker {
             self.shared.wake_remote(self.id);
         }
     }
+}
+
+/// The vtable of every task's [`Waker`]: a `static`, so its address tells a task's
+/// waker from any other (see [`local_task`]). The data pointer is an
+/// `Arc<TaskWaker>`'s (`Arc::into_raw`), owning one strong count.
+static TASK_WAKER: RawWakerVTable =
+    RawWakerVTable::new(task_clone, task_wake, task_wake_by_ref, task_drop);
+
+/// # Safety
+/// `p` is the data of a waker made by [`task_waker`] (a live `Arc<TaskWaker>`).
+unsafe fn task_clone(p: *const ()) -> RawWaker {
+    // SAFETY: `p` came from `Arc::into_raw` and its count is held by the waker being
+    // cloned; the new waker owns the count added here.
+    unsafe { Arc::increment_strong_count(p.cast::<TaskWaker>()) };
+    RawWaker::new(p, &TASK_WAKER)
+}
+
+/// # Safety
+/// As [`task_clone`]; the waker's count is consumed.
+unsafe fn task_wake(p: *const ()) {
+    // SAFETY: the waker owned this count (from `Arc::into_raw`); it is dropped here.
+    let w = unsafe { Arc::from_raw(p.cast::<TaskWaker>()) };
+    w.wake_by_ref();
+}
+
+/// # Safety
+/// As [`task_clone`].
+unsafe fn task_wake_by_ref(p: *const ()) {
+    // SAFETY: the waker holds a count, so the `TaskWaker` lives for this call.
+    unsafe { &*p.cast::<TaskWaker>() }.wake_by_ref();
+}
+
+/// # Safety
+/// As [`task_clone`]; the waker's count is consumed.
+unsafe fn task_drop(p: *const ()) {
+    // SAFETY: the waker owned this count (from `Arc::into_raw`).
+    drop(unsafe { Arc::from_raw(p.cast::<TaskWaker>()) });
+}
+
+/// `w` as a [`Waker`] (one strong count moves into it).
+fn task_waker(w: Arc<TaskWaker>) -> Waker {
+    let raw = RawWaker::new(Arc::into_raw(w).cast::<()>(), &TASK_WAKER);
+    // SAFETY: the vtable's functions keep `RawWaker`'s contract for this data: clone
+    // adds a count, wake and drop consume one, wake_by_ref borrows; `TaskWaker` is
+    // `Send + Sync` (atomics, an `Arc<Shared>` of `Send + Sync` parts).
+    unsafe { Waker::from_raw(raw) }
+}
+
+/// The task `waker` wakes, when it is a spawned task's waker of the runtime whose
+/// shared part is `shared`: the driver then records the id rather than a clone of the
+/// waker, and queues the task itself when the op completes (no reference count, no
+/// thread-local look-up). `None` for any other waker (another runtime's, the future
+/// of `block_on`, a combinator's own).
+pub(crate) fn local_task(waker: &Waker, shared: &Arc<Shared>) -> Option<TaskId> {
+    if !std::ptr::eq(waker.vtable(), &TASK_WAKER) {
+        return None;
+    }
+    // SAFETY: a waker with this vtable was made by `task_waker`: its data is a live
+    // `Arc<TaskWaker>`'s, kept alive by `waker` for this borrow.
+    let w = unsafe { &*waker.data().cast::<TaskWaker>() };
+    (Arc::ptr_eq(&w.shared, shared) && w.id.index != MAIN.index).then_some(w.id)
 }
 
 type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
@@ -222,6 +279,13 @@ impl Tasks {
         self.slots
             .get_mut(id.index as usize)?
             .as_mut()
+            .filter(|t| t.generation == id.generation)
+    }
+
+    fn get(&self, id: TaskId) -> Option<&Task> {
+        self.slots
+            .get(id.index as usize)?
+            .as_ref()
             .filter(|t| t.generation == id.generation)
     }
 
@@ -365,7 +429,7 @@ impl Context {
             Task {
                 generation: id.generation,
                 future: Some(future),
-                handle: Some(Waker::from(waker.clone())),
+                handle: Some(task_waker(waker.clone())),
                 waker,
                 aborted: false,
             },
@@ -389,7 +453,7 @@ impl Context {
                     let waker = task
                         .handle
                         .take()
-                        .unwrap_or_else(|| Waker::from(task.waker.clone()));
+                        .unwrap_or_else(|| task_waker(task.waker.clone()));
                     (f, waker)
                 }
                 None => return,
@@ -431,6 +495,26 @@ impl Context {
             }
         };
         drop(future);
+    }
+
+    /// Queues the tasks the driver's completions woke (see [`local_task`]), in their
+    /// CQEs' order, each once: as its waker's `wake` would, without the thread-local
+    /// look-up.
+    fn schedule_woken(&self, driver: &mut Driver) {
+        let woken = driver.woken();
+        if woken.is_empty() {
+            return;
+        }
+        let tasks = self.tasks.borrow();
+        let mut run_queue = self.run_queue.borrow_mut();
+        for id in woken.drain(..) {
+            // As in `TaskWaker::wake_by_ref`; a task gone since (aborted) is skipped.
+            if let Some(task) = tasks.get(id)
+                && !task.waker.scheduled.swap(true, Ordering::AcqRel)
+            {
+                run_queue.push_back(id);
+            }
+        }
     }
 
     /// Moves remote wakes into the run queue and runs the messages sent from other
@@ -780,7 +864,11 @@ impl Runtime {
             }
         }
         cx.flush_deferred_drops();
-        cx.driver.borrow_mut().turn(false)?;
+        {
+            let mut driver = cx.driver.borrow_mut();
+            driver.turn(false)?;
+            cx.schedule_woken(&mut driver);
+        }
         let runnable = !cx.run_queue.borrow().is_empty() || cx.take_remote();
         Ok((ids.len(), runnable))
     }
@@ -824,7 +912,7 @@ impl Runtime {
             scheduled: AtomicBool::new(true),
             shared: cx.shared.clone(),
         });
-        let main_waker = Waker::from(main.clone());
+        let main_waker = task_waker(main.clone());
         let mut future = pin!(future);
         cx.run_queue.borrow_mut().push_back(MAIN);
         loop {
@@ -855,6 +943,7 @@ impl Runtime {
             if let Err(e) = driver.turn(idle) {
                 panic!("uring_rt: the ring failed: {e}");
             }
+            cx.schedule_woken(&mut driver);
         }
     }
 
