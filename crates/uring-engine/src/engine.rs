@@ -1007,9 +1007,15 @@ impl Engine {
             d.run(self);
         }
         if flags & sys::IORING_ENTER_GETEVENTS != 0 {
+            if self.det.is_none() {
+                // Readiness that arrived is handled now, on this thread, as the
+                // kernel runs pending task work here (reactor.rs).
+                self.reactor.drive(self);
+            }
             // Completions were lost (io_cqring_wait's IO_CHECK_CQ_DROPPED_BIT): after
             // flushing what was kept, a wait that would block fails instead.
             self.flush();
+            self.reactor.settle_taskrun(self);
             if self.ready() < min_complete.min(self.rings.cq_entries)
                 && self.cq.lock().expect("cq").dropped
             {

@@ -113,9 +113,12 @@
 //! - **Counts and timing**: `ASYNC_CANCEL` with `_ALL`/`_ANY` counts every request it
 //!   cancelled (the kernel counts pending io-wq work of one pass once); workers run
 //!   with the credentials of the thread that set the ring up. Readiness is handled by
-//!   the reactor thread, not in the task that made the fd ready: a program that expects
-//!   a multishot receive to have posted within a millisecond of its own sends
-//!   (liburing's `recv-multishot`) can miss CQEs on a loaded machine.
+//!   the reactor thread, or by the program's own thread when it enters to reap, not
+//!   in the task that made the fd ready: what a program's own send made ready has
+//!   posted its CQEs once it enters (or peeks an empty CQ: the ring shows
+//!   `IORING_SQ_TASKRUN` while requests wait for readiness), not already when `send`
+//!   returns; a program that sleeps and then reads the CQ without entering sees them
+//!   when the reactor thread got to them.
 //!
 //! liburing's own suite (`liburing-2.3`) on the engine through the drop-in, the command
 //! and the figures: `BENCHMARKS.md`, "liburing's own test suite on the engine".

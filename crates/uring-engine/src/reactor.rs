@@ -3,8 +3,8 @@
 //! "fast poll", `IORING_FEAT_FAST_POLL`), and `IORING_OP_POLL_ADD` requests wait for
 //! their events.
 //!
-//! One thread per ring, started on first use, blocks in `epoll_wait(2)` on an epoll
-//! set of its own. epoll keeps one registration per fd, so several requests waiting on
+//! One thread per ring, started on first use, sleeps in `poll(2)` on an epoll set of
+//! its own until something in it is ready. epoll keeps one registration per fd, so several requests waiting on
 //! the same fd share it: each fd has a list of waiters and is registered for the union
 //! of their events, edge-triggered (`EPOLLET`). Arming a waiter always re-registers
 //! (`EPOLL_CTL_MOD`, or `ADD`), and epoll re-polls the fd then: readiness that arrived
@@ -17,6 +17,21 @@
 //! per wakeup of the fd, as the kernel's multishot poll (edge-triggered: a pipe written
 //! three times before anyone reads it gives three CQEs, or fewer if the writes come
 //! faster than the reactor reaps them, as the kernel coalesces wakeups too).
+//!
+//! Who handles readiness: the reactor thread, or the application's own thread when it
+//! enters the ring to reap completions (`IORING_ENTER_GETEVENTS`, [`Reactor::run_ready`]),
+//! as the kernel runs its pending task work in `io_uring_enter`. One thread at a time
+//! (`Inner::handling`) takes the events out of the set (`epoll_wait` without waiting)
+//! and issues what they made ready, so an `enter` that finds the reactor thread at it
+//! waits for it to finish: a program that sent data to its own socket and then reaps
+//! sees the receive's CQEs, as on the kernel (where the send's wakeup ran the
+//! receive), instead of depending on when the reactor thread gets a CPU — on a loaded
+//! machine that was milliseconds, and liburing's `recv-multishot` missed CQEs or freed
+//! provided buffers the reactor was still receiving into. While requests wait here,
+//! the ring shows `IORING_SQ_TASKRUN`, which tells a program that peeks an empty CQ to
+//! enter (liburing's `io_uring_peek_cqe` does), as the kernel sets it for pending task
+//! work. The cost: an `enter` that reaps while requests wait makes one `epoll_wait`
+//! more; nothing when none waits.
 //!
 //! An eventfd in the set wakes the thread for shutdown. An fd that epoll refuses
 //! (`EPERM`: regular files, directories) cannot wait for readiness: a retried request
@@ -37,6 +52,7 @@
 //! go to the overflow list; the kernel ends it).
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::{JoinHandle, ThreadId};
 
@@ -116,6 +132,9 @@ struct Inner {
     busy: Option<Busy>,
     /// Counts issues, telling one busy request from the next.
     seq: u64,
+    /// A thread is taking events out of the set and issuing what they made ready;
+    /// others wait for it on `Reactor::idle` ([`Reactor::run_ready`]).
+    handling: bool,
     shut: bool,
 }
 
@@ -133,8 +152,12 @@ struct Busy {
 #[derive(Default)]
 pub(crate) struct Reactor {
     inner: Mutex<Inner>,
-    /// Signalled when the busy request is done (its issue returned).
+    /// Signalled when the busy request is done (its issue returned), and when a
+    /// thread stops handling.
     idle: Condvar,
+    /// Requests waiting here, counting the one being issued: read without the lock by
+    /// `enter` ([`Reactor::drive`]) to skip everything when none waits.
+    waiting: AtomicUsize,
 }
 
 /// How `arm` ended for a waiter it could not keep.
@@ -245,6 +268,12 @@ impl Reactor {
                 let user_data = w.req.user_data();
                 entry.waiters.push(w);
                 g.by_user_data.entry(user_data).or_default().push(fd);
+                // SeqCst, then the flag: pairs with `settle_taskrun`'s clear-then-read,
+                // so one of the two sees the other and the flag stays while we wait.
+                e.reactor.waiting.fetch_add(1, Ordering::SeqCst);
+                if e.det.is_none() {
+                    e.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+                }
                 Ok(())
             }
             Err(err) => {
@@ -336,6 +365,86 @@ impl Reactor {
         true
     }
 
+    /// What `enter` does before it reaps (`IORING_ENTER_GETEVENTS`): handles what is
+    /// ready on the caller's thread, or waits for the thread handling it now
+    /// ([`run_ready`](Self::run_ready)); nothing at all when no request waits.
+    pub(crate) fn drive(&self, e: &Arc<Engine>) {
+        if self.waiting.load(Ordering::Relaxed) != 0 {
+            self.run_ready(e);
+        }
+    }
+
+    /// Takes what is ready out of the epoll set, without waiting, and issues it on the
+    /// caller's thread, once no other thread is doing so (waiting for one that is, so
+    /// that what it found has posted its CQEs when this returns). False once the
+    /// reactor is shut down.
+    pub(crate) fn run_ready(&self, e: &Arc<Engine>) -> bool {
+        let epfd = {
+            let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+            while g.handling {
+                g = self.idle.wait(g).unwrap_or_else(|p| p.into_inner());
+            }
+            if g.shut {
+                return false;
+            }
+            let Some(ep) = &g.epoll else { return true };
+            let epfd = ep.as_raw_fd();
+            g.handling = true;
+            epfd
+        };
+        let _handling = Handling(self);
+        const BATCH: usize = 64;
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
+        loop {
+            // SAFETY: `evs` has room for BATCH events; `epfd` stays open while the
+            // reactor lives, which the caller's reference to the engine guarantees.
+            let n = unsafe { libc::epoll_wait(epfd, evs.as_mut_ptr(), BATCH as i32, 0) };
+            if n <= 0 {
+                return true;
+            }
+            if !handle(e, epfd, &evs[..n as usize]) {
+                return false;
+            }
+            if (n as usize) < BATCH {
+                return true;
+            }
+        }
+    }
+
+    /// Keeps `IORING_SQ_TASKRUN` set while requests wait here, and clears it when
+    /// none does and no deferred completion needs it (after `enter` flushed those).
+    pub(crate) fn settle_taskrun(&self, e: &Engine) {
+        if e.det.is_some() {
+            return;
+        }
+        let flags = e.rings.sq_flags();
+        if self.waiting.load(Ordering::SeqCst) != 0 {
+            e.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+            return;
+        }
+        if flags.load(Ordering::Relaxed) & sys::IORING_SQ_TASKRUN == 0 {
+            return;
+        }
+        let st = e.cq.lock().expect("cq");
+        if st.deferred.is_empty() {
+            e.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
+            // Paired with `try_arm`'s count-then-set: a request armed meanwhile has
+            // counted itself by now or sets the flag after this clear.
+            std::sync::atomic::fence(Ordering::SeqCst);
+            if self.waiting.load(Ordering::SeqCst) != 0 {
+                e.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+            }
+        }
+    }
+
+    /// One request less waits here (saturating: shutdown forgets them all at once,
+    /// and the one being issued then still counts itself out).
+    fn done_waiting(&self) {
+        let _ = self
+            .waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+    }
+
     /// The epoll set's fd, while requests wait in it (deterministic mode polls it).
     pub(crate) fn armed_fd(&self) -> Option<RawFd> {
         let g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
@@ -395,6 +504,7 @@ impl Reactor {
                     if user_data.is_none_or(|ud| r.user_data() == ud) && pred(r) {
                         let req = entry.waiters.remove(i).req;
                         unindex(&mut inner.by_user_data, req.user_data(), fd);
+                        self.done_waiting();
                         out.push(req);
                         if !all {
                             return out;
@@ -437,6 +547,7 @@ impl Reactor {
                 .drain()
                 .flat_map(|(_, f)| f.waiters.into_iter().map(|w| w.req))
                 .collect();
+            self.waiting.store(0, Ordering::SeqCst);
             (g.handle.take(), parked)
         };
         if let Some(h) = handle
@@ -462,6 +573,18 @@ impl Drop for Reactor {
         {
             let _ = h.join();
         }
+    }
+}
+
+/// Ends a thread's turn at handling readiness (`Inner::handling`), however it ends.
+struct Handling<'a>(&'a Reactor);
+
+impl Drop for Handling<'_> {
+    fn drop(&mut self) {
+        let mut g = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
+        g.handling = false;
+        drop(g);
+        self.0.idle.notify_all();
     }
 }
 
@@ -514,16 +637,21 @@ fn reissue(e: &Arc<Engine>, req: Box<Req>) {
     }
 }
 
-/// The reactor thread.
+/// The reactor thread: sleeps until something in the set is ready, then handles it
+/// ([`Reactor::run_ready`]: the events are taken out of the set by whichever thread
+/// handles them, never while another does).
 fn run(engine: Weak<Engine>, epfd: RawFd) {
     // The kernel's io threads take no signals (see wq.rs).
     crate::wq::block_signals(false);
-    const BATCH: usize = 64;
-    let mut evs = [libc::epoll_event { events: 0, u64: 0 }; BATCH];
     loop {
-        // SAFETY: `evs` has room for BATCH events; `epfd` stays open until this
-        // thread is joined (`Reactor::shutdown` / `Drop`).
-        let n = unsafe { libc::epoll_wait(epfd, evs.as_mut_ptr(), BATCH as i32, -1) };
+        let mut pfd = libc::pollfd {
+            fd: epfd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd; `epfd` stays open until this thread is joined
+        // (`Reactor::shutdown` / `Drop`).
+        let n = unsafe { libc::poll(&mut pfd, 1, -1) };
         if n < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
@@ -531,7 +659,7 @@ fn run(engine: Weak<Engine>, epfd: RawFd) {
             return;
         }
         let Some(e) = engine.upgrade() else { return };
-        if !handle(&e, epfd, &evs[..n as usize]) {
+        if !e.reactor.run_ready(&e) {
             return;
         }
     }
@@ -610,6 +738,9 @@ fn handle(e: &Arc<Engine>, epfd: RawFd, evs: &[libc::epoll_event]) -> bool {
             Kind::Poll { .. } => e.complete(w.req, w.mask as i32),
             Kind::Retry => reissue(e, w.req),
         }
+        // Counted out only now, so `drive` sees it waiting while it is issued (a
+        // retry waiting again has counted itself in by now).
+        reactor.done_waiting();
         g = reactor.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.busy = None;
         reactor.idle.notify_all();

@@ -538,3 +538,83 @@ fn instant_link_timeout_finds_its_request() {
         },
     );
 }
+
+/// liburing's `recv-multishot`: datagrams a program sent to its own socket have been
+/// received by a multishot `RECV` once it enters the ring to reap (`get_events`), with
+/// no sleep between: the kernel ran the receive in the sender's wakeup, and the engine
+/// handles what is ready in `enter` (reactor.rs). It used to leave it to the reactor
+/// thread, which on a loaded machine ran milliseconds later: liburing's test then saw
+/// too few CQEs, and freed provided buffers the reactor was still receiving into.
+#[test]
+fn multishot_recv_has_received_by_the_next_reap() {
+    diff::both(
+        test_name!(),
+        &[
+            sys::IORING_OP_PROVIDE_BUFFERS,
+            sys::IORING_OP_RECV,
+            sys::IORING_OP_ASYNC_CANCEL,
+        ],
+        64,
+        |ring| {
+            const ROUNDS: usize = 12;
+            const PER_ROUND: usize = 4;
+            const LEN: usize = 64;
+            let mut fds = [0; 2];
+            // SAFETY: `fds` has room for the two descriptors.
+            let r =
+                unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, fds.as_mut_ptr()) };
+            assert_eq!(r, 0, "socketpair");
+            // SAFETY: fresh descriptors we own from here.
+            let (rx, tx) = unsafe {
+                use std::os::fd::{FromRawFd, OwnedFd};
+                (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+            };
+            // More buffers than datagrams: the receive stays armed to the end.
+            const NBUFS: usize = ROUNDS * PER_ROUND + 8;
+            let mut bufs = vec![0u8; NBUFS * LEN];
+            let provide =
+                opcode::ProvideBuffers::new(bufs.as_mut_ptr(), LEN as i32, NBUFS as u16, 7, 0)
+                    .build()
+                    .user_data(1);
+            push(ring, &[provide]);
+            let c = uring_testkit::reap(ring, 1, Duration::from_secs(5));
+            assert_eq!(c[0].result(), 0, "provide buffers");
+            let recv = opcode::Recv::new(Target::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 0)
+                .buf_group(7)
+                .multishot(true)
+                .build()
+                .user_data(2);
+            push(ring, &[recv]);
+            let mut rounds = Vec::new();
+            for round in 0..ROUNDS {
+                for i in 0..PER_ROUND {
+                    let len = 4 + 4 * i;
+                    let msg = [(round * PER_ROUND + i) as u8; LEN];
+                    // SAFETY: `msg` holds `len` readable bytes.
+                    let n = unsafe { libc::send(tx.as_raw_fd(), msg.as_ptr().cast(), len, 0) };
+                    assert_eq!(n, len as isize, "send");
+                }
+                ring.submitter().get_events().expect("get_events");
+                let got: Vec<(i32, bool, bool)> = ring
+                    .completion()
+                    .map(|c| {
+                        let bid = (c.flags() >> 16) as usize;
+                        let data = &bufs[bid * LEN..][..c.result().max(0) as usize];
+                        let fill = data.first().copied();
+                        let right = data.iter().all(|&b| Some(b) == fill);
+                        (c.result(), c.flags() & sys::IORING_CQE_F_MORE != 0, right)
+                    })
+                    .collect();
+                rounds.push(got);
+            }
+            let cancel = opcode::AsyncCancel::new(2).build().user_data(3);
+            push(ring, &[cancel]);
+            let mut end: Vec<_> = uring_testkit::reap(ring, 2, Duration::from_secs(5))
+                .iter()
+                .map(|c| (c.user_data(), c.result()))
+                .collect();
+            end.sort();
+            (rounds, end)
+        },
+    );
+}
