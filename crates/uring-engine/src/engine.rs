@@ -195,6 +195,8 @@ pub(crate) struct Engine {
     pub(crate) wq: Wq,
     /// Requests waiting for their fd to be ready.
     pub(crate) reactor: Reactor,
+    /// Registered personalities (`creds.rs`).
+    pub(crate) personalities: crate::creds::Personalities,
     /// Pending timeouts.
     pub(crate) timers: Timers,
     /// Provided buffers.
@@ -275,6 +277,10 @@ impl Engine {
             None
         };
         let det = config.seed.map(crate::det::Det::new);
+        if det.is_none() {
+            // Workers for requests of other credentials start from there (creds.rs).
+            crate::creds::start_factory();
+        }
         let dead_tags = Arc::new(DeadTags::default());
         let faults = crate::fault::Faults::new(&config);
         Ok(Engine {
@@ -297,6 +303,7 @@ impl Engine {
             dead_tags,
             wq: Wq::new(p.sq_entries),
             reactor: Reactor::default(),
+            personalities: crate::creds::Personalities::default(),
             timers: Timers::default(),
             pbufs: Pbufs::default(),
             assist: Assist::default(),
@@ -529,8 +536,9 @@ impl Engine {
             return Err(-libc::EINVAL);
         }
         if req.sqe.personality != 0 {
-            // No personalities are ever registered on an engine ring.
-            return Err(-libc::EINVAL);
+            // Runs with the personality's credentials, in a worker (creds.rs).
+            let creds = self.personalities.get(req.sqe.personality);
+            req.creds = Some(creds.ok_or(-libc::EINVAL)?);
         }
         (def.prep)(req, self)
     }
@@ -704,7 +712,8 @@ impl Engine {
                 None => return,
             }
         }
-        if mode == Mode::Inline && req.has(sys::IOSQE_ASYNC) {
+        if mode == Mode::Inline && (req.has(sys::IOSQE_ASYNC) || req.creds.is_some()) {
+            // A personality's credentials are taken on by a worker (creds.rs).
             return self.punt(req);
         }
         self.observe_issue(&req);
@@ -737,6 +746,10 @@ impl Engine {
         } else {
             Class::Unbounded
         };
+        if req.creds.is_none() && self.det.is_none() && IN_ENTER.with(Cell::get) {
+            // Leaving the submitting thread: its credentials go along (creds.rs).
+            req.creds = crate::creds::capture();
+        }
         self.wq.push(self, class, req);
     }
 

@@ -33,6 +33,7 @@
 //! | `reactor.rs` | `poll.c` (fast poll) | waiting for an fd to be ready |
 //! | `timer.rs` | `timeout.c` | pending timeouts |
 //! | `wq.rs` | `io-wq.c` | the worker pool |
+//! | `creds.rs` | `io_uring.c` (`req->creds`), `register.c` (personalities) | the credentials a request runs with |
 //! | `sqpoll.rs` | `sqpoll.c` | the SQ poll thread |
 //! | `op/mod.rs` | `opdef.c` | the op table |
 //! | `op/nop.rs` | `nop.c` | `NOP` |
@@ -75,10 +76,19 @@
 //!
 //! - **What user space cannot do is refused** as a kernel without it refuses it:
 //!   `URING_CMD` passthrough and zero-copy receive (`-EINVAL`, absent from the probe,
-//!   see [`op_support`]), personalities, NAPI, ring resizing and memory regions
+//!   see [`op_support`]), NAPI, ring resizing and memory regions
 //!   ([`register_op_support`]); the features it does not report say why
-//!   ([`feature_support`]). liburing's `eventfd` and `eventfd-ring` tests skip for
-//!   want of `IORING_FEAT_CUR_PERSONALITY`.
+//!   ([`feature_support`]).
+//! - **Credentials** (`creds.rs`): a request runs with the submitting thread's
+//!   credentials, inline or in a worker, or with its registered personality's, as
+//!   `IORING_FEAT_CUR_PERSONALITY` promises, for the user and group ids, file-system
+//!   ids, supplementary groups and effective capabilities (not the bounding set,
+//!   securebits or LSM labels). Where the engine's threads cannot take them on (a
+//!   personality more privileged than the process has become) the request fails with
+//!   `-EPERM`; a deterministic ring refuses personalities (`-EINVAL`). Requests the
+//!   reactor thread issues again after readiness (sockets, pipes), the assisting
+//!   thread's half of a large batch and the SQPOLL thread's run with the process's
+//!   credentials (the kernel's SQ thread uses the ring creator's, from setup).
 //! - **The ring fd is an eventfd**, not an io_uring file. A program that makes the
 //!   system calls itself on it (`syscall(__NR_io_uring_enter, ring_fd, …)`, as
 //!   liburing's tests `timeout`, `ring-leak2`, `empty-eownerdead`, `accept-reuse` and
@@ -111,8 +121,7 @@
 //!   the request then waits on (0 to 16 times in 6,000 `IOSQE_ASYNC` pipe reads each
 //!   cancelled at once: `tests/time_cancel_diff.rs`).
 //! - **Counts and timing**: `ASYNC_CANCEL` with `_ALL`/`_ANY` counts every request it
-//!   cancelled (the kernel counts pending io-wq work of one pass once); workers run
-//!   with the credentials of the thread that set the ring up. Readiness is handled by
+//!   cancelled (the kernel counts pending io-wq work of one pass once). Readiness is handled by
 //!   the reactor thread, or by the program's own thread when it enters to reap, not
 //!   in the task that made the fd ready: what a program's own send made ready has
 //!   posted its CQEs once it enters (or peeks an empty CQ: the ring shows
@@ -199,6 +208,7 @@ mod aio;
 mod assist;
 mod complete;
 mod config;
+mod creds;
 mod det;
 mod engine;
 mod fault;
@@ -262,6 +272,7 @@ pub const SETUP_FLAGS: u32 = sys::IORING_SETUP_IOPOLL
 pub const FEATURES: u32 = sys::IORING_FEAT_SINGLE_MMAP
     | sys::IORING_FEAT_NODROP
     | sys::IORING_FEAT_SUBMIT_STABLE
+    | sys::IORING_FEAT_CUR_PERSONALITY
     | sys::IORING_FEAT_RW_CUR_POS
     | sys::IORING_FEAT_FAST_POLL
     | sys::IORING_FEAT_POLL_32BITS
@@ -274,16 +285,11 @@ pub const FEATURES: u32 = sys::IORING_FEAT_SINGLE_MMAP
     | sys::IORING_FEAT_NO_IOWAIT;
 
 /// The `IORING_FEAT_*` flags of the 6.18 uapi the engine does not report, and why.
-const REFUSED_FEATURES: [(u32, &str); 5] = [
-    (
-        sys::IORING_FEAT_CUR_PERSONALITY,
-        "personalities are refused: the engine's workers cannot take on another task's \
-         credentials per request",
-    ),
+const REFUSED_FEATURES: [(u32, &str); 4] = [
     (
         sys::IORING_FEAT_NATIVE_WORKERS,
-        "the engine's workers run with the credentials of the thread that set the ring up, \
-         not of each submitting task",
+        "the engine's workers are threads of the process shared by every submitting \
+         thread, not io-wq threads of each submitting task",
     ),
     (
         sys::IORING_FEAT_REG_REG_RING,

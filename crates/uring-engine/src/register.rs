@@ -62,9 +62,6 @@ const fn set(t: &mut [Option<RegDef>; REG_COUNT], op: u32, def: RegDef) {
 }
 
 const fn reg_table() -> [RegDef; REG_COUNT] {
-    /// Why personalities are refused (SQEs naming one fail with `-EINVAL`).
-    const PERSONALITY: &str =
-        "the engine's workers cannot take on another task's credentials per request";
     /// Why NAPI is refused (a kernel built without `CONFIG_NET_RX_BUSY_POLL` answers
     /// `-EINVAL` too).
     const NAPI: &str = "NAPI busy polling polls NIC queues, which user space cannot reach";
@@ -117,12 +114,12 @@ const fn reg_table() -> [RegDef; REG_COUNT] {
     set(
         &mut t,
         sys::IORING_REGISTER_PERSONALITY,
-        RegDef::Unsupported(PERSONALITY),
+        on_ring!(|e, arg, nr| register_personality(e, arg, nr)),
     );
     set(
         &mut t,
         sys::IORING_UNREGISTER_PERSONALITY,
-        RegDef::Unsupported(PERSONALITY),
+        on_ring!(|e, arg, nr| unregister_personality(e, arg, nr)),
     );
     set(
         &mut t,
@@ -676,6 +673,25 @@ unsafe fn unregister_eventfd(e: &Engine, arg: *const c_void, nr: u32) -> Res {
         return Err(-libc::EINVAL);
     }
     e.set_eventfd(None).map(|()| 0)
+}
+
+/// `IORING_REGISTER_PERSONALITY`: the calling thread's credentials, for SQEs to name
+/// (`creds.rs`). A deterministic ring runs everything on the application's thread,
+/// which cannot take on other credentials and come back: `-EINVAL` there, as a kernel
+/// without personalities answers.
+unsafe fn register_personality(e: &Engine, arg: *const c_void, nr: u32) -> Res {
+    if !arg.is_null() || nr != 0 || e.det.is_some() {
+        return Err(-libc::EINVAL);
+    }
+    e.personalities.register().map(u32::from)
+}
+
+/// `IORING_UNREGISTER_PERSONALITY`: drops personality `nr` (`-EINVAL` if none).
+unsafe fn unregister_personality(e: &Engine, arg: *const c_void, nr: u32) -> Res {
+    if !arg.is_null() || e.det.is_some() {
+        return Err(-libc::EINVAL);
+    }
+    e.personalities.unregister(nr).map(|()| 0)
 }
 
 unsafe fn enable_rings(e: &Arc<Engine>, arg: *const c_void, nr: u32) -> Res {

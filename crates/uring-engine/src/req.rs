@@ -69,6 +69,9 @@ pub(crate) struct Req {
     /// The next request on the request cache's returned list while this one is on it
     /// (`req/returned.rs`); meaningless otherwise.
     next_returned: AtomicPtr<Req>,
+    /// The credentials a worker runs it with: its personality's, or the submitting
+    /// thread's once it left `enter` for a worker (`creds.rs`).
+    pub(crate) creds: Option<Arc<crate::creds::Creds>>,
 }
 
 impl returned::Node for Req {
@@ -174,6 +177,7 @@ impl Req {
             key,
             iopoll,
             next_returned: _,
+            creds,
         } = self;
         *fd = -1;
         *file = None;
@@ -190,6 +194,7 @@ impl Req {
         *fault = None;
         *key = 0;
         *iopoll = false;
+        *creds = None;
     }
 
     /// A fresh request for `sqe`, by value.
@@ -213,6 +218,7 @@ impl Req {
             key: 0,
             iopoll: false,
             next_returned: AtomicPtr::new(std::ptr::null_mut()),
+            creds: None,
         }
     }
 

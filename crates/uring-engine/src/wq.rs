@@ -395,9 +395,11 @@ impl Wq {
             // Named as the kernel names io-wq workers: after the submitting task.
             // SAFETY: gettid has no preconditions.
             let tid = unsafe { libc::gettid() };
-            let spawned = std::thread::Builder::new()
-                .name(format!("iou-wrk-{tid}"))
-                .spawn(move || worker(weak, class));
+            let builder = std::thread::Builder::new().name(format!("iou-wrk-{tid}"));
+            // With the process's credentials, not a submitting thread's own (creds.rs).
+            let creds = st.queue[c].back().and_then(|r| r.creds.clone());
+            let spawned =
+                crate::creds::spawn(builder, move || worker(weak, class), creds.as_deref());
             match spawned {
                 Ok(h) => st.handles.push(h),
                 Err(_) => st.count[c] -= 1,
@@ -615,7 +617,14 @@ fn worker(engine: Weak<Engine>, class: Class) {
             slot.generation.store(st.taken, Ordering::Release);
             slot.busy.store(true, Ordering::Release);
             drop(st);
-            e.run_in_worker(req);
+            // With the submitting thread's or its personality's credentials (creds.rs).
+            match crate::creds::Assumed::take_on(req.creds.as_deref()) {
+                Ok(wearing) => {
+                    e.run_in_worker(req);
+                    drop(wearing);
+                }
+                Err(err) => e.complete(req, err),
+            }
             st = wq.state.lock().expect("wq state");
             slot.busy.store(false, Ordering::Release);
             continue;

@@ -7,8 +7,7 @@
 //! oracle: a difference is a failing test, except for
 //! - what the engine refuses on purpose, each with its reason in the engine's own
 //!   tables ([`uring_engine::op_support`], [`uring_engine::register_op_support`],
-//!   [`uring_engine::feature_support`]: URING_CMD, zero-copy receive, personalities,
-//!   NAPI, …): a test of it prints `ENGINE N/A` and the reason, and passes on the
+//!   [`uring_engine::feature_support`]: URING_CMD, zero-copy receive, NAPI, …): a test of it prints `ENGINE N/A` and the reason, and passes on the
 //!   engine; any other opcode or feature the engine lacks fails the test;
 //! - [`ENGINE_PENDING`]: tests known to fail on the engine while its ops are being
 //!   written, each with its reason. Their engine half still runs; a failure prints

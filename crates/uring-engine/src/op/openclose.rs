@@ -21,8 +21,8 @@
 //! installing one as a regular fd (`FIXED_FD_INSTALL`) duplicates it again: the same
 //! open file, as `receive_fd` gives.
 //!
-//! Difference: a worker opens with the credentials of the engine's threads, which are
-//! those of the thread that set the ring up (the kernel uses the submitting task's).
+//! Credentials: the submitting thread's or the request's personality's, in a worker
+//! too (`creds.rs`).
 //!
 use std::ffi::{CStr, CString};
 use std::os::fd::{FromRawFd, OwnedFd};
