@@ -5,9 +5,15 @@
 //!
 //! A request issued inline runs on the thread that called `enter`, with its
 //! credentials, as on the kernel. One that goes to a worker takes the submitting
-//! thread's credentials along ([`capture`], when it leaves `enter` for the pool) and
-//! the worker takes them on for it if they differ from its own ([`Assumed`]), then
-//! goes back. Usually they do not: glibc's `setuid` family changes every thread of the
+//! thread's credentials along ([`capture`], when it leaves `enter` for the pool) if
+//! its op checks them ([`matter_for`]: paths, sockets, sends), and the worker takes
+//! them on for it if they differ from its own ([`Assumed`]), then goes back. Reading
+//! them costs six system calls (5.5 µs on the 2-CPU VM this was measured on, where
+//! an `IOSQE_ASYNC` NOP costs 3-4 µs of CPU in all), so reads, writes and the other
+//! ops on an open file, which the kernel checked when it was opened, go without: in a
+//! worker they run with the process's credentials, which differ from the submitter's
+//! only in rare cases (a write clearing a set-group-ID bit, which depends on
+//! `CAP_FSETID`; LSM checks on each access). Usually they do not: glibc's `setuid` family changes every thread of the
 //! process, the engine's too; they differ when a thread changed its own with the
 //! system calls (`setfsuid(2)`, which glibc does not spread, or a raw `setresuid`) or
 //! when the request names a personality. A request naming a personality always runs
@@ -26,10 +32,10 @@
 //! LSM labels.
 //!
 //! A new thread starts with the credentials of the thread that made it, so a worker
-//! started for a request whose credentials differ from those the first ring was set
-//! up with is started by a thread kept for that ([`spawn`]), which has the process's
-//! credentials: a worker started by a thread that dropped its privileges could never
-//! take on a more privileged personality.
+//! that a thread whose credentials differ from those the first ring was set up with
+//! would start is started by a thread kept for that instead ([`spawn`]), which has the
+//! process's credentials: a worker started by a thread that dropped its privileges
+//! could never take on a more privileged personality.
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -302,6 +308,35 @@ impl Drop for Assumed {
     }
 }
 
+/// Whether a worker must run `opcode` with the submitting thread's credentials: ops
+/// that resolve paths, make or bind or connect sockets, or send (a Unix socket's
+/// receiver may be told the sender's ids). The rest act on a file already open.
+pub(crate) const fn matter_for(opcode: u8) -> bool {
+    use uring_sys as sys;
+    matches!(
+        opcode,
+        sys::IORING_OP_OPENAT
+            | sys::IORING_OP_OPENAT2
+            | sys::IORING_OP_STATX
+            | sys::IORING_OP_RENAMEAT
+            | sys::IORING_OP_UNLINKAT
+            | sys::IORING_OP_MKDIRAT
+            | sys::IORING_OP_SYMLINKAT
+            | sys::IORING_OP_LINKAT
+            | sys::IORING_OP_SETXATTR
+            | sys::IORING_OP_GETXATTR
+            | sys::IORING_OP_FSETXATTR
+            | sys::IORING_OP_FGETXATTR
+            | sys::IORING_OP_SOCKET
+            | sys::IORING_OP_BIND
+            | sys::IORING_OP_CONNECT
+            | sys::IORING_OP_SEND
+            | sys::IORING_OP_SENDMSG
+            | sys::IORING_OP_SEND_ZC
+            | sys::IORING_OP_SENDMSG_ZC
+    )
+}
+
 /// The submitting thread's credentials, for a request leaving `enter` for a worker.
 pub(crate) fn capture() -> Option<Arc<Creds>> {
     Creds::current().ok().map(Arc::new)
@@ -341,14 +376,13 @@ impl Personalities {
         g.0.remove(&id).map(drop).ok_or(-libc::EINVAL)
     }
 
-    /// The credentials of personality `id`, for a request naming it.
-    pub(crate) fn get(&self, id: u16) -> Option<Arc<Creds>> {
-        self.inner
-            .lock()
-            .expect("personalities")
-            .0
-            .get(&id)
-            .cloned()
+    /// The credentials of personality `id`, for a request naming it; `-EINVAL` if
+    /// there is none. Out of line: preparation of every other request passes by.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn get(&self, id: u16) -> Result<Arc<Creds>, i32> {
+        let g = self.inner.lock().expect("personalities");
+        g.0.get(&id).cloned().ok_or(-libc::EINVAL)
     }
 }
 
@@ -384,19 +418,18 @@ fn factory(rx: Receiver<Job>) {
     }
 }
 
-/// Starts a worker: from the calling thread, or, when `creds` (the request it is
-/// started for) differ from the credentials the process set its first ring up with,
-/// from the factory thread, so that it has the process's credentials rather than the
-/// caller's.
+/// Starts a worker: from the calling thread, or, when its credentials differ from
+/// those the process set its first ring up with, from the factory thread, so that the
+/// worker has the process's credentials rather than the caller's. (Reading the
+/// caller's costs a few microseconds, against tens for starting a thread.)
 pub(crate) fn spawn(
     builder: std::thread::Builder,
     f: impl FnOnce() + Send + 'static,
-    creds: Option<&Creds>,
 ) -> std::io::Result<JoinHandle<()>> {
     let Some((tx, setup)) = FACTORY.get() else {
         return builder.spawn(f);
     };
-    if creds.is_none_or(|c| setup.as_ref() == Some(c)) {
+    if Creds::current().ok() == *setup {
         return builder.spawn(f);
     }
     let (reply, back) = mpsc::channel();

@@ -537,8 +537,7 @@ impl Engine {
         }
         if req.sqe.personality != 0 {
             // Runs with the personality's credentials, in a worker (creds.rs).
-            let creds = self.personalities.get(req.sqe.personality);
-            req.creds = Some(creds.ok_or(-libc::EINVAL)?);
+            req.creds = Some(self.personalities.get(req.sqe.personality)?);
         }
         (def.prep)(req, self)
     }
@@ -746,7 +745,11 @@ impl Engine {
         } else {
             Class::Unbounded
         };
-        if req.creds.is_none() && self.det.is_none() && IN_ENTER.with(Cell::get) {
+        if req.creds.is_none()
+            && crate::creds::matter_for(req.opcode())
+            && self.det.is_none()
+            && IN_ENTER.with(Cell::get)
+        {
             // Leaving the submitting thread: its credentials go along (creds.rs).
             req.creds = crate::creds::capture();
         }

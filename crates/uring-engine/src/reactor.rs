@@ -368,6 +368,7 @@ impl Reactor {
     /// What `enter` does before it reaps (`IORING_ENTER_GETEVENTS`): handles what is
     /// ready on the caller's thread, or waits for the thread handling it now
     /// ([`run_ready`](Self::run_ready)); nothing at all when no request waits.
+    #[inline]
     pub(crate) fn drive(&self, e: &Arc<Engine>) {
         if self.waiting.load(Ordering::Relaxed) != 0 {
             self.run_ready(e);
@@ -413,7 +414,17 @@ impl Reactor {
 
     /// Keeps `IORING_SQ_TASKRUN` set while requests wait here, and clears it when
     /// none does and no deferred completion needs it (after `enter` flushed those).
+    #[inline]
     pub(crate) fn settle_taskrun(&self, e: &Engine) {
+        if self.waiting.load(Ordering::Relaxed) != 0
+            || e.rings.sq_flags().load(Ordering::Relaxed) & sys::IORING_SQ_TASKRUN != 0
+        {
+            self.settle_taskrun_now(e);
+        }
+    }
+
+    #[cold]
+    fn settle_taskrun_now(&self, e: &Engine) {
         if e.det.is_some() {
             return;
         }

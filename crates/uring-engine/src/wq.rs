@@ -397,9 +397,7 @@ impl Wq {
             let tid = unsafe { libc::gettid() };
             let builder = std::thread::Builder::new().name(format!("iou-wrk-{tid}"));
             // With the process's credentials, not a submitting thread's own (creds.rs).
-            let creds = st.queue[c].back().and_then(|r| r.creds.clone());
-            let spawned =
-                crate::creds::spawn(builder, move || worker(weak, class), creds.as_deref());
+            let spawned = crate::creds::spawn(builder, move || worker(weak, class));
             match spawned {
                 Ok(h) => st.handles.push(h),
                 Err(_) => st.count[c] -= 1,
