@@ -634,7 +634,8 @@ impl Aio {
             e.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
         }
         drop(st);
-        if self.wants_enter(e) {
+        // Requests waiting for readiness want it too (reactor.rs).
+        if self.wants_enter(e) || e.reactor.is_waiting() {
             e.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
         }
     }

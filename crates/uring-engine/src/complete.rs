@@ -314,8 +314,9 @@ impl Engine {
             for c in d {
                 self.post_locked(&mut st, c);
             }
-            // Direct I/O on the device keeps it (aio.rs).
-            if !self.aio.wants_enter(self) {
+            // Direct I/O on the device keeps it (aio.rs), and requests waiting for
+            // readiness (reactor.rs).
+            if !self.aio.wants_enter(self) && !self.reactor.is_waiting() {
                 self.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
             }
         }

@@ -412,8 +412,15 @@ impl Reactor {
         }
     }
 
+    /// Whether requests wait here (the one being issued counts): the ring then shows
+    /// `IORING_SQ_TASKRUN`, which the other users of the flag leave set.
+    pub(crate) fn is_waiting(&self) -> bool {
+        self.waiting.load(Ordering::SeqCst) != 0
+    }
+
     /// Keeps `IORING_SQ_TASKRUN` set while requests wait here, and clears it when
-    /// none does and no deferred completion needs it (after `enter` flushed those).
+    /// none does and neither deferred completions (after `enter` flushed those) nor
+    /// direct I/O on the device (`aio.rs`) need it.
     #[inline]
     pub(crate) fn settle_taskrun(&self, e: &Engine) {
         if self.waiting.load(Ordering::Relaxed) != 0
@@ -437,7 +444,7 @@ impl Reactor {
             return;
         }
         let st = e.cq.lock().expect("cq");
-        if st.deferred.is_empty() {
+        if st.deferred.is_empty() && !e.aio.wants_enter(e) {
             e.rings.clear_sq_flag(sys::IORING_SQ_TASKRUN);
             // Paired with `try_arm`'s count-then-set: a request armed meanwhile has
             // counted itself by now or sets the flag after this clear.
