@@ -618,3 +618,86 @@ fn multishot_recv_has_received_by_the_next_reap() {
         },
     );
 }
+
+/// liburing's `recv-multishot` again, as its final reaping does it: `io_uring_peek_cqe`
+/// enters only when the ring shows `IORING_SQ_TASKRUN`. On the kernel the receive ran
+/// in the send's wakeup, so the CQEs are there without entering; the engine shows the
+/// flag while a request waits for readiness, so a peek of the empty CQ enters and the
+/// receive runs there. The flag goes once nothing waits (after the next reap).
+#[test]
+fn an_empty_peek_enters_while_a_receive_waits() {
+    diff::both(
+        test_name!(),
+        &[
+            sys::IORING_OP_PROVIDE_BUFFERS,
+            sys::IORING_OP_RECV,
+            sys::IORING_OP_ASYNC_CANCEL,
+        ],
+        64,
+        |ring| {
+            const ROUNDS: usize = 8;
+            const LEN: usize = 32;
+            let mut fds = [0; 2];
+            // SAFETY: `fds` has room for the two descriptors.
+            let r =
+                unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, fds.as_mut_ptr()) };
+            assert_eq!(r, 0, "socketpair");
+            // SAFETY: fresh descriptors we own from here.
+            let (rx, tx) = unsafe {
+                use std::os::fd::{FromRawFd, OwnedFd};
+                (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+            };
+            const NBUFS: usize = ROUNDS * 2 + 4;
+            let mut bufs = vec![0u8; NBUFS * LEN];
+            let provide =
+                opcode::ProvideBuffers::new(bufs.as_mut_ptr(), LEN as i32, NBUFS as u16, 3, 0)
+                    .build()
+                    .user_data(1);
+            push(ring, &[provide]);
+            let c = uring_testkit::reap(ring, 1, Duration::from_secs(5));
+            assert_eq!(c[0].result(), 0, "provide buffers");
+            let recv = opcode::Recv::new(Target::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 0)
+                .buf_group(3)
+                .multishot(true)
+                .build()
+                .user_data(2);
+            push(ring, &[recv]);
+            let mut rounds = Vec::new();
+            for round in 0..ROUNDS {
+                for i in 0..2 {
+                    let msg = [(round * 2 + i) as u8; LEN];
+                    // SAFETY: `msg` holds LEN readable bytes.
+                    let n = unsafe { libc::send(tx.as_raw_fd(), msg.as_ptr().cast(), 8, 0) };
+                    assert_eq!(n, 8, "send");
+                }
+                // liburing's peek loop: take what is there; on an empty CQ, enter once
+                // if the flags say so, then stop.
+                let mut got = Vec::new();
+                let mut entered = false;
+                loop {
+                    let before = got.len();
+                    got.extend(ring.completion().map(|c| (c.result(), c.flags() >> 16)));
+                    if got.len() > before {
+                        continue;
+                    }
+                    if entered || !ring.submission().taskrun() {
+                        break;
+                    }
+                    ring.submitter().get_events().expect("get_events");
+                    entered = true;
+                }
+                // Which buffer each landed in is the same on both: compare the sizes.
+                rounds.push(got.iter().map(|&(res, _)| res).collect::<Vec<_>>());
+            }
+            let cancel = opcode::AsyncCancel::new(2).build().user_data(3);
+            push(ring, &[cancel]);
+            let mut end: Vec<_> = uring_testkit::reap(ring, 2, Duration::from_secs(5))
+                .iter()
+                .map(|c| (c.user_data(), c.result()))
+                .collect();
+            end.sort();
+            ring.submitter().get_events().expect("get_events");
+            (rounds, end, ring.submission().taskrun())
+        },
+    );
+}
