@@ -37,11 +37,31 @@ pub(crate) fn thread_token() -> u64 {
             orphans::forget_thread(self.0);
         }
     }
-    thread_local!(static TOKEN: Token = Token(NEXT.fetch_add(1, Ordering::Relaxed)));
+    thread_local!(static TOKEN: Token = {
+        let token = NEXT.fetch_add(1, Ordering::Relaxed);
+        TOKEN_COPY.set(token);
+        Token(token)
+    });
     // During thread teardown the token may be gone: a number no registration has.
     TOKEN
         .try_with(|t| t.0)
         .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed))
+}
+
+thread_local! {
+    /// A copy of this thread's [`thread_token`] once it has one (0 before): a plain
+    /// value with no destructor, which a submit reads in one load, with no lazy
+    /// initialisation or teardown state to check.
+    static TOKEN_COPY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether `token`, a [`thread_token`] (never 0), is the calling thread's.
+///
+/// Reads [`TOKEN_COPY`]: a thread that never asked for its token holds 0 there and
+/// owns no token; one that did holds its own, unique for the life of the process.
+#[inline(always)]
+fn is_thread_token(token: u64) -> bool {
+    TOKEN_COPY.with(std::cell::Cell::get) == token
 }
 
 /// Which table a registered ring index lives in: the kernel's (per thread), or the
@@ -333,29 +353,37 @@ pub(crate) enum Driver {
 }
 
 impl Driver {
-    /// The fd to enter a kernel ring through when it is the common case: a plain fd
-    /// (valid on every thread, unlike a registered index), and no orphaned
-    /// registration waiting to be undone. [`Submitter::enter`] makes that system call
+    /// The fd and flag to enter a kernel ring with in the common cases, with no
+    /// orphaned registration waiting to be undone: the plain fd (valid on every
+    /// thread), or the registered index on the thread that registered it, with
+    /// `IORING_ENTER_REGISTERED_RING`. [`Submitter::enter`] makes that system call
     /// inline and leaves everything else to [`enter_other`](Self::enter_other).
     #[inline(always)]
-    fn plain_fd(&self) -> Option<i32> {
+    fn fast_target(&self) -> Option<(i32, u32)> {
         match self {
-            Driver::Kernel(k) if k.enter_flags == 0 && !orphans::any() => {
-                // SAFETY: without `IORING_ENTER_REGISTERED_RING`, `enter_fd` is the
-                // value of the ring's `OwnedFd` (set so in `new` and
-                // `unregister_ring_fd`), never -1. Told to the compiler, it drops the
-                // check that `BorrowedFd::borrow_raw` makes on every system call.
-                unsafe { std::hint::assert_unchecked(k.enter_fd != -1) };
-                Some(k.enter_fd)
+            Driver::Kernel(k) if !orphans::any() => {
+                if k.enter_flags == 0 {
+                    // SAFETY: without `IORING_ENTER_REGISTERED_RING`, `enter_fd` is
+                    // the value of the ring's `OwnedFd` (set so in `new` and
+                    // `unregister_ring_fd`), never -1. Told to the compiler, it drops
+                    // the check that `BorrowedFd::borrow_raw` makes on every call.
+                    unsafe { std::hint::assert_unchecked(k.enter_fd != -1) };
+                    Some((k.enter_fd, 0))
+                } else if is_thread_token(k.owner) {
+                    // A registered index (0..16), on the thread whose table holds it.
+                    Some((k.enter_fd, k.enter_flags))
+                } else {
+                    None
+                }
             }
             _ => None,
         }
     }
 
     /// `io_uring_enter2(2)` on the kernel's ring or the engine's, in the cases
-    /// [`plain_fd`](Self::plain_fd) leaves out: a registered ring fd (whose index is
-    /// valid only on the thread that registered it), orphaned registrations to undo
-    /// first, the engine.
+    /// [`fast_target`](Self::fast_target) leaves out: a registered ring fd used on
+    /// another thread than the one that registered it (whose index means nothing
+    /// there), orphaned registrations to undo first, the engine.
     ///
     /// Marked cold, so that the compiler lays out and optimizes its callers for the
     /// plain case (without it, the arguments were stored to memory before the test).
@@ -560,12 +588,20 @@ impl<'a> Submitter<'a> {
         arg: *const c_void,
         size: usize,
     ) -> io::Result<u32> {
-        if let Some(fd) = self.backend.plain_fd() {
+        if let Some((fd, registered)) = self.backend.fast_target() {
             // The system call inline (rustix's `syscall` instruction): a submit in a
             // loop makes no function call.
-            // SAFETY: `fd` is this ring's own fd; the rest is the caller's contract.
+            // SAFETY: `fd` is this ring's own fd, or its index registered by this
+            // very thread (`registered` says which); the rest is the caller's contract.
             return unsafe {
-                sys::syscall::io_uring_enter(fd, to_submit, min_complete, flags, arg, size)
+                sys::syscall::io_uring_enter(
+                    fd,
+                    to_submit,
+                    min_complete,
+                    flags | registered,
+                    arg,
+                    size,
+                )
             };
         }
         // The arguments are packed (stored to memory) only on this path.
