@@ -280,7 +280,9 @@ impl Slot {
         }
         self.state = State::Free;
         self.waiter = Waiter::None;
-        self.queue.clear();
+        if !self.queue.is_empty() {
+            self.queue.clear();
+        }
         self.cancel_sent = false;
         self.cancel_tries = 0;
         self.final_taken = false;

@@ -40,6 +40,7 @@
 use std::fmt;
 use std::future::Future;
 use std::io;
+use std::mem::ManuallyDrop;
 use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::pin::Pin;
 use std::rc::Rc;
@@ -79,7 +80,9 @@ enum State<T> {
 /// cancelled. Its output is the operation's, with any buffer given back.
 #[must_use = "an operation does nothing until awaited"]
 pub struct Op<T: Operation> {
-    state: State<T>,
+    /// Dropped by `Op`'s `Drop`, which skips the drop glue of `Done` (the state of
+    /// every op that was awaited to the end).
+    state: ManuallyDrop<State<T>>,
 }
 
 // The data is never pinned: it moves into the slot, and out again, by value.
@@ -87,7 +90,7 @@ impl<T: Operation> Unpin for Op<T> {}
 
 impl<T: Operation> fmt::Debug for Op<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self.state {
+        let s = match *self.state {
             State::Idle(_) => "idle",
             State::Failed(..) => "failed",
             State::Submitted { .. } => "submitted",
@@ -100,7 +103,7 @@ impl<T: Operation> fmt::Debug for Op<T> {
 impl<T: Operation> Op<T> {
     pub(crate) fn new(data: T) -> Op<T> {
         Op {
-            state: State::Idle(data),
+            state: ManuallyDrop::new(State::Idle(data)),
         }
     }
 
@@ -116,7 +119,7 @@ impl<T: Operation> Op<T> {
     /// An op that gives `error` (and its data back) at its first poll.
     pub(crate) fn failed(error: io::Error, data: T) -> Op<T> {
         Op {
-            state: State::Failed(error, data),
+            state: ManuallyDrop::new(State::Failed(error, data)),
         }
     }
 
@@ -125,21 +128,21 @@ impl<T: Operation> Op<T> {
     /// result if it completed first. An op not started yet fails with `ECANCELED`
     /// without starting.
     pub fn cancel(&mut self) {
-        match std::mem::replace(&mut self.state, State::Done) {
+        match std::mem::replace(&mut *self.state, State::Done) {
             State::Idle(data) => {
-                self.state = State::Failed(io::Error::from_raw_os_error(libc::ECANCELED), data)
+                *self.state = State::Failed(io::Error::from_raw_os_error(libc::ECANCELED), data)
             }
             State::Submitted { cx, id } => {
                 cx.driver.borrow_mut().cancel(id);
-                self.state = State::Submitted { cx, id };
+                *self.state = State::Submitted { cx, id };
             }
-            other => self.state = other,
+            other => *self.state = other,
         }
     }
 
     /// Whether the operation has reached the kernel (been polled once).
     pub fn is_submitted(&self) -> bool {
-        matches!(self.state, State::Submitted { .. })
+        matches!(*self.state, State::Submitted { .. })
     }
 }
 
@@ -182,19 +185,20 @@ impl<T: Operation> Future for Op<T> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T::Output> {
         // `Op` is Unpin: its data lives in the slot once submitted.
         let this = self.get_mut();
-        if let State::Submitted { cx: rt, id } = &this.state {
+        if let State::Submitted { cx: rt, id } = &*this.state {
             let taken = rt.driver.borrow_mut().poll_take::<T>(*id, cx);
             let Poll::Ready((data, res, flags)) = taken else {
                 return Poll::Pending;
             };
             // Dropped as what it is known to be, not through the state's drop glue.
-            if let State::Submitted { cx: rt, .. } = std::mem::replace(&mut this.state, State::Done)
+            if let State::Submitted { cx: rt, .. } =
+                std::mem::replace(&mut *this.state, State::Done)
             {
                 drop(rt);
             }
             return Poll::Ready(data.complete(result(res), flags));
         }
-        match std::mem::replace(&mut this.state, State::Done) {
+        match std::mem::replace(&mut *this.state, State::Done) {
             State::Idle(data) => {
                 let Some(rt) = runtime::current() else {
                     return Poll::Ready(data.complete(Err(no_runtime()), 0));
@@ -205,12 +209,12 @@ impl<T: Operation> Future for Op<T> {
                 // state's drop glue.
                 match started {
                     Ok(id) => std::mem::forget(std::mem::replace(
-                        &mut this.state,
+                        &mut *this.state,
                         State::Submitted { cx: rt, id },
                     )),
                     Err(StartError::Full(data)) => {
                         rt.driver.borrow_mut().wait_for_sq(cx.waker());
-                        std::mem::forget(std::mem::replace(&mut this.state, State::Idle(data)));
+                        std::mem::forget(std::mem::replace(&mut *this.state, State::Idle(data)));
                     }
                     Err(StartError::Closed(data)) => {
                         return Poll::Ready(data.complete(Err(shut_down()), 0));
@@ -227,14 +231,19 @@ impl<T: Operation> Future for Op<T> {
 
 impl<T: Operation> Drop for Op<T> {
     fn drop(&mut self) {
-        if let State::Submitted { cx, id } = &self.state {
-            match cx.driver.try_borrow_mut() {
+        match &*self.state {
+            State::Done => return,
+            State::Submitted { cx, id } => match cx.driver.try_borrow_mut() {
                 Ok(mut d) => d.drop_op(*id),
                 // Dropped from inside the driver (a waker's side effect): the loop
                 // handles it at the end of the turn.
                 Err(_) => cx.deferred_drops.borrow_mut().push(*id),
-            }
+            },
+            State::Idle(_) | State::Failed(..) => {}
         }
+        // SAFETY: dropped once, here (`Done`, which owns nothing, returned above);
+        // `self.state` is not used after.
+        unsafe { ManuallyDrop::drop(&mut self.state) }
     }
 }
 

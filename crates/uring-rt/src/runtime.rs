@@ -23,7 +23,6 @@
 //! world would tie the virtual clock to real time. Wakes from other threads are still
 //! taken at every turn, but cannot interrupt a wait.
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -178,7 +177,7 @@ impl TaskWaker {
         let local = CURRENT
             .try_with(|c| match &*c.borrow() {
                 Some(cx) if Arc::ptr_eq(&cx.shared, &self.shared) => {
-                    cx.run_queue.borrow_mut().push_back(self.id);
+                    cx.run_queue.borrow_mut().push(self.id);
                     true
                 }
                 _ => false,
@@ -378,7 +377,11 @@ impl Clock {
 pub(crate) struct Context {
     pub(crate) driver: RefCell<Driver>,
     tasks: RefCell<Tasks>,
-    run_queue: RefCell<VecDeque<TaskId>>,
+    /// Tasks to poll at the next turn, in wake order. A turn takes the whole list
+    /// (see [`Turn`]) and polls it without touching this cell per task.
+    run_queue: RefCell<Vec<TaskId>>,
+    /// The storage of the list the last turn polled, kept for the next one.
+    spare_queue: RefCell<Vec<TaskId>>,
     pub(crate) shared: Arc<Shared>,
     pub(crate) clock: Clock,
     /// Op ids whose futures were dropped while the driver was borrowed.
@@ -435,7 +438,7 @@ impl Context {
             },
         );
         drop(tasks);
-        self.run_queue.borrow_mut().push_back(id);
+        self.run_queue.borrow_mut().push(id);
         id
     }
 
@@ -512,7 +515,7 @@ impl Context {
             if let Some(task) = tasks.get(id)
                 && !task.waker.scheduled.swap(true, Ordering::AcqRel)
             {
-                run_queue.push_back(id);
+                run_queue.push(id);
             }
         }
     }
@@ -555,6 +558,43 @@ impl Context {
         for &id in &ids {
             driver.drop_op(id);
         }
+    }
+}
+
+/// The tasks one turn of `block_on` polls: the run queue as it was at the start of
+/// the turn (wakes during the turn go to the queue for the next one). Dropped, it
+/// puts back at the head of the queue the tasks it did not reach (the turn ended
+/// early: `block_on`'s future completed, or a task panicked), and keeps its storage
+/// for the next turn.
+struct Turn<'a> {
+    cx: &'a Context,
+    ids: Vec<TaskId>,
+    next: usize,
+}
+
+impl<'a> Turn<'a> {
+    fn start(cx: &'a Context) -> Turn<'a> {
+        let spare = std::mem::take(&mut *cx.spare_queue.borrow_mut());
+        let ids = std::mem::replace(&mut *cx.run_queue.borrow_mut(), spare);
+        Turn { cx, ids, next: 0 }
+    }
+
+    fn next(&mut self) -> Option<TaskId> {
+        let id = self.ids.get(self.next).copied();
+        self.next += 1;
+        id
+    }
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut ids = std::mem::take(&mut self.ids);
+        if self.next < ids.len() {
+            let mut queue = self.cx.run_queue.borrow_mut();
+            queue.splice(0..0, ids[self.next..].iter().copied());
+        }
+        ids.clear();
+        *self.cx.spare_queue.borrow_mut() = ids;
     }
 }
 
@@ -736,7 +776,8 @@ impl Builder {
         let cx = Rc::new(Context {
             driver: RefCell::new(Driver::new(ring, reader, shared.clone())),
             tasks: RefCell::new(Tasks::default()),
-            run_queue: RefCell::new(VecDeque::new()),
+            run_queue: RefCell::new(Vec::new()),
+            spare_queue: RefCell::new(Vec::new()),
             shared,
             clock,
             deferred_drops: RefCell::new(Vec::new()),
@@ -914,14 +955,11 @@ impl Runtime {
         });
         let main_waker = task_waker(main.clone());
         let mut future = pin!(future);
-        cx.run_queue.borrow_mut().push_back(MAIN);
+        cx.run_queue.borrow_mut().push(MAIN);
         loop {
             cx.take_remote();
-            let n = cx.run_queue.borrow().len();
-            for _ in 0..n {
-                let Some(id) = cx.run_queue.borrow_mut().pop_front() else {
-                    break;
-                };
+            let mut turn = Turn::start(cx);
+            while let Some(id) = turn.next() {
                 if id == MAIN {
                     main.scheduled.store(false, Ordering::Release);
                     if let Poll::Ready(v) = future
@@ -934,6 +972,7 @@ impl Runtime {
                     cx.poll_task(id);
                 }
             }
+            drop(turn);
             cx.flush_deferred_drops();
             let idle = cx.run_queue.borrow().is_empty() && !cx.take_remote();
             let mut driver = cx.driver.borrow_mut();
