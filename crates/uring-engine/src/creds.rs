@@ -31,6 +31,15 @@
 //! kernel would have run it. Not carried: the capability bounding set, securebits and
 //! LSM labels.
 //!
+//! While a worker wears other credentials, a change of the whole process's (glibc's
+//! `setuid` family, which makes every thread change its own) reaches that worker too:
+//! the worker then keeps what the change left instead of going back (which would undo
+//! it), less the capabilities it kept to come back. If the change is one the worker's
+//! borrowed credentials may not make (a root process calling `setuid` while a worker
+//! wears `nobody`'s), glibc aborts the process, as it does whenever one thread fails to
+//! follow: a program that changes its credentials should do so with no request of
+//! other credentials in flight.
+//!
 //! A new thread starts with the credentials of the thread that made it, so a worker
 //! that a thread whose credentials differ from those the first ring was set up with
 //! would start is started by a thread kept for that instead ([`spawn`]), which has the
@@ -242,6 +251,8 @@ thread_local! {
 pub(crate) struct Assumed {
     /// What to go back to, and whether `PR_SET_KEEPCAPS` was set before.
     back: Option<(Creds, bool)>,
+    /// What the worker was made to wear: if it wears something else when it goes
+    /// back, the process changed its credentials meanwhile.
     now: Option<Creds>,
 }
 
@@ -266,10 +277,17 @@ impl Assumed {
         let keep = unsafe { libc::prctl(libc::PR_GET_KEEPCAPS, 0, 0, 0, 0) } == 1;
         let permitted = [own.caps[0].permitted, own.caps[1].permitted];
         match switch(&own, to, permitted, true) {
-            Ok(()) => Ok(Assumed {
-                back: Some((own, keep)),
-                now: Some(to.clone()),
-            }),
+            Ok(()) => {
+                // What the thread has now: `to`, but for the permitted set it kept.
+                let mut set = to.clone();
+                for (c, p) in set.caps.iter_mut().zip(permitted) {
+                    c.permitted = p;
+                }
+                Ok(Assumed {
+                    back: Some((own, keep)),
+                    now: Some(set),
+                })
+            }
             Err(err) => {
                 let failed = Assumed {
                     back: Some((own, keep)),
@@ -291,13 +309,24 @@ impl Drop for Assumed {
         let Some((own, keep)) = self.back.take() else {
             return;
         };
-        let now = match self.now.take() {
-            Some(c) => c,
-            None => match Creds::current() {
-                Ok(c) => c,
-                Err(_) => own.clone(),
-            },
+        let Ok(now) = Creds::current() else {
+            OWN.with(|o| *o.borrow_mut() = None);
+            return;
         };
+        if self.now.take().is_some_and(|set| set != now) {
+            // The process changed every thread's credentials meanwhile (glibc's
+            // `setuid` family), this one's too: going back to the old ones would undo
+            // that. Keep what the change left, less the permitted capabilities kept
+            // only to come back, which the change would have cleared without
+            // `PR_SET_KEEPCAPS` if it left no uid 0.
+            OWN.with(|o| *o.borrow_mut() = None);
+            // SAFETY: prctl with integer arguments only.
+            unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, i32::from(keep), 0, 0, 0) };
+            if now.uid.iter().all(|&u| u != 0) {
+                let _ = capset([CapData::default(); 2]);
+            }
+            return;
+        }
         let permitted = [own.caps[0].permitted, own.caps[1].permitted];
         if switch(&now, &own, permitted, keep).is_err() {
             // Not expected (the worker kept its permitted capabilities): the worker's

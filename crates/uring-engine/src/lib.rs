@@ -88,7 +88,10 @@
 //!   `-EPERM`; a deterministic ring refuses personalities (`-EINVAL`). Requests the
 //!   reactor thread issues again after readiness (sockets, pipes), the assisting
 //!   thread's half of a large batch and the SQPOLL thread's run with the process's
-//!   credentials (the kernel's SQ thread uses the ring creator's, from setup).
+//!   credentials (the kernel's SQ thread uses the ring creator's, from setup). A
+//!   process that changes its credentials with glibc's `setuid` family while a
+//!   worker wears less privileged ones can be aborted by glibc (that worker cannot
+//!   follow the change).
 //! - **The ring fd is an eventfd**, not an io_uring file. A program that makes the
 //!   system calls itself on it (`syscall(__NR_io_uring_enter, ring_fd, …)`, as
 //!   liburing's tests `timeout`, `ring-leak2`, `empty-eownerdead`, `accept-reuse` and
