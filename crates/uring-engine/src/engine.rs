@@ -2,7 +2,7 @@
 //! (inline, worker pool, readiness), the ring fd and `enter`. Mirrors
 //! `io_uring/io_uring.c`; completion is in `complete.rs`, waiting in `wait.rs` (the
 //! kernel's `wait.c`).
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -59,35 +59,37 @@ thread_local! {
     pub(crate) static IN_ENTER: Cell<bool> = const { Cell::new(false) };
 }
 
-/// The CQEs of the completions a thread makes while it issues a submission, posted
-/// together when that issue ends (the kernel's `io_submit_flush_completions`): one
-/// completion lock and one wake-up per submission instead of one per request.
-struct InlineCqes {
-    /// The engine whose submission this thread is issuing (null: none).
-    engine: *const Engine,
-    /// The CQEs, and whether each counts for count timeouts.
-    cqes: Vec<(Completion, bool)>,
-}
+/// CQEs kept for the end of a submission's issue, each with whether it counts for
+/// count timeouts.
+type KeptCqes = Vec<(Completion, bool)>;
 
 thread_local! {
-    static INLINE_CQES: RefCell<InlineCqes> = const {
-        RefCell::new(InlineCqes { engine: std::ptr::null(), cqes: Vec::new() })
-    };
+    /// While this thread issues a submission: its engine, and the vector (in the
+    /// engine's [`SubmitState`], under the submit lock this thread holds) where the CQEs
+    /// of the completions it makes wait for the end of the issue (the kernel's
+    /// `io_submit_flush_completions`): one completion lock and one wake-up per
+    /// submission instead of one per request. Null pointers otherwise.
+    ///
+    /// Set and cleared by [`InlineBatch`] only, which holds the vector's `&mut` borrow
+    /// all the while the pointer is set: nothing but this thread, through this
+    /// pointer, touches the vector meanwhile, and no reference made from it outlives
+    /// the function that made it.
+    static INLINE_CQES: Cell<(*const Engine, *mut KeptCqes)> =
+        const { Cell::new((std::ptr::null(), std::ptr::null_mut())) };
 }
 
 /// Keeps `c`, a CQE `e` posts from this thread, for the end of the submission of `e`
 /// this thread is issuing, if it is issuing one; else gives it back, to be posted now.
 #[inline]
 pub(crate) fn defer_inline(e: &Engine, c: Completion, counted: bool) -> Option<Completion> {
-    INLINE_CQES.with(|b| {
-        let mut b = b.borrow_mut();
-        if std::ptr::eq(b.engine, e) {
-            b.cqes.push((c, counted));
-            None
-        } else {
-            Some(c)
-        }
-    })
+    let (engine, cqes) = INLINE_CQES.get();
+    if !std::ptr::eq(engine, e) {
+        return Some(c);
+    }
+    // SAFETY: set, so valid and this thread's alone to use (see INLINE_CQES); the
+    // reference ends with this statement.
+    unsafe { (*cqes).push((c, counted)) };
+    None
 }
 
 /// Posts now the CQEs kept by [`defer_inline`] for `e`, the batch staying open: before
@@ -95,61 +97,72 @@ pub(crate) fn defer_inline(e: &Engine, c: Completion, counted: bool) -> Option<C
 /// request), whose CQE, if another thread posts it, must not come first (as the
 /// kernel posts a batch before it queues the links of its requests).
 pub(crate) fn flush_inline(e: &Engine) {
-    let cqes = INLINE_CQES.with(|b| {
-        let mut b = b.borrow_mut();
-        (std::ptr::eq(b.engine, e) && !b.cqes.is_empty()).then(|| std::mem::take(&mut b.cqes))
-    });
-    if let Some(mut cqes) = cqes {
-        e.post_all(&mut cqes);
-        keep_capacity(cqes);
+    let (engine, cqes) = INLINE_CQES.get();
+    if std::ptr::eq(engine, e) {
+        post_kept(e, cqes);
     }
 }
 
-/// Gives this thread's CQE vector back the capacity of `cqes` (emptied), if larger.
-fn keep_capacity(cqes: Vec<(Completion, bool)>) {
-    INLINE_CQES.with(|b| {
-        let mut b = b.borrow_mut();
-        if b.cqes.capacity() < cqes.capacity() {
-            b.cqes = cqes;
-        }
-    });
+/// Posts what `slot`, the vector of an open or closing [`InlineBatch`], holds and leaves
+/// it empty, keeping its capacity. What posting them
+/// completes (a count timeout met) may add to `slot` again meanwhile, through
+/// [`defer_inline`], when the batch is open: that waits for the next flush.
+fn post_kept(e: &Engine, slot: *mut KeptCqes) {
+    // SAFETY: `slot` is the batch's vector (see INLINE_CQES); each reference made from
+    // it ends within its statement, before `post_all` may push through the pointer.
+    let mut cqes = std::mem::take(unsafe { &mut *slot });
+    if cqes.is_empty() {
+        // SAFETY: as above.
+        unsafe { *slot = cqes };
+        return;
+    }
+    e.post_all(&mut cqes);
+    // SAFETY: as above.
+    let now = unsafe { &mut *slot };
+    if now.is_empty() {
+        // The capacity goes back: no allocation per submission.
+        *now = cqes;
+    }
 }
 
 /// While alive, the CQEs this thread posts for its engine wait for its end
 /// ([`defer_inline`]), which posts them.
-struct InlineBatch<'a>(Option<&'a Engine>);
+struct InlineBatch<'a> {
+    engine: &'a Engine,
+    /// The vector the CQEs wait in, borrowed for the batch's life (null: no batch).
+    cqes: *mut KeptCqes,
+    _borrow: std::marker::PhantomData<&'a mut KeptCqes>,
+}
 
 impl<'a> InlineBatch<'a> {
-    /// Opens the batch of `e` on this thread, unless completions made here are not
-    /// posted at once anyway (`DEFER_TASKRUN` outside `enter`: the deferred list) or
-    /// this thread already batches for some engine.
-    fn open(e: &'a Engine) -> InlineBatch<'a> {
-        if e.is(sys::IORING_SETUP_DEFER_TASKRUN) && !IN_ENTER.with(Cell::get) {
-            return InlineBatch(None);
+    /// Opens the batch of `e` on this thread, keeping CQEs in `cqes`, unless
+    /// completions made here are not posted at once anyway (`DEFER_TASKRUN` outside
+    /// `enter`: the deferred list) or this thread already batches for some engine.
+    fn open(e: &'a Engine, cqes: &'a mut KeptCqes) -> InlineBatch<'a> {
+        let mut batch = InlineBatch {
+            engine: e,
+            cqes: std::ptr::null_mut(),
+            _borrow: std::marker::PhantomData,
+        };
+        if (e.is(sys::IORING_SETUP_DEFER_TASKRUN) && !IN_ENTER.with(Cell::get))
+            || !INLINE_CQES.get().0.is_null()
+        {
+            return batch;
         }
-        INLINE_CQES.with(|b| {
-            let mut b = b.borrow_mut();
-            if !b.engine.is_null() {
-                return InlineBatch(None);
-            }
-            b.engine = e;
-            InlineBatch(Some(e))
-        })
+        batch.cqes = cqes;
+        INLINE_CQES.set((e, batch.cqes));
+        batch
     }
 }
 
 impl Drop for InlineBatch<'_> {
     fn drop(&mut self) {
-        let Some(e) = self.0 else { return };
+        if self.cqes.is_null() {
+            return;
+        }
         // Closed first: what posting these completes (a count timeout met) posts at once.
-        let mut cqes = INLINE_CQES.with(|b| {
-            let mut b = b.borrow_mut();
-            b.engine = std::ptr::null();
-            std::mem::take(&mut b.cqes)
-        });
-        e.post_all(&mut cqes);
-        // The vector goes back for its capacity (no allocation per submission).
-        keep_capacity(cqes);
+        INLINE_CQES.set((std::ptr::null(), std::ptr::null_mut()));
+        post_kept(self.engine, self.cqes);
     }
 }
 
@@ -168,6 +181,8 @@ struct SubmitState {
     batch: Vec<Box<Req>>,
     /// Free requests for the next SQEs.
     spare: crate::req::Spare,
+    /// Empty between submissions: the CQEs of its inline completions (`InlineBatch`).
+    cqes: KeptCqes,
 }
 
 /// One engine ring. Shared (`Arc`) by the handle, the workers and the helper threads.
@@ -355,7 +370,7 @@ impl Engine {
     /// consumed, counting one that failed to prepare (its CQE carries the error).
     pub(crate) fn submit(self: &Arc<Self>, to_submit: u32) -> u32 {
         let mut held = self.submit_lock.lock().expect("submit lock");
-        let SubmitState { batch, spare } = &mut *held;
+        let SubmitState { batch, spare, cqes } = &mut *held;
         // Pages of application memory found readable stay so until this returns.
         let _probes = crate::user::Submission::begin();
         let head = self.rings.sq_head();
@@ -441,9 +456,9 @@ impl Engine {
         // CQE reaped before the head moved made the next submit count the old SQE
         // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
-        let cqes = InlineBatch::open(self);
+        let kept = InlineBatch::open(self, cqes);
         self.dispatch(batch);
-        drop(cqes);
+        drop(kept);
         submitted
     }
 
@@ -512,7 +527,9 @@ impl Engine {
         drop(self.submit_lock.lock().expect("submit lock"));
     }
 
-    /// The checks of `io_init_req` and the op's prep.
+    /// The checks of `io_init_req` and the op's prep. Inline: the submission loop runs
+    /// it for every SQE.
+    #[inline]
     pub(crate) fn prepare(&self, req: &mut Req) -> Result<(), i32> {
         let Some(def) = op::def(req.opcode()) else {
             return Err(-libc::EINVAL);
@@ -544,6 +561,7 @@ impl Engine {
 
     /// Queues a request (with its chain) for issue, subject to drain: into `batch`,
     /// started once the submission is read, or held back.
+    #[inline]
     fn queue(self: &Arc<Self>, req: Box<Req>, batch: &mut Vec<Box<Req>>) {
         let req = if req.has(sys::IOSQE_IO_DRAIN) || self.drain_pending.load(Ordering::SeqCst) {
             match self.defer(req) {
