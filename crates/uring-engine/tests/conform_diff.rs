@@ -7,11 +7,12 @@
 //! `URING_REQUIRE_KERNEL=1`); the engine half still runs and must pass its own
 //! assertions.
 use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixDatagram;
 use std::time::Duration;
 
 use uring::types::Target;
 use uring::{Cqe, Ring, SqeFlags, opcode, sys};
-use uring_testkit::{Aligned, diff, pipe, test_name};
+use uring_testkit::{Aligned, Mapping, diff, pipe, test_name};
 
 fn push(ring: &mut Ring, sqes: &[uring::Sqe]) -> usize {
     // SAFETY: every caller keeps what its SQEs point to alive until they are reaped.
@@ -34,6 +35,76 @@ fn drain(ring: &mut Ring, ms: u64) -> Vec<(u64, i32)> {
         } else {
             out.extend(got.iter().map(|c| (c.user_data(), c.result())));
         }
+    }
+}
+
+/// Exactly `n` CQEs (waiting at most `limit`), as (user_data, result), sorted.
+fn reap_sorted(ring: &mut Ring, n: usize, limit: Duration) -> Vec<(u64, i32)> {
+    let mut got: Vec<_> = uring_testkit::reap(ring, n, limit)
+        .iter()
+        .map(|c| (c.user_data(), c.result()))
+        .collect();
+    got.sort();
+    got
+}
+
+/// One iovec covering `buf`.
+fn iovec(buf: &mut [u8]) -> libc::iovec {
+    libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    }
+}
+
+/// A datagram socket pair whose receiving end has a multishot `RECV` armed (user_data
+/// 2) into `nbufs` provided buffers of `len` bytes (group `bgid`, provided by
+/// user_data 1): the setup of liburing's `recv-multishot`.
+struct ArmedDgram {
+    _rx: UnixDatagram,
+    tx: UnixDatagram,
+    bufs: Vec<u8>,
+    len: usize,
+}
+
+impl ArmedDgram {
+    fn new(ring: &mut Ring, nbufs: usize, len: usize, bgid: u16) -> ArmedDgram {
+        let (rx, tx) = UnixDatagram::pair().expect("socketpair");
+        let mut bufs = vec![0u8; nbufs * len];
+        let provide =
+            opcode::ProvideBuffers::new(bufs.as_mut_ptr(), len as i32, nbufs as u16, bgid, 0)
+                .build()
+                .user_data(1);
+        push(ring, &[provide]);
+        let c = uring_testkit::reap(ring, 1, Duration::from_secs(5));
+        assert_eq!(c[0].result(), 0, "provide buffers");
+        let recv = opcode::Recv::new(Target::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 0)
+            .buf_group(bgid)
+            .multishot(true)
+            .build()
+            .user_data(2);
+        push(ring, &[recv]);
+        ArmedDgram {
+            _rx: rx,
+            tx,
+            bufs,
+            len,
+        }
+    }
+
+    /// Sends one datagram of `len` bytes, each `byte`.
+    fn send(&self, byte: u8, len: usize) {
+        assert_eq!(self.tx.send(&vec![byte; len]).expect("send"), len);
+    }
+
+    /// Cancels the receive (user_data 3): its last CQE and the cancel's, sorted.
+    fn cancel(&self, ring: &mut Ring) -> Vec<(u64, i32)> {
+        push(ring, &[opcode::AsyncCancel::new(2).build().user_data(3)]);
+        reap_sorted(ring, 2, Duration::from_secs(5))
+    }
+
+    /// The first `n` bytes of provided buffer `bid`.
+    fn buf(&self, bid: usize, n: usize) -> &[u8] {
+        &self.bufs[bid * self.len..][..n]
     }
 }
 
@@ -110,11 +181,8 @@ fn drain_inside_a_chain() {
         16,
         |ring| {
             let file = tempfile::tempfile().expect("tempfile");
-            let buf = vec![0x5au8; 4096];
-            let iov = libc::iovec {
-                iov_base: buf.as_ptr() as *mut _,
-                iov_len: buf.len(),
-            };
+            let mut buf = vec![0x5au8; 4096];
+            let iov = iovec(&mut buf);
             let nop =
                 |flags: SqeFlags, ud: u64| opcode::Nop::new().build().flags(flags).user_data(ud);
             let writev = || opcode::Writev::new(Target::Fd(file.as_raw_fd()), &iov, 1).build();
@@ -168,10 +236,7 @@ fn ioprio_on_an_op_without_one() {
         |ring| {
             let (r, _w) = pipe();
             let mut buf = [0u8; 128];
-            let iov = libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            };
+            let iov = iovec(&mut buf);
             let ts = uring::types::Timespec::from(Duration::from_secs(1));
             let mut lt = opcode::LinkTimeout::new(&ts).build().user_data(2);
             lt.as_raw_mut().ioprio = 89;
@@ -230,12 +295,7 @@ fn async_pipe_reads_cancel_as_polls() {
                 std::thread::sleep(Duration::from_millis(20));
                 let cancel = opcode::AsyncCancel::new(0).any(true).all(true).build();
                 push(ring, &[cancel.user_data(100)]);
-                let mut seen: Vec<_> = uring_testkit::reap(ring, 9, Duration::from_secs(5))
-                    .iter()
-                    .map(|c| (c.user_data(), c.result()))
-                    .collect();
-                seen.sort();
-                rounds.insert(seen);
+                rounds.insert(reap_sorted(ring, 9, Duration::from_secs(5)));
             }
             rounds
         },
@@ -286,14 +346,18 @@ fn iopoll_ring() {
                 .build()
                 .user_data(5),
         ];
+        // Reaps until `seen` holds `n` CQEs (at most 10 s): GETEVENTS reaps the polled
+        // I/O; it waits for nothing else.
+        let reap_polled = |ring: &mut Ring, seen: &mut Vec<(u64, i32)>, n: usize| {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while seen.len() < n && std::time::Instant::now() < deadline {
+                let _ = ring.submit_and_wait(1);
+                seen.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+            }
+        };
         push(&mut ring, &sqes);
         let mut seen = Vec::new();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while seen.len() < sqes.len() && std::time::Instant::now() < deadline {
-            // GETEVENTS reaps the polled write; it waits for nothing else.
-            let _ = ring.submit_and_wait(1);
-            seen.extend(ring.completion().map(|c| (c.user_data(), c.result())));
-        }
+        reap_polled(&mut ring, &mut seen, sqes.len());
         let wrote = seen.contains(&(2, 4096));
         // Read back what a polled write wrote, linked after a NOP.
         let read = [
@@ -310,11 +374,7 @@ fn iopoll_ring() {
                 .user_data(8),
         ];
         push(&mut ring, &read);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while seen.len() < sqes.len() + read.len() && std::time::Instant::now() < deadline {
-            let _ = ring.submit_and_wait(1);
-            seen.extend(ring.completion().map(|c| (c.user_data(), c.result())));
-        }
+        reap_polled(&mut ring, &mut seen, sqes.len() + read.len());
         seen.sort();
         // What the polled read found: what the polled write wrote.
         (seen, wrote && back.slice() == out.slice())
@@ -332,25 +392,10 @@ fn iopoll_ring() {
 fn recvmsg_stores_back_only_what_changed() {
     let mut ring = diff::ring_on(uring::Backend::Engine, 8).expect("engine ring");
     let (a, b) = std::os::unix::net::UnixStream::pair().expect("socketpair");
-    let page = 4096;
-    // SAFETY: a fresh anonymous mapping of one page.
-    let mem = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            page,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(mem, libc::MAP_FAILED);
+    let page = Mapping::new(4096);
     let mut buf = [0u8; 64];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    let msg = mem.cast::<libc::msghdr>();
+    let mut iov = iovec(&mut buf);
+    let msg = page.ptr().cast::<libc::msghdr>();
     // SAFETY: the page is writable and holds a msghdr; all-zero is a valid one.
     unsafe {
         msg.write(std::mem::zeroed());
@@ -363,14 +408,13 @@ fn recvmsg_stores_back_only_what_changed() {
         .user_data(1);
     push(&mut ring, &[sqe]);
     // SAFETY: the page is ours; the engine copied the msghdr at preparation.
-    assert_eq!(unsafe { libc::mprotect(mem, page, libc::PROT_READ) }, 0);
+    let protected = unsafe { libc::mprotect(page.ptr().cast(), page.size(), libc::PROT_READ) };
+    assert_eq!(protected, 0);
     use std::io::Write;
     (&b).write_all(&[7u8; 64]).expect("send");
     let got = drain(&mut ring, 200);
     assert_eq!(got, [(1, 64)]);
     assert_eq!(buf, [7u8; 64]);
-    // SAFETY: unmapping the page mapped above, no longer used.
-    unsafe { libc::munmap(mem, page) };
 }
 
 /// liburing's `skip-cqe` (`test_ltimeout_cancel`, `test_ltimeout_fire`): a
@@ -507,10 +551,7 @@ fn instant_link_timeout_finds_its_request() {
         |ring| {
             let (r, _w) = pipe();
             let mut buf = [0u8; 128];
-            let iov = libc::iovec {
-                iov_base: buf.as_mut_ptr().cast(),
-                iov_len: buf.len(),
-            };
+            let iov = iovec(&mut buf);
             let ts = uring::types::Timespec::from(Duration::from_nanos(10));
             let mut rounds = std::collections::BTreeSet::new();
             for _ in 0..200 {
@@ -527,12 +568,7 @@ fn instant_link_timeout_finds_its_request() {
                 ];
                 push(ring, &chain);
                 // (Before the fix: a panic naming the lone -ENOENT after 2 s.)
-                let mut got: Vec<_> = uring_testkit::reap(ring, 3, Duration::from_secs(2))
-                    .iter()
-                    .map(|c| (c.user_data(), c.result()))
-                    .collect();
-                got.sort();
-                rounds.insert(got);
+                rounds.insert(reap_sorted(ring, 3, Duration::from_secs(2)));
             }
             rounds
         },
@@ -559,47 +595,19 @@ fn multishot_recv_has_received_by_the_next_reap() {
             const ROUNDS: usize = 12;
             const PER_ROUND: usize = 4;
             const LEN: usize = 64;
-            let mut fds = [0; 2];
-            // SAFETY: `fds` has room for the two descriptors.
-            let r =
-                unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, fds.as_mut_ptr()) };
-            assert_eq!(r, 0, "socketpair");
-            // SAFETY: fresh descriptors we own from here.
-            let (rx, tx) = unsafe {
-                use std::os::fd::{FromRawFd, OwnedFd};
-                (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
-            };
             // More buffers than datagrams: the receive stays armed to the end.
-            const NBUFS: usize = ROUNDS * PER_ROUND + 8;
-            let mut bufs = vec![0u8; NBUFS * LEN];
-            let provide =
-                opcode::ProvideBuffers::new(bufs.as_mut_ptr(), LEN as i32, NBUFS as u16, 7, 0)
-                    .build()
-                    .user_data(1);
-            push(ring, &[provide]);
-            let c = uring_testkit::reap(ring, 1, Duration::from_secs(5));
-            assert_eq!(c[0].result(), 0, "provide buffers");
-            let recv = opcode::Recv::new(Target::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 0)
-                .buf_group(7)
-                .multishot(true)
-                .build()
-                .user_data(2);
-            push(ring, &[recv]);
+            let dgram = ArmedDgram::new(ring, ROUNDS * PER_ROUND + 8, LEN, 7);
             let mut rounds = Vec::new();
             for round in 0..ROUNDS {
                 for i in 0..PER_ROUND {
-                    let len = 4 + 4 * i;
-                    let msg = [(round * PER_ROUND + i) as u8; LEN];
-                    // SAFETY: `msg` holds `len` readable bytes.
-                    let n = unsafe { libc::send(tx.as_raw_fd(), msg.as_ptr().cast(), len, 0) };
-                    assert_eq!(n, len as isize, "send");
+                    dgram.send((round * PER_ROUND + i) as u8, 4 + 4 * i);
                 }
                 ring.submitter().get_events().expect("get_events");
                 let got: Vec<(i32, bool, bool)> = ring
                     .completion()
                     .map(|c| {
                         let bid = (c.flags() >> 16) as usize;
-                        let data = &bufs[bid * LEN..][..c.result().max(0) as usize];
+                        let data = dgram.buf(bid, c.result().max(0) as usize);
                         let fill = data.first().copied();
                         let right = data.iter().all(|&b| Some(b) == fill);
                         (c.result(), c.flags() & sys::IORING_CQE_F_MORE != 0, right)
@@ -607,13 +615,7 @@ fn multishot_recv_has_received_by_the_next_reap() {
                     .collect();
                 rounds.push(got);
             }
-            let cancel = opcode::AsyncCancel::new(2).build().user_data(3);
-            push(ring, &[cancel]);
-            let mut end: Vec<_> = uring_testkit::reap(ring, 2, Duration::from_secs(5))
-                .iter()
-                .map(|c| (c.user_data(), c.result()))
-                .collect();
-            end.sort();
+            let end = dgram.cancel(ring);
             (rounds, end)
         },
     );
@@ -637,38 +639,11 @@ fn an_empty_peek_enters_while_a_receive_waits() {
         |ring| {
             const ROUNDS: usize = 8;
             const LEN: usize = 32;
-            let mut fds = [0; 2];
-            // SAFETY: `fds` has room for the two descriptors.
-            let r =
-                unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_DGRAM, 0, fds.as_mut_ptr()) };
-            assert_eq!(r, 0, "socketpair");
-            // SAFETY: fresh descriptors we own from here.
-            let (rx, tx) = unsafe {
-                use std::os::fd::{FromRawFd, OwnedFd};
-                (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
-            };
-            const NBUFS: usize = ROUNDS * 2 + 4;
-            let mut bufs = vec![0u8; NBUFS * LEN];
-            let provide =
-                opcode::ProvideBuffers::new(bufs.as_mut_ptr(), LEN as i32, NBUFS as u16, 3, 0)
-                    .build()
-                    .user_data(1);
-            push(ring, &[provide]);
-            let c = uring_testkit::reap(ring, 1, Duration::from_secs(5));
-            assert_eq!(c[0].result(), 0, "provide buffers");
-            let recv = opcode::Recv::new(Target::Fd(rx.as_raw_fd()), std::ptr::null_mut(), 0)
-                .buf_group(3)
-                .multishot(true)
-                .build()
-                .user_data(2);
-            push(ring, &[recv]);
+            let dgram = ArmedDgram::new(ring, ROUNDS * 2 + 4, LEN, 3);
             let mut rounds = Vec::new();
             for round in 0..ROUNDS {
                 for i in 0..2 {
-                    let msg = [(round * 2 + i) as u8; LEN];
-                    // SAFETY: `msg` holds LEN readable bytes.
-                    let n = unsafe { libc::send(tx.as_raw_fd(), msg.as_ptr().cast(), 8, 0) };
-                    assert_eq!(n, 8, "send");
+                    dgram.send((round * 2 + i) as u8, 8);
                 }
                 // liburing's peek loop: take what is there; on an empty CQ, enter once
                 // if the flags say so, then stop.
@@ -689,13 +664,7 @@ fn an_empty_peek_enters_while_a_receive_waits() {
                 // Which buffer each landed in is the same on both: compare the sizes.
                 rounds.push(got.iter().map(|&(res, _)| res).collect::<Vec<_>>());
             }
-            let cancel = opcode::AsyncCancel::new(2).build().user_data(3);
-            push(ring, &[cancel]);
-            let mut end: Vec<_> = uring_testkit::reap(ring, 2, Duration::from_secs(5))
-                .iter()
-                .map(|c| (c.user_data(), c.result()))
-                .collect();
-            end.sort();
+            let end = dgram.cancel(ring);
             ring.submitter().get_events().expect("get_events");
             (rounds, end, ring.submission().taskrun())
         },
