@@ -2,11 +2,14 @@
 //!
 //! `cargo bench -p uring-bench --bench nop`. For each configuration (batch 1,
 //! 8, 32, 128, and SQPOLL at batch 32) the three implementations run
-//! interleaved, A B C A B C …, so that machine noise hits all of them alike;
-//! the table shows the median ops/s of each over the rounds, their ratios,
-//! and the ratios of ops per second of the thread's CPU time (which leaves
-//! out the time a loaded machine kept the thread waiting for a CPU; with
-//! SQPOLL it misses the poll thread's work).
+//! interleaved, A B C B C A C A B …, so that machine noise hits all of them
+//! alike and none always runs first or right after the same one; the table
+//! shows the median ops/s of each over the rounds, their ratios, and the ratios
+//! of ops per second of the thread's CPU time (which leaves out the time a
+//! loaded machine kept the thread waiting for a CPU; with SQPOLL it misses the
+//! poll thread's work). A second table gives the same ratios paired by round:
+//! the median over the rounds of ours against each anchor in the same round,
+//! which a change of load between rounds moves less.
 //!
 //! Each implementation sets its ring up with its library's defaults, and the
 //! header says which setup flags those are (ours: `NO_SQARRAY`, as liburing 2.6
@@ -151,6 +154,18 @@ impl Rounds {
             .then(|| uring_bench::median(self.rates.clone()))
     }
 
+    /// The median over the rounds of `a`'s rate over `b`'s in the same round (wall
+    /// clock, or CPU time with `cpu`); `None` unless both ran every round.
+    fn paired(a: &Rounds, b: &Rounds, cpu: bool) -> Option<f64> {
+        let (x, y) = if cpu {
+            (&a.cpu_rates, &b.cpu_rates)
+        } else {
+            (&a.rates, &b.rates)
+        };
+        (a.median().is_some() && b.median().is_some() && x.len() == y.len())
+            .then(|| uring_bench::median(x.iter().zip(y).map(|(x, y)| x / y).collect()))
+    }
+
     fn cpu_median(&self) -> Option<f64> {
         (!self.failed && !self.skipped && !self.cpu_rates.is_empty())
             .then(|| uring_bench::median(self.cpu_rates.clone()))
@@ -170,6 +185,7 @@ fn main() {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let (mut errors, mut skipped) = (Vec::new(), Vec::new());
     let mut results = Vec::new();
+    let mut paired = Vec::new();
     for (label, batch, sqpoll) in CONFIGS {
         if !plan.runs_config(batch, sqpoll) {
             continue;
@@ -185,8 +201,10 @@ fn main() {
                 ..Rounds::default()
             })
             .collect();
-        for _ in 0..plan.rounds {
-            for (imp, r) in IMPS.iter().zip(rounds.iter_mut()) {
+        for round in 0..plan.rounds {
+            for k in 0..IMPS.len() {
+                let i = (k + round) % IMPS.len();
+                let (imp, r) = (&IMPS[i], &mut rounds[i]);
                 if r.failed || r.skipped {
                     continue;
                 }
@@ -209,6 +227,13 @@ fn main() {
                 }
             }
         }
+        let paired_row = [
+            Rounds::paired(&rounds[0], &rounds[1], false),
+            Rounds::paired(&rounds[0], &rounds[2], false),
+            Rounds::paired(&rounds[0], &rounds[1], true),
+            Rounds::paired(&rounds[0], &rounds[2], true),
+        ];
+        paired.push((label, paired_row));
         let medians: Vec<Option<f64>> = rounds.iter().map(Rounds::median).collect();
         let cpu: Vec<Option<f64>> = rounds.iter().map(Rounds::cpu_median).collect();
         let cell = |m: Option<f64>| m.map_or("n/a".to_owned(), |m| format!("{m:.2}"));
@@ -258,7 +283,25 @@ fn main() {
             "ours_over_io_uring": ratio(medians[0], medians[2]),
             "cpu_time_ours_over_liburing": ratio(cpu[0], cpu[1]),
             "cpu_time_ours_over_io_uring": ratio(cpu[0], cpu[2]),
+            "paired_ours_over_liburing": paired_row[0],
+            "paired_ours_over_io_uring": paired_row[1],
+            "paired_cpu_time_ours_over_liburing": paired_row[2],
+            "paired_cpu_time_ours_over_io_uring": paired_row[3],
         }));
+    }
+    println!();
+    println!("Paired by round (median over the rounds of ours / the anchor in the same round):");
+    println!();
+    println!(
+        "| config | ours/liburing | ours/io-uring | CPU time: ours/liburing | ours/io-uring |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    for (label, row) in &paired {
+        let cells: Vec<String> = row
+            .iter()
+            .map(|r| r.map_or("-".to_owned(), |r| format!("{r:.2}")))
+            .collect();
+        println!("| {label} | {} |", cells.join(" | "));
     }
     println!();
     for s in &skipped {
