@@ -2,6 +2,7 @@
 //! data on disk matches the short count), interrupted attempts, delays; the same
 //! faults for the same seed; in the threaded and in the deterministic mode; and from
 //! the environment.
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
 
@@ -373,10 +374,7 @@ fn link_timeout_finds_a_read_a_worker_moves_to_its_wait() {
     const READS: u64 = 4;
     let plan = FaultPlan::parse("ops=READ,eintr=1").unwrap();
     let mut ring = ring(EngineConfig::new().faults(plan), 32);
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array on success.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
+    let (r, _w) = uring_testkit::pipe_with(libc::O_NONBLOCK);
     let mut bufs = [[0u8; 16]; READS as usize];
     let mut outcomes = std::collections::BTreeSet::new();
     let mut base = 0;
@@ -390,21 +388,13 @@ fn link_timeout_finds_a_read_a_worker_moves_to_its_wait() {
             if round % 2 == 0 {
                 base += 2 * READS;
             }
-            let sqes: Vec<uring::Sqe> = bufs
-                .iter_mut()
-                .zip(0..READS)
-                .flat_map(|(buf, i)| {
-                    [
-                        opcode::Read::new(uring::types::Target::Fd(fds[0]), buf.as_mut_ptr(), 16)
-                            .build()
-                            .flags(SqeFlags::IO_LINK)
-                            .user_data(base + 2 * i + 1),
-                        opcode::LinkTimeout::new(&ts)
-                            .build()
-                            .user_data(base + 2 * i + 2),
-                    ]
-                })
-                .collect();
+            let sqes = uring_testkit::reads_each_followed_by(
+                r.as_raw_fd(),
+                &mut bufs,
+                base,
+                SqeFlags::IO_LINK,
+                |_| opcode::LinkTimeout::new(&ts).build(),
+            );
             // SAFETY: the buffers and the timespec outlive the reap below.
             unsafe { ring.submission().push_multiple(&sqes) }.expect("SQ has room");
             ring.submit().expect("submit");
@@ -420,10 +410,6 @@ fn link_timeout_finds_a_read_a_worker_moves_to_its_wait() {
                 outcomes.insert((c.user_data() % 2 == 1, ok.contains(&c.result()), c.result()));
             }
         }
-    }
-    for fd in fds {
-        // SAFETY: our own descriptors, closed once.
-        unsafe { libc::close(fd) };
     }
     assert!(
         outcomes.iter().all(|&(_, ok, _)| ok),
@@ -446,28 +432,18 @@ fn cancel_finds_a_read_a_worker_moves_to_its_wait() {
     const READS: u64 = 4;
     let plan = FaultPlan::parse("ops=READ,eintr=1").unwrap();
     let mut ring = ring(EngineConfig::new().faults(plan), 32);
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two descriptors into the array on success.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) };
-    assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
+    let (r, _w) = uring_testkit::pipe_with(libc::O_NONBLOCK);
     let mut bufs = [[0u8; 16]; READS as usize];
     let mut outcomes = std::collections::BTreeSet::new();
     for round in 0..3000 {
         // Odd user_data: the reads; even: their cancels.
-        let sqes: Vec<uring::Sqe> = bufs
-            .iter_mut()
-            .zip(0..READS)
-            .flat_map(|(buf, i)| {
-                [
-                    opcode::Read::new(uring::types::Target::Fd(fds[0]), buf.as_mut_ptr(), 16)
-                        .build()
-                        .user_data(2 * i + 1),
-                    opcode::AsyncCancel::new(2 * i + 1)
-                        .build()
-                        .user_data(2 * i + 2),
-                ]
-            })
-            .collect();
+        let sqes = uring_testkit::reads_each_followed_by(
+            r.as_raw_fd(),
+            &mut bufs,
+            0,
+            SqeFlags::empty(),
+            |read| opcode::AsyncCancel::new(read).build(),
+        );
         // Each read followed by its cancel, or (odd rounds) all the reads first, then
         // all the cancels in a second submission, which finds the workers busy with
         // the reads.
@@ -498,10 +474,6 @@ fn cancel_finds_a_read_a_worker_moves_to_its_wait() {
             [1; 2 * READS as usize],
             "round {round}: CQEs per user_data"
         );
-    }
-    for fd in fds {
-        // SAFETY: our own descriptors, closed once.
-        unsafe { libc::close(fd) };
     }
     assert!(
         outcomes.iter().all(|&(_, ok, _)| ok),

@@ -629,19 +629,13 @@ fn short_link_timeouts_always_find_their_pending_reads() {
         for us in [1, 5, 20, 100, 300, 1000] {
             let ts = Timespec::from(Duration::from_micros(us));
             for _ in 0..25 {
-                let sqes: Vec<uring::Sqe> = bufs
-                    .iter_mut()
-                    .zip(0..READS)
-                    .flat_map(|(buf, i)| {
-                        [
-                            opcode::Read::new(Target::Fd(r.as_raw_fd()), buf.as_mut_ptr(), 16)
-                                .build()
-                                .flags(SqeFlags::IO_LINK)
-                                .user_data(2 * i + 1),
-                            opcode::LinkTimeout::new(&ts).build().user_data(2 * i + 2),
-                        ]
-                    })
-                    .collect();
+                let sqes = uring_testkit::reads_each_followed_by(
+                    r.as_raw_fd(),
+                    &mut bufs,
+                    0,
+                    SqeFlags::IO_LINK,
+                    |_| opcode::LinkTimeout::new(&ts).build(),
+                );
                 push(&mut ring, &sqes);
                 let got = uring_testkit::reap(&mut ring, 2 * READS as usize, LIMIT);
                 // Odd user_data: the reads; even: their timeouts.
@@ -677,21 +671,13 @@ fn async_reads_cancelled_at_once_always_end() {
         let mut bufs = [[0u8; 16]; READS as usize];
         let (mut pairs_seen, mut unexpected) = (0, Vec::new());
         for round in 0..1500 {
-            let sqes: Vec<uring::Sqe> = bufs
-                .iter_mut()
-                .zip(0..READS)
-                .flat_map(|(buf, i)| {
-                    [
-                        opcode::Read::new(Target::Fd(r.as_raw_fd()), buf.as_mut_ptr(), 16)
-                            .build()
-                            .flags(SqeFlags::ASYNC)
-                            .user_data(2 * i + 1),
-                        opcode::AsyncCancel::new(2 * i + 1)
-                            .build()
-                            .user_data(2 * i + 2),
-                    ]
-                })
-                .collect();
+            let sqes = uring_testkit::reads_each_followed_by(
+                r.as_raw_fd(),
+                &mut bufs,
+                0,
+                SqeFlags::ASYNC,
+                |read| opcode::AsyncCancel::new(read).build(),
+            );
             push(&mut ring, &sqes);
             // Odd user_data: the reads; even: their cancels.
             let mut got = if b == Backend::Engine {

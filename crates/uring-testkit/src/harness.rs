@@ -597,10 +597,16 @@ pub fn tcp_pair() -> (std::net::TcpStream, std::net::TcpStream) {
 
 /// A pipe: (read end, write end).
 pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
+    pipe_with(0)
+}
+
+/// A pipe with `pipe2` flags beside `O_CLOEXEC` (`O_NONBLOCK`, `O_DIRECT`): (read end,
+/// write end).
+pub fn pipe_with(flags: i32) -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
     use std::os::fd::FromRawFd;
     let mut fds = [0; 2];
     // SAFETY: pipe2 writes two descriptors into the array on success.
-    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+    let r = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | flags) };
     assert_eq!(r, 0, "pipe2: {}", std::io::Error::last_os_error());
     // SAFETY: both descriptors are fresh and owned by nobody else.
     unsafe {
@@ -609,6 +615,33 @@ pub fn pipe() -> (std::os::fd::OwnedFd, std::os::fd::OwnedFd) {
             std::os::fd::OwnedFd::from_raw_fd(fds[1]),
         )
     }
+}
+
+/// One READ of `fd` into each of `bufs` (with `flags`, user_data `base + 2i + 1`), each
+/// followed by the SQE `then` makes from its read's user_data (user_data `base + 2i +
+/// 2`): the shape of the tests of what must find a read wherever it is (its cancel, its
+/// link timeout). Odd user_data are the reads, even ones what follows them.
+pub fn reads_each_followed_by<const N: usize>(
+    fd: std::os::fd::RawFd,
+    bufs: &mut [[u8; N]],
+    base: u64,
+    flags: uring::SqeFlags,
+    then: impl Fn(u64) -> uring::Sqe,
+) -> Vec<uring::Sqe> {
+    let len = u32::try_from(N).expect("a read buffer under 4 GiB");
+    (base..)
+        .step_by(2)
+        .zip(bufs.iter_mut())
+        .flat_map(|(ud, buf)| {
+            [
+                uring::opcode::Read::new(uring::types::Target::Fd(fd), buf.as_mut_ptr(), len)
+                    .build()
+                    .flags(flags)
+                    .user_data(ud + 1),
+                then(ud + 1).user_data(ud + 2),
+            ]
+        })
+        .collect()
 }
 
 /// The file `fd` names now (device and inode), or None if it is not open.
