@@ -135,6 +135,9 @@ struct Inner {
     /// A thread is taking events out of the set and issuing what they made ready;
     /// others wait for it on `Reactor::idle` ([`Reactor::run_ready`]).
     handling: bool,
+    /// Threads waiting for the one handling to finish: only then is there anyone to
+    /// wake (a wake-up is a system call).
+    handling_waiters: usize,
     shut: bool,
 }
 
@@ -383,7 +386,9 @@ impl Reactor {
         let epfd = {
             let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
             while g.handling {
+                g.handling_waiters += 1;
                 g = self.idle.wait(g).unwrap_or_else(|p| p.into_inner());
+                g.handling_waiters -= 1;
             }
             if g.shut {
                 return false;
@@ -601,8 +606,11 @@ impl Drop for Handling<'_> {
     fn drop(&mut self) {
         let mut g = self.0.inner.lock().unwrap_or_else(|p| p.into_inner());
         g.handling = false;
+        let waiters = g.handling_waiters;
         drop(g);
-        self.0.idle.notify_all();
+        if waiters > 0 {
+            self.0.idle.notify_all();
+        }
     }
 }
 
