@@ -395,9 +395,11 @@ impl Wq {
             // Named as the kernel names io-wq workers: after the submitting task.
             // SAFETY: gettid has no preconditions.
             let tid = unsafe { libc::gettid() };
-            let builder = std::thread::Builder::new().name(format!("iou-wrk-{tid}"));
+            let name = format!("iou-wrk-{tid}");
             // With the process's credentials, not a submitting thread's own (creds.rs).
-            let spawned = crate::creds::spawn(builder, move || worker(weak, class));
+            let spawned = crate::creds::spawn(std::thread::Builder::new(), move || {
+                worker(weak, class, &name)
+            });
             match spawned {
                 Ok(h) => st.handles.push(h),
                 Err(_) => st.count[c] -= 1,
@@ -570,7 +572,19 @@ impl Wq {
     }
 }
 
-fn worker(engine: Weak<Engine>, class: Class) {
+/// Names the calling thread (`PR_SET_NAME`, at most 15 bytes: longer names are cut),
+/// as `/proc/self/task/*/status` and `ps` show it.
+fn set_name(name: &str) {
+    let mut buf = [0u8; 16];
+    let n = name.len().min(15);
+    buf[..n].copy_from_slice(&name.as_bytes()[..n]);
+    if let Ok(name) = std::ffi::CStr::from_bytes_until_nul(&buf) {
+        // A thread left with its creator's name still works; only `ps` shows it.
+        let _ = rustix::thread::set_name(name);
+    }
+}
+
+fn worker(engine: Weak<Engine>, class: Class, name: &str) {
     install_handler();
     block_signals(true);
     IS_WORKER.with(|w| w.set(true));
@@ -598,8 +612,14 @@ fn worker(engine: Weak<Engine>, class: Class) {
     CURRENT.with(|cur| *cur.borrow_mut() = Some(slot.clone()));
     let Some(e) = engine.upgrade() else { return };
     let wq = &e.wq;
-    wq.state.lock().expect("wq state").slots.push(slot.clone());
+    // Pinned before it takes its io-wq name, as the kernel creates an io-wq worker with
+    // its affinity already set: whoever finds the ring's workers by name never sees one
+    // on CPUs the ring's IOWQ_AFF leaves out. (A name given by `thread::Builder` is set
+    // before this function runs.)
     let mut aff_seen = 0;
+    wq.apply_affinity(&mut aff_seen);
+    set_name(name);
+    wq.state.lock().expect("wq state").slots.push(slot.clone());
     let mut st = wq.state.lock().expect("wq state");
     loop {
         if let Some(req) = st.queue[c].pop_front() {

@@ -90,7 +90,6 @@ pub fn lacks_feature(test: &str, ring: &Ring, feat: u32) -> bool {
 /// `"batches [engine/sqpoll]"`); an entry whose test passes asks to be removed.
 #[rustfmt::skip]
 pub const ENGINE_PENDING: &[(&str, &str)] = &[
-    ("iowq_affinity_pins_new_workers", "flaky, IOWQ_AFF: a worker reports CPUs 0-1 instead of the registered CPU 1"),
 ];
 
 /// A ring configuration to repeat tests over.
