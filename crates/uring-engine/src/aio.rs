@@ -370,10 +370,13 @@ impl Aio {
     /// waits on the ring fd then wakes on the device's completion itself and reaps in
     /// `enter` ([`reap_now`](Self::reap_now)), where through the reaping thread it
     /// took two wake-ups, and the CQEs of a batch reach it one by one. Not while the
-    /// program is found to leave them unreaped ([`reaper`]), and not where the AIO
-    /// ring cannot be read in user memory (nothing could tell).
+    /// program is found to leave them unreaped ([`reaper`]), not where the AIO ring
+    /// cannot be read in user memory (nothing could tell), and not on an `IOPOLL` ring,
+    /// whose `enter` waits for the reaping thread to hand it completions
+    /// (`iopoll.rs`).
     fn direct(&self, e: &Engine, ctx: &Ctx) -> bool {
         ctx.user_ring
+            && !e.is(sys::IORING_SETUP_IOPOLL)
             && e.poll_enabled.load(Ordering::Relaxed)
             && now_ms() >= self.hop_until.load(Ordering::Relaxed)
     }
@@ -384,7 +387,9 @@ impl Aio {
     /// without `IORING_SETUP_TASKRUN_FLAG`), which makes liburing's peek of an empty
     /// CQ enter.
     pub(crate) fn wants_enter(&self, e: &Engine) -> bool {
-        self.outstanding.load(Ordering::SeqCst) > 0 && e.poll_enabled.load(Ordering::Relaxed)
+        self.outstanding.load(Ordering::SeqCst) > 0
+            && e.poll_enabled.load(Ordering::Relaxed)
+            && !e.is(sys::IORING_SETUP_IOPOLL)
     }
 
     /// Reaps what the AIO ring holds now, without waiting: `enter` does, as the
