@@ -18,6 +18,12 @@
 //! backend), else by writing the runtime's eventfd, on which a read is armed in the
 //! ring. Work sent by a [`Core`](crate::Core) takes the same way.
 //!
+//! The common wake skips the waker altogether: an op polled by a task of its own
+//! runtime records the task's id in its slot (a task's waker is told from others by
+//! its `static` vtable, [`local_task`]), the CQE's dispatch lists the id, and the loop
+//! queues the listed tasks after the reap ([`Context::schedule_woken`]), with the same
+//! `scheduled` flag a wake sets.
+//!
 //! In the engine's deterministic mode the eventfd read is not armed: that mode runs
 //! one thread and only what the program itself does, and an fd waiting for the outside
 //! world would tie the virtual clock to real time. Wakes from other threads are still
