@@ -28,50 +28,39 @@ for k in $(seq 1 "$runs"); do
     cp "$bench_dir/nop.json" "$bench_dir/nop-run-$k.json"
 done
 
-echo
-echo "Ratios ours/liburing and ours/io-uring (wall clock; CPU time in brackets), target $target:"
-echo
-echo "| run | load before | batch 8 | batch 32 | batch 128 |"
-echo "|---:|---:|---|---|---|"
-met=0 cells=0
-for k in $(seq 1 "$runs"); do
-    f=$bench_dir/nop-run-$k.json
-    row="| $k | $(jq -r '.load_average_before[0]' "$f") |"
-    for b in 8 32 128; do
-        read -r l i cl ci < <(jq -r --argjson b "$b" '.results[] | select(.batch == $b and (.sqpoll | not))
-            | [.ours_over_liburing, .ours_over_io_uring, .cpu_time_ours_over_liburing,
-               .cpu_time_ours_over_io_uring] | map(. // 0) | @tsv' "$f")
-        row+=$(printf ' %.2f / %.2f (%.2f / %.2f) |' "$l" "$i" "$cl" "$ci")
-        for r in "$l" "$i"; do
-            cells=$((cells + 1))
-            if awk -v r="$r" -v t="$target" 'BEGIN { exit !(r >= t) }'; then met=$((met + 1)); fi
+# One table of every run's ratios at batches 8, 32 and 128: the JSON fields named with
+# PREFIX ("" for the ratios of the medians, "paired_" for the medians of the per-round
+# ratios), wall clock and (in brackets) CPU time; then how many wall-clock cells reach
+# the target.
+table() {
+    local prefix=$1 what=$2 met=0 cells=0 k b f row l i cl ci r
+    echo
+    echo "| run | load before | batch 8 | batch 32 | batch 128 |"
+    echo "|---:|---:|---|---|---|"
+    for k in $(seq 1 "$runs"); do
+        f=$bench_dir/nop-run-$k.json
+        row="| $k | $(jq -r '.load_average_before[0]' "$f") |"
+        for b in 8 32 128; do
+            read -r l i cl ci < <(jq -r --argjson b "$b" --arg p "$prefix" \
+                '.results[] | select(.batch == $b and (.sqpoll | not))
+                | [.[$p + "ours_over_liburing"], .[$p + "ours_over_io_uring"],
+                   .[$p + "cpu_time_ours_over_liburing"], .[$p + "cpu_time_ours_over_io_uring"]]
+                | map(. // 0) | @tsv' "$f")
+            row+=$(printf ' %.2f / %.2f (%.2f / %.2f) |' "$l" "$i" "$cl" "$ci")
+            for r in "$l" "$i"; do
+                cells=$((cells + 1))
+                if awk -v r="$r" -v t="$target" 'BEGIN { exit !(r >= t) }'; then met=$((met + 1)); fi
+            done
         done
+        echo "$row"
     done
-    echo "$row"
-done
-echo
-echo "$met of $cells wall-clock ratios at batches 8, 32 and 128 reach $target."
+    echo
+    echo "$met of $cells $what ratios at batches 8, 32 and 128 reach $target."
+}
 
 echo
+echo "Ratios ours/liburing and ours/io-uring (wall clock; CPU time in brackets), target $target:"
+table "" "wall-clock"
+echo
 echo "The same paired by round (median over the rounds of ours / the anchor in the same round):"
-echo
-echo "| run | batch 8 | batch 32 | batch 128 |"
-echo "|---:|---|---|---|"
-met=0
-for k in $(seq 1 "$runs"); do
-    f=$bench_dir/nop-run-$k.json
-    row="| $k |"
-    for b in 8 32 128; do
-        read -r l i cl ci < <(jq -r --argjson b "$b" '.results[] | select(.batch == $b and (.sqpoll | not))
-            | [.paired_ours_over_liburing, .paired_ours_over_io_uring,
-               .paired_cpu_time_ours_over_liburing, .paired_cpu_time_ours_over_io_uring]
-            | map(. // 0) | @tsv' "$f")
-        row+=$(printf ' %.2f / %.2f (%.2f / %.2f) |' "$l" "$i" "$cl" "$ci")
-        for r in "$l" "$i"; do
-            if awk -v r="$r" -v t="$target" 'BEGIN { exit !(r >= t) }'; then met=$((met + 1)); fi
-        done
-    done
-    echo "$row"
-done
-echo
-echo "$met of $cells paired wall-clock ratios at batches 8, 32 and 128 reach $target."
+table paired_ "paired wall-clock"
