@@ -9,6 +9,7 @@ use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use uring_rt::fs::File;
 use uring_rt::{spawn, yield_now};
@@ -16,6 +17,15 @@ use uring_rt::{spawn, yield_now};
 fn pipe_pair() -> (File, File) {
     let (r, w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC).unwrap();
     (File::from(r), File::from(w))
+}
+
+/// A task's output within 10 s: a completion that wakes nobody fails the test instead
+/// of hanging it (the timeout's own timer wakes the main future, which is no task).
+async fn within<T: 'static>(task: uring_rt::JoinHandle<T>) -> T {
+    uring_rt::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the completion woke the task within 10 s")
+        .unwrap()
 }
 
 /// A read started by one task and finished by another: the completion wakes the task
@@ -41,7 +51,7 @@ fn op_moved_to_another_task_wakes_that_task() {
             yield_now().await;
             let (n, _) = w.write(b"moved".to_vec()).await;
             assert_eq!(n.unwrap(), 5);
-            let (n, buf) = finisher.await.unwrap();
+            let (n, buf) = within(finisher).await;
             assert_eq!(&buf[..n.unwrap()], b"moved");
         });
     });
@@ -91,7 +101,7 @@ fn op_polled_with_a_foreign_waker_wakes_it() {
             yield_now().await;
             let (n, _) = w.write(b"foreign".to_vec()).await;
             assert_eq!(n.unwrap(), 7);
-            let ((n, buf), wakes) = reader.await.unwrap();
+            let ((n, buf), wakes) = within(reader).await;
             assert_eq!(&buf[..n.unwrap()], b"foreign");
             assert!(
                 wakes >= 1,
