@@ -383,6 +383,8 @@ impl Engine {
         let mut chain: Vec<Box<Req>> = Vec::new();
         let mut consumed = 0;
         let mut submitted = 0;
+        // Queued requests not yet counted in flight (see `queue`).
+        let mut uncounted = 0;
         while consumed < n {
             let mut req = self.reqs.take(spare);
             let ok = self
@@ -429,9 +431,9 @@ impl Engine {
                     if links {
                         continue;
                     }
-                    self.queue(link_up(std::mem::take(&mut chain)), batch);
+                    self.queue(link_up(std::mem::take(&mut chain)), batch, &mut uncounted);
                 } else {
-                    self.queue(req, batch);
+                    self.queue(req, batch, &mut uncounted);
                 }
                 if !self.is(sys::IORING_SETUP_SUBMIT_ALL) {
                     break;
@@ -441,16 +443,18 @@ impl Engine {
             if in_chain || links {
                 chain.push(req);
                 if !links {
-                    self.queue(link_up(std::mem::take(&mut chain)), batch);
+                    self.queue(link_up(std::mem::take(&mut chain)), batch, &mut uncounted);
                 }
             } else {
-                self.queue(req, batch);
+                self.queue(req, batch, &mut uncounted);
             }
         }
         if !chain.is_empty() {
             // A chain left open at the end of the batch is submitted as it is.
-            self.queue(link_up(chain), batch);
+            self.queue(link_up(chain), batch, &mut uncounted);
         }
+        // Counted in flight before any starts: a completion counts itself out.
+        self.count_in_flight(&mut uncounted);
         // The SQEs are copied out: give the slots back before anything completes, so
         // an application that sees a CQE also sees its SQE consumed (with SQPOLL, a
         // CQE reaped before the head moved made the next submit count the old SQE
@@ -561,18 +565,33 @@ impl Engine {
 
     /// Queues a request (with its chain) for issue, subject to drain: into `batch`,
     /// started once the submission is read, or held back.
+    ///
+    /// A request queued without drain is counted in flight in `uncounted`, which the
+    /// submission adds to `inflight` in one go before it starts anything (one atomic
+    /// per submission, not per request); the drain logic, which reads `inflight`, gets
+    /// the count first.
     #[inline]
-    fn queue(self: &Arc<Self>, req: Box<Req>, batch: &mut Vec<Box<Req>>) {
+    fn queue(self: &Arc<Self>, req: Box<Req>, batch: &mut Vec<Box<Req>>, uncounted: &mut usize) {
         let req = if req.has(sys::IOSQE_IO_DRAIN) || self.drain_pending.load(Ordering::SeqCst) {
+            self.count_in_flight(uncounted);
             match self.defer(req) {
                 Some(r) => r,
                 None => return,
             }
         } else {
-            self.inflight.fetch_add(chain_len(&req), Ordering::SeqCst);
+            *uncounted += chain_len(&req);
             req
         };
         batch.push(req);
+    }
+
+    /// Adds the requests a submission queued to those in flight (see `queue`).
+    #[inline]
+    fn count_in_flight(&self, uncounted: &mut usize) {
+        if *uncounted > 0 {
+            self.inflight
+                .fetch_add(std::mem::take(uncounted), Ordering::SeqCst);
+        }
     }
 
     /// Starts a queued chain: issues its head, or fails it whole if preparation failed.
