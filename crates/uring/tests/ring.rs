@@ -891,7 +891,11 @@ fn push_with_writes_a_zeroed_slot_in_place() {
         // past the batch: wait for the slots to be free.
         let start = Instant::now();
         while !ring.submission().is_empty() {
-            assert!(start.elapsed() < LIMIT, "[{}] the SQ head never moved", f.name);
+            assert!(
+                start.elapsed() < LIMIT,
+                "[{}] the SQ head never moved",
+                f.name
+            );
             std::thread::yield_now();
         }
         // The same slots again, with only user_data set: a plain NOP, result 0.
