@@ -323,6 +323,37 @@ fn rounds_through_the_ring_fd(
     (seen, same)
 }
 
+/// The `N` completions of a round, reaped as a program that waits on the ring fd (poll)
+/// does: it reads the CQ whenever the fd is readable and, with `enter_when_asked`,
+/// enters once more when the CQ is empty and the ring shows `IORING_SQ_TASKRUN`, as
+/// liburing's peek does; without it, it never enters.
+fn reap_polling(ring: &mut Ring, fd: i32, enter_when_asked: bool) -> Vec<(u64, i32)> {
+    let start = std::time::Instant::now();
+    let mut got = Vec::new();
+    while got.len() < N {
+        assert!(
+            start.elapsed() < LIMIT,
+            "{} of {N} after {LIMIT:?}",
+            got.len()
+        );
+        poll_ring_fd(fd);
+        let mut entered = !enter_when_asked;
+        loop {
+            let before = got.len();
+            got.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+            if got.len() > before {
+                continue;
+            }
+            if entered || !ring.submission().taskrun() {
+                break;
+            }
+            ring.submitter().get_events().unwrap();
+            entered = true;
+        }
+    }
+    got
+}
+
 /// A program that waits on the ring fd (poll) and enters only when the ring asks it
 /// to, as liburing's peek of an empty CQ does (`IORING_SQ_TASKRUN`: on the engine,
 /// direct I/O is on the device and its completions are reaped in `enter`), gets every
@@ -337,34 +368,7 @@ fn direct_io_reaped_by_a_program_polling_the_ring_fd_matches_the_kernel() {
         test,
         &[opcode::Read::CODE, opcode::Write::CODE],
         64,
-        |ring| {
-            rounds_through_the_ring_fd(ring, test, |ring, fd| {
-                let start = std::time::Instant::now();
-                let mut got = Vec::new();
-                while got.len() < N {
-                    assert!(
-                        start.elapsed() < LIMIT,
-                        "{} of {N} after {LIMIT:?}",
-                        got.len()
-                    );
-                    poll_ring_fd(fd);
-                    let mut entered = false;
-                    loop {
-                        let before = got.len();
-                        got.extend(ring.completion().map(|c| (c.user_data(), c.result())));
-                        if got.len() > before {
-                            continue;
-                        }
-                        if entered || !ring.submission().taskrun() {
-                            break;
-                        }
-                        ring.submitter().get_events().unwrap();
-                        entered = true;
-                    }
-                }
-                got
-            })
-        },
+        |ring| rounds_through_the_ring_fd(ring, test, |ring, fd| reap_polling(ring, fd, true)),
     );
 }
 
@@ -381,22 +385,7 @@ fn direct_io_of_a_program_that_polls_the_ring_fd_and_never_enters_matches_the_ke
         test,
         &[opcode::Read::CODE, opcode::Write::CODE],
         64,
-        |ring| {
-            rounds_through_the_ring_fd(ring, test, |ring, fd| {
-                let start = std::time::Instant::now();
-                let mut got = Vec::new();
-                while got.len() < N {
-                    assert!(
-                        start.elapsed() < LIMIT,
-                        "{} of {N} after {LIMIT:?}",
-                        got.len()
-                    );
-                    poll_ring_fd(fd);
-                    got.extend(ring.completion().map(|c| (c.user_data(), c.result())));
-                }
-                got
-            })
-        },
+        |ring| rounds_through_the_ring_fd(ring, test, |ring, fd| reap_polling(ring, fd, false)),
     );
 }
 
