@@ -659,7 +659,8 @@ fn short_link_timeouts_always_find_their_pending_reads() {
 /// (6.18: 0 to 16 times in a run of 6,000 reads): such reads are given a byte each,
 /// one at a time, until every read has ended. The engine cancels a read it
 /// found running wherever it goes next, so it needs no byte: its reads all end
-/// first. (The engine's cancel used to find the read running, flag the worker and
+/// first. A cancel that says `-ENOENT` for a read that still ends `-ECANCELED` is
+/// accepted too: the kernel did that once in a CI run. (The engine's cancel used to find the read running, flag the worker and
 /// stop there while the worker parked it, or flag a worker still showing last
 /// round's read: the read waited for good, in 2 of 3 runs.)
 #[test]
@@ -715,6 +716,10 @@ fn async_reads_cancelled_at_once_always_end() {
                 let ok = match cres {
                     0 => res == -libc::ECANCELED,
                     e if e == -libc::EALREADY => [-libc::ECANCELED, -libc::EINTR, 1].contains(&res),
+                    // The kernel's cancel can miss a read between io-wq and its poll
+                    // and say -ENOENT while the read still ends -ECANCELED (6.18: once
+                    // in a CI run of 6,000 reads): the read ended, which is what counts.
+                    e if e == -libc::ENOENT => res == -libc::ECANCELED,
                     _ => false,
                 };
                 pairs_seen += 1;
