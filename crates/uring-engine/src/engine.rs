@@ -1000,29 +1000,8 @@ impl Engine {
             // SAFETY: the caller's contract, passed on.
             return unsafe { self.enter_forked(to_submit, min_complete, flags, arg, argsz) };
         }
-        // The wait arguments.
-        let mut timeout = None;
-        let mut min_wait = None;
-        if flags & sys::IORING_ENTER_EXT_ARG != 0 {
-            if argsz != size_of::<sys::io_uring_getevents_arg>() || arg.is_null() {
-                return Err(-libc::EINVAL);
-            }
-            // SAFETY: the caller's contract: a valid getevents_arg of this size.
-            let a = unsafe { arg.cast::<sys::io_uring_getevents_arg>().read_unaligned() };
-            if a.ts != 0 {
-                // SAFETY: as above, `ts` points to a __kernel_timespec.
-                let ts = unsafe { (a.ts as *const sys::__kernel_timespec).read_unaligned() };
-                if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
-                    return Err(-libc::EINVAL);
-                }
-                timeout = Some(ts);
-            }
-            if a.min_wait_usec != 0 {
-                min_wait = Some(Duration::from_micros(a.min_wait_usec as u64));
-            }
-        } else if flags & sys::IORING_ENTER_ABS_TIMER != 0 {
-            return Err(-libc::EINVAL);
-        }
+        // SAFETY: the caller's contract, passed on.
+        let (timeout, min_wait) = unsafe { wait_args(flags, arg, argsz) }?;
         if self.is(sys::IORING_SETUP_SINGLE_ISSUER) {
             let me = std::thread::current().id();
             let mut issuer = self.issuer.lock().expect("issuer");
@@ -1130,20 +1109,11 @@ impl Engine {
         if flags & sys::IORING_ENTER_GETEVENTS == 0 {
             return Ok(submitted);
         }
-        let mut deadline = None;
-        if flags & sys::IORING_ENTER_EXT_ARG != 0 {
-            if argsz != size_of::<sys::io_uring_getevents_arg>() || arg.is_null() {
-                return Err(-libc::EINVAL);
-            }
-            // SAFETY: the caller's contract: a valid getevents_arg of this size.
-            let a = unsafe { arg.cast::<sys::io_uring_getevents_arg>().read_unaligned() };
-            if a.ts != 0 {
-                // SAFETY: as above, `ts` points to a __kernel_timespec.
-                let ts = unsafe { (a.ts as *const sys::__kernel_timespec).read_unaligned() };
-                let d = Duration::from_nanos(crate::timer::ts_ns(&ts));
-                deadline = Instant::now().checked_add(d);
-            }
-        }
+        // SAFETY: the caller's contract, passed on.
+        let (timeout, _) = unsafe { wait_args(flags, arg, argsz) }?;
+        let deadline = timeout.and_then(|ts| {
+            Instant::now().checked_add(Duration::from_nanos(crate::timer::ts_ns(&ts)))
+        });
         let want = min_complete.min(self.rings.cq_entries);
         while self.ready() < want {
             if deadline.is_some_and(|d| Instant::now() >= d) {
@@ -1218,4 +1188,40 @@ fn chain_len(req: &Req) -> usize {
         r = next;
     }
     n
+}
+
+/// The wait arguments of an `enter` (`IORING_ENTER_EXT_ARG`): its timeout, checked as
+/// the kernel checks it, and its minimum wait; `-EINVAL` for a malformed argument or
+/// `ABS_TIMER` without one.
+///
+/// # Safety
+/// With `EXT_ARG` in `flags`, `arg` is null or points to `argsz` readable bytes, and a
+/// non-zero `ts` in it to a `__kernel_timespec` (the caller's `enter` contract).
+unsafe fn wait_args(
+    flags: u32,
+    arg: *const libc::c_void,
+    argsz: usize,
+) -> Result<(Option<sys::__kernel_timespec>, Option<Duration>), i32> {
+    if flags & sys::IORING_ENTER_EXT_ARG == 0 {
+        if flags & sys::IORING_ENTER_ABS_TIMER != 0 {
+            return Err(-libc::EINVAL);
+        }
+        return Ok((None, None));
+    }
+    if argsz != size_of::<sys::io_uring_getevents_arg>() || arg.is_null() {
+        return Err(-libc::EINVAL);
+    }
+    // SAFETY: the caller's contract: a valid getevents_arg of this size.
+    let a = unsafe { arg.cast::<sys::io_uring_getevents_arg>().read_unaligned() };
+    let mut timeout = None;
+    if a.ts != 0 {
+        // SAFETY: as above, `ts` points to a __kernel_timespec.
+        let ts = unsafe { (a.ts as *const sys::__kernel_timespec).read_unaligned() };
+        if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
+            return Err(-libc::EINVAL);
+        }
+        timeout = Some(ts);
+    }
+    let min_wait = (a.min_wait_usec != 0).then(|| Duration::from_micros(a.min_wait_usec as u64));
+    Ok((timeout, min_wait))
 }
