@@ -219,14 +219,7 @@ impl Engine {
         };
         let in_enter = IN_ENTER.with(Cell::get);
         let mut st = self.cq.lock().expect("cq");
-        if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
-            st.deferred.push(c);
-            if self.is(sys::IORING_SETUP_TASKRUN_FLAG) {
-                self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
-            }
-        } else {
-            self.post_locked(&mut st, c);
-        }
+        self.post_or_defer(&mut st, c, in_enter);
         self.after_post(st, in_enter);
         if counted && self.timers.counting() {
             self.timers.count_cqe();
@@ -244,14 +237,7 @@ impl Engine {
         let mut st = self.cq.lock().expect("cq");
         let mut counted = 0;
         for (c, count) in cqes.drain(..) {
-            if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
-                st.deferred.push(c);
-                if self.is(sys::IORING_SETUP_TASKRUN_FLAG) {
-                    self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
-                }
-            } else {
-                self.post_locked(&mut st, c);
-            }
+            self.post_or_defer(&mut st, c, in_enter);
             counted += usize::from(count);
         }
         self.after_post(st, in_enter);
@@ -259,6 +245,20 @@ impl Engine {
             for _ in 0..counted {
                 self.timers.count_cqe();
             }
+        }
+    }
+
+    /// Posts `c`, or, on a `DEFER_TASKRUN` ring outside `enter`, keeps it for the next
+    /// `enter` (flagging `IORING_SQ_TASKRUN` where the ring asked for the flag).
+    #[inline]
+    fn post_or_defer(&self, st: &mut CqState, c: Completion, in_enter: bool) {
+        if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !in_enter {
+            st.deferred.push(c);
+            if self.is(sys::IORING_SETUP_TASKRUN_FLAG) {
+                self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
+            }
+        } else {
+            self.post_locked(st, c);
         }
     }
 
