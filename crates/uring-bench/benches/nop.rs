@@ -14,7 +14,10 @@
 //! Each implementation sets its ring up with its library's defaults, and the
 //! header says which setup flags those are (ours: `NO_SQARRAY`, as liburing 2.6
 //! and later; Debian's liburing 2.3 and the `io-uring` crate: none); the SQPOLL
-//! configuration adds `SQPOLL` to each. None registers its ring fd.
+//! configuration adds `SQPOLL` to each. Ours registers its ring fd on the first
+//! enter (its default: `IORING_REGISTER_RING_FDS`, then `IORING_ENTER_REGISTERED_RING`
+//! on that thread), which the header checks and says; liburing and the `io-uring`
+//! crate enter through the plain fd, their defaults.
 //!
 //! The figures also go, as JSON, to `target/bench/nop.json` (machine, load
 //! average before and after, setup flags, every round's rate, medians, ratios,
@@ -375,5 +378,25 @@ fn print_header(plan: &Plan, machine: &Value, setup: &[(&str, String)]) {
         "- setup flags of a plain ring, each library's defaults: {}",
         flags.join("; ")
     );
+    println!(
+        "- ring fd, each library's default: ours {}; liburing and io-uring the plain fd",
+        ours_ring_fd()
+    );
     println!();
+}
+
+/// How ours enters a plain ring by default: through the index of its registered ring
+/// fd or through the fd, as a ring built and entered once on this thread shows.
+fn ours_ring_fd() -> String {
+    let entered = uring::Ring::builder()
+        .build(uring_bench::DEFAULT_ENTRIES)
+        .map_err(io::Error::from)
+        .and_then(|ring| ring.submitter().get_events().map(|()| ring));
+    match entered {
+        Ok(ring) => match ring.registered_ring_index() {
+            Some(i) => format!("registered on the first enter (index {i})"),
+            None => "the plain fd (not registered)".to_owned(),
+        },
+        Err(e) => format!("unknown ({e})"),
+    }
 }

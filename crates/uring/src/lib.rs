@@ -178,7 +178,10 @@ impl Ring {
     ///
     /// The registration belongs to the calling thread (the kernel keeps it in the
     /// thread's io_uring context). If the ring moves to another thread, it enters
-    /// through its plain fd there, so nothing breaks, but the saving is lost.
+    /// through its plain fd there, so nothing breaks, but the saving is lost. A ring
+    /// registered in another thread's table (by default, on the first thread that
+    /// entered it) is unregistered there (handed to that thread) and registered in
+    /// the calling thread's.
     ///
     /// Maps to liburing's `io_uring_register_ring_fd`.
     ///
@@ -211,7 +214,19 @@ impl Ring {
         }
     }
 
-    /// Undoes [`register_ring_fd`](Self::register_ring_fd).
+    /// The index of the ring's fd in the calling thread's table of registered rings
+    /// (`IORING_REGISTER_RING_FDS`), if it is registered there: a kernel ring then
+    /// enters through it on this thread. `None` on the engine, which is entered
+    /// through its handle.
+    ///
+    /// A kernel ring registers itself on the first thread that enters it, unless
+    /// built with [`Builder::plain_ring_fd`] (see [`Builder`]).
+    pub fn registered_ring_index(&self) -> Option<u32> {
+        self.backend.kernel()?.registered_index()
+    }
+
+    /// Undoes [`register_ring_fd`](Self::register_ring_fd), and the default
+    /// registration: the ring enters through its plain fd from now on.
     ///
     /// Only the thread that registered the ring can undo the registration (it lives in
     /// that thread's table). Called on another thread, this hands it to that thread,

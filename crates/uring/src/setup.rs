@@ -23,6 +23,19 @@ pub const FEATURE_NAMES: &[(u32, &str)] = sys::IORING_FEAT_NAMES;
 
 pub use sys::flag_names;
 
+/// When a [`Ring`]'s fd is registered (`IORING_REGISTER_RING_FDS`), chosen with
+/// [`Builder::register_ring_fd`] and [`Builder::plain_ring_fd`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum RingFdChoice {
+    /// On the first thread that enters the ring, when it can (the default).
+    #[default]
+    OnFirstEnter,
+    /// On the building thread, at setup; a failure fails the setup.
+    AtSetup,
+    /// Never, unless asked with `Ring::register_ring_fd`.
+    Plain,
+}
+
 /// Builds a [`Ring`] with any combination of the kernel's setup flags.
 ///
 /// Maps to `io_uring_setup(2)` followed by the ring mappings, as liburing's
@@ -34,6 +47,26 @@ pub use sys::flag_names;
 /// SQ slots to SQEs, which this crate always does one to one; without it the kernel
 /// skips a load and a bounds check per SQE. [`sq_array`](Self::sq_array) keeps the
 /// array; [`no_sqarray`](Self::no_sqarray) insists on having none (no fallback).
+///
+/// A kernel ring registers its fd (`IORING_REGISTER_RING_FDS`) on the first thread
+/// that enters it, and from then on enters through the registered index on that
+/// thread (`IORING_ENTER_REGISTERED_RING`), which spares the kernel an `fget`/`fput`
+/// of the ring's file per `io_uring_enter`; on any other thread it enters through its
+/// fd, as the index means nothing there. When the registration cannot be made (the
+/// thread's table of 16 is full, or this crate already holds 8 of its slots on the
+/// thread; a kernel before 5.18; a restricted ring), the ring enters through its fd,
+/// and nothing is reported. Dropped on the thread that registered it, the ring undoes
+/// the registration; dropped on another, it hands the registration to that thread,
+/// which undoes it the next time it builds, registers or enters a ring of this crate,
+/// or exits (when the kernel drops the thread's table). Until then the kernel's
+/// table holds the ring open: its in-flight requests are not cancelled and what it
+/// holds (registered files and buffers) is not released. A program that builds or
+/// first enters a ring on one thread and drops it on another, while the first goes on
+/// without calling into this crate, can choose
+/// [`plain_ring_fd`](Self::plain_ring_fd); [`register_ring_fd`](Self::register_ring_fd)
+/// registers at setup, on the building thread. In the child of a `fork()`, the
+/// rings inherited enter through their fd (the child has none of its parent's
+/// registrations).
 ///
 /// ```no_run
 /// # fn main() -> std::io::Result<()> {
@@ -50,7 +83,7 @@ pub struct Builder {
     params: sys::io_uring_params,
     /// Set by [`Builder::sq_array`]: do not ask for `NO_SQARRAY`.
     sq_array: bool,
-    register_ring_fd: bool,
+    ring_fd: RingFdChoice,
     separate_mappings: bool,
     backend: Backend,
     /// Set by [`Builder::backend_exact`]: `URING_BACKEND` does not override `backend`.
@@ -190,10 +223,24 @@ impl Builder {
         self
     }
 
-    /// Register the ring fd in the ring right after setup
-    /// (`IORING_REGISTER_RING_FDS`), so every `io_uring_enter` skips the fd lookup.
+    /// Registers the ring fd right after setup, on the calling thread
+    /// (`IORING_REGISTER_RING_FDS`), and fails if that cannot be done. Without it a
+    /// ring registers itself on the first thread that enters it, when it can (see
+    /// [`Builder`]).
     pub fn register_ring_fd(mut self) -> Self {
-        self.register_ring_fd = true;
+        self.ring_fd = RingFdChoice::AtSetup;
+        self
+    }
+
+    /// Never registers the ring fd by default: every `io_uring_enter` passes the
+    /// plain fd (as before this crate registered rings by default, and as liburing
+    /// and the `io-uring` crate do unless asked), until
+    /// [`Ring::register_ring_fd`](crate::Ring::register_ring_fd) is called. For a
+    /// ring that is built on one thread and dropped on another while the first goes
+    /// on without calling into this crate (see [`Builder`] for why), or to keep the
+    /// thread's 16 slots for other uses.
+    pub fn plain_ring_fd(mut self) -> Self {
+        self.ring_fd = RingFdChoice::Plain;
         self
     }
 
@@ -353,8 +400,14 @@ impl Builder {
             RingFd::Owned(unsafe { OwnedFd::from_raw_fd(raw as RawFd) })
         };
         let mut ring = Ring::from_kernel(fd, params, provided, self.separate_mappings)?;
-        if self.register_ring_fd && ring.backend.kernel().is_some_and(|k| k.enter_flags() == 0) {
-            ring.register_ring_fd().map_err(SetupError::Io)?;
+        if let Some(k) = ring.backend.kernel_mut() {
+            match self.ring_fd {
+                RingFdChoice::OnFirstEnter => k.register_on_first_enter(),
+                RingFdChoice::AtSetup => {
+                    k.register_ring_fd().map_err(SetupError::Io)?;
+                }
+                RingFdChoice::Plain => {}
+            }
         }
         Ok(ring)
     }
@@ -407,7 +460,7 @@ impl Builder {
                 None => RingMemory::Engine,
             },
         };
-        if self.register_ring_fd {
+        if self.ring_fd == RingFdChoice::AtSetup {
             ring.register_ring_fd().map_err(SetupError::Io)?;
         }
         Ok(ring)
@@ -681,7 +734,7 @@ impl Ring {
         // kernel filled the offsets for exactly this memory), which `memory` keeps
         // alive inside the Ring for as long as the views exist.
         let (sq, cq) = unsafe { (SqInner::new(sq_base, sqes, p), CqInner::new(cq_base, p)) };
-        let backend = Driver::Kernel(KernelRing::new(fd, p.flags));
+        let backend = Driver::Kernel(KernelRing::new(fd, false));
         Ok(Ring {
             sq,
             cq,

@@ -24,28 +24,59 @@ pub(crate) enum RingFd {
 /// (`current->io_uring->registered_rings`): on any other thread the index means nothing,
 /// or names another ring. A ring remembers which thread registered it and enters through
 /// the plain fd elsewhere.
+///
+/// A child of `fork()` starts with no io_uring context (the kernel's `copy_process`
+/// leaves `io_uring` unset), so none of its parent's registrations: the forking thread
+/// gets a new token in the child ([`fork_child`], a `pthread_atfork` handler), and the
+/// rings it inherited enter through their plain fd there.
 #[inline]
 pub(crate) fn thread_token() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static NEXT: AtomicU64 = AtomicU64::new(1);
     /// The token, which at thread exit forgets the thread's orphaned registrations (the
     /// kernel drops a thread's registered rings when it exits, and so does the engine's
     /// per-thread table).
-    struct Token(u64);
+    struct Token(std::cell::Cell<u64>);
     impl Drop for Token {
         fn drop(&mut self) {
-            orphans::forget_thread(self.0);
+            orphans::forget_thread(self.0.get());
         }
     }
     thread_local!(static TOKEN: Token = {
-        let token = NEXT.fetch_add(1, Ordering::Relaxed);
+        at_fork();
+        let token = next_token();
         TOKEN_COPY.set(token);
-        Token(token)
+        Token(std::cell::Cell::new(token))
     });
+    /// Called in the child of a `fork()` by the thread that forked: its token (and so
+    /// every registration of the parent) is not its own there.
+    extern "C" fn fork_child() {
+        orphans::forked();
+        REGISTRATIONS.set(0);
+        let token = next_token();
+        TOKEN_COPY.set(token);
+        let _ = TOKEN.try_with(|t| t.0.set(token));
+    }
+    /// Installs [`fork_child`] once per process (and so in every child, which inherits
+    /// the handlers).
+    fn at_fork() {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            // SAFETY: `fork_child` is an `extern "C" fn()` that only touches this
+            // thread's locals and atomics (no lock: another thread of the parent may
+            // have held one at the fork).
+            let _ = unsafe { libc::pthread_atfork(None, None, Some(fork_child)) };
+        });
+    }
     // During thread teardown the token may be gone: a number no registration has.
     TOKEN
-        .try_with(|t| t.0)
-        .unwrap_or_else(|_| NEXT.fetch_add(1, Ordering::Relaxed))
+        .try_with(|t| t.0.get())
+        .unwrap_or_else(|_| next_token())
+}
+
+/// A token never handed out before (1, 2, …).
+fn next_token() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 thread_local! {
@@ -53,6 +84,12 @@ thread_local! {
     /// value with no destructor, which a submit reads in one load, with no lazy
     /// initialisation or teardown state to check.
     static TOKEN_COPY: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// How many ring fds this library has registered in the calling thread's table
+    /// and not yet unregistered (rings registered by default, by
+    /// [`Ring::register_ring_fd`](crate::Ring::register_ring_fd), or set up
+    /// `REGISTERED_FD_ONLY`). A ring registers itself by default only while this is
+    /// below [`DEFAULT_REGISTRATIONS`].
+    static REGISTRATIONS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Whether `token`, a [`thread_token`] (never 0), is the calling thread's.
@@ -63,6 +100,13 @@ thread_local! {
 fn is_thread_token(token: u64) -> bool {
     TOKEN_COPY.with(std::cell::Cell::get) == token
 }
+
+/// The kernel's table of registered rings has `IO_RINGFD_REG_MAX` (16) slots per
+/// thread; rings register themselves by default only while the library holds fewer
+/// than half of them on the thread, so that an explicit registration (or a
+/// `REGISTERED_FD_ONLY` ring, or C code using liburing's `io_uring_register_ring_fd`
+/// on the same thread) still finds a free slot.
+const DEFAULT_REGISTRATIONS: u32 = 8;
 
 /// Which table a registered ring index lives in: the kernel's (per thread), or the
 /// engine's bookkeeping copy of it (per thread as well).
@@ -80,24 +124,62 @@ pub(crate) enum RingTable {
 /// another thread would keep its slot (one of 16) and its memory until the registering
 /// thread exits. Such a registration is handed to that thread, which undoes it the next
 /// time it enters, registers or builds a ring (one relaxed load of a flag when there is
-/// nothing to do), or forgets it when it exits, when the kernel frees it anyway.
+/// nothing to do), or forgets it when it exits, when the kernel frees it anyway. A
+/// registration of a thread that has exited already is forgotten at once.
 pub(crate) mod orphans {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use super::{RingTable, thread_token};
+    use super::{REGISTRATIONS, RingTable, thread_token};
     use crate::sys;
 
-    static ORPHANS: Mutex<Vec<(u64, u32, RingTable)>> = Mutex::new(Vec::new());
-    /// Whether `ORPHANS` may be non-empty: a hint read with `Relaxed` on every enter, so
-    /// that the common case costs no lock. The mutex orders the list itself; a thread
-    /// that reads a stale `false` undoes its orphans at its next call.
-    static ANY: AtomicBool = AtomicBool::new(false);
+    /// The orphans, and the tokens of the threads that registered a ring and have not
+    /// exited (an orphan of any other thread is gone with its thread's table).
+    struct Lists {
+        orphans: Vec<(u64, u32, RingTable)>,
+        live: Vec<u64>,
+    }
 
-    /// Hands the registration `index` of thread `owner` in `table` to that thread.
+    static LISTS: Mutex<Lists> = Mutex::new(Lists {
+        orphans: Vec::new(),
+        live: Vec::new(),
+    });
+    /// Whether `orphans` may be non-empty: a hint read with `Relaxed` on every enter,
+    /// so that the common case costs no lock. The mutex orders the list itself; a
+    /// thread that reads a stale `false` undoes its orphans at its next call.
+    static ANY: AtomicBool = AtomicBool::new(false);
+    /// Set in the child of a `fork()`: the lists are the parent's, whose threads
+    /// (other than the one that forked, which has a new token) do not exist here.
+    static FORKED: AtomicBool = AtomicBool::new(false);
+
+    fn lists() -> std::sync::MutexGuard<'static, Lists> {
+        let mut l = LISTS.lock().unwrap_or_else(|e| e.into_inner());
+        if FORKED.swap(false, Ordering::Relaxed) {
+            l.orphans.clear();
+            l.live.clear();
+            ANY.store(false, Ordering::Relaxed);
+        }
+        l
+    }
+
+    /// Notes that the calling thread, whose token is `me`, holds a registration, so
+    /// that an orphan of it is kept until it is undone.
+    pub(crate) fn registered(me: u64) {
+        REGISTRATIONS.set(REGISTRATIONS.get() + 1);
+        let mut l = lists();
+        if !l.live.contains(&me) {
+            l.live.push(me);
+        }
+    }
+
+    /// Hands the registration `index` of thread `owner` in `table` to that thread, or
+    /// forgets it if that thread has exited (its table went with it).
     pub(crate) fn adopt(owner: u64, index: u32, table: RingTable) {
-        let mut list = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
-        list.push((owner, index, table));
+        let mut l = lists();
+        if table == RingTable::Kernel && !l.live.contains(&owner) {
+            return;
+        }
+        l.orphans.push((owner, index, table));
         ANY.store(true, Ordering::Relaxed);
     }
 
@@ -119,16 +201,16 @@ pub(crate) mod orphans {
     fn reap_slow() {
         let me = thread_token();
         let mine: Vec<(u32, RingTable)> = {
-            let mut list = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
+            let mut l = lists();
             let mut mine = Vec::new();
-            list.retain(|&(owner, index, table)| {
+            l.orphans.retain(|&(owner, index, table)| {
                 let keep = owner != me;
                 if !keep {
                     mine.push((index, table));
                 }
                 keep
             });
-            ANY.store(!list.is_empty(), Ordering::Relaxed);
+            ANY.store(!l.orphans.is_empty(), Ordering::Relaxed);
             mine
         };
         for (index, table) in mine {
@@ -140,12 +222,17 @@ pub(crate) mod orphans {
 
     /// Removes the orphans of a thread that exits.
     pub(crate) fn forget_thread(token: u64) {
-        if !ANY.load(Ordering::Relaxed) {
-            return;
-        }
-        let mut list = ORPHANS.lock().unwrap_or_else(|e| e.into_inner());
-        list.retain(|&(owner, _, _)| owner != token);
-        ANY.store(!list.is_empty(), Ordering::Relaxed);
+        let mut l = lists();
+        l.live.retain(|&t| t != token);
+        l.orphans.retain(|&(owner, _, _)| owner != token);
+        ANY.store(!l.orphans.is_empty(), Ordering::Relaxed);
+    }
+
+    /// In the child of a `fork()`: the lists are stale (see [`FORKED`]). No lock here:
+    /// another thread of the parent may have held it at the fork.
+    pub(crate) fn forked() {
+        FORKED.store(true, Ordering::Relaxed);
+        ANY.store(false, Ordering::Relaxed);
     }
 
     /// Undoes registration `index` of the calling thread in `table`.
@@ -159,16 +246,19 @@ pub(crate) mod orphans {
             // The registered ring itself is the ring the call goes through
             // (IORING_REGISTER_USE_REGISTERED_RING takes a reference for the call), so
             // this works when no fd of the ring is left.
-            // SAFETY: `up` is one valid io_uring_rsrc_update naming the slot.
-            RingTable::Kernel => unsafe {
-                sys::syscall::io_uring_register(
-                    index as i32,
-                    sys::IORING_UNREGISTER_RING_FDS | sys::IORING_REGISTER_USE_REGISTERED_RING,
-                    (&raw const up).cast(),
-                    1,
-                )
+            RingTable::Kernel => {
+                // SAFETY: `up` is one valid io_uring_rsrc_update naming the slot.
+                unsafe {
+                    sys::syscall::io_uring_register(
+                        index as i32,
+                        sys::IORING_UNREGISTER_RING_FDS | sys::IORING_REGISTER_USE_REGISTERED_RING,
+                        (&raw const up).cast(),
+                        1,
+                    )
+                }?;
+                REGISTRATIONS.set(REGISTRATIONS.get().saturating_sub(1));
+                Ok(())
             }
-            .map(drop),
             RingTable::Engine => uring_engine::unregister_ring_index(index),
         }
     }
@@ -188,45 +278,63 @@ impl RingId {
     }
 }
 
+/// [`KernelRing::reg`] of a ring that is not registered: every thread enters through
+/// the plain fd.
+const PLAIN: u64 = 0;
+/// [`KernelRing::reg`] of a ring not registered yet: the first thread that enters it
+/// registers it (the default, see [`KernelRing::try_register`]).
+const LAZY: u64 = u64::MAX;
+
+/// [`KernelRing::reg`] of a ring registered at `index` in the table of the thread
+/// whose [`thread_token`] is `token`.
+fn registered_at(token: u64, index: u32) -> u64 {
+    debug_assert!(index < 256 && token != 0 && token < (1 << 56));
+    (token << 8) | u64::from(index)
+}
+
 /// A ring of the kernel's io_uring.
 #[derive(Debug)]
 pub(crate) struct KernelRing {
     pub(crate) fd: RingFd,
-    /// What `io_uring_enter` gets as its fd: the real fd, or the registered index.
-    enter_fd: i32,
-    /// `IORING_ENTER_REGISTERED_RING` when `enter_fd` is an index.
-    enter_flags: u32,
-    /// Registered index of the ring fd, if registered (to unregister on drop).
-    registered: Option<u32>,
-    /// [`thread_token`] of the thread that registered it.
-    owner: u64,
+    /// The ring's own fd, or -1 for a `REGISTERED_FD_ONLY` ring, which has none.
+    raw: i32,
+    /// Whether and where the ring's fd is registered, in one word that a submit reads
+    /// with one load: [`PLAIN`], [`LAZY`], or [`registered_at`] `(token, index)`.
+    ///
+    /// `Relaxed` throughout: the word carries its whole meaning (no other memory is
+    /// published with it), and the index in it is only used by the thread whose token
+    /// it names, which stored it itself. It changes from `LAZY` once (a
+    /// compare-exchange: of two threads entering at once, one registers), otherwise
+    /// only through `&mut self`.
+    reg: std::sync::atomic::AtomicU64,
 }
 
 impl KernelRing {
-    pub(crate) fn new(fd: RingFd, _setup_flags: u32) -> Self {
-        match fd {
-            RingFd::Owned(ref owned) => {
-                let raw = owned.as_raw_fd();
-                KernelRing {
-                    fd,
-                    enter_fd: raw,
-                    enter_flags: 0,
-                    registered: None,
-                    owner: 0,
-                }
+    /// A ring with the fd `fd`; unless `lazy` is false, registered in the table of
+    /// the first thread that enters it.
+    pub(crate) fn new(fd: RingFd, lazy: bool) -> Self {
+        let (raw, reg) = match fd {
+            RingFd::Owned(ref owned) => (owned.as_raw_fd(), if lazy { LAZY } else { PLAIN }),
+            RingFd::Registered(index) => {
+                let me = thread_token();
+                orphans::registered(me);
+                (-1, registered_at(me, index))
             }
-            RingFd::Registered(index) => KernelRing {
-                fd,
-                enter_fd: index as i32,
-                enter_flags: sys::IORING_ENTER_REGISTERED_RING,
-                registered: Some(index),
-                owner: thread_token(),
-            },
+        };
+        KernelRing {
+            fd,
+            raw,
+            reg: std::sync::atomic::AtomicU64::new(reg),
         }
     }
 
-    pub(crate) fn enter_flags(&self) -> u32 {
-        self.enter_flags
+    /// Registers the ring in the table of the first thread that enters it, unless it
+    /// is registered already (the default of [`Builder`](crate::Builder)).
+    pub(crate) fn register_on_first_enter(&mut self) {
+        let w = self.reg.get_mut();
+        if *w == PLAIN && self.raw >= 0 {
+            *w = LAZY;
+        }
     }
 
     /// The real fd, if the ring has one.
@@ -237,20 +345,84 @@ impl KernelRing {
         }
     }
 
-    /// The fd and flag to enter with: the registered index on the thread that
-    /// registered it, the plain fd on any other.
-    #[inline]
-    fn enter_target(&self) -> io::Result<(i32, u32)> {
-        if self.enter_flags == 0 || self.owner == thread_token() {
-            return Ok((self.enter_fd, self.enter_flags));
+    /// The thread token and index of the ring's registration, if it has one.
+    fn registration(&self) -> Option<(u64, u32)> {
+        match self.reg.load(std::sync::atomic::Ordering::Relaxed) {
+            PLAIN | LAZY => None,
+            w => Some((w >> 8, (w & 0xff) as u32)),
         }
-        match &self.fd {
-            RingFd::Owned(fd) => Ok((fd.as_raw_fd(), 0)),
-            RingFd::Registered(_) => Err(io::Error::new(
+    }
+
+    /// The index of the ring's fd in the calling thread's table of registered rings,
+    /// if it is registered there (it then enters through the index here).
+    pub(crate) fn registered_index(&self) -> Option<u32> {
+        self.registration()
+            .filter(|&(owner, _)| owner == thread_token())
+            .map(|(_, index)| index)
+    }
+
+    /// The fd and flag to enter with: the registered index on the thread that
+    /// registered it, the plain fd on any other. A ring not registered yet
+    /// ([`LAZY`]) is registered here first.
+    fn enter_target(&self) -> io::Result<(i32, u32)> {
+        if self.reg.load(std::sync::atomic::Ordering::Relaxed) == LAZY {
+            self.try_register();
+        }
+        match self.registration() {
+            None => Ok((self.raw, 0)),
+            Some((owner, index)) if owner == thread_token() => {
+                Ok((index as i32, sys::IORING_ENTER_REGISTERED_RING))
+            }
+            Some(_) if self.raw >= 0 => Ok((self.raw, 0)),
+            Some(_) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "a REGISTERED_FD_ONLY ring can only be used on the thread that created it \
                  (its registered index belongs to that thread)",
             )),
+        }
+    }
+
+    /// The default registration, at the first enter: registers the ring fd in the
+    /// calling thread's table, unless the library holds [`DEFAULT_REGISTRATIONS`] of
+    /// its slots already. Leaves the word `PLAIN` when it cannot (the table is full,
+    /// `EINVAL` before Linux 5.18, a restricted ring's `EACCES`, …): nothing is
+    /// reported, the ring enters through its fd. Of two threads entering at once, one
+    /// registers it; the other undoes its own registration.
+    #[cold]
+    #[inline(never)]
+    fn try_register(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let index = if REGISTRATIONS.get() < DEFAULT_REGISTRATIONS {
+            register_fd(self.raw).ok()
+        } else {
+            None
+        };
+        let Some(index) = index else {
+            let _ = self.reg.compare_exchange(LAZY, PLAIN, Relaxed, Relaxed);
+            return;
+        };
+        let me = thread_token();
+        if self
+            .reg
+            .compare_exchange(LAZY, registered_at(me, index), Relaxed, Relaxed)
+            .is_ok()
+        {
+            orphans::registered(me);
+        } else {
+            let up = sys::io_uring_rsrc_update {
+                offset: index,
+                resv: 0,
+                data: 0,
+            };
+            // SAFETY: one valid io_uring_rsrc_update naming our own slot.
+            let _ = unsafe {
+                sys::syscall::io_uring_register(
+                    self.raw,
+                    sys::IORING_UNREGISTER_RING_FDS,
+                    (&raw const up).cast(),
+                    1,
+                )
+            };
         }
     }
 
@@ -276,53 +448,62 @@ impl KernelRing {
         unsafe { sys::syscall::io_uring_register(fd, op, arg, nr_args) }
     }
 
-    /// Registers the ring fd in the ring and switches `io_uring_enter` to the index.
+    /// Registers the ring fd in the calling thread's table (if it is not registered
+    /// there already) and enters through the index on this thread from now on. A
+    /// registration in another thread's table is handed back to that thread first.
     pub(crate) fn register_ring_fd(&mut self) -> io::Result<u32> {
-        if let Some(index) = self.registered {
-            return Ok(index);
+        let me = thread_token();
+        match (self.registration(), &self.fd) {
+            (Some((owner, index)), _) if owner == me => return Ok(index),
+            (Some((_, index)), RingFd::Registered(_)) => return Ok(index),
+            (Some(_), RingFd::Owned(_)) => self.unregister_ring_fd()?,
+            (None, _) => {}
         }
-        let RingFd::Owned(fd) = &self.fd else {
-            unreachable!("registered-only ring")
-        };
-        let mut up = sys::io_uring_rsrc_update {
-            offset: u32::MAX,
-            resv: 0,
-            data: fd.as_raw_fd() as u64,
-        };
-        // SAFETY: `up` is a valid io_uring_rsrc_update; offset -1 asks for any slot,
-        // which the kernel writes back into it.
-        let n = unsafe { self.register(sys::IORING_REGISTER_RING_FDS, (&raw mut up).cast(), 1) }?;
-        if n != 1 {
-            return Err(io::Error::other(
-                "IORING_REGISTER_RING_FDS registered no fd",
-            ));
-        }
-        self.registered = Some(up.offset);
-        self.owner = thread_token();
-        self.enter_fd = up.offset as i32;
-        self.enter_flags = sys::IORING_ENTER_REGISTERED_RING;
-        Ok(up.offset)
+        let index = register_fd(self.raw)?;
+        *self.reg.get_mut() = registered_at(me, index);
+        orphans::registered(me);
+        Ok(index)
     }
 
-    /// Unregisters the ring fd, if registered. On a thread other than the one that
-    /// registered it, the registration is handed to that thread ([`orphans`]): the
-    /// ring enters through its fd from now on either way.
+    /// Unregisters the ring fd, if registered, and enters through the fd from now on
+    /// (no default registration either). On a thread other than the one that
+    /// registered it, the registration is handed to that thread ([`orphans`]).
     pub(crate) fn unregister_ring_fd(&mut self) -> io::Result<()> {
-        let Some(index) = self.registered else {
+        let Some((owner, index)) = self.registration() else {
+            *self.reg.get_mut() = PLAIN;
             return Ok(());
         };
-        if self.owner == thread_token() {
+        if owner == thread_token() {
             orphans::unregister(index, RingTable::Kernel)?;
         } else {
-            orphans::adopt(self.owner, index, RingTable::Kernel);
+            orphans::adopt(owner, index, RingTable::Kernel);
         }
-        self.registered = None;
-        if let RingFd::Owned(fd) = &self.fd {
-            self.enter_fd = fd.as_raw_fd();
-            self.enter_flags = 0;
+        if let RingFd::Owned(_) = &self.fd {
+            *self.reg.get_mut() = PLAIN;
         }
         Ok(())
     }
+}
+
+/// Registers the ring fd `fd` in the calling thread's table, at any free slot
+/// (`IORING_REGISTER_RING_FDS`, offset -1); the slot.
+fn register_fd(fd: RawFd) -> io::Result<u32> {
+    let mut up = sys::io_uring_rsrc_update {
+        offset: u32::MAX,
+        resv: 0,
+        data: fd as u64,
+    };
+    // SAFETY: `up` is a valid io_uring_rsrc_update; offset -1 asks for any slot, which
+    // the kernel writes back into it.
+    let n = unsafe {
+        sys::syscall::io_uring_register(fd, sys::IORING_REGISTER_RING_FDS, (&raw mut up).cast(), 1)
+    }?;
+    if n != 1 {
+        return Err(io::Error::other(
+            "IORING_REGISTER_RING_FDS registered no fd",
+        ));
+    }
+    Ok(up.offset)
 }
 
 impl Drop for KernelRing {
@@ -362,16 +543,18 @@ impl Driver {
     fn fast_target(&self) -> Option<(i32, u32)> {
         match self {
             Driver::Kernel(k) if !orphans::any() => {
-                if k.enter_flags == 0 {
-                    // SAFETY: without `IORING_ENTER_REGISTERED_RING`, `enter_fd` is
-                    // the value of the ring's `OwnedFd` (set so in `new` and
-                    // `unregister_ring_fd`), never -1. Told to the compiler, it drops
-                    // the check that `BorrowedFd::borrow_raw` makes on every call.
-                    unsafe { std::hint::assert_unchecked(k.enter_fd != -1) };
-                    Some((k.enter_fd, 0))
-                } else if is_thread_token(k.owner) {
-                    // A registered index (0..16), on the thread whose table holds it.
-                    Some((k.enter_fd, k.enter_flags))
+                let w = k.reg.load(std::sync::atomic::Ordering::Relaxed);
+                if w == PLAIN {
+                    // SAFETY: a ring whose word is `PLAIN` has its own fd in `raw`
+                    // (a `REGISTERED_FD_ONLY` ring, whose `raw` is -1, is never
+                    // `PLAIN`), never -1. Told to the compiler, it drops the check
+                    // that `BorrowedFd::borrow_raw` makes on every call.
+                    unsafe { std::hint::assert_unchecked(k.raw != -1) };
+                    Some((k.raw, 0))
+                } else if is_thread_token(w >> 8) {
+                    // A registered index (0..16), on the thread whose table holds it
+                    // (`LAZY` names no thread: its token bits are all ones).
+                    Some(((w & 0xff) as i32, sys::IORING_ENTER_REGISTERED_RING))
                 } else {
                     None
                 }
@@ -381,9 +564,10 @@ impl Driver {
     }
 
     /// `io_uring_enter2(2)` on the kernel's ring or the engine's, in the cases
-    /// [`fast_target`](Self::fast_target) leaves out: a registered ring fd used on
-    /// another thread than the one that registered it (whose index means nothing
-    /// there), orphaned registrations to undo first, the engine.
+    /// [`fast_target`](Self::fast_target) leaves out: the first enter of a ring that
+    /// registers itself then, a registered ring fd used on another thread than the
+    /// one that registered it (whose index means nothing there), orphaned
+    /// registrations to undo first, the engine.
     ///
     /// Marked cold, so that the compiler lays out and optimizes its callers for the
     /// plain case (without it, the arguments were stored to memory before the test).
@@ -812,5 +996,71 @@ impl<'a> Submitter<'a> {
     /// The kernel's errno (`EINVAL` before 5.6).
     pub fn probe(&self) -> io::Result<crate::Probe> {
         crate::Probe::from_submitter(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::orphans;
+    use crate::{Backend, Ring, opcode};
+
+    /// A kernel ring, or `None` (said on stderr) where the kernel refuses io_uring
+    /// and `URING_REQUIRE_KERNEL` is not set.
+    fn kernel_ring() -> Option<Ring> {
+        match Ring::builder().backend_exact(Backend::Kernel).build(4) {
+            Ok(ring) => Some(ring),
+            Err(e) if std::env::var_os("URING_REQUIRE_KERNEL").is_none() => {
+                eprintln!("SKIP: no kernel ring: {e}");
+                None
+            }
+            Err(e) => panic!("kernel ring: {e}"),
+        }
+    }
+
+    fn nop_through(ring: &mut Ring) {
+        // SAFETY: a NOP references no memory.
+        unsafe { ring.submission().push(&opcode::Nop::new().build()) }.unwrap();
+        assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+        assert!(ring.completion().next().is_some());
+    }
+
+    #[test]
+    fn a_registration_is_handed_to_its_live_thread_and_forgotten_with_a_dead_one() {
+        // (The only test of this binary that registers rings, so nothing else sets
+        // the orphans' flag meanwhile.)
+        let Some(ring) = kernel_ring() else { return };
+        // Registered by a thread that then exits: the kernel dropped that thread's
+        // table, so dropping the ring leaves no orphan behind (which would send every
+        // enter of the process down the slow path for good).
+        let ring = std::thread::spawn(move || {
+            let mut ring = ring;
+            nop_through(&mut ring);
+            assert!(ring.registered_ring_index().is_some());
+            ring
+        })
+        .join()
+        .unwrap();
+        drop(ring);
+        assert!(!orphans::any(), "an orphan of an exited thread was kept");
+
+        // Registered by a thread that lives on: its registration is handed to it, and
+        // undone at its next build.
+        let (to_owner, from_main) = std::sync::mpsc::channel::<()>();
+        let (to_main, from_owner) = std::sync::mpsc::channel::<Ring>();
+        let owner = std::thread::spawn(move || {
+            let mut ring = kernel_ring().unwrap();
+            nop_through(&mut ring);
+            let index = ring.registered_ring_index();
+            to_main.send(ring).unwrap();
+            from_main.recv().unwrap();
+            let mut next = kernel_ring().unwrap();
+            nop_through(&mut next);
+            assert_eq!(next.registered_ring_index(), index, "the slot was freed");
+        });
+        drop(from_owner.recv().unwrap());
+        assert!(orphans::any(), "the registration was handed to its thread");
+        to_owner.send(()).unwrap();
+        owner.join().unwrap();
+        assert!(!orphans::any(), "the owner undid it");
     }
 }

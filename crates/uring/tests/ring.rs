@@ -487,6 +487,212 @@ fn a_registered_ring_moved_to_another_thread_still_works() {
     });
 }
 
+/// One NOP through `ring` on the calling thread, checked.
+fn nop_through(ring: &mut Ring, id: u64) {
+    push_nops(ring, [id]);
+    assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
+    assert_eq!(reap(ring, 1, LIMIT)[0].user_data(), id);
+}
+
+#[test]
+fn rings_register_their_fd_on_the_first_enter_by_default() {
+    // The default: a kernel ring registers its fd in the table of the first thread that
+    // enters it, and enters through the index there; `plain_ring_fd` opts out. The
+    // engine is entered through its handle and registers nothing by default.
+    common::for_each_backend_only(test_name!(), |backend| {
+        std::thread::spawn(move || {
+            let mut ring = common::new_ring(backend, 4);
+            assert_eq!(ring.registered_ring_index(), None, "before the first enter");
+            nop_through(&mut ring, 1);
+            let index = ring.registered_ring_index();
+            if backend == uring::Backend::Engine {
+                assert_eq!(index, None, "the engine registers nothing by default");
+                return;
+            }
+            // A fresh thread's table is empty: the first free slot.
+            assert_eq!(index, Some(0), "registered on the first enter");
+            nop_through(&mut ring, 2);
+            let mut plain = common::builder(backend).plain_ring_fd().build(4).unwrap();
+            nop_through(&mut plain, 3);
+            assert_eq!(plain.registered_ring_index(), None, "plain_ring_fd");
+            // Unregistered, the ring goes on through its fd and stays so.
+            ring.unregister_ring_fd().unwrap();
+            nop_through(&mut ring, 4);
+            assert_eq!(ring.registered_ring_index(), None, "after unregister");
+            // Dropped on its thread, a ring frees its slot: the next ring gets it.
+            let mut next = common::new_ring(backend, 4);
+            nop_through(&mut next, 5);
+            assert_eq!(next.registered_ring_index(), Some(0));
+            drop(next);
+            let mut again = common::new_ring(backend, 4);
+            nop_through(&mut again, 6);
+            assert_eq!(
+                again.registered_ring_index(),
+                Some(0),
+                "slot 0 freed by the drop"
+            );
+        })
+        .join()
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_ring_registered_by_default_works_on_a_second_thread_and_drops_anywhere() {
+    // Registered on this thread by its first enter, the ring is moved to another
+    // thread, which has a ring of its own at the same index of its own table: ours
+    // must enter through its fd there (the index would drive the other ring), and its
+    // drop there hands the slot back to this thread, which frees it at its next build.
+    common::for_each_backend_only(test_name!(), |backend| {
+        std::thread::spawn(move || {
+            let mut ring = common::new_ring(backend, 4);
+            nop_through(&mut ring, 1);
+            let index = ring.registered_ring_index();
+            let handle = std::thread::spawn(move || {
+                let mut other = common::new_ring(backend, 4);
+                nop_through(&mut other, 2);
+                assert_eq!(other.registered_ring_index(), index, "the same index here");
+                assert_eq!(ring.registered_ring_index(), None, "not registered here");
+                nop_through(&mut ring, 3);
+                assert!(
+                    other.completion().next().is_none(),
+                    "the other ring saw our NOP"
+                );
+                nop_through(&mut other, 4);
+                drop(ring);
+                nop_through(&mut other, 5);
+            });
+            handle.join().unwrap();
+            // The slot the moved ring held here is free again once this thread calls
+            // into the crate: the first enter of a new ring takes it.
+            let mut next = common::new_ring(backend, 4);
+            nop_through(&mut next, 6);
+            assert_eq!(next.registered_ring_index(), index, "the slot came back");
+        })
+        .join()
+        .unwrap();
+    });
+}
+
+#[test]
+fn rings_used_from_two_threads_at_once_register_once() {
+    // `submit` takes `&self`: two threads may make a ring's first enter at once. One of
+    // them registers it; both get their NOPs through (the CQ is read by one at the end).
+    common::for_each_backend_only(test_name!(), |backend| {
+        let mut ring = common::new_ring(backend, 64);
+        push_nops(&mut ring, 0..32);
+        let ring_ref = &ring;
+        let submitted: usize = std::thread::scope(|s| {
+            let a = s.spawn(|| ring_ref.submit().unwrap());
+            let b = s.spawn(|| ring_ref.submit().unwrap());
+            a.join().unwrap() + b.join().unwrap()
+        });
+        assert_eq!(submitted, 32);
+        assert_eq!(reap(&mut ring, 32, LIMIT).len(), 32);
+        nop_through(&mut ring, 99);
+    });
+}
+
+#[test]
+fn the_default_registration_leaves_half_the_thread_table_free() {
+    // The kernel's table has 16 slots per thread; rings register by default only while
+    // this crate holds fewer than 8 of them there, so explicit registrations (here
+    // `register_ring_fd` and REGISTERED_FD_ONLY rings) still find room.
+    common::for_each_backend_only(test_name!(), |backend| {
+        if backend == uring::Backend::Engine {
+            return common::not_applicable(test_name!(), "the engine registers nothing by default");
+        }
+        std::thread::spawn(move || {
+            let mut rings: Vec<Ring> = (0..12).map(|_| common::new_ring(backend, 4)).collect();
+            for (i, ring) in rings.iter_mut().enumerate() {
+                nop_through(ring, i as u64);
+            }
+            let registered = rings.iter().filter(|r| r.registered_ring_index().is_some());
+            assert_eq!(
+                registered.count(),
+                8,
+                "8 registered by default, the rest plain"
+            );
+            for ring in &mut rings[8..] {
+                ring.register_ring_fd()
+                    .expect("an explicit registration finds a slot");
+                nop_through(ring, 100);
+            }
+            let mut only = common::builder(backend)
+                .registered_fd_only()
+                .build(4)
+                .unwrap();
+            nop_through(&mut only, 200);
+            // 13 slots taken; dropping 8 rings frees their slots for the default again.
+            rings.truncate(4);
+            let mut more: Vec<Ring> = (0..3).map(|_| common::new_ring(backend, 4)).collect();
+            for ring in &mut more {
+                nop_through(ring, 300);
+                assert!(ring.registered_ring_index().is_some());
+            }
+        })
+        .join()
+        .unwrap();
+    });
+}
+
+#[test]
+fn a_forked_child_enters_an_inherited_registered_ring_through_its_fd() {
+    // A child of fork() has none of its parent's registered rings (the kernel gives it
+    // no io_uring context): a ring it inherited registered must enter through its fd
+    // there. With the parent's index it would fail (EINVAL), or drive another ring.
+    common::for_each_backend_only(test_name!(), |backend| {
+        if backend == uring::Backend::Engine {
+            return common::not_applicable(
+                test_name!(),
+                "an engine ring's threads do not survive fork()",
+            );
+        }
+        let mut ring = common::new_ring(backend, 4);
+        nop_through(&mut ring, 1);
+        assert!(ring.registered_ring_index().is_some());
+        // The child only touches the ring (no allocation, no lock another thread of the
+        // test process may have held at the fork) and leaves with _exit.
+        // SAFETY: fork(2); the child runs no destructor and calls only what is above.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            let code = {
+                let mut sq = ring.submission();
+                let nop = opcode::Nop::new().build().user_data(7);
+                // SAFETY: a NOP references no memory.
+                match unsafe { sq.push(&nop) } {
+                    Ok(()) => {
+                        drop(sq);
+                        match ring.submit_and_wait(1) {
+                            Ok(1) => match ring.completion().next() {
+                                Some(c) if c.user_data() == 7 => 0,
+                                _ => 3,
+                            },
+                            Ok(_) => 4,
+                            Err(e) => 10 + e.raw_os_error().unwrap_or(0).min(200),
+                        }
+                    }
+                    Err(_) => 2,
+                }
+            };
+            // SAFETY: leaves the child at once, running nothing of the parent's.
+            unsafe { libc::_exit(code) };
+        }
+        let mut status = 0;
+        // SAFETY: waits for our own child.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert!(libc::WIFEXITED(status), "child status {status:#x}");
+        let code = libc::WEXITSTATUS(status);
+        assert_eq!(
+            code, 0,
+            "child: 2 push, 3 CQE, 4 count, 10+ errno of the enter"
+        );
+        // The parent's registration is untouched.
+        nop_through(&mut ring, 8);
+    });
+}
+
 #[test]
 fn registered_rings_free_their_slot_when_dropped_on_any_thread() {
     // The kernel keeps a thread's registered rings in a table of 16 slots
