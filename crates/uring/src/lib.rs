@@ -208,7 +208,9 @@ impl Ring {
                         1,
                     )
                 }?;
-                self.engine_ring_index = Some((up.offset, submit::thread_token()));
+                let me = submit::thread_token();
+                submit::orphans::registered(me, submit::RingTable::Engine);
+                self.engine_ring_index = Some((up.offset, me));
                 Ok(up.offset)
             }
         }

@@ -162,10 +162,12 @@ pub(crate) mod orphans {
         l
     }
 
-    /// Notes that the calling thread, whose token is `me`, holds a registration, so
-    /// that an orphan of it is kept until it is undone.
-    pub(crate) fn registered(me: u64) {
-        REGISTRATIONS.set(REGISTRATIONS.get() + 1);
+    /// Notes that the calling thread, whose token is `me`, holds a registration in
+    /// `table`, so that an orphan of it is kept until it is undone.
+    pub(crate) fn registered(me: u64, table: RingTable) {
+        if table == RingTable::Kernel {
+            REGISTRATIONS.set(REGISTRATIONS.get() + 1);
+        }
         let mut l = lists();
         if !l.live.contains(&me) {
             l.live.push(me);
@@ -176,7 +178,7 @@ pub(crate) mod orphans {
     /// forgets it if that thread has exited (its table went with it).
     pub(crate) fn adopt(owner: u64, index: u32, table: RingTable) {
         let mut l = lists();
-        if table == RingTable::Kernel && !l.live.contains(&owner) {
+        if !l.live.contains(&owner) {
             return;
         }
         l.orphans.push((owner, index, table));
@@ -317,7 +319,7 @@ impl KernelRing {
             RingFd::Owned(ref owned) => (owned.as_raw_fd(), if lazy { LAZY } else { PLAIN }),
             RingFd::Registered(index) => {
                 let me = thread_token();
-                orphans::registered(me);
+                orphans::registered(me, RingTable::Kernel);
                 (-1, registered_at(me, index))
             }
         };
@@ -407,7 +409,7 @@ impl KernelRing {
             .compare_exchange(LAZY, registered_at(me, index), Relaxed, Relaxed)
             .is_ok()
         {
-            orphans::registered(me);
+            orphans::registered(me, RingTable::Kernel);
         } else {
             let up = sys::io_uring_rsrc_update {
                 offset: index,
@@ -461,7 +463,7 @@ impl KernelRing {
         }
         let index = register_fd(self.raw)?;
         *self.reg.get_mut() = registered_at(me, index);
-        orphans::registered(me);
+        orphans::registered(me, RingTable::Kernel);
         Ok(index)
     }
 
