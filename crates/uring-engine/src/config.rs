@@ -186,7 +186,10 @@ pub enum Fault {
     /// signal before it transferred anything, and restarted (on the worker pool, or
     /// later in the deterministic loop) as the kernel restarts a system call after a
     /// signal. Invisible to the application but in [`FaultPlan::counts`]. To hand
-    /// `-EINTR` to the application instead, use `Error(libc::EINTR)`.
+    /// `-EINTR` to the application instead, use `Error(libc::EINTR)`. A request given
+    /// more than one (two `at` entries for its index, or several rules) spends the
+    /// first on its first attempt and the others on its retries after readiness,
+    /// each then restarted on the worker pool, as a retry that must block.
     Eintr,
     /// Hold the request back this long before it runs (on a worker in the threaded
     /// mode; parked, without blocking the thread, in the deterministic mode).

@@ -4,7 +4,13 @@
 //! - at submission, right after prep: short transfers (the length handed to the
 //!   system call is cut, so a short write really writes fewer bytes);
 //! - at issue, before the op runs: errors (the op never runs), delays, interrupted
-//!   attempts (see [`crate::Fault`]).
+//!   attempts (see [`crate::Fault`]);
+//! - when a request that waited for readiness is tried again (the reactor's retry):
+//!   interrupted attempts beyond the first, each sending the request to the worker
+//!   pool as an attempt that must block does (`at_retry`). One interrupted attempt
+//!   is spent at issue; a request given several (two `at` entries for one index, or
+//!   several rules) spends the rest on its retries, so a test can make a request
+//!   move from the reactor back to the workers.
 //!
 //! Without a plan the engine pays one branch per request: `req.fault` stays `None`.
 use std::sync::{Arc, Mutex};
@@ -25,6 +31,9 @@ pub(crate) struct Injected {
     error: i32,
     /// Interrupted attempts to restart.
     eintr: u32,
+    /// Interrupted attempts left for the request's retries after readiness (the
+    /// first interrupted attempt is spent at issue).
+    retries: u32,
     /// How long to hold the request back.
     delay: Duration,
 }
@@ -218,11 +227,40 @@ pub(crate) fn at_issue(e: &Arc<Engine>, mut req: Box<Req>) -> Option<Box<Req>> {
             faults.note(&req, f.op_index, Fault::Eintr);
         }
         // The interrupted attempt restarts on the async path, as io-wq restarts work
-        // interrupted by a signal.
+        // interrupted by a signal; the others wait for the retries (`at_retry`).
+        req.fault = retries_left(f.op_index, f.retries + f.eintr - 1);
         e.punt(req);
         return None;
     }
+    req.fault = retries_left(f.op_index, f.retries);
     Some(req)
+}
+
+/// What is left of a request's faults once its first attempt was made: interrupted
+/// retries, if any.
+fn retries_left(op_index: u64, retries: u32) -> Option<Injected> {
+    (retries > 0).then_some(Injected {
+        op_index,
+        retries,
+        ..Injected::default()
+    })
+}
+
+/// A retry after readiness (the reactor's, `reactor.rs`): true if it is interrupted
+/// (an interrupted attempt left, see the module docs); the caller then sends the
+/// request to the worker pool, as a retry that must block.
+pub(crate) fn at_retry(req: &mut Req) -> bool {
+    let Some(f) = req.fault.as_mut() else {
+        return false;
+    };
+    if f.retries == 0 {
+        return false;
+    }
+    f.retries -= 1;
+    if f.retries == 0 && f.error == 0 && f.eintr == 0 && f.delay.is_zero() {
+        req.fault = None;
+    }
+    true
 }
 
 /// On a worker, before the op runs: sleeps a delay (interruptible by cancellation)
@@ -258,5 +296,8 @@ pub(crate) fn in_worker(e: &Arc<Engine>, req: &mut Req) -> bool {
             faults.note(req, f.op_index, Fault::Eintr);
         }
     }
+    // The first interrupted attempt was the one restarted here; the others, and
+    // those left from an earlier run, wait for the retries.
+    req.fault = retries_left(f.op_index, f.retries + f.eintr.saturating_sub(1));
     false
 }

@@ -52,7 +52,7 @@
 //! go to the overflow list; the kernel ends it).
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::thread::{JoinHandle, ThreadId};
 
@@ -161,6 +161,9 @@ pub(crate) struct Reactor {
     /// Requests waiting here, counting the one being issued: read without the lock by
     /// `enter` ([`Reactor::drive`]) to skip everything when none waits.
     waiting: AtomicUsize,
+    /// Counts the requests sent from here to the worker pool (a retry that must
+    /// block): a move against the order cancellation looks in ([`Reactor::moves`]).
+    moved: AtomicU64,
 }
 
 /// How `arm` ended for a waiter it could not keep.
@@ -213,6 +216,9 @@ impl Reactor {
                     let mut req = w.req;
                     req.wait_events = Some(w.events as u16 as i16);
                     e.wq.push(e, Class::Unbounded, req);
+                    // A retry's re-arm refused (the fd now names a file) moves it
+                    // from here to the workers.
+                    self.count_move();
                 }
                 Kind::Poll { .. } => {
                     // No wait queue: the kernel completes with the events the file
@@ -460,6 +466,24 @@ impl Reactor {
         }
     }
 
+    /// How many requests went from here to the worker pool so far. A cancellation
+    /// that found nothing reads it before and after its looks: a request that moved
+    /// meanwhile (from the reactor, looked at after the pool's queue, to the queue or
+    /// a worker) may have passed behind its looks, so it looks again
+    /// (`op::cancel::find`). `Acquire`: pairs with the `Release` increment in
+    /// [`count_move`](Self::count_move), made after the request was queued.
+    pub(crate) fn moves(&self) -> u64 {
+        self.moved.load(Ordering::Acquire)
+    }
+
+    /// Counts a request sent from here to the worker pool, once it is queued there;
+    /// `Release`: pairs with [`moves`](Self::moves). (A canceller that waited for the
+    /// request being issued also sees it through the lock: the count comes before
+    /// `Inner::busy` is cleared.)
+    fn count_move(&self) {
+        self.moved.fetch_add(1, Ordering::Release);
+    }
+
     /// One request less waits here (saturating: shutdown forgets them all at once,
     /// and the one being issued then still counts itself out).
     fn done_waiting(&self) {
@@ -653,14 +677,25 @@ pub(crate) fn poll_now(fd: RawFd, events: i16) -> Result<u32, i32> {
 }
 
 /// Issues a request the reactor found ready, inline on the reactor thread.
-fn reissue(e: &Arc<Engine>, req: Box<Req>) {
+fn reissue(e: &Arc<Engine>, mut req: Box<Req>) {
+    if req.fault.is_some() && crate::fault::at_retry(&mut req) {
+        // An injected interrupted retry: restarted on the worker pool (fault.rs).
+        return to_worker(e, req);
+    }
     let def = op::def(req.opcode()).expect("parked requests have an entry");
     match (def.issue)(req, e, Mode::Inline) {
         Step::Done(r, res) => e.complete(r, res),
-        Step::Block(r) => e.punt(r),
+        Step::Block(r) => to_worker(e, r),
         Step::Wait(r, events) => e.wait_ready(r, events),
         Step::Parked => {}
     }
+}
+
+/// Sends a request whose retry must block to the worker pool, counting the move
+/// ([`Reactor::moves`]).
+fn to_worker(e: &Arc<Engine>, req: Box<Req>) {
+    e.punt(req);
+    e.reactor.count_move();
 }
 
 /// The reactor thread: sleeps until something in the set is ready, then handles it

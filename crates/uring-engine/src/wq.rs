@@ -127,6 +127,9 @@ pub(crate) struct Running {
     pub(crate) opcode: u8,
     /// Its `LINK_TIMEOUT`'s id (`Req::ltimeout`; 0: none).
     pub(crate) ltimeout: u64,
+    /// When its worker took it (`Slot::generation`): the same running request, seen
+    /// by a second look, has the same one.
+    pub(crate) generation: u64,
 }
 
 impl Slot {
@@ -139,6 +142,7 @@ impl Slot {
             fd: (fd_op >> 8) as i32,
             opcode: fd_op as u8,
             ltimeout: self.ltimeout.load(Ordering::Relaxed),
+            generation: self.generation.load(Ordering::Relaxed),
         }
     }
 }

@@ -153,27 +153,97 @@ pub(crate) struct Found {
 /// went). Like `io_try_cancel`, a running match does not end the search: a parked
 /// one is still taken (without `all`, the kernel's poll cancellation after io-wq's
 /// `-EALREADY`).
+///
+/// One move goes against that order: the reactor sending a request whose retry must
+/// block to the worker pool (looked at before the reactor). A request doing that
+/// after the workers were looked at, having come back to the reactor from a worker
+/// meanwhile, passes behind every look; so when the reactor sent anything to the
+/// pool during a search that leaves something unfound (nothing at all, or with
+/// `all` anything), the search is made again ([`Reactor::moves`]), skipping the
+/// running requests it interrupted already. Each further search needs another
+/// such move during the last one.
+///
+/// [`Reactor::moves`]: crate::reactor::Reactor::moves
 pub(crate) fn find(
     e: &Arc<Engine>,
     parked: &mut dyn FnMut(&Req) -> bool,
     running: &mut dyn FnMut(&Running) -> bool,
     all: bool,
 ) -> Found {
-    let mut taken = e.take_parked(parked, all);
-    if taken.is_empty() || all {
-        taken.extend(e.wq.take_queued(&mut *parked, all));
+    let mut found = Found {
+        taken: Vec::new(),
+        running: Vec::new(),
+    };
+    loop {
+        let moves = e.reactor.moves();
+        let mut taken = e.take_parked(parked, all);
+        hooks::looked(Look::Parked);
+        if taken.is_empty() || all {
+            taken.extend(e.wq.take_queued(&mut *parked, all));
+        }
+        hooks::looked(Look::Queued);
+        if !taken.is_empty() && !all {
+            found.taken.extend(taken);
+            return found;
+        }
+        let seen = &found.running;
+        let more = e.wq.interrupt_running(
+            |r| !seen.iter().any(|s| s.generation == r.generation) && running(r),
+            all,
+        );
+        hooks::looked(Look::Running);
+        if taken.is_empty() || all {
+            taken.extend(e.take_parked(parked, all));
+        }
+        hooks::looked(Look::ParkedAgain);
+        found.taken.extend(taken);
+        found.running.extend(more);
+        // Without `all`, one match (parked or running) is the answer.
+        let one = !all && (!found.taken.is_empty() || !found.running.is_empty());
+        if one || e.reactor.moves() == moves {
+            return found;
+        }
     }
-    if !taken.is_empty() && !all {
-        return Found {
-            taken,
-            running: Vec::new(),
-        };
+}
+
+/// The steps of [`find`], for a test that moves a request between them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Look {
+    /// The parked requests.
+    Parked,
+    /// The pool's queue, again.
+    Queued,
+    /// The workers.
+    Running,
+    /// The parked requests, again.
+    ParkedAgain,
+}
+
+#[cfg(not(test))]
+mod hooks {
+    #[inline(always)]
+    pub(super) fn looked(_: super::Look) {}
+}
+
+#[cfg(test)]
+mod hooks {
+    use std::cell::RefCell;
+
+    /// What a test runs after each step.
+    pub(super) type Hook = Box<dyn FnMut(super::Look)>;
+
+    thread_local! {
+        /// Called after each step of a `find` made on this thread.
+        pub(super) static LOOKED: RefCell<Option<Hook>> = const { RefCell::new(None) };
     }
-    let running = e.wq.interrupt_running(running, all);
-    if taken.is_empty() || all {
-        taken.extend(e.take_parked(parked, all));
+
+    pub(super) fn looked(look: super::Look) {
+        LOOKED.with(|h| {
+            if let Some(f) = h.borrow_mut().as_mut() {
+                f(look);
+            }
+        });
     }
-    Found { taken, running }
 }
 
 /// `__io_async_cancel`: cancels what `key` matches; 0 / count / `-ENOENT` /
@@ -341,4 +411,174 @@ pub(crate) unsafe fn sync_cancel(
         }
     }
     if ret < 0 { Err(ret) } else { Ok(ret as u32) }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Condvar, Mutex};
+
+    use super::*;
+    use crate::{Config, EngineRing, Fault, FaultPlan, FaultRule, Observer, OpInfo};
+
+    /// Holds every attempt of one request on a worker until the test lets it go,
+    /// and keeps the results.
+    #[derive(Default)]
+    struct Gate {
+        /// (attempts started, attempts let go, results)
+        state: Mutex<(u32, u32, Vec<i32>)>,
+        cond: Condvar,
+    }
+
+    const READ: u64 = 1;
+
+    impl Gate {
+        fn wait_until(&self, done: impl Fn(&(u32, u32, Vec<i32>)) -> bool) {
+            let mut g = self.state.lock().unwrap();
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while !done(&g) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                assert!(!left.is_zero(), "the read did not get there: {:?}", *g);
+                g = self.cond.wait_timeout(g, left).unwrap().0;
+            }
+        }
+
+        fn let_go(&self, attempts: u32) {
+            self.state.lock().unwrap().1 = attempts;
+            self.cond.notify_all();
+        }
+    }
+
+    impl Observer for Gate {
+        fn issuing(&self, op: &OpInfo) {
+            if op.user_data != READ {
+                return;
+            }
+            let mut g = self.state.lock().unwrap();
+            g.0 += 1;
+            let me = g.0;
+            self.cond.notify_all();
+            while g.1 < me {
+                g = self.cond.wait(g).unwrap();
+            }
+        }
+
+        fn completed(&self, op: &OpInfo, res: i32, _flags: u32) {
+            if op.user_data == READ {
+                self.state.lock().unwrap().2.push(res);
+                self.cond.notify_all();
+            }
+        }
+    }
+
+    /// Publishes one SQE in the ring's SQ and submits it.
+    fn submit(ring: &EngineRing, p: &sys::io_uring_params, sqe: sys::io_uring_sqe) {
+        let (sq, _) = ring.mmap(sys::IORING_OFF_SQ_RING).unwrap();
+        let (sqes, _) = ring.mmap(sys::IORING_OFF_SQES).unwrap();
+        // SAFETY: the offsets are the ring's own, inside its SQ ring mapping; the SQE
+        // slot is inside the SQE array; this thread is the ring's only producer, and
+        // the tail's Release store publishes the slot (the engine's Acquire load).
+        unsafe {
+            let tail = &*sq
+                .add(p.sq_off.tail as usize)
+                .cast::<std::sync::atomic::AtomicU32>();
+            let mask = *sq.add(p.sq_off.ring_mask as usize).cast::<u32>();
+            let t = tail.load(std::sync::atomic::Ordering::Relaxed);
+            let i = t & mask;
+            sqes.cast::<sys::io_uring_sqe>().add(i as usize).write(sqe);
+            *sq.add(p.sq_off.array as usize)
+                .cast::<u32>()
+                .add(i as usize) = i;
+            tail.store(t.wrapping_add(1), std::sync::atomic::Ordering::Release);
+            assert_eq!(ring.enter(1, 0, 0, std::ptr::null(), 0).unwrap(), 1);
+        }
+    }
+
+    /// A read moves from a worker to the reactor (its attempt said `EAGAIN`) and from
+    /// the reactor back to a worker (its retry after readiness must block; here an
+    /// injected interrupted retry) while one cancellation looks for it: back in the
+    /// reactor after the workers were looked at, and gone to a worker again before
+    /// the reactor was looked at a second time. The read is in a worker, not
+    /// finished, when the cancellation ends: it must be found there (`-EALREADY`),
+    /// as the kernel finds a request it runs; it said `-ENOENT`, and the read ran to
+    /// its own result.
+    #[test]
+    fn a_cancel_finds_a_read_the_reactor_sends_back_to_a_worker_between_its_looks() {
+        let gate = Arc::new(Gate::default());
+        // Two interrupted attempts: the first at issue (to a worker), the second at
+        // the retry after readiness (from the reactor to a worker).
+        let plan = FaultPlan::new().rule(
+            FaultRule::on(&[sys::IORING_OP_READ])
+                .at(0, Fault::Eintr)
+                .at(0, Fault::Eintr),
+        );
+        let config = Config::new().faults(plan).observer(gate.clone());
+        let mut p = sys::io_uring_params::default();
+        let ring = EngineRing::with_config(8, &mut p, config).unwrap();
+        let e = ring.engine.clone();
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for two descriptors.
+        let made = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_NONBLOCK) };
+        assert_eq!(made, 0);
+        let (r, w) = (fds[0], fds[1]);
+        // One byte: the read has it all in one attempt.
+        let mut buf = [0u8; 1];
+        let mut sqe = sys::io_uring_sqe::zeroed();
+        sqe.opcode = sys::IORING_OP_READ;
+        sqe.fd = r;
+        sqe.addr_or_splice_off_in.addr = buf.as_mut_ptr() as u64;
+        sqe.len = buf.len() as u32;
+        sqe.off_or_addr2.off = u64::MAX;
+        sqe.user_data = READ;
+        submit(&ring, &p, sqe);
+        // On a worker, held before its first attempt.
+        gate.wait_until(|g| g.0 == 1);
+        let mut first = true;
+        let (hook_gate, hook_e) = (gate.clone(), e.clone());
+        hooks::LOOKED.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |look| match look {
+                // Not parked, not queued: running. Its attempt says EAGAIN and it
+                // goes to wait for readiness, before the workers are looked at.
+                Look::Queued if first => {
+                    hook_gate.let_go(1);
+                    let deadline = Instant::now() + Duration::from_secs(20);
+                    while !hook_e.reactor.is_waiting() {
+                        assert!(Instant::now() < deadline, "the read did not wait");
+                        std::thread::yield_now();
+                    }
+                }
+                // The workers are looked at (the handover waited for): the pipe
+                // becomes readable, the reactor's retry is interrupted and the read
+                // goes to a worker, held there before its attempt.
+                Look::Running if first => {
+                    first = false;
+                    // SAFETY: one byte from a local to our pipe.
+                    assert_eq!(unsafe { libc::write(w, [7u8].as_ptr().cast(), 1) }, 1);
+                    hook_gate.wait_until(|g| g.0 == 2);
+                }
+                _ => {}
+            }));
+        });
+        let key = Key {
+            data: READ,
+            flags: 0,
+            file: -1,
+            sqe_fd: 0,
+            opcode: 0,
+        };
+        let res = cancel(&e, &key);
+        hooks::LOOKED.with(|h| *h.borrow_mut() = None);
+        gate.let_go(2);
+        gate.wait_until(|g| !g.2.is_empty());
+        let read = gate.state.lock().unwrap().2.clone();
+        drop(ring);
+        // SAFETY: our pipe's descriptors.
+        unsafe {
+            libc::close(r);
+            libc::close(w);
+        }
+        assert_eq!(res, -libc::EALREADY, "the cancel's result (read: {read:?})");
+        // Found running: it ends cancelled, or with its byte if its attempt was past
+        // the check (io-wq's -EALREADY promises no more).
+        assert!(read == [1] || read == [-libc::ECANCELED], "{read:?}");
+    }
 }
