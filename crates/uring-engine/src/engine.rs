@@ -155,6 +155,13 @@ impl<'a> InlineBatch<'a> {
     }
 }
 
+impl InlineBatch<'_> {
+    /// Whether CQEs wait here for the end of the issue.
+    fn keeps(&self) -> bool {
+        !self.cqes.is_null()
+    }
+}
+
 impl Drop for InlineBatch<'_> {
     fn drop(&mut self) {
         if self.cqes.is_null() {
@@ -385,8 +392,17 @@ impl Engine {
         let mut submitted = 0;
         // Queued requests not yet counted in flight (see `queue`).
         let mut uncounted = 0;
+        // Opened before the SQEs are read: what completes in the loop (`op::rw::quick`)
+        // is posted when the issue ends, after the SQ head moved.
+        let kept = InlineBatch::open(self, cqes);
+        let quick = self.quick_allowed(&kept);
+        // A request the shortcut did not need, for the next SQE.
+        let mut unused: Option<Box<Req>> = None;
         while consumed < n {
-            let mut req = self.reqs.take(spare);
+            let mut req = match unused.take() {
+                Some(r) => r,
+                None => self.reqs.take(spare),
+            };
             let ok = self
                 .rings
                 .sqe(head.wrapping_add(consumed), &mut req.sqe, &mut req.ext);
@@ -397,6 +413,30 @@ impl Engine {
                 break;
             }
             submitted += 1;
+            // Only while nothing is queued before it (issue keeps SQ order), outside
+            // a chain, with no drain to wait for.
+            let mut tried = None;
+            if quick
+                && batch.is_empty()
+                && chain.is_empty()
+                && !self.drain_next.load(Ordering::Relaxed)
+                && !self.drain_pending.load(Ordering::SeqCst)
+            {
+                match op::rw::quick(self, &req.sqe) {
+                    op::rw::Quick::Done(res) => {
+                        self.post(Completion {
+                            user_data: req.sqe.user_data,
+                            res,
+                            flags: 0,
+                            big: [0; 2],
+                        });
+                        unused = Some(req);
+                        continue;
+                    }
+                    op::rw::Quick::Tried(ret) => tried = Some(ret),
+                    op::rw::Quick::No => {}
+                }
+            }
             if let Some(d) = &self.det {
                 // Deterministic mode: the request's place in the seeded order (det.rs).
                 req.key = d.key();
@@ -405,6 +445,9 @@ impl Engine {
                 // A LINK_TIMEOUT must follow a request linked to it (timeout.rs).
                 op::timeout::check_position(&req, chain.last().map(|r| &**r))
             });
+            if let (Ok(()), Some(ret)) = (&prepared, tried) {
+                op::rw::set_tried(&mut req, ret);
+            }
             if prepared.is_ok()
                 && let Some(f) = &self.faults
             {
@@ -449,6 +492,9 @@ impl Engine {
                 self.queue(req, batch, &mut uncounted);
             }
         }
+        if let Some(r) = unused {
+            self.reqs.put(r);
+        }
         if !chain.is_empty() {
             // A chain left open at the end of the batch is submitted as it is.
             self.queue(link_up(chain), batch, &mut uncounted);
@@ -460,7 +506,6 @@ impl Engine {
         // CQE reaped before the head moved made the next submit count the old SQE
         // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
-        let kept = InlineBatch::open(self, cqes);
         self.dispatch(batch);
         drop(kept);
         submitted
@@ -504,6 +549,19 @@ impl Engine {
         for r in batch.drain(..) {
             self.start(r, Mode::Inline);
         }
+    }
+
+    /// Whether the submission loop may complete plain reads itself (`op::rw::quick`):
+    /// their CQEs wait for the end of the issue in `kept`, and nothing of the ring's
+    /// wants to see each request (deterministic order, injected faults, an observer,
+    /// restrictions, IOPOLL's polled completions).
+    fn quick_allowed(&self, kept: &InlineBatch<'_>) -> bool {
+        kept.keeps()
+            && self.det.is_none()
+            && self.faults.is_none()
+            && self.observer.is_none()
+            && self.reg.active().is_none()
+            && !self.is(sys::IORING_SETUP_IOPOLL)
     }
 
     /// Whether a second thread may issue inline work: there is a second CPU, and the

@@ -64,6 +64,9 @@ pub(crate) struct Rw {
     /// The copy of the application's iovec array, advanced past `done` (vectored
     /// kinds; empty otherwise).
     pub(crate) iov: Iovecs,
+    /// The result of the first inline attempt, made by the submission loop's shortcut
+    /// ([`quick`]) and not final: issue goes on from it instead of attempting again.
+    tried: Option<i32>,
 }
 
 impl Rw {
@@ -101,6 +104,7 @@ fn prep_common(req: &mut Req, kind: RwKind) -> Result<(), i32> {
         stream: false,
         done: 0,
         iov: Iovecs::Empty,
+        tried: None,
     });
     Ok(())
 }
@@ -210,7 +214,7 @@ pub(crate) fn is_regular(fd: i32) -> bool {
 /// Issues a read or write: the checks of its flags and registered buffer, then the
 /// attempt, through AIO for an `O_DIRECT` file or as `preadv2`/`pwritev2` (non-blocking
 /// inline), and what its result leads to ([`finish`]).
-pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
+pub(crate) fn issue(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     if req.op_flags() & !RWF_SUPPORTED != 0 {
         return Step::Done(req, -libc::EOPNOTSUPP);
     }
@@ -222,6 +226,12 @@ pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> Step {
     }
     let pos = position(&req);
     let flags = attempt_flags(&req, mode);
+    if let Some(ret) = req.cmd_mut::<Rw>().tried.take()
+        && mode == Mode::Inline
+    {
+        // The submission loop made this attempt already ([`quick`]).
+        return after_attempt(req, e, mode, pos, ret);
+    }
     match try_aio(req, e, pos, flags, mode) {
         Ok(()) => Step::Parked,
         Err(req) => issue_here(req, e, mode, pos, flags),
@@ -237,14 +247,109 @@ pub(crate) fn issue_without_aio(req: Box<Req>, e: &Arc<Engine>, mode: Mode) -> S
 }
 
 /// The attempt with `preadv2`/`pwritev2` on this thread, and what it leads to.
-fn issue_here(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode, pos: i64, flags: i32) -> Step {
+fn issue_here(req: Box<Req>, e: &Arc<Engine>, mode: Mode, pos: i64, flags: i32) -> Step {
     let ret = attempt(&req, e, mode, pos, flags);
+    after_attempt(req, e, mode, pos, ret)
+}
+
+/// What an attempt at `pos` that returned `ret` leads to.
+fn after_attempt(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode, pos: i64, ret: i32) -> Step {
     if ret == -libc::ESPIPE && pos != -1 {
         // A pipe or socket: io_uring ignores the offset of a stream.
         req.cmd_mut::<Rw>().stream = true;
         return issue(req, e, mode);
     }
     finish(req, e, mode, ret, false)
+}
+
+/// What the submission loop's shortcut made of an SQE ([`quick`]).
+pub(crate) enum Quick {
+    /// Not a plain read: the request takes the full path.
+    No,
+    /// Read in full by one `preadv2`: the result of its CQE, which is all there is to
+    /// the request.
+    Done(i32),
+    /// Attempted, with this result, which is not final (`-EAGAIN`, short, an error):
+    /// the request takes the full path, which goes on from it ([`set_tried`]).
+    Tried(i32),
+}
+
+/// The submission loop's shortcut for the commonest request, a `READ` (or a `READV` of
+/// one iovec) at an offset of a buffered file, with no flags: the inline attempt the
+/// full path would make first (`preadv2` with `RWF_NOWAIT`, [`issue`]), made right
+/// from the SQE, with no request prepared, queued, issued and completed around it.
+/// When it reads everything asked for, that is the request's whole outcome on the
+/// full path too (`finish`: done, its length), and the caller posts its CQE. Any
+/// other result is handed to the full path as that path's own first attempt, so a
+/// request ends exactly as it would have without the shortcut; nothing is attempted
+/// twice (a pipe or socket read is not repeatable).
+///
+/// Only what preparation cannot refuse (no SQE flags, no ioprio, no `RWF_*` flags, no
+/// personality, no attributes, a length a CQE can carry, a readable iovec array) and
+/// what issue would attempt this way (an offset, not the file position: `off == -1`
+/// keeps its path; not an `O_DIRECT` file, which goes to AIO). The caller checks what
+/// belongs to the ring and the submission (links, drain, injected faults, observer,
+/// restrictions, deterministic mode, IOPOLL, the CQE kept for the end of the
+/// submission).
+#[inline]
+pub(crate) fn quick(e: &Engine, sqe: &sys::io_uring_sqe) -> Quick {
+    // SAFETY: plain integers over the same bytes, for each union read here.
+    let (off, addr, rw_flags, attr) = unsafe {
+        (
+            sqe.off_or_addr2.off,
+            sqe.addr_or_splice_off_in.addr,
+            sqe.op_flags.rw_flags,
+            sqe.addr3_or_cmd.attr.attr_type_mask,
+        )
+    };
+    if sqe.flags != 0
+        || sqe.ioprio != 0
+        || sqe.personality != 0
+        || rw_flags != 0
+        || attr != 0
+        || off == u64::MAX
+        || sqe.fd < 0
+    {
+        return Quick::No;
+    }
+    let iov = match sqe.opcode {
+        sys::IORING_OP_READ if sqe.len <= i32::MAX as u32 => libc::iovec {
+            iov_base: addr as usize as *mut libc::c_void,
+            iov_len: sqe.len as usize,
+        },
+        // The copy preparation makes (EFAULT-safe); a bad pointer or length is
+        // preparation's to refuse.
+        sys::IORING_OP_READV if sqe.len == 1 => match crate::user::read::<libc::iovec>(addr) {
+            Ok(v) if v.iov_len <= i32::MAX as usize => v,
+            _ => return Quick::No,
+        },
+        _ => return Quick::No,
+    };
+    if e.aio.wants(sqe.fd) {
+        return Quick::No;
+    }
+    // SAFETY: the buffer is the application's, valid until the CQE (the push contract).
+    let ret = unsafe {
+        rw_syscall(
+            false,
+            sqe.fd,
+            std::slice::from_ref(&iov),
+            off as i64,
+            libc::RWF_NOWAIT,
+        )
+    };
+    let ret = sys_res(ret as isize);
+    if ret >= 0 && ret as usize == iov.iov_len {
+        Quick::Done(ret)
+    } else {
+        Quick::Tried(ret)
+    }
+}
+
+/// Hands the result of [`quick`]'s attempt to the prepared request, whose issue goes
+/// on from it.
+pub(crate) fn set_tried(req: &mut Req, ret: i32) {
+    req.cmd_mut::<Rw>().tried = Some(ret);
 }
 
 /// A registered buffer kind's memory must lie inside registered buffer `buf_index`
