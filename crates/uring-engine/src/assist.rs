@@ -107,6 +107,13 @@ impl Assist {
         true
     }
 
+    /// Whether a hand-off now would be taken: not backed off (a hint; [`give`](Self::give)
+    /// decides).
+    pub(crate) fn ready(&self) -> bool {
+        // Relaxed: as in `give`.
+        now_ns() >= self.off_until.load(Ordering::Relaxed)
+    }
+
     /// Stops hand-offs for [`BACK_OFF`].
     fn back_off(&self) {
         self.off_until

@@ -396,6 +396,19 @@ impl Engine {
         // is posted when the issue ends, after the SQ head moved.
         let kept = InlineBatch::open(self, cqes);
         let quick = self.quick_allowed(&kept);
+        // How many the loop may complete itself: all, or half of a batch big enough to
+        // share with the assisting thread while it can run (`dispatch` gives it the
+        // rest).
+        let mut quick_left = if quick
+            && n as usize >= 2 * assist::MIN_BATCH
+            && self.assist_allowed()
+            && self.assist.ready()
+        {
+            n / 2
+        } else {
+            n
+        };
+        let mut quick_done = 0;
         // A request the shortcut did not need, for the next SQE.
         let mut unused: Option<Box<Req>> = None;
         while consumed < n {
@@ -417,6 +430,7 @@ impl Engine {
             // a chain, with no drain to wait for.
             let mut tried = None;
             if quick
+                && quick_left > 0
                 && batch.is_empty()
                 && chain.is_empty()
                 && !self.drain_next.load(Ordering::Relaxed)
@@ -424,6 +438,8 @@ impl Engine {
             {
                 match op::rw::quick(self, &req.sqe) {
                     op::rw::Quick::Done(res) => {
+                        quick_left -= 1;
+                        quick_done += 1;
                         self.post(Completion {
                             user_data: req.sqe.user_data,
                             res,
@@ -433,7 +449,10 @@ impl Engine {
                         unused = Some(req);
                         continue;
                     }
-                    op::rw::Quick::Tried(ret) => tried = Some(ret),
+                    op::rw::Quick::Tried(ret) => {
+                        quick_left -= 1;
+                        tried = Some(ret);
+                    }
                     op::rw::Quick::No => {}
                 }
             }
@@ -506,7 +525,7 @@ impl Engine {
         // CQE reaped before the head moved made the next submit count the old SQE
         // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
-        self.dispatch(batch);
+        self.dispatch(batch, quick_done);
         drop(kept);
         submitted
     }
@@ -530,7 +549,9 @@ impl Engine {
 
     /// Starts what a submission made ready: half of it on the assisting thread when
     /// it is a batch of copying requests and there is a second CPU (see `assist.rs`).
-    fn dispatch(self: &Arc<Self>, batch: &mut Vec<Box<Req>>) {
+    /// `done_here`: requests of the submission the loop completed itself, counted in
+    /// the submitting thread's half.
+    fn dispatch(self: &Arc<Self>, batch: &mut Vec<Box<Req>>, done_here: usize) {
         if batch.len() >= assist::MIN_BATCH
             && self.assist_allowed()
             && batch
@@ -542,7 +563,7 @@ impl Engine {
                 .count()
                 >= assist::MIN_BATCH
         {
-            let half = batch.len() / 2;
+            let half = ((batch.len() + done_here) / 2).saturating_sub(done_here);
             self.assist.give(self, batch, half);
         }
         let _aio = self.aio.batch(self);

@@ -139,6 +139,13 @@ const OFF: u64 = u64::MAX;
 /// [`PROBED`] in a submission before any page was found readable.
 const NO_PAGE: u64 = u64::MAX - 1;
 
+/// The page size, asked once: `rustix::param::page_size` (through libc's `sysconf`
+/// here) cost about 50 instructions per call, once per copy.
+fn page_size() -> usize {
+    static PAGE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(rustix::param::page_size)
+}
+
 /// The reading of one submission's SQEs on this thread (`Engine::submit`), during which
 /// a page the probe found readable is not probed again: the application keeps what
 /// those SQEs point to mapped until the submission returns (the SQE contract the probe
@@ -170,7 +177,7 @@ const BAD_HOW: libc::c_long = 0x7fff;
 /// (see the module's documentation): `Ok`, `Err(Some(-EFAULT))`, or `Err(None)` if the
 /// probe is not available (a seccomp filter refused it, and it is not tried again).
 fn probe_readable(addr: u64, len: usize) -> Result<(), Option<i32>> {
-    let page = rustix::param::page_size() as u64;
+    let page = page_size() as u64;
     let end = addr.checked_add(len as u64).ok_or(Some(-libc::EFAULT))?;
     let mut at = addr;
     let known = PROBED.with(Cell::get);
@@ -264,7 +271,7 @@ pub(crate) fn read_cstr(addr: u64, max: usize) -> Option<Result<CString, i32>> {
     if let Err(e) = check(addr, 1) {
         return Some(Err(e));
     }
-    let page = rustix::param::page_size();
+    let page = page_size();
     let mut out = Vec::<u8>::new();
     let mut at = addr;
     // Page by page, so that a string that ends before an unreadable page is read.
@@ -438,7 +445,7 @@ mod tests {
 
     /// A fresh private anonymous mapping of `n` readable and writable pages.
     fn pages(n: usize) -> *mut u8 {
-        let page = rustix::param::page_size();
+        let page = page_size();
         // SAFETY: a new mapping; no existing memory is touched.
         let p = unsafe {
             libc::mmap(
@@ -503,7 +510,7 @@ mod tests {
 
     #[test]
     fn the_probe_passes_readable_pages_only() {
-        let page = rustix::param::page_size();
+        let page = page_size();
         let p = pages(3);
         // SAFETY: the mapping's last page, made unreadable.
         unsafe { libc::mprotect(p.add(2 * page).cast(), page, libc::PROT_NONE) };
@@ -534,7 +541,7 @@ mod tests {
 
     #[test]
     fn a_submission_probes_a_page_once() {
-        let page = rustix::param::page_size();
+        let page = page_size();
         let p = pages(2).cast::<libc::c_void>();
         let a = p as u64;
         let fault = Err(Some(-libc::EFAULT));
@@ -560,7 +567,7 @@ mod tests {
 
     #[test]
     fn a_string_that_ends_before_an_unreadable_page_is_read() {
-        let page = rustix::param::page_size();
+        let page = page_size();
         let p = pages(2);
         // SAFETY: the mapping's pages: "ab\0" at the end of the first, the second made
         // unreadable.

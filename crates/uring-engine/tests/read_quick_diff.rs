@@ -44,6 +44,13 @@ unsafe fn run(ring: &mut Ring, sqes: &[Sqe]) -> Vec<(u64, i32)> {
         .collect()
 }
 
+/// Writes all of `bytes` into the pipe `tx`.
+fn send(tx: &std::os::fd::OwnedFd, bytes: &[u8]) {
+    // SAFETY: a valid fd and `bytes.len()` readable bytes.
+    let n = unsafe { libc::write(tx.as_raw_fd(), bytes.as_ptr().cast(), bytes.len()) };
+    assert_eq!(n, bytes.len() as isize, "write to the pipe");
+}
+
 fn read(fd: i32, buf: &mut [u8], off: u64, ud: u64) -> Sqe {
     opcode::Read::new(Target::Fd(fd), buf.as_mut_ptr(), buf.len() as u32)
         .offset(off)
@@ -58,11 +65,7 @@ fn plain_reads_end_as_on_the_kernel() {
         let f = file(10_000);
         let fd = f.as_raw_fd();
         let (rx, tx) = pipe();
-        // SAFETY: a valid fd and 5 readable bytes.
-        assert_eq!(
-            unsafe { libc::write(tx.as_raw_fd(), b"piped".as_ptr().cast(), 5) },
-            5
-        );
+        send(&tx, b"piped");
         let mut bufs = vec![vec![0u8; 4096]; 8];
         let mut one = vec![0u8; 4096];
         let iov = libc::iovec {
@@ -161,11 +164,7 @@ fn reads_wait_for_drains_and_keep_links() {
         ring.submit().expect("submit");
         std::thread::sleep(Duration::from_millis(50));
         let early: Vec<u64> = ring.completion().map(|c| c.user_data()).collect();
-        // SAFETY: a valid fd and 4 readable bytes.
-        assert_eq!(
-            unsafe { libc::write(tx.as_raw_fd(), b"ping".as_ptr().cast(), 4) },
-            4
-        );
+        send(&tx, b"ping");
         let drained: Vec<(u64, i32)> =
             uring_testkit::reap(ring, 3 - early.len(), Duration::from_secs(10))
                 .iter()
