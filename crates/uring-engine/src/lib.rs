@@ -123,6 +123,10 @@
 //!   kernel (6.18) may let its worker arm the poll after the cancel looked there, and
 //!   the request then waits on (0 to 16 times in 6,000 `IOSQE_ASYNC` pipe reads each
 //!   cancelled at once: `tests/time_cancel_diff.rs`).
+//! - **A `LINK_TIMEOUT` cancels the request it guards**, found by the timeout's own
+//!   id; the kernel looks for it by its `user_data` (`io_req_task_link_timeout`), so
+//!   where two requests share one in io-wq it may interrupt the other
+//!   (`tests/faults.rs`, `link_timeout_interrupts_its_own_read_not_another_of_its_user_data`).
 //! - **Counts and timing**: `ASYNC_CANCEL` with `_ALL`/`_ANY` counts every request it
 //!   cancelled (the kernel counts pending io-wq work of one pass once). Readiness is handled by
 //!   the reactor thread, or by the program's own thread when it enters to reap, not

@@ -2,6 +2,7 @@
 //! data on disk matches the short count), interrupted attempts, delays; the same
 //! faults for the same seed; in the threaded and in the deterministic mode; and from
 //! the environment.
+use std::io::Write;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::FileExt;
 use std::time::{Duration, Instant};
@@ -479,4 +480,88 @@ fn cancel_finds_a_read_a_worker_moves_to_its_wait() {
         outcomes.iter().all(|&(_, ok, _)| ok),
         "(read?, expected?, result): {outcomes:?}"
     );
+}
+
+/// A `LINK_TIMEOUT` fires while its read blocks in a worker (an injected interrupted
+/// attempt sends every read there; the pipe is empty and blocking), and another read
+/// with the same `user_data` blocks in a worker that took it later. The timeout must
+/// interrupt its own read, which ends `-EINTR` (or `-ECANCELED` if still queued),
+/// and leave the other waiting for its byte. (A timeout that looked for running work
+/// by `user_data`, as `fire_link` did before it matched the timeout's id, interrupted
+/// the later worker: the other read ended `-EINTR` and its own waited on.) The kernel
+/// looks by `user_data` too (`io_req_task_link_timeout`), and with two requests of
+/// one `user_data` in io-wq it may take either: a deliberate difference (lib.rs).
+#[test]
+fn link_timeout_interrupts_its_own_read_not_another_of_its_user_data() {
+    let plan = FaultPlan::parse("ops=READ,eintr=1").unwrap();
+    let mut ring = ring(EngineConfig::new().faults(plan), 16);
+    for (round, ms) in [100u64, 400].into_iter().enumerate() {
+        let ud = 10 * (round as u64 + 1);
+        let (own_r, own_w) = uring_testkit::pipe_with(0);
+        let (other_r, other_w) = uring_testkit::pipe_with(0);
+        let (own_w, other_w) = (std::fs::File::from(own_w), std::fs::File::from(other_w));
+        let ts = uring::types::Timespec::from(Duration::from_millis(ms));
+        let (mut own, mut other) = ([0u8; 1], [0u8; 1]);
+        let sqes = [
+            opcode::Read::new(&own_r, own.as_mut_ptr(), 1)
+                .offset(u64::MAX)
+                .build()
+                .flags(SqeFlags::IO_LINK)
+                .user_data(ud),
+            opcode::LinkTimeout::new(&ts).build().user_data(ud + 1),
+            opcode::Read::new(&other_r, other.as_mut_ptr(), 1)
+                .offset(u64::MAX)
+                .build()
+                .user_data(ud),
+        ];
+        // SAFETY: the buffers and the timespec outlive the reaps below (the ring is
+        // dropped, its workers joined, before the pipes and buffers go).
+        unsafe { ring.submission().push_multiple(&sqes) }.expect("SQ has room");
+        ring.submit().expect("submit");
+        let mut got = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !got.iter().any(|&(u, _)| u == ud + 1) {
+            assert!(
+                Instant::now() < deadline,
+                "round {round}: no timeout: {got:?}"
+            );
+            got.extend(
+                uring_testkit::reap(&mut ring, 1, Duration::from_secs(10))
+                    .iter()
+                    .map(|c| (c.user_data(), c.result())),
+            );
+        }
+        // The other read gets its byte now; its own read needs none to end.
+        (&other_w).write_all(b"o").unwrap();
+        while got.len() < 3 && Instant::now() < deadline {
+            got.extend(ring.completion().map(|c| (c.user_data(), c.result())));
+            let _ = ring.submitter().wait_timeout(1, Duration::from_millis(100));
+        }
+        let waits_on = got.len() < 3;
+        if waits_on {
+            // A read waits on: give it a byte so that it ends before its buffer goes.
+            (&own_w).write_all(b"x").unwrap();
+            got.extend(
+                uring_testkit::reap(&mut ring, 3 - got.len(), Duration::from_secs(10))
+                    .iter()
+                    .map(|c| (c.user_data(), c.result())),
+            );
+        }
+        got.sort();
+        assert!(
+            !waits_on,
+            "round {round}: a read waited on after its timeout: {got:?}"
+        );
+        let timeout = got.iter().find(|c| c.0 == ud + 1).map(|c| c.1);
+        let mut reads: Vec<i32> = got.iter().filter(|c| c.0 == ud).map(|c| c.1).collect();
+        reads.sort();
+        assert!(
+            matches!(timeout, Some(t) if t == -libc::EALREADY || t == -libc::ETIME),
+            "round {round}: {got:?}"
+        );
+        assert!(
+            reads == [-libc::EINTR, 1] || reads == [-libc::ECANCELED, 1],
+            "round {round}: the reads (own, other, in any order) {reads:?}; all: {got:?}"
+        );
+    }
 }
