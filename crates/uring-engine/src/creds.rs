@@ -34,7 +34,7 @@
 //! While a worker wears other credentials, a change of the whole process's (glibc's
 //! `setuid` family, which makes every thread change its own) reaches that worker too:
 //! the worker then keeps what the change left instead of going back (which would undo
-//! it), less the capabilities it kept to come back. If the change is one the worker's
+//! it), less the capabilities it kept to come back (`tests/creds_follow_diff.rs`). If the change is one the worker's
 //! borrowed credentials may not make (a root process calling `setuid` while a worker
 //! wears `nobody`'s), glibc aborts the process, as it does whenever one thread fails to
 //! follow: a program that changes its credentials should do so with no request of
