@@ -20,11 +20,17 @@
 //!   blocking pool, one `File`, opened on its own, per task), `tokio-uring`, `monoio` (io_uring driver)
 //!   and `compio` (io_uring driver), each with its own `File::read_at`/`write_at`.
 //!
+//! Two more variants of `ours` run only when `URING_BENCH_ONLY` names them, for A/B
+//! runs of the ring's setup: `ours-no-taskrun` (`taskrun_flags(false)`: no task-run
+//! flags, monoio's setup) and `ours-coop` (`defer_taskrun(false)`: `COOP_TASKRUN`
+//! instead of `DEFER_TASKRUN`).
+//!
 //! The rate is operations (reads, or writes) per second of the timed pass, which
 //! starts after a short untimed one on the same runtime and files; every result is
-//! checked (a short transfer is an error). The table shows medians over the rounds and
-//! the ratios; the figures go to `target/bench/rt_fs.json` with the machine and load.
-//! The files live in the target directory (`URING_BENCH_DIR` to put them elsewhere):
+//! checked (a short transfer is an error). The tables show medians over the rounds:
+//! rates, what an operation cost the whole process (CPU time of all its threads, io-wq
+//! workers included, and context switches), and the ratios; the figures go to
+//! `target/bench/rt_fs.json` with the machine and load. The files live in the target directory (`URING_BENCH_DIR` to put them elsewhere):
 //! the fsyncs reach that file system's device.
 //!
 //! Targets (issue 11): ours ≥ 3× tokio::fs, ≥ 1.1× the best of monoio, compio and
@@ -170,12 +176,44 @@ struct Timed {
     /// Heap allocations per operation on the calling thread, where it runs the work
     /// (not for tokio::fs, whose work runs on the blocking pool).
     allocs_per_op: f64,
+    /// CPU time of the whole process per operation, in µs: every thread's, the
+    /// kernel's io-wq workers (threads of the process) included.
+    process_cpu_us_per_op: f64,
+    /// Context switches of the whole process per operation (voluntary and not).
+    switches_per_op: f64,
+}
+
+/// CPU time of the whole process (`CLOCK_PROCESS_CPUTIME_ID`: all its threads, io-wq
+/// workers included).
+fn process_cpu_time() -> std::time::Duration {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `t` is a valid, exclusive timespec for the call to write.
+    if unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } != 0 {
+        return std::time::Duration::ZERO;
+    }
+    std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32)
+}
+
+/// Context switches of the whole process so far (`getrusage`, voluntary + involuntary).
+fn process_switches() -> u64 {
+    // SAFETY: an all-zero rusage is a valid out-buffer.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, exclusive rusage for the call to write.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0;
+    }
+    (ru.ru_nvcsw + ru.ru_nivcsw) as u64
 }
 
 /// The start of a timed pass.
 struct Start {
     at: Instant,
     cpu: std::time::Duration,
+    process_cpu: std::time::Duration,
+    switches: u64,
     allocs: u64,
 }
 
@@ -183,6 +221,8 @@ impl Start {
     fn now() -> Start {
         Start {
             allocs: uring_bench::alloc::allocations(),
+            switches: process_switches(),
+            process_cpu: process_cpu_time(),
             cpu: uring_bench::thread_cpu_time(),
             at: Instant::now(),
         }
@@ -192,11 +232,15 @@ impl Start {
     fn end(self, ops: u64) -> Timed {
         let elapsed = self.at.elapsed().as_secs_f64();
         let cpu = uring_bench::thread_cpu_time().saturating_sub(self.cpu);
+        let process_cpu = process_cpu_time().saturating_sub(self.process_cpu);
+        let switches = process_switches().saturating_sub(self.switches);
         let ops = ops as f64;
         Timed {
             rate: ops / elapsed,
             cpu_rate: ops / cpu.as_secs_f64(),
             allocs_per_op: (uring_bench::alloc::allocations() - self.allocs) as f64 / ops,
+            process_cpu_us_per_op: process_cpu.as_secs_f64() * 1e6 / ops,
+            switches_per_op: switches as f64 / ops,
         }
     }
 }
@@ -272,11 +316,32 @@ owned_buf_task!(compio_task, compio::fs::File, |f, buf, off|
     sync: f.sync_data().await,
 );
 
-/// uring-rt on `backend`.
-fn ours(backend: Backend, files: &Files, work: Work, total: u64) -> io::Result<Timed> {
-    let rt = uring_rt::Runtime::builder()
-        .backend_exact(backend)
-        .build()?;
+/// The runtime's ring setups an A/B run compares.
+#[derive(Clone, Copy)]
+enum Setup {
+    /// The runtime's default.
+    Default,
+    /// `taskrun_flags(false)`: no task-run flags (monoio's setup).
+    NoTaskrun,
+    /// `defer_taskrun(false)`: `COOP_TASKRUN` instead of `DEFER_TASKRUN`.
+    Coop,
+}
+
+/// uring-rt on `backend`, its ring set up as `setup` says.
+fn ours(
+    backend: Backend,
+    setup: Setup,
+    files: &Files,
+    work: Work,
+    total: u64,
+) -> io::Result<Timed> {
+    let b = uring_rt::Runtime::builder().backend_exact(backend);
+    let rt = match setup {
+        Setup::Default => b,
+        Setup::NoTaskrun => b.taskrun_flags(false),
+        Setup::Coop => b.defer_taskrun(false),
+    }
+    .build()?;
     let file = Rc::new(uring_rt::fs::File::from(files.std(work).try_clone()?));
     rt.block_on(timed(total, |n| {
         let tasks: Vec<_> = (0..TASKS)
@@ -292,11 +357,19 @@ fn ours(backend: Backend, files: &Files, work: Work, total: u64) -> io::Result<T
 }
 
 fn ours_kernel(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
-    ours(Backend::Kernel, files, work, total)
+    ours(Backend::Kernel, Setup::Default, files, work, total)
+}
+
+fn ours_no_taskrun(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
+    ours(Backend::Kernel, Setup::NoTaskrun, files, work, total)
+}
+
+fn ours_coop(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
+    ours(Backend::Kernel, Setup::Coop, files, work, total)
 }
 
 fn ours_engine(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
-    ours(Backend::Engine, files, work, total)
+    ours(Backend::Engine, Setup::Default, files, work, total)
 }
 
 /// The same requests on a bare `uring::Ring`: slot `t` runs task `t`'s steps, its next
@@ -497,42 +570,61 @@ fn compio(files: &Files, work: Work, total: u64) -> io::Result<Timed> {
 struct Imp {
     name: &'static str,
     run: fn(&Files, Work, u64) -> io::Result<Timed>,
+    /// Runs only when `URING_BENCH_ONLY` names it (a variant for A/B runs).
+    opt_in: bool,
 }
 
-const IMPS: [Imp; 7] = [
+const IMPS: [Imp; 9] = [
     Imp {
         name: "ours",
         run: ours_kernel,
+        opt_in: false,
+    },
+    Imp {
+        name: "ours-no-taskrun",
+        run: ours_no_taskrun,
+        opt_in: true,
+    },
+    Imp {
+        name: "ours-coop",
+        run: ours_coop,
+        opt_in: true,
     },
     Imp {
         name: "ours (engine)",
         run: ours_engine,
+        opt_in: false,
     },
     Imp {
         name: "raw",
         run: raw,
+        opt_in: false,
     },
     Imp {
         name: "tokio::fs",
         run: tokio_fs,
+        opt_in: false,
     },
     Imp {
         name: "tokio-uring",
         run: tokio_uring,
+        opt_in: false,
     },
     Imp {
         name: "monoio",
         run: monoio,
+        opt_in: false,
     },
     Imp {
         name: "compio",
         run: compio,
+        opt_in: false,
     },
 ];
 
 /// The ratios the table and the JSON give, as (key, numerator, denominators, target):
 /// a ratio to several denominators is to the best of them.
-const RATIOS: [(&str, &str, &[&str], f64); 8] = [
+const RATIOS: [(&str, &str, &[&str], f64); 12] = [
     ("ours/tokio", "ours", &["tokio::fs"], 3.0),
     (
         "ours/best of monoio, compio, tokio-uring",
@@ -546,6 +638,15 @@ const RATIOS: [(&str, &str, &[&str], f64); 8] = [
     ("ours/raw", "ours", &["raw"], 0.9),
     ("engine/kernel", "ours (engine)", &["ours"], 0.8),
     ("raw/tokio", "raw", &["tokio::fs"], 0.0),
+    ("ours/ours-no-taskrun", "ours", &["ours-no-taskrun"], 0.0),
+    (
+        "ours-no-taskrun/monoio",
+        "ours-no-taskrun",
+        &["monoio"],
+        0.0,
+    ),
+    ("ours/ours-coop", "ours", &["ours-coop"], 0.0),
+    ("ours-coop/monoio", "ours-coop", &["monoio"], 0.0),
 ];
 
 struct Plan {
@@ -585,9 +686,15 @@ impl Plan {
     }
 
     fn runs(&self, imp: &Imp) -> bool {
-        self.only
-            .as_ref()
-            .is_none_or(|o| o.iter().any(|n| n == imp.name))
+        match &self.only {
+            Some(o) => o.iter().any(|n| n == imp.name),
+            None => !imp.opt_in,
+        }
+    }
+
+    /// Whether the tables show `imp`: every implementation but an opt-in one not run.
+    fn shows(&self, imp: &Imp) -> bool {
+        !imp.opt_in || self.runs(imp)
     }
 }
 
@@ -609,6 +716,8 @@ struct Rounds {
     rates: Vec<f64>,
     cpu_rates: Vec<f64>,
     allocs_per_op: Vec<f64>,
+    process_cpu_us_per_op: Vec<f64>,
+    switches_per_op: Vec<f64>,
     error: Option<String>,
 }
 
@@ -677,6 +786,7 @@ fn main() {
     let mut errors = Vec::new();
     let mut results = Vec::new();
     let mut table = Vec::new();
+    let mut costs = Vec::new();
     for (work, label, total) in [
         (
             Work::Read,
@@ -707,6 +817,8 @@ fn main() {
                         r.rates.push(t.rate);
                         r.cpu_rates.push(t.cpu_rate);
                         r.allocs_per_op.push(t.allocs_per_op);
+                        r.process_cpu_us_per_op.push(t.process_cpu_us_per_op);
+                        r.switches_per_op.push(t.switches_per_op);
                     }
                     Err(e) => r.error = Some(format!("{label}, {}: {e}", imp.name)),
                 }
@@ -732,6 +844,18 @@ fn main() {
         let ratios = ratios_of(&medians);
         let cpu_ratios = ratios_of(&cpu_medians);
         table.push((label, medians.clone(), ratios.clone(), cpu_ratios.clone()));
+        costs.push((
+            label,
+            rounds
+                .iter()
+                .map(|r| {
+                    Some((
+                        r.median_of(&r.process_cpu_us_per_op)?,
+                        r.median_of(&r.switches_per_op)?,
+                    ))
+                })
+                .collect::<Vec<_>>(),
+        ));
         results.push(json!({
             "workload": label,
             "ops_per_round": total,
@@ -742,6 +866,8 @@ fn main() {
                     "ops_per_thread_cpu_s_per_round": r.cpu_rates,
                     "median_ops_per_thread_cpu_s": r.cpu_median(),
                     "allocations_per_op_per_round": r.allocs_per_op,
+                    "process_cpu_us_per_op_per_round": r.process_cpu_us_per_op,
+                    "context_switches_per_op_per_round": r.switches_per_op,
                     "error": r.error,
                 }))
             }).collect::<serde_json::Map<String, Value>>(),
@@ -757,22 +883,56 @@ fn main() {
 
     // Rates.
     print!("| workload |");
-    for imp in &IMPS {
+    let shown: Vec<bool> = IMPS.iter().map(|imp| plan.shows(imp)).collect();
+    for imp in IMPS.iter().filter(|imp| plan.shows(imp)) {
         print!(" {} /s |", imp.name);
     }
     println!();
-    println!("|---|{}", "---:|".repeat(IMPS.len()));
+    println!(
+        "|---|{}",
+        "---:|".repeat(shown.iter().filter(|s| **s).count())
+    );
     for (label, medians, _, _) in &table {
         print!("| {label} |");
-        for (_, m) in medians {
+        for ((_, m), _) in medians.iter().zip(&shown).filter(|(_, s)| **s) {
             print!(" {} |", rate(*m));
+        }
+        println!();
+    }
+    println!();
+    // What each operation cost the whole process.
+    print!("| process CPU µs / context switches per op |");
+    for imp in IMPS.iter().filter(|imp| plan.shows(imp)) {
+        print!(" {} |", imp.name);
+    }
+    println!();
+    println!(
+        "|---|{}",
+        "---:|".repeat(shown.iter().filter(|s| **s).count())
+    );
+    for (label, c) in &costs {
+        print!("| {label} |");
+        for (c, _) in c.iter().zip(&shown).filter(|(_, s)| **s) {
+            match c {
+                Some((cpu, sw)) => print!(" {cpu:.2} / {sw:.2} |"),
+                None => print!(" n/a |"),
+            }
         }
         println!();
     }
     println!();
     // Ratios, against their targets.
     print!("| workload |");
-    for (key, _, _, target) in &RATIOS {
+    // A ratio with an opt-in implementation not run is left out.
+    let ratio_shown: Vec<bool> = RATIOS
+        .iter()
+        .map(|(_, num, dens, _)| {
+            std::iter::once(num)
+                .chain(dens.iter())
+                .all(|n| IMPS.iter().any(|imp| imp.name == *n && plan.shows(imp)))
+        })
+        .collect();
+    for ((key, _, _, target), _) in RATIOS.iter().zip(&ratio_shown).filter(|(_, s)| **s) {
         if *target > 0.0 {
             print!(" {key} (≥ {target}) |");
         } else {
@@ -780,11 +940,14 @@ fn main() {
         }
     }
     println!();
-    println!("|---|{}", "---:|".repeat(RATIOS.len()));
+    println!(
+        "|---|{}",
+        "---:|".repeat(ratio_shown.iter().filter(|s| **s).count())
+    );
     for (label, _, ratios, cpu_ratios) in &table {
         for (how, ratios) in [("", ratios), (", thread CPU time", cpu_ratios)] {
             print!("| {label}{how} |");
-            for (_, r, target) in ratios {
+            for ((_, r, target), _) in ratios.iter().zip(&ratio_shown).filter(|(_, s)| **s) {
                 let mark = match r {
                     Some(r) if *target > 0.0 && *r < *target => " (missed)",
                     _ => "",

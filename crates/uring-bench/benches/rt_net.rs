@@ -59,6 +59,10 @@ const IMPLS: &[&str] = &[
     "compio",
     "tokio-uring",
 ];
+/// Variants of ours run only when `URING_BENCH_ONLY` names them (A/B runs of the
+/// ring's setup): `ours-coop` (`defer_taskrun(false)`: `COOP_TASKRUN` instead of
+/// `DEFER_TASKRUN`) and `ours-no-taskrun` (`taskrun_flags(false)`).
+const OPT_IN: &[&str] = &["ours-coop", "ours-no-taskrun"];
 const CONNS: &[usize] = &[1, 16, 64, 256];
 const SIZES: &[usize] = &[64, 1024, 16384];
 const HTTP_CONNS: &[usize] = &[16, 64, 256];
@@ -94,7 +98,17 @@ fn server_main(kind: &str) {
         io::stdout().flush().unwrap();
     };
     match kind {
-        "ours" | "ours-engine" => servers::ours(listener, announce),
+        "ours" | "ours-engine" => servers::ours(listener, announce, uring_rt::Runtime::builder()),
+        "ours-coop" => servers::ours(
+            listener,
+            announce,
+            uring_rt::Runtime::builder().defer_taskrun(false),
+        ),
+        "ours-no-taskrun" => servers::ours(
+            listener,
+            announce,
+            uring_rt::Runtime::builder().taskrun_flags(false),
+        ),
         "tokio-ct" => servers::tokio(listener, announce, false),
         "tokio-mt1" => servers::tokio(listener, announce, true),
         "monoio" => servers::monoio_uring(listener, announce),
@@ -154,9 +168,10 @@ mod servers {
     fn ours_serve<F: Future<Output = ()> + 'static>(
         listener: StdListener,
         announce: impl FnOnce(),
+        builder: uring_rt::Builder,
         serve: impl Fn(uring_rt::net::TcpStream) -> F,
     ) {
-        let rt = uring_rt::Runtime::new().expect("runtime");
+        let rt = builder.build().expect("runtime");
         rt.block_on(async {
             let listener = uring_rt::net::TcpListener::from_std(listener).unwrap();
             announce();
@@ -168,17 +183,27 @@ mod servers {
         });
     }
 
-    pub fn ours(listener: StdListener, announce: impl FnOnce()) {
-        ours_serve(listener, announce, |s| async move { echo_owned!(s) });
+    pub fn ours(listener: StdListener, announce: impl FnOnce(), builder: uring_rt::Builder) {
+        ours_serve(
+            listener,
+            announce,
+            builder,
+            |s| async move { echo_owned!(s) },
+        );
     }
 
     pub fn ours_http(listener: StdListener, announce: impl FnOnce()) {
-        ours_serve(listener, announce, |s| async move {
-            let _ = http1::Builder::new()
-                .timer(uring_rt::hyper::Timer)
-                .serve_connection(uring_rt::compat::PollIo::new(s), service_fn(hello))
-                .await;
-        });
+        ours_serve(
+            listener,
+            announce,
+            uring_rt::Runtime::builder(),
+            |s| async move {
+                let _ = http1::Builder::new()
+                    .timer(uring_rt::hyper::Timer)
+                    .serve_connection(uring_rt::compat::PollIo::new(s), service_fn(hello))
+                    .await;
+            },
+        );
     }
 
     /// As [`ours_serve`], on a tokio runtime: current-thread, or multi-thread with
@@ -318,7 +343,7 @@ impl Server {
     fn start(kind: &str, cpu: Option<usize>) -> io::Result<Server> {
         let (server_kind, backend) = match kind {
             "ours-engine" => ("ours", Some("engine")),
-            "ours" | "ours-http" => (kind, Some("kernel")),
+            "ours" | "ours-http" | "ours-coop" | "ours-no-taskrun" => (kind, Some("kernel")),
             _ => (kind, None),
         };
         let mut cmd = Command::new(std::env::current_exe()?);
@@ -671,8 +696,12 @@ fn bench() -> io::Result<()> {
     let only = report::env_list("URING_BENCH_ONLY");
     let impls: Vec<&str> = IMPLS
         .iter()
+        .chain(OPT_IN)
         .copied()
-        .filter(|i| only.as_ref().is_none_or(|o| o.iter().any(|x| x == i)))
+        .filter(|i| match &only {
+            Some(o) => o.iter().any(|x| x == i),
+            None => !OPT_IN.contains(i),
+        })
         .collect();
     let conns_list = env_usizes("URING_BENCH_CONNS")
         .unwrap_or_else(|| if test { vec![1, 16] } else { CONNS.to_vec() });

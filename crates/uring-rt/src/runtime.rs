@@ -619,6 +619,7 @@ pub struct Builder {
     backend_exact: bool,
     sqpoll: Option<Duration>,
     taskrun: bool,
+    defer_taskrun: bool,
     engine: Option<EngineConfig>,
     /// Runtimes [`Builder::run`] starts; 0: one per CPU.
     pub(crate) threads: usize,
@@ -634,6 +635,7 @@ impl Default for Builder {
             backend_exact: false,
             sqpoll: None,
             taskrun: true,
+            defer_taskrun: true,
             engine: None,
             threads: 0,
             pin: true,
@@ -697,6 +699,13 @@ impl Builder {
         self
     }
 
+    /// With the task-run flags on, whether `DEFER_TASKRUN` is tried first (default
+    /// true); false asks for `COOP_TASKRUN` straight away.
+    pub fn defer_taskrun(mut self, on: bool) -> Self {
+        self.defer_taskrun = on;
+        self
+    }
+
     /// How many runtimes [`Builder::run`] starts, each on its own thread with its own
     /// ring (0, the default: one per CPU this process may run on). [`Builder::build`]
     /// ignores it.
@@ -735,6 +744,13 @@ impl Builder {
             .engine_config(engine.clone());
         let attempts: &[u32] = match (self.sqpoll, self.taskrun) {
             (Some(_), _) => &[sys::IORING_SETUP_SINGLE_ISSUER, 0],
+            (None, true) if !self.defer_taskrun => &[
+                sys::IORING_SETUP_SINGLE_ISSUER
+                    | sys::IORING_SETUP_COOP_TASKRUN
+                    | sys::IORING_SETUP_TASKRUN_FLAG,
+                sys::IORING_SETUP_COOP_TASKRUN | sys::IORING_SETUP_TASKRUN_FLAG,
+                0,
+            ],
             (None, true) => &[
                 sys::IORING_SETUP_SINGLE_ISSUER
                     | sys::IORING_SETUP_DEFER_TASKRUN
