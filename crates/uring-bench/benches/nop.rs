@@ -17,7 +17,10 @@
 //! configuration adds `SQPOLL` to each. Ours registers its ring fd on the first
 //! enter (its default: `IORING_REGISTER_RING_FDS`, then `IORING_ENTER_REGISTERED_RING`
 //! on that thread), which the header checks and says; liburing and the `io-uring`
-//! crate enter through the plain fd, their defaults.
+//! crate enter through the plain fd, their defaults. Ours' `submit_and_wait(n)`
+//! submits without `IORING_ENTER_GETEVENTS` and waits only if the CQ is then short
+//! (its default on a kernel ring; NOPs complete inline, so one `io_uring_enter` per
+//! batch, as for the others, whose call asks for `GETEVENTS`).
 //!
 //! The figures also go, as JSON, to `target/bench/nop.json` (machine, load
 //! average before and after, setup flags, every round's rate, medians, ratios,
@@ -381,6 +384,11 @@ fn print_header(plan: &Plan, machine: &Value, setup: &[(&str, String)]) {
     println!(
         "- ring fd, each library's default: ours {}; liburing and io-uring the plain fd",
         ours_ring_fd()
+    );
+    println!(
+        "- waiting, each library's default: ours submits, then waits only if the CQ is short \
+         (one io_uring_enter per batch of NOPs); liburing and io-uring submit and wait in one \
+         io_uring_enter with GETEVENTS"
     );
     println!();
 }

@@ -4,7 +4,8 @@
 //! each variant's CPU time per NOP and of per-round speed ratios.
 //!
 //! `cargo run --release -p uring-bench --example nop_setup -- [BATCH] [ROUNDS] [OPS]`
-//! (default 32, 9 rounds, 1,000,000 NOPs per variant and round).
+//! (default 32, 9 rounds, 1,000,000 NOPs per variant and round);
+//! `URING_NOP_SETUP_ONLY=0,1,4` runs only those variants (by their place in the list).
 //!
 //! The variants: ours entering through its plain fd (`plain_ring_fd`, ours before the
 //! ring fd was registered by default), with our defaults (`NO_SQARRAY`, the ring fd
@@ -35,20 +36,37 @@ fn main() {
     let defer = sys::IORING_SETUP_DEFER_TASKRUN | sys::IORING_SETUP_SINGLE_ISSUER;
     let variants: Vec<(&'static str, Run)> = vec![
         (
-            "ours plain fd (plain_ring_fd: ours before)",
-            ours_with(Builder::default().plain_ring_fd()),
+            "ours plain fd, one enter (plain_ring_fd, wait_in_one_enter: ours before)",
+            ours_with(Builder::default().plain_ring_fd().wait_in_one_enter()),
         ),
         (
-            "ours default (NO_SQARRAY, fd registered on first enter)",
+            "ours default (NO_SQARRAY, fd registered on first enter, submit then wait)",
             ours_with(Builder::default()),
         ),
         (
-            "ours SQ array, plain fd",
-            ours_with(Builder::default().sq_array().plain_ring_fd()),
+            "ours default but wait_in_one_enter (GETEVENTS in the submit's call)",
+            ours_with(Builder::default().wait_in_one_enter()),
+        ),
+        (
+            "ours SQ array, plain fd, one enter",
+            ours_with(
+                Builder::default()
+                    .sq_array()
+                    .plain_ring_fd()
+                    .wait_in_one_enter(),
+            ),
         ),
         (
             "ours default + DEFER_TASKRUN",
             ours_with(Builder::default().raw_flags(defer)),
+        ),
+        (
+            "ours hand loop, one enter with GETEVENTS (ours before)",
+            Box::new(|c| nop_hand_loop(c, true)),
+        ),
+        (
+            "ours hand loop, submit (no GETEVENTS), wait only if short",
+            Box::new(|c| nop_hand_loop(c, false)),
         ),
         ("liburing", Box::new(uring_bench::nop_liburing)),
         (
@@ -64,6 +82,24 @@ fn main() {
             Box::new(|c| nop_io_uring_crate_with(c, &|_| {}, true)),
         ),
     ];
+    // The variants to run (default all): URING_NOP_SETUP_ONLY=0,1,4 keeps those, by
+    // their place in the list above; the ratio columns stay relative to the first two
+    // kept.
+    let variants: Vec<(&'static str, Run)> = match std::env::var("URING_NOP_SETUP_ONLY") {
+        Ok(only) => {
+            let keep: Vec<usize> = only
+                .split(',')
+                .filter_map(|i| i.trim().parse().ok())
+                .collect();
+            variants
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep.contains(i))
+                .map(|(_, v)| v)
+                .collect()
+        }
+        Err(_) => variants,
+    };
     let cfg = NopConfig::new(batch, ops);
     let mut cpu: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
     let mut wall: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];
@@ -96,6 +132,80 @@ fn main() {
             ratio(&wall[i], &wall[1]),
         );
     }
+}
+
+/// NOPs on ours with our defaults, in a loop of its own: push a batch, then either
+/// one `io_uring_enter` that submits and waits (`IORING_ENTER_GETEVENTS`, what
+/// `submit_and_wait` did before it learned to skip the wait) or a plain `submit` (no
+/// `GETEVENTS`: NOPs complete inline, so the CQ already holds the batch when it
+/// returns) followed by a wait only when the CQ is short. What sparing the kernel its
+/// wait path (`io_cqring_wait`) is worth per batch.
+fn nop_hand_loop(cfg: &NopConfig, getevents: bool) -> std::io::Result<Timed> {
+    let mut ring = uring::Ring::builder().build(cfg.entries)?;
+    let batch = u64::from(cfg.batch);
+    let mut run = |ops: u64| -> std::io::Result<()> {
+        let (submitter, mut sq, mut cq) = ring.split();
+        let (mut next, mut done) = (0u64, 0u64);
+        while done < ops {
+            let n = (ops - next).min(batch);
+            for user_data in next..next + n {
+                // SAFETY: a NOP references no memory.
+                unsafe {
+                    sq.push_with(|sqe| {
+                        uring::opcode::Nop::new()
+                            .write(sqe)
+                            .set_user_data(user_data);
+                    })
+                }
+                .map_err(std::io::Error::other)?;
+            }
+            sq.sync();
+            next += n;
+            let n = n as usize;
+            if getevents {
+                // One `io_uring_enter` that submits and waits, as `submit_and_wait`
+                // did before it learned to skip the wait.
+                // SAFETY: no argument; the SQEs pushed are NOPs.
+                unsafe {
+                    submitter.enter(
+                        n as u32,
+                        n as u32,
+                        uring::sys::IORING_ENTER_GETEVENTS,
+                        std::ptr::null(),
+                        0,
+                    )
+                }?;
+            } else {
+                submitter.submit()?;
+            }
+            let mut seen = 0;
+            loop {
+                cq.sync();
+                for cqe in &mut cq {
+                    if cqe.result() != 0 || cqe.user_data() >= next {
+                        return Err(std::io::Error::other("bad NOP completion"));
+                    }
+                    seen += 1;
+                }
+                cq.release();
+                if seen >= n {
+                    break;
+                }
+                submitter.submit_and_wait(n - seen)?;
+            }
+            done += seen as u64;
+        }
+        Ok(())
+    };
+    run(cfg.warmup())?;
+    let cpu_start = uring_bench::thread_cpu_time();
+    let start = std::time::Instant::now();
+    run(cfg.total)?;
+    Ok(Timed {
+        elapsed: start.elapsed(),
+        cpu: uring_bench::thread_cpu_time().saturating_sub(cpu_start),
+        allocations: None,
+    })
 }
 
 /// The `io-uring` crate's builder with `NO_SQARRAY`.

@@ -108,14 +108,26 @@ impl Ring {
     /// The submitter.
     #[inline]
     pub fn submitter(&self) -> Submitter<'_> {
-        Submitter::new(&self.backend, &self.sq, self.params.flags(), self.id)
+        Submitter::new(
+            &self.backend,
+            &self.sq,
+            &self.cq,
+            self.params.flags(),
+            self.id,
+        )
     }
 
     /// All three at once, to push, submit and reap without re-borrowing the ring.
     #[inline]
     pub fn split(&mut self) -> (Submitter<'_>, SubmissionQueue<'_>, CompletionQueue<'_>) {
         (
-            Submitter::new(&self.backend, &self.sq, self.params.flags(), self.id),
+            Submitter::new(
+                &self.backend,
+                &self.sq,
+                &self.cq,
+                self.params.flags(),
+                self.id,
+            ),
             SubmissionQueue::new(&self.sq),
             CompletionQueue::new(&self.cq),
         )

@@ -84,6 +84,8 @@ pub struct Builder {
     /// Set by [`Builder::sq_array`]: do not ask for `NO_SQARRAY`.
     sq_array: bool,
     ring_fd: RingFdChoice,
+    /// Set by [`Builder::wait_in_one_enter`].
+    wait_in_one_enter: bool,
     separate_mappings: bool,
     backend: Backend,
     /// Set by [`Builder::backend_exact`]: `URING_BACKEND` does not override `backend`.
@@ -244,6 +246,17 @@ impl Builder {
         self
     }
 
+    /// Makes [`Submitter::submit_and_wait`](crate::Submitter::submit_and_wait) always
+    /// submit and wait in one `io_uring_enter` (with `IORING_ENTER_GETEVENTS`), as
+    /// liburing's `io_uring_submit_and_wait` does, instead of submitting first and
+    /// waiting only if the completions are not in the CQ when the submit returns (the
+    /// default on a kernel ring; see `submit_and_wait`). For a program that counts its
+    /// system calls, or whose requests never complete inline.
+    pub fn wait_in_one_enter(mut self) -> Self {
+        self.wait_in_one_enter = true;
+        self
+    }
+
     /// Maps the SQ and CQ rings separately even when the kernel offers one mapping
     /// for both (`IORING_FEAT_SINGLE_MMAP`), as kernels before 5.4 require. Only
     /// useful to exercise that path.
@@ -401,6 +414,9 @@ impl Builder {
         };
         let mut ring = Ring::from_kernel(fd, params, provided, self.separate_mappings)?;
         if let Some(k) = ring.backend.kernel_mut() {
+            if self.wait_in_one_enter {
+                k.wait_in_one_enter();
+            }
             match self.ring_fd {
                 RingFdChoice::OnFirstEnter => k.register_on_first_enter(),
                 RingFdChoice::AtSetup => {

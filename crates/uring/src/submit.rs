@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use uring_sys as sys;
 
+use crate::cq::CqInner;
 use crate::sq::SqInner;
 
 /// The ring's file descriptor: a real fd, or only a registered index
@@ -309,7 +310,22 @@ pub(crate) struct KernelRing {
     /// compare-exchange: of two threads entering at once, one registers), otherwise
     /// only through `&mut self`.
     reg: std::sync::atomic::AtomicU64,
+    /// Whether [`Submitter::submit_and_wait`] submits and waits in two steps: 0 when
+    /// it does (the last try found the completions posted by the submit itself), or
+    /// how many more waits go through one `io_uring_enter` with `GETEVENTS` before
+    /// trying again ([`INLINE_NEVER`]: never). A hint: `Relaxed`, and a lost update
+    /// only moves a try.
+    inline_hint: std::sync::atomic::AtomicU8,
 }
+
+/// Waits through one `io_uring_enter` with `GETEVENTS` after the completions of a
+/// submit were not all there when it returned, before trying the two steps again
+/// (see [`Submitter::submit_and_wait`]): at most one wasted system call in this many
+/// waits for a ring whose requests never complete inline.
+const INLINE_BACKOFF: u8 = 64;
+/// [`KernelRing::inline_hint`] of a ring that always submits and waits in one
+/// `io_uring_enter` ([`Builder::wait_in_one_enter`](crate::Builder::wait_in_one_enter)).
+const INLINE_NEVER: u8 = u8::MAX;
 
 impl KernelRing {
     /// A ring with the fd `fd`; unless `lazy` is false, registered in the table of
@@ -327,6 +343,7 @@ impl KernelRing {
             fd,
             raw,
             reg: std::sync::atomic::AtomicU64::new(reg),
+            inline_hint: std::sync::atomic::AtomicU8::new(0),
         }
     }
 
@@ -337,6 +354,11 @@ impl KernelRing {
         if *w == PLAIN && self.raw >= 0 {
             *w = LAZY;
         }
+    }
+
+    /// Makes [`Submitter::submit_and_wait`] always submit and wait in one call.
+    pub(crate) fn wait_in_one_enter(&mut self) {
+        *self.inline_hint.get_mut() = INLINE_NEVER;
     }
 
     /// The real fd, if the ring has one.
@@ -634,11 +656,12 @@ impl Driver {
 fn submit_and_wait_sqpoll(
     backend: &Driver,
     sq: &SqInner,
+    cq: &CqInner,
     setup_flags: u32,
     ring: RingId,
     want: usize,
 ) -> io::Result<usize> {
-    let submitter = Submitter::new(backend, sq, setup_flags, ring);
+    let submitter = Submitter::new(backend, sq, cq, setup_flags, ring);
     let to_submit = submitter.pending();
     let mut flags = 0;
     if want > 0 || submitter.cq_needs_enter() {
@@ -705,6 +728,7 @@ impl<'a> WaitArgs<'a> {
 pub struct Submitter<'a> {
     backend: &'a Driver,
     sq: &'a SqInner,
+    cq: &'a CqInner,
     setup_flags: u32,
     ring: RingId,
 }
@@ -721,12 +745,14 @@ impl<'a> Submitter<'a> {
     pub(crate) fn new(
         backend: &'a Driver,
         sq: &'a SqInner,
+        cq: &'a CqInner,
         setup_flags: u32,
         ring: RingId,
     ) -> Self {
         Submitter {
             backend,
             sq,
+            cq,
             setup_flags,
             ring,
         }
@@ -823,6 +849,16 @@ impl<'a> Submitter<'a> {
     /// wait is asked for. Overflowed completions are flushed into the CQ on the way.
     /// Maps to liburing's `io_uring_submit_and_wait`.
     ///
+    /// On a kernel ring (without `DEFER_TASKRUN`, whose completions are only posted
+    /// by a wait), waiting for no more than it submits, this enters the kernel to
+    /// submit only, and waits (a second `io_uring_enter`, with `GETEVENTS`) only if
+    /// the CQ is then short: requests that complete inline (NOPs, reads served from
+    /// the page cache) have posted their CQEs when the submit returns, and the kernel
+    /// is spared its wait path. After a submit whose completions were not all there,
+    /// the next 64 such calls submit and wait in one system call, as liburing does
+    /// (always, on a ring built with
+    /// [`wait_in_one_enter`](crate::Builder::wait_in_one_enter)).
+    ///
     /// # Errors
     /// As [`submit`](Self::submit).
     #[inline(always)]
@@ -831,24 +867,83 @@ impl<'a> Submitter<'a> {
             return submit_and_wait_sqpoll(
                 self.backend,
                 self.sq,
+                self.cq,
                 self.setup_flags,
                 self.ring,
                 want,
             );
         }
         let to_submit = self.pending();
-        let flags = if want > 0 || self.cq_needs_enter() {
-            sys::IORING_ENTER_GETEVENTS
-        } else {
-            0
-        };
+        let needs_enter = self.cq_needs_enter();
+        let (mut flags, mut min_complete) = (0, 0);
+        if needs_enter {
+            flags = sys::IORING_ENTER_GETEVENTS;
+        }
+        // Whether to submit only, and wait after only if the CQ is short.
+        let mut then_wait = false;
+        if want > 0 {
+            then_wait = want <= to_submit as usize && !needs_enter && self.inline_likely();
+            if !then_wait {
+                flags = sys::IORING_ENTER_GETEVENTS;
+                min_complete = u32::try_from(want).unwrap_or(u32::MAX);
+            }
+        }
         if to_submit == 0 && flags == 0 {
             return Ok(0);
         }
-        let want = u32::try_from(want).unwrap_or(u32::MAX);
         // SAFETY: no ext arg; pushed SQEs carry the push contract.
-        let n = unsafe { self.enter(to_submit, want, flags, ptr::null(), 0) }?;
+        let n = unsafe { self.enter(to_submit, min_complete, flags, ptr::null(), 0) }?;
+        // The CQ counted as the kernel's wait counts it (`__io_cqring_events_user`:
+        // the shared tail less the shared head), the tail with `Acquire` as a reap
+        // loads it (pairs with the kernel's release of the CQ tail after posting).
+        // A submit that took fewer SQEs than asked returns without waiting, as the
+        // kernel's one-call form does.
+        if then_wait
+            && n == to_submit
+            && (self.cq.tail().wrapping_sub(self.cq.head()) as usize) < want
+        {
+            self.wait_after_submit(want);
+        }
         Ok(n as usize)
+    }
+
+    /// Whether [`submit_and_wait`](Self::submit_and_wait) should submit and wait in
+    /// two steps: on a kernel ring without `DEFER_TASKRUN` (whose completions only a
+    /// wait posts), unless a recent submit's completions were not there when it
+    /// returned (see [`KernelRing::inline_hint`]).
+    #[inline(always)]
+    fn inline_likely(&self) -> bool {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Driver::Kernel(k) = self.backend else {
+            return false;
+        };
+        if self.is(sys::IORING_SETUP_DEFER_TASKRUN) {
+            return false;
+        }
+        let hint = k.inline_hint.load(Relaxed);
+        if hint != 0 && hint != INLINE_NEVER {
+            k.inline_hint.store(hint - 1, Relaxed);
+        }
+        hint == 0
+    }
+
+    /// The second step of [`submit_and_wait`](Self::submit_and_wait) when the
+    /// submit's completions were not all there: waits for `want` (`GETEVENTS`), and
+    /// makes the next [`INLINE_BACKOFF`] such calls wait in the submit's own call.
+    ///
+    /// An error of the wait (`EINTR`) is not reported: the SQEs were submitted, and
+    /// the kernel's one-call form reports those then too (`io_uring_enter` returns
+    /// the wait's error only when it submitted nothing).
+    #[cold]
+    #[inline(never)]
+    fn wait_after_submit(&self, want: usize) {
+        if let Driver::Kernel(k) = self.backend {
+            k.inline_hint
+                .store(INLINE_BACKOFF, std::sync::atomic::Ordering::Relaxed);
+        }
+        let want = u32::try_from(want).unwrap_or(u32::MAX);
+        // SAFETY: no ext arg, nothing new to submit.
+        let _ = unsafe { self.enter(0, want, sys::IORING_ENTER_GETEVENTS, ptr::null(), 0) };
     }
 
     /// Submits and waits for `want` completions with a timeout, minimum wait or

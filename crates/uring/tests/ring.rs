@@ -276,6 +276,71 @@ fn wait_with_timeout_returns_etime_on_time() {
 }
 
 #[test]
+fn submit_and_wait_waits_for_what_does_not_complete_inline() {
+    // submit_and_wait(n) may submit first and wait only if the CQ is then short
+    // (requests that complete inline have posted their CQEs by then): a timeout does
+    // not complete inline, so the call must still wait for it, with a NOP beside it
+    // that does, alone, and again after NOPs (whatever the ring learned from them).
+    for_each_flavor(test_name!(), &[opcode::Timeout::CODE], 8, |f, ring| {
+        let ts = Timespec::from(Duration::from_millis(30));
+        for round in 0..3u64 {
+            if round == 2 {
+                for i in 0..4 {
+                    push_nops(ring, [100 + i]);
+                    ring.submit_and_wait(1).unwrap();
+                    assert_eq!(reap(ring, 1, LIMIT)[0].user_data(), 100 + i);
+                }
+            }
+            let t = opcode::Timeout::new(&raw const ts).build().user_data(5);
+            // SAFETY: `ts` outlives the request: the wait below ends with its CQE.
+            unsafe { ring.submission().push(&t) }.unwrap();
+            let want = if round == 0 {
+                push_nops(ring, [6]);
+                2
+            } else {
+                1
+            };
+            let start = Instant::now();
+            ring.submit_and_wait(want).unwrap();
+            let waited = start.elapsed();
+            let got: BTreeSet<u64> = ring.completion().map(|c| c.user_data()).collect();
+            assert!(
+                got.contains(&5) && got.len() == want,
+                "[{}] round {round}: {got:?} in the CQ when submit_and_wait({want}) returned \
+                 after {waited:?}",
+                f.name
+            );
+            assert!(
+                waited >= Duration::from_millis(20),
+                "[{}] returned after {waited:?}",
+                f.name
+            );
+        }
+    });
+}
+
+#[test]
+fn wait_in_one_enter_rings_wait_for_what_does_not_complete_inline() {
+    // Builder::wait_in_one_enter: submit_and_wait submits and waits in one call.
+    common::for_each_backend_only(test_name!(), |backend| {
+        let mut ring = common::builder(backend)
+            .wait_in_one_enter()
+            .build(8)
+            .unwrap();
+        let ts = Timespec::from(Duration::from_millis(30));
+        let t = opcode::Timeout::new(&raw const ts).build().user_data(5);
+        // SAFETY: `ts` outlives the request: the wait below ends with its CQE.
+        unsafe { ring.submission().push(&t) }.unwrap();
+        push_nops(&mut ring, [6]);
+        let start = Instant::now();
+        assert_eq!(ring.submit_and_wait(2).unwrap(), 2);
+        assert!(start.elapsed() >= Duration::from_millis(20));
+        assert_eq!(ring.completion().count(), 2);
+        nop_through(&mut ring, 7);
+    });
+}
+
+#[test]
 fn wait_with_timeout_returns_early_when_a_cqe_arrives() {
     for_each_flavor(test_name!(), &[opcode::Timeout::CODE], 8, |f, ring| {
         let ts = Timespec::from(Duration::from_millis(30));
