@@ -160,6 +160,28 @@ impl InlineBatch<'_> {
     fn keeps(&self) -> bool {
         !self.cqes.is_null()
     }
+
+    /// Keeps `c` (counted for count timeouts) for the end of the issue, as
+    /// [`defer_inline`] would, without looking the batch up. Only where
+    /// [`keeps`](Self::keeps).
+    fn keep(&self, c: Completion) {
+        assert!(self.keeps(), "a CQE kept by a batch that keeps none");
+        // SAFETY: set, so valid and this thread's alone to use (see INLINE_CQES); the
+        // reference ends with this statement.
+        unsafe { (*self.cqes).push((c, true)) };
+    }
+}
+
+/// What [`Engine::quick_reads`] did.
+struct QuickReads {
+    /// SQEs consumed (read in full, and one dropped if `stop`).
+    consumed: u32,
+    /// Of them, plain reads completed.
+    done: u32,
+    /// Its attempt at the next SQE (not consumed), which the full path goes on from.
+    tried: Option<i32>,
+    /// An SQE was dropped (an index out of range): the submission ends.
+    stop: bool,
 }
 
 impl Drop for InlineBatch<'_> {
@@ -388,34 +410,19 @@ impl Engine {
             .min(self.rings.sq_entries);
         let n = to_submit.min(avail);
         let mut chain: Vec<Box<Req>> = Vec::new();
-        let mut consumed = 0;
-        let mut submitted = 0;
         // Queued requests not yet counted in flight (see `queue`).
         let mut uncounted = 0;
-        // Opened before the SQEs are read: what completes in the loop (`op::rw::quick`)
-        // is posted when the issue ends, after the SQ head moved.
+        // Opened before the SQEs are read: what completes in `quick_reads` is posted
+        // when the issue ends, after the SQ head moved.
         let kept = InlineBatch::open(self, cqes);
-        let quick = self.quick_allowed(&kept);
-        // How many the loop may complete itself: all, or half of a batch big enough to
-        // share with the assisting thread while it can run (`dispatch` gives it the
-        // rest).
-        let mut quick_left = if quick
-            && n as usize >= 2 * assist::MIN_BATCH
-            && self.assist_allowed()
-            && self.assist.ready()
-        {
-            n / 2
-        } else {
-            n
-        };
-        let mut quick_done = 0;
-        // A request the shortcut did not need, for the next SQE.
-        let mut unused: Option<Box<Req>> = None;
+        let quick = self.quick_reads(&kept, head, n, spare);
+        let mut consumed = quick.consumed;
+        let mut submitted = quick.done;
+        let n = if quick.stop { consumed } else { n };
+        // The shortcut's attempt at the SQE it stopped at, the next one.
+        let mut tried = quick.tried;
         while consumed < n {
-            let mut req = match unused.take() {
-                Some(r) => r,
-                None => self.reqs.take(spare),
-            };
+            let mut req = self.reqs.take(spare);
             let ok = self
                 .rings
                 .sqe(head.wrapping_add(consumed), &mut req.sqe, &mut req.ext);
@@ -426,36 +433,6 @@ impl Engine {
                 break;
             }
             submitted += 1;
-            // Only while nothing is queued before it (issue keeps SQ order), outside
-            // a chain, with no drain to wait for.
-            let mut tried = None;
-            if quick
-                && quick_left > 0
-                && batch.is_empty()
-                && chain.is_empty()
-                && !self.drain_next.load(Ordering::Relaxed)
-                && !self.drain_pending.load(Ordering::SeqCst)
-            {
-                match op::rw::quick(self, &req.sqe) {
-                    op::rw::Quick::Done(res) => {
-                        quick_left -= 1;
-                        quick_done += 1;
-                        self.post(Completion {
-                            user_data: req.sqe.user_data,
-                            res,
-                            flags: 0,
-                            big: [0; 2],
-                        });
-                        unused = Some(req);
-                        continue;
-                    }
-                    op::rw::Quick::Tried(ret) => {
-                        quick_left -= 1;
-                        tried = Some(ret);
-                    }
-                    op::rw::Quick::No => {}
-                }
-            }
             if let Some(d) = &self.det {
                 // Deterministic mode: the request's place in the seeded order (det.rs).
                 req.key = d.key();
@@ -464,7 +441,9 @@ impl Engine {
                 // A LINK_TIMEOUT must follow a request linked to it (timeout.rs).
                 op::timeout::check_position(&req, chain.last().map(|r| &**r))
             });
-            if let (Ok(()), Some(ret)) = (&prepared, tried) {
+            if let Some(ret) = tried.take()
+                && prepared.is_ok()
+            {
                 op::rw::set_tried(&mut req, ret);
             }
             if prepared.is_ok()
@@ -511,9 +490,6 @@ impl Engine {
                 self.queue(req, batch, &mut uncounted);
             }
         }
-        if let Some(r) = unused {
-            self.reqs.put(r);
-        }
         if !chain.is_empty() {
             // A chain left open at the end of the batch is submitted as it is.
             self.queue(link_up(chain), batch, &mut uncounted);
@@ -525,7 +501,7 @@ impl Engine {
         // CQE reaped before the head moved made the next submit count the old SQE
         // and the SQ look full).
         self.rings.set_sq_head(head.wrapping_add(consumed));
-        self.dispatch(batch, quick_done);
+        self.dispatch(batch, quick.done as usize);
         drop(kept);
         submitted
     }
@@ -547,10 +523,95 @@ impl Engine {
         }
     }
 
+    /// The submission's shortcut for plain reads (`op::rw::quick`), run on the SQEs at
+    /// the head of the SQ while they are plain reads read in full: their CQEs are kept
+    /// in `kept`, and no request is prepared for them. All of them, or half of a batch
+    /// big enough to share with the assisting thread while it can run (`dispatch` gives
+    /// it the rest). Not while a drain holds requests back (those after it wait too),
+    /// nor where the ring wants to see each request
+    /// ([`quick_allowed`](Self::quick_allowed)). Apart from the submission loop, so that
+    /// the loop's code stays as it was for the other requests.
+    #[inline(never)]
+    fn quick_reads(
+        &self,
+        kept: &InlineBatch<'_>,
+        head: u32,
+        n: u32,
+        spare: &mut crate::req::Spare,
+    ) -> QuickReads {
+        let mut out = QuickReads {
+            consumed: 0,
+            done: 0,
+            tried: None,
+            stop: false,
+        };
+        if !self.quick_allowed(kept)
+            || self.drain_next.load(Ordering::Relaxed)
+            || self.drain_pending.load(Ordering::SeqCst)
+        {
+            return out;
+        }
+        let limit = if n as usize >= 2 * assist::MIN_BATCH
+            && self.assist_allowed()
+            && self.assist.ready()
+        {
+            n / 2
+        } else {
+            n
+        };
+        // One request, for its SQE copy: none is prepared.
+        let mut req = self.reqs.take(spare);
+        // The fd last found not `O_DIRECT` in this submission.
+        let mut buffered_fd = -1;
+        while out.consumed < limit {
+            if !self
+                .rings
+                .sqe(head.wrapping_add(out.consumed), &mut req.sqe, &mut req.ext)
+            {
+                // Dropped (an index out of range, counted): consumed, and the
+                // submission stops there.
+                out.consumed += 1;
+                out.stop = true;
+                break;
+            }
+            match op::rw::quick(self, &req.sqe, &mut buffered_fd) {
+                op::rw::Quick::Done(res) => {
+                    kept.keep(Completion {
+                        user_data: req.sqe.user_data,
+                        res,
+                        flags: 0,
+                        big: [0; 2],
+                    });
+                    out.consumed += 1;
+                    out.done += 1;
+                }
+                op::rw::Quick::Tried(ret) => {
+                    out.tried = Some(ret);
+                    break;
+                }
+                op::rw::Quick::No => break,
+            }
+        }
+        self.reqs.put(req);
+        out
+    }
+
+    /// Whether the submission may complete plain reads itself
+    /// ([`quick_reads`](Self::quick_reads)): their CQEs wait for the end of the issue in
+    /// `kept`, and nothing of the ring's wants to see each request (deterministic order,
+    /// injected faults, an observer, restrictions, IOPOLL's polled completions).
+    fn quick_allowed(&self, kept: &InlineBatch<'_>) -> bool {
+        kept.keeps()
+            && self.det.is_none()
+            && self.faults.is_none()
+            && self.observer.is_none()
+            && self.reg.active().is_none()
+            && !self.is(sys::IORING_SETUP_IOPOLL)
+    }
     /// Starts what a submission made ready: half of it on the assisting thread when
     /// it is a batch of copying requests and there is a second CPU (see `assist.rs`).
-    /// `done_here`: requests of the submission the loop completed itself, counted in
-    /// the submitting thread's half.
+    /// `done_here`: requests of the submission completed by
+    /// [`quick_reads`](Self::quick_reads), counted in the submitting thread's half.
     fn dispatch(self: &Arc<Self>, batch: &mut Vec<Box<Req>>, done_here: usize) {
         if batch.len() >= assist::MIN_BATCH
             && self.assist_allowed()
@@ -570,19 +631,6 @@ impl Engine {
         for r in batch.drain(..) {
             self.start(r, Mode::Inline);
         }
-    }
-
-    /// Whether the submission loop may complete plain reads itself (`op::rw::quick`):
-    /// their CQEs wait for the end of the issue in `kept`, and nothing of the ring's
-    /// wants to see each request (deterministic order, injected faults, an observer,
-    /// restrictions, IOPOLL's polled completions).
-    fn quick_allowed(&self, kept: &InlineBatch<'_>) -> bool {
-        kept.keeps()
-            && self.det.is_none()
-            && self.faults.is_none()
-            && self.observer.is_none()
-            && self.reg.active().is_none()
-            && !self.is(sys::IORING_SETUP_IOPOLL)
     }
 
     /// Whether a second thread may issue inline work: there is a second CPU, and the

@@ -291,8 +291,12 @@ pub(crate) enum Quick {
 /// belongs to the ring and the submission (links, drain, injected faults, observer,
 /// restrictions, deterministic mode, IOPOLL, the CQE kept for the end of the
 /// submission).
+///
+/// `buffered_fd`: an fd found not `O_DIRECT` earlier in the submission (-1: none), not
+/// asked again (the same fd number through a submission: a stale answer would cost
+/// speed only, as in `aio.rs`).
 #[inline]
-pub(crate) fn quick(e: &Engine, sqe: &sys::io_uring_sqe) -> Quick {
+pub(crate) fn quick(e: &Engine, sqe: &sys::io_uring_sqe, buffered_fd: &mut i32) -> Quick {
     // SAFETY: plain integers over the same bytes, for each union read here.
     let (off, addr, rw_flags, attr) = unsafe {
         (
@@ -325,8 +329,11 @@ pub(crate) fn quick(e: &Engine, sqe: &sys::io_uring_sqe) -> Quick {
         },
         _ => return Quick::No,
     };
-    if e.aio.wants(sqe.fd) {
-        return Quick::No;
+    if sqe.fd != *buffered_fd {
+        if e.aio.wants(sqe.fd) {
+            return Quick::No;
+        }
+        *buffered_fd = sqe.fd;
     }
     // SAFETY: the buffer is the application's, valid until the CQE (the push contract).
     let ret = unsafe {
