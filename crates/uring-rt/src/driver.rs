@@ -78,6 +78,14 @@ pub trait OpData: 'static {
     /// Called for each CQE that arrives after the future was dropped (and for results
     /// the future never took): closes a descriptor the op created, and so on.
     fn orphan_cqe(&mut self, _res: i32, _flags: u32) {}
+
+    /// Whether [`on_cqe`](Self::on_cqe) does anything (so the driver calls it).
+    const SEES_CQES: bool = false;
+
+    /// Called with each CQE of the op as it is dispatched, before the future or
+    /// [`orphan_cqe`](Self::orphan_cqe) sees it (a multishot receive resolves a bundle's
+    /// buffers there, while the ring's order still says which they are).
+    fn on_cqe(&mut self, _res: i32, _flags: u32) {}
 }
 
 /// Declares the data of an operation whose outcome is `io::Result<()>`: its fields,
@@ -146,6 +154,8 @@ struct Storage(MaybeUninit<[u8; INLINE]>);
 struct Erased {
     drop: unsafe fn(*mut Storage),
     orphan: unsafe fn(*mut Storage, i32, u32),
+    /// `OpData::on_cqe`, for the types that have one (`SEES_CQES`).
+    on_cqe: Option<unsafe fn(*mut Storage, i32, u32)>,
     type_id: fn() -> TypeId,
 }
 
@@ -206,6 +216,13 @@ unsafe fn drop_erased<T>(s: *mut Storage) {
 unsafe fn orphan_erased<T: OpData>(s: *mut Storage, res: i32, flags: u32) {
     // SAFETY: the caller's contract; the reference lives for this call only.
     unsafe { &mut *data_ptr::<T>(s) }.orphan_cqe(res, flags);
+}
+
+/// # Safety
+/// `s` holds a live `T` written by [`put`].
+unsafe fn on_cqe_erased<T: OpData>(s: *mut Storage, res: i32, flags: u32) {
+    // SAFETY: the caller's contract; the reference lives for this call only.
+    unsafe { &mut *data_ptr::<T>(s) }.on_cqe(res, flags);
 }
 
 /// Who waits for a slot's next CQE.
@@ -380,6 +397,11 @@ impl Ops {
             return;
         };
         let more = flags & sys::IORING_CQE_F_MORE != 0;
+        if let Some(on_cqe) = slot.erased.and_then(|e| e.on_cqe) {
+            // SAFETY: `erased` is set exactly while the storage holds the data it
+            // describes.
+            unsafe { on_cqe(&raw mut slot.storage, res, flags) };
+        }
         match slot.state {
             State::InFlight => {
                 if more {
@@ -543,6 +565,11 @@ impl Driver {
                 &Erased {
                     drop: drop_erased::<T>,
                     orphan: orphan_erased::<T>,
+                    on_cqe: if T::SEES_CQES {
+                        Some(on_cqe_erased::<T>)
+                    } else {
+                        None
+                    },
                     type_id: TypeId::of::<T>,
                 }
             },

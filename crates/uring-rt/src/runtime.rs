@@ -942,6 +942,16 @@ impl Runtime {
         self.cx.driver.borrow().in_flight()
     }
 
+    /// The features the ring reports (`IORING_FEAT_*`): the kernel's, or those the
+    /// engine honours.
+    pub fn features(&self) -> u32 {
+        self.cx
+            .driver
+            .borrow()
+            .ring()
+            .map_or(0, |r| r.params().features())
+    }
+
     /// The setup flags the ring got (`IORING_SETUP_*`), after the fallbacks.
     pub fn setup_flags(&self) -> u32 {
         self.cx

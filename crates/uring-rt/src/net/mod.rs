@@ -127,8 +127,9 @@ macro_rules! stream_io {
         }
 
         /// What the stream receives, as a [`Stream`](futures_core::Stream) of owned
-        /// buffers: one multishot `RECV` into the runtime's shared pool (256 buffers of
-        /// 4 KiB), re-armed whenever it ends. See [`RecvStream`].
+        /// buffers: one multishot `RECV` (taking bundles where the kernel has them) into
+        /// the runtime's shared pool (256 buffers of 4 KiB, growing up to 4096 when a
+        /// receive finds it empty), re-armed whenever it ends. See [`RecvStream`].
         ///
         /// Reading from the stream in other ways ([`read`](Self::read)) while this is
         /// alive splits the bytes between them in no given order.
@@ -136,12 +137,12 @@ macro_rules! stream_io {
         /// # Errors
         /// The pool's registration (outside a runtime, or the ring refused it).
         pub fn recv_stream(&self) -> io::Result<RecvStream> {
-            Ok(RecvStream::new(self.sock.clone(), pool::default_group()?))
+            Ok(RecvStream::new(self.sock.clone(), pool::default_pool()?))
         }
 
         /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
         pub fn recv_stream_with(&self, pool: &BufPool) -> RecvStream {
-            RecvStream::new(self.sock.clone(), pool.group.clone())
+            RecvStream::new(self.sock.clone(), pool.pool.clone())
         }
 
         /// Shuts down the reading, writing or both halves (`IORING_OP_SHUTDOWN`).
@@ -196,8 +197,8 @@ macro_rules! datagram_io {
         }
 
         /// The datagrams the socket receives, as a stream of `(buffer, sender)`: one
-        /// multishot `RECVMSG` into the runtime's shared pool (256 buffers of 4 KiB, so
-        /// datagrams up to 3952 bytes), re-armed whenever it ends. See
+        /// multishot `RECVMSG` into the runtime's shared pool (256 buffers of 4 KiB,
+        /// growing up to 4096, so datagrams up to 3952 bytes), re-armed whenever it ends. See
         /// [`DatagramStream`].
         ///
         /// # Errors
@@ -205,13 +206,13 @@ macro_rules! datagram_io {
         pub fn recv_stream(&self) -> io::Result<DatagramStream<$addr>> {
             Ok(DatagramStream::new(
                 self.sock.clone(),
-                pool::default_group()?,
+                pool::default_pool()?,
             ))
         }
 
         /// As [`recv_stream`](Self::recv_stream), with the buffers of `pool`.
         pub fn recv_stream_with(&self, pool: &BufPool) -> DatagramStream<$addr> {
-            DatagramStream::new(self.sock.clone(), pool.group.clone())
+            DatagramStream::new(self.sock.clone(), pool.pool.clone())
         }
     };
 }

@@ -5,9 +5,14 @@
 //! A multishot request ends when the kernel posts a CQE without `IORING_CQE_F_MORE`:
 //! after an error, when the pool ran out of buffers (`ENOBUFS`), or for its own
 //! reasons. The streams here arm it again at their next poll, so the user sees one
-//! endless stream; `ENOBUFS` is never an item (the stream waits for a buffer to come
-//! back, then re-arms). Dropping a stream cancels its request; connections and
-//! buffers that arrive after that are closed and given back to the pool.
+//! endless stream; `ENOBUFS` is never an item: a growable pool grows and the stream
+//! re-arms at once, any other waits for a buffer to come back, then re-arms. Dropping a
+//! stream cancels its request; connections and buffers that arrive after that are
+//! closed and given back to the pool.
+//!
+//! A stream's `RECV` takes bundles (`IORING_RECVSEND_BUNDLE`, one CQE for as many
+//! buffers as the data waiting needs) where the ring offers them; the stream yields
+//! the bundle's buffers one by one.
 //!
 //! [`BufPool`]: super::BufPool
 use std::io;
@@ -22,7 +27,9 @@ use rustix::net::SocketAddrAny;
 use rustix::net::addr::SocketAddrStorage;
 use uring::types::RecvMsgOut;
 
-use super::pool::{Group, RecvBuf};
+use std::collections::VecDeque;
+
+use super::pool::{Group, Pool, RecvBuf};
 use super::socket::{Socket, empty_msghdr};
 use crate::driver::OpData;
 use crate::op::{MultiOp, close_orphan};
@@ -87,7 +94,11 @@ impl Accepts {
 
 /// The data of a multishot receive into a buffer group.
 pub(crate) trait MultiRecv: OpData {
-    fn new(sock: Socket, group: Rc<Group>) -> Self;
+    /// Whether the opcode can take bundles (`RECV` can, `RECVMSG` cannot).
+    const BUNDLES: bool;
+
+    /// `bundle` asks for `IORING_RECVSEND_BUNDLE` (only where `BUNDLES`).
+    fn new(sock: Socket, group: Rc<Group>, bundle: bool) -> Self;
 }
 
 /// Declares the data of a multishot receive into a buffer group: the socket, the
@@ -97,12 +108,13 @@ pub(crate) trait MultiRecv: OpData {
 macro_rules! multi_recv {
     (
         $(#[$doc:meta])* $name:ident { $($field:ident: $ty:ty = $init:expr),* $(,)? }
-        |$d:ident| $sqe:expr
+        bundles: $bundles:literal, |$d:ident| $sqe:expr
     ) => {
         $(#[$doc])*
         pub(crate) struct $name {
             sock: Socket,
             group: Rc<Group>,
+            bundle: bool,
             $($field: $ty),*
         }
 
@@ -117,18 +129,36 @@ macro_rules! multi_recv {
 
             fn complete(self, _result: io::Result<u32>, _flags: u32) {}
 
+            const SEES_CQES: bool = $bundles;
+
+            fn on_cqe(&mut self, res: i32, flags: u32) {
+                if self.bundle {
+                    self.group.resolve_bundle(res, flags);
+                }
+            }
+
             fn orphan_cqe(&mut self, res: i32, flags: u32) {
-                // SAFETY: a CQE of this request, which selects from `group`, that nobody
-                // took.
-                unsafe { self.group.discard(res, flags) };
+                if self.bundle {
+                    // SAFETY: a CQE of this request, which selects bundles from
+                    // `group`, resolved at its dispatch (`on_cqe` runs first), that
+                    // nobody took.
+                    unsafe { self.group.discard_bundle(res, flags) };
+                } else {
+                    // SAFETY: a CQE of this request, which selects from `group`, that
+                    // nobody took.
+                    unsafe { self.group.discard(res, flags) };
+                }
             }
         }
 
         impl MultiRecv for $name {
-            fn new(sock: Socket, group: Rc<Group>) -> Self {
+            const BUNDLES: bool = $bundles;
+
+            fn new(sock: Socket, group: Rc<Group>, bundle: bool) -> Self {
                 $name {
                     sock,
                     group,
+                    bundle: bundle && $bundles,
                     $($field: $init),*
                 }
             }
@@ -137,9 +167,10 @@ macro_rules! multi_recv {
 }
 
 multi_recv! {
-    /// The data of a multishot `RECV` into a buffer group.
+    /// The data of a multishot `RECV` into a buffer group, bundles or not.
     RecvMulti {}
-    |d| opcode::Recv::new(Fd(d.sock.fd()), std::ptr::null_mut(), 0)
+    bundles: true,
+    |d| opcode::Recv::new(Fd(d.sock.fd()), std::ptr::null_mut(), 0).bundle(d.bundle)
 }
 
 /// Room for the source address in each buffer of a multishot `RECVMSG`.
@@ -149,6 +180,7 @@ multi_recv! {
     /// The data of a multishot `RECVMSG` into a buffer group: each buffer holds an
     /// `io_uring_recvmsg_out` header, [`NAME_ROOM`] bytes for the address, the payload.
     RecvMsgMulti { msg: libc::msghdr = empty_msghdr() }
+    bundles: false,
     |d| {
         d.msg = empty_msghdr();
         d.msg.msg_namelen = NAME_ROOM as libc::socklen_t;
@@ -162,11 +194,15 @@ enum RecvState<T: MultiRecv> {
     Idle,
     Armed {
         op: MultiOp<T>,
+        /// The group it selects from.
+        group: Rc<Group>,
         /// The group's return count when armed.
         armed_at: u64,
+        /// It takes bundles.
+        bundle: bool,
     },
-    /// Ran out of buffers: re-arm once the group's return count moves past this.
-    NoBufs(u64),
+    /// Ran out of buffers: re-arm once `group`'s return count moves past this.
+    NoBufs(Rc<Group>, u64),
     /// End of stream, or an error was returned: the stream is over.
     Done,
 }
@@ -174,49 +210,67 @@ enum RecvState<T: MultiRecv> {
 /// Received buffers from a multishot `RECV` or `RECVMSG`, re-armed when it ends.
 pub(crate) struct Recvs<T: MultiRecv> {
     sock: Socket,
-    group: Rc<Group>,
+    pool: Rc<Pool>,
     state: RecvState<T>,
+    /// Buffers of a bundle not yet yielded.
+    ready: VecDeque<RecvBuf>,
     /// Requests armed so far.
     arms: u64,
+    /// Completions that filled more than one buffer.
+    bundles: u64,
 }
 
 impl<T: MultiRecv> Recvs<T> {
-    pub(crate) fn new(sock: Socket, group: Rc<Group>) -> Recvs<T> {
+    pub(crate) fn new(sock: Socket, pool: Rc<Pool>) -> Recvs<T> {
         Recvs {
             sock,
-            group,
+            pool,
             state: RecvState::Idle,
+            ready: VecDeque::new(),
             arms: 0,
+            bundles: 0,
         }
     }
 
     /// The next buffer received; `None` at end of stream and after an error.
     pub(crate) fn poll_recv(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<RecvBuf>>> {
+        if let Some(buf) = self.ready.pop_front() {
+            return Poll::Ready(Some(Ok(buf)));
+        }
         loop {
             match &mut self.state {
                 RecvState::Done => return Poll::Ready(None),
                 RecvState::Idle => {
-                    if !self.group.on_current_runtime() {
+                    let group = self.pool.current();
+                    if !group.on_current_runtime() {
                         self.state = RecvState::Done;
                         return Poll::Ready(Some(Err(io::Error::other(
                             "uring_rt: a receive stream polled outside the runtime of its buffer pool",
                         ))));
                     }
+                    let bundle = T::BUNDLES && self.pool.bundles() && super::pool::ring_bundles();
                     self.arms += 1;
                     self.state = RecvState::Armed {
-                        op: MultiOp::new(T::new(self.sock.clone(), self.group.clone())),
-                        armed_at: self.group.returns(),
+                        op: MultiOp::new(T::new(self.sock.clone(), group.clone(), bundle)),
+                        armed_at: group.returns(),
+                        group,
+                        bundle,
                     };
                 }
-                RecvState::NoBufs(at) => {
-                    if self.group.returns() == *at {
-                        self.group.wait_for_return(cx.waker());
+                RecvState::NoBufs(group, at) => {
+                    if group.returns() == *at {
+                        group.wait_for_return(cx.waker());
                         return Poll::Pending;
                     }
                     self.state = RecvState::Idle;
                 }
-                RecvState::Armed { op, armed_at } => {
-                    let armed_at = *armed_at;
+                RecvState::Armed {
+                    op,
+                    group,
+                    armed_at,
+                    bundle,
+                } => {
+                    let (armed_at, bundle) = (*armed_at, *bundle);
                     let (res, flags) = match op.poll_next(cx) {
                         Poll::Pending => return Poll::Pending,
                         Poll::Ready(None) => {
@@ -225,6 +279,7 @@ impl<T: MultiRecv> Recvs<T> {
                         }
                         Poll::Ready(Some(c)) => c,
                     };
+                    let group = group.clone();
                     let more = flags & sys::IORING_CQE_F_MORE != 0;
                     if !more {
                         // Dropping the op frees its slot (its final CQE is taken).
@@ -233,9 +288,15 @@ impl<T: MultiRecv> Recvs<T> {
                     let n = match res {
                         Ok(n) => n,
                         Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
-                            // The pool was empty: wait for a buffer to come back,
-                            // unless one did since the request was armed.
-                            self.state = RecvState::NoBufs(armed_at);
+                            // The ring was empty. A buffer came back since the request
+                            // was armed: arm again. Else a growable pool grows (and the
+                            // next request gets the bigger group), or the stream waits
+                            // for a buffer to come back.
+                            self.state = if group.returns() != armed_at || self.pool.grow(&group) {
+                                RecvState::Idle
+                            } else {
+                                RecvState::NoBufs(group, armed_at)
+                            };
                             continue;
                         }
                         Err(e) => {
@@ -245,9 +306,30 @@ impl<T: MultiRecv> Recvs<T> {
                             return Poll::Ready(Some(Err(e)));
                         }
                     };
+                    if bundle {
+                        // SAFETY: a CQE of this request, which selects bundles from
+                        // `group`, resolved at its dispatch (`on_cqe`), taken once
+                        // (here).
+                        let taken = unsafe { group.take_bundle(n as i32, flags, &mut self.ready) };
+                        if let Err(e) = taken {
+                            self.state = RecvState::Done;
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                        if self.ready.len() > 1 {
+                            self.bundles += 1;
+                        }
+                        match self.ready.pop_front() {
+                            Some(buf) => return Poll::Ready(Some(Ok(buf))),
+                            // End of stream: no bytes, no buffer taken.
+                            None => {
+                                self.state = RecvState::Done;
+                                return Poll::Ready(None);
+                            }
+                        }
+                    }
                     // SAFETY: a CQE of this request, which selects from `group`,
                     // taken once (here).
-                    let buf = unsafe { self.group.take(n as i32, flags) };
+                    let buf = unsafe { group.take(n as i32, flags) };
                     match buf {
                         // End of stream: no bytes (and the buffer, if the kernel
                         // picked one, goes back).
@@ -290,10 +372,16 @@ impl std::fmt::Debug for RecvStream {
 }
 
 impl RecvStream {
-    pub(crate) fn new(sock: Socket, group: Rc<Group>) -> RecvStream {
+    pub(crate) fn new(sock: Socket, pool: Rc<Pool>) -> RecvStream {
         RecvStream {
-            recvs: Recvs::new(sock, group),
+            recvs: Recvs::new(sock, pool),
         }
+    }
+
+    /// How many completions filled more than one buffer (receive bundles, where the
+    /// kernel has them: see [`BufPool::set_bundles`](super::BufPool::set_bundles)).
+    pub fn bundles(&self) -> u64 {
+        self.recvs.bundles
     }
 
     /// How many times the multishot receive was armed: 1, plus one for each time the
@@ -357,9 +445,9 @@ impl<A: DatagramAddr> std::fmt::Debug for DatagramStream<A> {
 }
 
 impl<A: DatagramAddr> DatagramStream<A> {
-    pub(crate) fn new(sock: Socket, group: Rc<Group>) -> DatagramStream<A> {
+    pub(crate) fn new(sock: Socket, pool: Rc<Pool>) -> DatagramStream<A> {
         DatagramStream {
-            recvs: Recvs::new(sock, group),
+            recvs: Recvs::new(sock, pool),
             _addr: std::marker::PhantomData,
         }
     }
