@@ -128,7 +128,7 @@ pub(crate) enum RingTable {
 /// nothing to do), or forgets it when it exits, when the kernel frees it anyway. A
 /// registration of a thread that has exited already is forgotten at once.
 pub(crate) mod orphans {
-    use std::sync::Mutex;
+    use std::cell::UnsafeCell;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::{REGISTRATIONS, RingTable, thread_token};
@@ -141,26 +141,91 @@ pub(crate) mod orphans {
         live: Vec<u64>,
     }
 
-    static LISTS: Mutex<Lists> = Mutex::new(Lists {
+    /// [`Lists`] behind a lock of our own rather than a `std::sync::Mutex`: in the
+    /// child of a `fork()`, the lock may be held by a thread of the parent that does
+    /// not exist there, and a child that then built or dropped a ring would wait for
+    /// it forever. The `pthread_atfork` child handler ([`forked`]) frees the lock,
+    /// and the first holder in the child replaces the lists without reading them
+    /// (that thread may have left them half-updated).
+    struct Locked(UnsafeCell<Lists>);
+    // SAFETY: the lists are only reached through `Guard`, one holder at a time.
+    unsafe impl Sync for Locked {}
+
+    static LISTS: Locked = Locked(UnsafeCell::new(Lists {
         orphans: Vec::new(),
         live: Vec::new(),
-    });
+    }));
+    /// The lock of [`LISTS`]: taken with an `Acquire` compare-exchange that pairs with
+    /// the `Release` store of the last holder's [`Guard`] drop, so each holder sees
+    /// the lists as the last one left them.
+    static LOCKED: AtomicBool = AtomicBool::new(false);
     /// Whether `orphans` may be non-empty: a hint read with `Relaxed` on every enter,
-    /// so that the common case costs no lock. The mutex orders the list itself; a
+    /// so that the common case takes no lock. The lock orders the list itself; a
     /// thread that reads a stale `false` undoes its orphans at its next call.
     static ANY: AtomicBool = AtomicBool::new(false);
     /// Set in the child of a `fork()`: the lists are the parent's, whose threads
     /// (other than the one that forked, which has a new token) do not exist here.
     static FORKED: AtomicBool = AtomicBool::new(false);
 
-    fn lists() -> std::sync::MutexGuard<'static, Lists> {
-        let mut l = LISTS.lock().unwrap_or_else(|e| e.into_inner());
+    /// The lists, locked until the guard is dropped.
+    struct Guard;
+
+    impl std::ops::Deref for Guard {
+        type Target = Lists;
+        fn deref(&self) -> &Lists {
+            // SAFETY: the guard holds the lock.
+            unsafe { &*LISTS.0.get() }
+        }
+    }
+
+    impl std::ops::DerefMut for Guard {
+        fn deref_mut(&mut self) -> &mut Lists {
+            // SAFETY: the guard holds the lock, and is borrowed mutably.
+            unsafe { &mut *LISTS.0.get() }
+        }
+    }
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            // Release: pairs with the next holder's Acquire in `lists`.
+            LOCKED.store(false, Ordering::Release);
+        }
+    }
+
+    fn lists() -> Guard {
+        // Acquire: pairs with the Release of the previous holder's Guard drop. Held
+        // for a few list operations at a time (a registration, a drop, a thread's
+        // exit), so a waiter yields rather than sleeps.
+        while LOCKED
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::thread::yield_now();
+        }
+        let mut guard = Guard;
         if FORKED.swap(false, Ordering::Relaxed) {
-            l.orphans.clear();
-            l.live.clear();
+            // SAFETY: the guard holds the lock. The old vectors are not read or
+            // dropped, only forgotten: a thread of the parent may have been changing
+            // them at the fork.
+            unsafe {
+                std::ptr::write(
+                    &raw mut *guard,
+                    Lists {
+                        orphans: Vec::new(),
+                        live: Vec::new(),
+                    },
+                );
+            }
             ANY.store(false, Ordering::Relaxed);
         }
-        l
+        guard
+    }
+
+    /// Takes the lock of the lists, for a test of what a forked child does while a
+    /// thread of the parent held it.
+    #[cfg(test)]
+    pub(super) fn hold() -> impl Drop {
+        lists()
     }
 
     /// Notes that the calling thread, whose token is `me`, holds a registration in
@@ -231,11 +296,14 @@ pub(crate) mod orphans {
         ANY.store(!l.orphans.is_empty(), Ordering::Relaxed);
     }
 
-    /// In the child of a `fork()`: the lists are stale (see [`FORKED`]). No lock here:
-    /// another thread of the parent may have held it at the fork.
+    /// In the child of a `fork()`, where only the forking thread runs: the lists are
+    /// stale (see [`FORKED`]), and the lock may be held by a thread that is not there
+    /// (see [`Locked`]). The forking thread itself never forks while it holds it.
     pub(crate) fn forked() {
         FORKED.store(true, Ordering::Relaxed);
         ANY.store(false, Ordering::Relaxed);
+        // Relaxed: one thread runs in the child; its next `lists` sees FORKED.
+        LOCKED.store(false, Ordering::Relaxed);
     }
 
     /// Undoes registration `index` of the calling thread in `table`.
@@ -1119,6 +1187,51 @@ mod tests {
         unsafe { ring.submission().push(&opcode::Nop::new().build()) }.unwrap();
         assert_eq!(ring.submit_and_wait(1).unwrap(), 1);
         assert!(ring.completion().next().is_some());
+    }
+
+    #[test]
+    fn a_forked_child_is_not_locked_out_by_a_thread_of_its_parent() {
+        // A thread of the parent holds the lock of the orphan lists at the fork: the
+        // child, where that thread does not exist, must still register (here a ring's
+        // registration is only noted: the lock is the point).
+        let _ = super::thread_token(); // installs the pthread_atfork handler
+        let (held, holding) = std::sync::mpsc::channel::<()>();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _guard = orphans::hold();
+            held.send(()).unwrap();
+            released.recv().unwrap();
+        });
+        holding.recv().unwrap();
+        // SAFETY: fork(2); the child only notes a registration (glibc keeps malloc
+        // usable in a child) and leaves with _exit.
+        let pid = unsafe { libc::fork() };
+        assert!(pid >= 0, "fork: {}", std::io::Error::last_os_error());
+        if pid == 0 {
+            orphans::registered(super::thread_token(), super::RingTable::Engine);
+            // SAFETY: leaves the child at once.
+            unsafe { libc::_exit(0) };
+        }
+        release.send(()).unwrap();
+        holder.join().unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut status = 0;
+        loop {
+            // SAFETY: our own child; WNOHANG returns at once.
+            let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+            if r == pid {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                // SAFETY: our own child, stuck.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+                // SAFETY: reaps it.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                panic!("the child waited for a lock held by a thread it does not have");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
     }
 
     #[test]
