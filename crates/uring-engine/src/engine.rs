@@ -1100,8 +1100,8 @@ impl Engine {
     /// `io_uring_enter(2)`.
     ///
     /// # Safety
-    /// `arg`/`argsz` as `flags` announce: with `EXT_ARG`, a valid
-    /// `io_uring_getevents_arg` of `argsz` bytes whose pointers are valid.
+    /// None for `arg` (read as `copy_from_user` reads, see `wait_args`); the SQEs'
+    /// memory as the public `enter` says.
     pub(crate) unsafe fn enter(
         self: &Arc<Self>,
         to_submit: u32,
@@ -1319,11 +1319,11 @@ fn chain_len(req: &Req) -> usize {
 
 /// The wait arguments of an `enter` (`IORING_ENTER_EXT_ARG`): its timeout, checked as
 /// the kernel checks it, and its minimum wait; `-EINVAL` for a malformed argument or
-/// `ABS_TIMER` without one.
+/// `ABS_TIMER` without one, `-EFAULT` for an argument or timespec the process cannot
+/// read (both are read as `copy_from_user` reads, `user.rs`).
 ///
 /// # Safety
-/// With `EXT_ARG` in `flags`, `arg` is null or points to `argsz` readable bytes, and a
-/// non-zero `ts` in it to a `__kernel_timespec` (the caller's `enter` contract).
+/// None: `arg` may be any address.
 unsafe fn wait_args(
     flags: u32,
     arg: *const libc::c_void,
@@ -1338,12 +1338,17 @@ unsafe fn wait_args(
     if argsz != size_of::<sys::io_uring_getevents_arg>() || arg.is_null() {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's contract: a valid getevents_arg of this size.
-    let a = unsafe { arg.cast::<sys::io_uring_getevents_arg>().read_unaligned() };
+    // Read as the kernel's copy_from_user reads (user.rs): an address the process
+    // cannot read (a C program's mistake) is -EFAULT, not a crash.
+    let mut a = std::mem::MaybeUninit::<sys::io_uring_getevents_arg>::uninit();
+    // SAFETY: `a` has room for `argsz` bytes (checked above); copy_from_user reads `arg`
+    // only where the kernel says it can be read.
+    unsafe { crate::user::copy_from_user(a.as_mut_ptr().cast(), arg as u64, argsz) }?;
+    // SAFETY: every byte was copied in; any bytes are a valid value of this C struct.
+    let a = unsafe { a.assume_init() };
     let mut timeout = None;
     if a.ts != 0 {
-        // SAFETY: as above, `ts` points to a __kernel_timespec.
-        let ts = unsafe { (a.ts as *const sys::__kernel_timespec).read_unaligned() };
+        let ts = crate::user::read::<sys::__kernel_timespec>(a.ts)?;
         if ts.tv_sec < 0 || !(0..1_000_000_000).contains(&ts.tv_nsec) {
             return Err(-libc::EINVAL);
         }

@@ -516,9 +516,10 @@ impl EngineRing {
     /// out and nothing was submitted).
     ///
     /// # Safety
-    /// `arg`/`argsz` must be what `flags` announce (an `io_uring_getevents_arg` with
-    /// `IORING_ENTER_EXT_ARG`); every SQE published must reference memory valid until
-    /// its completion is posted, as with the kernel.
+    /// Every SQE published must reference memory valid until its completion is
+    /// posted, as with the kernel. (`arg` may be any address: with
+    /// `IORING_ENTER_EXT_ARG` it and its timespec are read as the kernel's
+    /// `copy_from_user` reads them, and an unreadable one is `EFAULT`.)
     pub unsafe fn enter(
         &self,
         to_submit: u32,
@@ -542,7 +543,9 @@ impl EngineRing {
     ///
     /// # Safety
     /// `arg` must point to what `opcode` expects, `nr_args` items of it, as for the
-    /// system call; registered buffers must stay valid while registered.
+    /// system call (`IORING_REGISTER_SYNC_CANCEL` reads it as the kernel does: any
+    /// address, an unreadable one is `EFAULT`); registered buffers must stay valid
+    /// while registered.
     pub unsafe fn register(
         &self,
         opcode: u32,

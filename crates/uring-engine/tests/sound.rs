@@ -235,3 +235,87 @@ fn child_with_its_own_sigrtmax_1_handler() {
         "the program's handler was replaced"
     );
 }
+
+/// An address the process cannot read, given to `io_uring_enter`'s `EXT_ARG` (the
+/// argument itself, or its timespec) or to `IORING_REGISTER_SYNC_CANCEL`: the kernel
+/// answers `-EFAULT`; the engine did read it, and a C program through the drop-in
+/// crashed. Differential: the same calls on a kernel ring, made with the system calls.
+#[test]
+fn unreadable_enter_and_register_arguments_are_efault_as_on_the_kernel() {
+    // A page mapped without access: readable by nobody, at an address that exists.
+    // SAFETY: a fresh anonymous mapping; unmapped at the end.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(page, libc::MAP_FAILED);
+    let bad_ts = sys::io_uring_getevents_arg {
+        ts: page as u64,
+        ..Default::default()
+    };
+    let argsz = std::mem::size_of::<sys::io_uring_getevents_arg>();
+    let flags = sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_EXT_ARG;
+    let args: [*const libc::c_void; 2] = [page, (&raw const bad_ts).cast()];
+    let errno = |r: std::io::Result<u32>| r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0);
+    let engine = {
+        let ring = EngineRing::setup(4, &mut sys::io_uring_params::default()).unwrap();
+        let mut out: Vec<i32> = args
+            .iter()
+            // SAFETY: no SQE is published; `arg` may be any address (EngineRing::enter).
+            .map(|&a| errno(unsafe { ring.enter(0, 0, flags, a, argsz) }))
+            .collect();
+        // SAFETY: SYNC_CANCEL's `arg` may be any address (EngineRing::register).
+        out.push(errno(unsafe {
+            ring.register(sys::IORING_REGISTER_SYNC_CANCEL, page, 1)
+        }));
+        out
+    };
+    let mut p = sys::io_uring_params::default();
+    // SAFETY: a valid params struct.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, &raw mut p) };
+    if fd < 0 {
+        uring_testkit::skip(
+            "unreadable_enter_and_register_arguments_are_efault_as_on_the_kernel [kernel]",
+            &std::io::Error::last_os_error().to_string(),
+        );
+    } else {
+        let sys_errno = |r: libc::c_long| {
+            if r < 0 {
+                std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+            } else {
+                0
+            }
+        };
+        let mut kernel: Vec<i32> = args
+            .iter()
+            .map(|&a| {
+                // SAFETY: the kernel checks the addresses itself.
+                sys_errno(unsafe {
+                    libc::syscall(libc::SYS_io_uring_enter, fd, 0, 0, flags, a, argsz)
+                })
+            })
+            .collect();
+        // SAFETY: as above.
+        kernel.push(sys_errno(unsafe {
+            libc::syscall(
+                libc::SYS_io_uring_register,
+                fd,
+                sys::IORING_REGISTER_SYNC_CANCEL,
+                page,
+                1,
+            )
+        }));
+        // SAFETY: our ring's fd.
+        unsafe { libc::close(fd as i32) };
+        assert_eq!(engine, kernel, "engine (left) and kernel (right)");
+    }
+    assert_eq!(engine, [libc::EFAULT; 3]);
+    // SAFETY: our mapping.
+    unsafe { libc::munmap(page, 4096) };
+}

@@ -340,8 +340,11 @@ pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
 /// and when the match is running, interrupts it again until it is gone, or the
 /// timeout passes (`-ETIME`).
 ///
+/// `arg` is read as the kernel's `copy_from_user` reads (`user.rs`): an address the
+/// process cannot read is `-EFAULT`, not a crash.
+///
 /// # Safety
-/// `arg` points to an `io_uring_sync_cancel_reg` (the register call's contract).
+/// None beyond the register call's: `arg` may be any address.
 pub(crate) unsafe fn sync_cancel(
     e: &Arc<Engine>,
     arg: *const sys::io_uring_sync_cancel_reg,
@@ -350,8 +353,12 @@ pub(crate) unsafe fn sync_cancel(
     if arg.is_null() || nr != 1 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's contract.
-    let sc = unsafe { arg.read_unaligned() };
+    let mut sc = std::mem::MaybeUninit::<sys::io_uring_sync_cancel_reg>::uninit();
+    // SAFETY: `sc` has room for the struct; copy_from_user reads `arg` only where the
+    // kernel says it can be read.
+    unsafe { crate::user::copy_from_user(sc.as_mut_ptr().cast(), arg as u64, size_of_val(&sc)) }?;
+    // SAFETY: every byte was copied in; any bytes are a valid value of this C struct.
+    let sc = unsafe { sc.assume_init() };
     if sc.flags & !CANCEL_FLAGS != 0
         || sc.pad.iter().any(|&b| b != 0)
         || sc.pad2.iter().any(|&w| w != 0)
