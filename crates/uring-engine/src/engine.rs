@@ -1169,7 +1169,7 @@ impl Engine {
             if self.det.is_none() {
                 // Readiness that arrived is handled now, on this thread, as the
                 // kernel runs pending task work here (reactor.rs).
-                self.reactor.drive(self);
+                self.reactor.drive(self, submitted == 0);
             }
             // Completions were lost (io_cqring_wait's IO_CHECK_CQ_DROPPED_BIT): after
             // flushing what was kept, a wait that would block fails instead.

@@ -625,6 +625,42 @@ fn multishot_recv_has_received_by_the_next_reap() {
     );
 }
 
+/// liburing's `recv-multishot` with `wait_each`: datagrams sent, then a wait for one
+/// CQE, then a peek of what is there. On the kernel the sends' wakeups ran the
+/// receive, so every datagram's CQE is there when the wait returns; on the engine the
+/// waiting enter handles what is ready before it waits. (A wait that left it to the
+/// reactor thread returned after that thread's first turn, with the CQEs of the
+/// datagrams it had seen then: 4 of 5 runs differed.)
+#[test]
+fn a_wait_returns_with_every_cqe_of_the_readiness_that_ended_it() {
+    diff::both(
+        test_name!(),
+        &[
+            sys::IORING_OP_PROVIDE_BUFFERS,
+            sys::IORING_OP_RECV,
+            sys::IORING_OP_ASYNC_CANCEL,
+        ],
+        64,
+        |ring| {
+            const ROUNDS: usize = 12;
+            const PER_ROUND: usize = 4;
+            const LEN: usize = 16;
+            let dgram = ArmedDgram::new(ring, ROUNDS * PER_ROUND + 8, LEN, 5);
+            let mut rounds = Vec::new();
+            for round in 0..ROUNDS {
+                for i in 0..PER_ROUND {
+                    dgram.send((round * PER_ROUND + i) as u8, 4 + i);
+                }
+                ring.submitter().wait(1).expect("wait");
+                let got: Vec<i32> = ring.completion().map(|c| c.result()).collect();
+                rounds.push(got);
+            }
+            let end = dgram.cancel(ring);
+            (rounds, end)
+        },
+    );
+}
+
 /// liburing's `recv-multishot` again, as its final reaping does it: `io_uring_peek_cqe`
 /// enters only when the ring shows `IORING_SQ_TASKRUN`. On the kernel the receive ran
 /// in the send's wakeup, so the CQEs are there without entering; the engine shows the
