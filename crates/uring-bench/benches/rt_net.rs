@@ -59,10 +59,17 @@ const IMPLS: &[&str] = &[
     "compio",
     "tokio-uring",
 ];
-/// Variants of ours run only when `URING_BENCH_ONLY` names them (A/B runs of the
-/// ring's setup): `ours-coop` (`defer_taskrun(false)`: `COOP_TASKRUN` instead of
-/// `DEFER_TASKRUN`) and `ours-no-taskrun` (`taskrun_flags(false)`).
-const OPT_IN: &[&str] = &["ours-coop", "ours-no-taskrun"];
+/// Variants of ours run only when `URING_BENCH_ONLY` names them (A/B runs):
+/// `ours-coop` (`defer_taskrun(false)`: `COOP_TASKRUN` instead of `DEFER_TASKRUN`),
+/// `ours-no-taskrun` (`taskrun_flags(false)`), and `ours-mshot` / `ours-mshot-nobundle`
+/// (the echo loop on `recv_stream_with`, one multishot receive per connection into a
+/// shared pool, with receive bundles where the kernel has them, or without).
+const OPT_IN: &[&str] = &[
+    "ours-coop",
+    "ours-no-taskrun",
+    "ours-mshot",
+    "ours-mshot-nobundle",
+];
 const CONNS: &[usize] = &[1, 16, 64, 256];
 const SIZES: &[usize] = &[64, 1024, 16384];
 const HTTP_CONNS: &[usize] = &[16, 64, 256];
@@ -99,6 +106,8 @@ fn server_main(kind: &str) {
     };
     match kind {
         "ours" | "ours-engine" => servers::ours(listener, announce, uring_rt::Runtime::builder()),
+        "ours-mshot" => servers::ours_multishot(listener, announce, true),
+        "ours-mshot-nobundle" => servers::ours_multishot(listener, announce, false),
         "ours-coop" => servers::ours(
             listener,
             announce,
@@ -190,6 +199,31 @@ mod servers {
             builder,
             |s| async move { echo_owned!(s) },
         );
+    }
+
+    /// The echo loop on a multishot receive: each buffer received is written back as
+    /// it is, into one pool (256 buffers of 16 KiB, growing to 1024) for all
+    /// connections, with receive bundles or without.
+    pub fn ours_multishot(listener: StdListener, announce: impl FnOnce(), bundles: bool) {
+        let pool = std::cell::OnceCell::new();
+        ours_serve(listener, announce, uring_rt::Runtime::builder(), |s| {
+            let pool: uring_rt::net::BufPool = pool
+                .get_or_init(|| {
+                    let p = uring_rt::net::BufPool::growable(256, SERVER_BUF as u32, 1024)
+                        .expect("pool");
+                    p.set_bundles(bundles);
+                    p
+                })
+                .clone();
+            async move {
+                let mut bytes = s.recv_stream_with(&pool);
+                while let Some(Ok(buf)) = bytes.next().await {
+                    if s.write_all(buf).await.0.is_err() {
+                        break;
+                    }
+                }
+            }
+        });
     }
 
     pub fn ours_http(listener: StdListener, announce: impl FnOnce()) {
@@ -343,7 +377,12 @@ impl Server {
     fn start(kind: &str, cpu: Option<usize>) -> io::Result<Server> {
         let (server_kind, backend) = match kind {
             "ours-engine" => ("ours", Some("engine")),
-            "ours" | "ours-http" | "ours-coop" | "ours-no-taskrun" => (kind, Some("kernel")),
+            "ours"
+            | "ours-http"
+            | "ours-coop"
+            | "ours-no-taskrun"
+            | "ours-mshot"
+            | "ours-mshot-nobundle" => (kind, Some("kernel")),
             _ => (kind, None),
         };
         let mut cmd = Command::new(std::env::current_exe()?);
