@@ -713,6 +713,26 @@ unsafe fn enable_rings(e: &Arc<Engine>, arg: *const c_void, nr: u32) -> Res {
     Ok(0)
 }
 
+/// Reads the one `T` at the application's `p` as the kernel's `copy_from_user` does:
+/// `-EFAULT` for an address the process cannot read, not a crash (`user.rs`).
+///
+/// # Safety
+/// Any bytes must be a valid `T` (a plain C struct).
+unsafe fn copy_arg<T>(p: *const T) -> Result<T, i32> {
+    let mut v = std::mem::MaybeUninit::<T>::uninit();
+    // SAFETY: `v` has room for a T; the copy fills every byte or fails.
+    unsafe { crate::user::copy_from_user(v.as_mut_ptr().cast(), p as u64, size_of::<T>()) }?;
+    // SAFETY: every byte was copied in, and any bytes are a T (the caller's promise).
+    Ok(unsafe { v.assume_init() })
+}
+
+/// Writes `v` to the application's `p` as the kernel's `copy_to_user` does: `-EFAULT`
+/// for an address the process cannot write.
+fn write_arg<T>(p: *mut T, v: &T) -> Result<(), i32> {
+    // SAFETY: `v` is `size_of::<T>()` readable bytes.
+    unsafe { crate::user::copy_to_user(p as u64, (v as *const T).cast(), size_of::<T>()) }
+}
+
 unsafe fn iowq_max_workers(e: &Engine, arg: *mut u32, nr: u32) -> Res {
     if nr != 2 {
         return Err(-libc::EINVAL);
@@ -720,20 +740,14 @@ unsafe fn iowq_max_workers(e: &Engine, arg: *mut u32, nr: u32) -> Res {
     if arg.is_null() {
         return Err(-libc::EFAULT);
     }
-    // SAFETY: the caller's two u32s, read and written back.
-    unsafe {
-        let new = [
-            arg.read_unaligned() as usize,
-            arg.add(1).read_unaligned() as usize,
-        ];
-        if new.iter().any(|&n| n > i32::MAX as usize) {
-            return Err(-libc::EINVAL);
-        }
-        let old = e.wq.set_max(new);
-        arg.write_unaligned(old[0].min(u32::MAX as usize) as u32);
-        arg.add(1)
-            .write_unaligned(old[1].min(u32::MAX as usize) as u32);
+    let arg = arg.cast::<[u32; 2]>();
+    // SAFETY: two u32s: any bytes are a value.
+    let new = unsafe { copy_arg(arg) }?.map(|n| n as usize);
+    if new.iter().any(|&n| n > i32::MAX as usize) {
+        return Err(-libc::EINVAL);
     }
+    let old = e.wq.set_max(new);
+    write_arg(arg, &old.map(|n| n.min(u32::MAX as usize) as u32))?;
     Ok(0)
 }
 
@@ -820,7 +834,11 @@ pub(crate) unsafe fn unregister_ring_fds(ups: *const sys::io_uring_rsrc_update, 
     Ok(done)
 }
 
-/// Reads a sized argument, checking `size` is exactly its size (`-EINVAL`).
+/// Reads a sized argument, checking `size` is exactly its size (`-EINVAL`), as
+/// [`copy_arg`] reads.
+///
+/// # Safety
+/// As [`copy_arg`].
 unsafe fn read_arg<T: Copy>(p: *const T, size: u32) -> Result<T, i32> {
     if size as usize != size_of::<T>() {
         return Err(-libc::EINVAL);
@@ -828,8 +846,8 @@ unsafe fn read_arg<T: Copy>(p: *const T, size: u32) -> Result<T, i32> {
     if p.is_null() {
         return Err(-libc::EFAULT);
     }
-    // SAFETY: the caller's contract: `p` points to a T.
-    Ok(unsafe { p.read_unaligned() })
+    // SAFETY: the caller's contract: any bytes are a T (the register structs are plain).
+    unsafe { copy_arg(p) }
 }
 
 /// `RLIMIT_NOFILE`'s soft limit.
@@ -851,8 +869,8 @@ unsafe fn register_pbuf_ring(e: &Engine, reg: *const sys::io_uring_buf_reg, nr: 
     if reg.is_null() || nr != 1 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's one io_uring_buf_reg.
-    let reg = unsafe { reg.read_unaligned() };
+    // SAFETY: a plain C struct: any bytes are a value.
+    let reg = unsafe { copy_arg(reg) }?;
     e.pbufs.register_ring(&reg).map(|()| 0)
 }
 
@@ -860,8 +878,8 @@ unsafe fn unregister_pbuf_ring(e: &Engine, reg: *const sys::io_uring_buf_reg, nr
     if reg.is_null() || nr != 1 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's one io_uring_buf_reg.
-    let reg = unsafe { reg.read_unaligned() };
+    // SAFETY: a plain C struct: any bytes are a value.
+    let reg = unsafe { copy_arg(reg) }?;
     e.pbufs.unregister_ring(&reg).map(|()| 0)
 }
 
@@ -869,14 +887,13 @@ unsafe fn pbuf_status(e: &Engine, st: *mut sys::io_uring_buf_status, nr: u32) ->
     if st.is_null() || nr != 1 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's one io_uring_buf_status, read and written back.
-    let mut s = unsafe { st.read_unaligned() };
+    // SAFETY: a plain C struct: any bytes are a value.
+    let mut s = unsafe { copy_arg(st) }?;
     if s.resv.iter().any(|&r| r != 0) {
         return Err(-libc::EINVAL);
     }
     s.head = e.pbufs.status(s.buf_group)? as u32;
-    // SAFETY: as above.
-    unsafe { st.write_unaligned(s) };
+    write_arg(st, &s)?;
     Ok(0)
 }
 
@@ -887,8 +904,8 @@ unsafe fn file_alloc_range(e: &Engine, r: *const sys::io_uring_file_index_range,
     if r.is_null() || nr != 0 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's one io_uring_file_index_range.
-    let r = unsafe { r.read_unaligned() };
+    // SAFETY: a plain C struct: any bytes are a value.
+    let r = unsafe { copy_arg(r) }?;
     let end = r.off.checked_add(r.len).ok_or(-libc::EOVERFLOW)?;
     let mut t = e.files.write().expect("file table");
     if r.resv != 0 || end > t.len() {
@@ -1047,8 +1064,8 @@ unsafe fn clone_buffers(e: &Arc<Engine>, arg: *const sys::io_uring_clone_buffers
     if arg.is_null() || nr != 1 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's one io_uring_clone_buffers.
-    let a = unsafe { arg.read_unaligned() };
+    // SAFETY: a plain C struct: any bytes are a value.
+    let a = unsafe { copy_arg(arg) }?;
     let replace = a.flags & sys::IORING_REGISTER_DST_REPLACE != 0;
     if a.flags & !(sys::IORING_REGISTER_SRC_REGISTERED | sys::IORING_REGISTER_DST_REPLACE) != 0 {
         return Err(-libc::EINVAL);
@@ -1211,8 +1228,8 @@ unsafe fn register_clock(e: &Engine, arg: *const sys::io_uring_clock_register, n
     if arg.is_null() || nr != 0 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's contract: one io_uring_clock_register.
-    let reg = unsafe { arg.read_unaligned() };
+    // SAFETY: a plain C struct: any bytes are a value.
+    let reg = unsafe { copy_arg(arg) }?;
     if reg.__resv.iter().any(|&r| r != 0) {
         return Err(-libc::EINVAL);
     }

@@ -319,3 +319,72 @@ fn unreadable_enter_and_register_arguments_are_efault_as_on_the_kernel() {
     // SAFETY: our mapping.
     unsafe { libc::munmap(page, 4096) };
 }
+
+/// An unreadable argument to the register ops that read one struct (or, sized, one
+/// `io_uring_rsrc_register` / `io_uring_rsrc_update2`): `-EFAULT` on the kernel and the
+/// engine alike, where the engine read it and crashed. Differential, as above.
+#[test]
+fn unreadable_register_arguments_are_efault_as_on_the_kernel() {
+    // SAFETY: a fresh anonymous mapping without access; unmapped at the end.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(page, libc::MAP_FAILED);
+    let reg = std::mem::size_of::<sys::io_uring_rsrc_register>() as u32;
+    let upd = std::mem::size_of::<sys::io_uring_rsrc_update2>() as u32;
+    let calls = [
+        (sys::IORING_REGISTER_IOWQ_MAX_WORKERS, 2),
+        (sys::IORING_REGISTER_PBUF_RING, 1),
+        (sys::IORING_UNREGISTER_PBUF_RING, 1),
+        (sys::IORING_REGISTER_PBUF_STATUS, 1),
+        (sys::IORING_REGISTER_FILE_ALLOC_RANGE, 0),
+        (sys::IORING_REGISTER_CLONE_BUFFERS, 1),
+        (sys::IORING_REGISTER_CLOCK, 0),
+        (sys::IORING_REGISTER_FILES2, reg),
+        (sys::IORING_REGISTER_BUFFERS2, reg),
+        (sys::IORING_REGISTER_FILES_UPDATE2, upd),
+        (sys::IORING_REGISTER_BUFFERS_UPDATE, upd),
+    ];
+    let ring = EngineRing::setup(4, &mut sys::io_uring_params::default()).unwrap();
+    let engine: Vec<(u32, i32)> = calls
+        .iter()
+        .map(|&(op, nr)| {
+            // SAFETY: these ops read `arg` as the kernel does (EngineRing::register).
+            let r = unsafe { ring.register(op, page, nr) };
+            (op, r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0))
+        })
+        .collect();
+    drop(ring);
+    let mut p = sys::io_uring_params::default();
+    // SAFETY: a valid params struct.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, &raw mut p) };
+    if fd < 0 {
+        uring_testkit::skip(
+            "unreadable_register_arguments_are_efault_as_on_the_kernel [kernel]",
+            &std::io::Error::last_os_error().to_string(),
+        );
+    } else {
+        let kernel: Vec<(u32, i32)> = calls
+            .iter()
+            .map(|&(op, nr)| {
+                // SAFETY: the kernel checks the address itself.
+                let r = unsafe { libc::syscall(libc::SYS_io_uring_register, fd, op, page, nr) };
+                let err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+                (op, if r < 0 { err } else { 0 })
+            })
+            .collect();
+        // SAFETY: our ring's fd.
+        unsafe { libc::close(fd as i32) };
+        assert_eq!(engine, kernel, "engine (left) and kernel (right)");
+    }
+    assert!(engine.iter().all(|&(_, e)| e == libc::EFAULT), "{engine:?}");
+    // SAFETY: our mapping.
+    unsafe { libc::munmap(page, 4096) };
+}
