@@ -357,16 +357,17 @@ unsafe fn probe(arg: *mut u8, nr: u32) -> Res {
     Ok(0)
 }
 
-/// Reads tag `i` of a tag array (null: no tags).
+/// Reads tag `i` of a tag array (null: no tags), as `copy_from_user` reads
+/// (`-EFAULT` for an unreadable one).
 ///
 /// # Safety
-/// `tags` is null or points to more than `i` u64s (the caller's contract).
-unsafe fn tag_at(tags: u64, i: u32) -> u64 {
+/// None: `tags` may be any address.
+unsafe fn tag_at(tags: u64, i: u32) -> Result<u64, i32> {
     if tags == 0 {
-        return 0;
+        return Ok(0);
     }
-    // SAFETY: the caller's contract.
-    unsafe { (tags as *const u64).add(i as usize).read_unaligned() }
+    // SAFETY: a u64: any bytes are a value.
+    unsafe { copy_arg((tags as *const u64).wrapping_add(i as usize)) }
 }
 
 /// Fills a new table from `fds` (`-1` leaves a slot empty), tagged by `tags` (an
@@ -385,10 +386,18 @@ unsafe fn fill_files(e: &Engine, fds: *const i32, nr: u32, tags: u64) -> Res {
     t.register(nr);
     if !fds.is_null() {
         for i in 0..nr {
-            // SAFETY: the caller's `nr` fds.
-            let fd = unsafe { fds.add(i as usize).read_unaligned() };
-            // SAFETY: the caller's `nr` tags, if any.
-            let tag = unsafe { tag_at(tags, i) };
+            // SAFETY: an int, and a u64: any bytes are values.
+            let read = unsafe { copy_arg(fds.wrapping_add(i as usize)) }
+                .and_then(|fd| Ok((fd, unsafe { tag_at(tags, i) }?)));
+            let (fd, tag) = match read {
+                Ok(v) => v,
+                Err(err) => {
+                    // An unreadable fd or tag fails it whole (io_sqe_files_register).
+                    t.clear_tags();
+                    t.unregister();
+                    return Err(err);
+                }
+            };
             if fd == -1 || fd == sys::IORING_REGISTER_FILES_SKIP {
                 if tag != 0 {
                     // A tag needs a file to tag (io_sqe_files_register).
@@ -470,10 +479,14 @@ unsafe fn update_files(e: &Engine, offset: u32, fds: *const i32, nr: u32, tags: 
     }
     let mut done = 0;
     for i in 0..nr {
-        // SAFETY: the caller's `nr` fds.
-        let fd = unsafe { fds.add(i as usize).read_unaligned() };
-        // SAFETY: the caller's `nr` tags, if any.
-        let tag = unsafe { tag_at(tags, i) };
+        // SAFETY: an int, and a u64: any bytes are values.
+        let read = unsafe { copy_arg(fds.wrapping_add(i as usize)) }
+            .and_then(|fd| Ok((fd, unsafe { tag_at(tags, i) }?)));
+        let (fd, tag) = match read {
+            Ok(v) => v,
+            // As __io_sqe_files_update: what was done stands.
+            Err(err) => return if done > 0 { Ok(done) } else { Err(err) },
+        };
         if (fd == sys::IORING_REGISTER_FILES_SKIP || fd == -1) && tag != 0 {
             return if done > 0 {
                 Ok(done)
@@ -500,8 +513,8 @@ unsafe fn files_update(e: &Engine, up: *const sys::io_uring_files_update, nr: u3
     if up.is_null() {
         return Err(-libc::EFAULT);
     }
-    // SAFETY: the caller's contract.
-    let up = unsafe { up.read_unaligned() };
+    // SAFETY: a plain C struct: any bytes are a value.
+    let up = unsafe { copy_arg(up) }?;
     if up.resv != 0 {
         return Err(-libc::EINVAL);
     }
@@ -532,13 +545,13 @@ unsafe fn fill_buffers(e: &Engine, iovs: *const libc::iovec, nr: u32, tags: u64)
     let mut slots = Vec::with_capacity(nr as usize);
     let mut slot_tags = Vec::with_capacity(nr as usize);
     for i in 0..nr {
-        // SAFETY: the caller's `nr` tags, if any.
-        let tag = unsafe { tag_at(tags, i) };
+        // SAFETY: a u64: any bytes are a value.
+        let tag = unsafe { tag_at(tags, i) }?;
         let buf = if iovs.is_null() {
             None
         } else {
-            // SAFETY: the caller's `nr` iovecs.
-            let v = unsafe { iovs.add(i as usize).read_unaligned() };
+            // SAFETY: an iovec: any bytes are a value (check_iov checks them).
+            let v = unsafe { copy_arg(iovs.wrapping_add(i as usize)) }?;
             check_iov(&v)?
         };
         if buf.is_none() && tag != 0 {
@@ -631,10 +644,14 @@ unsafe fn buffers_update(e: &Engine, up: *const sys::io_uring_rsrc_update2, size
     let iovs = up.data as *const libc::iovec;
     let mut done = 0;
     for i in 0..up.nr {
-        // SAFETY: the caller's `nr` iovecs.
-        let v = unsafe { iovs.add(i as usize).read_unaligned() };
-        // SAFETY: the caller's `nr` tags, if any.
-        let tag = unsafe { tag_at(up.tags, i) };
+        // SAFETY: an iovec and a u64: any bytes are values.
+        let read = unsafe { copy_arg(iovs.wrapping_add(i as usize)) }
+            .and_then(|v| Ok((v, unsafe { tag_at(up.tags, i) }?)));
+        let (v, tag) = match read {
+            Ok(r) => r,
+            // As __io_sqe_buffers_update: what was done stands.
+            Err(err) => return if done > 0 { Ok(done) } else { Err(err) },
+        };
         match check_iov(&v) {
             Ok(None) if tag != 0 => {
                 return if done > 0 {
@@ -658,8 +675,8 @@ unsafe fn register_eventfd(e: &Engine, fd: *const i32, nr: u32, async_only: bool
     if fd.is_null() {
         return Err(-libc::EFAULT);
     }
-    // SAFETY: the caller's one int.
-    let fd = unsafe { fd.read_unaligned() };
+    // SAFETY: an int: any bytes are a value.
+    let fd = unsafe { copy_arg(fd) }?;
     let link = std::fs::read_link(format!("/proc/self/fd/{fd}")).map_err(|_| -libc::EBADF)?;
     if link.as_os_str() != "anon_inode:[eventfd]" {
         return Err(-libc::EINVAL);

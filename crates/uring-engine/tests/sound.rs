@@ -388,3 +388,89 @@ fn unreadable_register_arguments_are_efault_as_on_the_kernel() {
     // SAFETY: our mapping.
     unsafe { libc::munmap(page, 4096) };
 }
+
+/// The arrays the register ops read (fds, tags, iovecs, an eventfd's int, the old
+/// `FILES_UPDATE` struct) unreadable: `-EFAULT` on both, where the engine crashed.
+#[test]
+fn unreadable_register_arrays_are_efault_as_on_the_kernel() {
+    // SAFETY: a fresh anonymous mapping without access; unmapped at the end.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(page, libc::MAP_FAILED);
+    let empty = [-1i32];
+    let rsrc = |data: u64, tags: u64| sys::io_uring_rsrc_register {
+        nr: 1,
+        data,
+        tags,
+        ..Default::default()
+    };
+    let (fds_bad, tags_bad) = (
+        rsrc(page as u64, 0),
+        rsrc(empty.as_ptr() as u64, page as u64),
+    );
+    let size = std::mem::size_of::<sys::io_uring_rsrc_register>() as u32;
+    let calls: [(u32, *const libc::c_void, u32); 7] = [
+        (sys::IORING_REGISTER_FILES, page, 1),
+        (sys::IORING_REGISTER_BUFFERS, page, 1),
+        (sys::IORING_REGISTER_EVENTFD, page, 1),
+        (sys::IORING_REGISTER_FILES_UPDATE, page, 1),
+        (
+            sys::IORING_REGISTER_FILES2,
+            (&raw const fds_bad).cast(),
+            size,
+        ),
+        (
+            sys::IORING_REGISTER_BUFFERS2,
+            (&raw const fds_bad).cast(),
+            size,
+        ),
+        (
+            sys::IORING_REGISTER_FILES2,
+            (&raw const tags_bad).cast(),
+            size,
+        ),
+    ];
+    let ring = EngineRing::setup(4, &mut sys::io_uring_params::default()).unwrap();
+    let engine: Vec<(u32, i32)> = calls
+        .iter()
+        .map(|&(op, arg, nr)| {
+            // SAFETY: these ops read what `arg` points to as the kernel does.
+            let r = unsafe { ring.register(op, arg, nr) };
+            (op, r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0))
+        })
+        .collect();
+    drop(ring);
+    let mut p = sys::io_uring_params::default();
+    // SAFETY: a valid params struct.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, &raw mut p) };
+    if fd < 0 {
+        uring_testkit::skip(
+            "unreadable_register_arrays_are_efault_as_on_the_kernel [kernel]",
+            &std::io::Error::last_os_error().to_string(),
+        );
+    } else {
+        let kernel: Vec<(u32, i32)> = calls
+            .iter()
+            .map(|&(op, arg, nr)| {
+                // SAFETY: the kernel checks the addresses itself.
+                let r = unsafe { libc::syscall(libc::SYS_io_uring_register, fd, op, arg, nr) };
+                let err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+                (op, if r < 0 { err } else { 0 })
+            })
+            .collect();
+        // SAFETY: our ring's fd.
+        unsafe { libc::close(fd as i32) };
+        assert_eq!(engine, kernel, "engine (left) and kernel (right)");
+    }
+    assert!(engine.iter().all(|&(_, e)| e == libc::EFAULT), "{engine:?}");
+    // SAFETY: our mapping.
+    unsafe { libc::munmap(page, 4096) };
+}
