@@ -76,6 +76,20 @@ thread_local! {
     /// the function that made it.
     static INLINE_CQES: Cell<(*const Engine, *mut KeptCqes)> =
         const { Cell::new((std::ptr::null(), std::ptr::null_mut())) };
+
+    /// Requests of the engine this thread batches for (see [`INLINE_CQES`]) that
+    /// completed while its batch was open, not yet counted out of flight: how many,
+    /// and how many of them were drain heads. Counted out when the batch's CQEs are
+    /// posted ([`post_kept`]): a drain counts CQEs posted, as the kernel's
+    /// `req_need_defer` compares the CQ tail, so a drained request started by another
+    /// thread cannot post its CQE before those kept here.
+    static KEPT_RETIRES: Cell<(usize, usize)> = const { Cell::new((0, 0)) };
+}
+
+/// Whether this thread keeps the CQEs `e` posts for the end of a submission.
+#[inline]
+fn keeps_for(e: &Engine) -> bool {
+    std::ptr::eq(INLINE_CQES.get().0, e)
 }
 
 /// Keeps `c`, a CQE `e` posts from this thread, for the end of the submission of `e`
@@ -96,9 +110,9 @@ pub(crate) fn defer_inline(e: &Engine, c: Completion, counted: bool) -> Option<C
 /// a completion starts what waited for it (the next request of a link, a drained
 /// request), whose CQE, if another thread posts it, must not come first (as the
 /// kernel posts a batch before it queues the links of its requests).
-pub(crate) fn flush_inline(e: &Engine) {
+pub(crate) fn flush_inline(e: &Arc<Engine>) {
     let (engine, cqes) = INLINE_CQES.get();
-    if std::ptr::eq(engine, e) {
+    if std::ptr::eq(engine, &**e) {
         post_kept(e, cqes);
     }
 }
@@ -107,28 +121,36 @@ pub(crate) fn flush_inline(e: &Engine) {
 /// it empty, keeping its capacity. What posting them
 /// completes (a count timeout met) may add to `slot` again meanwhile, through
 /// [`defer_inline`], when the batch is open: that waits for the next flush.
-fn post_kept(e: &Engine, slot: *mut KeptCqes) {
+///
+/// Then counts out of flight the requests whose CQEs those were ([`KEPT_RETIRES`]),
+/// taken before posting: a request that posting completes is counted out at the
+/// next flush, with its CQE.
+fn post_kept(e: &Arc<Engine>, slot: *mut KeptCqes) {
+    let (done, heads) = KEPT_RETIRES.replace((0, 0));
     // SAFETY: `slot` is the batch's vector (see INLINE_CQES); each reference made from
     // it ends within its statement, before `post_all` may push through the pointer.
     let mut cqes = std::mem::take(unsafe { &mut *slot });
     if cqes.is_empty() {
         // SAFETY: as above.
         unsafe { *slot = cqes };
-        return;
+    } else {
+        e.post_all(&mut cqes);
+        // SAFETY: as above.
+        let now = unsafe { &mut *slot };
+        if now.is_empty() {
+            // The capacity goes back: no allocation per submission.
+            *now = cqes;
+        }
     }
-    e.post_all(&mut cqes);
-    // SAFETY: as above.
-    let now = unsafe { &mut *slot };
-    if now.is_empty() {
-        // The capacity goes back: no allocation per submission.
-        *now = cqes;
+    if done > 0 {
+        e.retire_now(done, heads);
     }
 }
 
 /// While alive, the CQEs this thread posts for its engine wait for its end
 /// ([`defer_inline`]), which posts them.
 struct InlineBatch<'a> {
-    engine: &'a Engine,
+    engine: &'a Arc<Engine>,
     /// The vector the CQEs wait in, borrowed for the batch's life (null: no batch).
     cqes: *mut KeptCqes,
     _borrow: std::marker::PhantomData<&'a mut KeptCqes>,
@@ -138,7 +160,7 @@ impl<'a> InlineBatch<'a> {
     /// Opens the batch of `e` on this thread, keeping CQEs in `cqes`, unless
     /// completions made here are not posted at once anyway (`DEFER_TASKRUN` outside
     /// `enter`: the deferred list) or this thread already batches for some engine.
-    fn open(e: &'a Engine, cqes: &'a mut KeptCqes) -> InlineBatch<'a> {
+    fn open(e: &'a Arc<Engine>, cqes: &'a mut KeptCqes) -> InlineBatch<'a> {
         let mut batch = InlineBatch {
             engine: e,
             cqes: std::ptr::null_mut(),
@@ -150,7 +172,7 @@ impl<'a> InlineBatch<'a> {
             return batch;
         }
         batch.cqes = cqes;
-        INLINE_CQES.set((e, batch.cqes));
+        INLINE_CQES.set((&**e, batch.cqes));
         batch
     }
 }
@@ -418,6 +440,13 @@ impl Engine {
         let quick = self.quick_reads(&kept, head, n, spare);
         let mut consumed = quick.consumed;
         let mut submitted = quick.done;
+        if quick.done > 0 {
+            // Their CQEs are kept: in flight (for a drain later in the submission)
+            // until they are posted.
+            uncounted += quick.done as usize;
+            let (done, heads) = KEPT_RETIRES.get();
+            KEPT_RETIRES.set((done + quick.done as usize, heads));
+        }
         let n = if quick.stop { consumed } else { n };
         // The shortcut's attempt at the SQE it stopped at, the next one.
         let mut tried = quick.tried;
@@ -770,22 +799,34 @@ impl Engine {
 
     /// A request completed: counts it out of flight and lets drained requests go.
     #[inline]
+    ///
+    /// Made while this thread's submission keeps CQEs (`InlineBatch`), the count waits
+    /// until they are posted ([`KEPT_RETIRES`]).
     pub(crate) fn retire(self: &Arc<Self>, drain_head: bool) {
-        self.inflight.fetch_sub(1, Ordering::SeqCst);
-        if drain_head || self.drain_pending.load(Ordering::SeqCst) {
-            self.retire_drained(drain_head);
+        if keeps_for(self) {
+            let (done, heads) = KEPT_RETIRES.get();
+            KEPT_RETIRES.set((done + 1, heads + usize::from(drain_head)));
+            return;
+        }
+        self.retire_now(1, usize::from(drain_head));
+    }
+
+    /// Counts `done` completed requests, `heads` of them drain heads, out of flight.
+    #[inline]
+    fn retire_now(self: &Arc<Self>, done: usize, heads: usize) {
+        self.inflight.fetch_sub(done, Ordering::SeqCst);
+        if heads > 0 || self.drain_pending.load(Ordering::SeqCst) {
+            self.retire_drained(heads);
         }
     }
 
     /// [`retire`](Self::retire) with drained requests waiting or running.
     #[cold]
-    fn retire_drained(self: &Arc<Self>, drain_head: bool) {
+    fn retire_drained(self: &Arc<Self>, heads: usize) {
         let mut ready = Vec::new();
         {
             let mut d = self.drain.lock().expect("drain");
-            if drain_head {
-                d.running -= 1;
-            }
+            d.running -= heads;
             while let Some(front) = d.queue.front() {
                 if front.has(sys::IOSQE_IO_DRAIN) {
                     if d.running > 0 || self.inflight.load(Ordering::SeqCst) != 0 {

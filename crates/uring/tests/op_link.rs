@@ -166,6 +166,55 @@ fn drained_async_request_comes_after_what_it_waited_for() {
     });
 }
 
+/// A drained request waits for the CQEs of what came before it to be posted, not only
+/// for those requests to complete: a submission keeps the CQEs of what it completed
+/// inline for its end, while the last request before the drain may complete on another
+/// thread (`IOSQE_ASYNC`) and start the drained one there. Both shapes: requests
+/// completed inline (NOPs), and plain reads the submission completes before it looks
+/// at anything else.
+#[test]
+fn drained_request_comes_after_cqes_kept_by_the_submission() {
+    common::for_each_backend(
+        test_name!(),
+        &[opcode::Nop::CODE, opcode::Read::CODE],
+        16,
+        |_backend, ring| {
+            let file = tempfile::tempfile().unwrap();
+            file.write_all_at(&pattern(64, 3), 0).unwrap();
+            let mut buf = [0u8; 64];
+            for round in 0..400u64 {
+                let base = round * 8;
+                let first = if round % 2 == 0 {
+                    opcode::Nop::new().build()
+                } else {
+                    opcode::Read::new(&file, buf.as_mut_ptr(), 64).build()
+                };
+                let mut sqes = vec![first.user_data(base)];
+                for i in 1..7 {
+                    sqes.push(
+                        opcode::Nop::new()
+                            .build()
+                            .flags(SqeFlags::ASYNC)
+                            .user_data(base + i),
+                    );
+                }
+                sqes.push(
+                    opcode::Nop::new()
+                        .build()
+                        .flags(SqeFlags::IO_DRAIN)
+                        .user_data(base + 7),
+                );
+                // SAFETY: `buf` outlives the requests (all reaped here); NOPs reference
+                // no memory.
+                let cqes = unsafe { run(ring, &sqes, sqes.len()) };
+                assert_eq!(cqes.len(), sqes.len(), "round {round}: {cqes:?}");
+                let last = cqes.last().map(Cqe::user_data);
+                assert_eq!(last, Some(base + 7), "round {round}: {cqes:?}");
+            }
+        },
+    );
+}
+
 #[test]
 fn drain_waits_for_everything_before() {
     common::for_each_backend(
