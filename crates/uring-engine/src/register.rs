@@ -333,27 +333,28 @@ unsafe fn probe(arg: *mut u8, nr: u32) -> Res {
     }
     let nr = nr.min(op::OP_COUNT as u32) as usize;
     let size = size_of::<sys::io_uring_probe>() + nr * size_of::<sys::io_uring_probe_op>();
-    // SAFETY: the caller provides a probe header followed by `nr` entries.
-    let bytes = unsafe { std::slice::from_raw_parts_mut(arg, size) };
+    // Read, checked and written back as io_probe does (memdup_user, copy_to_user):
+    // an unreadable or unwritable buffer is -EFAULT.
+    let mut bytes = vec![0u8; size];
+    // SAFETY: `bytes` has room for `size` bytes.
+    unsafe { crate::user::copy_from_user(bytes.as_mut_ptr(), arg as u64, size) }?;
     if bytes.iter().any(|&b| b != 0) {
         return Err(-libc::EINVAL);
     }
-    let p = arg.cast::<sys::io_uring_probe>();
-    // SAFETY: inside the buffer just checked; writes of plain integers.
-    unsafe {
-        (*p).last_op = (op::OP_COUNT - 1) as u8;
-        (*p).ops_len = nr as u8;
-        let ops = arg
-            .add(size_of::<sys::io_uring_probe>())
-            .cast::<sys::io_uring_probe_op>();
-        for i in 0..nr {
-            let o = &mut *ops.add(i);
-            o.op = i as u8;
-            if op::supported(i as u8) {
-                o.flags = sys::IO_URING_OP_SUPPORTED;
-            }
+    let head = size_of::<sys::io_uring_probe>();
+    bytes[std::mem::offset_of!(sys::io_uring_probe, last_op)] = (op::OP_COUNT - 1) as u8;
+    bytes[std::mem::offset_of!(sys::io_uring_probe, ops_len)] = nr as u8;
+    let entry = size_of::<sys::io_uring_probe_op>();
+    for i in 0..nr {
+        let o = head + i * entry;
+        bytes[o + std::mem::offset_of!(sys::io_uring_probe_op, op)] = i as u8;
+        if op::supported(i as u8) {
+            let f = o + std::mem::offset_of!(sys::io_uring_probe_op, flags);
+            bytes[f..f + 2].copy_from_slice(&sys::IO_URING_OP_SUPPORTED.to_ne_bytes()[..2]);
         }
     }
+    // SAFETY: `bytes` is `size` readable bytes.
+    unsafe { crate::user::copy_to_user(arg as u64, bytes.as_ptr(), size) }?;
     Ok(0)
 }
 
@@ -789,8 +790,13 @@ unsafe fn register_ring_fds(ups: *mut sys::io_uring_rsrc_update, nr: u32) -> Res
     }
     let mut done = 0;
     for i in 0..nr {
-        // SAFETY: the caller's `nr` updates, read and written back.
-        let up = unsafe { &mut *ups.add(i as usize) };
+        let at = ups.wrapping_add(i as usize);
+        // SAFETY: a plain C struct: any bytes are a value; written back below.
+        let mut up = match unsafe { copy_arg(at) } {
+            Ok(up) => up,
+            // As io_ringfd_register: what was done stands.
+            Err(err) => return if done > 0 { Ok(done) } else { Err(err) },
+        };
         if up.resv != 0 {
             return if done > 0 {
                 Ok(done)
@@ -819,9 +825,13 @@ unsafe fn register_ring_fds(ups: *mut sys::io_uring_rsrc_update, nr: u32) -> Res
                 Err(-libc::EINVAL)
             };
         };
+        up.offset = slot;
+        if let Err(err) = write_arg(at, &up) {
+            // The application cannot learn the slot: it is not taken.
+            return if done > 0 { Ok(done) } else { Err(err) };
+        }
         RING_FDS.with(|c| c.set(used | 1 << slot));
         RING_FD_OF.with(|c| c.borrow_mut()[slot as usize] = up.data as i32);
-        up.offset = slot;
         done += 1;
     }
     Ok(done)
@@ -836,8 +846,11 @@ pub(crate) unsafe fn unregister_ring_fds(ups: *const sys::io_uring_rsrc_update, 
     }
     let mut done = 0;
     for i in 0..nr {
-        // SAFETY: the caller's `nr` updates.
-        let up = unsafe { ups.add(i as usize).read_unaligned() };
+        // SAFETY: a plain C struct: any bytes are a value.
+        let up = match unsafe { copy_arg(ups.wrapping_add(i as usize)) } {
+            Ok(up) => up,
+            Err(err) => return if done > 0 { Ok(done) } else { Err(err) },
+        };
         if up.resv != 0 || up.data != 0 || up.offset >= RING_FD_SLOTS {
             return if done > 0 {
                 Ok(done)
@@ -1052,10 +1065,13 @@ unsafe fn register_restrictions(e: &Engine, res: *const sys::io_uring_restrictio
     if res.is_null() || nr > MAX_RESTRICTIONS {
         return Err(-libc::EINVAL);
     }
+    // All read first, as memdup_user: an unreadable one is -EFAULT whatever the others.
+    let all: Vec<sys::io_uring_restriction> = (0..nr as usize)
+        // SAFETY: a plain C struct (a u8 union inside): any bytes are a value.
+        .map(|i| unsafe { copy_arg(res.wrapping_add(i)) })
+        .collect::<Result<_, _>>()?;
     let mut r = Restrictions::default();
-    for i in 0..nr as usize {
-        // SAFETY: the caller's `nr` restrictions.
-        let x = unsafe { res.add(i).read_unaligned() };
+    for x in all {
         // SAFETY: the union's members are all one u8.
         let v = unsafe { x.register_op_or_sqe_op_or_sqe_flags.sqe_op };
         match x.opcode {

@@ -474,3 +474,75 @@ fn unreadable_register_arrays_are_efault_as_on_the_kernel() {
     // SAFETY: our mapping.
     unsafe { libc::munmap(page, 4096) };
 }
+
+/// Unreadable arguments to `PROBE`, `RING_FDS`, `UNREGISTER_RING_FDS`,
+/// `RESTRICTIONS` (on a ring set up disabled) and the ring-less `SEND_MSG_RING`:
+/// `-EFAULT` on both, where the engine crashed.
+#[test]
+fn unreadable_probe_ring_fds_restrictions_and_message_are_efault_as_on_the_kernel() {
+    // SAFETY: a fresh anonymous mapping without access; unmapped at the end.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_NONE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    assert_ne!(page, libc::MAP_FAILED);
+    let calls = [
+        (sys::IORING_REGISTER_PROBE, 4),
+        (sys::IORING_REGISTER_RING_FDS, 1),
+        (sys::IORING_UNREGISTER_RING_FDS, 1),
+        (sys::IORING_REGISTER_RESTRICTIONS, 1),
+    ];
+    let disabled = || sys::io_uring_params {
+        flags: sys::IORING_SETUP_R_DISABLED,
+        ..Default::default()
+    };
+    let errno = |r: std::io::Result<u32>| r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0);
+    let ring = EngineRing::setup(4, &mut disabled()).unwrap();
+    let mut engine: Vec<(u32, i32)> = calls
+        .iter()
+        // SAFETY: these ops read `arg` as the kernel does.
+        .map(|&(op, nr)| (op, errno(unsafe { ring.register(op, page, nr) })))
+        .collect();
+    drop(ring);
+    // SAFETY: as above (the SQE is read as the kernel reads it).
+    let msg = unsafe { uring_engine::register_blind(sys::IORING_REGISTER_SEND_MSG_RING, page, 1) };
+    engine.push((sys::IORING_REGISTER_SEND_MSG_RING, errno(msg)));
+    let mut p = disabled();
+    // SAFETY: a valid params struct.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, &raw mut p) };
+    if fd < 0 {
+        uring_testkit::skip(
+            "unreadable_probe_ring_fds_restrictions_and_message_are_efault_as_on_the_kernel [kernel]",
+            &std::io::Error::last_os_error().to_string(),
+        );
+    } else {
+        let sys_errno = |r: libc::c_long| {
+            let err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+            if r < 0 { err } else { 0 }
+        };
+        let mut kernel: Vec<(u32, i32)> = calls
+            .iter()
+            .map(|&(op, nr)| {
+                // SAFETY: the kernel checks the address itself.
+                let r = unsafe { libc::syscall(libc::SYS_io_uring_register, fd, op, page, nr) };
+                (op, sys_errno(r))
+            })
+            .collect();
+        // SAFETY: our ring's fd.
+        unsafe { libc::close(fd as i32) };
+        let op = sys::IORING_REGISTER_SEND_MSG_RING;
+        // SAFETY: as above; fd -1: the ring-less register call.
+        let r = unsafe { libc::syscall(libc::SYS_io_uring_register, -1, op, page, 1) };
+        kernel.push((op, sys_errno(r)));
+        assert_eq!(engine, kernel, "engine (left) and kernel (right)");
+    }
+    assert!(engine.iter().all(|&(_, e)| e == libc::EFAULT), "{engine:?}");
+    // SAFETY: our mapping.
+    unsafe { libc::munmap(page, 4096) };
+}

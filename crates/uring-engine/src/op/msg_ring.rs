@@ -156,13 +156,17 @@ pub(crate) fn issue(req: Box<Req>, e: &Arc<Engine>, _mode: Mode) -> Step {
 /// command; `-EBADF` for a closed fd, `-EBADFD` for one that is not an engine ring.
 ///
 /// # Safety
-/// `arg` points to a 64-byte SQE (the register call's contract).
+/// None: `arg` may be any address (an unreadable one is `-EFAULT`).
 pub(crate) unsafe fn sync_msg(arg: *const sys::io_uring_sqe, nr: u32) -> Result<u32, i32> {
     if arg.is_null() || nr != 1 {
         return Err(-libc::EINVAL);
     }
-    // SAFETY: the caller's contract.
-    let sqe = unsafe { arg.read_unaligned() };
+    // Read as copy_from_user reads: an unreadable SQE is -EFAULT, not a crash.
+    let mut sqe = std::mem::MaybeUninit::<sys::io_uring_sqe>::uninit();
+    // SAFETY: `sqe` has room for one SQE.
+    unsafe { crate::user::copy_from_user(sqe.as_mut_ptr().cast(), arg as u64, size_of_val(&sqe)) }?;
+    // SAFETY: every byte was copied in; any bytes are a valid SQE (plain integers).
+    let sqe = unsafe { sqe.assume_init() };
     if sqe.flags != 0 || sqe.opcode != sys::IORING_OP_MSG_RING {
         return Err(-libc::EINVAL);
     }
