@@ -121,13 +121,7 @@ impl Ring {
     #[inline]
     pub fn split(&mut self) -> (Submitter<'_>, SubmissionQueue<'_>, CompletionQueue<'_>) {
         (
-            Submitter::new(
-                &self.backend,
-                &self.sq,
-                &self.cq,
-                self.params.flags(),
-                self.id,
-            ),
+            self.submitter(),
             SubmissionQueue::new(&self.sq),
             CompletionQueue::new(&self.cq),
         )
