@@ -710,3 +710,44 @@ fn an_empty_peek_enters_while_a_receive_waits() {
         },
     );
 }
+
+/// A read of a pipe at the file position (offset -1) that a worker does (`IOSQE_ASYNC`
+/// with a personality) and that finds fewer bytes than asked: the kernel's io-wq returns what it got, as
+/// read(2) would (it keeps reading only a regular file or a block device,
+/// `need_complete_io`). The engine's worker kept reading until the length was full
+/// (`op::rw::finish`), so such a read waited for more bytes, and one cancelled meanwhile
+/// lost what it had read. This program passed on the engine before that fix too (its
+/// read does not come up short inside a worker attempt here): it keeps the kernel's
+/// answer fixed for the next change of the path.
+#[test]
+fn worker_read_of_a_pipe_at_the_file_position_returns_what_it_got() {
+    diff::both(test_name!(), &[sys::IORING_OP_READ], 8, |ring| {
+        let (r, w) = pipe();
+        let mut buf = [0u8; 32];
+        // SAFETY: writing 4 bytes from a live array to the pipe's write end.
+        let wrote = unsafe { libc::write(w.as_raw_fd(), b"abcd".as_ptr().cast(), 4) };
+        assert_eq!(wrote, 4);
+        // A personality sends the engine's read to a worker wearing it.
+        let me = ring
+            .submitter()
+            .register_personality()
+            .expect("personality");
+        let read = opcode::Read::new(Target::Fd(r.as_raw_fd()), buf.as_mut_ptr(), 32)
+            .offset(u64::MAX)
+            .build()
+            .flags(SqeFlags::ASYNC)
+            .personality(me)
+            .user_data(1);
+        assert_eq!(push(ring, &[read]), 1);
+        let got = reap_sorted(ring, 1, Duration::from_secs(2));
+        if got.is_empty() {
+            // Let a read that waits for 28 more bytes end, so the ring can go.
+            let rest = [0u8; 28];
+            // SAFETY: writing from a live array to the pipe's write end.
+            unsafe { libc::write(w.as_raw_fd(), rest.as_ptr().cast(), rest.len()) };
+            let late = reap_sorted(ring, 1, Duration::from_secs(2));
+            panic!("the read did not end with the 4 bytes the pipe held: later {late:?}");
+        }
+        (got, buf[..4].to_vec())
+    });
+}

@@ -548,8 +548,10 @@ fn finish(mut req: Box<Req>, e: &Arc<Engine>, mode: Mode, ret: i32, aio: bool) -
         req.cmd_mut::<Rw>().progress(ret as usize);
         return Step::Block(req);
     }
-    if ret > 0 && total < want && !stream && mode == Mode::Worker {
-        // A blocking read that came up short before EOF: keep going until 0.
+    if ret > 0 && total < want && !stream && mode == Mode::Worker && req.is_regular() {
+        // A blocking read of a regular file or block device that came up short before
+        // EOF: keep going until 0 (the kernel's `need_complete_io`; a pipe or socket
+        // read at the file position returns what it got, as read(2) does).
         req.cmd_mut::<Rw>().progress(ret as usize);
         if aio {
             return Step::Block(req);
