@@ -236,25 +236,94 @@ fn child_with_its_own_sigrtmax_1_handler() {
     );
 }
 
+/// A page mapped without access: readable by nobody, at an address that exists.
+/// Unmapped when dropped.
+struct Unreadable(*mut libc::c_void);
+
+impl Unreadable {
+    fn new() -> Unreadable {
+        // SAFETY: a fresh anonymous mapping, owned by the value and unmapped by its drop.
+        let page = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        assert_ne!(page, libc::MAP_FAILED);
+        Unreadable(page)
+    }
+}
+
+impl Drop for Unreadable {
+    fn drop(&mut self) {
+        // SAFETY: our mapping, which nothing uses any more.
+        unsafe { libc::munmap(self.0, 4096) };
+    }
+}
+
+/// The errno of an engine call (0 for success).
+fn errno(r: std::io::Result<u32>) -> i32 {
+    r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0)
+}
+
+/// The errno of a raw system call that returned `r` (0 for success).
+fn sys_errno(r: libc::c_long) -> i32 {
+    let err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    if r < 0 { err } else { 0 }
+}
+
+/// `calls` (op, arg, nr) made on an engine ring set up with `params`: each op's errno.
+fn engine_register_errnos(
+    mut params: sys::io_uring_params,
+    calls: &[(u32, *const libc::c_void, u32)],
+) -> Vec<(u32, i32)> {
+    let ring = EngineRing::setup(4, &mut params).unwrap();
+    calls
+        .iter()
+        // SAFETY: these ops read what `arg` points to as the kernel does
+        // (EngineRing::register).
+        .map(|&(op, arg, nr)| (op, errno(unsafe { ring.register(op, arg, nr) })))
+        .collect()
+}
+
+/// The same `calls` on a kernel ring, made with the system calls; `None`, skipped
+/// visibly as `name`, where the kernel refuses io_uring.
+fn kernel_register_errnos(
+    name: &str,
+    mut params: sys::io_uring_params,
+    calls: &[(u32, *const libc::c_void, u32)],
+) -> Option<Vec<(u32, i32)>> {
+    // SAFETY: a valid params struct.
+    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, &raw mut params) };
+    if fd < 0 {
+        uring_testkit::skip(name, &std::io::Error::last_os_error().to_string());
+        return None;
+    }
+    let out = calls
+        .iter()
+        .map(|&(op, arg, nr)| {
+            // SAFETY: the kernel checks the addresses itself.
+            let r = unsafe { libc::syscall(libc::SYS_io_uring_register, fd, op, arg, nr) };
+            (op, sys_errno(r))
+        })
+        .collect();
+    // SAFETY: our ring's fd.
+    unsafe { libc::close(fd as i32) };
+    Some(out)
+}
+
 /// An address the process cannot read, given to `io_uring_enter`'s `EXT_ARG` (the
 /// argument itself, or its timespec) or to `IORING_REGISTER_SYNC_CANCEL`: the kernel
 /// answers `-EFAULT`; the engine did read it, and a C program through the drop-in
 /// crashed. Differential: the same calls on a kernel ring, made with the system calls.
 #[test]
 fn unreadable_enter_and_register_arguments_are_efault_as_on_the_kernel() {
-    // A page mapped without access: readable by nobody, at an address that exists.
-    // SAFETY: a fresh anonymous mapping; unmapped at the end.
-    let page = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(page, libc::MAP_FAILED);
+    let unreadable = Unreadable::new();
+    let page = unreadable.0;
     let bad_ts = sys::io_uring_getevents_arg {
         ts: page as u64,
         ..Default::default()
@@ -262,7 +331,6 @@ fn unreadable_enter_and_register_arguments_are_efault_as_on_the_kernel() {
     let argsz = std::mem::size_of::<sys::io_uring_getevents_arg>();
     let flags = sys::IORING_ENTER_GETEVENTS | sys::IORING_ENTER_EXT_ARG;
     let args: [*const libc::c_void; 2] = [page, (&raw const bad_ts).cast()];
-    let errno = |r: std::io::Result<u32>| r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0);
     let engine = {
         let ring = EngineRing::setup(4, &mut sys::io_uring_params::default()).unwrap();
         let mut out: Vec<i32> = args
@@ -285,13 +353,6 @@ fn unreadable_enter_and_register_arguments_are_efault_as_on_the_kernel() {
             &std::io::Error::last_os_error().to_string(),
         );
     } else {
-        let sys_errno = |r: libc::c_long| {
-            if r < 0 {
-                std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-            } else {
-                0
-            }
-        };
         let mut kernel: Vec<i32> = args
             .iter()
             .map(|&a| {
@@ -316,8 +377,6 @@ fn unreadable_enter_and_register_arguments_are_efault_as_on_the_kernel() {
         assert_eq!(engine, kernel, "engine (left) and kernel (right)");
     }
     assert_eq!(engine, [libc::EFAULT; 3]);
-    // SAFETY: our mapping.
-    unsafe { libc::munmap(page, 4096) };
 }
 
 /// An unreadable argument to the register ops that read one struct (or, sized, one
@@ -325,18 +384,8 @@ fn unreadable_enter_and_register_arguments_are_efault_as_on_the_kernel() {
 /// engine alike, where the engine read it and crashed. Differential, as above.
 #[test]
 fn unreadable_register_arguments_are_efault_as_on_the_kernel() {
-    // SAFETY: a fresh anonymous mapping without access; unmapped at the end.
-    let page = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(page, libc::MAP_FAILED);
+    let unreadable = Unreadable::new();
+    let page = unreadable.0;
     let reg = std::mem::size_of::<sys::io_uring_rsrc_register>() as u32;
     let upd = std::mem::size_of::<sys::io_uring_rsrc_update2>() as u32;
     let calls = [
@@ -352,59 +401,28 @@ fn unreadable_register_arguments_are_efault_as_on_the_kernel() {
         (sys::IORING_REGISTER_FILES_UPDATE2, upd),
         (sys::IORING_REGISTER_BUFFERS_UPDATE, upd),
     ];
-    let ring = EngineRing::setup(4, &mut sys::io_uring_params::default()).unwrap();
-    let engine: Vec<(u32, i32)> = calls
+    let calls: Vec<_> = calls
         .iter()
-        .map(|&(op, nr)| {
-            // SAFETY: these ops read `arg` as the kernel does (EngineRing::register).
-            let r = unsafe { ring.register(op, page, nr) };
-            (op, r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0))
-        })
+        .map(|&(op, nr)| (op, page.cast_const(), nr))
         .collect();
-    drop(ring);
-    let mut p = sys::io_uring_params::default();
-    // SAFETY: a valid params struct.
-    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, &raw mut p) };
-    if fd < 0 {
-        uring_testkit::skip(
-            "unreadable_register_arguments_are_efault_as_on_the_kernel [kernel]",
-            &std::io::Error::last_os_error().to_string(),
-        );
-    } else {
-        let kernel: Vec<(u32, i32)> = calls
-            .iter()
-            .map(|&(op, nr)| {
-                // SAFETY: the kernel checks the address itself.
-                let r = unsafe { libc::syscall(libc::SYS_io_uring_register, fd, op, page, nr) };
-                let err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-                (op, if r < 0 { err } else { 0 })
-            })
-            .collect();
-        // SAFETY: our ring's fd.
-        unsafe { libc::close(fd as i32) };
+    let params = sys::io_uring_params::default;
+    let engine = engine_register_errnos(params(), &calls);
+    if let Some(kernel) = kernel_register_errnos(
+        "unreadable_register_arguments_are_efault_as_on_the_kernel [kernel]",
+        params(),
+        &calls,
+    ) {
         assert_eq!(engine, kernel, "engine (left) and kernel (right)");
     }
     assert!(engine.iter().all(|&(_, e)| e == libc::EFAULT), "{engine:?}");
-    // SAFETY: our mapping.
-    unsafe { libc::munmap(page, 4096) };
 }
 
 /// The arrays the register ops read (fds, tags, iovecs, an eventfd's int, the old
 /// `FILES_UPDATE` struct) unreadable: `-EFAULT` on both, where the engine crashed.
 #[test]
 fn unreadable_register_arrays_are_efault_as_on_the_kernel() {
-    // SAFETY: a fresh anonymous mapping without access; unmapped at the end.
-    let page = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(page, libc::MAP_FAILED);
+    let unreadable = Unreadable::new();
+    let page = unreadable.0;
     let empty = [-1i32];
     let rsrc = |data: u64, tags: u64| sys::io_uring_rsrc_register {
         nr: 1,
@@ -438,41 +456,16 @@ fn unreadable_register_arrays_are_efault_as_on_the_kernel() {
             size,
         ),
     ];
-    let ring = EngineRing::setup(4, &mut sys::io_uring_params::default()).unwrap();
-    let engine: Vec<(u32, i32)> = calls
-        .iter()
-        .map(|&(op, arg, nr)| {
-            // SAFETY: these ops read what `arg` points to as the kernel does.
-            let r = unsafe { ring.register(op, arg, nr) };
-            (op, r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0))
-        })
-        .collect();
-    drop(ring);
-    let mut p = sys::io_uring_params::default();
-    // SAFETY: a valid params struct.
-    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, &raw mut p) };
-    if fd < 0 {
-        uring_testkit::skip(
-            "unreadable_register_arrays_are_efault_as_on_the_kernel [kernel]",
-            &std::io::Error::last_os_error().to_string(),
-        );
-    } else {
-        let kernel: Vec<(u32, i32)> = calls
-            .iter()
-            .map(|&(op, arg, nr)| {
-                // SAFETY: the kernel checks the addresses itself.
-                let r = unsafe { libc::syscall(libc::SYS_io_uring_register, fd, op, arg, nr) };
-                let err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-                (op, if r < 0 { err } else { 0 })
-            })
-            .collect();
-        // SAFETY: our ring's fd.
-        unsafe { libc::close(fd as i32) };
+    let params = sys::io_uring_params::default;
+    let engine = engine_register_errnos(params(), &calls);
+    if let Some(kernel) = kernel_register_errnos(
+        "unreadable_register_arrays_are_efault_as_on_the_kernel [kernel]",
+        params(),
+        &calls,
+    ) {
         assert_eq!(engine, kernel, "engine (left) and kernel (right)");
     }
     assert!(engine.iter().all(|&(_, e)| e == libc::EFAULT), "{engine:?}");
-    // SAFETY: our mapping.
-    unsafe { libc::munmap(page, 4096) };
 }
 
 /// Unreadable arguments to `PROBE`, `RING_FDS`, `UNREGISTER_RING_FDS`,
@@ -480,18 +473,8 @@ fn unreadable_register_arrays_are_efault_as_on_the_kernel() {
 /// `-EFAULT` on both, where the engine crashed.
 #[test]
 fn unreadable_probe_ring_fds_restrictions_and_message_are_efault_as_on_the_kernel() {
-    // SAFETY: a fresh anonymous mapping without access; unmapped at the end.
-    let page = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            4096,
-            libc::PROT_NONE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-            -1,
-            0,
-        )
-    };
-    assert_ne!(page, libc::MAP_FAILED);
+    let unreadable = Unreadable::new();
+    let page = unreadable.0;
     let calls = [
         (sys::IORING_REGISTER_PROBE, 4),
         (sys::IORING_REGISTER_RING_FDS, 1),
@@ -502,47 +485,24 @@ fn unreadable_probe_ring_fds_restrictions_and_message_are_efault_as_on_the_kerne
         flags: sys::IORING_SETUP_R_DISABLED,
         ..Default::default()
     };
-    let errno = |r: std::io::Result<u32>| r.map_or_else(|e| e.raw_os_error().unwrap_or(0), |_| 0);
-    let ring = EngineRing::setup(4, &mut disabled()).unwrap();
-    let mut engine: Vec<(u32, i32)> = calls
+    let calls: Vec<_> = calls
         .iter()
-        // SAFETY: these ops read `arg` as the kernel does.
-        .map(|&(op, nr)| (op, errno(unsafe { ring.register(op, page, nr) })))
+        .map(|&(op, nr)| (op, page.cast_const(), nr))
         .collect();
-    drop(ring);
+    let mut engine = engine_register_errnos(disabled(), &calls);
+    let op = sys::IORING_REGISTER_SEND_MSG_RING;
     // SAFETY: as above (the SQE is read as the kernel reads it).
-    let msg = unsafe { uring_engine::register_blind(sys::IORING_REGISTER_SEND_MSG_RING, page, 1) };
-    engine.push((sys::IORING_REGISTER_SEND_MSG_RING, errno(msg)));
-    let mut p = disabled();
-    // SAFETY: a valid params struct.
-    let fd = unsafe { libc::syscall(libc::SYS_io_uring_setup, 4, &raw mut p) };
-    if fd < 0 {
-        uring_testkit::skip(
-            "unreadable_probe_ring_fds_restrictions_and_message_are_efault_as_on_the_kernel [kernel]",
-            &std::io::Error::last_os_error().to_string(),
-        );
-    } else {
-        let sys_errno = |r: libc::c_long| {
-            let err = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-            if r < 0 { err } else { 0 }
-        };
-        let mut kernel: Vec<(u32, i32)> = calls
-            .iter()
-            .map(|&(op, nr)| {
-                // SAFETY: the kernel checks the address itself.
-                let r = unsafe { libc::syscall(libc::SYS_io_uring_register, fd, op, page, nr) };
-                (op, sys_errno(r))
-            })
-            .collect();
-        // SAFETY: our ring's fd.
-        unsafe { libc::close(fd as i32) };
-        let op = sys::IORING_REGISTER_SEND_MSG_RING;
-        // SAFETY: as above; fd -1: the ring-less register call.
+    let msg = unsafe { uring_engine::register_blind(op, page, 1) };
+    engine.push((op, errno(msg)));
+    if let Some(mut kernel) = kernel_register_errnos(
+        "unreadable_probe_ring_fds_restrictions_and_message_are_efault_as_on_the_kernel [kernel]",
+        disabled(),
+        &calls,
+    ) {
+        // SAFETY: the kernel checks the address itself; fd -1: the ring-less call.
         let r = unsafe { libc::syscall(libc::SYS_io_uring_register, -1, op, page, 1) };
         kernel.push((op, sys_errno(r)));
         assert_eq!(engine, kernel, "engine (left) and kernel (right)");
     }
     assert!(engine.iter().all(|&(_, e)| e == libc::EFAULT), "{engine:?}");
-    // SAFETY: our mapping.
-    unsafe { libc::munmap(page, 4096) };
 }
