@@ -146,6 +146,7 @@ impl Engine {
                 self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
             }
         } else {
+            self.post_deferred_first(&mut st);
             if !st.overflow.is_empty() {
                 return false;
             }
@@ -258,7 +259,22 @@ impl Engine {
                 self.rings.set_sq_flag(sys::IORING_SQ_TASKRUN);
             }
         } else {
+            self.post_deferred_first(st);
             self.post_locked(st, c);
+        }
+    }
+
+    /// On a `DEFER_TASKRUN` ring, a CQE posted from inside `enter` goes to the CQ after
+    /// what waits in the deferred list, as the kernel runs a ring's pending task work in
+    /// order: otherwise a multishot's `F_MORE` CQEs, deferred by the reactor thread, would
+    /// come after its final CQE posted by an enter's readiness pass, and a program that
+    /// retires the request at its final CQE would lose them (and the data they carry).
+    #[inline]
+    fn post_deferred_first(&self, st: &mut CqState) {
+        if self.is(sys::IORING_SETUP_DEFER_TASKRUN) && !st.deferred.is_empty() {
+            for c in std::mem::take(&mut st.deferred) {
+                self.post_locked(st, c);
+            }
         }
     }
 

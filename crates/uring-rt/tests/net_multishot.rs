@@ -450,26 +450,6 @@ fn a_bundle_waiting_in_its_stream_survives_another_stream_cycling_the_pool() {
             })
             .await;
             writer.join().unwrap();
-            if backend == Backend::Engine && got_b != sent_b {
-                // A known difference, visible until the engine is mended: there, under
-                // load, B's multishot receives (re-armed often: four buffers for B)
-                // sometimes deliver its bytes out of order or lose some (the kernel
-                // never does, with bundles or without).
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "ENGINE PENDING bundle_behind_another_stream: B got {} of {} bytes, \
-                     {} (armed {} times)",
-                    got_b.len(),
-                    sent_b.len(),
-                    if got_b[..] == sent_b[..got_b.len().min(sent_b.len())] {
-                        "in order"
-                    } else {
-                        "out of order"
-                    },
-                    b.arms()
-                );
-                return;
-            }
             assert!(
                 received.is_ok(),
                 "[{}] B stalled at {} bytes",
@@ -479,16 +459,6 @@ fn a_bundle_waiting_in_its_stream_survives_another_stream_cycling_the_pool() {
             assert!(got_b == sent_b, "[{}] B's bytes", backend.name());
             while let Some(Ok(buf)) = a.next().await {
                 got_a.extend_from_slice(&buf);
-            }
-            if backend == Backend::Engine && got_a != sent_a {
-                // The same known difference (above), on A's side.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "ENGINE PENDING bundle_behind_another_stream: A got {} of {} bytes",
-                    got_a.len(),
-                    sent_a.len()
-                );
-                return;
             }
             assert!(
                 got_a == sent_a,
@@ -539,22 +509,6 @@ fn a_stream_dropped_with_completions_in_its_queue_gives_their_buffers_back() {
                 }
             })
             .await;
-            if backend == Backend::Engine {
-                // A known difference, visible until the engine is mended: there, each
-                // stream dropped while its receive is armed loses about one buffer
-                // from the ring (10 of 16 after the 10 rounds; the kernel loses none).
-                let what = if all.is_ok() {
-                    "now PASSES: remove this exception".to_owned()
-                } else {
-                    format!("{} of 16 buffers came back", held.len())
-                };
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "ENGINE PENDING dropped_stream_queued_bundles: {what} (the engine loses a \
-                     provided buffer per multishot receive cancelled while armed)"
-                );
-                return;
-            }
             assert!(
                 all.is_ok(),
                 "[{}] {} of 16 buffers came back",
